@@ -1,0 +1,1 @@
+"""Shared kernel: declarative base, session factory, column types, settings, reference data."""

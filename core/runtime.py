@@ -1,0 +1,52 @@
+"""What background jobs run against: a session factory and settings, bound once per process.
+
+The web app binds its own factory at start-up (jobs run in-process when no Redis is configured); the
+worker command binds one before it starts; nothing builds either when a jobs module is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.settings import Settings
+
+
+@dataclass
+class _Runtime:
+    factory: sessionmaker[Session] | None = None
+    settings: Settings | None = None
+
+
+_runtime = _Runtime()
+
+
+def bind(factory: sessionmaker[Session], settings: Settings) -> None:
+    _runtime.factory = factory
+    _runtime.settings = settings
+
+
+def settings() -> Settings:
+    """The bound settings. Raises RuntimeError when nothing was bound."""
+    if _runtime.settings is None:
+        raise RuntimeError("job runtime not bound; call core.runtime.bind() first")
+    return _runtime.settings
+
+
+@contextmanager
+def job_session() -> Iterator[Session]:
+    """A session for one job: committed when the block ends normally, rolled back otherwise."""
+    if _runtime.factory is None:
+        raise RuntimeError("job runtime not bound; call core.runtime.bind() first")
+    session = _runtime.factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,178 @@
+"""Accounts, authentication sessions, status events and the outbox: the kernel's public API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.errors import AuthenticationError, InvalidInputError
+from core.models import AuthSession, OutboxJob, Role, StatusEvent, User
+from core.types import utcnow
+
+_hasher = PasswordHasher()
+# Verified against when the username does not exist, so a wrong name costs as much as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str) -> list[str]:
+    """Error codes for a password that is too weak: `too_short`, `too_simple`."""
+    errors = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors.append("too_short")
+    if len(set(password)) < 4 or (password.isdigit() and len(password) < 12):
+        errors.append("too_simple")
+    return errors
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: Role | str,
+    phone: str | None = None,
+    institution_id: int | None = None,
+    region_code: str | None = None,
+    borrower_id: int | None = None,
+) -> User:
+    """Create an account. Raises InvalidInputError(username=['taken']) or (password=[...])."""
+    weak = check_password_strength(password)
+    if weak:
+        raise InvalidInputError({"password": weak})
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise InvalidInputError({"username": ["taken"]})
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=str(Role(role)),
+        phone=phone,
+        institution_id=institution_id,
+        region_code=region_code,
+        borrower_id=borrower_id,
+    )
+    session.add(user)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise InvalidInputError({"username": ["taken"]}) from exc
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    """The active user with these credentials. Raises AuthenticationError otherwise."""
+    user = session.scalar(select(User).where(User.username == username))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise AuthenticationError() from exc
+    if user is None or not user.active:
+        raise AuthenticationError()
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(session: Session, user: User, *, kind: str, ttl: dt.timedelta) -> tuple[str, AuthSession]:
+    """Start a web session or issue an API token; returns the secret (shown once) and its row."""
+    token = secrets.token_urlsafe(32)
+    row = AuthSession(user_id=user.id, kind=kind, token_hash=_digest(token), expires_at=utcnow() + ttl)
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def resolve_session(session: Session, token: str, *, kind: str) -> User | None:
+    """The user behind a live token of this kind, or None (unknown, expired, revoked, inactive)."""
+    row = session.scalar(
+        select(AuthSession).where(AuthSession.token_hash == _digest(token), AuthSession.kind == kind)
+    )
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    return user
+
+
+def revoke_session(session: Session, token: str) -> None:
+    """End a session or token server-side; a no-op for an unknown token."""
+    session.execute(
+        update(AuthSession)
+        .where(AuthSession.token_hash == _digest(token), AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def record_event(
+    session: Session,
+    *,
+    entity_type: str,
+    entity_id: int,
+    to_status: str,
+    from_status: str | None = None,
+    actor_id: int | None = None,
+    need_id: int | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> StatusEvent:
+    """Append one status-change row to the audit trail."""
+    event = StatusEvent(
+        entity_type=entity_type,
+        entity_id=entity_id,
+        from_status=from_status,
+        to_status=to_status,
+        actor_id=actor_id,
+        need_id=need_id,
+        note=note,
+        data=data,
+        at=utcnow(),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def add_job(session: Session, name: str, dedup_key: str, **payload: Any) -> OutboxJob | None:
+    """Write a job to the outbox in the caller's transaction; None if that key is already there."""
+    if session.scalar(select(OutboxJob.id).where(OutboxJob.dedup_key == dedup_key)) is not None:
+        return None
+    job = OutboxJob(name=name, payload=payload, dedup_key=dedup_key)
+    session.add(job)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        return None
+    return job
+
+
+MAX_JOB_ATTEMPTS = 5
+
+
+def pending_jobs(session: Session, limit: int = 100) -> list[OutboxJob]:
+    """Outbox rows not yet handed to the queue, oldest first; rows that failed too often wait for ops."""
+    return list(
+        session.scalars(
+            select(OutboxJob)
+            .where(OutboxJob.enqueued_at.is_(None), OutboxJob.attempts < MAX_JOB_ATTEMPTS)
+            .order_by(OutboxJob.id)
+            .limit(limit)
+        )
+    )

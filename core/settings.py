@@ -1,0 +1,67 @@
+"""Configuration read once from the environment into a frozen dataclass."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(value: str | None, default: int) -> int:
+    if value is None or value == "":
+        return default
+    return int(value)
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'jihuitong.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob the application reads; see README "Configuration"."""
+
+    database_url: str = field(default_factory=default_database_url)
+    redis_url: str | None = None
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    token_ttl_hours: int = 12
+    dispatch_top_n: int = 3
+    dispatch_max_rounds: int = 2
+    default_sla_hours: int = 8
+    login_rate_limit: str = "10 per minute"
+    api_rate_limit: str = "600 per minute"
+    secure_cookies: bool = False
+    testing: bool = False
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, object] = {
+            "database_url": env.get("DATABASE_URL") or default_database_url(),
+            "redis_url": env.get("REDIS_URL") or None,
+            "token_ttl_hours": _int(env.get("TOKEN_TTL_HOURS"), 12),
+            "dispatch_top_n": _int(env.get("DISPATCH_TOP_N"), 3),
+            "dispatch_max_rounds": _int(env.get("DISPATCH_MAX_ROUNDS"), 2),
+            "default_sla_hours": _int(env.get("DEFAULT_SLA_HOURS"), 8),
+            "login_rate_limit": env.get("LOGIN_RATE_LIMIT") or "10 per minute",
+            "api_rate_limit": env.get("API_RATE_LIMIT") or "600 per minute",
+            "secure_cookies": _bool(env.get("SECURE_COOKIES")),
+        }
+        if env.get("SECRET_KEY"):
+            values["secret_key"] = env["SECRET_KEY"]
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Borrowers, consents, authorised data records, features, scorecards and scores."""

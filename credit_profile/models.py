@@ -1,0 +1,151 @@
+"""Borrowers, consents and their uses, provider keys, authorised monthly data records, scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base
+from core.types import MONEY, UTCDateTime, utcnow
+
+
+class BorrowerKind(enum.StrEnum):
+    ENTERPRISE = "enterprise"
+    INDIVIDUAL_BUSINESS = "individual_business"
+    FARMER = "farmer"
+
+
+class Source(enum.StrEnum):
+    ELECTRICITY = "electricity"
+    TAX = "tax"
+    BANK_FLOW = "bank_flow"
+
+
+class ConsentStatus(enum.StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class Borrower(Base):
+    __tablename__ = "borrowers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    name: Mapped[str] = mapped_column(String(128))
+    uscc: Mapped[str | None] = mapped_column(String(18), unique=True)
+    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
+    region_code: Mapped[str] = mapped_column(String(6), index=True)
+    industry_code: Mapped[str] = mapped_column(String(8))
+    established_on: Mapped[dt.date | None]
+    employees: Mapped[int | None]
+    synthetic: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    sources: Mapped[list[str]]
+    purpose: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=ConsentStatus.ACTIVE)
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    expires_on: Mapped[dt.date]
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoke_reason: Mapped[str | None] = mapped_column(String(200))
+    text_version: Mapped[str] = mapped_column(String(32))
+    text_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ConsentUse(Base):
+    """Every read of authorised data and every attempt refused for lack of consent."""
+
+    __tablename__ = "consent_uses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"), index=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    source: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("data_providers.id"))
+    action: Mapped[str] = mapped_column(String(24))
+    allowed: Mapped[bool] = mapped_column(default=True)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class DataProvider(Base):
+    __tablename__ = "data_providers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ProviderNonce(Base):
+    """A signature seen within the freshness window; the primary key makes a replay fail to insert."""
+
+    __tablename__ = "provider_nonces"
+
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("data_providers.id"))
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class DataRecord(Base):
+    __tablename__ = "data_records"
+    __table_args__ = (UniqueConstraint("borrower_id", "source", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(7))
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
+    kwh: Mapped[Decimal | None] = mapped_column(MONEY)
+    bill_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    sales: Mapped[Decimal | None] = mapped_column(MONEY)
+    tax_paid: Mapped[Decimal | None] = mapped_column(MONEY)
+    credit_rating: Mapped[str | None] = mapped_column(String(1))
+    arrears: Mapped[bool | None]
+    inflow: Mapped[Decimal | None] = mapped_column(MONEY)
+    outflow: Mapped[Decimal | None] = mapped_column(MONEY)
+    end_balance: Mapped[Decimal | None] = mapped_column(MONEY)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CreditScore(Base):
+    __tablename__ = "credit_scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    score: Mapped[int]
+    grade: Mapped[str] = mapped_column(String(1))
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    sources: Mapped[dict[str, Any]]
+    model_version: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ScorecardVersion(Base):
+    __tablename__ = "scorecard_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    artefact: Mapped[dict[str, Any]]
+    active: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,1 @@
+"""Financing needs, the matching engine, leads, status changes, loans and statistics."""

@@ -1,0 +1,31 @@
+"""Errors raised by matching services."""
+
+from __future__ import annotations
+
+from core.errors import ConflictError, NotFoundError
+
+
+class NeedNotFoundError(NotFoundError):
+    code = "need_not_found"
+
+
+class LeadNotFoundError(NotFoundError):
+    code = "lead_not_found"
+
+
+class NeedStateError(ConflictError):
+    code = "invalid_need_state"
+
+
+class AlreadyClaimedError(ConflictError):
+    code = "already_claimed"
+
+
+class IllegalTransitionError(ConflictError):
+    code = "illegal_transition"
+
+
+class NotClaimantError(ConflictError):
+    """Only the officer who claimed a lead may move it on."""
+
+    code = "not_claimant"

@@ -1,0 +1,113 @@
+"""Financing needs, the leads they are pushed as, and the loans leads end in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base
+from core.types import MONEY, RATE, UTCDateTime, utcnow
+
+
+class NeedStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    MATCHED = "matched"
+    UNMATCHED = "unmatched"
+    IN_PROGRESS = "in_progress"
+    DISBURSED = "disbursed"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class LeadStatus(enum.StrEnum):
+    PUSHED = "pushed"
+    CLAIMED = "claimed"
+    CONTACTED = "contacted"
+    APPROVED = "approved"
+    DISBURSED = "disbursed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CLOSED = "closed"
+
+
+OPEN_LEAD_STATUSES = frozenset(
+    {LeadStatus.PUSHED, LeadStatus.CLAIMED, LeadStatus.CONTACTED, LeadStatus.APPROVED}
+)
+FINAL_NEED_STATUSES = frozenset({NeedStatus.DISBURSED, NeedStatus.REJECTED, NeedStatus.WITHDRAWN})
+
+
+class Need(Base):
+    __tablename__ = "needs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    term_months: Mapped[int]
+    purpose: Mapped[str] = mapped_column(String(500))
+    collateral: Mapped[str] = mapped_column(String(16))
+    declared_prior_loan: Mapped[bool]
+    is_renewal: Mapped[bool] = mapped_column(default=False)
+    renewal_institution_code: Mapped[str | None] = mapped_column(String(32))
+    renewal_current_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    renewal_matures_on: Mapped[dt.date | None]
+    status: Mapped[str] = mapped_column(String(16), default=NeedStatus.SUBMITTED, index=True)
+    dispatch_round: Mapped[int] = mapped_column(default=0)
+    match_summary: Mapped[dict[str, Any] | None]
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    leads: Mapped[list[Lead]] = relationship(back_populates="need", order_by="Lead.id")
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    # One lead per (need, institution), ever: the database, not Python, guarantees it.
+    __table_args__ = (
+        UniqueConstraint("need_id", "institution_id"),
+        Index("ix_leads_institution_status", "institution_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), index=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    status: Mapped[str] = mapped_column(String(16), default=LeadStatus.PUSHED)
+    dispatch_round: Mapped[int] = mapped_column(default=1)
+    rank: Mapped[int] = mapped_column(default=1)
+    explanation: Mapped[dict[str, Any] | None]
+    pushed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    sla_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    need: Mapped[Need] = relationship(back_populates="leads")
+
+
+class Loan(Base):
+    __tablename__ = "loans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), unique=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"))
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    rate: Mapped[Decimal] = mapped_column(RATE)
+    term_months: Mapped[int]
+    collateral: Mapped[str] = mapped_column(String(16))
+    disbursed_on: Mapped[dt.date] = mapped_column(index=True)
+    first_loan_borrower: Mapped[bool]
+    renewal_without_repayment: Mapped[bool]
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)

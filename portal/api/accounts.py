@@ -1,0 +1,172 @@
+"""Tokens, the caller, public registration and administration."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from core.errors import InvalidInputError
+from core.models import Role
+from core.reference import CITY_CODE, REGIONS
+from core.services import authenticate, create_user, open_session
+from credit_profile.services import BorrowerInput, get_borrower, register_borrower
+from portal.api import api_bp
+from portal.api.common import borrower_dict, settings
+from portal.api.schemas import (
+    InstitutionIn,
+    InstitutionOut,
+    MeOut,
+    ProviderIn,
+    ProviderOut,
+    RegisterIn,
+    RegisterOut,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+)
+from portal.auth import api_user, token_auth
+from portal.db import commit, db
+from portal.extensions import limiter
+from products.errors import InstitutionNotFoundError
+from products.models import Institution
+from products.services import create_institution, get_institution_by_code
+
+
+def _login_limit() -> str:
+    return settings().login_rate_limit
+
+
+@api_bp.post("/auth/token")
+@limiter.limit(_login_limit)
+@api_bp.input(TokenIn, arg_name="body")
+@api_bp.output(TokenOut)
+@api_bp.doc(summary="换取访问令牌", responses=[401, 422, 429])
+def issue_token(body: dict[str, Any]) -> dict[str, Any]:
+    user = authenticate(db(), body["username"], body["password"])
+    token, row = open_session(db(), user, kind="api", ttl=dt.timedelta(hours=settings().token_ttl_hours))
+    commit()
+    return {"token": token, "role": user.role, "expires_at": row.expires_at}
+
+
+@api_bp.get("/me")
+@api_bp.auth_required(token_auth)
+@api_bp.output(MeOut)
+@api_bp.doc(summary="当前用户")
+def me() -> dict[str, Any]:
+    user = api_user()
+    institution = db().get(Institution, user.institution_id) if user.institution_id else None
+    borrower = get_borrower(db(), user.borrower_id) if user.borrower_id else None
+    return {
+        "username": user.username,
+        "role": user.role,
+        "institution": {"code": institution.code, "name": institution.name} if institution else None,
+        "region_code": user.region_code,
+        "borrower": borrower_dict(borrower, masked=False) if borrower else None,
+    }
+
+
+@api_bp.post("/register")
+@limiter.limit(_login_limit)
+@api_bp.input(RegisterIn, arg_name="body")
+@api_bp.output(RegisterOut, status_code=201)
+@api_bp.doc(summary="申请人注册", responses=[422, 429])
+def register(body: dict[str, Any]) -> dict[str, Any]:
+    b = body["borrower"]
+    if not body["phone"].isdigit():
+        raise InvalidInputError({"phone": ["invalid_choice"]})
+    borrower = register_borrower(
+        db(),
+        BorrowerInput(
+            kind=b["kind"],
+            name=b["name"],
+            region_code=b["region_code"],
+            industry_code=b["industry_code"],
+            uscc=b.get("uscc"),
+            id_number=b.get("id_number"),
+            established_on=b.get("established_on"),
+            employees=b.get("employees"),
+        ),
+    )
+    user = create_user(
+        db(),
+        username=body["username"],
+        password=body["password"],
+        role=Role.APPLICANT,
+        phone=body["phone"],
+        borrower_id=borrower.id,
+    )
+    commit()
+    return {"user_id": user.id, "borrower_id": borrower.id}
+
+
+@api_bp.post("/admin/institutions")
+@api_bp.auth_required(token_auth, roles=[Role.ADMIN.value])
+@api_bp.input(InstitutionIn, arg_name="body")
+@api_bp.output(InstitutionOut, status_code=201)
+@api_bp.doc(summary="新增金融机构", responses=[401, 403, 422])
+def add_institution(body: dict[str, Any]) -> Institution:
+    institution = create_institution(db(), code=body["code"], name=body["name"], kind=body["kind"])
+    commit()
+    return institution
+
+
+@api_bp.post("/admin/users")
+@api_bp.auth_required(token_auth, roles=[Role.ADMIN.value])
+@api_bp.input(UserIn, arg_name="body")
+@api_bp.output(UserOut, status_code=201)
+@api_bp.doc(summary="新增机构或政府用户", responses=[401, 403, 422])
+def add_user(body: dict[str, Any]) -> dict[str, Any]:
+    role = body["role"]
+    institution_code, region_code = body.get("institution_code"), body.get("region_code")
+    institution_id = None
+    if role in (Role.OFFICER, Role.PRODUCT_MANAGER):
+        if not institution_code:
+            raise InvalidInputError({"institution_code": ["required"]})
+        try:
+            institution_id = get_institution_by_code(db(), institution_code).id
+        except InstitutionNotFoundError as exc:  # an unknown code is a field error here, not a 404
+            raise InvalidInputError({"institution_code": ["unknown"]}) from exc
+        region_code = None
+    elif role == Role.FINANCE:
+        if region_code not in (*REGIONS, CITY_CODE):
+            raise InvalidInputError({"region_code": ["required" if not region_code else "invalid_choice"]})
+        institution_code = None
+    else:
+        institution_code = region_code = None
+    user = create_user(
+        db(),
+        username=body["username"],
+        password=body["password"],
+        role=role,
+        phone=body.get("phone"),
+        institution_id=institution_id,
+        region_code=region_code,
+    )
+    commit()
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "institution_code": institution_code,
+        "region_code": region_code,
+    }
+
+
+@api_bp.post("/admin/providers")
+@api_bp.auth_required(token_auth, roles=[Role.ADMIN.value])
+@api_bp.input(ProviderIn, arg_name="body")
+@api_bp.output(ProviderOut, status_code=201)
+@api_bp.doc(summary="新增数据提供方（密钥只显示一次）", responses=[401, 403, 422])
+def add_provider(body: dict[str, Any]) -> dict[str, Any]:
+    from credit_profile.services import create_provider
+
+    provider, secret = create_provider(db(), name=body["name"], source=body["source"])
+    commit()
+    return {
+        "id": provider.id,
+        "name": provider.name,
+        "source": provider.source,
+        "key": provider.key,
+        "secret": secret,
+    }

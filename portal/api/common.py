@@ -1,0 +1,44 @@
+"""Helpers shared by the API modules: paging, settings, presenters of rows as response dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from flask import current_app
+
+from core.identifiers import mask_identifier
+from core.settings import Settings
+from credit_profile.models import Borrower
+
+T = TypeVar("T")
+
+
+def settings() -> Settings:
+    value: Settings = current_app.extensions["jihuitong.settings"]
+    return value
+
+
+def paged(items: Sequence[T], page: int, per_page: int) -> tuple[Sequence[T], int]:
+    start = (page - 1) * per_page
+    return items[start : start + per_page], len(items)
+
+
+def page_body(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+def borrower_dict(borrower: Borrower, *, masked: bool) -> dict[str, Any]:
+    """The borrower as the API shows it; identifiers masked unless the viewer is entitled to them."""
+    mask = mask_identifier if masked else (lambda v: v)
+    return {
+        "id": borrower.id,
+        "kind": borrower.kind,
+        "name": borrower.name,
+        "uscc": mask(borrower.uscc),
+        "id_number": mask(borrower.id_number),
+        "region_code": borrower.region_code,
+        "industry_code": borrower.industry_code,
+        "established_on": borrower.established_on,
+        "employees": borrower.employees,
+    }

@@ -1,0 +1,139 @@
+"""Leads for bank officers: the own institution's inbox, claim, and every step to disbursement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from core.models import Role, User
+from credit_profile.models import Borrower
+from matching.models import Lead, LeadStatus, Need
+from matching.services import (
+    LoanInput,
+    claim_lead,
+    get_lead,
+    latest_score,
+    list_leads,
+    loan_for_lead,
+    transition_lead,
+)
+from portal.api import api_bp
+from portal.api.common import borrower_dict, page_body
+from portal.api.schemas import ClaimOut, LeadOut, LeadPage, LeadQuery, TransitionIn
+from portal.auth import api_user, token_auth
+from portal.db import commit, db
+from portal.preview import anonymised_profile
+from products.models import Institution, Product
+
+OFFICER = [Role.OFFICER.value]
+
+
+def lead_dict(lead: Lead) -> dict[str, Any]:
+    """The lead as its institution sees it: identities only once the lead has been claimed."""
+    session = db()
+    need = session.get(Need, lead.need_id)
+    borrower = session.get(Borrower, need.borrower_id) if need else None
+    institution = session.get(Institution, lead.institution_id)
+    product = session.get(Product, lead.product_id)
+    assert need and borrower and institution and product
+    disclosed = lead.claimed_by is not None
+    claimant = session.get(User, lead.claimed_by) if lead.claimed_by else None
+    contact = session.scalar(select(User.phone).where(User.borrower_id == borrower.id)) if disclosed else None
+    loan = loan_for_lead(session, lead.id)
+    score = latest_score(session, borrower.id)
+    return {
+        "id": lead.id,
+        "status": lead.status,
+        "need_id": need.id,
+        "institution": {"code": institution.code, "name": institution.name},
+        "product": {"id": product.id, "name": product.name},
+        "amount": need.amount,
+        "term_months": need.term_months,
+        "collateral": need.collateral,
+        "purpose": need.purpose if disclosed else None,
+        "is_renewal": need.is_renewal,
+        "pushed_at": lead.pushed_at,
+        "sla_due_at": lead.sla_due_at,
+        "claimed_at": lead.claimed_at,
+        "claimed_by": claimant.username if claimant else None,
+        "reason_code": lead.reason_code,
+        "explanation": lead.explanation,
+        "profile": anonymised_profile(borrower, score),
+        "borrower": borrower_dict(borrower, masked=False) if disclosed else None,
+        "contact_phone": contact,
+        "loan": {
+            "amount": loan.amount,
+            "rate": loan.rate,
+            "term_months": loan.term_months,
+            "collateral": loan.collateral,
+            "disbursed_on": loan.disbursed_on,
+            "first_loan_borrower": loan.first_loan_borrower,
+            "renewal_without_repayment": loan.renewal_without_repayment,
+        }
+        if loan
+        else None,
+    }
+
+
+def _institution_id() -> int:
+    institution_id = api_user().institution_id
+    assert institution_id is not None
+    return institution_id
+
+
+@api_bp.get("/leads")
+@api_bp.auth_required(token_auth, roles=OFFICER)
+@api_bp.input(LeadQuery, location="query", arg_name="query")
+@api_bp.output(LeadPage)
+@api_bp.doc(summary="本机构线索")
+def leads(query: dict[str, Any]) -> dict[str, Any]:
+    page, per_page = query["page"], query["per_page"]
+    rows, total = list_leads(
+        db(),
+        institution_id=_institution_id(),
+        status=query.get("status"),
+        limit=per_page,
+        offset=(page - 1) * per_page,
+    )
+    return page_body([lead_dict(lead) for lead in rows], total, page, per_page)
+
+
+@api_bp.get("/leads/<int:lead_id>")
+@api_bp.auth_required(token_auth, roles=OFFICER)
+@api_bp.output(LeadOut)
+@api_bp.doc(summary="线索详情（认领前为匿名预览）", responses=[401, 403, 404])
+def lead_detail(lead_id: int) -> dict[str, Any]:
+    return lead_dict(get_lead(db(), lead_id, institution_id=_institution_id()))
+
+
+@api_bp.post("/leads/<int:lead_id>/claim")
+@api_bp.auth_required(token_auth, roles=OFFICER)
+@api_bp.output(ClaimOut)
+@api_bp.doc(summary="认领线索（只有一位客户经理能成功）", responses=[401, 403, 404, 409])
+def claim(lead_id: int) -> dict[str, Any]:
+    user = api_user()
+    lead = claim_lead(db(), lead_id, officer_id=user.id, institution_id=_institution_id())
+    commit()
+    return {"id": lead.id, "status": LeadStatus.CLAIMED.value, "claimed_by": user.username}
+
+
+@api_bp.post("/leads/<int:lead_id>/transition")
+@api_bp.auth_required(token_auth, roles=OFFICER)
+@api_bp.input(TransitionIn, arg_name="body")
+@api_bp.output(LeadOut)
+@api_bp.doc(summary="更新线索进度：已联系、已审批、已放款或拒绝", responses=[401, 403, 404, 409, 422])
+def transition(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    loan = body.get("loan")
+    lead = transition_lead(
+        db(),
+        lead_id,
+        to=body["to"],
+        officer_id=api_user().id,
+        institution_id=_institution_id(),
+        reason_code=body.get("reason_code"),
+        note=body.get("note"),
+        loan=LoanInput(**loan) if loan else None,
+    )
+    commit()
+    return lead_dict(lead)

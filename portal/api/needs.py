@@ -1,0 +1,138 @@
+"""Financing needs: applicants submit, follow and withdraw their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.errors import PermissionDeniedError
+from core.models import Role, StatusEvent
+from matching.models import Need
+from matching.services import (
+    NeedInput,
+    RenewalInput,
+    get_need,
+    list_needs,
+    need_events,
+    submit_need,
+    withdraw_need,
+)
+from portal.api import api_bp
+from portal.api.common import page_body, paged
+from portal.api.schemas import NeedIn, NeedOut, NeedPage, PageQuery
+from portal.auth import api_user, token_auth
+from portal.db import commit, db
+from portal.timeline import describe_event
+from products.models import Institution, Product
+
+APPLICANT = [Role.APPLICANT.value]
+
+
+def own_borrower_id() -> int:
+    user = api_user()
+    if user.borrower_id is None:
+        raise PermissionDeniedError("no borrower profile")
+    return user.borrower_id
+
+
+def event_dict(event: StatusEvent) -> dict[str, Any]:
+    return {
+        "at": event.at,
+        "status": event.to_status,
+        "note": describe_event(event),
+        "entity": event.entity_type,
+    }
+
+
+def need_dict(need: Need, *, detail: bool = True) -> dict[str, Any]:
+    session = db()
+    leads = []
+    for lead in need.leads:
+        institution = session.get(Institution, lead.institution_id)
+        product = session.get(Product, lead.product_id)
+        assert institution is not None and product is not None
+        leads.append(
+            {
+                "id": lead.id,
+                "institution": {"code": institution.code, "name": institution.name},
+                "product": {"id": product.id, "name": product.name},
+                "status": lead.status,
+                "pushed_at": lead.pushed_at,
+                "claimed_at": lead.claimed_at,
+                "sla_due_at": lead.sla_due_at,
+                "explanation": lead.explanation,
+            }
+        )
+    summary = need.match_summary or {}
+    return {
+        "id": need.id,
+        "status": need.status,
+        "amount": need.amount,
+        "term_months": need.term_months,
+        "purpose": need.purpose,
+        "collateral": need.collateral,
+        "declared_prior_loan": need.declared_prior_loan,
+        "renewal": {
+            "institution_code": need.renewal_institution_code,
+            "current_amount": need.renewal_current_amount,
+            "matures_on": need.renewal_matures_on,
+        }
+        if need.is_renewal
+        else None,
+        "submitted_at": need.submitted_at,
+        "leads": leads,
+        "events": [event_dict(e) for e in need_events(session, need.id)] if detail else [],
+        "unmatched_reasons": summary.get("exclusions", []) if detail else [],
+    }
+
+
+@api_bp.post("/needs")
+@api_bp.auth_required(token_auth, roles=APPLICANT)
+@api_bp.input(NeedIn, arg_name="body")
+@api_bp.output(NeedOut, status_code=201)
+@api_bp.doc(summary="发布融资需求", responses=[401, 403, 422])
+def create_need(body: dict[str, Any]) -> dict[str, Any]:
+    renewal = body.get("renewal")
+    need = submit_need(
+        db(),
+        borrower_id=own_borrower_id(),
+        actor_id=api_user().id,
+        data=NeedInput(
+            amount=body["amount"],
+            term_months=body["term_months"],
+            purpose=body["purpose"],
+            collateral=body["collateral"],
+            declared_prior_loan=body["declared_prior_loan"],
+            renewal=RenewalInput(**renewal) if renewal else None,
+        ),
+    )
+    commit()
+    db().refresh(need)
+    return need_dict(need)
+
+
+@api_bp.get("/needs")
+@api_bp.auth_required(token_auth, roles=APPLICANT)
+@api_bp.input(PageQuery, location="query", arg_name="query")
+@api_bp.output(NeedPage)
+@api_bp.doc(summary="我的融资需求")
+def my_needs(query: dict[str, Any]) -> dict[str, Any]:
+    rows, total = paged(list_needs(db(), borrower_id=own_borrower_id()), query["page"], query["per_page"])
+    return page_body([need_dict(n, detail=False) for n in rows], total, query["page"], query["per_page"])
+
+
+@api_bp.get("/needs/<int:need_id>")
+@api_bp.auth_required(token_auth, roles=APPLICANT)
+@api_bp.output(NeedOut)
+@api_bp.doc(summary="融资需求详情与进度", responses=[401, 403, 404])
+def need_detail(need_id: int) -> dict[str, Any]:
+    return need_dict(get_need(db(), need_id, borrower_id=own_borrower_id()))
+
+
+@api_bp.post("/needs/<int:need_id>/withdraw")
+@api_bp.auth_required(token_auth, roles=APPLICANT)
+@api_bp.output(NeedOut)
+@api_bp.doc(summary="撤回融资需求", responses=[401, 403, 404, 409])
+def withdraw(need_id: int) -> dict[str, Any]:
+    need = withdraw_need(db(), get_need(db(), need_id, borrower_id=own_borrower_id()), actor_id=api_user().id)
+    commit()
+    return need_dict(need)

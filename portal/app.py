@@ -1,0 +1,257 @@
+"""The application factory: configuration, extensions, error handling, security headers, blueprints."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from flask import Response, g, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from core import runtime
+from core.db import make_engine, make_session_factory
+from core.errors import (
+    AuthenticationError,
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from core.settings import Settings
+from portal import filters
+from portal.db import close_session, db
+from portal.extensions import babel, csrf, limiter, login_manager
+from portal.messages import STATUS_CODES, error_message, field_messages
+
+log = logging.getLogger(__name__)
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        }
+    },
+}
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def create_app(
+    settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None
+) -> APIFlask:
+    """Build the portal. Tests pass a session factory bound to their own connection."""
+    settings = settings or Settings.from_env()
+    app = APIFlask(
+        "portal",
+        title="吉惠通 JSON API",
+        version="1.0.0",
+        spec_path="/api/v1/openapi.json",
+        docs_path=None,
+        json_errors=False,
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        BABEL_DEFAULT_LOCALE="zh_CN",
+        BABEL_DEFAULT_TIMEZONE=settings.timezone,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_I18N_ENABLED=True,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_ENABLED=True,
+        VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA,
+        HTTP_ERROR_SCHEMA=ERROR_SCHEMA,
+        AUTO_404_RESPONSE=True,
+        TESTING=settings.testing,
+        INFO={"description": "吉惠通普惠金融一站式服务平台 API v1，契约见 docs/api.md。"},
+        SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
+    )
+    if session_factory is None:
+        session_factory = make_session_factory(make_engine(settings.database_url))
+    app.schema_name_resolver = _schema_name
+    app.extensions["jihuitong.session_factory"] = session_factory
+    app.extensions["jihuitong.settings"] = settings
+    # Jobs run in-process when REDIS_URL is unset; they need the same sessions as the requests.
+    runtime.bind(session_factory, settings)
+
+    babel.init_app(app, default_locale="zh_CN", default_timezone=settings.timezone)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "account.login"
+    login_manager.login_message = "请先登录"
+    login_manager.session_protection = "strong"
+    limiter.init_app(app)
+
+    filters.register(app)
+    _register_errors(app)
+    _register_security_headers(app)
+    app.teardown_appcontext(close_session)
+
+    from portal.api import api_bp
+    from portal.web import register_web
+
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+    register_web(app)
+
+    from portal.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _schema_name(schema: Any) -> str:
+    cls = schema if isinstance(schema, type) else schema.__class__
+    name: str = cls.__name__
+    if not isinstance(schema, type) and schema.partial:
+        name += "Update"
+    return name
+
+
+def api_error(
+    code: str, status: int, fields: dict[str, list[str]] | None = None
+) -> tuple[dict[str, Any], int]:
+    body: dict[str, Any] = {"error": {"code": code, "message": error_message(code)}}
+    if fields:
+        body["error"]["fields"] = fields
+    return body, status
+
+
+def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            name = str(key) if not prefix else f"{prefix}.{key}"
+            if key == "_schema":
+                name = prefix or "_schema"
+            for field, messages in _flatten(value, name).items():
+                result.setdefault(field, []).extend(messages)
+    elif isinstance(errors, list):
+        for item in errors:
+            if isinstance(item, (dict, list)):
+                for field, messages in _flatten(item, prefix).items():
+                    result.setdefault(field, []).extend(messages)
+            else:
+                result.setdefault(prefix or "_schema", []).append(str(item))
+    else:
+        result.setdefault(prefix or "_schema", []).append(str(errors))
+    return result
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _register_errors(app: APIFlask) -> None:
+    @app.error_processor
+    def http_error(error: HTTPError) -> Any:
+        status = error.status_code
+        code = error.extra_data.get("code") or STATUS_CODES.get(status, "bad_request")
+        fields: dict[str, list[str]] = {}
+        if isinstance(error.detail, dict) and error.detail:
+            for location, errors in error.detail.items():
+                fields.update(
+                    _flatten(errors, "" if location in ("json", "query", "form", "files") else location)
+                )
+            if status == 400 and fields:
+                code = "invalid_json"
+        body, status = api_error(code, status, fields)
+        return body, status, error.headers
+
+    from portal.auth import token_auth
+
+    token_auth.error_processor(http_error)
+
+    @app.errorhandler(HTTPException)
+    def werkzeug_error(error: HTTPException) -> Any:
+        status = error.code or 500
+        if isinstance(error, CSRFError):
+            message = _("页面已过期或来源不明，请刷新页面后重试")
+        else:
+            message = error_message(STATUS_CODES.get(status, "bad_request"))
+        headers = {
+            k: v for k, v in error.get_headers() if k.lower() not in ("content-type", "content-length")
+        }
+        if is_api_request():
+            body, status = api_error(STATUS_CODES.get(status, "bad_request"), status)
+            return body, status, headers
+        return render_template("error.html", status=status, message=message), status, headers
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError) -> Any:
+        status, fields = 400, None
+        if isinstance(error, NotFoundError):
+            status = 404
+        elif isinstance(error, PermissionDeniedError):
+            status = 403
+        elif isinstance(error, ConflictError):
+            status = 409
+        elif isinstance(error, AuthenticationError):
+            status = 401
+        elif isinstance(error, InvalidInputError):
+            status, fields = 422, field_messages(error.fields)
+        code = error.code if error.code in _known_codes() else STATUS_CODES.get(status, "bad_request")
+        if is_api_request():
+            return api_error(code, status, fields)
+        return render_template("error.html", status=status, message=error_message(code)), status
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DBAPIError)
+    def database_unavailable(error: Exception) -> Any:
+        log.error("database error: %s", error)
+        db().rollback()
+        if is_api_request():
+            return api_error("service_unavailable", 503)
+        return render_template("error.html", status=503, message=error_message("service_unavailable")), 503
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if is_api_request():
+            return api_error("internal_error", 500)
+        return render_template("error.html", status=500, message=error_message("internal_error")), 500
+
+
+def _known_codes() -> set[str]:
+    from portal.messages import ERROR_MESSAGES
+
+    return set(ERROR_MESSAGES)
+
+
+def _register_security_headers(app: APIFlask) -> None:
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if getattr(g, "no_store", False) or request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

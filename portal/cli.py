@@ -1,0 +1,136 @@
+"""Command-line operations: migrations, demo data, the first admin, the rq worker."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from core.errors import InvalidInputError
+from core.models import Role
+from core.services import create_user
+from core.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+db_cli = AppGroup("db", help="数据库迁移（Alembic）")
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["jihuitong.settings"]
+    return settings
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """迁移数据库到最新（或指定）版本。"""
+    url = _settings().database_url
+    _ensure_sqlite_dir(url)
+    command.upgrade(alembic_config(url), revision)
+    click.echo(f"数据库已迁移到 {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """回退数据库到指定版本。"""
+    command.downgrade(alembic_config(_settings().database_url), revision)
+
+
+@db_cli.command("check")
+def db_check() -> None:
+    """检查模型与迁移是否一致。"""
+    command.check(alembic_config(_settings().database_url))
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """显示数据库当前版本。"""
+    command.current(alembic_config(_settings().database_url), verbose=False)
+
+
+@click.command("create-admin")
+@click.option("--username", required=True, help="管理员用户名")
+@click.option("--password", default=None, help="不建议在命令行传入；默认从标准输入读取或提示输入")
+def create_admin(username: str, password: str | None) -> None:
+    """创建平台管理员（密码从标准输入读取或交互输入）。"""
+    from portal.db import commit, db
+
+    if password is None:
+        if sys.stdin.isatty():
+            password = click.prompt("密码", hide_input=True, confirmation_prompt=True)
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+    try:
+        create_user(db(), username=username, password=password, role=Role.ADMIN)
+    except InvalidInputError as exc:
+        from portal.messages import field_messages
+
+        for name, messages in field_messages(exc.fields).items():
+            click.echo(f"{name}: {'；'.join(messages)}", err=True)
+        raise SystemExit(1) from exc
+    commit()
+    click.echo(f"管理员 {username} 已创建")
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """载入演示数据（合成数据，可重复执行，不会覆盖用户已做的操作）。"""
+    from portal.db import commit, db
+    from portal.seed import seed
+
+    counts = seed(db())
+    commit()
+    click.echo("演示数据已就绪：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@click.command("relay-outbox")
+def relay_outbox_command() -> None:
+    """把积压的后台任务交给队列（Redis 恢复后使用）。"""
+    from portal.db import session_factory
+    from portal.worker import relay_outbox
+
+    handed = relay_outbox(session_factory(), _settings(), limit=10_000)
+    click.echo(f"已转交 {handed} 个任务")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="处理完队列后退出")
+def worker(burst: bool) -> None:
+    """启动 rq worker（JSON 序列化，含调度器）。"""
+    from portal.worker import run_worker
+
+    settings = _settings()
+    if not settings.redis_url:
+        raise click.ClickException("未配置 REDIS_URL：嵌入式模式下任务在 Web 进程内执行，无需 worker")
+    run_worker(current_app.extensions["jihuitong.session_factory"], settings, burst=burst)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(create_admin)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(worker)
+    app.cli.add_command(relay_outbox_command)
+    try:
+        from portal.scorecard_cli import scorecard_cli
+    except ImportError:  # pragma: no cover - the module ships with the package
+        return
+    app.cli.add_command(scorecard_cli)

@@ -1,0 +1,107 @@
+"""Jinja filters and globals: money, Shanghai time, masked identifiers, reference-data labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask
+from flask_babel import gettext as _
+
+from core.identifiers import mask_identifier, mask_phone
+from core.reference import (
+    BORROWER_KINDS,
+    CITY_CODE,
+    CITY_NAME,
+    COLLATERAL_KINDS,
+    DATA_SOURCES,
+    INDUSTRY_SECTIONS,
+    INSTITUTION_KINDS,
+    PRODUCT_TAGS,
+    REASON_CODES,
+    REGIONS,
+    industry_section,
+)
+from core.types import to_shanghai
+
+NEED_STATUS = {
+    "submitted": "已提交，匹配中",
+    "matched": "已推送银行",
+    "unmatched": "暂无匹配产品",
+    "in_progress": "银行受理中",
+    "disbursed": "已放款",
+    "rejected": "未获批",
+    "withdrawn": "已撤回",
+}
+LEAD_STATUS = {
+    "pushed": "待认领",
+    "claimed": "已认领",
+    "contacted": "已联系",
+    "approved": "已审批",
+    "disbursed": "已放款",
+    "rejected": "已拒绝",
+    "expired": "超时未认领",
+    "closed": "已关闭",
+}
+PRODUCT_STATUS = {"draft": "草稿", "published": "已上架", "retired": "已下架"}
+CONSENT_STATUS = {"active": "生效中", "revoked": "已撤回", "expired": "已过期"}
+ROLE_NAMES = {
+    "applicant": "申请人",
+    "officer": "客户经理",
+    "product_manager": "产品经理",
+    "finance": "金融办",
+    "admin": "平台管理员",
+}
+LABELS: dict[str, dict[str, str]] = {
+    "region": {**REGIONS, CITY_CODE: CITY_NAME},
+    "industry": INDUSTRY_SECTIONS,
+    "kind": BORROWER_KINDS,
+    "collateral": COLLATERAL_KINDS,
+    "tag": PRODUCT_TAGS,
+    "reason": REASON_CODES,
+    "source": DATA_SOURCES,
+    "institution_kind": INSTITUTION_KINDS,
+    "need_status": NEED_STATUS,
+    "lead_status": LEAD_STATUS,
+    "product_status": PRODUCT_STATUS,
+    "consent_status": CONSENT_STATUS,
+    "role": ROLE_NAMES,
+}
+
+
+def label(code: Any, table: str) -> str:
+    """The Chinese name of a reference code (industry codes by their section)."""
+    if code is None or code == "":
+        return ""
+    names = LABELS[table]
+    key = str(code)
+    if table == "industry" and key not in names:
+        key = industry_section(key) or key
+    return _(names[key]) if key in names else key
+
+
+def yuan(value: Decimal | int | None) -> str:
+    if value is None:
+        return "—"
+    amount = Decimal(value)
+    if amount >= 10000 and amount % 100 == 0:
+        return _("%(n)s万元", n=f"{amount / 10000:,.2f}".rstrip("0").rstrip("."))
+    return _("%(n)s元", n=f"{amount:,.2f}")
+
+
+def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return "—"
+    return to_shanghai(value).strftime(fmt)
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        yuan=yuan,
+        local_time=local_time,
+        mask=mask_identifier,
+        mask_phone=mask_phone,
+        label=label,
+    )
+    app.jinja_env.globals.update(LABELS=LABELS, label=label)

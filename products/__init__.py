@@ -1,0 +1,1 @@
+"""Institutions and their loan products; eligibility rules are data."""

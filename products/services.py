@@ -1,0 +1,297 @@
+"""Institutions and products: the products package's public API. Services flush, never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInputError
+from core.reference import (
+    BORROWER_KINDS,
+    CITY_CODE,
+    COLLATERAL_KINDS,
+    INSTITUTION_KINDS,
+    PRODUCT_TAGS,
+    REGIONS,
+    industry_section,
+)
+from core.services import record_event
+from core.types import money, utcnow
+from products.errors import InstitutionNotFoundError, ProductNotFoundError, ProductStateError
+from products.models import Institution, Product, ProductStatus
+
+MAX_AMOUNT = Decimal("100000000.00")
+MAX_TERM_MONTHS = 360
+MAX_RATE = Decimal("36.00")
+
+
+@dataclass
+class ProductInput:
+    """The editable fields of a product; every field already has the right Python type."""
+
+    name: str
+    min_amount: Decimal
+    max_amount: Decimal
+    min_term_months: int
+    max_term_months: int
+    rate_min: Decimal
+    rate_max: Decimal
+    collateral: list[str]
+    borrower_kinds: list[str]
+    region_codes: list[str] = field(default_factory=list)
+    industries_excluded: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    min_score: int | None = None
+    sla_hours: int = 8
+    description: str = ""
+
+
+PRODUCT_FIELDS = tuple(ProductInput.__dataclass_fields__)
+
+
+def create_institution(session: Session, *, code: str, name: str, kind: str) -> Institution:
+    """Register a lending institution. Raises InvalidInputError (code taken, unknown kind)."""
+    errors: dict[str, list[str]] = {}
+    if kind not in INSTITUTION_KINDS:
+        errors["kind"] = ["unknown"]
+    if session.scalar(select(Institution.id).where(Institution.code == code)) is not None:
+        errors["code"] = ["taken"]
+    if errors:
+        raise InvalidInputError(errors)
+    institution = Institution(code=code, name=name, kind=kind)
+    session.add(institution)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise InvalidInputError({"code": ["taken"]}) from exc
+    return institution
+
+
+def get_institution_by_code(session: Session, code: str) -> Institution:
+    """Raises InstitutionNotFoundError."""
+    institution = session.scalar(select(Institution).where(Institution.code == code))
+    if institution is None:
+        raise InstitutionNotFoundError(code)
+    return institution
+
+
+def list_institutions(session: Session) -> Sequence[Institution]:
+    return session.scalars(select(Institution).order_by(Institution.code)).all()
+
+
+def _check_codes(values: Iterable[str], allowed: Iterable[str]) -> bool:
+    allowed_set = set(allowed)
+    return all(v in allowed_set for v in values)
+
+
+def validate_product(data: ProductInput) -> dict[str, list[str]]:
+    """Business rules of a product, as field -> error codes (empty when valid)."""
+    errors: dict[str, list[str]] = {}
+
+    def add(name: str, code: str) -> None:
+        errors.setdefault(name, []).append(code)
+
+    if not data.name.strip():
+        add("name", "required")
+    for name in ("min_amount", "max_amount"):
+        value = getattr(data, name)
+        if value <= 0 or value > MAX_AMOUNT:
+            add(name, "out_of_range")
+    if data.min_amount > data.max_amount:
+        add("max_amount", "less_than_min")
+    for name in ("min_term_months", "max_term_months"):
+        if not 1 <= getattr(data, name) <= MAX_TERM_MONTHS:
+            add(name, "out_of_range")
+    if data.min_term_months > data.max_term_months:
+        add("max_term_months", "less_than_min")
+    for name in ("rate_min", "rate_max"):
+        if not Decimal(0) < getattr(data, name) <= MAX_RATE:
+            add(name, "out_of_range")
+    if data.rate_min > data.rate_max:
+        add("rate_max", "less_than_min")
+    if not data.collateral or not _check_codes(data.collateral, COLLATERAL_KINDS):
+        add("collateral", "invalid_choice")
+    if not data.borrower_kinds or not _check_codes(data.borrower_kinds, BORROWER_KINDS):
+        add("borrower_kinds", "invalid_choice")
+    if not _check_codes(data.region_codes, [*REGIONS, CITY_CODE]):
+        add("region_codes", "invalid_choice")
+    if not _check_codes(data.tags, PRODUCT_TAGS):
+        add("tags", "invalid_choice")
+    if any(industry_section(code) is None for code in data.industries_excluded):
+        add("industries_excluded", "invalid_choice")
+    if data.min_score is not None and not 300 <= data.min_score <= 900:
+        add("min_score", "out_of_range")
+    if not 1 <= data.sla_hours <= 240:
+        add("sla_hours", "out_of_range")
+    return errors
+
+
+def _apply(product: Product, data: ProductInput) -> None:
+    product.name = data.name.strip()
+    product.description = data.description.strip()
+    product.min_amount = money(data.min_amount)
+    product.max_amount = money(data.max_amount)
+    product.min_term_months = data.min_term_months
+    product.max_term_months = data.max_term_months
+    product.rate_min = money(data.rate_min)
+    product.rate_max = money(data.rate_max)
+    product.collateral = sorted(set(data.collateral))
+    product.borrower_kinds = sorted(set(data.borrower_kinds))
+    product.region_codes = sorted(set(data.region_codes))
+    product.industries_excluded = sorted(set(data.industries_excluded))
+    product.tags = sorted(set(data.tags))
+    product.min_score = data.min_score
+    product.sla_hours = data.sla_hours
+    product.updated_at = utcnow()
+
+
+def create_product(
+    session: Session, *, institution_id: int, data: ProductInput, actor_id: int | None
+) -> Product:
+    """A new draft product of this institution. Raises InvalidInputError."""
+    errors = validate_product(data)
+    if errors:
+        raise InvalidInputError(errors)
+    product = Product(institution_id=institution_id, status=ProductStatus.DRAFT)
+    _apply(product, data)
+    session.add(product)
+    session.flush()
+    record_event(
+        session, entity_type="product", entity_id=product.id, to_status=ProductStatus.DRAFT, actor_id=actor_id
+    )
+    return product
+
+
+def get_product(session: Session, product_id: int, *, institution_id: int | None = None) -> Product:
+    """The product; with institution_id, only that institution's. Raises ProductNotFoundError."""
+    product = session.get(Product, product_id)
+    if product is None or (institution_id is not None and product.institution_id != institution_id):
+        raise ProductNotFoundError(str(product_id))
+    return product
+
+
+def product_input_from(product: Product, **changes: Any) -> ProductInput:
+    """The product's current fields with some replaced: the basis of a partial update."""
+    current = {name: getattr(product, name) for name in PRODUCT_FIELDS}
+    current.update(changes)
+    return ProductInput(**current)
+
+
+def update_product(
+    session: Session, product: Product, data: ProductInput, *, actor_id: int | None
+) -> Product:
+    """Change a draft or published product. Raises InvalidInputError, ProductStateError (retired)."""
+    if product.status == ProductStatus.RETIRED:
+        raise ProductStateError("retired")
+    errors = validate_product(data)
+    if errors:
+        raise InvalidInputError(errors)
+    _apply(product, data)
+    session.flush()
+    record_event(
+        session,
+        entity_type="product",
+        entity_id=product.id,
+        from_status=product.status,
+        to_status=product.status,
+        actor_id=actor_id,
+        note="updated",
+    )
+    return product
+
+
+def _move(
+    session: Session, product: Product, to: ProductStatus, allowed: set[str], actor_id: int | None
+) -> Product:
+    if product.status not in allowed:
+        raise ProductStateError(product.status)
+    previous = product.status
+    product.status = to
+    product.updated_at = utcnow()
+    if to == ProductStatus.PUBLISHED:
+        product.published_at = product.updated_at
+    session.flush()
+    record_event(
+        session,
+        entity_type="product",
+        entity_id=product.id,
+        from_status=previous,
+        to_status=to,
+        actor_id=actor_id,
+    )
+    return product
+
+
+def publish_product(session: Session, product: Product, *, actor_id: int | None) -> Product:
+    """Put a draft on the supermarket shelf. Raises ProductStateError unless it is a draft."""
+    return _move(session, product, ProductStatus.PUBLISHED, {ProductStatus.DRAFT}, actor_id)
+
+
+def retire_product(session: Session, product: Product, *, actor_id: int | None) -> Product:
+    """Take a product off the shelf for good. Raises ProductStateError if already retired."""
+    return _move(
+        session, product, ProductStatus.RETIRED, {ProductStatus.DRAFT, ProductStatus.PUBLISHED}, actor_id
+    )
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    region_code: str | None = None
+    borrower_kind: str | None = None
+    amount: Decimal | None = None
+    tag: str | None = None
+    institution: str | None = None
+    collateral: str | None = None
+
+
+def list_products(
+    session: Session,
+    flt: ProductFilter,
+    *,
+    status: str | None = ProductStatus.PUBLISHED,
+    institution_id: int | None = None,
+) -> list[Product]:
+    """Products matching the filter, published ones by default, in a stable order."""
+    stmt = select(Product).join(Product.institution).order_by(Product.id)
+    if status is not None:
+        stmt = stmt.where(Product.status == status)
+    if institution_id is not None:
+        stmt = stmt.where(Product.institution_id == institution_id)
+    if flt.institution:
+        stmt = stmt.where(Institution.code == flt.institution)
+    if flt.amount is not None:
+        stmt = stmt.where(Product.min_amount <= flt.amount, Product.max_amount >= flt.amount)
+    rows = session.scalars(stmt).all()
+    # List-valued rules are JSON; they are filtered here so that SQLite and PostgreSQL agree.
+    result = []
+    for product in rows:
+        if (
+            flt.region_code
+            and product.region_codes
+            and not (flt.region_code in product.region_codes or CITY_CODE in product.region_codes)
+        ):
+            continue
+        if flt.borrower_kind and flt.borrower_kind not in product.borrower_kinds:
+            continue
+        if flt.tag and flt.tag not in product.tags:
+            continue
+        if flt.collateral and flt.collateral not in product.collateral:
+            continue
+        result.append(product)
+    return result
+
+
+def parse_decimal(value: object) -> Decimal | None:
+    """A finite Decimal from a string or number, or None."""
+    try:
+        result = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return result if result.is_finite() else None

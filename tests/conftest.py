@@ -1,0 +1,187 @@
+"""Test harness: real PostgreSQL and Redis where reachable (required with REQUIRE_SERVICES=1), else SQLite.
+
+The schema is built by `alembic upgrade head` once per run; each test runs inside a transaction that is
+rolled back at the end (the portal's commits become savepoint releases). Tests that need real commits
+from several connections (concurrency, workers) use the `committed_db` fixture instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import Base, make_engine
+from core.settings import Settings
+from portal.app import create_app
+from portal.cli import alembic_config
+from tests.factories import bind_factories
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/jihuitong_test"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
+    if url.startswith("sqlite"):
+        return None
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    name = url.rsplit("/", 1)[1]
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    except OperationalError as exc:
+        if REQUIRE_SERVICES:
+            raise RuntimeError(f"PostgreSQL required (REQUIRE_SERVICES=1) but unreachable: {exc}") from exc
+        return None
+    return url
+
+
+def _redis_url() -> str | None:
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+    try:
+        Redis.from_url(url, socket_connect_timeout=1).ping()
+    except RedisError as exc:
+        if REQUIRE_SERVICES:
+            raise RuntimeError(f"Redis required (REQUIRE_SERVICES=1) but unreachable: {exc}") from exc
+        return None
+    return url
+
+
+_TMP = Path(tempfile.mkdtemp(prefix="jihuitong-test-"))
+DATABASE_URL = _postgres_url() or os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.db'}"
+REDIS_URL = _redis_url()
+IS_POSTGRES = DATABASE_URL.startswith("postgresql")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        f"database: {DATABASE_URL.split('@')[-1]}",
+        f"redis: {REDIS_URL or 'not available (in-process jobs)'}",
+    ]
+
+
+def reset_schema(engine: Engine) -> None:
+    """Drop everything and migrate from zero, as a fresh deployment would."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        else:
+            Base.metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    with engine.begin() as conn:
+        config = alembic_config(str(engine.url))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    engine = make_engine(DATABASE_URL)
+    reset_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": DATABASE_URL,
+        "redis_url": None,
+        "secret_key": "test-secret-key",
+        "testing": True,
+        "login_rate_limit": "1000 per minute",
+        "api_rate_limit": "100000 per minute",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    transaction = conn.begin()
+    yield conn
+    transaction.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    s = session_factory()
+    bind_factories(s)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def app(settings: Settings, session_factory: sessionmaker[Session], session: Session) -> Any:
+    app = create_app(settings, session_factory=session_factory)
+    app.config.update(WTF_CSRF_ENABLED=False)
+    return app
+
+
+@pytest.fixture
+def csrf_app(settings: Settings, session_factory: sessionmaker[Session], session: Session) -> Any:
+    """The app with CSRF protection on, as in production."""
+    return create_app(settings, session_factory=session_factory)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Any) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def committed_db(engine: Engine) -> Iterator[tuple[Engine, sessionmaker[Session]]]:
+    """Real commits visible to every connection; all tables are emptied afterwards."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    yield engine, factory
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            )
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if REDIS_URL is None:
+        pytest.skip("Redis not reachable (set REQUIRE_SERVICES=1 to make this a failure)")
+    Redis.from_url(REDIS_URL).flushdb()
+    return REDIS_URL

@@ -1,0 +1,59 @@
+"""Small helpers for driving the JSON API in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.identifiers import id_check_char, uscc_check_char
+
+ADMIN_PASSWORD = "Admin-pass-2026"
+PASSWORD = "Secret-pass-2026"
+
+
+def uscc(n: int, region: str = "360802") -> str:
+    first17 = f"91{region}MA{n:07d}"[:17]
+    return first17 + uscc_check_char(first17)
+
+
+def id_number(n: int, region: str = "360821") -> str:
+    first17 = f"{region}19800101{n % 1000:03d}"
+    return first17 + id_check_char(first17)
+
+
+def token(client: Any, username: str, password: str = PASSWORD) -> dict[str, str]:
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": password})
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+
+def product_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "吉安首贷通",
+        "min_amount": "10000",
+        "max_amount": 2000000,
+        "min_term_months": 3,
+        "max_term_months": 36,
+        "rate_min": "3.45",
+        "rate_max": "4.80",
+        "collateral": ["credit", "guarantee"],
+        "borrower_kinds": ["enterprise", "individual_business"],
+        "region_codes": [],
+        "industries_excluded": ["K"],
+        "tags": ["first_loan", "credit"],
+        "sla_hours": 8,
+    }
+    body.update(overrides)
+    return body
+
+
+def register_body(username: str, n: int, **borrower: Any) -> dict[str, Any]:
+    b = {
+        "kind": "enterprise",
+        "name": f"吉安测试{n}有限公司",
+        "uscc": uscc(n),
+        "region_code": "360802",
+        "industry_code": "C39",
+        "employees": 20,
+    }
+    b.update(borrower)
+    return {"username": username, "password": PASSWORD, "phone": "13907960000", "borrower": b}
