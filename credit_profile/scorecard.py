@@ -14,6 +14,7 @@ integer and clamped to ``[min_score, max_score]``. Higher scores mean a lower ri
 from __future__ import annotations
 
 import bisect
+import copy
 import itertools
 import math
 import numbers
@@ -389,7 +390,7 @@ def _parse_scorecard(data: Mapping[str, Any]) -> Scorecard:
         offset_points=offset_points,
         characteristics=characteristics,
         grades=grades,
-        metadata=metadata,
+        metadata=None if metadata is None else copy.deepcopy(dict(metadata)),
     )
 
 

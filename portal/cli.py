@@ -15,6 +15,7 @@ from core.errors import InvalidInputError
 from core.models import Role
 from core.services import create_user
 from core.settings import Settings
+from portal.scorecard_cli import scorecard_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 db_cli = AppGroup("db", help="数据库迁移（Alembic）")
@@ -129,8 +130,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(worker)
     app.cli.add_command(relay_outbox_command)
-    try:
-        from portal.scorecard_cli import scorecard_cli
-    except ImportError:  # pragma: no cover - the module ships with the package
-        return
     app.cli.add_command(scorecard_cli)

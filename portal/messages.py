@@ -67,6 +67,14 @@ FIELD_ERROR_MESSAGES = {
 }
 
 FIELD_SPECIFIC = {
+    ("borrower.uscc", "invalid_checksum"): _l(
+        "统一社会信用代码校验位不正确（GB 32100-2015），请核对营业执照"
+    ),
+    ("borrower.id_number", "invalid_checksum"): _l(
+        "身份证号码校验位或出生日期不正确（GB 11643-1999），请核对"
+    ),
+    ("borrower.uscc", "taken"): _l("该统一社会信用代码已注册"),
+    ("borrower.id_number", "taken"): _l("该身份证号码已注册"),
     ("uscc", "invalid_checksum"): _l("统一社会信用代码校验位不正确（GB 32100-2015），请核对营业执照"),
     ("id_number", "invalid_checksum"): _l("身份证号码校验位或出生日期不正确（GB 11643-1999），请核对"),
     ("uscc", "taken"): _l("该统一社会信用代码已注册"),

@@ -28,7 +28,8 @@ from portal.cli import alembic_config
 from tests.factories import bind_factories
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/jihuitong_test"
+# One database per test run, so that concurrent runs on one machine never share a schema.
+DEFAULT_PG = f"postgresql+psycopg://postgres@127.0.0.1:5432/jihuitong_test_{os.getpid()}"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
 
 
@@ -98,6 +99,16 @@ def engine() -> Iterator[Engine]:
     reset_schema(engine)
     yield engine
     engine.dispose()
+    if IS_POSTGRES and "TEST_DATABASE_URL" not in os.environ:
+        _drop_database(DATABASE_URL)
+
+
+def _drop_database(url: str) -> None:
+    base, name = url.rsplit("/", 1)
+    admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -9,7 +9,8 @@ from core.errors import InvalidInputError
 from core.models import Role
 from core.reference import CITY_CODE, REGIONS
 from core.services import authenticate, create_user, open_session
-from credit_profile.services import BorrowerInput, get_borrower, register_borrower
+from credit_profile.models import Borrower
+from credit_profile.services import BorrowerInput, create_provider, get_borrower, register_borrower
 from portal.api import api_bp
 from portal.api.common import borrower_dict, settings
 from portal.api.schemas import (
@@ -75,7 +76,24 @@ def register(body: dict[str, Any]) -> dict[str, Any]:
     b = body["borrower"]
     if not body["phone"].isdigit():
         raise InvalidInputError({"phone": ["invalid_choice"]})
-    borrower = register_borrower(
+    try:
+        borrower = _register_borrower(b)
+    except InvalidInputError as exc:
+        raise InvalidInputError({f"borrower.{k}": v for k, v in exc.fields.items()}) from exc
+    user = create_user(
+        db(),
+        username=body["username"],
+        password=body["password"],
+        role=Role.APPLICANT,
+        phone=body["phone"],
+        borrower_id=borrower.id,
+    )
+    commit()
+    return {"user_id": user.id, "borrower_id": borrower.id}
+
+
+def _register_borrower(b: dict[str, Any]) -> Borrower:
+    return register_borrower(
         db(),
         BorrowerInput(
             kind=b["kind"],
@@ -88,16 +106,6 @@ def register(body: dict[str, Any]) -> dict[str, Any]:
             employees=b.get("employees"),
         ),
     )
-    user = create_user(
-        db(),
-        username=body["username"],
-        password=body["password"],
-        role=Role.APPLICANT,
-        phone=body["phone"],
-        borrower_id=borrower.id,
-    )
-    commit()
-    return {"user_id": user.id, "borrower_id": borrower.id}
 
 
 @api_bp.post("/admin/institutions")
@@ -159,8 +167,6 @@ def add_user(body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.output(ProviderOut, status_code=201)
 @api_bp.doc(summary="新增数据提供方（密钥只显示一次）", responses=[401, 403, 422])
 def add_provider(body: dict[str, Any]) -> dict[str, Any]:
-    from credit_profile.services import create_provider
-
     provider, secret = create_provider(db(), name=body["name"], source=body["source"])
     commit()
     return {

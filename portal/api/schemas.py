@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from apiflask import Schema
 from apiflask.fields import Boolean, Date, DateTime, Decimal, Dict, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range
-from marshmallow import RAISE, ValidationError, fields, validates_schema
+from marshmallow import RAISE, ValidationError, fields, pre_load, validates_schema
 
 from core.reference import (
     BORROWER_KINDS,
@@ -47,13 +47,35 @@ UNKNOWN_FIELD = N_("不支持的字段")
 MAX_TEXT = 500
 
 
+def _control_characters(value: Any, path: str = "") -> dict[str, list[str]]:
+    """Paths of strings holding NUL or other C0 control characters (tab and newlines are fine)."""
+    found: dict[str, list[str]] = {}
+    if isinstance(value, str):
+        if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+            found[path or "_schema"] = [N_("不能包含控制字符")]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found.update(_control_characters(item, f"{path}.{key}" if path else str(key)))
+    elif isinstance(value, list):
+        for item in value:
+            found.update(_control_characters(item, path))
+    return found
+
+
 class In(Schema):
-    """Base of request schemas: unknown fields are refused with a Chinese message."""
+    """Base of request schemas: unknown fields and control characters are refused in Chinese."""
 
     class Meta:
         unknown = RAISE
 
     error_messages: ClassVar[dict[str, str]] = {"unknown": UNKNOWN_FIELD, "type": N_("请求体应为 JSON 对象")}
+
+    @pre_load
+    def _refuse_control_characters(self, data: Any, **_kwargs: Any) -> Any:
+        found = _control_characters(data)
+        if found:
+            raise ValidationError(found)
+        return data
 
 
 def text(max_len: int = 100, **kwargs: Any) -> String:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
@@ -21,11 +23,11 @@ def scratch_url():
         base, _name = DATABASE_URL.rsplit("/", 1)
         admin = make_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS jihuitong_migrations WITH (FORCE)"))
-            conn.execute(text("CREATE DATABASE jihuitong_migrations"))
-        yield base + "/jihuitong_migrations"
+            conn.execute(text(f"DROP DATABASE IF EXISTS jihuitong_migrations_{os.getpid()} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE jihuitong_migrations_{os.getpid()}"))
+        yield base + f"/jihuitong_migrations_{os.getpid()}"
         with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS jihuitong_migrations WITH (FORCE)"))
+            conn.execute(text(f"DROP DATABASE IF EXISTS jihuitong_migrations_{os.getpid()} WITH (FORCE)"))
         admin.dispose()
     else:
         path = _TMP / "migrations.db"
