@@ -73,6 +73,11 @@ def create_user(
     return user
 
 
+def list_users(session: Session) -> list[User]:
+    """Every account, oldest first (the admin's user list)."""
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
     """The active user with these credentials. Raises AuthenticationError otherwise."""
     user = session.scalar(select(User).where(User.username == username))

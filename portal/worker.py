@@ -16,6 +16,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import runtime
@@ -56,40 +57,61 @@ def execute_outbox_job(outbox_id: int) -> None:
 
 
 def relay_outbox(factory: sessionmaker[Session], settings: Settings, *, limit: int = 100) -> int:
-    """Hand pending outbox rows to rq, or run them here without Redis; returns how many were handed over."""
+    """Hand pending outbox rows to rq, or run them here without Redis; returns how many were handed over.
+
+    Each row is first claimed by a conditional UPDATE in a short transaction of its own, so two
+    relays never hand over the same row, and no transaction is held open while a job runs (on
+    SQLite an open write transaction would block the job's own session).
+    """
     q = queue(settings)
+    with factory() as session:
+        pending = [(row.id, row.name, dict(row.payload)) for row in pending_jobs(session, limit=limit)]
+        session.rollback()
     handed = 0
-    session = factory()
-    try:
-        for row in pending_jobs(session, limit=limit):
+    for outbox_id, name, payload in pending:
+        if not _claim(factory, outbox_id):
+            continue
+        try:
             if q is not None:
-                try:
-                    q.enqueue(
-                        execute_outbox_job,
-                        row.id,
-                        job_id=f"outbox-{row.id}",
-                        retry=Retry(max=3, interval=[10, 60, 300]),
-                    )
-                except RedisError as exc:
-                    log.warning("redis unavailable, outbox job %s stays pending: %s", row.id, exc)
-                    row.last_error = str(exc)[:500]
-                    session.commit()
-                    break
+                q.enqueue(
+                    execute_outbox_job,
+                    outbox_id,
+                    job_id=f"outbox-{outbox_id}",
+                    retry=Retry(max=3, interval=[10, 60, 300]),
+                )
             else:
-                try:
-                    JOBS[row.name](**row.payload)
-                except Exception as exc:
-                    log.exception("in-process job %s (%s) failed", row.id, row.name)
-                    row.attempts += 1
-                    row.last_error = str(exc)[:500]
-                    session.commit()
-                    continue
-            row.enqueued_at = utcnow()
-            session.commit()
-            handed += 1
-    finally:
-        session.close()
+                JOBS[name](**payload)
+        except RedisError as exc:
+            log.warning("redis unavailable, outbox job %s stays pending: %s", outbox_id, exc)
+            _release(factory, outbox_id, exc)
+            break
+        except Exception as exc:
+            log.exception("in-process job %s (%s) failed", outbox_id, name)
+            _release(factory, outbox_id, exc)
+            continue
+        handed += 1
     return handed
+
+
+def _claim(factory: sessionmaker[Session], outbox_id: int) -> bool:
+    with factory() as session:
+        result = session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id == outbox_id, OutboxJob.enqueued_at.is_(None))
+            .values(enqueued_at=utcnow())
+        )
+        session.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _release(factory: sessionmaker[Session], outbox_id: int, error: BaseException) -> None:
+    with factory() as session:
+        session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id == outbox_id)
+            .values(enqueued_at=None, attempts=OutboxJob.attempts + 1, last_error=str(error)[:500])
+        )
+        session.commit()
 
 
 def run_worker(factory: sessionmaker[Session], settings: Settings, *, burst: bool = False) -> None:

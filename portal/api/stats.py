@@ -20,6 +20,8 @@ def scoped_region(user: User, requested: str | None) -> str:
     if requested and requested not in (*REGIONS, CITY_CODE):
         raise InvalidInputError({"region_code": ["invalid_choice"]})
     own = user.region_code or ""
+    if own not in (*REGIONS, CITY_CODE):
+        raise PermissionDeniedError("finance account without a region")
     if own == CITY_CODE:
         return requested or CITY_CODE
     if requested in (None, "", own):

@@ -1,4 +1,4 @@
-"""HTML pages: one blueprint per kind of user."""
+"""HTML pages: one blueprint per kind of user, all calling the same services as the JSON API."""
 
 from __future__ import annotations
 
@@ -6,6 +6,13 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from portal.web import public
+    from portal.web import account, admin, applicant, finance, manage, officer, public
+    from portal.web.common import inject_globals, no_store_private
+    from portal.web.labels import web_label
 
-    app.register_blueprint(public.bp)
+    for module in (public, account, applicant, officer, manage, finance, admin):
+        app.register_blueprint(module.bp)
+    app.context_processor(inject_globals)
+    # Blueprint-level before_request hooks trip APIFlask's OpenAPI generation, so this is app-level.
+    app.before_request(no_store_private)
+    app.jinja_env.filters["web_label"] = web_label

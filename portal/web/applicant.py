@@ -1,0 +1,224 @@
+"""The applicant's pages: own profile, consents, credit profile and financing needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from core.errors import ConflictError, InvalidInputError
+from core.models import Role, User
+from credit_profile.consent_text import CONSENT_TEXT, CONSENT_TEXT_VERSION
+from credit_profile.services import (
+    consent_uses,
+    enqueue_rescoring,
+    get_borrower,
+    get_consent,
+    grant_consent,
+    list_consents,
+    own_profile,
+    revoke_consent,
+    today_local,
+)
+from matching.services import (
+    WITHDRAWABLE,
+    NeedInput,
+    RenewalInput,
+    get_need,
+    list_needs,
+    submit_need,
+    withdraw_need,
+)
+from portal.api.credit import consent_dict, use_dict
+from portal.api.needs import need_dict
+from portal.auth import role_required, web_user
+from portal.db import commit, db
+from portal.forms import ActionForm, ConsentForm, NeedForm
+from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
+from products.services import list_institutions
+
+bp = Blueprint("applicant", __name__, url_prefix="/me")
+APPLICANT = Role.APPLICANT.value
+
+
+def _me() -> tuple[User, int]:
+    user = web_user()
+    if user.borrower_id is None:
+        abort(403)
+    return user, user.borrower_id
+
+
+@bp.get("/")
+@role_required(APPLICANT)
+def profile() -> str:
+    user, borrower_id = _me()
+    return render_template("applicant/profile.html", user=user, borrower=get_borrower(db(), borrower_id))
+
+
+# --- consents ----------------------------------------------------------------------------------
+
+
+def _consents_page(form: ConsentForm, status: int = 200) -> tuple[str, int]:
+    _user, borrower_id = _me()
+    uses = list(consent_uses(db(), borrower_id))
+    consents = [consent_dict(c, uses) for c in list_consents(db(), borrower_id)]
+    unlinked = [use_dict(u) for u in uses if u.consent_id is None]
+    html = render_template(
+        "applicant/consents.html",
+        form=form,
+        action=ActionForm(),
+        consents=consents,
+        unlinked=unlinked,
+        consent_text=_(CONSENT_TEXT),
+        consent_version=CONSENT_TEXT_VERSION,
+    )
+    return html, status
+
+
+@bp.get("/consents")
+@role_required(APPLICANT)
+def consents() -> tuple[str, int]:
+    form = ConsentForm(
+        sources=["electricity", "tax", "bank_flow"], expires_on=today_local() + dt.timedelta(days=365)
+    )
+    return _consents_page(form)
+
+
+@bp.post("/consents")
+@role_required(APPLICANT)
+def grant() -> Any:
+    user, borrower_id = _me()
+    form = ConsentForm()
+    if form.validate_on_submit():
+        try:
+            consent = grant_consent(
+                db(),
+                borrower_id=borrower_id,
+                sources=form.sources.data,
+                purpose=form.purpose.data,
+                expires_on=form.expires_on.data,
+                actor_id=user.id,
+            )
+        except InvalidInputError as exc:
+            apply_errors(form, exc)
+        else:
+            enqueue_rescoring(db(), borrower_id, reason=f"consent-{consent.id}-granted")
+            commit()
+            ok(_("授权已生效"))
+            return redirect(url_for(".consents"))
+    return _consents_page(form, INVALID_FORM)
+
+
+@bp.post("/consents/<int:consent_id>/revoke")
+@role_required(APPLICANT)
+def revoke(consent_id: int) -> Any:
+    user, borrower_id = _me()
+    if ActionForm().validate_on_submit():
+        consent = get_consent(db(), consent_id, borrower_id=borrower_id)
+        try:
+            revoke_consent(db(), consent, actor_id=user.id)
+        except ConflictError as exc:
+            flash_error(exc)
+        else:
+            enqueue_rescoring(db(), borrower_id, reason=f"consent-{consent.id}-revoked")
+            commit()
+            ok(_("授权已撤回，平台已停止采集和对外提供这些数据"))
+    return redirect(url_for(".consents"))
+
+
+# --- credit profile ----------------------------------------------------------------------------
+
+
+@bp.get("/credit")
+@role_required(APPLICANT)
+def credit() -> str:
+    user, borrower_id = _me()
+    # Scored on every visit, as GET /api/v1/credit-profile does, so it reflects consents revoked a
+    # moment ago; the read is recorded as a use the applicant sees on the consents page.
+    score = own_profile(db(), borrower_id, actor_id=user.id)
+    commit()
+    return render_template("applicant/credit.html", score=score)
+
+
+# --- financing needs ---------------------------------------------------------------------------
+
+
+@bp.get("/needs")
+@role_required(APPLICANT)
+def needs() -> str:
+    _user, borrower_id = _me()
+    rows = list_needs(db(), borrower_id=borrower_id)
+    return render_template("applicant/needs.html", needs=[need_dict(n, detail=False) for n in rows])
+
+
+def _need_form(**kwargs: Any) -> NeedForm:
+    institutions = [(i.code, i.name) for i in list_institutions(db())]
+    return NeedForm(institutions=institutions, **kwargs)
+
+
+@bp.route("/needs/new", methods=["GET", "POST"])
+@role_required(APPLICANT)
+def new_need() -> Any:
+    user, borrower_id = _me()
+    form = _need_form()
+    if form.validate_on_submit():
+        renewal = None
+        if form.is_renewal.data:
+            renewal = RenewalInput(
+                current_amount=form.renewal_current_amount.data,
+                matures_on=form.renewal_matures_on.data,
+                institution_code=form.renewal_institution_code.data or None,
+            )
+        try:
+            need = submit_need(
+                db(),
+                borrower_id=borrower_id,
+                actor_id=user.id,
+                data=NeedInput(
+                    amount=form.amount.data,
+                    term_months=form.term_months.data,
+                    purpose=form.purpose.data,
+                    collateral=form.collateral.data,
+                    declared_prior_loan=form.declared_prior_loan.data,
+                    renewal=renewal,
+                ),
+            )
+        except InvalidInputError as exc:
+            apply_errors(form, exc)
+        else:
+            commit()
+            ok(_("融资需求已提交，平台正在为您匹配产品"))
+            return redirect(url_for(".need", need_id=need.id))
+    status = INVALID_FORM if request.method == "POST" else 200
+    return render_template("applicant/need_new.html", form=form), status
+
+
+@bp.get("/needs/<int:need_id>")
+@role_required(APPLICANT)
+def need(need_id: int) -> str:
+    _user, borrower_id = _me()
+    row = get_need(db(), need_id, borrower_id=borrower_id)
+    return render_template(
+        "applicant/need.html",
+        need=need_dict(row),
+        withdrawable=row.status in WITHDRAWABLE,
+        action=ActionForm(),
+    )
+
+
+@bp.post("/needs/<int:need_id>/withdraw")
+@role_required(APPLICANT)
+def withdraw(need_id: int) -> Any:
+    user, borrower_id = _me()
+    if ActionForm().validate_on_submit():
+        row = get_need(db(), need_id, borrower_id=borrower_id)
+        try:
+            withdraw_need(db(), row, actor_id=user.id)
+        except ConflictError as exc:
+            flash_error(exc)
+        else:
+            commit()
+            ok(_("融资需求已撤回"))
+    return redirect(url_for(".need", need_id=need_id))

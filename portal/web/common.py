@@ -1,0 +1,83 @@
+"""Helpers shared by the page blueprints: service errors onto forms, safe redirects, role homes."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import flash, g, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.errors import DomainError, InvalidInputError
+from core.models import Role
+from portal.messages import error_message, field_messages
+
+ROLE_HOME = {
+    Role.APPLICANT.value: "applicant.needs",
+    Role.OFFICER.value: "officer.leads",
+    Role.PRODUCT_MANAGER.value: "manage.products",
+    Role.FINANCE.value: "finance.dashboard",
+    Role.ADMIN.value: "admin.users",
+}
+INVALID_FORM = 422
+
+
+def role_home(role: str) -> str:
+    return url_for(ROLE_HOME.get(role, "public.home"))
+
+
+def safe_next(target: str | None) -> str | None:
+    """A same-site path to go back to after login, or None (never another host, never `//evil`)."""
+    if not target or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme not in ("", "http", "https") or parts.netloc not in ("", request.host):
+        return None
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def apply_errors(form: FlaskForm, error: InvalidInputError, aliases: dict[str, str] | None = None) -> None:
+    """Put a service's field errors on the form's fields; errors without a field become a flash."""
+    for name, messages in field_messages(error.fields).items():
+        candidates = [(aliases or {}).get(name, name), name.replace(".", "_"), name.rsplit(".", 1)[-1]]
+        field = next((form[c] for c in candidates if c in form), None)
+        if field is not None:
+            field.errors = [*field.errors, *messages]
+        else:
+            for message in messages:
+                flash(message, "error")
+
+
+def flash_error(error: DomainError) -> None:
+    flash(error_message(error.code), "error")
+
+
+PRIVATE_BLUEPRINTS = frozenset({"account", "applicant", "officer", "manage", "finance", "admin"})
+
+
+def no_store_private() -> None:
+    """Personal pages must not be kept by shared caches or the back button of a shared phone."""
+    if request.blueprint in PRIVATE_BLUEPRINTS:
+        g.no_store = True
+
+
+def inject_globals() -> dict[str, Any]:
+    """Who is logged in, for the top bar; an error page must render even when loading the user fails."""
+    try:
+        principal = current_user if current_user.is_authenticated else None
+    except SQLAlchemyError:
+        principal = None
+    role = principal.role if principal else None
+    return {
+        "current_role": role,
+        "current_username": principal.user.username if principal else None,
+        "role_home": role_home(role) if role else url_for("public.home"),
+    }
+
+
+def ok(message: str) -> None:
+    flash(message, "success")

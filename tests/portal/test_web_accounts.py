@@ -1,0 +1,223 @@
+"""Public pages, login/logout, applicant registration and CSRF on the HTML side."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from core.models import User
+from credit_profile.models import Borrower
+from matching.models import Need
+from matching.services import NeedInput, submit_need
+from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory, make_uscc
+from tests.portal.test_web_support import applicant, csrf_token, login, text
+
+
+def _count(session, model):
+    return session.scalar(select(func.count()).select_from(model))
+
+
+_names = itertools.count(1)
+
+
+def registration(**overrides):
+    data = {
+        "username": f"jiazhang{next(_names)}",
+        "password": "Ji'an-2026-ok",
+        "password_again": "Ji'an-2026-ok",
+        "phone": "13970000001",
+        "kind": "enterprise",
+        "name": "吉安市井冈蜜柚合作社有限公司",
+        "uscc": make_uscc(),
+        "id_number": "",
+        "region_code": "360821",
+        "industry_code": "A",
+        "established_on": "2018-05-01",
+        "employees": "8",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_home_and_supermarket_are_chinese(client, session):
+    institution = InstitutionFactory(name="吉安农商银行")
+    ProductFactory(institution=institution, name="蜜柚贷", published=True, tags=["agri"])
+    ProductFactory(institution=institution, name="草稿贷")
+
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "普惠金融一站式服务平台" in text(home)
+    assert "合成演示数据" in text(home)
+
+    market = client.get("/products")
+    assert market.status_code == 200
+    assert "金融超市" in text(market)
+    assert "蜜柚贷" in text(market)
+    assert "草稿贷" not in text(market)
+
+    filtered = client.get("/products", query_string={"tag": "tech"})
+    assert "蜜柚贷" not in text(filtered)
+    assert "蜜柚贷" in text(client.get("/products", query_string={"tag": "agri", "amount": "50000"}))
+
+
+def test_product_detail_only_for_published(client, session):
+    published = ProductFactory(name="蜜柚贷", published=True, collateral=["credit"])
+    draft = ProductFactory(name="草稿贷")
+    page = client.get(f"/products/{published.id}")
+    assert page.status_code == 200
+    assert "信用" in text(page)
+    assert client.get(f"/products/{draft.id}").status_code == 404
+
+
+def test_supermarket_rejects_nan_amount(client, session):
+    ProductFactory(name="蜜柚贷", published=True)
+    page = client.get("/products", query_string={"amount": "NaN"})
+    assert page.status_code == 200
+    assert "请输入有效的数字" in text(page)
+
+
+def test_register_with_bad_uscc_check_character_creates_nothing(client, session):
+    good = make_uscc()
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    users, borrowers = _count(session, User), _count(session, Borrower)
+
+    response = client.post("/register", data=registration(uscc=bad))
+
+    assert response.status_code == 422
+    assert "统一社会信用代码校验位不正确" in text(response)
+    assert _count(session, User) == users
+    assert _count(session, Borrower) == borrowers
+
+
+def test_register_requires_the_identifier_of_the_chosen_kind(client, session):
+    data = registration(kind="farmer", uscc="", id_number="")
+    response = client.post("/register", data=data)
+    assert response.status_code == 422
+    assert "此项必填" in text(response)
+    assert session.scalar(select(User).where(User.username == data["username"])) is None
+
+
+def test_register_accepts_full_width_code_and_logs_in(client, session):
+    code = make_uscc()
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in code)
+
+    data = registration(uscc=full_width)
+    response = client.post("/register", data=data)
+
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/me/consents")
+    user = session.scalar(select(User).where(User.username == data["username"]))
+    borrower = session.get(Borrower, user.borrower_id)
+    assert borrower.uscc == code
+    profile = client.get("/me/")
+    assert profile.status_code == 200
+    assert code in text(profile)  # the owner sees the full code on the own profile page
+
+
+def test_login_with_wrong_password_shows_chinese_error(client, session):
+    UserFactory(username="officer1", officer=True)
+    response = client.post("/login", data={"username": "officer1", "password": "wrong-password"})
+    assert response.status_code == 422
+    assert "用户名或密码不正确" in text(response)
+    assert client.get("/officer/leads").status_code == 302
+
+
+def test_login_redirects_to_role_home_and_ignores_foreign_next(client, session):
+    institution = InstitutionFactory()
+    UserFactory(username="officer1", officer=True, institution_id=institution.id)
+    response = client.post(
+        "/login?next=https://evil.example/steal", data={"username": "officer1", "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/officer/leads"
+
+
+def test_pages_need_login_and_the_right_role(client, session):
+    assert client.get("/me/needs").status_code == 302
+    assert "/login" in client.get("/me/needs").headers["Location"]
+    user, _borrower = applicant(session)
+    login(client, user.username)
+    assert client.get("/me/needs").status_code == 200
+    for path in ("/officer/leads", "/manage/products", "/finance/", "/admin/users"):
+        assert client.get(path).status_code == 403, path
+
+
+def test_logout_ends_the_session_for_a_copied_cookie(client, session):
+    user, _borrower = applicant(session)
+    login(client, user.username)
+    assert client.get("/me/").status_code == 200
+    stolen = client.get_cookie("session").value
+
+    assert client.post("/logout").status_code == 302
+    assert client.get("/me/").status_code == 302
+
+    client.set_cookie("session", stolen)
+    response = client.get("/me/")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_post_without_csrf_token_is_refused_and_changes_nothing(csrf_app, session):
+    client = csrf_app.test_client()
+    user, borrower = applicant(session)
+    ProductFactory(published=True)
+    need = submit_need(
+        session,
+        borrower_id=borrower.id,
+        actor_id=user.id,
+        data=NeedInput(
+            amount=Decimal(100000),
+            term_months=12,
+            purpose="采购化肥",
+            collateral="credit",
+            declared_prior_loan=False,
+        ),
+    )
+    session.flush()
+
+    assert client.post("/login", data={"username": user.username, "password": PASSWORD}).status_code == 400
+    page = client.get("/login")
+    response = client.post(
+        "/login", data={"username": user.username, "password": PASSWORD, "csrf_token": csrf_token(page)}
+    )
+    assert response.status_code == 302
+
+    session.expire_all()
+    before = session.get(Need, need.id).status
+    assert before != "withdrawn"
+
+    refused = client.post(f"/me/needs/{need.id}/withdraw")
+    assert refused.status_code == 400
+    assert "页面已过期" in text(refused)
+    session.expire_all()
+    assert session.get(Need, need.id).status == before
+
+    detail = client.get(f"/me/needs/{need.id}")
+    accepted = client.post(f"/me/needs/{need.id}/withdraw", data={"csrf_token": csrf_token(detail)})
+    assert accepted.status_code == 302
+    session.expire_all()
+    assert session.get(Need, need.id).status == "withdrawn"
+
+
+def test_register_with_taken_username_keeps_no_borrower(client, session):
+    taken = UserFactory()
+    borrowers = _count(session, Borrower)
+    code = make_uscc()
+
+    response = client.post("/register", data=registration(username=taken.username, uscc=code))
+
+    assert response.status_code == 422
+    assert "用户名已被占用" in text(response)
+    assert _count(session, Borrower) == borrowers
+    assert session.scalar(select(Borrower).where(Borrower.uscc == code)) is None
+
+
+def test_weak_password_and_phone_are_checked_by_the_form(client, session):
+    response = client.post(
+        "/register", data=registration(password="12345678", password_again="12345678", phone="1234")
+    )
+    assert response.status_code == 422
+    assert "密码过于简单" in text(response)
+    assert "请输入 11 位手机号码" in text(response)

@@ -1,0 +1,97 @@
+"""Product managers: own institution's products in every status; create, edit, publish, retire."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from products.models import Institution, Product
+from tests.factories import InstitutionFactory, ProductFactory, UserFactory
+from tests.portal.test_web_support import login, text
+
+PRODUCT = {
+    "name": "井冈科创贷",
+    "description": "面向科技型小微企业的信用贷款",
+    "min_amount": "100000",
+    "max_amount": "5000000",
+    "min_term_months": "6",
+    "max_term_months": "36",
+    "rate_min": "3.45",
+    "rate_max": "4.80",
+    "collateral": ["credit", "guarantee"],
+    "borrower_kinds": ["enterprise"],
+    "region_codes": ["360802", "360803"],
+    "industries_excluded": "K， C13 k",
+    "min_score": "550",
+    "tags": ["tech", "first_loan"],
+    "sla_hours": "8",
+}
+
+
+@pytest.fixture
+def manager(session):
+    institution = InstitutionFactory(name="井冈山银行")
+    return UserFactory(username="pm1", product_manager=True, institution_id=institution.id)
+
+
+def test_create_publish_retire(client, session, manager):
+    login(client, manager.username)
+    assert "新建产品" in text(client.get("/manage/products/new"))
+
+    invalid = client.post("/manage/products/new", data={**PRODUCT, "max_amount": "50000", "collateral": []})
+    assert invalid.status_code == 422
+    assert "不能小于对应的最小值" in text(invalid)
+    assert "至少选择一种担保方式" in text(invalid)
+
+    bad_code = client.post("/manage/products/new", data={**PRODUCT, "industries_excluded": "ZZ9"})
+    assert bad_code.status_code == 422
+    assert "选项无效" in text(bad_code)
+    assert session.scalar(select(Product).where(Product.name == "井冈科创贷")) is None
+
+    assert client.post("/manage/products/new", data=PRODUCT).status_code == 302
+    product = session.scalar(select(Product).where(Product.name == "井冈科创贷"))
+    assert product.institution_id == manager.institution_id
+    assert product.status == "draft"
+    assert product.industries_excluded == ["C13", "K"]
+    assert product.collateral == ["credit", "guarantee"]
+    assert product.min_score == 550
+    assert "草稿" in text(client.get("/manage/products"))
+    assert "井冈科创贷" not in text(client.get("/products"))
+
+    assert client.post(f"/manage/products/{product.id}/publish").status_code == 302
+    session.expire_all()
+    assert session.get(Product, product.id).status == "published"
+    assert "井冈科创贷" in text(client.get("/products"))
+
+    assert client.post(f"/manage/products/{product.id}/retire").status_code == 302
+    session.expire_all()
+    assert session.get(Product, product.id).status == "retired"
+    assert "井冈科创贷" not in text(client.get("/products"))
+    assert "已下架" in text(client.get("/manage/products"))
+
+    again = client.post(f"/manage/products/{product.id}/publish", follow_redirects=True)
+    assert "该产品当前状态不允许此操作" in text(again)
+
+
+def test_edit_prefills_and_updates(client, session, manager):
+    institution = session.get(Institution, manager.institution_id)
+    product = ProductFactory(institution=institution, name="旧名字", industries_excluded=["K"])
+    login(client, manager.username)
+    form = text(client.get(f"/manage/products/{product.id}/edit"))
+    assert "旧名字" in form
+    assert 'value="10000.00"' in form
+
+    response = client.post(f"/manage/products/{product.id}/edit", data={**PRODUCT, "name": "新名字"})
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get(Product, product.id).name == "新名字"
+
+
+def test_other_institutions_products_are_invisible(client, session, manager):
+    foreign = ProductFactory(name="别家产品")
+    login(client, manager.username)
+    assert "别家产品" not in text(client.get("/manage/products"))
+    assert client.get(f"/manage/products/{foreign.id}/edit").status_code == 404
+    assert client.post(f"/manage/products/{foreign.id}/publish").status_code == 404
+    session.expire_all()
+    assert session.get(Product, foreign.id).status == "draft"

@@ -1,0 +1,195 @@
+"""Bank officers: inbox, anonymised preview, claim, identity after claim, every step to disbursement."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from credit_profile.models import ConsentUse
+from credit_profile.services import today_local
+from matching.models import Lead, Loan, Need
+from matching.services import NeedInput, match_need, submit_need
+from tests.factories import ConsentFactory, InstitutionFactory, ProductFactory, UserFactory
+from tests.portal.test_web_support import applicant, login, text
+
+
+@pytest.fixture
+def lead(session):
+    """A need by a named enterprise, matched to one bank's product: the lead that bank's officers see."""
+    institution = InstitutionFactory(name="吉安农商银行")
+    ProductFactory(institution=institution, name="蜜柚贷", published=True)
+    user, borrower = applicant(session, name="吉安市井冈蜜柚合作社有限公司", employees=8)
+    need = submit_need(
+        session,
+        borrower_id=borrower.id,
+        actor_id=user.id,
+        data=NeedInput(
+            amount=Decimal("300000"),
+            term_months=24,
+            purpose="购置冷库设备",
+            collateral="credit",
+            declared_prior_loan=False,
+        ),
+    )
+    [row] = match_need(session, need.id, top_n=3)
+    session.flush()
+    return row
+
+
+@pytest.fixture
+def officer(session, lead):
+    return UserFactory(username="officer_a", officer=True, institution_id=lead.institution_id)
+
+
+def _borrower(session, lead):
+    from credit_profile.models import Borrower
+
+    need = session.get(Need, lead.need_id)
+    return session.get(Borrower, need.borrower_id)
+
+
+def test_inbox_lists_own_leads_with_sla(client, session, lead, officer):
+    login(client, officer.username)
+    page = client.get("/officer/leads")
+    assert page.status_code == 200
+    body = text(page)
+    assert "本机构线索" in body
+    assert f"#{lead.id}" in body
+    assert "30万元" in body
+    assert "待认领" in body
+    assert f"#{lead.id}" not in text(client.get("/officer/leads", query_string={"status": "claimed"}))
+    assert f"#{lead.id}" in text(client.get("/officer/leads", query_string={"status": "pushed"}))
+
+
+def test_preview_is_anonymous_until_claimed(client, session, lead, officer):
+    borrower = _borrower(session, lead)
+    login(client, officer.username)
+
+    before = text(client.get(f"/officer/leads/{lead.id}"))
+    assert "客户概况（匿名）" in before
+    assert "小微企业" in before and "吉州区" in before and "制造业" in before
+    assert "微型（10 人以下）" in before
+    assert "30万元" in before and "24 个月" in before
+    for secret in (
+        borrower.name,
+        borrower.uscc,
+        borrower.uscc[:6] + "********",
+        "13912345678",
+        "购置冷库设备",
+    ):
+        assert secret not in before
+    assert client.get(f"/officer/leads/{lead.id}/credit").status_code == 403
+
+    claimed = client.post(f"/officer/leads/{lead.id}/claim")
+    assert claimed.status_code == 302
+
+    after = text(client.get(f"/officer/leads/{lead.id}"))
+    assert borrower.name in after
+    assert "13912345678" in after
+    assert "购置冷库设备" in after
+    assert borrower.uscc not in after  # identifiers stay masked outside the owner's profile page
+    assert borrower.uscc[:6] in after and borrower.uscc[-4:] in after
+    session.expire_all()
+    assert session.get(Lead, lead.id).status == "claimed"
+
+
+def test_second_claim_is_refused_with_a_message(client, session, lead, officer):
+    colleague = UserFactory(officer=True, institution_id=lead.institution_id)
+    login(client, officer.username)
+    client.post(f"/officer/leads/{lead.id}/claim")
+    client.post("/logout")
+    login(client, colleague.username)
+    response = client.post(f"/officer/leads/{lead.id}/claim", follow_redirects=True)
+    assert "该线索已被其他客户经理认领" in text(response)
+    session.expire_all()
+    assert session.get(Lead, lead.id).claimed_by == officer.id
+
+
+def test_credit_profile_needs_an_active_consent(client, session, lead, officer):
+    borrower = _borrower(session, lead)
+    login(client, officer.username)
+    client.post(f"/officer/leads/{lead.id}/claim")
+
+    refused = client.get(f"/officer/leads/{lead.id}/credit")
+    assert refused.status_code == 403
+    assert "数据主体未授权或授权已撤回、已过期" in text(refused)
+    refusal = session.scalar(select(ConsentUse).where(ConsentUse.borrower_id == borrower.id))
+    assert refusal is not None and refusal.allowed is False
+
+    ConsentFactory(borrower_id=borrower.id)
+    allowed = client.get(f"/officer/leads/{lead.id}/credit")
+    assert allowed.status_code == 200
+    assert "数据覆盖情况" in text(allowed)
+
+
+def test_reject_needs_a_reason(client, session, lead, officer):
+    login(client, officer.username)
+    client.post(f"/officer/leads/{lead.id}/claim")
+
+    response = client.post(f"/officer/leads/{lead.id}/rejected", data={"rejected-note": "材料不全"})
+    assert response.status_code == 422
+    assert "拒绝时必须选择原因" in text(response)
+    session.expire_all()
+    assert session.get(Lead, lead.id).status == "claimed"
+
+    response = client.post(
+        f"/officer/leads/{lead.id}/rejected", data={"rejected-reason_code": "incomplete_materials"}
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get(Lead, lead.id).status == "rejected"
+    assert session.get(Lead, lead.id).reason_code == "incomplete_materials"
+    assert "申请材料不齐全" in text(client.get(f"/officer/leads/{lead.id}"))
+
+
+def test_contact_approve_and_disburse_with_loan_details(client, session, lead, officer):
+    login(client, officer.username)
+    client.post(f"/officer/leads/{lead.id}/claim")
+    assert client.post(f"/officer/leads/{lead.id}/approved").status_code == 302
+    assert "当前状态不允许这样变更" in text(client.get(f"/officer/leads/{lead.id}"))
+
+    assert (
+        client.post(f"/officer/leads/{lead.id}/contacted", data={"contacted-note": "已电话联系"}).status_code
+        == 302
+    )
+    assert client.post(f"/officer/leads/{lead.id}/approved").status_code == 302
+    page = text(client.get(f"/officer/leads/{lead.id}"))
+    assert "首贷户" in page and "无还本续贷" in page
+    assert "借款人此前从未在任何金融机构获得过贷款" in page
+
+    loan = {
+        "disbursed-amount": "280000",
+        "disbursed-rate": "3.85",
+        "disbursed-term_months": "24",
+        "disbursed-collateral": "credit",
+        "disbursed-disbursed_on": today_local().isoformat(),
+        "disbursed-first_loan_borrower": "y",
+    }
+    bad = client.post(f"/officer/leads/{lead.id}/disbursed", data={**loan, "disbursed-rate": "NaN"})
+    assert bad.status_code == 422
+    assert "请输入有效的数字" in text(bad)
+    assert session.scalar(select(Loan).where(Loan.lead_id == lead.id)) is None
+
+    assert client.post(f"/officer/leads/{lead.id}/disbursed", data=loan).status_code == 302
+    session.expire_all()
+    row = session.scalar(select(Loan).where(Loan.lead_id == lead.id))
+    assert row.amount == Decimal("280000.00")
+    assert row.rate == Decimal("3.85")
+    assert row.first_loan_borrower is True
+    assert row.renewal_without_repayment is False
+    assert session.get(Lead, lead.id).status == "disbursed"
+    assert session.get(Need, lead.need_id).status == "disbursed"
+    assert "放款信息" in text(client.get(f"/officer/leads/{lead.id}"))
+
+
+def test_another_banks_officer_gets_404(client, session, lead):
+    other = UserFactory(officer=True, institution_id=InstitutionFactory().id)
+    login(client, other.username)
+    assert client.get(f"/officer/leads/{lead.id}").status_code == 404
+    assert client.post(f"/officer/leads/{lead.id}/claim").status_code == 404
+    assert client.get(f"/officer/leads/{lead.id}/credit").status_code == 404
+    assert f"#{lead.id}" not in text(client.get("/officer/leads"))
+    session.expire_all()
+    assert session.get(Lead, lead.id).status == "pushed"
