@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request, send_from_directory
 
 from portal.db import db
 from portal.forms import ProductFilterForm
@@ -45,3 +45,9 @@ def product(product_id: int) -> str:
     if item.status != ProductStatus.PUBLISHED:
         raise ProductNotFoundError(str(product_id))
     return render_template("public/product.html", product=item)
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page links; answer with the SVG icon."""
+    return send_from_directory(current_app.static_folder or "static", "favicon.svg", mimetype="image/svg+xml")

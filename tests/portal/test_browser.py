@@ -1,0 +1,201 @@
+"""Real browser: Playwright drives Debian's Chromium against the portal served on loopback.
+
+The applicant registers, authorises data, submits a need and follows it; the officer claims it, sees
+the disclosed profile and records the disbursement; the finance office reads the dashboard. Each
+page is screenshotted at phone (390×844) and desktop (1366×768) widths into test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from core.services import create_user
+from core.types import SHANGHAI
+from portal.app import create_app
+from products.models import Institution
+from products.services import ProductInput, create_product, publish_product
+from tests.conftest import REQUIRE_SERVICES, make_settings
+from tests.portal.api_helpers import PASSWORD, uscc
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 768}}
+
+
+@pytest.fixture
+def live_server(committed_db) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Chromium is required for browser tests but {CHROMIUM} is missing")
+        pytest.skip("Chromium not installed")
+    _engine, factory = committed_db
+    app = create_app(make_settings(), session_factory=factory)
+    with factory() as session:
+        bank = Institution(code="JARCB", name="江西吉安农村商业银行", kind="bank")
+        session.add(bank)
+        session.flush()
+        product = create_product(
+            session,
+            institution_id=bank.id,
+            actor_id=None,
+            data=ProductInput(
+                name="吉农快贷",
+                min_amount=10_000,
+                max_amount=3_000_000,
+                min_term_months=1,
+                max_term_months=36,
+                rate_min=4,
+                rate_max=6,
+                collateral=["credit", "guarantee"],
+                borrower_kinds=["enterprise", "individual_business", "farmer"],
+                tags=["first_loan"],
+            ),
+        )
+        publish_product(session, product, actor_id=None)
+        create_user(session, username="officer_b", password=PASSWORD, role="officer", institution_id=bank.id)
+        create_user(session, username="city_finance", password=PASSWORD, role="finance", region_code="360800")
+        session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def browser_page(request, live_server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport=VIEWPORTS[request.param], locale="zh-CN")
+        page = context.new_page()
+        failed: list[str] = []
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
+        yield page, live_server, request.param, failed
+        context.close()
+        browser.close()
+
+
+def shot(page, name: str, width: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+
+
+def login(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()
+
+
+def logout(page) -> None:
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_load_state()
+
+
+def test_the_whole_loop_in_a_browser(browser_page):
+    page, base, width, failed = browser_page
+    suffix = 10 if width == "phone" else 11
+    username = f"applicant_{width}"
+    today = dt.datetime.now(SHANGHAI).date()
+
+    page.goto(f"{base}/register")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.fill("#password_again", PASSWORD)
+    page.fill("#phone", "13907960001")
+    page.select_option("#kind", "enterprise")
+    page.fill("#name", f"吉安浏览器测试{suffix}有限公司")
+    page.fill("#uscc", uscc(suffix))
+    page.select_option("#region_code", "360802")
+    page.select_option("#industry_code", "C")
+    shot(page, "register", width)
+    page.get_by_role("button", name="注册").click()
+    page.wait_for_load_state()
+    assert "/register" not in page.url, page.content()[:2000]
+
+    page.goto(f"{base}/me/consents")
+    for source in ("electricity", "tax", "bank_flow"):
+        page.check(f"input[name=sources][value={source}]")
+    page.fill("#purpose", "融资需求匹配")
+    page.fill("#expires_on", (today + dt.timedelta(days=200)).isoformat())
+    page.check("#agree")
+    page.get_by_role("button", name="同意并授权").click()
+    page.wait_for_load_state()
+    assert "生效中" in page.content()
+    shot(page, "consents", width)
+
+    page.goto(f"{base}/me/credit")
+    assert "评分" in page.content()
+    shot(page, "credit-profile", width)
+
+    page.goto(f"{base}/me/needs/new")
+    page.fill("#amount", "500000")
+    page.fill("#term_months", "12")
+    page.fill("#purpose", "采购原材料")
+    page.select_option("#collateral", "credit")
+    page.get_by_role("button", name="提交需求").click()
+    page.wait_for_load_state()
+    assert "已推送" in page.content() and "吉农快贷" in page.content()
+    need_url = page.url
+    shot(page, "need", width)
+    logout(page)
+
+    login(page, base, "officer_b")
+    page.goto(f"{base}/officer/leads")
+    shot(page, "officer-inbox", width)
+    page.locator("a[href*='/officer/leads/']").first.click()
+    page.wait_for_load_state()
+    assert f"吉安浏览器测试{suffix}" not in page.content()
+    shot(page, "lead-preview", width)
+    page.get_by_role("button", name="认领线索").click()
+    page.wait_for_load_state()
+    assert f"吉安浏览器测试{suffix}" in page.content()
+    page.get_by_role("button", name="登记为已联系").click()
+    page.wait_for_load_state()
+    page.get_by_role("button", name="登记为审批通过").click()
+    page.wait_for_load_state()
+    page.fill("#disbursed-amount", "500000")
+    page.fill("#disbursed-rate", "4.35")
+    page.fill("#disbursed-term_months", "12")
+    page.select_option("#disbursed-collateral", "credit")
+    page.fill("#disbursed-disbursed_on", today.isoformat())
+    page.check("#disbursed-first_loan_borrower")
+    shot(page, "lead-claimed", width)
+    page.get_by_role("button", name="确认放款").click()
+    page.wait_for_load_state()
+    assert "已放款" in page.content()
+    logout(page)
+
+    login(page, base, username)
+    page.goto(need_url)
+    assert "已放款" in page.content()
+    logout(page)
+
+    login(page, base, "city_finance")
+    page.goto(f"{base}/finance/?from_date={today.isoformat()}&to_date={today.isoformat()}")
+    content = page.content()
+    assert "首贷" in content
+    shot(page, "finance", width)
+    assert not failed, failed
+
+
+def teardown_module() -> None:
+    if os.environ.get("KEEP_BROWSER_ARTIFACTS") == "0":
+        shutil.rmtree(ARTIFACTS, ignore_errors=True)
