@@ -9,6 +9,7 @@ from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import Response, g, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,7 @@ from core.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from core.reference import N_
 from core.settings import Settings
 from portal import filters
 from portal.db import close_session, db
@@ -64,7 +66,7 @@ def create_app(
     settings = settings or Settings.from_env()
     app = APIFlask(
         "portal",
-        title="吉惠通 JSON API",
+        title=N_("吉惠通 JSON API"),
         version="1.0.0",
         spec_path="/api/v1/openapi.json",
         docs_path=None,
@@ -88,7 +90,7 @@ def create_app(
         HTTP_ERROR_SCHEMA=ERROR_SCHEMA,
         AUTO_404_RESPONSE=True,
         TESTING=settings.testing,
-        INFO={"description": "吉惠通普惠金融一站式服务平台 API v1，契约见 docs/api.md。"},
+        INFO={"description": N_("吉惠通普惠金融一站式服务平台 API v1，契约见 docs/api.md。")},
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
     )
     if session_factory is None:
@@ -103,7 +105,7 @@ def create_app(
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "account.login"
-    login_manager.login_message = "请先登录"
+    login_manager.login_message = _l("请先登录")
     login_manager.session_protection = "strong"
     limiter.init_app(app)
 

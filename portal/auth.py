@@ -12,6 +12,7 @@ from flask import abort, current_app, session
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from core.models import Role, User
+from core.reference import N_
 from core.services import open_session, resolve_session, revoke_session
 from portal.db import db
 from portal.extensions import login_manager
@@ -79,7 +80,7 @@ def role_required(*roles: str) -> Callable[[F], F]:
     return decorator
 
 
-token_auth = HTTPTokenAuth(scheme="Bearer", description="POST /api/v1/auth/token 获取的访问令牌")
+token_auth = HTTPTokenAuth(scheme="Bearer", description=N_("POST /api/v1/auth/token 获取的访问令牌"))
 
 
 @token_auth.verify_token

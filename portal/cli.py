@@ -10,15 +10,17 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from flask_babel import gettext as _
 
 from core.errors import InvalidInputError
 from core.models import Role
+from core.reference import N_
 from core.services import create_user
 from core.settings import Settings
 from portal.scorecard_cli import scorecard_cli
 
 ROOT = Path(__file__).resolve().parent.parent
-db_cli = AppGroup("db", help="数据库迁移（Alembic）")
+db_cli = AppGroup("db", help=N_("数据库迁移（Alembic）"))
 
 
 def alembic_config(database_url: str) -> Config:
@@ -45,7 +47,7 @@ def db_upgrade(revision: str) -> None:
     url = _settings().database_url
     _ensure_sqlite_dir(url)
     command.upgrade(alembic_config(url), revision)
-    click.echo(f"数据库已迁移到 {revision}")
+    click.echo(_("数据库已迁移到 %(revision)s", revision=revision))
 
 
 @db_cli.command("downgrade")
@@ -68,15 +70,15 @@ def db_current() -> None:
 
 
 @click.command("create-admin")
-@click.option("--username", required=True, help="管理员用户名")
-@click.option("--password", default=None, help="不建议在命令行传入；默认从标准输入读取或提示输入")
+@click.option("--username", required=True, help=N_("管理员用户名"))
+@click.option("--password", default=None, help=N_("不建议在命令行传入；默认从标准输入读取或提示输入"))
 def create_admin(username: str, password: str | None) -> None:
     """创建平台管理员（密码从标准输入读取或交互输入）。"""
     from portal.db import commit, db
 
     if password is None:
         if sys.stdin.isatty():
-            password = click.prompt("密码", hide_input=True, confirmation_prompt=True)
+            password = click.prompt(_("密码"), hide_input=True, confirmation_prompt=True)
         else:
             password = sys.stdin.readline().rstrip("\n")
     try:
@@ -88,7 +90,7 @@ def create_admin(username: str, password: str | None) -> None:
             click.echo(f"{name}: {'；'.join(messages)}", err=True)
         raise SystemExit(1) from exc
     commit()
-    click.echo(f"管理员 {username} 已创建")
+    click.echo(_("管理员 %(name)s 已创建", name=username))
 
 
 @click.command("seed-demo")
@@ -99,7 +101,7 @@ def seed_demo() -> None:
 
     counts = seed(db())
     commit()
-    click.echo("演示数据已就绪：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+    click.echo(_("演示数据已就绪：%(counts)s", counts="，".join(f"{_(k)} {v}" for k, v in counts.items())))
 
 
 @click.command("relay-outbox")
@@ -109,18 +111,18 @@ def relay_outbox_command() -> None:
     from portal.worker import relay_outbox
 
     handed = relay_outbox(session_factory(), _settings(), limit=10_000)
-    click.echo(f"已转交 {handed} 个任务")
+    click.echo(_("已转交 %(n)s 个任务", n=handed))
 
 
 @click.command("worker")
-@click.option("--burst", is_flag=True, help="处理完队列后退出")
+@click.option("--burst", is_flag=True, help=N_("处理完队列后退出"))
 def worker(burst: bool) -> None:
     """启动 rq worker（JSON 序列化，含调度器）。"""
     from portal.worker import run_worker
 
     settings = _settings()
     if not settings.redis_url:
-        raise click.ClickException("未配置 REDIS_URL：嵌入式模式下任务在 Web 进程内执行，无需 worker")
+        raise click.ClickException(_("未配置 REDIS_URL：嵌入式模式下任务在 Web 进程内执行，无需 worker"))
     run_worker(current_app.extensions["jihuitong.session_factory"], settings, burst=burst)
 
 

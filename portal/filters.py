@@ -18,6 +18,7 @@ from core.reference import (
     DATA_SOURCES,
     INDUSTRY_SECTIONS,
     INSTITUTION_KINDS,
+    N_,
     PRODUCT_TAGS,
     REASON_CODES,
     REGIONS,
@@ -26,32 +27,32 @@ from core.reference import (
 from core.types import to_shanghai
 
 NEED_STATUS = {
-    "submitted": "已提交，匹配中",
-    "matched": "已推送银行",
-    "unmatched": "暂无匹配产品",
-    "in_progress": "银行受理中",
-    "disbursed": "已放款",
-    "rejected": "未获批",
-    "withdrawn": "已撤回",
+    "submitted": N_("已提交，匹配中"),
+    "matched": N_("已推送银行"),
+    "unmatched": N_("暂无匹配产品"),
+    "in_progress": N_("银行受理中"),
+    "disbursed": N_("已放款"),
+    "rejected": N_("未获批"),
+    "withdrawn": N_("已撤回"),
 }
 LEAD_STATUS = {
-    "pushed": "待认领",
-    "claimed": "已认领",
-    "contacted": "已联系",
-    "approved": "已审批",
-    "disbursed": "已放款",
-    "rejected": "已拒绝",
-    "expired": "超时未认领",
-    "closed": "已关闭",
+    "pushed": N_("待认领"),
+    "claimed": N_("已认领"),
+    "contacted": N_("已联系"),
+    "approved": N_("已审批"),
+    "disbursed": N_("已放款"),
+    "rejected": N_("已拒绝"),
+    "expired": N_("超时未认领"),
+    "closed": N_("已关闭"),
 }
-PRODUCT_STATUS = {"draft": "草稿", "published": "已上架", "retired": "已下架"}
-CONSENT_STATUS = {"active": "生效中", "revoked": "已撤回", "expired": "已过期"}
+PRODUCT_STATUS = {"draft": N_("草稿"), "published": N_("已上架"), "retired": N_("已下架")}
+CONSENT_STATUS = {"active": N_("生效中"), "revoked": N_("已撤回"), "expired": N_("已过期")}
 ROLE_NAMES = {
-    "applicant": "申请人",
-    "officer": "客户经理",
-    "product_manager": "产品经理",
-    "finance": "金融办",
-    "admin": "平台管理员",
+    "applicant": N_("申请人"),
+    "officer": N_("客户经理"),
+    "product_manager": N_("产品经理"),
+    "finance": N_("金融办"),
+    "admin": N_("平台管理员"),
 }
 LABELS: dict[str, dict[str, str]] = {
     "region": {**REGIONS, CITY_CODE: CITY_NAME},

@@ -7,7 +7,7 @@ from typing import Any
 
 from core.errors import InvalidInputError
 from core.models import Role
-from core.reference import CITY_CODE, REGIONS
+from core.reference import CITY_CODE, N_, REGIONS
 from core.services import authenticate, create_user, open_session
 from credit_profile.models import Borrower
 from credit_profile.services import BorrowerInput, create_provider, get_borrower, register_borrower
@@ -42,7 +42,7 @@ def _login_limit() -> str:
 @limiter.limit(_login_limit)
 @api_bp.input(TokenIn, arg_name="body")
 @api_bp.output(TokenOut)
-@api_bp.doc(summary="换取访问令牌", responses=[401, 422, 429])
+@api_bp.doc(summary=N_("换取访问令牌"), responses=[401, 422, 429])
 def issue_token(body: dict[str, Any]) -> dict[str, Any]:
     user = authenticate(db(), body["username"], body["password"])
     token, row = open_session(db(), user, kind="api", ttl=dt.timedelta(hours=settings().token_ttl_hours))
@@ -53,7 +53,7 @@ def issue_token(body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.get("/me")
 @api_bp.auth_required(token_auth)
 @api_bp.output(MeOut)
-@api_bp.doc(summary="当前用户")
+@api_bp.doc(summary=N_("当前用户"))
 def me() -> dict[str, Any]:
     user = api_user()
     institution = db().get(Institution, user.institution_id) if user.institution_id else None
@@ -71,7 +71,7 @@ def me() -> dict[str, Any]:
 @limiter.limit(_login_limit)
 @api_bp.input(RegisterIn, arg_name="body")
 @api_bp.output(RegisterOut, status_code=201)
-@api_bp.doc(summary="申请人注册", responses=[422, 429])
+@api_bp.doc(summary=N_("申请人注册"), responses=[422, 429])
 def register(body: dict[str, Any]) -> dict[str, Any]:
     b = body["borrower"]
     if not body["phone"].isdigit():
@@ -112,7 +112,7 @@ def _register_borrower(b: dict[str, Any]) -> Borrower:
 @api_bp.auth_required(token_auth, roles=[Role.ADMIN.value])
 @api_bp.input(InstitutionIn, arg_name="body")
 @api_bp.output(InstitutionOut, status_code=201)
-@api_bp.doc(summary="新增金融机构", responses=[401, 403, 422])
+@api_bp.doc(summary=N_("新增金融机构"), responses=[401, 403, 422])
 def add_institution(body: dict[str, Any]) -> Institution:
     institution = create_institution(db(), code=body["code"], name=body["name"], kind=body["kind"])
     commit()
@@ -123,7 +123,7 @@ def add_institution(body: dict[str, Any]) -> Institution:
 @api_bp.auth_required(token_auth, roles=[Role.ADMIN.value])
 @api_bp.input(UserIn, arg_name="body")
 @api_bp.output(UserOut, status_code=201)
-@api_bp.doc(summary="新增机构或政府用户", responses=[401, 403, 422])
+@api_bp.doc(summary=N_("新增机构或政府用户"), responses=[401, 403, 422])
 def add_user(body: dict[str, Any]) -> dict[str, Any]:
     role = body["role"]
     institution_code, region_code = body.get("institution_code"), body.get("region_code")
@@ -165,7 +165,7 @@ def add_user(body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.auth_required(token_auth, roles=[Role.ADMIN.value])
 @api_bp.input(ProviderIn, arg_name="body")
 @api_bp.output(ProviderOut, status_code=201)
-@api_bp.doc(summary="新增数据提供方（密钥只显示一次）", responses=[401, 403, 422])
+@api_bp.doc(summary=N_("新增数据提供方（密钥只显示一次）"), responses=[401, 403, 422])
 def add_provider(body: dict[str, Any]) -> dict[str, Any]:
     provider, secret = create_provider(db(), name=body["name"], source=body["source"])
     commit()

@@ -8,6 +8,7 @@ from flask import request
 
 from core.errors import PermissionDeniedError
 from core.models import Role
+from core.reference import N_
 from credit_profile.errors import ConsentRequiredError
 from credit_profile.models import Consent, ConsentUse, CreditScore
 from credit_profile.services import (
@@ -88,7 +89,7 @@ def profile_dict(score: CreditScore) -> dict[str, Any]:
 @api_bp.auth_required(token_auth, roles=APPLICANT)
 @api_bp.input(ConsentIn, arg_name="body")
 @api_bp.output(ConsentOut, status_code=201)
-@api_bp.doc(summary="授权数据采集", responses=[401, 403, 422])
+@api_bp.doc(summary=N_("授权数据采集"), responses=[401, 403, 422])
 def create_consent(body: dict[str, Any]) -> dict[str, Any]:
     borrower_id = own_borrower_id()
     consent = grant_consent(
@@ -107,7 +108,7 @@ def create_consent(body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.get("/consents")
 @api_bp.auth_required(token_auth, roles=APPLICANT)
 @api_bp.output(ConsentList)
-@api_bp.doc(summary="我的授权及每一次使用记录")
+@api_bp.doc(summary=N_("我的授权及每一次使用记录"))
 def consents() -> dict[str, Any]:
     borrower_id = own_borrower_id()
     uses = list(consent_uses(db(), borrower_id))
@@ -121,7 +122,7 @@ def consents() -> dict[str, Any]:
 @api_bp.auth_required(token_auth, roles=APPLICANT)
 @api_bp.input(RevokeIn, arg_name="body", schema_name="RevokeIn")
 @api_bp.output(ConsentOut)
-@api_bp.doc(summary="撤回授权（立即生效）", responses=[401, 403, 404, 409])
+@api_bp.doc(summary=N_("撤回授权（立即生效）"), responses=[401, 403, 404, 409])
 def revoke(consent_id: int, body: dict[str, Any]) -> dict[str, Any]:
     borrower_id = own_borrower_id()
     consent = revoke_consent(
@@ -144,8 +145,8 @@ def _provider_limit() -> str:
 @api_bp.input(RecordsIn, arg_name="body")
 @api_bp.output(RecordsOut)
 @api_bp.doc(
-    summary="数据提供方推送月度数据（HMAC 签名）",
-    description=(
+    summary=N_("数据提供方推送月度数据（HMAC 签名）"),
+    description=N_(
         "请求头 X-Provider-Key、X-Timestamp、"
         "X-Signature = hex(HMAC-SHA256(secret, '{timestamp}.{raw body}'))。"
     ),
@@ -171,7 +172,7 @@ def provider_records(source: str, body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.get("/credit-profile")
 @api_bp.auth_required(token_auth, roles=APPLICANT)
 @api_bp.output(CreditProfileOut)
-@api_bp.doc(summary="我的信用画像")
+@api_bp.doc(summary=N_("我的信用画像"))
 def my_profile() -> dict[str, Any]:
     score = own_profile(db(), own_borrower_id(), actor_id=api_user().id)
     commit()
@@ -181,7 +182,7 @@ def my_profile() -> dict[str, Any]:
 @api_bp.get("/leads/<int:lead_id>/credit-profile")
 @api_bp.auth_required(token_auth, roles=[Role.OFFICER.value])
 @api_bp.output(CreditProfileOut)
-@api_bp.doc(summary="已认领线索的借款人信用画像（须授权有效）", responses=[401, 403, 404])
+@api_bp.doc(summary=N_("已认领线索的借款人信用画像（须授权有效）"), responses=[401, 403, 404])
 def lead_profile(lead_id: int) -> dict[str, Any]:
     user = api_user()
     assert user.institution_id is not None

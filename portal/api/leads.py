@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.models import Role, User
+from core.reference import N_
 from credit_profile.models import Borrower
 from matching.models import Lead, LeadStatus, Need
 from matching.services import (
@@ -86,7 +87,7 @@ def _institution_id() -> int:
 @api_bp.auth_required(token_auth, roles=OFFICER)
 @api_bp.input(LeadQuery, location="query", arg_name="query")
 @api_bp.output(LeadPage)
-@api_bp.doc(summary="本机构线索")
+@api_bp.doc(summary=N_("本机构线索"))
 def leads(query: dict[str, Any]) -> dict[str, Any]:
     page, per_page = query["page"], query["per_page"]
     rows, total = list_leads(
@@ -102,7 +103,7 @@ def leads(query: dict[str, Any]) -> dict[str, Any]:
 @api_bp.get("/leads/<int:lead_id>")
 @api_bp.auth_required(token_auth, roles=OFFICER)
 @api_bp.output(LeadOut)
-@api_bp.doc(summary="线索详情（认领前为匿名预览）", responses=[401, 403, 404])
+@api_bp.doc(summary=N_("线索详情（认领前为匿名预览）"), responses=[401, 403, 404])
 def lead_detail(lead_id: int) -> dict[str, Any]:
     return lead_dict(get_lead(db(), lead_id, institution_id=_institution_id()))
 
@@ -110,7 +111,7 @@ def lead_detail(lead_id: int) -> dict[str, Any]:
 @api_bp.post("/leads/<int:lead_id>/claim")
 @api_bp.auth_required(token_auth, roles=OFFICER)
 @api_bp.output(ClaimOut)
-@api_bp.doc(summary="认领线索（只有一位客户经理能成功）", responses=[401, 403, 404, 409])
+@api_bp.doc(summary=N_("认领线索（只有一位客户经理能成功）"), responses=[401, 403, 404, 409])
 def claim(lead_id: int) -> dict[str, Any]:
     user = api_user()
     lead = claim_lead(db(), lead_id, officer_id=user.id, institution_id=_institution_id())
@@ -122,7 +123,7 @@ def claim(lead_id: int) -> dict[str, Any]:
 @api_bp.auth_required(token_auth, roles=OFFICER)
 @api_bp.input(TransitionIn, arg_name="body")
 @api_bp.output(LeadOut)
-@api_bp.doc(summary="更新线索进度：已联系、已审批、已放款或拒绝", responses=[401, 403, 404, 409, 422])
+@api_bp.doc(summary=N_("更新线索进度：已联系、已审批、已放款或拒绝"), responses=[401, 403, 404, 409, 422])
 def transition(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
     loan = body.get("loan")
     lead = transition_lead(

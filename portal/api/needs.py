@@ -6,6 +6,7 @@ from typing import Any
 
 from core.errors import PermissionDeniedError
 from core.models import Role, StatusEvent
+from core.reference import N_
 from matching.models import Need
 from matching.services import (
     NeedInput,
@@ -89,7 +90,7 @@ def need_dict(need: Need, *, detail: bool = True) -> dict[str, Any]:
 @api_bp.auth_required(token_auth, roles=APPLICANT)
 @api_bp.input(NeedIn, arg_name="body")
 @api_bp.output(NeedOut, status_code=201)
-@api_bp.doc(summary="发布融资需求", responses=[401, 403, 422])
+@api_bp.doc(summary=N_("发布融资需求"), responses=[401, 403, 422])
 def create_need(body: dict[str, Any]) -> dict[str, Any]:
     renewal = body.get("renewal")
     need = submit_need(
@@ -114,7 +115,7 @@ def create_need(body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.auth_required(token_auth, roles=APPLICANT)
 @api_bp.input(PageQuery, location="query", arg_name="query")
 @api_bp.output(NeedPage)
-@api_bp.doc(summary="我的融资需求")
+@api_bp.doc(summary=N_("我的融资需求"))
 def my_needs(query: dict[str, Any]) -> dict[str, Any]:
     rows, total = paged(list_needs(db(), borrower_id=own_borrower_id()), query["page"], query["per_page"])
     return page_body([need_dict(n, detail=False) for n in rows], total, query["page"], query["per_page"])
@@ -123,7 +124,7 @@ def my_needs(query: dict[str, Any]) -> dict[str, Any]:
 @api_bp.get("/needs/<int:need_id>")
 @api_bp.auth_required(token_auth, roles=APPLICANT)
 @api_bp.output(NeedOut)
-@api_bp.doc(summary="融资需求详情与进度", responses=[401, 403, 404])
+@api_bp.doc(summary=N_("融资需求详情与进度"), responses=[401, 403, 404])
 def need_detail(need_id: int) -> dict[str, Any]:
     return need_dict(get_need(db(), need_id, borrower_id=own_borrower_id()))
 
@@ -131,7 +132,7 @@ def need_detail(need_id: int) -> dict[str, Any]:
 @api_bp.post("/needs/<int:need_id>/withdraw")
 @api_bp.auth_required(token_auth, roles=APPLICANT)
 @api_bp.output(NeedOut)
-@api_bp.doc(summary="撤回融资需求", responses=[401, 403, 404, 409])
+@api_bp.doc(summary=N_("撤回融资需求"), responses=[401, 403, 404, 409])
 def withdraw(need_id: int) -> dict[str, Any]:
     need = withdraw_need(db(), get_need(db(), need_id, borrower_id=own_borrower_id()), actor_id=api_user().id)
     commit()

@@ -6,6 +6,7 @@ from typing import Any
 
 from core.errors import InvalidInputError
 from core.models import Role
+from core.reference import N_
 from portal.api import api_bp
 from portal.api.common import page_body, paged
 from portal.api.schemas import ProductCreateIn, ProductFields, ProductOut, ProductPage, ProductQuery
@@ -54,7 +55,7 @@ def product_dict(product: Product) -> dict[str, Any]:
 @api_bp.get("/products")
 @api_bp.input(ProductQuery, location="query", arg_name="query")
 @api_bp.output(ProductPage)
-@api_bp.doc(summary="金融超市：已上架产品")
+@api_bp.doc(summary=N_("金融超市：已上架产品"))
 def products(query: dict[str, Any]) -> dict[str, Any]:
     flt = ProductFilter(
         region_code=query.get("region_code"),
@@ -74,7 +75,7 @@ def _own_product(product_id: int) -> Product:
 
 @api_bp.get("/products/<int:product_id>")
 @api_bp.output(ProductOut)
-@api_bp.doc(summary="产品详情（已上架）", responses=[404])
+@api_bp.doc(summary=N_("产品详情（已上架）"), responses=[404])
 def product_detail(product_id: int) -> dict[str, Any]:
     product = get_product(db(), product_id)
     if product.status != ProductStatus.PUBLISHED:
@@ -86,7 +87,7 @@ def product_detail(product_id: int) -> dict[str, Any]:
 @api_bp.auth_required(token_auth, roles=PM)
 @api_bp.input(ProductCreateIn, arg_name="body")
 @api_bp.output(ProductOut, status_code=201)
-@api_bp.doc(summary="新建产品（草稿）", responses=[401, 403, 422])
+@api_bp.doc(summary=N_("新建产品（草稿）"), responses=[401, 403, 422])
 def create(body: dict[str, Any]) -> dict[str, Any]:
     user = api_user()
     assert user.institution_id is not None
@@ -101,7 +102,7 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.auth_required(token_auth, roles=PM)
 @api_bp.input(ProductFields(partial=True), arg_name="body")
 @api_bp.output(ProductOut)
-@api_bp.doc(summary="修改本机构产品", responses=[401, 403, 404, 409, 422])
+@api_bp.doc(summary=N_("修改本机构产品"), responses=[401, 403, 404, 409, 422])
 def patch(product_id: int, body: dict[str, Any]) -> dict[str, Any]:
     product = _own_product(product_id)
     if not body:
@@ -114,7 +115,7 @@ def patch(product_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.post("/products/<int:product_id>/publish")
 @api_bp.auth_required(token_auth, roles=PM)
 @api_bp.output(ProductOut)
-@api_bp.doc(summary="上架产品", responses=[401, 403, 404, 409])
+@api_bp.doc(summary=N_("上架产品"), responses=[401, 403, 404, 409])
 def publish(product_id: int) -> dict[str, Any]:
     product = publish_product(db(), _own_product(product_id), actor_id=api_user().id)
     commit()
@@ -124,7 +125,7 @@ def publish(product_id: int) -> dict[str, Any]:
 @api_bp.post("/products/<int:product_id>/retire")
 @api_bp.auth_required(token_auth, roles=PM)
 @api_bp.output(ProductOut)
-@api_bp.doc(summary="下架产品", responses=[401, 403, 404, 409])
+@api_bp.doc(summary=N_("下架产品"), responses=[401, 403, 404, 409])
 def retire(product_id: int) -> dict[str, Any]:
     product = retire_product(db(), _own_product(product_id), actor_id=api_user().id)
     commit()

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from core.reference import INDUSTRY_SECTIONS, REASON_CODES, REGIONS
+from core.reference import INDUSTRY_SECTIONS, N_, REASON_CODES, REGIONS
 from portal.api import api_bp
 from portal.api.schemas import CodeNameList
 
@@ -17,20 +17,20 @@ def _items(table: dict[str, str]) -> dict[str, Any]:
 
 @api_bp.get("/reference/regions")
 @api_bp.output(CodeNameList)
-@api_bp.doc(summary="吉安市县级行政区划（GB/T 2260）")
+@api_bp.doc(summary=N_("吉安市县级行政区划（GB/T 2260）"))
 def regions() -> dict[str, Any]:
     return _items(REGIONS)
 
 
 @api_bp.get("/reference/industries")
 @api_bp.output(CodeNameList)
-@api_bp.doc(summary="国民经济行业门类（GB/T 4754-2017）")
+@api_bp.doc(summary=N_("国民经济行业门类（GB/T 4754-2017）"))
 def industries() -> dict[str, Any]:
     return _items(INDUSTRY_SECTIONS)
 
 
 @api_bp.get("/reference/reason-codes")
 @api_bp.output(CodeNameList)
-@api_bp.doc(summary="客户经理拒绝线索时可选的原因")
+@api_bp.doc(summary=N_("客户经理拒绝线索时可选的原因"))
 def reason_codes() -> dict[str, Any]:
     return _items(REASON_CODES)

@@ -6,7 +6,7 @@ from typing import Any
 
 from core.errors import InvalidInputError, PermissionDeniedError
 from core.models import Role, User
-from core.reference import CITY_CODE, REGIONS
+from core.reference import CITY_CODE, N_, REGIONS
 from matching.stats import Window, summary
 from portal.api import api_bp
 from portal.api.schemas import StatsOut, StatsQuery
@@ -33,7 +33,7 @@ def scoped_region(user: User, requested: str | None) -> str:
 @api_bp.auth_required(token_auth, roles=[Role.FINANCE.value])
 @api_bp.input(StatsQuery, location="query", arg_name="query")
 @api_bp.output(StatsOut)
-@api_bp.doc(summary="统计汇总（定义见 docs/metrics.md）", responses=[401, 403, 422])
+@api_bp.doc(summary=N_("统计汇总（定义见 docs/metrics.md）"), responses=[401, 403, 422])
 def stats_summary(query: dict[str, Any]) -> dict[str, Any]:
     from portal.db import db
 
