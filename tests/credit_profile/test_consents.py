@@ -123,7 +123,7 @@ def test_expiry_job_rescores_the_borrowers(session, app):
     consent = ConsentFactory(borrower_id=borrower.id, expires_on=today_local() - dt.timedelta(days=1))
     session.flush()
     store(session, borrower.id, "electricity", [month(i) for i in range(1, 13)], consent.id)
-    session.commit()  # the job opens its own session on the test connection
+    session.flush()  # the job opens its own session on the test connection and sees this
 
     assert jobs.JOBS["expire_consents"]() == 1
     assert jobs.JOBS["expire_consents"]() == 0
@@ -238,6 +238,6 @@ def test_retention_job_is_registered_and_idempotent(session, app):
     borrower = BorrowerFactory()
     consent = ended(session, borrower, RETENTION_DAYS + 5, sources=["electricity"])
     store(session, borrower.id, "electricity", [month(1), month(2)], consent.id)
-    session.commit()
+    session.flush()
     assert jobs.JOBS["purge_expired_data"]() == 2
     assert jobs.JOBS["purge_expired_data"]() == 0

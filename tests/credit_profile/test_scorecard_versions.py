@@ -101,7 +101,7 @@ def test_rescore_all_job_scores_every_borrower_with_the_active_version(session, 
     borrowers = [BorrowerFactory() for _ in range(5)]
     register_scorecard(session, artefact("v9"))
     activate_scorecard(session, "v9", actor_id=None)
-    session.commit()
+    session.flush()  # never commit here: on SQLite that would outlive the test's rollback
 
     jobs.JOBS[RESCORE_ALL_JOB]()
 
