@@ -27,3 +27,13 @@ class SignatureError(AuthenticationError):
     """A provider request that is unsigned, stale, replayed, tampered or for another source."""
 
     code = "invalid_signature"
+
+
+class ScorecardNotFoundError(NotFoundError):
+    code = "scorecard_not_found"
+
+
+class ScorecardVersionConflictError(ConflictError):
+    """Another artefact is registered under this version, or a concurrent activation won."""
+
+    code = "scorecard_version_conflict"

@@ -46,6 +46,7 @@ TEXTS: dict[str, str] = {
     "bank_balance_low": N_("近12个月最低月末余额为{amount}，保持更充足的账户余额可提高评分"),
     "bank_outflow_months": N_("近12个月有{count}个月支出大于收入，保持收支平衡可提高评分"),
     "characteristic_low": N_("{label}当前为{value}，未达到最优水平，改善该项可提高评分"),
+    "data_deleted": N_("该项依据的数据已在授权结束后按保留期限删除"),
 }
 
 _SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (

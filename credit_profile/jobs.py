@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from core import runtime
 from credit_profile import services
+
+log = logging.getLogger(__name__)
+RESCORE_BATCH = 200
 
 
 def recompute_score(borrower_id: int) -> None:
@@ -15,4 +19,50 @@ def recompute_score(borrower_id: int) -> None:
         services.compute_score(session, borrower_id)
 
 
-JOBS: dict[str, Callable[..., Any]] = {services.RESCORE_JOB: recompute_score}
+def recompute_all_scores() -> None:
+    """Score every borrower again (after a scorecard version is activated), one committed batch at a time.
+
+    Safe to run twice or to resume after a crash: each run scores whatever is held when it gets there.
+    """
+    after = 0
+    while True:
+        with runtime.job_session() as session:
+            batch = services.borrower_ids_after(session, after, limit=RESCORE_BATCH)
+            for borrower_id in batch:
+                services.compute_score(session, borrower_id)
+        if not batch:
+            return
+        after = batch[-1]
+
+
+def expire_consents() -> int:
+    """The expiry sweep (daily): mark consents past their last day expired and rescore their borrowers.
+
+    Safe to run twice: an already expired consent is not marked again. Returns how many it marked.
+    """
+    with runtime.job_session() as session:
+        expired = services.expire_consents(session)
+        for borrower_id in sorted({consent.borrower_id for consent in expired}):
+            services.compute_score(session, borrower_id)
+    log.info("expired %d consents", len(expired))
+    return len(expired)
+
+
+def purge_expired_data() -> int:
+    """The retention sweep (daily): delete data held only under consents ended over RETENTION_DAYS ago.
+
+    Safe to run twice: a second run finds nothing left to delete. What was deleted is kept as DataPurge
+    rows. Returns how many records it deleted.
+    """
+    with runtime.job_session() as session:
+        deleted = sum(purge.records for purge in services.purge_expired_data(session))
+    log.info("retention sweep deleted %d records", deleted)
+    return deleted
+
+
+JOBS: dict[str, Callable[..., Any]] = {
+    services.RESCORE_JOB: recompute_score,
+    services.RESCORE_ALL_JOB: recompute_all_scores,
+    "expire_consents": expire_consents,
+    "purge_expired_data": purge_expired_data,
+}

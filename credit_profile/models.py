@@ -7,10 +7,10 @@ import enum
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
+from core.db import Base, JsonType
 from core.types import MONEY, UTCDateTime, utcnow
 
 
@@ -59,6 +59,9 @@ class Consent(Base):
     granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     expires_on: Mapped[dt.date]
+    # The months of data the borrower authorised (``YYYY-MM``, inclusive); None = open-ended.
+    period_from: Mapped[str | None] = mapped_column(String(7))
+    period_to: Mapped[str | None] = mapped_column(String(7))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     revoke_reason: Mapped[str | None] = mapped_column(String(200))
@@ -140,8 +143,34 @@ class CreditScore(Base):
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class DataPurge(Base):
+    """What the retention sweep deleted: one row per borrower and source, kept as evidence."""
+
+    __tablename__ = "data_purges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    records: Mapped[int]
+    first_period: Mapped[str] = mapped_column(String(7))
+    last_period: Mapped[str] = mapped_column(String(7))
+    consent_ids: Mapped[list[int]] = mapped_column(JsonType)
+    scores_redacted: Mapped[int] = mapped_column(default=0)
+
+
 class ScorecardVersion(Base):
     __tablename__ = "scorecard_versions"
+    # At most one active version, enforced by the database: activation races end in a conflict.
+    __table_args__ = (
+        Index(
+            "uq_scorecard_versions_one_active",
+            "active",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[str] = mapped_column(String(64), unique=True)

@@ -157,7 +157,20 @@ class CategoricalCharacteristic:
     def points_many(self, values: npt.ArrayLike) -> FloatArray:
         """Points earned by every value of a column (``None``/NaN = missing)."""
         array = np.asarray(values, dtype=object).ravel()
-        return np.fromiter((self.points_for(v) for v in array), dtype=np.float64, count=array.size)
+        # A column holds few distinct values: look each up once. Keyed by type too, because 1, 1.0 and
+        # True are equal keys but different strings.
+        memo: dict[tuple[type, object], float] = {}
+
+        def points(value: FeatureValue) -> float:
+            try:
+                key = (type(value), value)
+                if key not in memo:
+                    memo[key] = self.points_for(value)
+                return memo[key]
+            except TypeError:  # unhashable
+                return self.points_for(value)
+
+        return np.fromiter((points(v) for v in array.tolist()), dtype=np.float64, count=array.size)
 
     @cached_property
     def _points_by_value(self) -> dict[str, float]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,17 +24,31 @@ from core.identifiers import is_valid_id_number, is_valid_uscc, normalize_code
 from core.reference import BORROWER_KINDS, DATA_SOURCES, REGIONS, industry_section
 from core.services import add_job, record_event
 from core.types import SHANGHAI, utcnow
-from credit_profile.consent_text import CONSENT_TEXT_HASH, CONSENT_TEXT_VERSION
+from credit_profile.consent_text import CONSENT_TEXT_HASH, CONSENT_TEXT_VERSION, RETENTION_DAYS
 from credit_profile.errors import (
     BorrowerNotFoundError,
     ConsentNotFoundError,
     ConsentRequiredError,
     ConsentStateError,
+    ScorecardNotFoundError,
+    ScorecardVersionConflictError,
     SignatureError,
 )
 from credit_profile.expert import expert_scorecard
+from credit_profile.explain import TEXTS as explain_texts
 from credit_profile.explain import reasons as explain_reasons
-from credit_profile.features import BankFlowMonth, ElectricityMonth, TaxMonth, compute_features, coverage
+from credit_profile.features import (
+    BANK_FLOW_FEATURES,
+    ELECTRICITY_FEATURES,
+    FEATURE_NAMES,
+    TAX_FEATURES,
+    BankFlowMonth,
+    ElectricityMonth,
+    FeatureValue,
+    TaxMonth,
+    compute_features,
+    coverage,
+)
 from credit_profile.models import (
     Borrower,
     BorrowerKind,
@@ -43,24 +57,23 @@ from credit_profile.models import (
     ConsentUse,
     CreditScore,
     DataProvider,
+    DataPurge,
     DataRecord,
     ProviderNonce,
     ScorecardVersion,
     Source,
 )
-from credit_profile.scorecard import Scorecard
+from credit_profile.scorecard import Scorecard, ScorecardFormatError
+from credit_profile.tables import COLUMNS as SOURCE_FIELDS
+from credit_profile.tables import TableRow
 
 SIGNATURE_MAX_AGE_SECONDS = 300
 MAX_RECORDS_PER_BATCH = 1000
 MAX_RECORD_AMOUNT = Decimal("1000000000000")
 CONSENT_MAX_DAYS = 3 * 366
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MIN_PERIOD_YEAR = 2000
 CREDIT_RATINGS = ("A", "B", "M", "C", "D")
-SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
-    "electricity": ("kwh", "bill_amount"),
-    "tax": ("sales", "tax_paid", "credit_rating", "arrears"),
-    "bank_flow": ("inflow", "outflow", "end_balance"),
-}
 
 
 def today_local() -> dt.date:
@@ -171,6 +184,11 @@ def find_borrower(
 # --- consents --------------------------------------------------------------------------------
 
 
+def _valid_period(value: str | None) -> bool:
+    match = _PERIOD.match(value) if value is not None else None
+    return match is not None and int(match[1]) >= MIN_PERIOD_YEAR
+
+
 def grant_consent(
     session: Session,
     *,
@@ -179,8 +197,12 @@ def grant_consent(
     purpose: str,
     expires_on: dt.date,
     actor_id: int | None,
+    period_from: str | None = None,
+    period_to: str | None = None,
 ) -> Consent:
-    """Record an authorisation for these sources until expires_on. Raises InvalidInputError."""
+    """Record an authorisation for these sources until expires_on, optionally for the data months
+    period_from..period_to (``YYYY-MM``, inclusive; either end may be open). Raises InvalidInputError.
+    """
     errors: dict[str, list[str]] = {}
     if not sources or any(s not in DATA_SOURCES for s in sources):
         errors["sources"] = ["invalid_choice"]
@@ -191,6 +213,12 @@ def grant_consent(
         errors["expires_on"] = ["in_past"]
     elif expires_on > today + dt.timedelta(days=CONSENT_MAX_DAYS):
         errors["expires_on"] = ["too_far"]
+    for name, value in (("period.from", period_from), ("period.to", period_to)):
+        if value is not None and not _valid_period(value):
+            errors[name] = ["invalid_format"]
+    valid_bounds = not errors.keys() & {"period.from", "period.to"}
+    if period_from and period_to and valid_bounds and period_from > period_to:
+        errors["period.to"] = ["before_start"]
     if errors:
         raise InvalidInputError(errors)
     consent = Consent(
@@ -201,6 +229,8 @@ def grant_consent(
         granted_by=actor_id,
         granted_at=utcnow(),
         expires_on=expires_on,
+        period_from=period_from,
+        period_to=period_to,
         text_version=CONSENT_TEXT_VERSION,
         text_hash=CONSENT_TEXT_HASH,
     )
@@ -214,6 +244,25 @@ def grant_consent(
         actor_id=actor_id,
     )
     return consent
+
+
+def covers(consent: Consent, source: str, period: str) -> bool:
+    """Whether the consent's sources and data months include this record (status not considered)."""
+    return (
+        source in consent.sources
+        and (consent.period_from is None or period >= consent.period_from)
+        and (consent.period_to is None or period <= consent.period_to)
+    )
+
+
+def consent_end(consent: Consent) -> dt.datetime | None:
+    """When the consent stopped allowing use: its revocation, or the end of its last day; None if active."""
+    if consent.status == ConsentStatus.REVOKED:
+        return consent.revoked_at
+    if effective_status(consent) == ConsentStatus.EXPIRED:
+        last_day_end = dt.datetime.combine(consent.expires_on + dt.timedelta(days=1), dt.time(), SHANGHAI)
+        return last_day_end.astimezone(dt.UTC)
+    return None
 
 
 def effective_status(consent: Consent, today: dt.date | None = None) -> str:
@@ -263,13 +312,58 @@ def revoke_consent(
 def active_consents(session: Session, borrower_id: int) -> dict[str, Consent]:
     """Source -> the newest active, unexpired consent covering it."""
     result: dict[str, Consent] = {}
-    today = today_local()
-    for consent in list_consents(session, borrower_id):
-        if effective_status(consent, today) != ConsentStatus.ACTIVE:
-            continue
+    for consent in active_consent_list(session, borrower_id):
         for source in consent.sources:
             result.setdefault(source, consent)
     return result
+
+
+def active_consent_list(session: Session, borrower_id: int) -> list[Consent]:
+    """The borrower's active, unexpired consents, newest first."""
+    today = today_local()
+    return [
+        c for c in list_consents(session, borrower_id) if effective_status(c, today) == ConsentStatus.ACTIVE
+    ]
+
+
+def consent_for_record(consents: Sequence[Consent], source: str, period: str) -> Consent | None:
+    """The first (newest) of these consents that covers the record."""
+    return next((c for c in consents if covers(c, source, period)), None)
+
+
+def expire_consents(session: Session, *, today: dt.date | None = None) -> list[Consent]:
+    """The expiry sweep: mark active consents past their last day `expired`, each with a status event.
+
+    Safe to run twice or concurrently: the conditional update lets one run mark each consent. Returns
+    the consents this run marked; their borrowers' scores should be recomputed.
+    """
+    today = today or today_local()
+    due = session.scalars(
+        select(Consent)
+        .where(Consent.status == ConsentStatus.ACTIVE, Consent.expires_on < today)
+        .order_by(Consent.id)
+    ).all()
+    marked: list[Consent] = []
+    for consent in due:
+        result = session.execute(
+            update(Consent)
+            .where(Consent.id == consent.id, Consent.status == ConsentStatus.ACTIVE)
+            .values(status=ConsentStatus.EXPIRED)
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(consent)
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        record_event(
+            session,
+            entity_type="consent",
+            entity_id=consent.id,
+            from_status=ConsentStatus.ACTIVE,
+            to_status=ConsentStatus.EXPIRED,
+            note=f"expires_on {consent.expires_on.isoformat()}",
+        )
+        marked.append(consent)
+    return marked
 
 
 def consent_uses(session: Session, borrower_id: int) -> Sequence[ConsentUse]:
@@ -418,10 +512,11 @@ def validate_record(source: str, record: object) -> tuple[dict[str, Any], list[s
     else:
         errors.append("subject:required")
     period = record.get("period")
+    today = today_local()
     match = _PERIOD.match(period) if isinstance(period, str) else None
     if match is None:
         errors.append("period:invalid_format")
-    elif (int(match[1]), int(match[2])) > (today_local().year, today_local().month) or int(match[1]) < 2000:
+    elif (int(match[1]), int(match[2])) > (today.year, today.month) or int(match[1]) < MIN_PERIOD_YEAR:
         errors.append("period:out_of_range")
     else:
         clean["period"] = period
@@ -448,8 +543,34 @@ class IngestResult:
     borrower_ids: set[int]
 
 
+class _ConsentCache:
+    """Borrowers by identifier and their active consents, looked up once per batch."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._borrowers: dict[tuple[str | None, str | None], Borrower | None] = {}
+        self._consents: dict[int, list[Consent]] = {}
+
+    def borrower(self, clean: Mapping[str, Any]) -> Borrower | None:
+        key = (clean.get("uscc"), clean.get("id_number"))
+        if key not in self._borrowers:
+            self._borrowers[key] = find_borrower(self.session, uscc=key[0], id_number=key[1])
+        return self._borrowers[key]
+
+    def consents(self, borrower_id: int) -> list[Consent]:
+        if borrower_id not in self._consents:
+            self._consents[borrower_id] = active_consent_list(self.session, borrower_id)
+        return self._consents[borrower_id]
+
+
+def _consent_error(consents: Sequence[Consent], source: str) -> str:
+    if any(source in c.sources for c in consents):
+        return "consent:period_not_covered"
+    return "consent:not_active"
+
+
 def ingest_records(session: Session, provider: DataProvider, records: Sequence[object]) -> IngestResult:
-    """Store each valid record whose subject has an active consent for the provider's source.
+    """Store each valid record whose subject has an active consent covering its source and month.
 
     A record for an existing (subject, source, period) replaces it. Records without consent are
     rejected, never stored, and the refused attempt is recorded as a use the borrower can see.
@@ -461,18 +582,20 @@ def ingest_records(session: Session, provider: DataProvider, records: Sequence[o
         raise InvalidInputError({"records": ["too_many"]})
     source = provider.source
     result = IngestResult(accepted=0, rejected=[], borrower_ids=set())
-    seen: dict[tuple[int, str], int] = {}
+    cache = _ConsentCache(session)
+    seen: set[tuple[int, str]] = set()
     for index, raw in enumerate(records):
         clean, errors = validate_record(source, raw)
         borrower = None
         if not errors:
-            borrower = find_borrower(session, uscc=clean.get("uscc"), id_number=clean.get("id_number"))
+            borrower = cache.borrower(clean)
             if borrower is None:
                 errors.append("subject:unknown")
         if borrower is not None and not errors:
-            consent = active_consents(session, borrower.id).get(source)
+            consents = cache.consents(borrower.id)
+            consent = consent_for_record(consents, source, clean["period"])
             if consent is None:
-                errors.append("consent:not_active")
+                errors.append(_consent_error(consents, source))
                 record_use(
                     session,
                     borrower_id=borrower.id,
@@ -482,27 +605,121 @@ def ingest_records(session: Session, provider: DataProvider, records: Sequence[o
                     allowed=False,
                     detail=clean["period"],
                 )
+            elif (borrower.id, clean["period"]) in seen:
+                errors.append("period:duplicate_in_batch")
             else:
-                key = (borrower.id, clean["period"])
-                if key in seen:
-                    errors.append("period:duplicate_in_batch")
-                else:
-                    seen[key] = index
-                    _upsert(session, borrower.id, source, consent.id, clean)
-                    record_use(
-                        session,
-                        borrower_id=borrower.id,
-                        consent_id=consent.id,
-                        source=source,
-                        action="ingest",
-                        provider_id=provider.id,
-                        detail=clean["period"],
-                    )
-                    result.accepted += 1
-                    result.borrower_ids.add(borrower.id)
+                seen.add((borrower.id, clean["period"]))
+                _upsert(session, borrower.id, source, consent.id, clean)
+                record_use(
+                    session,
+                    borrower_id=borrower.id,
+                    consent_id=consent.id,
+                    source=source,
+                    action="ingest",
+                    provider_id=provider.id,
+                    detail=clean["period"],
+                )
+                result.accepted += 1
+                result.borrower_ids.add(borrower.id)
         if errors:
             result.rejected.append({"index": index, "errors": errors})
     return result
+
+
+MAX_IMPORT_ROWS = 50_000
+
+
+@dataclass
+class ImportResult:
+    imported: int
+    borrower_ids: set[int]
+
+
+def import_records(
+    session: Session, source: str, rows: Sequence[TableRow], *, actor_id: int | None = None
+) -> ImportResult:
+    """Import an administrator's table of monthly records for one source, all or nothing.
+
+    Each row is validated as a provider record would be (same codes) and, like a provider record,
+    needs an active consent covering its subject, source and month. If any row fails, nothing is
+    stored and InvalidInputError maps ``"row N"`` (N as a spreadsheet numbers it, header = 1) to the
+    row's ``field:code`` errors. Otherwise each row replaces any stored record of the same subject,
+    source and month, and is recorded as a use of its consent. Raises InvalidInputError also for an
+    unknown source (``source``) or a table with no or too many rows (``file``).
+    """
+    if source not in SOURCE_FIELDS:
+        raise InvalidInputError({"source": ["invalid_choice"]})
+    if not rows:
+        raise InvalidInputError({"file": ["empty"]})
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise InvalidInputError({"file": ["too_many_rows"]})
+    cache = _ConsentCache(session)
+    errors: dict[str, list[str]] = {}
+    accepted: list[tuple[Borrower, Consent, dict[str, Any]]] = []
+    first_row: dict[tuple[int, str], int] = {}
+    for row in rows:
+        clean, row_errors = validate_record(source, row.values)
+        borrower = None
+        if not row_errors:
+            borrower = cache.borrower(clean)
+            if borrower is None:
+                row_errors.append("subject:unknown")
+        if borrower is not None and not row_errors:
+            consents = cache.consents(borrower.id)
+            consent = consent_for_record(consents, source, clean["period"])
+            key = (borrower.id, clean["period"])
+            if consent is None:
+                row_errors.append(_consent_error(consents, source))
+            elif key in first_row:
+                row_errors.append("period:duplicate_in_file")
+            else:
+                first_row[key] = row.number
+                accepted.append((borrower, consent, clean))
+        if row_errors:
+            errors[f"row {row.number}"] = row_errors
+    if errors:
+        raise InvalidInputError(errors)
+    borrower_ids = {borrower.id for borrower, _consent, _clean in accepted}
+    stored = _stored_records(session, source, borrower_ids)
+    now = utcnow()
+    for borrower, consent, clean in accepted:
+        record = stored.get((borrower.id, clean["period"]))
+        if record is None:
+            record = DataRecord(borrower_id=borrower.id, source=source, period=clean["period"])
+            session.add(record)
+        record.consent_id = consent.id
+        record.received_at = now
+        for name in SOURCE_FIELDS[source]:
+            setattr(record, name, clean[name])
+        session.add(
+            ConsentUse(
+                borrower_id=borrower.id,
+                consent_id=consent.id,
+                source=source,
+                action="import",
+                actor_id=actor_id,
+                allowed=True,
+                detail=clean["period"],
+                at=now,
+            )
+        )
+    session.flush()
+    return ImportResult(imported=len(accepted), borrower_ids=borrower_ids)
+
+
+def _stored_records(
+    session: Session, source: str, borrower_ids: set[int]
+) -> dict[tuple[int, str], DataRecord]:
+    found: dict[tuple[int, str], DataRecord] = {}
+    ids = sorted(borrower_ids)
+    for start in range(0, len(ids), 500):  # bounded IN lists, for SQLite's parameter limit
+        for row in session.scalars(
+            select(DataRecord).where(
+                DataRecord.source == source, DataRecord.borrower_id.in_(ids[start : start + 500])
+            )
+        ):
+            found[(row.borrower_id, row.period)] = row
+    return found
 
 
 def _upsert(session: Session, borrower_id: int, source: str, consent_id: int, clean: dict[str, Any]) -> None:
@@ -565,7 +782,7 @@ def active_scorecard(session: Session) -> Scorecard:
 
 
 def _feature_inputs(
-    records: dict[str, list[DataRecord]],
+    records: Mapping[str, Sequence[DataRecord]],
 ) -> tuple[list[ElectricityMonth], list[TaxMonth], list[BankFlowMonth]]:
     zero = Decimal(0)
     electricity = [
@@ -594,6 +811,38 @@ def _feature_inputs(
     return electricity, tax, bank_flow
 
 
+@dataclass(frozen=True)
+class ConsentedData:
+    """The records an active consent covers now, by source, and the consents covering them."""
+
+    consents: list[Consent]
+    records: dict[str, list[DataRecord]]
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted({source for consent in self.consents for source in consent.sources})
+
+
+def consented_data(session: Session, borrower_id: int) -> ConsentedData:
+    """The borrower's records that an active consent covers (source and month), oldest first."""
+    consents = active_consent_list(session, borrower_id)
+    sources = sorted({source for consent in consents for source in consent.sources})
+    # Only the months an active consent covers: a consent for 2024 does not authorise 2023's data.
+    records = {
+        source: [r for r in rows if consent_for_record(consents, source, r.period) is not None]
+        for source, rows in records_for(session, borrower_id, sources).items()
+    }
+    return ConsentedData(consents=consents, records=records)
+
+
+def features_from_records(
+    records: Mapping[str, Sequence[DataRecord]], *, as_of: str | None = None
+) -> dict[str, FeatureValue]:
+    """Scorecard features of stored records; ``as_of`` (``YYYY-MM``) ignores later months."""
+    electricity, tax, bank_flow = _feature_inputs(records)
+    return compute_features(electricity, tax, bank_flow, as_of=as_of)
+
+
 def compute_score(session: Session, borrower_id: int) -> CreditScore:
     """Score the borrower from the data held under active consents only, and store the result.
 
@@ -601,10 +850,9 @@ def compute_score(session: Session, borrower_id: int) -> CreditScore:
     and reasons that say which data to authorise. Raises BorrowerNotFoundError.
     """
     get_borrower(session, borrower_id)
-    consented = sorted(active_consents(session, borrower_id))
-    records = records_for(session, borrower_id, consented)
-    electricity, tax, bank_flow = _feature_inputs(records)
-    features = compute_features(electricity, tax, bank_flow)
+    data = consented_data(session, borrower_id)
+    records, consented = data.records, data.sources
+    features = features_from_records(records)
     card = active_scorecard(session)
     result = card.score(features)
     sources: dict[str, Any] = {}
@@ -613,6 +861,7 @@ def compute_score(session: Session, borrower_id: int) -> CreditScore:
         sources[source] = {
             "months": cov.months,
             "gaps": cov.gaps,
+            "first_period": cov.first_period,
             "latest_period": cov.latest_period,
             "consented": source in consented,
         }
@@ -686,4 +935,232 @@ def enqueue_rescoring(session: Session, borrower_id: int, *, reason: str) -> Non
         RESCORE_JOB,
         f"{RESCORE_JOB}:{borrower_id}:{reason}:{secrets.token_hex(6)}",
         borrower_id=borrower_id,
+    )
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+_SOURCE_OF_FEATURE = {
+    **dict.fromkeys(ELECTRICITY_FEATURES, Source.ELECTRICITY.value),
+    **dict.fromkeys(TAX_FEATURES, Source.TAX.value),
+    **dict.fromkeys(BANK_FLOW_FEATURES, Source.BANK_FLOW.value),
+}
+
+
+def purge_expired_data(
+    session: Session, *, now: dt.datetime | None = None, retention_days: int = RETENTION_DAYS
+) -> list[DataPurge]:
+    """The retention sweep: delete data records held only under consents that ended (revoked or
+    expired) more than ``retention_days`` ago, and redact what earlier scores said about them.
+
+    A record is held under its own consent and under every consent covering its source and month;
+    one active consent, or one that ended within the retention period, keeps it. Each deletion is
+    recorded as a DataPurge per borrower and source. Reasons in the borrower's stored scores that
+    described a deleted source in figures are replaced by a neutral text. Safe to run twice: a
+    second run finds nothing to delete. Returns this run's DataPurge rows.
+    """
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(days=retention_days)
+    cutoff_day = cutoff.astimezone(SHANGHAI).date()
+    # A superset of the borrowers concerned; the exact test is per record below.
+    ended = select(Consent.borrower_id).where(
+        or_(
+            and_(Consent.status == ConsentStatus.REVOKED, Consent.revoked_at < cutoff),
+            Consent.expires_on < cutoff_day,
+        )
+    )
+    unheld = select(DataRecord.borrower_id).where(DataRecord.consent_id.is_(None))
+    borrower_ids = sorted(set(session.scalars(ended.union(unheld))))
+    purges: list[DataPurge] = []
+    for borrower_id in borrower_ids:
+        purges.extend(_purge_borrower(session, borrower_id, now=now, cutoff=cutoff))
+    return purges
+
+
+def _purge_borrower(
+    session: Session, borrower_id: int, *, now: dt.datetime, cutoff: dt.datetime
+) -> list[DataPurge]:
+    consents = list_consents(session, borrower_id)
+    doomed: dict[str, list[DataRecord]] = {}
+    holders_by_source: dict[str, set[int]] = {}
+    for record in session.scalars(
+        select(DataRecord).where(DataRecord.borrower_id == borrower_id).order_by(DataRecord.period)
+    ):
+        holders = [
+            c for c in consents if c.id == record.consent_id or covers(c, record.source, record.period)
+        ]
+        ends = [consent_end(c) for c in holders]
+        if any(end is None or end >= cutoff for end in ends):
+            continue
+        doomed.setdefault(record.source, []).append(record)
+        holders_by_source.setdefault(record.source, set()).update(c.id for c in holders)
+    if not doomed:
+        return []
+    redacted = _redact_scores(session, borrower_id, set(doomed), before=now)
+    purges = []
+    for source, records in sorted(doomed.items()):
+        purge = DataPurge(
+            at=now,
+            borrower_id=borrower_id,
+            source=source,
+            records=len(records),
+            first_period=records[0].period,
+            last_period=records[-1].period,
+            consent_ids=sorted(holders_by_source[source]),
+            scores_redacted=redacted.get(source, 0),
+        )
+        session.add(purge)
+        purges.append(purge)
+        session.execute(delete(DataRecord).where(DataRecord.id.in_([r.id for r in records])))
+    session.flush()
+    return purges
+
+
+def _reason_source(reason: Mapping[str, Any]) -> str | None:
+    names = reason.get("characteristics") or []
+    sources = {_SOURCE_OF_FEATURE.get(name) for name in names}
+    if len(sources) == 1:
+        return sources.pop()
+    code = str(reason.get("code", ""))
+    prefixes = (("elec", Source.ELECTRICITY), ("tax", Source.TAX), ("bank", Source.BANK_FLOW))
+    return next((source.value for prefix, source in prefixes if code.startswith(prefix)), None)
+
+
+def _redact_scores(
+    session: Session, borrower_id: int, sources: set[str], *, before: dt.datetime
+) -> dict[str, int]:
+    """Replace, in scores computed before ``before``, every reason about these sources that describes
+    the data (a figure, a rating, arrears) by a neutral text. Returns scores changed per source."""
+    template = explain_texts["data_deleted"]
+    changed: dict[str, int] = {}
+    for score in session.scalars(
+        select(CreditScore).where(CreditScore.borrower_id == borrower_id, CreditScore.computed_at <= before)
+    ):
+        touched: set[str] = set()
+        reasons = []
+        for reason in score.reasons:
+            source = _reason_source(reason)
+            keep = source not in sources or reason.get("code") in (
+                f"{source}_data_missing",
+                f"{source}_data_deleted",
+            )
+            if keep:
+                reasons.append(reason)
+                continue
+            touched.add(str(source))
+            reasons.append(
+                {
+                    **reason,
+                    "code": f"{source}_data_deleted",
+                    "text": template,
+                    "template": template,
+                    "params": {},
+                }
+            )
+        if touched:
+            score.reasons = reasons  # a new list, so that the JSON column is written
+            for source in touched:
+                changed[source] = changed.get(source, 0) + 1
+    return changed
+
+
+def data_purges(session: Session, borrower_id: int) -> Sequence[DataPurge]:
+    """What the retention sweep deleted of the borrower's data, newest first."""
+    return session.scalars(
+        select(DataPurge).where(DataPurge.borrower_id == borrower_id).order_by(DataPurge.id.desc())
+    ).all()
+
+
+# --- scorecard versions ------------------------------------------------------------------------
+
+
+def register_scorecard(
+    session: Session, artefact: Mapping[str, Any], *, note: str | None = None
+) -> ScorecardVersion:
+    """Store a scorecard artefact as an inactive version; registering the same artefact again is a no-op.
+
+    Raises InvalidInputError (``model``: ``invalid_format``, or ``unknown_characteristic`` when the
+    card scores a characteristic the platform does not compute) and ScorecardVersionConflictError when
+    another artefact already has this version.
+    """
+    try:
+        card = Scorecard.from_dict(artefact)
+    except (ScorecardFormatError, TypeError, AttributeError, KeyError) as exc:
+        raise InvalidInputError({"model": ["invalid_format"]}, detail=str(exc)) from exc
+    unknown = [c.name for c in card.characteristics if c.name not in FEATURE_NAMES]
+    if unknown:
+        raise InvalidInputError({"model": ["unknown_characteristic"]}, detail=", ".join(unknown))
+    stored = card.to_dict()
+    existing = session.scalar(select(ScorecardVersion).where(ScorecardVersion.version == card.version))
+    if existing is not None:
+        if existing.artefact != stored:
+            raise ScorecardVersionConflictError(card.version)
+        return existing
+    row = ScorecardVersion(
+        version=card.version, artefact=stored, active=False, note=note, created_at=utcnow()
+    )
+    session.add(row)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise ScorecardVersionConflictError(card.version) from exc
+    return row
+
+
+def list_scorecards(session: Session) -> Sequence[ScorecardVersion]:
+    """Every registered version, newest first."""
+    return session.scalars(
+        select(ScorecardVersion).order_by(ScorecardVersion.created_at.desc(), ScorecardVersion.id.desc())
+    ).all()
+
+
+def activate_scorecard(session: Session, version: str, *, actor_id: int | None) -> ScorecardVersion:
+    """Make this version the one every new score uses, and every other version inactive.
+
+    Queues a recomputation of every borrower's score. Raises ScorecardNotFoundError, and
+    ScorecardVersionConflictError if a concurrent activation won.
+    """
+    # Locking every row serialises concurrent activations (a handful of rows; SQLite locks the file).
+    rows = session.scalars(select(ScorecardVersion).order_by(ScorecardVersion.id).with_for_update()).all()
+    target = next((row for row in rows if row.version == version), None)
+    if target is None:
+        raise ScorecardNotFoundError(version)
+    previous = next((row for row in rows if row.active), None)
+    if previous is not None and previous.id == target.id:
+        return target
+    try:
+        with session.begin_nested():
+            session.execute(
+                update(ScorecardVersion)
+                .where(ScorecardVersion.active.is_(True), ScorecardVersion.id != target.id)
+                .values(active=False)
+            )
+            session.execute(
+                update(ScorecardVersion).where(ScorecardVersion.id == target.id).values(active=True)
+            )
+    except IntegrityError as exc:
+        raise ScorecardVersionConflictError(version) from exc
+    for row in rows:
+        session.refresh(row)
+    record_event(
+        session,
+        entity_type="scorecard_version",
+        entity_id=target.id,
+        from_status="inactive",
+        to_status="active",
+        actor_id=actor_id,
+        data={"previous": previous.version if previous else None},
+    )
+    add_job(session, RESCORE_ALL_JOB, f"{RESCORE_ALL_JOB}:{target.version}:{secrets.token_hex(6)}")
+    return target
+
+
+RESCORE_ALL_JOB = "recompute_all_scores"
+
+
+def borrower_ids_after(session: Session, after_id: int, *, limit: int) -> list[int]:
+    """Borrower ids greater than ``after_id``, ascending: the pages a batch job walks through."""
+    return list(
+        session.scalars(select(Borrower.id).where(Borrower.id > after_id).order_by(Borrower.id).limit(limit))
     )

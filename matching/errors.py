@@ -29,3 +29,9 @@ class NotClaimantError(ConflictError):
     """Only the officer who claimed a lead may move it on."""
 
     code = "not_claimant"
+
+
+class LoanNotDisbursedError(ConflictError):
+    """Performance can only be reported on a lead that ended in a disbursed loan."""
+
+    code = "lead_not_disbursed"

@@ -111,3 +111,20 @@ class Loan(Base):
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class LoanPerformance(Base):
+    """A lender's report on a disbursed loan: has it ever been 30 or 90 days past due by ``as_of``.
+
+    Reports are never changed: a later report for the same ``as_of`` corrects an earlier one.
+    """
+
+    __tablename__ = "loan_performance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), index=True)
+    reported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    as_of: Mapped[dt.date]
+    overdue_30: Mapped[bool]
+    overdue_90: Mapped[bool]
+    reported_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

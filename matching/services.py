@@ -22,13 +22,23 @@ from core.models import Role, StatusEvent, User
 from core.reference import COLLATERAL_KINDS, REASON_CODES
 from core.services import add_job, record_event
 from core.types import SHANGHAI, money, utcnow
-from credit_profile.models import Borrower
-from credit_profile.services import latest_score
+from credit_profile.features import FEATURE_NAMES, FeatureValue, period_index, period_label
+from credit_profile.models import Borrower, Consent, ConsentUse
+from credit_profile.services import (
+    consent_end,
+    consent_for_record,
+    consented_data,
+    features_from_records,
+    latest_score,
+    list_consents,
+    record_use,
+)
 from matching import engine
 from matching.errors import (
     AlreadyClaimedError,
     IllegalTransitionError,
     LeadNotFoundError,
+    LoanNotDisbursedError,
     NeedNotFoundError,
     NeedStateError,
     NotClaimantError,
@@ -39,6 +49,7 @@ from matching.models import (
     Lead,
     LeadStatus,
     Loan,
+    LoanPerformance,
     Need,
     NeedStatus,
 )
@@ -667,3 +678,212 @@ def loan_for_lead(session: Session, lead_id: int) -> Loan | None:
 
 def is_final(need: Need) -> bool:
     return need.status in FINAL_NEED_STATUSES
+
+
+# --- loan performance and the training table ---------------------------------------------------------
+
+
+def report_performance(
+    session: Session,
+    lead_id: int,
+    *,
+    officer_id: int,
+    institution_id: int,
+    as_of: dt.date,
+    overdue_30: bool,
+    overdue_90: bool,
+) -> LoanPerformance:
+    """Record whether the lead's loan has ever been 30 or 90 days past due by ``as_of``.
+
+    Any officer of the lead's institution may report. Reports are appended: a later one for the same
+    ``as_of`` corrects an earlier one. Raises LeadNotFoundError (unknown or another institution's),
+    LoanNotDisbursedError (the lead has no disbursed loan), InvalidInputError (``as_of`` in the future
+    or before disbursement; ``overdue_90`` without ``overdue_30``).
+    """
+    lead = get_lead(session, lead_id, institution_id=institution_id)
+    loan = loan_for_lead(session, lead.id)
+    if lead.status != LeadStatus.DISBURSED or loan is None:
+        raise LoanNotDisbursedError(lead.status)
+    errors: dict[str, list[str]] = {}
+    if as_of > local_today():
+        errors["as_of"] = ["in_future"]
+    elif as_of < loan.disbursed_on:
+        errors["as_of"] = ["before_disbursement"]
+    if overdue_90 and not overdue_30:
+        # 90 days past due has necessarily been 30 days past due first.
+        errors["overdue_30"] = ["implied_by_overdue_90"]
+    if errors:
+        raise InvalidInputError(errors)
+    report = LoanPerformance(
+        loan_id=loan.id,
+        reported_at=utcnow(),
+        as_of=as_of,
+        overdue_30=overdue_30,
+        overdue_90=overdue_90,
+        reported_by=officer_id,
+    )
+    session.add(report)
+    session.flush()
+    return report
+
+
+def loan_performance(session: Session, loan_id: int) -> Sequence[LoanPerformance]:
+    """Every report on the loan, oldest first."""
+    return session.scalars(
+        select(LoanPerformance).where(LoanPerformance.loan_id == loan_id).order_by(LoanPerformance.id)
+    ).all()
+
+
+TRAINING_TARGETS = ("overdue_90", "overdue_30")
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    loan_id: int
+    borrower_id: int
+    disbursed_on: dt.date
+    features: dict[str, FeatureValue]
+    bad: int
+
+
+def _outcome(reports: Sequence[LoanPerformance], target: str) -> tuple[bool, dt.date]:
+    """Whether the loan went bad by its latest report (the last report per date counts), and that date."""
+    latest: dict[dt.date, LoanPerformance] = {}
+    for report in sorted(reports, key=lambda r: r.id):
+        latest[report.as_of] = report
+    bad = any(getattr(report, target) for report in latest.values())
+    return bad, max(latest)
+
+
+def _months_between(start: dt.date, end: dt.date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month - (end.day < start.day)
+
+
+def training_table(
+    session: Session, *, target: str = "overdue_90", min_months_on_book: int = 0
+) -> list[TrainingRow]:
+    """One row per disbursed loan with at least one performance report: the borrower's features as
+    they stood at disbursement and the outcome (1 = bad: ever ``target`` by the latest report).
+
+    Features use only records an active consent covers now (so a revoked consent removes the
+    borrower's data from every later export) and months before the month of disbursement (no
+    look-ahead). Each borrower's data read is recorded as a ``model_training`` use of the consents
+    covering it. A loan that has not gone bad is left out until its latest report is at least
+    ``min_months_on_book`` months after disbursement. Raises InvalidInputError for an unknown target.
+    """
+    if target not in TRAINING_TARGETS:
+        raise InvalidInputError({"target": ["invalid_choice"]})
+    if min_months_on_book < 0:
+        raise InvalidInputError({"min_months_on_book": ["out_of_range"]})
+    reports: dict[int, list[LoanPerformance]] = {}
+    for report in session.scalars(select(LoanPerformance).order_by(LoanPerformance.id)):
+        reports.setdefault(report.loan_id, []).append(report)
+    loans = session.scalars(
+        select(Loan).where(Loan.id.in_(list(reports))).order_by(Loan.disbursed_on, Loan.id)
+    ).all()
+    rows: list[TrainingRow] = []
+    for loan in loans:
+        bad, last_report = _outcome(reports[loan.id], target)
+        if not bad and _months_between(loan.disbursed_on, last_report) < min_months_on_book:
+            continue
+        as_of = period_label(period_index(f"{loan.disbursed_on:%Y-%m}") - 1)
+        data = consented_data(session, loan.borrower_id)
+        records = {source: [r for r in held if r.period <= as_of] for source, held in data.records.items()}
+        covering = {
+            consent.id: consent
+            for source, held in records.items()
+            for r in held
+            if (consent := consent_for_record(data.consents, source, r.period)) is not None
+        }
+        for consent_id in sorted(covering):
+            record_use(
+                session,
+                borrower_id=loan.borrower_id,
+                consent_id=consent_id,
+                action="model_training",
+                detail=f"loan {loan.id}",
+            )
+        rows.append(
+            TrainingRow(
+                loan_id=loan.id,
+                borrower_id=loan.borrower_id,
+                disbursed_on=loan.disbursed_on,
+                features=features_from_records(records, as_of=as_of),
+                bad=int(bad),
+            )
+        )
+    return rows
+
+
+TRAINING_COLUMNS = ("loan_id", *FEATURE_NAMES)
+
+
+# --- consent recipients ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentRecipient:
+    """An institution the borrower's needs were pushed to while a consent was in force."""
+
+    institution_code: str
+    institution_name: str
+    first_pushed_at: dt.datetime
+    claimed_at: dt.datetime | None
+    """When an officer first claimed one of its leads inside the consent's term: from then on it may
+    read the identified profile."""
+    reads: int
+    """Profile reads recorded under this consent by the institution."""
+
+
+def consent_recipients(session: Session, borrower_id: int) -> dict[int, list[ConsentRecipient]]:
+    """Consent id -> the institutions its data could reach: those with a lead for one of the borrower's
+    needs pushed before the consent ended, with when they claimed it and how often they read the profile.
+    """
+    leads = session.execute(
+        select(Lead, Institution)
+        .join(Need, Need.id == Lead.need_id)
+        .join(Institution, Institution.id == Lead.institution_id)
+        .where(Need.borrower_id == borrower_id)
+        .order_by(Lead.pushed_at, Lead.id)
+    ).all()
+    reads = session.execute(
+        select(ConsentUse.consent_id, ConsentUse.institution_id, func.count())
+        .where(
+            ConsentUse.borrower_id == borrower_id,
+            ConsentUse.action == "institution_read",
+            ConsentUse.allowed.is_(True),
+        )
+        .group_by(ConsentUse.consent_id, ConsentUse.institution_id)
+    ).all()
+    read_counts = {(consent_id, institution_id): count for consent_id, institution_id, count in reads}
+    result: dict[int, list[ConsentRecipient]] = {}
+    for consent in list_consents(session, borrower_id):
+        result[consent.id] = _recipients(consent, leads, read_counts)
+    return result
+
+
+def _recipients(
+    consent: Consent, leads: Sequence[Any], read_counts: dict[tuple[int | None, int | None], int]
+) -> list[ConsentRecipient]:
+    end = consent_end(consent)
+    found: dict[int, ConsentRecipient] = {}
+    for lead, institution in leads:
+        if end is not None and lead.pushed_at >= end:
+            continue
+        claimed_at = lead.claimed_at
+        if claimed_at is not None and end is not None and claimed_at >= end:
+            claimed_at = None
+        if claimed_at is not None:
+            claimed_at = max(claimed_at, consent.granted_at)
+        previous = found.get(institution.id)
+        if previous is not None:
+            claims = [t for t in (previous.claimed_at, claimed_at) if t is not None]
+            claimed_at = min(claims) if claims else None
+        found[institution.id] = ConsentRecipient(
+            institution_code=institution.code,
+            institution_name=institution.name,
+            first_pushed_at=previous.first_pushed_at if previous else lead.pushed_at,
+            claimed_at=claimed_at,
+            reads=read_counts.get((consent.id, institution.id), 0),
+        )
+    return list(found.values())

@@ -1,4 +1,4 @@
-"""Command-line operations: migrations, demo data, the first admin, the rq worker."""
+"""Command-line operations: migrations, demo data, the first admin, data import, sweeps, the rq worker."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from flask_babel import gettext as _
 
 from core.errors import InvalidInputError
@@ -84,10 +84,7 @@ def create_admin(username: str, password: str | None) -> None:
     try:
         create_user(db(), username=username, password=password, role=Role.ADMIN)
     except InvalidInputError as exc:
-        from portal.messages import field_messages
-
-        for name, messages in field_messages(exc.fields).items():
-            click.echo(f"{name}: {'；'.join(messages)}", err=True)
+        _echo_field_errors(exc)
         raise SystemExit(1) from exc
     commit()
     click.echo(_("管理员 %(name)s 已创建", name=username))
@@ -102,6 +99,54 @@ def seed_demo() -> None:
     counts = seed(db())
     commit()
     click.echo(_("演示数据已就绪：%(counts)s", counts="，".join(f"{_(k)} {v}" for k, v in counts.items())))
+
+
+def _echo_field_errors(exc: InvalidInputError) -> None:
+    from portal.messages import field_messages
+
+    for name, messages in field_messages(exc.fields).items():
+        click.echo(f"{name}: {'；'.join(messages)}", err=True)
+
+
+@click.command("import-data")
+@click.option(
+    "--source",
+    required=True,
+    type=click.Choice(["electricity", "tax", "bank_flow"]),
+    help=N_("数据类别：electricity（用电）、tax（纳税）、bank_flow（银行流水）"),
+)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_data(source: str, path: Path) -> None:
+    """导入 CSV 或 XLSX 月度数据（全部成功或全部不导入；每行须有有效授权）。"""
+    from credit_profile.services import enqueue_rescoring, import_records
+    from credit_profile.tables import MAX_TABLE_BYTES, read_table
+    from portal.db import commit, db
+
+    with path.open("rb") as handle:
+        content = handle.read(MAX_TABLE_BYTES + 1)
+    try:
+        rows = read_table(path.name, content, source)
+        result = import_records(db(), source, rows)
+    except InvalidInputError as exc:
+        _echo_field_errors(exc)
+        click.echo(_("未导入任何数据"), err=True)
+        raise SystemExit(1) from exc
+    for borrower_id in sorted(result.borrower_ids):
+        enqueue_rescoring(db(), borrower_id, reason="import")
+    commit()
+    click.echo(_("已导入 %(n)s 条，涉及 %(b)s 个主体", n=result.imported, b=len(result.borrower_ids)))
+
+
+@click.command("consent-sweep")
+@with_appcontext
+def consent_sweep() -> None:
+    """把已过期的授权标记为过期，并删除授权结束超过保留期限的数据（可重复执行；供 cron 每日调用）。"""
+    from credit_profile import jobs
+
+    expired = jobs.expire_consents()
+    deleted = jobs.purge_expired_data()
+    click.echo(_("过期授权 %(e)s 项；删除数据 %(d)s 条", e=expired, d=deleted))
 
 
 @click.command("relay-outbox")
@@ -132,4 +177,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(worker)
     app.cli.add_command(relay_outbox_command)
+    app.cli.add_command(import_data)
+    app.cli.add_command(consent_sweep)
     app.cli.add_command(scorecard_cli)

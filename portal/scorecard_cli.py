@@ -1,4 +1,5 @@
-"""``flask scorecard``: train a scorecard from a CSV file and score CSV files with an artefact.
+"""``flask scorecard``: train a scorecard from a CSV file, score CSV files with an artefact, register an
+artefact as a version, and export the platform's own loans and outcomes as a training table.
 
 pandas and the training stack (optbinning, scikit-learn, matplotlib; the ``train`` extra) are imported
 inside the commands only, so registering this group never loads them into the web app or workers.
@@ -6,6 +7,7 @@ inside the commands only, so registering this group never loads them into the we
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +18,7 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from credit_profile.errors import ScorecardVersionConflictError
 from credit_profile.scorecard import CategoricalCharacteristic, Scorecard, ScorecardFormatError
 
 if TYPE_CHECKING:
@@ -221,3 +224,76 @@ def _training_error_message(exc: Exception) -> str:
 
 def _join(names: Any) -> str:
     return "、".join(str(name) for name in names)
+
+
+@scorecard_cli.command("register", help=_l("登记评分卡文件为一个版本（未启用；由管理员通过 API 启用）"))
+@click.option(
+    "--model", "model_path", required=True, type=click.Path(path_type=Path), help=_l("评分卡 JSON 文件")
+)
+@click.option("--note", default=None, help=_l("版本说明（如训练数据与验证结果）"))
+def register_command(model_path: Path, note: str | None) -> None:
+    from core.errors import InvalidInputError
+    from credit_profile.services import register_scorecard
+    from portal.db import commit, db
+    from portal.messages import field_messages
+
+    scorecard = _load_scorecard(model_path)
+    try:
+        row = register_scorecard(db(), scorecard.to_dict(), note=note)
+    except InvalidInputError as exc:
+        detail = f"{exc.detail}" if exc.detail else ""
+        messages = "；".join(m for ms in field_messages(exc.fields).values() for m in ms)
+        raise click.ClickException(f"{messages} {detail}".strip()) from exc
+    except ScorecardVersionConflictError as exc:
+        raise click.ClickException(
+            _("版本号“%(version)s”已被另一份评分卡使用，请用 --version 重新训练", version=scorecard.version)
+        ) from exc
+    commit()
+    click.echo(_("已登记评分卡版本 %(version)s（未启用）", version=row.version))
+
+
+@scorecard_cli.command(
+    "export-training", help=_l("导出已放款且有贷款表现报告的训练数据（放款时的特征 + 目标列），供 train 使用")
+)
+@click.option(
+    "--out", "out_path", required=True, type=click.Path(path_type=Path), help=_l("训练数据 CSV 输出路径")
+)
+@click.option(
+    "--target",
+    type=click.Choice(["overdue_90", "overdue_30"]),
+    default="overdue_90",
+    show_default=True,
+    help=_l("目标：曾逾期 90 天以上或 30 天以上记为坏（1）"),
+)
+@click.option(
+    "--min-months-on-book",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help=_l("未变坏的贷款须至少有这么多个月的表现期才纳入"),
+)
+def export_training_command(out_path: Path, target: str, min_months_on_book: int) -> None:
+    from matching.services import TRAINING_COLUMNS, training_table
+    from portal.db import commit, db
+
+    rows = training_table(db(), target=target, min_months_on_book=min_months_on_book)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with out_path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*TRAINING_COLUMNS, target])
+        for row in rows:
+            values = [row.features.get(name) for name in TRAINING_COLUMNS[1:]]
+            writer.writerow([row.loan_id, *("" if v is None else v for v in values), row.bad])
+    # The export is itself a recorded use of each borrower's consent.
+    commit()
+    bad = sum(row.bad for row in rows)
+    click.echo(
+        _(
+            "已导出 %(rows)d 笔贷款（坏 %(bad)d 笔）到 %(path)s；训练：flask --app wsgi scorecard train "
+            "--data %(path)s --target %(target)s --exclude loan_id --out 评分卡.json",
+            rows=len(rows),
+            bad=bad,
+            path=str(out_path),
+            target=target,
+        )
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import request
@@ -10,13 +11,15 @@ from core.errors import PermissionDeniedError
 from core.models import Role
 from core.reference import N_
 from credit_profile.errors import ConsentRequiredError
-from credit_profile.models import Consent, ConsentUse, CreditScore
+from credit_profile.models import Consent, ConsentUse, CreditScore, DataPurge
 from credit_profile.services import (
     consent_uses,
+    data_purges,
     effective_status,
     enqueue_rescoring,
     get_consent,
     grant_consent,
+    import_records,
     ingest_records,
     institution_profile,
     list_consents,
@@ -24,8 +27,9 @@ from credit_profile.services import (
     revoke_consent,
     verify_provider,
 )
+from credit_profile.tables import MAX_TABLE_BYTES, read_table
 from matching.models import Need
-from matching.services import get_lead
+from matching.services import ConsentRecipient, consent_recipients, get_lead
 from portal.api import api_bp
 from portal.api.common import settings
 from portal.api.needs import own_borrower_id
@@ -34,6 +38,8 @@ from portal.api.schemas import (
     ConsentList,
     ConsentOut,
     CreditProfileOut,
+    ImportIn,
+    ImportOut,
     RecordsIn,
     RecordsOut,
     RevokeIn,
@@ -59,7 +65,25 @@ def use_dict(use: ConsentUse) -> dict[str, Any]:
     }
 
 
-def consent_dict(consent: Consent, uses: list[ConsentUse]) -> dict[str, Any]:
+def recipient_dict(recipient: ConsentRecipient) -> dict[str, Any]:
+    return {
+        "institution": {"code": recipient.institution_code, "name": recipient.institution_name},
+        "pushed_at": recipient.first_pushed_at,
+        "claimed_at": recipient.claimed_at,
+        "identified": recipient.claimed_at is not None,
+        "reads": recipient.reads,
+    }
+
+
+def consent_dict(
+    consent: Consent,
+    uses: list[ConsentUse],
+    recipients: list[ConsentRecipient] | None = None,
+    deletions: Sequence[DataPurge] = (),
+) -> dict[str, Any]:
+    period = None
+    if consent.period_from or consent.period_to:
+        period = {"from_": consent.period_from, "to": consent.period_to}
     return {
         "id": consent.id,
         "status": effective_status(consent),
@@ -70,6 +94,19 @@ def consent_dict(consent: Consent, uses: list[ConsentUse]) -> dict[str, Any]:
         "revoked_at": consent.revoked_at,
         "text_version": consent.text_version,
         "text_hash": consent.text_hash,
+        "period": period,
+        "recipients": [recipient_dict(r) for r in recipients or []],
+        "deletions": [
+            {
+                "at": d.at,
+                "source": d.source,
+                "records": d.records,
+                "first_period": d.first_period,
+                "last_period": d.last_period,
+            }
+            for d in deletions
+            if consent.id in d.consent_ids
+        ],
         "uses": [use_dict(u) for u in uses if u.consent_id == consent.id],
     }
 
@@ -99,6 +136,8 @@ def create_consent(body: dict[str, Any]) -> dict[str, Any]:
         purpose=body["purpose"],
         expires_on=body["expires_on"],
         actor_id=api_user().id,
+        period_from=(body.get("period") or {}).get("from_"),
+        period_to=(body.get("period") or {}).get("to"),
     )
     enqueue_rescoring(db(), borrower_id, reason=f"consent-{consent.id}-granted")
     commit()
@@ -108,12 +147,19 @@ def create_consent(body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.get("/consents")
 @api_bp.auth_required(token_auth, roles=APPLICANT)
 @api_bp.output(ConsentList)
-@api_bp.doc(summary=N_("我的授权及每一次使用记录"))
+@api_bp.doc(
+    summary=N_("我的授权、每一次使用记录、数据去向（接收机构）和已删除的数据"),
+    description=N_("recipients：需求被推送到的机构；认领后（claimed_at 起）方可查看可识别的画像。"),
+)
 def consents() -> dict[str, Any]:
     borrower_id = own_borrower_id()
     uses = list(consent_uses(db(), borrower_id))
+    recipients = consent_recipients(db(), borrower_id)
+    deletions = data_purges(db(), borrower_id)
     return {
-        "items": [consent_dict(c, uses) for c in list_consents(db(), borrower_id)],
+        "items": [
+            consent_dict(c, uses, recipients.get(c.id), deletions) for c in list_consents(db(), borrower_id)
+        ],
         "uses": [use_dict(u) for u in uses],
     }
 
@@ -201,3 +247,29 @@ def lead_profile(lead_id: int) -> dict[str, Any]:
         raise
     commit()
     return profile_dict(score)
+
+
+@api_bp.post("/admin/data/<any(electricity, tax, bank_flow):source>/import")
+@api_bp.auth_required(token_auth, roles=[Role.ADMIN.value])
+@api_bp.input(ImportIn, location="files", arg_name="files")
+@api_bp.output(ImportOut)
+@api_bp.doc(
+    summary=N_("管理员导入月度数据（CSV 或 XLSX，全部成功或全部不导入）"),
+    description=N_(
+        "multipart/form-data，字段 file：.csv（UTF-8 或 GB18030）或 .xlsx（第一个工作表），不超过 1 MiB。"
+        "首行为表头：uscc 或 id_number、period（YYYY-MM）及该类数据的字段（与数据提供方接口相同），"
+        "也接受中文表头（统一社会信用代码、所属期、用电量等）。每行须有覆盖该主体、该类数据和该月份的有效授权。"
+        "任何一行有误即返回 422，fields 以“row N”（N 为表格行号，表头为第 1 行）列出该行的错误，"
+        "且不导入任何数据；同一主体、同一月份的已有数据被替换。"
+    ),
+    responses=[401, 403, 413, 422],
+)
+def import_data(source: str, files: dict[str, Any]) -> dict[str, Any]:
+    upload = files["file"]
+    content = upload.stream.read(MAX_TABLE_BYTES + 1)
+    rows = read_table(upload.filename or "", content, source)
+    result = import_records(db(), source, rows, actor_id=api_user().id)
+    for borrower_id in sorted(result.borrower_ids):
+        enqueue_rescoring(db(), borrower_id, reason="import")
+    commit()
+    return {"imported": result.imported}

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core.models import Role, User
 from core.reference import N_
 from credit_profile.models import Borrower
-from matching.models import Lead, LeadStatus, Need
+from matching.models import Lead, LeadStatus, LoanPerformance, Need
 from matching.services import (
     LoanInput,
     claim_lead,
@@ -17,11 +17,21 @@ from matching.services import (
     latest_score,
     list_leads,
     loan_for_lead,
+    loan_performance,
+    report_performance,
     transition_lead,
 )
 from portal.api import api_bp
 from portal.api.common import borrower_dict, page_body
-from portal.api.schemas import ClaimOut, LeadOut, LeadPage, LeadQuery, TransitionIn
+from portal.api.schemas import (
+    ClaimOut,
+    LeadOut,
+    LeadPage,
+    LeadQuery,
+    PerformanceIn,
+    PerformanceOut,
+    TransitionIn,
+)
 from portal.auth import api_user, token_auth
 from portal.db import commit, db
 from portal.preview import anonymised_profile
@@ -42,6 +52,7 @@ def lead_dict(lead: Lead) -> dict[str, Any]:
     claimant = session.get(User, lead.claimed_by) if lead.claimed_by else None
     contact = session.scalar(select(User.phone).where(User.borrower_id == borrower.id)) if disclosed else None
     loan = loan_for_lead(session, lead.id)
+    performance = loan_performance(session, loan.id) if loan else []
     score = latest_score(session, borrower.id)
     return {
         "id": lead.id,
@@ -71,9 +82,24 @@ def lead_dict(lead: Lead) -> dict[str, Any]:
             "disbursed_on": loan.disbursed_on,
             "first_loan_borrower": loan.first_loan_borrower,
             "renewal_without_repayment": loan.renewal_without_repayment,
+            "performance": [performance_dict(report, lead.id) for report in performance],
         }
         if loan
         else None,
+    }
+
+
+def performance_dict(report: LoanPerformance, lead_id: int) -> dict[str, Any]:
+    reporter = db().get(User, report.reported_by) if report.reported_by else None
+    return {
+        "id": report.id,
+        "lead_id": lead_id,
+        "loan_id": report.loan_id,
+        "as_of": report.as_of,
+        "overdue_30": report.overdue_30,
+        "overdue_90": report.overdue_90,
+        "reported_at": report.reported_at,
+        "reported_by": reporter.username if reporter else None,
     }
 
 
@@ -138,3 +164,29 @@ def transition(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
     )
     commit()
     return lead_dict(lead)
+
+
+@api_bp.post("/leads/<int:lead_id>/performance")
+@api_bp.auth_required(token_auth, roles=OFFICER)
+@api_bp.input(PerformanceIn, arg_name="body")
+@api_bp.output(PerformanceOut, status_code=201)
+@api_bp.doc(
+    summary=N_("报告已放款贷款的逾期表现（用于评分卡训练）"),
+    description=N_(
+        "overdue_30 / overdue_90：截至 as_of 是否曾逾期 30 / 90 天以上。本机构任一客户经理均可报告；"
+        "同一 as_of 的后一次报告更正前一次。线索未放款时 409。"
+    ),
+    responses=[401, 403, 404, 409, 422],
+)
+def performance(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    report = report_performance(
+        db(),
+        lead_id,
+        officer_id=api_user().id,
+        institution_id=_institution_id(),
+        as_of=body["as_of"],
+        overdue_30=body["overdue_30"],
+        overdue_90=body["overdue_90"],
+    )
+    commit()
+    return performance_dict(report, lead_id)

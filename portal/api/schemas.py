@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Date, DateTime, Decimal, Dict, Integer, List, Nested, Raw, String
+from apiflask.fields import Boolean, Date, DateTime, Decimal, Dict, File, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import RAISE, ValidationError, fields, pre_load, validates_schema
 
@@ -310,12 +310,42 @@ class ProductPage(PageOut):
 # --- consents, data, credit profile --------------------------------------------------------------
 
 
+MONTH = Length(max=7, error=N_("月份格式应为 YYYY-MM"))
+
+
+class PeriodIn(In):
+    from_ = String(data_key="from", validate=MONTH, allow_none=True)
+    to = String(validate=MONTH, allow_none=True)
+
+
 class ConsentIn(In):
     sources = List(
         choice(DATA_SOURCES), required=True, validate=Length(min=1, max=3, error=N_("至少选择一类数据"))
     )
     purpose = text(200, required=True)
     expires_on = Date(required=True)
+    period = Nested(PeriodIn, allow_none=True)
+
+
+class PeriodOut(Schema):
+    from_ = String(data_key="from", allow_none=True)
+    to = String(allow_none=True)
+
+
+class RecipientOut(Schema):
+    institution = Nested(InstitutionRef)
+    pushed_at = DateTime()
+    claimed_at = DateTime(allow_none=True)
+    identified = Boolean()
+    reads = Integer()
+
+
+class DeletionOut(Schema):
+    at = DateTime()
+    source = String()
+    records = Integer()
+    first_period = String()
+    last_period = String()
 
 
 class ConsentUseOut(Schema):
@@ -338,6 +368,9 @@ class ConsentOut(Schema):
     revoked_at = DateTime(allow_none=True)
     text_version = String()
     text_hash = String()
+    period = Nested(PeriodOut, allow_none=True)
+    recipients = List(Nested(RecipientOut))
+    deletions = List(Nested(DeletionOut))
     uses = List(Nested(ConsentUseOut))
 
 
@@ -352,6 +385,32 @@ class ConsentList(Schema):
 
 class RevokeIn(In):
     reason = String(validate=Length(max=200), allow_none=True)
+
+
+class ImportIn(In):
+    file = File(required=True)
+
+
+class ImportOut(Schema):
+    imported = Integer()
+
+
+class ScorecardOut(Schema):
+    version = String()
+    active = Boolean()
+    created_at = DateTime()
+    note = String(allow_none=True)
+    target_meaning = String()
+    characteristics = List(String())
+
+
+class ScorecardItem(ScorecardOut):
+    """ScorecardOut as a list item."""
+
+
+class ScorecardPage(PageOut):
+    items = List(Nested(ScorecardItem))
+    active_version = String()
 
 
 class RecordsIn(In):
@@ -374,11 +433,19 @@ class ReasonOut(Schema):
     impact = Integer()
 
 
+class SourceCoverageOut(Schema):
+    months = Integer()
+    gaps = Integer()
+    first_period = String(allow_none=True)
+    latest_period = String(allow_none=True)
+    consented = Boolean()
+
+
 class CreditProfileOut(Schema):
     score = Integer(allow_none=True)
     grade = String(allow_none=True)
     reasons = List(Nested(ReasonOut))
-    sources = Dict(keys=String(), values=Dict())
+    sources = Dict(keys=String(), values=Nested(SourceCoverageOut))
     model_version = String(allow_none=True)
     computed_at = DateTime(allow_none=True)
 
@@ -483,6 +550,27 @@ class TransitionIn(In):
             raise ValidationError(N_("拒绝时必须选择原因"), field_name="reason_code")
 
 
+class PerformanceIn(In):
+    as_of = Date(required=True)
+    overdue_30 = Boolean(required=True)
+    overdue_90 = Boolean(required=True)
+
+
+class PerformanceOut(Schema):
+    id = Integer()
+    lead_id = Integer()
+    loan_id = Integer()
+    as_of = Date()
+    overdue_30 = Boolean()
+    overdue_90 = Boolean()
+    reported_at = DateTime()
+    reported_by = String(allow_none=True)
+
+
+class PerformanceItem(PerformanceOut):
+    """PerformanceOut inside a loan."""
+
+
 class LoanOut(Schema):
     amount = money()
     rate = money()
@@ -491,6 +579,7 @@ class LoanOut(Schema):
     disbursed_on = Date()
     first_loan_borrower = Boolean()
     renewal_without_repayment = Boolean()
+    performance = List(Nested(PerformanceItem))
 
 
 class AnonymisedProfile(Schema):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credit_profile.scorecard import Scorecard, ScorecardFormatError
+from credit_profile.scorecard import CategoricalCharacteristic, CategoryGroup, Scorecard, ScorecardFormatError
 
 OFFSET = 600.0
 
@@ -281,3 +281,29 @@ def test_from_dict_does_not_keep_references_to_the_input() -> None:
     before = copy.deepcopy(scorecard.to_dict())
     data["characteristics"][0]["bins"][0]["points"] = 999.0
     assert scorecard.to_dict() == before
+
+
+def test_categorical_points_many_tells_equal_keys_of_different_types_apart() -> None:
+    # 1, 1.0 and True are one dict key but three different strings; a column may repeat each.
+    characteristic = CategoricalCharacteristic(
+        name="code",
+        label="代码",
+        categories=(CategoryGroup(values=("1",), points=10.0), CategoryGroup(values=("True",), points=20.0)),
+        missing_points=-5.0,
+        other_points=-1.0,
+    )
+    column = [1, 1.0, True, "1", math.nan, None, 1, True, ["unhashable"]]
+    assert characteristic.points_many(np.array(column, dtype=object)).tolist() == [
+        characteristic.points_for(value) for value in column
+    ]
+    assert characteristic.points_many(np.array(column, dtype=object)).tolist() == [
+        10.0,
+        -1.0,
+        20.0,
+        10.0,
+        -5.0,
+        -5.0,
+        10.0,
+        20.0,
+        -1.0,
+    ]

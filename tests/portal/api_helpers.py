@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select
+
+from core.db import Base
 from core.identifiers import id_check_char, uscc_check_char
 
 ADMIN_PASSWORD = "Admin-pass-2026"
@@ -57,3 +60,20 @@ def register_body(username: str, n: int, **borrower: Any) -> dict[str, Any]:
     }
     b.update(borrower)
     return {"username": username, "password": PASSWORD, "phone": "13907960000", "borrower": b}
+
+
+def snapshot(session, *, ignore=("provider_nonces",)) -> dict[str, int]:
+    return {
+        t.name: session.scalar(select(func.count()).select_from(t))
+        for t in Base.metadata.sorted_tables
+        if t.name not in ignore
+    }
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])
+    body = response.get_json()
+    assert set(body) == {"error"} and body["error"]["message"]
+    if code:
+        assert body["error"]["code"] == code
+    return body["error"]

@@ -1,0 +1,219 @@
+"""The closed loop: loan performance reports, the training table, and training a scorecard from it."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+import random
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from core.errors import InvalidInputError
+from credit_profile.features import FEATURE_NAMES
+from credit_profile.models import ConsentUse, ScorecardVersion
+from credit_profile.services import grant_consent, revoke_consent, today_local
+from matching.errors import LeadNotFoundError, LoanNotDisbursedError
+from matching.models import Lead, Loan, Need
+from matching.services import TRAINING_COLUMNS, report_performance, training_table
+from tests.credit_profile.helpers import month, store
+from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory
+
+
+@pytest.fixture
+def bank(session):
+    product = ProductFactory(published=True)
+    officer = UserFactory(officer=True, institution_id=product.institution_id)
+    session.flush()
+    return {"product": product, "institution_id": product.institution_id, "officer": officer}
+
+
+def lead_for(session, bank, borrower, *, status="disbursed", disbursed_on=None) -> Lead:
+    """A lead in ``status``; a disbursed one with its loan (what transition_lead leaves behind)."""
+    need = Need(
+        borrower_id=borrower.id,
+        amount=Decimal("100000.00"),
+        term_months=12,
+        purpose="经营周转",
+        collateral="credit",
+        declared_prior_loan=False,
+        status="in_progress",
+    )
+    session.add(need)
+    session.flush()
+    lead = Lead(
+        need_id=need.id,
+        institution_id=bank["institution_id"],
+        product_id=bank["product"].id,
+        status=status,
+        claimed_by=bank["officer"].id,
+    )
+    session.add(lead)
+    session.flush()
+    if status == "disbursed":
+        session.add(
+            Loan(
+                lead_id=lead.id,
+                need_id=need.id,
+                borrower_id=borrower.id,
+                institution_id=lead.institution_id,
+                product_id=lead.product_id,
+                amount=need.amount,
+                rate=Decimal("3.85"),
+                term_months=12,
+                collateral="credit",
+                disbursed_on=disbursed_on or today_local(),
+                first_loan_borrower=True,
+                renewal_without_repayment=False,
+            )
+        )
+        session.flush()
+    return lead
+
+
+def report(session, bank, lead, as_of=None, overdue_30=False, overdue_90=False):
+    return report_performance(
+        session,
+        lead.id,
+        officer_id=bank["officer"].id,
+        institution_id=bank["institution_id"],
+        as_of=as_of or today_local(),
+        overdue_30=overdue_30,
+        overdue_90=overdue_90,
+    )
+
+
+def test_performance_is_reported_on_disbursed_loans_only(session, bank):
+    borrower = BorrowerFactory()
+    disbursed_on = today_local() - dt.timedelta(days=40)
+    lead = lead_for(session, bank, borrower, disbursed_on=disbursed_on)
+    row = report(session, bank, lead, overdue_30=True)
+    assert (row.overdue_30, row.overdue_90, row.reported_by) == (True, False, bank["officer"].id)
+
+    with pytest.raises(LoanNotDisbursedError):
+        report(session, bank, lead_for(session, bank, borrower, status="approved"))
+    other_bank = InstitutionFactory()
+    session.flush()
+    with pytest.raises(LeadNotFoundError):
+        report_performance(
+            session,
+            lead.id,
+            officer_id=bank["officer"].id,
+            institution_id=other_bank.id,
+            as_of=today_local(),
+            overdue_30=False,
+            overdue_90=False,
+        )
+    for kwargs, fields in (
+        ({"as_of": today_local() + dt.timedelta(days=1)}, {"as_of": ["in_future"]}),
+        ({"as_of": disbursed_on - dt.timedelta(days=1)}, {"as_of": ["before_disbursement"]}),
+        ({"overdue_90": True}, {"overdue_30": ["implied_by_overdue_90"]}),
+    ):
+        with pytest.raises(InvalidInputError) as caught:
+            report(session, bank, lead, **kwargs)
+        assert caught.value.fields == fields
+
+
+def borrowers_with_outcomes(session, bank, outcomes):
+    """One borrower per (slope, bad): two years of consented electricity use changing by ``slope`` kWh
+    a month, a disbursed loan, and a report saying whether it went 30 (and, for every fourth borrower, 90)
+    days past due."""
+    leads = []
+    for i, (slope, bad) in enumerate(outcomes):
+        borrower = BorrowerFactory()
+        consent = grant_consent(
+            session,
+            borrower_id=borrower.id,
+            sources=["electricity"],
+            purpose="融资",
+            expires_on=today_local() + dt.timedelta(days=90),
+            actor_id=None,
+        )
+        for back in range(1, 25):
+            level = Decimal(2000 + slope * (24 - back) + i).quantize(Decimal("0.01"))
+            store(session, borrower.id, "electricity", [month(back)], consent.id, kwh=level)
+        # The month of disbursement is after the features' reference month: it must never be used.
+        store(session, borrower.id, "electricity", [month(0)], consent.id, kwh=Decimal(0))
+        lead = lead_for(session, bank, borrower)
+        report(session, bank, lead, overdue_30=bad, overdue_90=bad and i % 4 == 0)
+        leads.append((lead, borrower, consent, bad))
+    return leads
+
+
+def test_training_table_has_features_at_disbursement_and_the_chosen_target(session, bank):
+    leads = borrowers_with_outcomes(session, bank, [(-30, True), (30, False), (-30, True), (30, False)])
+    revoke_consent(session, leads[1][2], actor_id=None)
+
+    rows = {row.loan_id: row for row in training_table(session, target="overdue_30")}
+    loans = {lead.id: session.scalar(select(Loan.id).where(Loan.lead_id == lead.id)) for lead, *_ in leads}
+
+    assert [rows[loans[lead.id]].bad for lead, *_ in leads] == [1, 0, 1, 0]
+    assert [row.bad for row in training_table(session, target="overdue_90")] == [1, 0, 0, 0]
+    first = rows[loans[leads[0][0].id]].features
+    assert first["elec_zero_months"] == 0.0  # the disbursement month's zero is not seen
+    assert first["elec_trend_12m"] < 0 and rows[loans[leads[2][0].id]].features["elec_trend_12m"] < 0
+    assert rows[loans[leads[3][0].id]].features["elec_trend_12m"] > 0
+    # The revoked borrower's data is no longer used.
+    assert set(rows[loans[leads[1][0].id]].features.values()) == {None}
+    uses = session.scalars(select(ConsentUse).where(ConsentUse.action == "model_training")).all()
+    assert {u.borrower_id for u in uses} == {leads[i][1].id for i in (0, 2, 3)}
+    with pytest.raises(InvalidInputError):
+        training_table(session, target="overdue_60")
+
+
+def test_immature_good_loans_wait_for_their_observation_period(session, bank):
+    borrower = BorrowerFactory()
+    lead = lead_for(session, bank, borrower, disbursed_on=today_local() - dt.timedelta(days=100))
+    report(session, bank, lead)
+    assert len(training_table(session, min_months_on_book=3)) == 1
+    assert training_table(session, min_months_on_book=4) == []
+    # A correction for the same date counts, not the first report.
+    report(session, bank, lead, overdue_30=True, overdue_90=True)
+    assert [row.bad for row in training_table(session, min_months_on_book=6)] == [1]
+
+
+@pytest.mark.slow
+def test_export_train_register_closes_the_loop(session, bank, runner, tmp_path):
+    # Falling use makes a bad outcome likelier, not certain (optbinning will not bin a perfect split).
+    rng = random.Random(20261122)
+    slopes = [rng.uniform(-40, 40) for _ in range(60)]
+    borrowers_with_outcomes(session, bank, [(s, rng.random() < 1 / (1 + math.exp(s / 8))) for s in slopes])
+    table = tmp_path / "training.csv"
+
+    result = runner.invoke(
+        args=["scorecard", "export-training", "--out", str(table), "--target", "overdue_30"]
+    )
+    assert result.exit_code == 0, result.output
+    with table.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 60 and list(rows[0]) == [*TRAINING_COLUMNS, "overdue_30"]
+    assert {r["overdue_30"] for r in rows} == {"0", "1"}
+
+    artefact = tmp_path / "card.json"
+    result = runner.invoke(
+        args=[
+            "scorecard",
+            "train",
+            "--data",
+            str(table),
+            "--target",
+            "overdue_30",
+            "--exclude",
+            "loan_id",
+            "--out",
+            str(artefact),
+            "--version",
+            "loop-1",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    names = {c["name"] for c in json.loads(artefact.read_text(encoding="utf-8"))["characteristics"]}
+    assert names and names <= set(FEATURE_NAMES)
+
+    result = runner.invoke(args=["scorecard", "register", "--model", str(artefact), "--note", "闭环"])
+    assert result.exit_code == 0, result.output
+    row = session.scalar(select(ScorecardVersion).where(ScorecardVersion.version == "loop-1"))
+    assert (row.active, row.note) == (False, "闭环")
