@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core import runtime
+from core.types import utcnow
 from credit_profile.services import RESCORE_JOB
 from matching import services
 
@@ -23,24 +24,36 @@ def match_need(need_id: int) -> None:
 
 @runtime.periodic
 def expire_overdue_leads() -> int:
-    """The SLA sweep: expire unclaimed leads past due and re-dispatch their needs."""
-    settings = runtime.settings()
+    """The SLA sweep: expire unclaimed leads past due and re-dispatch their needs, one need per
+    transaction (a long sweep never holds many needs locked against claims)."""
+    policy = services.DispatchPolicy.from_settings(runtime.settings())
+    now = utcnow()
     with runtime.job_session() as session:
-        expired = services.expire_overdue_leads(
-            session, top_n=settings.dispatch_top_n, max_rounds=settings.dispatch_max_rounds
-        )
-    return len(expired)
+        need_ids = services.overdue_need_ids(session, now=now)
+    cache = services.ContextCache()
+    expired = 0
+    for need_id in need_ids:
+        with runtime.job_session() as session:
+            expired += len(services.expire_need_leads(session, need_id, policy=policy, now=now, cache=cache))
+    return expired
 
 
 @runtime.periodic
 def sweep_stale_leads() -> int:
-    """The stale sweep: flag claimed leads left without progress, release those flagged too long."""
-    settings = runtime.settings()
+    """The stale sweep: flag claimed leads left without progress, release those flagged too long; one
+    lead per transaction."""
+    policy = services.DispatchPolicy.from_settings(runtime.settings())
+    now = utcnow()
     with runtime.job_session() as session:
-        result = services.sweep_stale_leads(
-            session, top_n=settings.dispatch_top_n, max_rounds=settings.dispatch_max_rounds
-        )
-    return len(result.flagged) + len(result.released)
+        leads = services.leads_in_hand(session)
+    cache = services.ContextCache()
+    changed = 0
+    for lead in leads:
+        with runtime.job_session() as session:
+            changed += (
+                services.check_stale_lead(session, lead, policy=policy, now=now, cache=cache) is not None
+            )
+    return changed
 
 
 @runtime.periodic
@@ -50,22 +63,32 @@ def send_renewal_reminders() -> int:
         return services.send_renewal_reminders(session)
 
 
-def rematch_open_needs(product_id: int | None = None) -> int:
-    """Re-match open needs after a product was published, changed or retired."""
+def _rematch(*, product_id: int | None, borrower_id: int | None, reason: str) -> int:
+    top_n = runtime.settings().dispatch_top_n
     with runtime.job_session() as session:
-        leads = services.rematch_open_needs(
-            session, top_n=runtime.settings().dispatch_top_n, product_id=product_id, reason="product"
-        )
-        return len(leads)
+        need_ids = services.rematch_candidates(session, borrower_id=borrower_id)
+        if not need_ids:
+            return 0
+        context = services.load_match_context(session)
+    probe = services.product_probe(context, product_id)
+    created = 0
+    for need_id in need_ids:
+        with runtime.job_session() as session:
+            leads = services.rematch_need(
+                session, need_id, top_n=top_n, context=context, probe=probe, reason=reason
+            )
+            created += len(leads)
+    return created
+
+
+def rematch_open_needs(product_id: int | None = None) -> int:
+    """Re-match open needs after a product was published, changed or retired; one need per transaction."""
+    return _rematch(product_id=product_id, borrower_id=None, reason="product")
 
 
 def rematch_borrower(borrower_id: int) -> int:
     """Re-match a borrower's open needs after their score changed."""
-    with runtime.job_session() as session:
-        leads = services.rematch_open_needs(
-            session, top_n=runtime.settings().dispatch_top_n, borrower_id=borrower_id, reason="score"
-        )
-        return len(leads)
+    return _rematch(product_id=None, borrower_id=borrower_id, reason="score")
 
 
 JOBS: dict[str, Callable[..., Any]] = {

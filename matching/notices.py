@@ -20,7 +20,7 @@ from core.notifications import notify, queue_message
 from core.reference import CITY_CODE
 from core.types import SHANGHAI
 from matching.models import Lead, LeadStatus, Need, NeedStatus
-from products.models import Institution, Product
+from products.models import Institution
 
 
 def N_(text: str) -> str:
@@ -138,7 +138,7 @@ def lead_status_changed(session: Session, lead: Lead, event: StatusEvent, *, act
             )
 
 
-def lead_pushed(session: Session, lead: Lead, need: Need, product: Product, event: StatusEvent) -> None:
+def lead_pushed(session: Session, lead: Lead, need: Need, product_name: str, event: StatusEvent) -> None:
     """A new lead: the applicant (in-app) and every officer of the institution (in-app and SMS)."""
     applicants = applicant_users(session, need.borrower_id)
     notify(
@@ -152,7 +152,7 @@ def lead_pushed(session: Session, lead: Lead, need: Need, product: Product, even
     staff = officers(session, lead.institution_id)
     data = {
         "amount": f"{need.amount:.2f}",
-        "product": product.name,
+        "product": product_name,
         "sla_due_at": lead.sla_due_at.isoformat() if lead.sla_due_at else None,
     }
     notify(
@@ -171,7 +171,7 @@ def lead_pushed(session: Session, lead: Lead, need: Need, product: Product, even
         "lead_pushed",
         f"lead_pushed:{lead.id}",
         amount=f"{need.amount:.2f}",
-        product=product.name,
+        product=product_name,
         due=due,
     )
 

@@ -395,21 +395,44 @@ class MatchContext:
     """
 
     index: engine.ProductIndex
-    products: Mapping[int, Product]
+    products: Mapping[int, CatalogueEntry]
     stats: Mapping[int, engine.InstitutionStats]
     institution_count: int
 
 
+@dataclass(frozen=True, slots=True)
+class CatalogueEntry:
+    """What a push needs of a product besides its rules: plain values, usable in any transaction."""
+
+    spec: engine.ProductSpec
+    institution_name: str
+    sla_hours: int
+
+
 def load_match_context(session: Session) -> MatchContext:
+    """The published catalogue and the institutions' records, read now; valid across transactions."""
     products = session.scalars(
         select(Product).where(Product.status == ProductStatus.PUBLISHED).order_by(Product.id)
     ).all()
+    entries = {p.id: CatalogueEntry(product_spec(p), p.institution.name, p.sla_hours) for p in products}
     return MatchContext(
-        index=engine.prepare(product_spec(p) for p in products),
-        products={p.id: p for p in products},
+        index=engine.prepare(entry.spec for entry in entries.values()),
+        products=entries,
         stats=institution_stats(session),
         institution_count=len({p.institution_id for p in products}),
     )
+
+
+class ContextCache:
+    """A MatchContext loaded on first use: a sweep that re-dispatches nothing never reads the catalogue."""
+
+    def __init__(self, context: MatchContext | None = None) -> None:
+        self.context = context
+
+    def get(self, session: Session) -> MatchContext:
+        if self.context is None:
+            self.context = load_match_context(session)
+        return self.context
 
 
 def _specs(session: Session, need: Need) -> tuple[engine.NeedSpec, engine.BorrowerSpec, Borrower]:
@@ -479,8 +502,8 @@ def _summary(result: engine.MatchResult, context: MatchContext) -> dict[str, Any
         "exclusions": [
             {
                 "product_id": ex.product_id,
-                "product": context.products[ex.product_id].name,
-                "institution": context.products[ex.product_id].institution.name,
+                "product": context.products[ex.product_id].spec.name,
+                "institution": context.products[ex.product_id].institution_name,
                 "reasons": [
                     {"code": r.code, "params": r.params, "text": engine.describe(r)} for r in ex.reasons
                 ],
@@ -526,9 +549,9 @@ def _push(
             entity_id=lead.id,
             need_id=need.id,
             to_status=LeadStatus.PUSHED,
-            data={"institution": product.institution.name, "product": product.name, "round": round_no},
+            data={"institution": product.institution_name, "product": product.spec.name, "round": round_no},
         )
-        notices.lead_pushed(session, lead, need, product, event)
+        notices.lead_pushed(session, lead, need, product.spec.name, event)
         leads.append(lead)
     need.match_summary = _summary(result, context)
     session.flush()
@@ -644,47 +667,64 @@ def _raise_alert(session: Session, need: Need, event: StatusEvent, data: dict[st
     notices.need_opened_to_all(session, need, event, region_code=borrower.region_code)
 
 
+def overdue_need_ids(session: Session, *, now: dt.datetime) -> list[int]:
+    """Needs with a pushed lead past its SLA, in id order (the order their rows are locked in)."""
+    return list(
+        session.scalars(
+            select(Lead.need_id)
+            .where(Lead.status == LeadStatus.PUSHED, Lead.sla_due_at < now)
+            .distinct()
+            .order_by(Lead.need_id)
+        )
+    )
+
+
+def expire_need_leads(
+    session: Session, need_id: int, *, policy: DispatchPolicy, now: dt.datetime, cache: ContextCache
+) -> list[int]:
+    """Expire the need's pushed leads past their SLA; re-dispatch the need if none of its leads is
+    open any more. Idempotent. Returns the expired lead ids."""
+    need = _lock_need(session, need_id)
+    if need is None:
+        return []
+    overdue = session.scalars(
+        select(Lead)
+        .where(Lead.need_id == need_id, Lead.status == LeadStatus.PUSHED, Lead.sla_due_at < now)
+        .order_by(Lead.id)
+    ).all()
+    expired = [
+        lead.id
+        for lead in overdue
+        if _set_lead_status(
+            session,
+            lead,
+            LeadStatus.EXPIRED,
+            allowed_from=frozenset({LeadStatus.PUSHED}),
+            actor_id=None,
+            data={"kind": "sla_expired"},
+        )
+    ]
+    if (
+        expired
+        and need.status in (NeedStatus.MATCHED, NeedStatus.IN_PROGRESS)
+        and not _open_leads(session, need_id)
+    ):
+        _redispatch(session, need, cache.get(session), policy, reason="sla")
+    return expired
+
+
 def expire_overdue_leads(
     session: Session, *, top_n: int, max_rounds: int = 2, now: dt.datetime | None = None
 ) -> list[int]:
-    """The SLA sweep: pushed leads past their due time expire and their needs go to the next round.
-
-    A need is re-dispatched once none of its leads is open; after `max_rounds` rounds the next one
-    reaches every eligible institution; a need with nobody left to try is rejected. Idempotent: a
-    lead already moved on is skipped by the conditional update. Returns the expired lead ids.
-    """
+    """The SLA sweep in one transaction: pushed leads past their due time expire and their needs go
+    to the next round (see the module doc). The job runs `expire_need_leads` one need per
+    transaction instead. Idempotent. Returns the expired lead ids."""
     now = now or utcnow()
     policy = DispatchPolicy(top_n=top_n, max_rounds=max_rounds)
-    need_ids = session.scalars(
-        select(Lead.need_id)
-        .where(Lead.status == LeadStatus.PUSHED, Lead.sla_due_at < now)
-        .distinct()
-        .order_by(Lead.need_id)
-    ).all()
+    cache = ContextCache()
     expired: list[int] = []
-    context: MatchContext | None = None
-    for need_id in need_ids:
-        need = _lock_need(session, need_id)
-        assert need is not None
-        overdue = session.scalars(
-            select(Lead)
-            .where(Lead.need_id == need_id, Lead.status == LeadStatus.PUSHED, Lead.sla_due_at < now)
-            .order_by(Lead.id)
-        ).all()
-        for lead in overdue:
-            if _set_lead_status(
-                session,
-                lead,
-                LeadStatus.EXPIRED,
-                allowed_from=frozenset({LeadStatus.PUSHED}),
-                actor_id=None,
-                data={"kind": "sla_expired"},
-            ):
-                expired.append(lead.id)
-        if need.status not in (NeedStatus.MATCHED, NeedStatus.IN_PROGRESS) or _open_leads(session, need.id):
-            continue
-        context = context or load_match_context(session)
-        _redispatch(session, need, context, policy, reason="sla")
+    for need_id in overdue_need_ids(session, now=now):
+        expired += expire_need_leads(session, need_id, policy=policy, now=now, cache=cache)
     return expired
 
 
@@ -700,16 +740,20 @@ class StaleSweep:
     released: list[int]
 
 
-def sweep_stale_leads(
-    session: Session, *, top_n: int, max_rounds: int = 2, now: dt.datetime | None = None
-) -> StaleSweep:
-    """The stale sweep: claimed leads without a status change for the product's `follow_up_hours`
-    (working hours) are flagged to the claiming officer and the institution's officers; a flagged lead
-    still unchanged `follow_up_hours` after the flag is expired with a note and its need goes back to
-    dispatch. Idempotent: the flag is set once, a status change clears it, and both steps are
-    conditional on the lead being unchanged since it was read."""
-    now = now or utcnow()
-    policy = DispatchPolicy(top_n=top_n, max_rounds=max_rounds)
+@dataclass(frozen=True)
+class InHandLead:
+    """A claimed lead as the stale sweep read it; every step is conditional on it being unchanged."""
+
+    lead_id: int
+    need_id: int
+    status: str
+    updated_at: dt.datetime
+    stale_flagged_at: dt.datetime | None
+    follow_up_hours: int
+
+
+def leads_in_hand(session: Session) -> list[InHandLead]:
+    """Every lead the stale sweep watches, in (need, lead) order."""
     rows = session.execute(
         select(
             Lead.id,
@@ -723,46 +767,76 @@ def sweep_stale_leads(
         .where(Lead.status.in_(list(STALE_STATUSES)))
         .order_by(Lead.need_id, Lead.id)
     ).all()
+    return [InHandLead(*row) for row in rows]
+
+
+def check_stale_lead(
+    session: Session, lead: InHandLead, *, policy: DispatchPolicy, now: dt.datetime, cache: ContextCache
+) -> str | None:
+    """Flag the lead once its follow-up window has passed without a status change; release it (expire
+    it with a note and send the need back to dispatch) once another window has passed since the flag.
+    Returns "flagged", "released" or None. Idempotent."""
+    window = lead.follow_up_hours
+    if lead.stale_flagged_at is None:
+        if working_hours_between(lead.updated_at, now) >= window and _flag_stale(
+            session, lead.lead_id, status=lead.status, since=lead.updated_at, hours=window, now=now
+        ):
+            return "flagged"
+        return None
+    if working_hours_between(lead.stale_flagged_at, now) < window:
+        return None
+    need = _lock_need(session, lead.need_id)
+    row = session.get(Lead, lead.lead_id)
+    if (
+        need is None
+        or row is None
+        or not _set_lead_status(
+            session,
+            row,
+            LeadStatus.EXPIRED,
+            allowed_from=frozenset({lead.status}),
+            actor_id=None,
+            values={"note": RELEASE_NOTE},
+            unchanged_since=lead.updated_at,
+            data={"kind": "released", "hours": window},
+        )
+    ):
+        return None
+    if need.status != NeedStatus.IN_PROGRESS or _in_hand(session, need.id):
+        return "released"
+    if _open_leads(session, need.id):
+        # Other institutions still hold this need unclaimed: their SLA decides what comes next.
+        _set_need_status(
+            session,
+            need,
+            NeedStatus.MATCHED,
+            allowed_from=frozenset({NeedStatus.IN_PROGRESS}),
+            actor_id=None,
+            data={"kind": "back_to_dispatch"},
+        )
+    else:
+        _redispatch(session, need, cache.get(session), policy, reason="released")
+    return "released"
+
+
+def sweep_stale_leads(
+    session: Session, *, top_n: int, max_rounds: int = 2, now: dt.datetime | None = None
+) -> StaleSweep:
+    """The stale sweep in one transaction (`check_stale_lead` for every lead in hand; the job runs
+    one lead per transaction). Claimed leads without a status change for the product's
+    `follow_up_hours` (working hours) are flagged to the claiming officer and the institution's
+    officers; still unchanged `follow_up_hours` after the flag, they are released."""
+    now = now or utcnow()
+    policy = DispatchPolicy(top_n=top_n, max_rounds=max_rounds)
+    cache = ContextCache()
     flagged: list[int] = []
     released: list[int] = []
-    context: MatchContext | None = None
-    for lead_id, need_id, status, updated_at, flagged_at, window in rows:
-        if flagged_at is None:
-            if working_hours_between(updated_at, now) >= window and _flag_stale(
-                session, lead_id, status=status, since=updated_at, hours=window, now=now
-            ):
-                flagged.append(lead_id)
-        elif working_hours_between(flagged_at, now) >= window:
-            need = _lock_need(session, need_id)
-            lead = session.get(Lead, lead_id)
-            assert need is not None and lead is not None
-            if not _set_lead_status(
-                session,
-                lead,
-                LeadStatus.EXPIRED,
-                allowed_from=frozenset({status}),
-                actor_id=None,
-                values={"note": RELEASE_NOTE},
-                unchanged_since=updated_at,
-                data={"kind": "released", "hours": window},
-            ):
-                continue
-            released.append(lead_id)
-            if need.status != NeedStatus.IN_PROGRESS or _in_hand(session, need_id):
-                continue
-            if _open_leads(session, need_id):
-                # Other institutions still hold this need unclaimed: their SLA decides what comes next.
-                _set_need_status(
-                    session,
-                    need,
-                    NeedStatus.MATCHED,
-                    allowed_from=frozenset({NeedStatus.IN_PROGRESS}),
-                    actor_id=None,
-                    data={"kind": "back_to_dispatch"},
-                )
-                continue
-            context = context or load_match_context(session)
-            _redispatch(session, need, context, policy, reason="released")
+    for lead in leads_in_hand(session):
+        outcome = check_stale_lead(session, lead, policy=policy, now=now, cache=cache)
+        if outcome == "flagged":
+            flagged.append(lead.lead_id)
+        elif outcome == "released":
+            released.append(lead.lead_id)
     return StaleSweep(flagged=flagged, released=released)
 
 
@@ -813,6 +887,67 @@ def enqueue_rematching(session: Session, *, product_id: int, reason: str) -> Non
     add_job(session, REMATCH_JOB, f"{REMATCH_JOB}:{product_id}:{reason}:{stamp}", product_id=product_id)
 
 
+def rematch_candidates(session: Session, *, borrower_id: int | None = None) -> list[int]:
+    """Ids of needs re-matching may add leads to (`unmatched` or `matched`), in id order."""
+    stmt = select(Need.id).where(Need.status.in_(list(REMATCH_STATUSES))).order_by(Need.id)
+    if borrower_id is not None:
+        stmt = stmt.where(Need.borrower_id == borrower_id)
+    return list(session.scalars(stmt))
+
+
+def product_probe(context: MatchContext, product_id: int | None) -> engine.ProductIndex | None:
+    """The changed product alone, prepared, when it is published: needs it cannot serve are skipped."""
+    entry = context.products.get(product_id) if product_id is not None else None
+    return engine.prepare([entry.spec]) if entry is not None else None
+
+
+def rematch_need(
+    session: Session,
+    need_id: int,
+    *,
+    top_n: int,
+    context: MatchContext,
+    probe: engine.ProductIndex | None = None,
+    reason: str = "product",
+) -> list[Lead]:
+    """Top up one open need: `unmatched`, or `matched` with fewer than `top_n` leads in its current
+    round (no limit once open to all). New leads join the current round; the unique (need,
+    institution) key refuses a second push, whoever got there first. Returns the new leads."""
+    need = _lock_need(session, need_id)
+    if need is None or need.status not in REMATCH_STATUSES:
+        return []
+    round_no = max(need.dispatch_round, 1)
+    if need.open_to_all:
+        room = max(context.institution_count, 1)
+    else:
+        in_round = session.scalar(
+            select(func.count()).where(Lead.need_id == need.id, Lead.dispatch_round == round_no)
+        )
+        room = top_n - (in_round or 0)
+    if room <= 0:
+        return []
+    specs = _specs(session, need)[:2]
+    if probe is not None and not _evaluate(session, need, probe, limit=0, specs=specs).eligible_count:
+        return []
+    result = _evaluate(session, need, context, limit=room, specs=specs)
+    if not result.picks:
+        return []
+    need.dispatch_round = round_no
+    leads = _push(session, need, context, result, round_no=round_no)
+    if leads and need.status == NeedStatus.UNMATCHED:
+        _set_need_status(
+            session,
+            need,
+            NeedStatus.MATCHED,
+            allowed_from=frozenset({NeedStatus.UNMATCHED}),
+            actor_id=None,
+            data={"leads": len(leads), "round": round_no, "reason": reason},
+        )
+    elif leads:
+        _need_event(session, need, {"kind": "topped_up", "leads": len(leads), "reason": reason})
+    return leads
+
+
 def rematch_open_needs(
     session: Session,
     *,
@@ -821,63 +956,21 @@ def rematch_open_needs(
     borrower_id: int | None = None,
     reason: str = "product",
 ) -> list[Lead]:
-    """Push open needs to institutions the catalogue or the borrower's score now makes eligible.
+    """Push open needs to institutions the catalogue or the borrower's score now makes eligible, in
+    one transaction (`rematch_need` for each candidate; the jobs run one need per transaction).
 
-    Open means `unmatched`, or `matched` with room left in the current round (fewer than `top_n`
-    leads in it; no limit once the need is open to all). New leads join the current round. With
-    `product_id`, needs that product cannot serve are skipped without ranking; with `borrower_id`,
-    only that borrower's needs are looked at. Safe to run twice and concurrently: the unique (need,
-    institution) key refuses a second push. Returns the new leads.
+    With `product_id` (a published product), needs that product cannot serve are skipped without
+    ranking; with `borrower_id`, only that borrower's needs are looked at. Safe to run twice and
+    concurrently. Returns the new leads.
     """
-    stmt = select(Need.id).where(Need.status.in_(list(REMATCH_STATUSES))).order_by(Need.id)
-    if borrower_id is not None:
-        stmt = stmt.where(Need.borrower_id == borrower_id)
-    need_ids = session.scalars(stmt).all()
+    need_ids = rematch_candidates(session, borrower_id=borrower_id)
     if not need_ids:
         return []
     context = load_match_context(session)
-    probe = (
-        engine.prepare([product_spec(context.products[product_id])])
-        if product_id is not None and product_id in context.products
-        else None
-    )
+    probe = product_probe(context, product_id)
     created: list[Lead] = []
     for need_id in need_ids:
-        need = _lock_need(session, need_id)
-        if need is None or need.status not in REMATCH_STATUSES:
-            continue
-        round_no = max(need.dispatch_round, 1)
-        if need.open_to_all:
-            room = max(context.institution_count, 1)
-        else:
-            in_round = session.scalar(
-                select(func.count()).where(Lead.need_id == need.id, Lead.dispatch_round == round_no)
-            )
-            room = top_n - (in_round or 0)
-        if room <= 0:
-            continue
-        specs = _specs(session, need)[:2]
-        if probe is not None and not _evaluate(session, need, probe, limit=0, specs=specs).eligible_count:
-            continue
-        result = _evaluate(session, need, context, limit=room, specs=specs)
-        if not result.picks:
-            continue
-        need.dispatch_round = round_no
-        leads = _push(session, need, context, result, round_no=round_no)
-        if not leads:
-            continue
-        created.extend(leads)
-        if need.status == NeedStatus.UNMATCHED:
-            _set_need_status(
-                session,
-                need,
-                NeedStatus.MATCHED,
-                allowed_from=frozenset({NeedStatus.UNMATCHED}),
-                actor_id=None,
-                data={"leads": len(leads), "round": round_no, "reason": reason},
-            )
-        else:
-            _need_event(session, need, {"kind": "topped_up", "leads": len(leads), "reason": reason})
+        created += rematch_need(session, need_id, top_n=top_n, context=context, probe=probe, reason=reason)
     return created
 
 

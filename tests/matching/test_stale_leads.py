@@ -6,8 +6,10 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from core import runtime
 from core.models import Notification, OutgoingMessage
 from core.types import utcnow
+from matching import jobs
 from matching.models import LeadStatus, NeedStatus
 from matching.services import (
     RELEASE_NOTE,
@@ -17,6 +19,7 @@ from matching.services import (
     transition_lead,
 )
 from matching.workhours import add_working_hours
+from tests.conftest import make_settings
 from tests.matching.helpers import applicant, bank, event_kinds, leads_of, submit
 
 
@@ -90,3 +93,24 @@ def test_an_approved_lead_waits_for_disbursement_without_being_flagged(session):
         transition_lead(session, lead.id, to=step, officer_id=officers[0].id, institution_id=team[0][0].id)
     result = sweep_stale_leads(session, top_n=1, now=utcnow() + dt.timedelta(days=60))
     assert result.flagged == [] and lead.stale_flagged_at is None
+
+
+def test_the_scheduled_job_flags_then_releases_one_lead_per_transaction(session, session_factory):
+    runtime.bind(session_factory, make_settings(dispatch_top_n=1))
+    team, need, lead, _officers = _claimed(session)
+    lead.updated_at = utcnow() - dt.timedelta(days=30)
+    session.commit()
+
+    assert jobs.sweep_stale_leads() == 1
+    session.expire_all()
+    assert lead.stale_flagged_at is not None and lead.status == LeadStatus.CLAIMED
+    assert jobs.sweep_stale_leads() == 0  # flagged once
+
+    lead.stale_flagged_at = utcnow() - dt.timedelta(days=30)
+    session.commit()
+    assert jobs.sweep_stale_leads() == 1
+    session.expire_all()
+    assert lead.status == LeadStatus.EXPIRED and need.status == NeedStatus.MATCHED
+    assert [x.institution_id for x in leads_of(session, need.id) if x.status == LeadStatus.PUSHED] == [
+        team[1][0].id
+    ]
