@@ -6,9 +6,10 @@ worker command binds one before it starts; nothing builds either when a jobs mod
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,11 +23,19 @@ class _Runtime:
 
 
 _runtime = _Runtime()
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def bind(factory: sessionmaker[Session], settings: Settings) -> None:
     _runtime.factory = factory
     _runtime.settings = settings
+
+
+def session_factory() -> sessionmaker[Session]:
+    """The bound session factory. Raises RuntimeError when nothing was bound."""
+    if _runtime.factory is None:
+        raise RuntimeError("job runtime not bound; call core.runtime.bind() first")
+    return _runtime.factory
 
 
 def settings() -> Settings:
@@ -50,3 +59,17 @@ def job_session() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def periodic(func: F) -> F:
+    """Mark a job as periodic: run every SWEEP_INTERVAL_SECONDS, with no arguments.
+
+    The rq worker's scheduler runs it (one job per period, whatever the number of workers), or the
+    embedded loop when no Redis is configured. It must be idempotent.
+    """
+    func.periodic = True  # type: ignore[attr-defined]
+    return func
+
+
+def is_periodic(func: Callable[..., Any]) -> bool:
+    return getattr(func, "periodic", False) is True

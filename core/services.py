@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Collection
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -169,15 +170,39 @@ def add_job(session: Session, name: str, dedup_key: str, **payload: Any) -> Outb
 
 
 MAX_JOB_ATTEMPTS = 5
+# A row handed to the queue this long ago and never completed was lost (Redis data loss, retries
+# used up): it is handed over again, until MAX_JOB_ATTEMPTS runs have started.
+REQUEUE_AFTER = dt.timedelta(hours=1)
 
 
-def pending_jobs(session: Session, limit: int = 100) -> list[OutboxJob]:
-    """Outbox rows not yet handed to the queue, oldest first; rows that failed too often wait for ops."""
-    return list(
-        session.scalars(
-            select(OutboxJob)
-            .where(OutboxJob.enqueued_at.is_(None), OutboxJob.attempts < MAX_JOB_ATTEMPTS)
-            .order_by(OutboxJob.id)
-            .limit(limit)
+def pending_jobs(
+    session: Session, limit: int = 100, *, exclude: Collection[int] = (), now: dt.datetime | None = None
+) -> list[OutboxJob]:
+    """Outbox rows to hand to the queue, oldest first: never handed over, or handed over more than
+    REQUEUE_AFTER ago and not completed. Rows that failed too often wait for ops."""
+    now = now or utcnow()
+    stmt = (
+        select(OutboxJob)
+        .where(
+            OutboxJob.attempts < MAX_JOB_ATTEMPTS,
+            or_(
+                OutboxJob.enqueued_at.is_(None),
+                (OutboxJob.enqueued_at < now - REQUEUE_AFTER) & OutboxJob.completed_at.is_(None),
+            ),
         )
+        .order_by(OutboxJob.id)
+        .limit(limit)
+    )
+    if exclude:
+        stmt = stmt.where(OutboxJob.id.not_in(list(exclude)))
+    return list(session.scalars(stmt))
+
+
+def complete_job(session: Session, outbox_id: int) -> None:
+    """Record that the outbox row's job ran to the end, so it is never handed over again."""
+    session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == outbox_id, OutboxJob.completed_at.is_(None))
+        .values(completed_at=utcnow())
+        .execution_options(synchronize_session=False)
     )

@@ -22,6 +22,12 @@ def _int(value: str | None, default: int) -> int:
     return int(value)
 
 
+def _ints(value: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    if value is None or value.strip() == "":
+        return default
+    return tuple(int(part) for part in value.split(",") if part.strip())
+
+
 def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'jihuitong.db'}"
 
@@ -37,6 +43,9 @@ class Settings:
     dispatch_top_n: int = 3
     dispatch_max_rounds: int = 2
     default_sla_hours: int = 8
+    sweep_interval_seconds: int = 300
+    job_retry_delays: tuple[int, ...] = (10, 60, 300)
+    message_sender: str = "core.notifications:LoggingSender"
     login_rate_limit: str = "10 per minute"
     api_rate_limit: str = "600 per minute"
     secure_cookies: bool = False
@@ -57,6 +66,9 @@ class Settings:
             "dispatch_top_n": _int(env.get("DISPATCH_TOP_N"), 3),
             "dispatch_max_rounds": _int(env.get("DISPATCH_MAX_ROUNDS"), 2),
             "default_sla_hours": _int(env.get("DEFAULT_SLA_HOURS"), 8),
+            "sweep_interval_seconds": _int(env.get("SWEEP_INTERVAL_SECONDS"), 300),
+            "job_retry_delays": _ints(env.get("JOB_RETRY_DELAYS"), (10, 60, 300)),
+            "message_sender": env.get("MESSAGE_SENDER") or "core.notifications:LoggingSender",
             "login_rate_limit": env.get("LOGIN_RATE_LIMIT") or "10 per minute",
             "api_rate_limit": env.get("API_RATE_LIMIT") or "600 per minute",
             "secure_cookies": _bool(env.get("SECURE_COOKIES")),

@@ -35,6 +35,7 @@ def recompute_all_scores() -> None:
         after = batch[-1]
 
 
+@runtime.periodic
 def expire_consents() -> int:
     """The expiry sweep (daily): mark consents past their last day expired and rescore their borrowers.
 
@@ -48,6 +49,7 @@ def expire_consents() -> int:
     return len(expired)
 
 
+@runtime.periodic
 def purge_expired_data() -> int:
     """The retention sweep (daily): delete data held only under consents ended over RETENTION_DAYS ago.
 

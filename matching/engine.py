@@ -209,6 +209,16 @@ class _Prepared:
     min_amount_text: str
     max_amount_text: str
     accepted_text: str
+    industry_scopes: tuple[_Scope, ...]
+
+
+class _Scope(NamedTuple):
+    """An excluded industry code split once, as `industry_within` splits it."""
+
+    code: str
+    section: str | None
+    digits: str
+    literal: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +254,20 @@ def _prepare_one(spec: ProductSpec) -> _Prepared:
         min_amount_text=_money(spec.min_amount),
         max_amount_text=_money(spec.max_amount),
         accepted_text="、".join(COLLATERAL_KINDS.get(c, c) for c in spec.collateral),
+        industry_scopes=tuple(_scope(code) for code in spec.industries_excluded),
     )
+
+
+def _scope(code: str) -> _Scope:
+    section, digits = _split_industry(code)
+    return _Scope(code, section, digits, code.strip().upper())
+
+
+def _inside(section: str | None, digits: str, literal: str, scope: _Scope) -> bool:
+    """`industry_within` on pre-split values: the borrower's code is split once per evaluation."""
+    if scope.section is None:
+        return bool(scope.literal) and literal.startswith(scope.literal)
+    return section == scope.section and digits.startswith(scope.digits)
 
 
 def describe(reason: ExclusionReason) -> str:
@@ -338,6 +361,8 @@ def evaluate(
     kind = borrower.kind
     score = borrower.score
     industry = borrower.industry_code
+    industry_split = _split_industry(industry)
+    industry_literal = industry.strip().upper()
     amount_text = _money(amount)
     collateral_name = COLLATERAL_KINDS.get(collateral, collateral)
     # Reasons are built once per distinct product-side value and shared between the exclusions of this
@@ -407,7 +432,12 @@ def evaluate(
                 industry_reason = industries[spec.industries_excluded]
             else:
                 excluded_by = next(
-                    (code for code in spec.industries_excluded if industry_within(industry, code)), None
+                    (
+                        scope.code
+                        for scope in entry.industry_scopes
+                        if _inside(industry_split[0], industry_split[1], industry_literal, scope)
+                    ),
+                    None,
                 )
                 industry_reason = industries[spec.industries_excluded] = (
                     None

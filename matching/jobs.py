@@ -1,4 +1,9 @@
-"""Background jobs of the matching package: primitive ids in, own session, safe to run twice."""
+"""Background jobs of the matching package: primitive ids in, own session, safe to run twice.
+
+Jobs marked `@runtime.periodic` are the sweeps the scheduler runs every SWEEP_INTERVAL_SECONDS.
+`FOLLOW_UPS` names jobs the worker queues (through the outbox) after another package's job has run,
+so that credit_profile never has to import matching: a new score re-matches the borrower's needs.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +11,94 @@ from collections.abc import Callable
 from typing import Any
 
 from core import runtime
+from core.types import utcnow
+from credit_profile.services import RESCORE_JOB
 from matching import services
 
 
 def match_need(need_id: int) -> None:
-    """Run one matching round for the need (a no-op once the need has left `submitted`)."""
+    """Run the first matching round for the need (a no-op once the need has left `submitted`)."""
     with runtime.job_session() as session:
         services.match_need(session, need_id, top_n=runtime.settings().dispatch_top_n)
 
 
-JOBS: dict[str, Callable[..., Any]] = {services.MATCH_JOB: match_need}
-
-
-def expire_overdue_leads() -> None:
-    """The SLA sweep (scheduled): expire unclaimed leads past due and re-dispatch their needs."""
+@runtime.periodic
+def expire_overdue_leads() -> int:
+    """The SLA sweep: expire unclaimed leads past due and re-dispatch their needs, one need per
+    transaction (a long sweep never holds many needs locked against claims)."""
+    policy = services.DispatchPolicy.from_settings(runtime.settings())
+    now = utcnow()
     with runtime.job_session() as session:
-        services.expire_overdue_leads(session, top_n=runtime.settings().dispatch_top_n)
+        need_ids = services.overdue_need_ids(session, now=now)
+    cache = services.ContextCache()
+    expired = 0
+    for need_id in need_ids:
+        with runtime.job_session() as session:
+            expired += len(services.expire_need_leads(session, need_id, policy=policy, now=now, cache=cache))
+    return expired
 
 
-JOBS["expire_overdue_leads"] = expire_overdue_leads
+@runtime.periodic
+def sweep_stale_leads() -> int:
+    """The stale sweep: flag claimed leads left without progress, release those flagged too long; one
+    lead per transaction."""
+    policy = services.DispatchPolicy.from_settings(runtime.settings())
+    now = utcnow()
+    with runtime.job_session() as session:
+        leads = services.leads_in_hand(session)
+    cache = services.ContextCache()
+    changed = 0
+    for lead in leads:
+        with runtime.job_session() as session:
+            changed += (
+                services.check_stale_lead(session, lead, policy=policy, now=now, cache=cache) is not None
+            )
+    return changed
+
+
+@runtime.periodic
+def send_renewal_reminders() -> int:
+    """Remind applicants 60, 30 and 15 days before a declared renewal falls due (each once)."""
+    with runtime.job_session() as session:
+        return services.send_renewal_reminders(session)
+
+
+def _rematch(*, product_id: int | None, borrower_id: int | None, reason: str) -> int:
+    top_n = runtime.settings().dispatch_top_n
+    with runtime.job_session() as session:
+        need_ids = services.rematch_candidates(session, borrower_id=borrower_id)
+        if not need_ids:
+            return 0
+        context = services.load_match_context(session)
+    probe = services.product_probe(context, product_id)
+    created = 0
+    for need_id in need_ids:
+        with runtime.job_session() as session:
+            leads = services.rematch_need(
+                session, need_id, top_n=top_n, context=context, probe=probe, reason=reason
+            )
+            created += len(leads)
+    return created
+
+
+def rematch_open_needs(product_id: int | None = None) -> int:
+    """Re-match open needs after a product was published, changed or retired; one need per transaction."""
+    return _rematch(product_id=product_id, borrower_id=None, reason="product")
+
+
+def rematch_borrower(borrower_id: int) -> int:
+    """Re-match a borrower's open needs after their score changed."""
+    return _rematch(product_id=None, borrower_id=borrower_id, reason="score")
+
+
+JOBS: dict[str, Callable[..., Any]] = {
+    services.MATCH_JOB: match_need,
+    services.REMATCH_JOB: rematch_open_needs,
+    services.REMATCH_BORROWER_JOB: rematch_borrower,
+    "expire_overdue_leads": expire_overdue_leads,
+    "sweep_stale_leads": sweep_stale_leads,
+    "send_renewal_reminders": send_renewal_reminders,
+}
+
+# job name -> jobs to queue with the same arguments once it has run
+FOLLOW_UPS: dict[str, tuple[str, ...]] = {RESCORE_JOB: (services.REMATCH_BORROWER_JOB,)}

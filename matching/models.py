@@ -7,7 +7,7 @@ import enum
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -58,6 +58,9 @@ class Need(Base):
     renewal_matures_on: Mapped[dt.date | None]
     status: Mapped[str] = mapped_column(String(16), default=NeedStatus.SUBMITTED, index=True)
     dispatch_round: Mapped[int] = mapped_column(default=0)
+    # Set once DISPATCH_MAX_ROUNDS rounds passed without a lead in hand: every eligible institution
+    # gets the need, not only the best DISPATCH_TOP_N.
+    open_to_all: Mapped[bool] = mapped_column(default=False, server_default=false())
     match_summary: Mapped[dict[str, Any] | None]
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -85,7 +88,10 @@ class Lead(Base):
     sla_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The time of the last status change (the follow-up clock starts here).
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the stale sweep flagged a claimed lead left without progress; cleared by any status change.
+    stale_flagged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     reason_code: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
 
@@ -128,3 +134,22 @@ class LoanPerformance(Base):
     overdue_30: Mapped[bool]
     overdue_90: Mapped[bool]
     reported_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class AlertKind(enum.StrEnum):
+    OPEN_TO_ALL = "open_to_all"
+
+
+class Alert(Base):
+    """Something a finance office should look at, in the borrower's county (e.g. a need nobody claims)."""
+
+    __tablename__ = "alerts"
+    # One alert of a kind per need, ever.
+    __table_args__ = (UniqueConstraint("kind", "need_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), index=True)
+    region_code: Mapped[str] = mapped_column(String(6), index=True)
+    data: Mapped[dict[str, Any] | None]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from apiflask import APIFlask
@@ -124,7 +125,30 @@ def create_app(
     from portal.cli import register_cli
 
     register_cli(app)
+    if not settings.redis_url and not settings.testing and settings.sweep_interval_seconds > 0:
+        _start_sweeper_with_first_request(app, session_factory, settings)
     return app
+
+
+def _start_sweeper_with_first_request(
+    app: APIFlask, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Without Redis, the periodic sweeps run in a daemon thread of the web process.
+
+    It starts with the first request rather than here, so that CLI commands (migrations, seeding),
+    which build the app too, never sweep a database they are still changing.
+    """
+    lock = threading.Lock()
+
+    @app.before_request
+    def start_sweeper() -> None:
+        if "jihuitong.sweeper" in app.extensions:
+            return
+        with lock:
+            if "jihuitong.sweeper" not in app.extensions:
+                from portal.worker import start_sweeper
+
+                app.extensions["jihuitong.sweeper"] = start_sweeper(session_factory, settings)
 
 
 def _schema_name(schema: Any) -> str:

@@ -423,7 +423,11 @@ def _demo_needs(
                 transition_lead(
                     session, lead.id, to=step, officer_id=officer.id, institution_id=inst_id, loan=loan
                 )
-        _backdate(session, need, days=rng.randint(0, 330) if outcome == "disbursed" else rng.randint(0, 20))
+        days = rng.randint(0, 330) if outcome == "disbursed" else rng.randint(0, 20)
+        # Leads still waiting on a bank stay fresh, or the first SLA / stale sweep would move them on.
+        _backdate(
+            session, need, days=0 if outcome in ("pushed", "claimed", "contacted", "approved") else days
+        )
 
 
 def _backdate(session: Session, need: Need, *, days: int) -> None:

@@ -49,6 +49,9 @@ class Product(Base):
     min_score: Mapped[int | None]
     tags: Mapped[list[str]]
     sla_hours: Mapped[int] = mapped_column(default=8)
+    # Working hours a claimed lead may go without a status change before it is flagged; twice that and
+    # it is released to the next institution.
+    follow_up_hours: Mapped[int] = mapped_column(default=24, server_default="24")
     status: Mapped[str] = mapped_column(String(16), default=ProductStatus.DRAFT, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

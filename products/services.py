@@ -49,6 +49,7 @@ class ProductInput:
     tags: list[str] = field(default_factory=list)
     min_score: int | None = None
     sla_hours: int = 8
+    follow_up_hours: int = 24
     description: str = ""
 
 
@@ -130,6 +131,8 @@ def validate_product(data: ProductInput) -> dict[str, list[str]]:
         add("min_score", "out_of_range")
     if not 1 <= data.sla_hours <= 240:
         add("sla_hours", "out_of_range")
+    if not 1 <= data.follow_up_hours <= 240:
+        add("follow_up_hours", "out_of_range")
     return errors
 
 
@@ -149,6 +152,7 @@ def _apply(product: Product, data: ProductInput) -> None:
     product.tags = sorted(set(data.tags))
     product.min_score = data.min_score
     product.sla_hours = data.sla_hours
+    product.follow_up_hours = data.follow_up_hours
     product.updated_at = utcnow()
 
 

@@ -6,4 +6,15 @@ from apiflask import APIBlueprint
 
 api_bp = APIBlueprint("api", __name__, url_prefix="/api/v1")
 
-from portal.api import accounts, credit, leads, needs, products, reference, scorecards, stats  # noqa: E402, F401
+from portal.api import (  # noqa: E402, F401
+    accounts,
+    alerts,
+    credit,
+    leads,
+    needs,
+    notifications,
+    products,
+    reference,
+    scorecards,
+    stats,
+)

@@ -70,6 +70,7 @@ def lead_dict(lead: Lead) -> dict[str, Any]:
         "claimed_at": lead.claimed_at,
         "claimed_by": claimant.username if claimant else None,
         "reason_code": lead.reason_code,
+        "stale_flagged_at": lead.stale_flagged_at,
         "explanation": lead.explanation,
         "profile": anonymised_profile(borrower, score),
         "borrower": borrower_dict(borrower, masked=False) if disclosed else None,

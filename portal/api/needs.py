@@ -80,6 +80,8 @@ def need_dict(need: Need, *, detail: bool = True) -> dict[str, Any]:
         if need.is_renewal
         else None,
         "submitted_at": need.submitted_at,
+        "dispatch_round": need.dispatch_round,
+        "open_to_all": need.open_to_all,
         "leads": leads,
         "events": [event_dict(e) for e in need_events(session, need.id)] if detail else [],
         "unmatched_reasons": summary.get("exclusions", []) if detail else [],

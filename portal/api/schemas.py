@@ -265,6 +265,7 @@ class ProductFields(In):
     min_score = int_range(300, 900, allow_none=True)
     tags = List(choice(PRODUCT_TAGS), validate=Length(max=6))
     sla_hours = int_range(1, 240)
+    follow_up_hours = int_range(1, 240)
 
 
 class ProductCreateIn(ProductFields):
@@ -296,6 +297,7 @@ class ProductOut(Schema):
     min_score = Integer(allow_none=True)
     tags = List(String())
     sla_hours = Integer()
+    follow_up_hours = Integer()
     status = String()
 
 
@@ -507,6 +509,8 @@ class NeedOut(Schema):
     declared_prior_loan = Boolean()
     renewal = Nested(RenewalOut, allow_none=True)
     submitted_at = DateTime()
+    dispatch_round = Integer()
+    open_to_all = Boolean()
     leads = List(Nested(NeedLeadOut))
     events = List(Nested(EventOut))
     unmatched_reasons = List(Dict())
@@ -606,6 +610,7 @@ class LeadOut(Schema):
     claimed_at = DateTime(allow_none=True)
     claimed_by = String(allow_none=True)
     reason_code = String(allow_none=True)
+    stale_flagged_at = DateTime(allow_none=True)
     explanation = Dict(allow_none=True)
     profile = Nested(AnonymisedProfile)
     borrower = Nested(BorrowerOut, allow_none=True)
@@ -625,6 +630,61 @@ class ClaimOut(Schema):
     status = String()
     claimed_by = String()
     id = Integer()
+
+
+# --- notifications and alerts -------------------------------------------------------------------
+
+
+class NotificationQuery(PageQuery):
+    unread = Boolean(load_default=False)
+
+
+class NotificationOut(Schema):
+    id = Integer()
+    kind = String()
+    text = String()
+    need_id = Integer(allow_none=True)
+    lead_id = Integer(allow_none=True)
+    created_at = DateTime()
+    read_at = DateTime(allow_none=True)
+    read = Boolean()
+
+
+class NotificationItem(NotificationOut):
+    """NotificationOut as a list item."""
+
+
+class NotificationPage(PageOut):
+    items = List(Nested(NotificationItem))
+    unread = Integer()
+
+
+class AlertQuery(PageQuery):
+    region_code = String(validate=Length(max=6))
+
+
+class AlertNeedOut(Schema):
+    id = Integer()
+    status = String()
+    amount = money()
+    term_months = Integer()
+    dispatch_round = Integer()
+    open_to_all = Boolean()
+    borrower = String()
+    borrower_kind = String()
+
+
+class AlertOut(Schema):
+    id = Integer()
+    kind = String()
+    text = String()
+    region_code = String()
+    created_at = DateTime()
+    need = Nested(AlertNeedOut)
+
+
+class AlertPage(PageOut):
+    items = List(Nested(AlertOut))
 
 
 # --- statistics --------------------------------------------------------------------------------

@@ -1,0 +1,46 @@
+"""Background jobs of the kernel: delivering the SMS / e-mail outbox. Primitive ids in, own sessions.
+
+A message is claimed and recorded in short transactions of their own, with the send in between and
+outside any transaction, so a slow gateway holds no lock and a crash leaves a row the sweep retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core import notifications, runtime
+
+
+def deliver_message(message_id: int) -> bool:
+    """Send one outgoing message through the configured sender; False if it was not deliverable.
+
+    A sender exception is recorded on the row (retried by the sweep) and not raised.
+    """
+    with runtime.job_session() as session:
+        row = notifications.claim_message(session, message_id)
+        if row is None:
+            return False
+        outbound = notifications.Outbound(id=row.id, channel=row.channel, to=row.to, body=row.body)
+    error: str | None = None
+    try:
+        notifications.load_sender(runtime.settings().message_sender).send(outbound)
+    except Exception as exc:  # any gateway failure is one failed attempt, retried by the sweep
+        error = f"{type(exc).__name__}: {exc}"
+    with runtime.job_session() as session:
+        notifications.finish_message(session, message_id, error=error)
+    return error is None
+
+
+@runtime.periodic
+def deliver_pending_messages() -> int:
+    """The delivery sweep: send every pending message (and any left half-sent by a dead worker)."""
+    with runtime.job_session() as session:
+        ids = notifications.deliverable_ids(session)
+    return sum(1 for message_id in ids if deliver_message(message_id))
+
+
+JOBS: dict[str, Callable[..., Any]] = {
+    notifications.DELIVER_JOB: deliver_message,
+    "deliver_pending_messages": deliver_pending_messages,
+}

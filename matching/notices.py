@@ -1,0 +1,230 @@
+"""Who hears about a need's or a lead's change: in-app notifications and SMS, written in the same transaction.
+
+The applicant hears about every status change of their need and its leads (not the ones they made
+themselves); an institution's officers hear about a new lead; the claiming officer hears about a
+stale lead, its release and its closing; the borrower's county finance office (and the city office)
+hears about a need opened to every institution. In-app rows carry a kind and data and are worded by
+the portal; SMS bodies are written here, in Simplified Chinese, because they leave the platform.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from core.models import Role, StatusEvent, User
+from core.notifications import notify, queue_message
+from core.reference import CITY_CODE
+from core.types import SHANGHAI
+from matching.models import Lead, LeadStatus, Need, NeedStatus
+from products.models import Institution
+
+
+def N_(text: str) -> str:
+    """Mark a string for Babel extraction."""
+    return text
+
+
+SMS_TEXTS = {
+    "lead_pushed": N_("【吉惠通】新线索待认领：{amount}元融资需求（{product}），请于{due}前登录平台认领。"),
+    "lead_stale": N_(
+        "【吉惠通】线索#{lead}已超过{hours}个工作小时未更新进度，请尽快跟进；再过{hours}个工作小时仍未更新，"
+        "线索将转给其他机构。"
+    ),
+    "lead_claimed": N_("【吉惠通】{institution}已受理您的融资需求#{need}，客户经理将尽快与您联系。"),
+    "need_disbursed": N_("【吉惠通】您的融资需求#{need}已放款，感谢使用吉惠通。"),
+    "renewal_reminder": N_(
+        "【吉惠通】您的贷款将于{date}到期（还有{days}天）。无还本续贷须在贷款到期前申请办理，"
+        "请及时跟进续贷需求#{need}。"
+    ),
+}
+
+
+def _local(moment: dt.datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%m月%d日%H:%M")
+
+
+def applicant_users(session: Session, borrower_id: int) -> list[User]:
+    return list(session.scalars(select(User).where(User.borrower_id == borrower_id, User.active.is_(True))))
+
+
+def officers(session: Session, institution_id: int) -> list[User]:
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.institution_id == institution_id,
+                User.role == Role.OFFICER,
+                User.active.is_(True),
+            )
+            .order_by(User.id)
+        )
+    )
+
+
+def _sms(session: Session, users: Iterable[User], kind: str, key: str, **params: object) -> None:
+    body = SMS_TEXTS[kind].format(**params)
+    for user in users:
+        if user.phone:
+            queue_message(
+                session,
+                channel="sms",
+                to=user.phone,
+                body=body,
+                user_id=user.id,
+                dedup_key=f"{key}:{user.id}",
+            )
+
+
+def _others(users: Iterable[User], actor_id: int | None) -> list[User]:
+    return [u for u in users if u.id != actor_id]
+
+
+def need_status_changed(session: Session, need: Need, event: StatusEvent, *, actor_id: int | None) -> None:
+    """The applicant hears about every change of their need's status (or its dispatch)."""
+    users = _others(applicant_users(session, need.borrower_id), actor_id)
+    notify(session, [u.id for u in users], kind="need_status", event_id=event.id, need_id=need.id)
+    if event.to_status == NeedStatus.DISBURSED and event.from_status != event.to_status:
+        _sms(session, users, "need_disbursed", f"need_disbursed:{need.id}", need=need.id)
+
+
+def lead_status_changed(session: Session, lead: Lead, event: StatusEvent, *, actor_id: int | None) -> None:
+    """The applicant hears about every lead change; the claimant about its closing or release."""
+    need = session.get(Need, lead.need_id)
+    assert need is not None
+    applicants = _others(applicant_users(session, need.borrower_id), actor_id)
+    notify(
+        session,
+        [u.id for u in applicants],
+        kind="lead_status",
+        event_id=event.id,
+        need_id=need.id,
+        lead_id=lead.id,
+    )
+    if event.to_status == LeadStatus.CLAIMED:
+        institution = session.get(Institution, lead.institution_id)
+        assert institution is not None
+        _sms(
+            session,
+            applicants,
+            "lead_claimed",
+            f"lead_claimed:{lead.id}",
+            institution=institution.name,
+            need=need.id,
+        )
+    released = (event.data or {}).get("kind") == "released"
+    if lead.claimed_by is not None and lead.claimed_by != actor_id:
+        if released:
+            notify(
+                session,
+                [lead.claimed_by],
+                kind="lead_released",
+                event_id=event.id,
+                need_id=need.id,
+                lead_id=lead.id,
+                data=event.data,
+            )
+        elif event.to_status == LeadStatus.CLOSED:
+            notify(
+                session,
+                [lead.claimed_by],
+                kind="lead_closed",
+                event_id=event.id,
+                need_id=need.id,
+                lead_id=lead.id,
+            )
+
+
+def lead_pushed(session: Session, lead: Lead, need: Need, product_name: str, event: StatusEvent) -> None:
+    """A new lead: the applicant (in-app) and every officer of the institution (in-app and SMS)."""
+    applicants = applicant_users(session, need.borrower_id)
+    notify(
+        session,
+        [u.id for u in applicants],
+        kind="lead_status",
+        event_id=event.id,
+        need_id=need.id,
+        lead_id=lead.id,
+    )
+    staff = officers(session, lead.institution_id)
+    data = {
+        "amount": f"{need.amount:.2f}",
+        "product": product_name,
+        "sla_due_at": lead.sla_due_at.isoformat() if lead.sla_due_at else None,
+    }
+    notify(
+        session,
+        [u.id for u in staff],
+        kind="lead_pushed",
+        event_id=event.id,
+        need_id=need.id,
+        lead_id=lead.id,
+        data=data,
+    )
+    due = _local(lead.sla_due_at) if lead.sla_due_at else ""
+    _sms(
+        session,
+        staff,
+        "lead_pushed",
+        f"lead_pushed:{lead.id}",
+        amount=f"{need.amount:.2f}",
+        product=product_name,
+        due=due,
+    )
+
+
+def lead_stale(session: Session, lead: Lead, event: StatusEvent, *, hours: int) -> None:
+    """A claimed lead without progress: the claimant and the institution's other officers."""
+    staff = officers(session, lead.institution_id)
+    ids = {u.id for u in staff} | ({lead.claimed_by} if lead.claimed_by else set())
+    notify(
+        session,
+        ids,
+        kind="lead_stale",
+        event_id=event.id,
+        need_id=lead.need_id,
+        lead_id=lead.id,
+        data={"hours": hours},
+    )
+    claimant = session.get(User, lead.claimed_by) if lead.claimed_by else None
+    if claimant is not None:
+        _sms(session, [claimant], "lead_stale", f"lead_stale:{lead.id}:{event.id}", lead=lead.id, hours=hours)
+
+
+def need_opened_to_all(session: Session, need: Need, event: StatusEvent, *, region_code: str) -> None:
+    """The county finance office of the borrower, and the city office, hear about it in-app."""
+    finance = session.scalars(
+        select(User.id).where(
+            User.role == Role.FINANCE,
+            User.active.is_(True),
+            or_(User.region_code == region_code, User.region_code == CITY_CODE),
+        )
+    )
+    notify(
+        session, list(finance), kind="need_open_to_all", event_id=event.id, need_id=need.id, data=event.data
+    )
+
+
+def renewal_reminder(session: Session, need: Need, *, threshold: int, days_left: int) -> bool:
+    """Remind the applicant that a renewal must be applied for before the loan falls due; once per
+    (need, threshold). Returns whether anything new was written."""
+    assert need.renewal_matures_on is not None
+    users = applicant_users(session, need.borrower_id)
+    key = f"renewal:{need.id}:{threshold}"
+    data = {"threshold": threshold, "days": days_left, "matures_on": need.renewal_matures_on.isoformat()}
+    created = notify(
+        session, [u.id for u in users], kind="renewal_reminder", need_id=need.id, data=data, dedup_key=key
+    )
+    _sms(
+        session,
+        users,
+        "renewal_reminder",
+        key,
+        date=need.renewal_matures_on.strftime("%Y年%m月%d日"),
+        days=days_left,
+        need=need.id,
+    )
+    return bool(created)

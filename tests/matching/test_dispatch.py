@@ -1,0 +1,96 @@
+"""Dispatch rounds: SLA expiry moves a need to the next institutions, then opens it to all and alerts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.models import Notification, OutgoingMessage, User
+from core.types import utcnow
+from matching.models import Alert, LeadStatus, NeedStatus
+from matching.services import claim_lead, expire_overdue_leads, match_need
+from tests.factories import UserFactory
+from tests.matching.helpers import FAR_FUTURE, applicant, bank, event_kinds, leads_of, submit
+
+
+def test_first_round_pushes_to_the_best_top_n_and_tells_officers_and_applicant(session):
+    banks = [bank(rate) for rate in ("3.50", "3.60", "3.70", "3.80")]
+    borrower, user = applicant()
+    need = submit(session, borrower.id, user.id)
+
+    leads = match_need(session, need.id, top_n=3)
+
+    assert need.status == NeedStatus.MATCHED
+    assert need.dispatch_round == 1
+    assert [lead.institution_id for lead in leads] == [b[0].id for b in banks[:3]]
+    assert {lead.dispatch_round for lead in leads} == {1}
+    officer_ids = {b[2][0].id for b in banks[:3]}
+    pushed = session.scalars(select(Notification).where(Notification.kind == "lead_pushed")).all()
+    assert {n.user_id for n in pushed} == officer_ids
+    applicant_kinds = [
+        n.kind for n in session.scalars(select(Notification).where(Notification.user_id == user.id))
+    ]
+    assert applicant_kinds.count("lead_status") == 3  # one per pushed lead
+    assert "need_status" in applicant_kinds  # submitted -> matched (submission itself was the applicant's)
+    sms = session.scalars(select(OutgoingMessage).where(OutgoingMessage.channel == "sms")).all()
+    assert sorted(m.user_id for m in sms) == sorted(officer_ids)
+    assert all("新线索待认领" in m.body for m in sms)
+    assert match_need(session, need.id, top_n=3) == []  # a second run changes nothing
+    assert len(leads_of(session, need.id)) == 3
+
+
+def test_unclaimed_rounds_go_to_the_next_institutions_then_to_everyone(session):
+    banks = [bank(f"3.{i}0") for i in range(1, 8)]  # seven institutions, best first
+    UserFactory(finance=True, region_code="360802", username="county_jizhou")
+    UserFactory(finance=True, region_code="360821", username="county_other")
+    borrower, user = applicant(region_code="360802")
+    need = submit(session, borrower.id, user.id)
+    match_need(session, need.id, top_n=2)
+    first = [lead.institution_id for lead in leads_of(session, need.id)]
+    assert first == [banks[0][0].id, banks[1][0].id]
+
+    later = utcnow() + FAR_FUTURE
+    expired = expire_overdue_leads(session, top_n=2, max_rounds=2, now=later)
+    assert len(expired) == 2
+    leads = leads_of(session, need.id)
+    assert [(lead.dispatch_round, lead.institution_id) for lead in leads if lead.status == "pushed"] == [
+        (2, banks[2][0].id),
+        (2, banks[3][0].id),
+    ]
+    assert need.status == NeedStatus.MATCHED and need.dispatch_round == 2 and not need.open_to_all
+    assert "redispatched" in event_kinds(session, need.id)
+    assert session.scalar(select(Alert)) is None
+
+    expire_overdue_leads(session, top_n=2, max_rounds=2, now=later + FAR_FUTURE)
+    assert need.open_to_all and need.dispatch_round == 3
+    third = [lead.institution_id for lead in leads_of(session, need.id) if lead.dispatch_round == 3]
+    assert third == [b[0].id for b in banks[4:]]  # every remaining eligible institution, not just two
+    assert event_kinds(session, need.id)[-1] == "opened_to_all"
+    alert = session.scalar(select(Alert))
+    assert (alert.kind, alert.need_id, alert.region_code) == ("open_to_all", need.id, "360802")
+    assert alert.data["rounds"] == 2 and alert.data["leads"] == 3
+    told = {
+        n.user_id
+        for n in session.scalars(select(Notification).where(Notification.kind == "need_open_to_all"))
+    }
+    county = session.scalar(select(User).where(User.username == "county_jizhou"))
+    assert told == {county.id}
+
+    # Nobody left: the need is rejected rather than kept waiting, and the alert is not repeated.
+    expire_overdue_leads(session, top_n=2, max_rounds=2, now=later + 2 * FAR_FUTURE)
+    assert need.status == NeedStatus.REJECTED
+    assert len(session.scalars(select(Alert)).all()) == 1
+    assert expire_overdue_leads(session, top_n=2, max_rounds=2, now=later + 2 * FAR_FUTURE) == []
+
+
+def test_a_claimed_need_is_not_redispatched_when_its_other_leads_expire(session):
+    banks = [bank(rate) for rate in ("3.50", "3.60", "3.70")]
+    borrower, user = applicant()
+    need = submit(session, borrower.id, user.id)
+    first, second = match_need(session, need.id, top_n=2)
+    claim_lead(session, first.id, officer_id=banks[0][2][0].id, institution_id=banks[0][0].id)
+
+    expired = expire_overdue_leads(session, top_n=2, max_rounds=2, now=utcnow() + FAR_FUTURE)
+
+    assert expired == [second.id]
+    assert need.status == NeedStatus.IN_PROGRESS and need.dispatch_round == 1
+    assert [lead.status for lead in leads_of(session, need.id)] == [LeadStatus.CLAIMED, LeadStatus.EXPIRED]
