@@ -4,6 +4,7 @@ independent plain-Python recomputation from the raw rows, for random rows, windo
 from __future__ import annotations
 
 import datetime as dt
+import random
 from decimal import Decimal
 from typing import Any
 
@@ -60,7 +61,7 @@ lead_spec = st.fixed_dictionaries(
         "delay_us": st.integers(0, 3 * 86_400_000_000),
         "claim_us": st.integers(1, 50 * 3_600_000_000),
         "sla_hours": st.integers(1, 30),
-        "outcome": st.sampled_from(OUTCOMES),
+        "outcome": st.sampled_from(OUTCOMES) | st.just("disbursed"),
         "decision_us": st.integers(1, 80 * 3_600_000_000),
         "loan_days": st.integers(0, 40),
         "amount": AMOUNTS,
@@ -81,7 +82,7 @@ need_spec = st.fixed_dictionaries(
         "status": st.sampled_from(
             ["submitted", "matched", "unmatched", "in_progress", "disbursed", "rejected", "withdrawn"]
         ),
-        "leads": st.lists(lead_spec, max_size=3),
+        "leads": st.lists(lead_spec, min_size=1, max_size=3),
     }
 )
 
@@ -150,20 +151,70 @@ def insert(session, world, needs: list[dict[str, Any]]) -> None:
     session.flush()
 
 
-windows = st.tuples(st.integers(-10, SPAN_DAYS + 40), st.integers(0, SPAN_DAYS + 10)).map(
+windows = st.tuples(st.integers(-10, SPAN_DAYS // 2), st.integers(10, SPAN_DAYS + 10)).map(
     lambda t: (BASE.date() + dt.timedelta(days=t[0]), BASE.date() + dt.timedelta(days=t[0] + t[1]))
 )
-regions = st.sampled_from([None, CITY_CODE, *COUNTIES, "360821"])
+regions = st.sampled_from([None, CITY_CODE]) | st.sampled_from([*COUNTIES, "360821"])
 PROPERTY = settings(
-    max_examples=25,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 
+def random_needs(rng: random.Random, count: int) -> list[dict[str, Any]]:
+    """Dense, realistic rows from a seed: spread over the span, most leads claimed, many loans."""
+    amounts = [Decimal("10000000.00"), Decimal("5000000.00"), Decimal("2500000.00"), Decimal("9999999.99")]
+
+    def amount() -> Decimal:
+        if rng.random() < 0.3:
+            return rng.choice(amounts)
+        return Decimal(rng.randint(100_000, 300_000_000)) / 100
+
+    needs = []
+    for _ in range(count):
+        leads = [
+            {
+                "product": rng.randrange(4), "delay_us": rng.randrange(3 * 86_400_000_000),
+                "claim_us": rng.randrange(1, 50 * 3_600_000_000), "sla_hours": rng.randint(1, 30),
+                "outcome": rng.choice([*OUTCOMES, *["disbursed"] * 8]),
+                "decision_us": rng.randrange(1, 80 * 3_600_000_000), "loan_days": rng.randint(0, 40),
+                "amount": amount(), "rate": Decimal(rng.randint(250, 999)) / 100, "term": rng.randint(1, 36),
+                "collateral": rng.choice(["credit", "mortgage", "guarantee"]), "first": rng.random() < 0.5,
+                "renewal": rng.random() < 0.3,
+            }
+            for _ in range(rng.randint(0, 3))
+        ]  # fmt: skip
+        needs.append(
+            {
+                "borrower": rng.randrange(6), "at_us": rng.randrange(SPAN_DAYS * 86_400_000_000),
+                "amount": amount(), "renewal": rng.random() < 0.4, "matures_days": rng.randint(0, 200),
+                "status": rng.choice(["submitted", "matched", "unmatched", "in_progress", "disbursed", "rejected",
+                                      "withdrawn"]),
+                "leads": leads,
+            }
+        )  # fmt: skip
+    return needs
+
+
+def seeded_case(seed: int) -> tuple[list[dict[str, Any]], tuple[dt.date, dt.date], str | None]:
+    rng = random.Random(seed)
+    start = BASE.date() + dt.timedelta(days=rng.randint(-10, SPAN_DAYS // 2))
+    window = (start, start + dt.timedelta(days=rng.randint(10, SPAN_DAYS)))
+    region = rng.choice([None, CITY_CODE, None, *COUNTIES, "360821"])
+    return random_needs(rng, rng.randint(15, 40)), window, region
+
+
+cases = st.one_of(
+    st.tuples(st.lists(need_spec, min_size=1, max_size=6), windows, regions),
+    st.builds(seeded_case, st.integers(0, 2**32)),
+)
+
+
 @PROPERTY
-@given(needs=st.lists(need_spec, max_size=10), window=windows, region=regions)
-def test_summary_breakdowns_and_series_match_the_raw_rows(session, world, needs, window, region):
+@given(case=cases)
+def test_summary_breakdowns_and_series_match_the_raw_rows(session, world, case):
+    needs, window, region = case
     savepoint = session.begin_nested()
     try:
         insert(session, world, needs)
@@ -234,3 +285,34 @@ def test_add_months_in_sql_clamps_to_month_end(session, world):
     ):
         got = session.scalar(select(add_months_sql(literal(day), literal(months))))
         assert dt.date.fromisoformat(str(got)) == want
+
+
+def _loan_need(borrower: int, amount: str, *, days: int = 1) -> dict[str, Any]:
+    lead = {
+        "product": 0, "delay_us": 0, "claim_us": 3_600_000_000, "sla_hours": 8, "outcome": "disbursed",
+        "decision_us": 1, "loan_days": 0, "amount": Decimal(amount), "rate": Decimal("4.00"), "term": 12,
+        "collateral": "credit", "first": True, "renewal": False,
+    }  # fmt: skip
+    return {"borrower": borrower, "at_us": days * 86_400_000_000, "amount": Decimal(amount), "renewal": False,
+            "matures_days": 0, "status": "disbursed", "leads": [lead]}  # fmt: skip
+
+
+def test_inclusive_lines_differ_exactly_at_ten_million(session, world):
+    insert(
+        session,
+        world,
+        [
+            _loan_need(0, "10000000.00"),  # exactly on the line: NFRA yes, PBoC no
+            _loan_need(1, "5000000.00"),
+            _loan_need(1, "5000000.00", days=2),  # two loans, 10,000,000 together
+            _loan_need(2, "9999999.99"),  # below both lines
+            _loan_need(3, "10000000.00"),  # a farmer: under neither line
+        ],
+    )
+    window = Window(BASE.date(), BASE.date() + dt.timedelta(days=30))
+    got = summary(session, window)
+    assert (got["inclusive_loans_pboc"], got["inclusive_loans_nfra"], got["loans"]) == (1, 4, 5)
+    by_kind = {i["key"]: i for i in analytics.breakdown(session, window, "kind")["items"]}
+    assert by_kind["enterprise"]["inclusive_borrowers_nfra"] == 2
+    assert by_kind["individual_business"]["inclusive_amount_nfra"] == "10000000.00"
+    assert by_kind["individual_business"]["inclusive_amount_pboc"] == "0.00"
