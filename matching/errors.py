@@ -29,3 +29,13 @@ class NotClaimantError(ConflictError):
     """Only the officer who claimed a lead may move it on."""
 
     code = "not_claimant"
+
+
+class ReportNotFoundError(NotFoundError):
+    code = "report_not_found"
+
+
+class ReportNotReadyError(ConflictError):
+    """The report has not been generated (yet, or it failed)."""
+
+    code = "report_not_ready"

@@ -6,4 +6,4 @@ from apiflask import APIBlueprint
 
 api_bp = APIBlueprint("api", __name__, url_prefix="/api/v1")
 
-from portal.api import accounts, credit, leads, needs, products, reference, stats  # noqa: E402, F401
+from portal.api import accounts, credit, leads, needs, products, reference, reports, stats  # noqa: E402, F401

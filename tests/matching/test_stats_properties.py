@@ -34,8 +34,8 @@ OUTCOMES = ("pushed", "expired", "closed", "claimed", "contacted", "approved", "
             "rejected_approved")  # fmt: skip
 
 
-@pytest.fixture
-def world(session):
+def make_world(session) -> dict[str, Any]:
+    """Three banks, four products (tags overlap), six borrowers in three counties, two of them farmers."""
     banks = [InstitutionFactory(code=f"B{i}") for i in range(3)]
     products = [
         ProductFactory(institution=banks[0], tags=["first_loan", "credit"]),
@@ -53,6 +53,11 @@ def world(session):
     ]
     session.flush()
     return {"banks": banks, "products": products, "borrowers": borrowers}
+
+
+@pytest.fixture
+def world(session):
+    return make_world(session)
 
 
 lead_spec = st.fixed_dictionaries(
