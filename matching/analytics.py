@@ -71,7 +71,7 @@ class NotAttributableError(ValueError):
 
 
 def _everywhere(expr: SQLColumnExpression[Any], keys: Sequence[Hashable]) -> Grouping:
-    keyed = Keyed(expr)
+    keyed = Keyed(expr, on_borrower=True)
     return Grouping(need=keyed, lead=keyed, loan=keyed, keys=keys)
 
 
@@ -245,29 +245,31 @@ def _steps(counts: Sequence[int], names: Sequence[str]) -> list[dict[str, Any]]:
 def funnel(session: Session, window: Window) -> dict[str, Any]:
     """The needs submitted in the window followed to disbursement, and the leads pushed in the window."""
     start, end = window.bounds()
+    # Borrowers are joined only for a county: the city-wide funnel reads needs and leads alone.
+    need_region = (
+        [Need.borrower_id.in_(select(Borrower.id).where(*in_region(window)))] if window.county else []
+    )
     need_counts = session.execute(
         select(
             func.count(Need.id),
             *[func.count(case((_need_reached(step), Need.id))) for step in FUNNEL_STEPS[1:]],
-        )
-        .join(Borrower, Borrower.id == Need.borrower_id)
-        .where(Need.submitted_at >= start, Need.submitted_at < end, *in_region(window))
+        ).where(Need.submitted_at >= start, Need.submitted_at < end, *need_region)
     ).one()
-    lead_counts = session.execute(
-        select(
-            func.count(Lead.id),
-            *[func.count(case((_lead_reached(step), Lead.id))) for step in LEAD_FUNNEL_STEPS[1:]],
+    leads = select(
+        func.count(Lead.id),
+        *[func.count(case((_lead_reached(step), Lead.id))) for step in LEAD_FUNNEL_STEPS[1:]],
+    ).where(Lead.pushed_at >= start, Lead.pushed_at < end)
+    if window.county:
+        leads = (
+            leads.join(Need, Need.id == Lead.need_id)
+            .join(Borrower, Borrower.id == Need.borrower_id)
+            .where(*in_region(window))
         )
-        .select_from(Lead)
-        .join(Need, Need.id == Lead.need_id)
-        .join(Borrower, Borrower.id == Need.borrower_id)
-        .where(Lead.pushed_at >= start, Lead.pushed_at < end, *in_region(window))
-    ).one()
+    lead_counts = session.execute(leads).one()
     outcomes = dict(
         session.execute(
             select(Need.status, func.count(Need.id))
-            .join(Borrower, Borrower.id == Need.borrower_id)
-            .where(Need.submitted_at >= start, Need.submitted_at < end, *in_region(window))
+            .where(Need.submitted_at >= start, Need.submitted_at < end, *need_region)
             .group_by(Need.status)
         ).all()
     )

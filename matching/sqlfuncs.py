@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from calendar import monthrange
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from sqlalchemy import (
@@ -123,7 +123,7 @@ def industry_section_sql(code: SQLColumnExpression[str]) -> ColumnElement[str | 
     )
 
 
-def grouped_medians(session: Session, values: AnySelect) -> dict[Hashable, float]:
+def grouped_medians(session: Session, values: AnySelect) -> dict[Any, float]:
     """key -> median of value, from a select of (key, value) rows with value not NULL.
 
     PostgreSQL: percentile_cont(0.5). SQLite: the middle row (odd count) or the mean of the two

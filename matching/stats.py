@@ -66,10 +66,15 @@ class Window:
 
 @dataclass(frozen=True)
 class Keyed:
-    """How a dimension keys one family of rows: an expression and the joins it needs."""
+    """How a dimension keys one family of rows: an expression and the joins it needs.
+
+    `on_borrower`: the expression reads only Borrower columns (county, kind, industry), so loans can be
+    aggregated per borrower first and keyed afterwards.
+    """
 
     expr: SQLColumnExpression[Any]
     joins: tuple[tuple[Any, ColumnElement[bool]], ...] = ()
+    on_borrower: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,14 @@ def _rows(session: Session, stmt: AnySelect) -> dict[Hashable, Sequence[Any]]:
     return {row[-1]: tuple(row[:-1]) for row in session.execute(stmt)}
 
 
+def _needs_borrower(window: Window, keyed: Keyed | None) -> bool:
+    """Whether rows must be joined to their borrower: a county filter or a key on borrower columns.
+
+    The city-wide figures by month or institution never touch the borrowers table.
+    """
+    return window.county is not None or (keyed is not None and keyed.on_borrower)
+
+
 def need_figures(
     session: Session, window: Window, keyed: Keyed | None, where: Sequence[ColumnElement[bool]] = ()
 ) -> dict[Hashable, Sequence[Any]]:
@@ -132,17 +145,15 @@ def need_figures(
     start, end = window.bounds()
     final = Need.status.in_([s.value for s in FINAL_NEED_STATUSES])
     renewal = Need.is_renewal.is_(True)
-    stmt = (
-        select(
-            func.count(Need.id),
-            func.sum(Need.amount),
-            func.count(case((renewal, Need.id))),
-            func.count(case((and_(renewal, final), Need.id))),
-            func.count(case((and_(renewal, Need.status == NeedStatus.DISBURSED.value), Need.id))),
-        )
-        .join(Borrower, Borrower.id == Need.borrower_id)
-        .where(Need.submitted_at >= start, Need.submitted_at < end, *in_region(window), *where)
-    )
+    stmt = select(
+        func.count(Need.id),
+        func.sum(Need.amount),
+        func.count(case((renewal, Need.id))),
+        func.count(case((and_(renewal, final), Need.id))),
+        func.count(case((and_(renewal, Need.status == NeedStatus.DISBURSED.value), Need.id))),
+    ).where(Need.submitted_at >= start, Need.submitted_at < end, *where)
+    if _needs_borrower(window, keyed):
+        stmt = stmt.join(Borrower, Borrower.id == Need.borrower_id).where(*in_region(window))
     return _rows(session, _keyed(stmt, keyed))
 
 
@@ -153,13 +164,13 @@ def lead_figures(
     start, end = window.bounds()
 
     def base(*columns: SQLColumnExpression[Any]) -> AnySelect:
-        stmt = (
-            select(*columns)
-            .select_from(Lead)
-            .join(Need, Need.id == Lead.need_id)
-            .join(Borrower, Borrower.id == Need.borrower_id)
-            .where(Lead.pushed_at >= start, Lead.pushed_at < end, *in_region(window), *where)
-        )
+        stmt = select(*columns).select_from(Lead).where(Lead.pushed_at >= start, Lead.pushed_at < end, *where)
+        if _needs_borrower(window, keyed):
+            stmt = (
+                stmt.join(Need, Need.id == Lead.need_id)
+                .join(Borrower, Borrower.id == Need.borrower_id)
+                .where(*in_region(window))
+            )
         for target, onclause in keyed.joins if keyed is not None else ():
             stmt = stmt.join(target, onclause)
         return stmt
@@ -198,56 +209,97 @@ def loan_figures(
     total_by_key: bool = False,
     where: Sequence[ColumnElement[bool]] = (),
 ) -> dict[Hashable, Sequence[Any]]:
-    """key -> the loan figures, in the order of LOAN_COLUMNS."""
+    """key -> the loan figures, in the order of LOAN_COLUMNS.
+
+    Two levels, so that no figure needs COUNT(DISTINCT): loans are first summed per (key, borrower), the
+    groups are then joined to the borrower (kind, and the key when it is a borrower attribute) and
+    summed per key; a group is one distinct borrower.
+    """
     in_window = and_(Loan.disbursed_on >= window.first, Loan.disbursed_on <= window.last)
-    # The borrower's total in the window over every bank and product (per key for time buckets):
-    # whether a loan is 普惠小微 depends on the borrower, not on the group it is counted in.
-    total_columns: list[Any] = [Loan.borrower_id.label("borrower_id")]
-    if total_by_key and keyed is not None:
-        total_columns.append(keyed.expr.label("bucket"))
-    totals = (
-        select(*total_columns, func.sum(Loan.amount).label("total"))
-        .where(in_window)
-        .group_by(*[c.element for c in total_columns])
-        .subquery()
-    )
-    on_total = totals.c.borrower_id == Loan.borrower_id
-    if total_by_key and keyed is not None:
-        on_total = and_(on_total, totals.c.bucket == keyed.expr)
-    business = Borrower.kind.in_(BUSINESS_KINDS)
-    farmer = Borrower.kind == BorrowerKind.FARMER.value
+    row_key = keyed is not None and not keyed.on_borrower
     first = Loan.first_loan_borrower.is_(True)
     renewal = Loan.renewal_without_repayment.is_(True)
     credit = Loan.collateral == CREDIT
-    pboc = and_(business, totals.c.total < INCLUSIVE_LINE)
-    nfra = and_(business, totals.c.total <= INCLUSIVE_LINE)
-    stmt = (
-        select(
-            func.count(Loan.id),
-            func.sum(Loan.amount),
-            func.count(func.distinct(Loan.borrower_id)),
-            func.count(func.distinct(case((first, Loan.borrower_id)))),
-            func.count(case((first, Loan.id))),
-            func.sum(case((first, Loan.amount))),
-            func.count(case((renewal, Loan.id))),
-            func.sum(case((renewal, Loan.amount))),
-            func.count(case((credit, Loan.id))),
-            func.sum(case((credit, Loan.amount))),
-            func.sum(Loan.amount * Loan.rate),
-            func.count(case((pboc, Loan.id))),
-            func.count(case((nfra, Loan.id))),
-            func.sum(case((pboc, Loan.amount))),
-            func.sum(case((nfra, Loan.amount))),
-            func.count(func.distinct(case((pboc, Loan.borrower_id)))),
-            func.count(func.distinct(case((nfra, Loan.borrower_id)))),
-            func.count(case((farmer, Loan.id))),
-            func.sum(case((farmer, Loan.amount))),
+    inner_columns: list[Any] = [
+        Loan.borrower_id.label("borrower_id"),
+        func.count(Loan.id).label("n"),
+        func.sum(Loan.amount).label("amount"),
+        func.count(case((first, Loan.id))).label("first_n"),
+        func.sum(case((first, Loan.amount))).label("first_amount"),
+        func.count(case((renewal, Loan.id))).label("renewal_n"),
+        func.sum(case((renewal, Loan.amount))).label("renewal_amount"),
+        func.count(case((credit, Loan.id))).label("credit_n"),
+        func.sum(case((credit, Loan.amount))).label("credit_amount"),
+        func.sum(Loan.amount * Loan.rate).label("rate_weighted"),
+    ]
+    inner = select(*inner_columns).where(in_window, *where)
+    group_by: list[Any] = [Loan.borrower_id]
+    if window.county is not None:
+        inner = inner.join(Borrower, Borrower.id == Loan.borrower_id).where(*in_region(window))
+    if row_key:
+        assert keyed is not None
+        for target, onclause in keyed.joins:
+            inner = inner.join(target, onclause)
+        inner = inner.add_columns(keyed.expr.label("key"))
+        group_by.append(keyed.expr)
+    per_borrower = inner.group_by(*group_by).subquery("per_borrower")
+    p = per_borrower.c
+
+    # Whether a loan is 普惠小微 depends on the borrower's total in the window over every bank and
+    # product (per key for time buckets), never on the group it is counted in.
+    total: Any = p.amount
+    outer_from: Any = per_borrower.join(Borrower, Borrower.id == p.borrower_id)
+    if row_key and not total_by_key:
+        totals = (
+            select(Loan.borrower_id.label("borrower_id"), func.sum(Loan.amount).label("total"))
+            .where(in_window)
+            .group_by(Loan.borrower_id)
+            .subquery("totals")
         )
-        .join(Borrower, Borrower.id == Loan.borrower_id)
-        .join(totals, on_total)
-        .where(in_window, *in_region(window), *where)
-    )
-    return _rows(session, _keyed(stmt, keyed))
+        outer_from = outer_from.join(totals, totals.c.borrower_id == p.borrower_id)
+        total = totals.c.total
+    business = Borrower.kind.in_(BUSINESS_KINDS)
+    farmer = Borrower.kind == BorrowerKind.FARMER.value
+    pboc = and_(business, total < INCLUSIVE_LINE)
+    nfra = and_(business, total <= INCLUSIVE_LINE)
+    stmt = select(
+        func.sum(p.n),
+        func.sum(p.amount),
+        func.count(),
+        func.count(case((p.first_n > 0, 1))),
+        func.sum(p.first_n),
+        func.sum(p.first_amount),
+        func.sum(p.renewal_n),
+        func.sum(p.renewal_amount),
+        func.sum(p.credit_n),
+        func.sum(p.credit_amount),
+        func.sum(p.rate_weighted),
+        func.sum(case((pboc, p.n))),
+        func.sum(case((nfra, p.n))),
+        func.sum(case((pboc, p.amount))),
+        func.sum(case((nfra, p.amount))),
+        func.count(case((pboc, 1))),
+        func.count(case((nfra, 1))),
+        func.sum(case((farmer, p.n))),
+        func.sum(case((farmer, p.amount))),
+    ).select_from(outer_from)
+    if keyed is None:
+        stmt = stmt.add_columns(literal(None).label("key"))
+    elif row_key:
+        stmt = stmt.add_columns(p.key).group_by(p.key)
+    else:
+        stmt = stmt.add_columns(keyed.expr.label("key")).group_by(keyed.expr)
+    return {key: _counts_as_int(row) for key, row in _rows(session, stmt).items()}
+
+
+_COUNT_COLUMNS = frozenset(
+    i for i, name in enumerate(LOAN_COLUMNS) if "amount" not in name and name != "rate_weighted"
+)
+
+
+def _counts_as_int(row: Sequence[Any]) -> tuple[Any, ...]:
+    """SUM over counts is numeric on PostgreSQL and NULL over no rows: make every count an int."""
+    return tuple(int(v or 0) if i in _COUNT_COLUMNS else v for i, v in enumerate(row))
 
 
 _EMPTY_NEED = (0, None, 0, 0, 0)

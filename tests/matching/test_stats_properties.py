@@ -20,7 +20,7 @@ from matching.models import Lead, Loan, Need
 from matching.sqlfuncs import add_months_py
 from matching.stats import SUMMARY_FIELDS, Window, summary
 from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory
-from tests.matching.reference_stats import Reference, add_months, load
+from tests.matching.reference_stats import Reference, add_months, load, median_hours, micros
 
 COUNTIES = ("360802", "360803", "360881")
 BASE = dt.datetime(2025, 12, 1, tzinfo=SHANGHAI)
@@ -250,6 +250,36 @@ def test_summary_breakdowns_and_series_match_the_raw_rows(session, world, case):
         for point in series["items"]:
             want = reference_series[point["period"]]
             assert {k: point[k] for k in want} == want, point["period"]
+
+        board = {item["code"]: item for item in analytics.institution_board(session, w)["items"]}
+        by_bank = ref.breakdown("institution")
+        assert set(board) == {code for code, f in by_bank.items() if f["leads_pushed"] or f["loans"]}
+        events = [e for e in ref.raw.events if e.entity_type == "lead"]
+        for code, item in board.items():
+            want = by_bank[code]
+            for name in ("leads_pushed", "leads_claimed", "median_hours_to_claim", "loans", "loans_amount",
+                         "avg_rate", "first_loan_borrowers", "credit_loan_share", "renewal_loans"):  # fmt: skip
+                assert item[name] == want[name], (code, name)
+            leads = [x for x in ref.leads() if ref.raw.institutions[x.institution_id].code == code]
+            breaches = [
+                x for x in leads if x.status == "expired" or (x.claimed_at and x.claimed_at > x.sla_due_at)
+            ]
+            decided_at = {}
+            for e in sorted(events, key=lambda e: e.at):
+                if e.to_status in ("approved", "rejected"):
+                    decided_at.setdefault(e.entity_id, e.at)
+            decided = [x for x in leads if x.id in decided_at]
+            approved = [
+                x for x in leads if any(e.entity_id == x.id and e.to_status == "approved" for e in events)
+            ]
+            assert (item["sla_breaches"], item["decided"], item["approved"]) == (
+                len(breaches),
+                len(decided),
+                len(approved),
+            ), code
+            assert item["median_hours_to_decision"] == median_hours(
+                [micros(decided_at[x.id], x.pushed_at) for x in decided]
+            ), code
 
         funnel = analytics.funnel(session, w)
         need_counts, lead_counts = ref.funnel()
