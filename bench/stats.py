@@ -63,7 +63,7 @@ def scratch_database(admin_url: str) -> tuple[str, Callable[[], None]]:
 
 def generate(engine: Engine, *, loans: int, leads: int) -> None:
     """Borrowers, needs, leads and loans spread over two years, every county, kind and industry."""
-    needs = max(int(leads * 0.75), loans)
+    needs = max(int(leads * 0.75), loans * 3 // 2)
     borrowers = max(loans // 3, 1000)
     counties = list(REGIONS)
     codes = ["C", "C39", "3911", "F", "5211", "A", "0511", "I65", "H", "E", "K", "M73", "O"]
@@ -118,9 +118,10 @@ def generate(engine: Engine, *, loans: int, leads: int) -> None:
                 "INSERT INTO leads (id, need_id, institution_id, product_id, status, dispatch_round, rank, pushed_at, "
                 "sla_due_at, claimed_at, updated_at) "
                 "SELECT i, n.id, inst, inst + 12 * (i % 5), "
-                "CASE WHEN i <= :loans THEN 'disbursed' WHEN i % 7 = 0 THEN 'expired' ELSE 'rejected' END, 1, 1, "
+                "CASE WHEN i <= :needs AND i % 3 <> 0 THEN 'disbursed' WHEN i % 7 = 0 THEN 'expired' ELSE 'rejected' END, "
+                "1, 1, "
                 "n.submitted_at + interval '5 minutes', n.submitted_at + interval '8 hours', "
-                "CASE WHEN i <= :loans OR i % 7 <> 0 "
+                "CASE WHEN (i <= :needs AND i % 3 <> 0) OR i % 7 <> 0 "
                 "THEN n.submitted_at + (random() * 30 + 0.1) * interval '1 hour' END, now() "
                 "FROM generate_series(1, :leads) i "
                 "CROSS JOIN LATERAL (SELECT CASE WHEN i <= :needs THEN i ELSE i - :needs END AS need_id) k "
@@ -139,7 +140,7 @@ def generate(engine: Engine, *, loans: int, leads: int) -> None:
                 "round((3 + random() * 3)::numeric, 2), 6 + l.id % 31, "
                 "(ARRAY['credit', 'mortgage', 'guarantee'])[l.id % 3 + 1], "
                 "(l.pushed_at AT TIME ZONE 'Asia/Shanghai')::date + (l.id % 20), l.id % 3 = 0, l.id % 11 = 0, now() "
-                "FROM leads l JOIN needs n ON n.id = l.need_id WHERE l.id <= :loans"
+                "FROM leads l JOIN needs n ON n.id = l.need_id WHERE l.status = 'disbursed' ORDER BY l.id LIMIT :loans"
             ),
             {"loans": loans},
         )

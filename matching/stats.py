@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, func, literal, select
+from sqlalchemy import BigInteger, ColumnElement, SQLColumnExpression, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from core.reference import CITY_CODE
@@ -130,12 +130,21 @@ def _rows(session: Session, stmt: AnySelect) -> dict[Hashable, Sequence[Any]]:
     return {row[-1]: tuple(row[:-1]) for row in session.execute(stmt)}
 
 
-def _needs_borrower(window: Window, keyed: Keyed | None) -> bool:
-    """Whether rows must be joined to their borrower: a county filter or a key on borrower columns.
+def _cents(amount: SQLColumnExpression[Any], scale: int = 100) -> ColumnElement[int]:
+    """An exact decimal column as an integer (amount × 100 is whole cents). Integer sums are several
+    times faster than NUMERIC sums on PostgreSQL and exact on SQLite, where NUMERIC is stored as REAL."""
+    return func.round(amount * scale).cast(BigInteger)
 
-    The city-wide figures by month or institution never touch the borrowers table.
-    """
-    return window.county is not None or (keyed is not None and keyed.on_borrower)
+
+def _from_cents(value: Any, scale: int = 100) -> Decimal | None:
+    return None if value is None else Decimal(int(value)) / scale
+
+
+def _region_of_borrower(window: Window, borrower_id: SQLColumnExpression[int]) -> list[ColumnElement[bool]]:
+    """The county filter as a semi-join on the borrower id (no join when the whole city is asked for)."""
+    if window.county is None:
+        return []
+    return [borrower_id.in_(select(Borrower.id).where(Borrower.region_code == window.county))]
 
 
 def need_figures(
@@ -147,14 +156,19 @@ def need_figures(
     renewal = Need.is_renewal.is_(True)
     stmt = select(
         func.count(Need.id),
-        func.sum(Need.amount),
+        func.sum(_cents(Need.amount)),
         func.count(case((renewal, Need.id))),
         func.count(case((and_(renewal, final), Need.id))),
         func.count(case((and_(renewal, Need.status == NeedStatus.DISBURSED.value), Need.id))),
     ).where(Need.submitted_at >= start, Need.submitted_at < end, *where)
-    if _needs_borrower(window, keyed):
+    if keyed is not None and keyed.on_borrower:
         stmt = stmt.join(Borrower, Borrower.id == Need.borrower_id).where(*in_region(window))
-    return _rows(session, _keyed(stmt, keyed))
+    else:
+        stmt = stmt.where(*_region_of_borrower(window, Need.borrower_id))
+    return {
+        key: (row[0], _from_cents(row[1]), *row[2:])
+        for key, row in _rows(session, _keyed(stmt, keyed)).items()
+    }
 
 
 def lead_figures(
@@ -165,11 +179,19 @@ def lead_figures(
 
     def base(*columns: SQLColumnExpression[Any]) -> AnySelect:
         stmt = select(*columns).select_from(Lead).where(Lead.pushed_at >= start, Lead.pushed_at < end, *where)
-        if _needs_borrower(window, keyed):
+        if keyed is not None and keyed.on_borrower:
             stmt = (
                 stmt.join(Need, Need.id == Lead.need_id)
                 .join(Borrower, Borrower.id == Need.borrower_id)
                 .where(*in_region(window))
+            )
+        elif window.county is not None:
+            stmt = stmt.where(
+                Lead.need_id.in_(
+                    select(Need.id)
+                    .join(Borrower, Borrower.id == Need.borrower_id)
+                    .where(Borrower.region_code == window.county)
+                )
             )
         for target, onclause in keyed.joins if keyed is not None else ():
             stmt = stmt.join(target, onclause)
@@ -211,95 +233,116 @@ def loan_figures(
 ) -> dict[Hashable, Sequence[Any]]:
     """key -> the loan figures, in the order of LOAN_COLUMNS.
 
-    Two levels, so that no figure needs COUNT(DISTINCT): loans are first summed per (key, borrower), the
-    groups are then joined to the borrower (kind, and the key when it is a borrower attribute) and
-    summed per key; a group is one distinct borrower.
+    Two statements, so that no figure needs COUNT(DISTINCT): the loan-level sums per key, and the
+    borrower-level figures from loans first summed per (key, borrower) — one such group is one
+    distinct borrower — then joined to the borrower (kind; the key when it is a borrower attribute).
     """
-    in_window = and_(Loan.disbursed_on >= window.first, Loan.disbursed_on <= window.last)
+    in_window = and_(Loan.disbursed_on >= window.first, Loan.disbursed_on <= window.last, *where)
+    on_borrower = keyed is not None and keyed.on_borrower
     row_key = keyed is not None and not keyed.on_borrower
+
+    def restricted(stmt: AnySelect, *, join_borrower: bool) -> AnySelect:
+        if join_borrower:
+            stmt = stmt.join(Borrower, Borrower.id == Loan.borrower_id).where(*in_region(window))
+        else:
+            stmt = stmt.where(*_region_of_borrower(window, Loan.borrower_id))
+        if row_key:
+            assert keyed is not None
+            for target, onclause in keyed.joins:
+                stmt = stmt.join(target, onclause)
+        return stmt
+
     first = Loan.first_loan_borrower.is_(True)
     renewal = Loan.renewal_without_repayment.is_(True)
     credit = Loan.collateral == CREDIT
-    inner_columns: list[Any] = [
-        Loan.borrower_id.label("borrower_id"),
-        func.count(Loan.id).label("n"),
-        func.sum(Loan.amount).label("amount"),
-        func.count(case((first, Loan.id))).label("first_n"),
-        func.sum(case((first, Loan.amount))).label("first_amount"),
-        func.count(case((renewal, Loan.id))).label("renewal_n"),
-        func.sum(case((renewal, Loan.amount))).label("renewal_amount"),
-        func.count(case((credit, Loan.id))).label("credit_n"),
-        func.sum(case((credit, Loan.amount))).label("credit_amount"),
-        func.sum(Loan.amount * Loan.rate).label("rate_weighted"),
-    ]
-    inner = select(*inner_columns).where(in_window, *where)
+    cents = _cents(Loan.amount)
+    flat = restricted(
+        select(
+            func.count(Loan.id),
+            func.sum(cents),
+            func.count(case((first, Loan.id))),
+            func.sum(case((first, cents))),
+            func.count(case((renewal, Loan.id))),
+            func.sum(case((renewal, cents))),
+            func.count(case((credit, Loan.id))),
+            func.sum(case((credit, cents))),
+            func.sum(_cents(Loan.amount * Loan.rate, 10_000)),
+        ).where(in_window),
+        join_borrower=on_borrower,
+    )
+    loan_level = _rows(session, _keyed_columns(flat, keyed))
+
+    inner = restricted(
+        select(
+            Loan.borrower_id.label("borrower_id"),
+            func.count(Loan.id).label("n"),
+            func.sum(cents).label("cents"),
+            func.max(case((first, 1), else_=0)).label("first"),
+        ).where(in_window),
+        join_borrower=False,
+    )
     group_by: list[Any] = [Loan.borrower_id]
-    if window.county is not None:
-        inner = inner.join(Borrower, Borrower.id == Loan.borrower_id).where(*in_region(window))
     if row_key:
         assert keyed is not None
-        for target, onclause in keyed.joins:
-            inner = inner.join(target, onclause)
         inner = inner.add_columns(keyed.expr.label("key"))
         group_by.append(keyed.expr)
     per_borrower = inner.group_by(*group_by).subquery("per_borrower")
     p = per_borrower.c
-
     # Whether a loan is 普惠小微 depends on the borrower's total in the window over every bank and
     # product (per key for time buckets), never on the group it is counted in.
-    total: Any = p.amount
+    total: Any = p.cents
     outer_from: Any = per_borrower.join(Borrower, Borrower.id == p.borrower_id)
     if row_key and not total_by_key:
         totals = (
-            select(Loan.borrower_id.label("borrower_id"), func.sum(Loan.amount).label("total"))
-            .where(in_window)
+            select(Loan.borrower_id.label("borrower_id"), func.sum(cents).label("total"))
+            .where(in_window, *_region_of_borrower(window, Loan.borrower_id))
             .group_by(Loan.borrower_id)
             .subquery("totals")
         )
         outer_from = outer_from.join(totals, totals.c.borrower_id == p.borrower_id)
         total = totals.c.total
+    line = int(INCLUSIVE_LINE * 100)
     business = Borrower.kind.in_(BUSINESS_KINDS)
     farmer = Borrower.kind == BorrowerKind.FARMER.value
-    pboc = and_(business, total < INCLUSIVE_LINE)
-    nfra = and_(business, total <= INCLUSIVE_LINE)
-    stmt = select(
-        func.sum(p.n),
-        func.sum(p.amount),
+    pboc = and_(business, total < line)
+    nfra = and_(business, total <= line)
+    outer = select(
         func.count(),
-        func.count(case((p.first_n > 0, 1))),
-        func.sum(p.first_n),
-        func.sum(p.first_amount),
-        func.sum(p.renewal_n),
-        func.sum(p.renewal_amount),
-        func.sum(p.credit_n),
-        func.sum(p.credit_amount),
-        func.sum(p.rate_weighted),
+        func.sum(p.first),
         func.sum(case((pboc, p.n))),
         func.sum(case((nfra, p.n))),
-        func.sum(case((pboc, p.amount))),
-        func.sum(case((nfra, p.amount))),
+        func.sum(case((pboc, p.cents))),
+        func.sum(case((nfra, p.cents))),
         func.count(case((pboc, 1))),
         func.count(case((nfra, 1))),
         func.sum(case((farmer, p.n))),
-        func.sum(case((farmer, p.amount))),
+        func.sum(case((farmer, p.cents))),
     ).select_from(outer_from)
     if keyed is None:
-        stmt = stmt.add_columns(literal(None).label("key"))
+        outer = outer.add_columns(literal(None).label("key"))
     elif row_key:
-        stmt = stmt.add_columns(p.key).group_by(p.key)
+        outer = outer.add_columns(p.key).group_by(p.key)
     else:
-        stmt = stmt.add_columns(keyed.expr.label("key")).group_by(keyed.expr)
-    return {key: _counts_as_int(row) for key, row in _rows(session, stmt).items()}
+        assert keyed is not None
+        outer = outer.add_columns(keyed.expr.label("key")).group_by(keyed.expr).where(*in_region(window))
+    borrower_level = _rows(session, outer)
 
-
-_COUNT_COLUMNS = frozenset(
-    i for i, name in enumerate(LOAN_COLUMNS) if "amount" not in name and name != "rate_weighted"
-)
-
-
-def _counts_as_int(row: Sequence[Any]) -> tuple[Any, ...]:
-    """SUM over counts is numeric on PostgreSQL and NULL over no rows: make every count an int."""
-    return tuple(int(v or 0) if i in _COUNT_COLUMNS else v for i, v in enumerate(row))
+    result: dict[Hashable, Sequence[Any]] = {}
+    for key, flat_row in loan_level.items():
+        n, amount, first_n, first_amount, renewal_n, renewal_amount, credit_n, credit_amount, weighted = (
+            flat_row
+        )
+        if not n:
+            continue
+        (borrowers, first_borrowers, pboc_n, nfra_n, pboc_amount, nfra_amount, pboc_b, nfra_b, farmer_n,
+         farmer_amount) = borrower_level.get(key, (0,) * 10)  # fmt: skip
+        result[key] = (
+            n, _from_cents(amount), borrowers, int(first_borrowers or 0), first_n, _from_cents(first_amount),
+            renewal_n, _from_cents(renewal_amount), credit_n, _from_cents(credit_amount),
+            _from_cents(weighted, 10_000), int(pboc_n or 0), int(nfra_n or 0), _from_cents(pboc_amount),
+            _from_cents(nfra_amount), pboc_b, nfra_b, int(farmer_n or 0), _from_cents(farmer_amount),
+        )  # fmt: skip
+    return result
 
 
 _EMPTY_NEED = (0, None, 0, 0, 0)
