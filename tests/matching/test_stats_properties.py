@@ -219,6 +219,18 @@ cases = st.one_of(
 @PROPERTY
 @given(case=cases)
 def test_summary_breakdowns_and_series_match_the_raw_rows(session, world, case):
+    check_against_reference(session, world, case)
+
+
+@pytest.mark.smoke
+@settings(PROPERTY, max_examples=6)
+@given(case=st.builds(seeded_case, st.integers(0, 2**32)))
+def test_the_engine_matches_the_raw_rows_on_this_database(session, world, case):
+    """A short run of the same property, also in the SQLite smoke run (medians, dates, cents)."""
+    check_against_reference(session, world, case)
+
+
+def check_against_reference(session, world, case) -> None:
     needs, window, region = case
     savepoint = session.begin_nested()
     try:
@@ -307,6 +319,7 @@ def test_add_months_matches_the_reference(day, months):
     assert add_months_py(day, months) == add_months(day, months)
 
 
+@pytest.mark.smoke
 def test_add_months_in_sql_clamps_to_month_end(session, world):
     from sqlalchemy import literal, select
 
@@ -332,6 +345,7 @@ def _loan_need(borrower: int, amount: str, *, days: int = 1) -> dict[str, Any]:
             "matures_days": 0, "status": "disbursed", "leads": [lead]}  # fmt: skip
 
 
+@pytest.mark.smoke
 def test_inclusive_lines_differ_exactly_at_ten_million(session, world):
     insert(
         session,
