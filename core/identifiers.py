@@ -65,3 +65,10 @@ def mask_phone(value: str | None) -> str | None:
     if len(value) < 7:
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_name(value: str | None) -> str | None:
+    """A natural person's name reduced to its first character: 张三丰 -> 张**."""
+    if not value:
+        return value
+    return value[0] + "*" * max(len(value) - 1, 1)

@@ -111,6 +111,11 @@ DATA_SOURCES: dict[str, str] = {
 }
 
 
+def division_ranges() -> tuple[tuple[str, int, int], ...]:
+    """(section, first division, last division) for every GB/T 4754-2017 section."""
+    return _DIVISION_RANGES
+
+
 def section_of_division(division: int) -> str | None:
     for section, first, last in _DIVISION_RANGES:
         if first <= division <= last:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -69,6 +68,7 @@ from matching.models import (
     Need,
     NeedStatus,
 )
+from matching.sqlfuncs import duration_us, grouped_medians
 from matching.workhours import add_working_hours, working_hours_between
 from products.models import Institution, Product, ProductStatus
 
@@ -78,6 +78,7 @@ MAX_RATE = Decimal("36.00")
 MATCH_JOB = "match_need"
 REMATCH_JOB = "rematch_open_needs"
 REMATCH_BORROWER_JOB = "rematch_borrower"
+MICROSECONDS_PER_HOUR = 3_600_000_000
 
 # Who may move a claimed lead where; anything else is an illegal transition (409).
 LEAD_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -353,14 +354,16 @@ def institution_stats(session: Session, *, days: int = 90) -> dict[int, engine.I
     """Each institution's record over the window: median hours to claim, approval share per grade band
     (of the leads pushed in the window and decided since), and open leads per officer now."""
     since = utcnow() - dt.timedelta(days=days)
-    hours: dict[int, list[float]] = {}
-    for institution_id, pushed_at, claimed_at in session.execute(
-        select(Lead.institution_id, Lead.pushed_at, Lead.claimed_at).where(
-            Lead.pushed_at >= since, Lead.claimed_at.is_not(None)
-        )
-    ):
-        if claimed_at is not None:
-            hours.setdefault(institution_id, []).append((claimed_at - pushed_at).total_seconds() / 3600)
+    # The median is computed in the database: every dispatch calls this, over every claimed lead.
+    hours: dict[int, float] = {
+        institution_id: median_us / MICROSECONDS_PER_HOUR
+        for institution_id, median_us in grouped_medians(
+            session,
+            select(Lead.institution_id, duration_us(Lead.claimed_at, Lead.pushed_at)).where(
+                Lead.pushed_at >= since, Lead.claimed_at.is_not(None)
+            ),
+        ).items()
+    }
     # The band is the one the engine ranked the lead in when it was pushed (kept in its explanation).
     rates = approval_rates(
         (institution_id, status, (explanation or {}).get("score_band"))
@@ -389,9 +392,7 @@ def institution_stats(session: Session, *, days: int = 90) -> dict[int, engine.I
         count = officers.get(institution_id, 0)
         result[institution_id] = engine.InstitutionStats(
             institution_id=institution_id,
-            median_hours_to_claim=statistics.median(hours[institution_id])
-            if institution_id in hours
-            else None,
+            median_hours_to_claim=hours.get(institution_id),
             approval_rate_by_band=rates.get(institution_id, {}),
             open_leads_per_officer=(open_leads.get(institution_id, 0) / count) if count else None,
         )

@@ -2,28 +2,50 @@
 
 Windows are inclusive Asia/Shanghai dates; a need or lead counts in the window its submission or push
 instant falls in, a loan by its `disbursed_on` date. The region is always the borrower's.
+
+Every figure is computed in SQL by one engine, `figures`, which can also group the rows by a key
+(a county, an institution, a month ...): the summary is that engine with no key, so a breakdown and
+the summary can never disagree on what a figure means.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import statistics
-from dataclasses import dataclass
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import BigInteger, ColumnElement, SQLColumnExpression, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from core.reference import CITY_CODE
 from core.types import local_day_bounds
 from credit_profile.models import Borrower, BorrowerKind
 from matching.models import FINAL_NEED_STATUSES, Lead, Loan, Need, NeedStatus
+from matching.sqlfuncs import AnySelect, duration_us, grouped_medians
 
 INCLUSIVE_LINE = Decimal("10000000")
 SHARE_PLACES = Decimal("0.0001")
 RATE_PLACES = Decimal("0.01")
+MICROSECONDS_PER_HOUR = Decimal(3_600_000_000)
 BUSINESS_KINDS = (BorrowerKind.ENTERPRISE.value, BorrowerKind.INDIVIDUAL_BUSINESS.value)
+CREDIT = "credit"
+
+# The contract's summary fields (api-v1 "Statistics for finance offices"), in its order.
+SUMMARY_FIELDS = (
+    "needs", "needs_amount", "leads_pushed", "leads_claimed", "median_hours_to_claim", "loans",
+    "loans_amount", "borrowers", "first_loan_borrowers", "first_loan_share", "renewal_loans",
+    "renewal_amount", "renewal_requests", "renewal_success_rate", "credit_loan_share", "avg_rate",
+    "inclusive_loans_pboc", "inclusive_loans_nfra", "farmer_loans", "farmer_amount",
+)  # fmt: skip
+# Further figures the breakdowns and time series carry (docs/metrics.md).
+EXTRA_FIELDS = (
+    "first_loan_loans", "first_loan_amount", "credit_loans", "credit_amount",
+    "inclusive_amount_pboc", "inclusive_amount_nfra", "inclusive_borrowers_pboc", "inclusive_borrowers_nfra",
+)  # fmt: skip
+NEED_FIELDS = frozenset({"needs", "needs_amount", "renewal_requests", "renewal_success_rate"})
+FIGURE_FIELDS = SUMMARY_FIELDS + EXTRA_FIELDS
 
 
 @dataclass(frozen=True)
@@ -37,6 +59,39 @@ class Window:
         """The county to filter on, or None for the whole city."""
         return None if self.region_code in (None, "", CITY_CODE) else self.region_code
 
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """The UTC instants [start, end) of the window's local days."""
+        return local_day_bounds(self.first, self.last)
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """How a dimension keys one family of rows: an expression and the joins it needs.
+
+    `on_borrower`: the expression reads only Borrower columns (county, kind, industry), so loans can be
+    aggregated per borrower first and keyed afterwards.
+    """
+
+    expr: SQLColumnExpression[Any]
+    joins: tuple[tuple[Any, ColumnElement[bool]], ...] = ()
+    on_borrower: bool = False
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """A dimension of a breakdown. `need`, `lead` or `loan` is None when that family of rows cannot be
+    attributed to one key (a need is not any one institution's), so its figures are null.
+
+    `loan_total_by_key`: the inclusive-line test sums the borrower's loans per key instead of over the
+    whole window (time buckets, where each point is the summary of its own period).
+    """
+
+    need: Keyed | None
+    lead: Keyed | None
+    loan: Keyed | None
+    loan_total_by_key: bool = False
+    keys: Sequence[Hashable] = field(default=())
+
 
 def ratio(numerator: Decimal | int, denominator: Decimal | int, places: Decimal = SHARE_PLACES) -> str | None:
     """numerator / denominator as a decimal string rounded half-up, or None when the denominator is 0."""
@@ -45,119 +100,344 @@ def ratio(numerator: Decimal | int, denominator: Decimal | int, places: Decimal 
     return str((Decimal(numerator) / Decimal(denominator)).quantize(places, rounding=ROUND_HALF_UP))
 
 
-def _amount(value: Decimal | None) -> str:
-    return str((value or Decimal(0)).quantize(RATE_PLACES))
+def amount_text(value: Decimal | float | int | None) -> str:
+    """Yuan with 2 decimals (SQLite sums are floats: rounded half-up from their exact binary value)."""
+    return str(Decimal(value or 0).quantize(RATE_PLACES, rounding=ROUND_HALF_UP))
 
 
-def _in_region(window: Window) -> list[ColumnElement[bool]]:
+def hours_from_microseconds(value: float | None) -> float | None:
+    """A median duration in microseconds as hours rounded half-up to 2 decimals (a JSON number)."""
+    if value is None:
+        return None
+    return float((Decimal(value) / MICROSECONDS_PER_HOUR).quantize(RATE_PLACES, rounding=ROUND_HALF_UP))
+
+
+def in_region(window: Window) -> list[ColumnElement[bool]]:
     """The borrower-region condition of the window (none for the whole city)."""
     return [] if window.county is None else [Borrower.region_code == window.county]
 
 
-def summary(session: Session, window: Window) -> dict[str, Any]:
-    """Every figure of GET /api/v1/stats/summary for the window and region."""
-    start, end = local_day_bounds(window.first, window.last)
+def _keyed(stmt: AnySelect, keyed: Keyed | None) -> AnySelect:
+    """Add the key as the last column, its joins, and the grouping (nothing without a key)."""
+    if keyed is None:
+        return stmt.add_columns(literal(None).label("key"))
+    for target, onclause in keyed.joins:
+        stmt = stmt.join(target, onclause)
+    return stmt.add_columns(keyed.expr.label("key")).group_by(keyed.expr)
 
-    need_row = session.execute(
-        select(
-            func.count(Need.id),
-            func.sum(Need.amount),
-            func.count(case((Need.is_renewal.is_(True), Need.id))),
-        )
-        .join(Borrower, Borrower.id == Need.borrower_id)
-        .where(Need.submitted_at >= start, Need.submitted_at < end)
-        .where(*_in_region(window))
-    ).one()
-    renewal_final = session.execute(
-        select(
-            func.count(Need.id),
-            func.count(case((Need.status == NeedStatus.DISBURSED.value, Need.id))),
-        )
-        .join(Borrower, Borrower.id == Need.borrower_id)
-        .where(
-            Need.submitted_at >= start,
-            Need.submitted_at < end,
-            Need.is_renewal.is_(True),
-            Need.status.in_([s.value for s in FINAL_NEED_STATUSES]),
-        )
-        .where(*_in_region(window))
-    ).one()
 
-    claim_rows = session.execute(
-        select(Lead.pushed_at, Lead.claimed_at)
-        .join(Need, Need.id == Lead.need_id)
-        .join(Borrower, Borrower.id == Need.borrower_id)
-        .where(Lead.pushed_at >= start, Lead.pushed_at < end)
-        .where(*_in_region(window))
-    ).all()
-    hours = [(c - p).total_seconds() / 3600 for p, c in claim_rows if c is not None]
+def _rows(session: Session, stmt: AnySelect) -> dict[Hashable, Sequence[Any]]:
+    return {row[-1]: tuple(row[:-1]) for row in session.execute(stmt)}
 
-    loan_filter = and_(Loan.disbursed_on >= window.first, Loan.disbursed_on <= window.last)
-    totals = (
-        select(Loan.borrower_id.label("borrower_id"), func.sum(Loan.amount).label("total"))
-        .where(loan_filter)
-        .group_by(Loan.borrower_id)
-        .subquery()
+
+def _cents(amount: SQLColumnExpression[Any], scale: int = 100) -> ColumnElement[int]:
+    """An exact decimal column as an integer (amount × 100 is whole cents). Integer sums are several
+    times faster than NUMERIC sums on PostgreSQL and exact on SQLite, where NUMERIC is stored as REAL."""
+    return func.round(amount * scale).cast(BigInteger)
+
+
+def _from_cents(value: Any, scale: int = 100) -> Decimal | None:
+    return None if value is None else Decimal(int(value)) / scale
+
+
+def _region_of_borrower(window: Window, borrower_id: SQLColumnExpression[int]) -> list[ColumnElement[bool]]:
+    """The county filter as a semi-join on the borrower id (no join when the whole city is asked for)."""
+    if window.county is None:
+        return []
+    return [borrower_id.in_(select(Borrower.id).where(Borrower.region_code == window.county))]
+
+
+def need_figures(
+    session: Session, window: Window, keyed: Keyed | None, where: Sequence[ColumnElement[bool]] = ()
+) -> dict[Hashable, Sequence[Any]]:
+    """key -> (needs, needs_amount, renewal_requests, renewal needs final, of those disbursed)."""
+    start, end = window.bounds()
+    final = Need.status.in_([s.value for s in FINAL_NEED_STATUSES])
+    renewal = Need.is_renewal.is_(True)
+    stmt = select(
+        func.count(Need.id),
+        func.sum(_cents(Need.amount)),
+        func.count(case((renewal, Need.id))),
+        func.count(case((and_(renewal, final), Need.id))),
+        func.count(case((and_(renewal, Need.status == NeedStatus.DISBURSED.value), Need.id))),
+    ).where(Need.submitted_at >= start, Need.submitted_at < end, *where)
+    if keyed is not None and keyed.on_borrower:
+        stmt = stmt.join(Borrower, Borrower.id == Need.borrower_id).where(*in_region(window))
+    else:
+        stmt = stmt.where(*_region_of_borrower(window, Need.borrower_id))
+    return {
+        key: (row[0], _from_cents(row[1]), *row[2:])
+        for key, row in _rows(session, _keyed(stmt, keyed)).items()
+    }
+
+
+def lead_figures(
+    session: Session, window: Window, keyed: Keyed | None, where: Sequence[ColumnElement[bool]] = ()
+) -> dict[Hashable, Sequence[Any]]:
+    """key -> (leads pushed, of those claimed, median microseconds from push to claim or None)."""
+    start, end = window.bounds()
+
+    def base(*columns: SQLColumnExpression[Any]) -> AnySelect:
+        stmt = select(*columns).select_from(Lead).where(Lead.pushed_at >= start, Lead.pushed_at < end, *where)
+        if keyed is not None and keyed.on_borrower:
+            stmt = (
+                stmt.join(Need, Need.id == Lead.need_id)
+                .join(Borrower, Borrower.id == Need.borrower_id)
+                .where(*in_region(window))
+            )
+        elif window.county is not None:
+            stmt = stmt.where(
+                Lead.need_id.in_(
+                    select(Need.id)
+                    .join(Borrower, Borrower.id == Need.borrower_id)
+                    .where(Borrower.region_code == window.county)
+                )
+            )
+        for target, onclause in keyed.joins if keyed is not None else ():
+            stmt = stmt.join(target, onclause)
+        return stmt
+
+    counts = _rows(session, _keyed_columns(base(func.count(Lead.id), func.count(Lead.claimed_at)), keyed))
+    key = keyed.expr if keyed is not None else literal(0)
+    durations = base(key.label("key"), duration_us(Lead.claimed_at, Lead.pushed_at).label("us")).where(
+        Lead.claimed_at.is_not(None)
     )
-    business = Borrower.kind.in_(BUSINESS_KINDS)
-    farmer = Borrower.kind == BorrowerKind.FARMER.value
-    loan_row = session.execute(
+    medians = grouped_medians(session, durations)
+    if keyed is None:
+        medians = {None: medians[0]} if 0 in medians else {}
+    return {k: (*row, medians.get(k)) for k, row in counts.items()}
+
+
+def _keyed_columns(stmt: AnySelect, keyed: Keyed | None) -> AnySelect:
+    """As _keyed, for a statement that already carries the key's joins."""
+    if keyed is None:
+        return stmt.add_columns(literal(None).label("key"))
+    return stmt.add_columns(keyed.expr.label("key")).group_by(keyed.expr)
+
+
+LOAN_COLUMNS = (
+    "loans", "loans_amount", "borrowers", "first_loan_borrowers", "first_loan_loans", "first_loan_amount",
+    "renewal_loans", "renewal_amount", "credit_loans", "credit_amount", "rate_weighted",
+    "inclusive_loans_pboc", "inclusive_loans_nfra", "inclusive_amount_pboc", "inclusive_amount_nfra",
+    "inclusive_borrowers_pboc", "inclusive_borrowers_nfra", "farmer_loans", "farmer_amount",
+)  # fmt: skip
+
+
+def loan_figures(
+    session: Session,
+    window: Window,
+    keyed: Keyed | None,
+    *,
+    total_by_key: bool = False,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> dict[Hashable, Sequence[Any]]:
+    """key -> the loan figures, in the order of LOAN_COLUMNS.
+
+    Two statements, so that no figure needs COUNT(DISTINCT): the loan-level sums per key, and the
+    borrower-level figures from loans first summed per (key, borrower) — one such group is one
+    distinct borrower — then joined to the borrower (kind; the key when it is a borrower attribute).
+    """
+    in_window = and_(Loan.disbursed_on >= window.first, Loan.disbursed_on <= window.last, *where)
+    on_borrower = keyed is not None and keyed.on_borrower
+    row_key = keyed is not None and not keyed.on_borrower
+
+    def restricted(stmt: AnySelect, *, join_borrower: bool) -> AnySelect:
+        if join_borrower:
+            stmt = stmt.join(Borrower, Borrower.id == Loan.borrower_id).where(*in_region(window))
+        else:
+            stmt = stmt.where(*_region_of_borrower(window, Loan.borrower_id))
+        if row_key:
+            assert keyed is not None
+            for target, onclause in keyed.joins:
+                stmt = stmt.join(target, onclause)
+        return stmt
+
+    first = Loan.first_loan_borrower.is_(True)
+    renewal = Loan.renewal_without_repayment.is_(True)
+    credit = Loan.collateral == CREDIT
+    cents = _cents(Loan.amount)
+    flat = restricted(
         select(
             func.count(Loan.id),
-            func.sum(Loan.amount),
-            func.count(func.distinct(Loan.borrower_id)),
-            func.count(func.distinct(case((Loan.first_loan_borrower.is_(True), Loan.borrower_id)))),
-            func.count(case((Loan.renewal_without_repayment.is_(True), Loan.id))),
-            func.sum(case((Loan.renewal_without_repayment.is_(True), Loan.amount))),
-            func.sum(case((Loan.collateral == "credit", Loan.amount))),
-            func.sum(Loan.amount * Loan.rate),
-            func.count(case((and_(business, totals.c.total < INCLUSIVE_LINE), Loan.id))),
-            func.count(case((and_(business, totals.c.total <= INCLUSIVE_LINE), Loan.id))),
-            func.count(case((farmer, Loan.id))),
-            func.sum(case((farmer, Loan.amount))),
+            func.sum(cents),
+            func.count(case((first, Loan.id))),
+            func.sum(case((first, cents))),
+            func.count(case((renewal, Loan.id))),
+            func.sum(case((renewal, cents))),
+            func.count(case((credit, Loan.id))),
+            func.sum(case((credit, cents))),
+            func.sum(_cents(Loan.amount * Loan.rate, 10_000)),
+        ).where(in_window),
+        join_borrower=on_borrower,
+    )
+    loan_level = _rows(session, _keyed_columns(flat, keyed))
+
+    inner = restricted(
+        select(
+            Loan.borrower_id.label("borrower_id"),
+            func.count(Loan.id).label("n"),
+            func.sum(cents).label("cents"),
+            func.max(case((first, 1), else_=0)).label("first"),
+        ).where(in_window),
+        join_borrower=False,
+    )
+    group_by: list[Any] = [Loan.borrower_id]
+    if row_key:
+        assert keyed is not None
+        inner = inner.add_columns(keyed.expr.label("key"))
+        group_by.append(keyed.expr)
+    per_borrower = inner.group_by(*group_by).subquery("per_borrower")
+    p = per_borrower.c
+    # Whether a loan is 普惠小微 depends on the borrower's total in the window over every bank and
+    # product (per key for time buckets), never on the group it is counted in.
+    total: Any = p.cents
+    outer_from: Any = per_borrower.join(Borrower, Borrower.id == p.borrower_id)
+    if row_key and not total_by_key:
+        totals = (
+            select(Loan.borrower_id.label("borrower_id"), func.sum(cents).label("total"))
+            .where(in_window, *_region_of_borrower(window, Loan.borrower_id))
+            .group_by(Loan.borrower_id)
+            .subquery("totals")
         )
-        .join(Borrower, Borrower.id == Loan.borrower_id)
-        .join(totals, totals.c.borrower_id == Loan.borrower_id)
-        .where(loan_filter)
-        .where(*_in_region(window))
-    ).one()
-    (
-        loans,
-        loans_amount,
-        borrowers,
-        first_loan_borrowers,
-        renewal_loans,
-        renewal_amount,
-        credit_amount,
-        rate_weighted,
-        inclusive_pboc,
-        inclusive_nfra,
-        farmer_loans,
-        farmer_amount,
-    ) = loan_row
-    loans_amount = Decimal(loans_amount or 0)
+        outer_from = outer_from.join(totals, totals.c.borrower_id == p.borrower_id)
+        total = totals.c.total
+    line = int(INCLUSIVE_LINE * 100)
+    business = Borrower.kind.in_(BUSINESS_KINDS)
+    farmer = Borrower.kind == BorrowerKind.FARMER.value
+    pboc = and_(business, total < line)
+    nfra = and_(business, total <= line)
+    outer = select(
+        func.count(),
+        func.sum(p.first),
+        func.sum(case((pboc, p.n))),
+        func.sum(case((nfra, p.n))),
+        func.sum(case((pboc, p.cents))),
+        func.sum(case((nfra, p.cents))),
+        func.count(case((pboc, 1))),
+        func.count(case((nfra, 1))),
+        func.sum(case((farmer, p.n))),
+        func.sum(case((farmer, p.cents))),
+    ).select_from(outer_from)
+    if keyed is None:
+        outer = outer.add_columns(literal(None).label("key"))
+    elif row_key:
+        outer = outer.add_columns(p.key).group_by(p.key)
+    else:
+        assert keyed is not None
+        outer = outer.add_columns(keyed.expr.label("key")).group_by(keyed.expr).where(*in_region(window))
+    borrower_level = _rows(session, outer)
+
+    result: dict[Hashable, Sequence[Any]] = {}
+    for key, flat_row in loan_level.items():
+        n, amount, first_n, first_amount, renewal_n, renewal_amount, credit_n, credit_amount, weighted = (
+            flat_row
+        )
+        if not n:
+            continue
+        (borrowers, first_borrowers, pboc_n, nfra_n, pboc_amount, nfra_amount, pboc_b, nfra_b, farmer_n,
+         farmer_amount) = borrower_level.get(key, (0,) * 10)  # fmt: skip
+        result[key] = (
+            n, _from_cents(amount), borrowers, int(first_borrowers or 0), first_n, _from_cents(first_amount),
+            renewal_n, _from_cents(renewal_amount), credit_n, _from_cents(credit_amount),
+            _from_cents(weighted, 10_000), int(pboc_n or 0), int(nfra_n or 0), _from_cents(pboc_amount),
+            _from_cents(nfra_amount), pboc_b, nfra_b, int(farmer_n or 0), _from_cents(farmer_amount),
+        )  # fmt: skip
+    return result
+
+
+_EMPTY_NEED = (0, None, 0, 0, 0)
+_EMPTY_LEAD = (0, 0, None)
+_EMPTY_LOAN = (0, None, 0, 0, 0, None, 0, None, 0, None, None, 0, 0, None, None, 0, 0, 0, None)
+
+
+def present(
+    need: Sequence[Any] | None, lead: Sequence[Any] | None, loan: Sequence[Any] | None
+) -> dict[str, Any]:
+    """The figures of one group as the API shows them; a family given as None is not attributable."""
+    result: dict[str, Any] = {}
+    if need is None:
+        result.update(dict.fromkeys(NEED_FIELDS))
+    else:
+        needs, needs_amount, renewal_requests, renewal_final, renewal_disbursed = need
+        result.update(
+            needs=needs,
+            needs_amount=amount_text(needs_amount),
+            renewal_requests=renewal_requests,
+            renewal_success_rate=ratio(renewal_disbursed, renewal_final),
+        )
+    if lead is None:
+        result.update(leads_pushed=None, leads_claimed=None, median_hours_to_claim=None)
+    else:
+        result.update(
+            leads_pushed=lead[0],
+            leads_claimed=lead[1],
+            median_hours_to_claim=hours_from_microseconds(lead[2]),
+        )
+    if loan is None:
+        result.update(dict.fromkeys(set(LOAN_COLUMNS) - {"rate_weighted"}))
+        result.update(first_loan_share=None, credit_loan_share=None, avg_rate=None)
+    else:
+        raw = dict(zip(LOAN_COLUMNS, loan, strict=True))
+        loans_amount = Decimal(raw["loans_amount"] or 0)
+        for name in LOAN_COLUMNS:
+            if name != "rate_weighted":
+                result[name] = amount_text(raw[name]) if "amount" in name else raw[name]
+        result.update(
+            first_loan_share=ratio(raw["first_loan_borrowers"], raw["borrowers"]),
+            credit_loan_share=ratio(Decimal(raw["credit_amount"] or 0), loans_amount),
+            avg_rate=ratio(Decimal(raw["rate_weighted"] or 0), loans_amount, RATE_PLACES),
+        )
+    return {name: result[name] for name in FIGURE_FIELDS}
+
+
+def figures(
+    session: Session, window: Window, grouping: Grouping | None = None
+) -> dict[Hashable, dict[str, Any]]:
+    """key -> every figure (SUMMARY_FIELDS + EXTRA_FIELDS) for the window; the key None without a grouping.
+
+    With a grouping, the result holds its declared keys (in their order) and every key that has rows.
+    """
+    if grouping is None:
+        needs = need_figures(session, window, None)
+        leads = lead_figures(session, window, None)
+        loans = loan_figures(session, window, None)
+        return {
+            None: present(
+                needs.get(None, _EMPTY_NEED), leads.get(None, _EMPTY_LEAD), loans.get(None, _EMPTY_LOAN)
+            )
+        }
+    grouped_needs = need_figures(session, window, grouping.need) if grouping.need else None
+    grouped_leads = lead_figures(session, window, grouping.lead) if grouping.lead else None
+    grouped_loans = (
+        loan_figures(session, window, grouping.loan, total_by_key=grouping.loan_total_by_key)
+        if grouping.loan
+        else None
+    )
+    keys: list[Hashable] = list(grouping.keys)
+    for found in (grouped_needs, grouped_leads, grouped_loans):
+        for key in found or {}:
+            if key not in keys:
+                keys.append(key)
+    return {
+        key: present(
+            None if grouped_needs is None else grouped_needs.get(key, _EMPTY_NEED),
+            None if grouped_leads is None else grouped_leads.get(key, _EMPTY_LEAD),
+            None if grouped_loans is None else grouped_loans.get(key, _EMPTY_LOAN),
+        )
+        for key in keys
+    }
+
+
+def window_header(window: Window) -> dict[str, Any]:
+    """The window and region a result was computed for, as every statistics response starts."""
     return {
         "from": window.first.isoformat(),
         "to": window.last.isoformat(),
         "region_code": window.county or CITY_CODE,
-        "needs": need_row[0],
-        "needs_amount": _amount(need_row[1]),
-        "leads_pushed": len(claim_rows),
-        "leads_claimed": len(hours),
-        "median_hours_to_claim": round(statistics.median(hours), 2) if hours else None,
-        "loans": loans,
-        "loans_amount": _amount(loans_amount),
-        "borrowers": borrowers,
-        "first_loan_borrowers": first_loan_borrowers,
-        "first_loan_share": ratio(first_loan_borrowers, borrowers),
-        "renewal_loans": renewal_loans,
-        "renewal_amount": _amount(renewal_amount),
-        "renewal_requests": need_row[2],
-        "renewal_success_rate": ratio(renewal_final[1], renewal_final[0]),
-        "credit_loan_share": ratio(Decimal(credit_amount or 0), loans_amount),
-        "avg_rate": ratio(Decimal(rate_weighted or 0), loans_amount, RATE_PLACES),
-        "inclusive_loans_pboc": inclusive_pboc,
-        "inclusive_loans_nfra": inclusive_nfra,
-        "farmer_loans": farmer_loans,
-        "farmer_amount": _amount(farmer_amount),
     }
+
+
+def summary(session: Session, window: Window) -> dict[str, Any]:
+    """Every figure of GET /api/v1/stats/summary for the window and region."""
+    result = figures(session, window)[None]
+    return {**window_header(window), **{name: result[name] for name in SUMMARY_FIELDS}}

@@ -21,6 +21,8 @@ ERROR_MESSAGES = {
     "borrower_not_found": _l("借款主体不存在"),
     "consent_not_found": _l("授权记录不存在"),
     "notification_not_found": _l("通知不存在"),
+    "report_not_found": _l("报表不存在"),
+    "report_not_ready": _l("报表尚未生成完成，请稍后再试"),
     "method_not_allowed": _l("不支持该请求方法"),
     "conflict": _l("当前状态不允许该操作"),
     "already_claimed": _l("该线索已被其他客户经理认领"),

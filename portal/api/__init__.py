@@ -15,6 +15,7 @@ from portal.api import (  # noqa: E402, F401
     notifications,
     products,
     reference,
+    reports,
     scorecards,
     stats,
 )

@@ -1,18 +1,43 @@
-"""Statistics for the finance offices; a county office sees only its own county."""
+"""Statistics for the finance offices; a county office sees only its own county (docs/metrics.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+from flask import Response
+from flask_babel import gettext
 
 from core.errors import InvalidInputError, PermissionDeniedError
 from core.models import Role, User
 from core.reference import CITY_CODE, N_, REGIONS
+from matching import analytics
+from matching.exports import build_table, to_csv, to_xlsx
+from matching.reports import XLSX_TYPE
+from matching.services import local_today
 from matching.stats import Window, summary
 from portal.api import api_bp
-from portal.api.schemas import StatsOut, StatsQuery
+from portal.api.schemas import (
+    BreakdownOut,
+    BreakdownQuery,
+    DrilldownPage,
+    DrilldownQuery,
+    ExportQuery,
+    FunnelOut,
+    IndicatorsOut,
+    InstitutionBoardOut,
+    MaturitiesOut,
+    OptionalWindowQuery,
+    StatsOut,
+    StatsQuery,
+    TimeseriesOut,
+)
 from portal.auth import api_user, token_auth
+from portal.db import db
 
 MAX_WINDOW_DAYS = 3660
+MATURITY_HORIZON_DAYS = 90
+FINANCE = [Role.FINANCE.value]
 
 
 def scoped_region(user: User, requested: str | None) -> str:
@@ -29,20 +54,173 @@ def scoped_region(user: User, requested: str | None) -> str:
     raise PermissionDeniedError("outside own county")
 
 
-@api_bp.get("/stats/summary")
-@api_bp.auth_required(token_auth, roles=[Role.FINANCE.value])
-@api_bp.input(StatsQuery, location="query", arg_name="query")
-@api_bp.output(StatsOut)
-@api_bp.doc(summary=N_("统计汇总（定义见 docs/metrics.md）"), responses=[401, 403, 422])
-def stats_summary(query: dict[str, Any]) -> dict[str, Any]:
-    from portal.db import db
-
-    first, last = query["from_"], query["to"]
+def _window(first: dt.date, last: dt.date, requested_region: str | None) -> Window:
+    """The caller's window. Raises InvalidInputError (order, length) or PermissionDeniedError (scope)."""
     if last < first:
         raise InvalidInputError({"to": ["less_than_min"]})
     if (last - first).days > MAX_WINDOW_DAYS:
         raise InvalidInputError({"from": ["out_of_range"]})
-    region = scoped_region(api_user(), query.get("region_code"))
-    result = summary(db(), Window(first=first, last=last, region_code=region))
-    result["from_"] = result.pop("from")
-    return result
+    return Window(first=first, last=last, region_code=scoped_region(api_user(), requested_region))
+
+
+def _query_window(query: dict[str, Any]) -> Window:
+    return _window(query["from_"], query["to"], query.get("region_code"))
+
+
+def _group_filter(window: Window, by: str | None, key: str | None) -> None:
+    """A drill-down key must be given with its dimension, and a county key must lie in the caller's scope."""
+    if (by is None) != (key is None):
+        raise InvalidInputError({"key" if by else "by": ["required"]})
+    if by == "county" and key is not None:
+        if key not in REGIONS:
+            raise InvalidInputError({"key": ["invalid_choice"]})
+        if window.county is not None and key != window.county:
+            raise PermissionDeniedError("outside own county")
+
+
+def _out(value: Any) -> Any:
+    """Rename `from` to the schemas' attribute name `from_`, at every level."""
+    if isinstance(value, dict):
+        return {("from_" if k == "from" else k): _out(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_out(v) for v in value]
+    return value
+
+
+@api_bp.get("/stats/summary")
+@api_bp.auth_required(token_auth, roles=FINANCE)
+@api_bp.input(StatsQuery, location="query", arg_name="query")
+@api_bp.output(StatsOut)
+@api_bp.doc(summary=N_("统计汇总（定义见 docs/metrics.md）"), responses=[401, 403, 422])
+def stats_summary(query: dict[str, Any]) -> dict[str, Any]:
+    return _out(summary(db(), _query_window(query)))  # type: ignore[no-any-return]
+
+
+@api_bp.get("/stats/timeseries")
+@api_bp.auth_required(token_auth, roles=FINANCE)
+@api_bp.input(StatsQuery, location="query", arg_name="query")
+@api_bp.output(TimeseriesOut)
+@api_bp.doc(summary=N_("按月趋势：每个月的点等于该月的统计汇总"), responses=[401, 403, 422])
+def stats_timeseries(query: dict[str, Any]) -> dict[str, Any]:
+    return _out(analytics.timeseries(db(), _query_window(query)))  # type: ignore[no-any-return]
+
+
+@api_bp.get("/stats/breakdown")
+@api_bp.auth_required(token_auth, roles=FINANCE)
+@api_bp.input(BreakdownQuery, location="query", arg_name="query")
+@api_bp.output(BreakdownOut)
+@api_bp.doc(
+    summary=N_("分组统计：按县（市、区）、机构、行业门类、主体类型或产品标签"), responses=[401, 403, 422]
+)
+def stats_breakdown(query: dict[str, Any]) -> dict[str, Any]:
+    return _out(analytics.breakdown(db(), _query_window(query), query["by"]))  # type: ignore[no-any-return]
+
+
+@api_bp.get("/stats/funnel")
+@api_bp.auth_required(token_auth, roles=FINANCE)
+@api_bp.input(StatsQuery, location="query", arg_name="query")
+@api_bp.output(FunnelOut)
+@api_bp.doc(summary=N_("转化漏斗：需求 → 推送 → 认领 → 联系 → 审批 → 放款"), responses=[401, 403, 422])
+def stats_funnel(query: dict[str, Any]) -> dict[str, Any]:
+    return _out(analytics.funnel(db(), _query_window(query)))  # type: ignore[no-any-return]
+
+
+@api_bp.get("/stats/institutions")
+@api_bp.auth_required(token_auth, roles=FINANCE)
+@api_bp.input(StatsQuery, location="query", arg_name="query")
+@api_bp.output(InstitutionBoardOut)
+@api_bp.doc(summary=N_("机构响应看板：认领与审批时长、超时、通过率、利率、首贷户"), responses=[401, 403, 422])
+def stats_institutions(query: dict[str, Any]) -> dict[str, Any]:
+    return _out(analytics.institution_board(db(), _query_window(query)))  # type: ignore[no-any-return]
+
+
+@api_bp.get("/stats/indicators")
+@api_bp.auth_required(token_auth, roles=FINANCE)
+@api_bp.input(StatsQuery, location="query", arg_name="query")
+@api_bp.output(IndicatorsOut)
+@api_bp.doc(
+    summary=N_("考核指标与去年同期对比（首贷户、续贷、两种普惠小微口径等）"), responses=[401, 403, 422]
+)
+def stats_indicators(query: dict[str, Any]) -> dict[str, Any]:
+    return _out(analytics.indicators(db(), _query_window(query)))  # type: ignore[no-any-return]
+
+
+@api_bp.get("/stats/maturities")
+@api_bp.auth_required(token_auth, roles=FINANCE)
+@api_bp.input(OptionalWindowQuery, location="query", arg_name="query")
+@api_bp.output(MaturitiesOut)
+@api_bp.doc(
+    summary=N_(
+        "到期提醒：统计区间内到期的续贷需求与平台贷款（默认今天起 90 天），按 0-30/31-60/61-90 天分段"
+    ),
+    responses=[401, 403, 422],
+)
+def stats_maturities(query: dict[str, Any]) -> dict[str, Any]:
+    first = query.get("from_") or local_today()
+    last = query.get("to") or first + dt.timedelta(days=MATURITY_HORIZON_DAYS)
+    return _out(analytics.maturities(db(), _window(first, last, query.get("region_code"))))  # type: ignore[no-any-return]
+
+
+@api_bp.get("/stats/drilldown")
+@api_bp.auth_required(token_auth, roles=FINANCE)
+@api_bp.input(DrilldownQuery, location="query", arg_name="query")
+@api_bp.output(DrilldownPage)
+@api_bp.doc(
+    summary=N_("指标明细：某项数字背后的需求、线索或贷款（身份证件号码脱敏）"), responses=[401, 403, 422]
+)
+def stats_drilldown(query: dict[str, Any]) -> dict[str, Any]:
+    window = _query_window(query)
+    figure, by, key = query["figure"], query.get("by"), query.get("key")
+    if figure not in analytics.DRILLDOWN_FIGURES:
+        raise InvalidInputError({"figure": ["invalid_choice"]})
+    _group_filter(window, by, key)
+    page, per_page = query["page"], query["per_page"]
+    try:
+        rows, total = analytics.drilldown(
+            db(), window, figure, by=by, key=key, limit=per_page, offset=(page - 1) * per_page
+        )
+    except analytics.NotAttributableError as exc:
+        raise InvalidInputError({"by": ["invalid_choice"]}) from exc
+    return {"figure": figure, "items": rows, "total": total, "page": page, "per_page": per_page}
+
+
+@api_bp.get("/stats/export")
+@api_bp.auth_required(token_auth, roles=FINANCE)
+@api_bp.input(ExportQuery, location="query", arg_name="query")
+@api_bp.doc(
+    summary=N_("导出统计表（CSV 或 XLSX，中文表头，文件内注明统计区间与筛选条件）"),
+    responses={
+        200: {
+            "description": N_("文件"),
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX_TYPE: {"schema": {"type": "string"}},
+            },
+        },
+        401: N_("未登录"),
+        403: N_("超出本县（市、区）范围"),
+        422: N_("参数有误"),
+    },
+)
+def stats_export(query: dict[str, Any]) -> Response:
+    window = _query_window(query)
+    table, by, figure, key = query["table"], query.get("by"), query.get("figure"), query.get("key")
+    if table == "breakdown" and by is None:
+        raise InvalidInputError({"by": ["required"]})
+    if table == "drilldown":
+        if figure not in analytics.DRILLDOWN_FIGURES:
+            raise InvalidInputError({"figure": ["required" if figure is None else "invalid_choice"]})
+        _group_filter(window, by, key)
+    try:
+        built = build_table(db(), table, window, by=by, figure=figure, key=key, translate=gettext)
+    except analytics.NotAttributableError as exc:
+        raise InvalidInputError({"by": ["invalid_choice"]}) from exc
+    stem = f"jihuitong-{table}{'-' + by if by and table == 'breakdown' else ''}-{window.first}-{window.last}"
+    stem += f"-{window.county or CITY_CODE}"
+    if query["format"] == "csv":
+        body, mimetype, name = to_csv(built), "text/csv; charset=utf-8", f"{stem}.csv"
+    else:
+        body, mimetype, name = to_xlsx([built], translate=gettext), XLSX_TYPE, f"{stem}.xlsx"
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

@@ -1,0 +1,288 @@
+"""Scale check of the finance offices' statistics on PostgreSQL: 1,000,000 loans and 2,000,000 leads.
+
+Creates a scratch database (dropped afterwards), migrates it with Alembic, fills it with generate_series
+(about a minute), then times, three runs each, median:
+
+- the summary service for a one-year window, city-wide and for one county,
+- every breakdown (county, institution, industry, kind, tag), the monthly time series and the funnel,
+
+and prints each as a ratio to the floor: the same summary aggregate computed by one hand-written SQL
+statement in the same run (the best the database can do for that question). It also checks that the
+service and the raw statement agree. Exits 1 if the city-wide summary is more than MAX_RATIO times the floor.
+
+    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/stats.py
+    (options: --loans N --leads N --keep)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from alembic import command
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from core.reference import REGIONS
+from matching import analytics
+from matching.stats import Window, summary
+from portal.cli import alembic_config
+
+MAX_RATIO = 3.0
+RUNS = 3
+FIRST, LAST = dt.date(2025, 11, 1), dt.date(2026, 10, 31)
+COUNTY = "360821"
+
+
+def scratch_database(admin_url: str) -> tuple[str, Callable[[], None]]:
+    base = admin_url.rsplit("/", 1)[0]
+    name = f"jihuitong_bench_{os.getpid()}"
+    admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return f"{base}/{name}", drop
+
+
+def generate(engine: Engine, *, loans: int, leads: int) -> None:
+    """Borrowers, needs, leads and loans spread over two years, every county, kind and industry."""
+    needs = max(int(leads * 0.75), loans * 3 // 2)
+    borrowers = max(loans // 3, 1000)
+    counties = list(REGIONS)
+    codes = ["C", "C39", "3911", "F", "5211", "A", "0511", "I65", "H", "E", "K", "M73", "O"]
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL synchronous_commit = off"))
+        # Bulk load of rows consistent by construction: skip the per-row foreign-key triggers (superuser).
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(
+            text(
+                "INSERT INTO institutions (id, code, name, kind, created_at) "
+                "SELECT i, 'BANK' || i, '测试银行' || i, 'bank', now() FROM generate_series(1, 12) i"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO products (id, institution_id, name, description, min_amount, max_amount, "
+                "min_term_months, max_term_months, rate_min, rate_max, collateral, borrower_kinds, region_codes, "
+                "industries_excluded, tags, sla_hours, status, created_at, updated_at) "
+                "SELECT p, (p - 1) % 12 + 1, '产品' || p, '', 10000, 10000000, 1, 36, 3.2, 6.5, "
+                "'[\"credit\"]', '[\"enterprise\"]', '[]', '[]', "
+                "(ARRAY['[\"first_loan\", \"credit\"]', '[\"renewal\"]', '[\"agri\"]', '[]', "
+                "'[\"tech\", \"first_loan\"]'])[(p - 1) / 12 + 1]::jsonb, 8, 'published', now(), now() "
+                "FROM generate_series(1, 60) p"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO borrowers (id, kind, name, uscc, region_code, industry_code, synthetic, created_at) "
+                "SELECT b, (ARRAY['enterprise', 'enterprise', 'individual_business', 'farmer'])[b % 4 + 1], "
+                "'主体' || b, lpad(b::text, 18, '0'), (CAST(:counties AS text[]))[b % 13 + 1], (CAST(:codes AS text[]))[b % 13 + 1], true, now() "
+                "FROM generate_series(1, :n) b"
+            ),
+            {"n": borrowers, "counties": counties, "codes": codes},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO needs (id, borrower_id, amount, term_months, purpose, collateral, declared_prior_loan, "
+                "is_renewal, renewal_matures_on, renewal_current_amount, status, dispatch_round, submitted_at, "
+                "updated_at) "
+                "SELECT n, (n::bigint * 7919) % :b + 1, round((10000 + random() * 3000000)::numeric, 2), 12, '经营周转', "
+                "'credit', false, n % 5 = 0, CASE WHEN n % 5 = 0 THEN date '2026-11-01' + (n % 200) END, "
+                "CASE WHEN n % 5 = 0 THEN 500000 END, "
+                "(ARRAY['disbursed', 'disbursed', 'rejected', 'in_progress', 'withdrawn', 'matched'])[n % 6 + 1], 1, "
+                "timestamptz '2024-11-01 00:00+08' + (n::float / :needs) * interval '730 days', now() "
+                "FROM generate_series(1, :needs) n"
+            ),
+            {"b": borrowers, "needs": needs},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO leads (id, need_id, institution_id, product_id, status, dispatch_round, rank, pushed_at, "
+                "sla_due_at, claimed_at, updated_at) "
+                "SELECT i, n.id, inst, inst + 12 * (i % 5), "
+                "CASE WHEN i <= :needs AND i % 3 <> 0 THEN 'disbursed' WHEN i % 7 = 0 THEN 'expired' ELSE 'rejected' END, "
+                "1, 1, "
+                "n.submitted_at + interval '5 minutes', n.submitted_at + interval '8 hours', "
+                "CASE WHEN (i <= :needs AND i % 3 <> 0) OR i % 7 <> 0 "
+                "THEN n.submitted_at + (random() * 30 + 0.1) * interval '1 hour' END, now() "
+                "FROM generate_series(1, :leads) i "
+                "CROSS JOIN LATERAL (SELECT CASE WHEN i <= :needs THEN i ELSE i - :needs END AS need_id) k "
+                "JOIN needs n ON n.id = k.need_id "
+                "CROSS JOIN LATERAL (SELECT CASE WHEN i <= :needs THEN n.id % 12 + 1 "
+                "ELSE (n.id + 5) % 12 + 1 END AS inst) j"
+            ),
+            {"loans": loans, "leads": leads, "needs": needs},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO loans (lead_id, need_id, borrower_id, institution_id, product_id, amount, rate, "
+                "term_months, collateral, disbursed_on, first_loan_borrower, renewal_without_repayment, created_at) "
+                "SELECT l.id, l.need_id, n.borrower_id, l.institution_id, l.product_id, "
+                "CASE WHEN l.id % 997 = 0 THEN 10000000 ELSE round((20000 + random() * 2000000)::numeric, 2) END, "
+                "round((3 + random() * 3)::numeric, 2), 6 + l.id % 31, "
+                "(ARRAY['credit', 'mortgage', 'guarantee'])[l.id % 3 + 1], "
+                "(l.pushed_at AT TIME ZONE 'Asia/Shanghai')::date + (l.id % 20), l.id % 3 = 0, l.id % 11 = 0, now() "
+                "FROM leads l JOIN needs n ON n.id = l.need_id WHERE l.status = 'disbursed' ORDER BY l.id LIMIT :loans"
+            ),
+            {"loans": loans},
+        )
+        for table in ("institutions", "products", "borrowers", "needs", "leads", "loans"):
+            conn.execute(
+                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    counts = {}
+    with engine.connect() as conn:
+        for table in ("borrowers", "needs", "leads", "loans"):
+            counts[table] = conn.scalar(text(f"SELECT count(*) FROM {table}"))
+    print(f"generated {counts} in {time.perf_counter() - started:.1f} s")
+
+
+def raw_summary_sql(county: bool) -> str:
+    """One hand-written statement for the whole summary: the floor. Joins the borrowers only when a
+    county is asked for; loans are summed per borrower first (no COUNT(DISTINCT))."""
+    region = "JOIN borrowers b ON b.id = {t}.borrower_id AND b.region_code = :county" if county else ""
+    lead_region = (
+        "JOIN needs n ON n.id = l.need_id JOIN borrowers b ON b.id = n.borrower_id AND b.region_code = :county"
+        if county
+        else ""
+    )
+    return f"""
+WITH nd AS (
+  SELECT count(*) AS needs, sum(n.amount) AS needs_amount, count(*) FILTER (WHERE n.is_renewal) AS renewal_requests,
+         count(*) FILTER (WHERE n.is_renewal AND n.status IN ('disbursed', 'rejected', 'withdrawn')) AS rf,
+         count(*) FILTER (WHERE n.is_renewal AND n.status = 'disbursed') AS rd
+  FROM needs n {region.format(t="n")}
+  WHERE n.submitted_at >= :start AND n.submitted_at < :end),
+ld AS (
+  SELECT count(*) AS pushed, count(l.claimed_at) AS claimed,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM l.claimed_at - l.pushed_at) * 1000000) AS med
+  FROM leads l {lead_region}
+  WHERE l.pushed_at >= :start AND l.pushed_at < :end),
+pb AS (
+  SELECT lo.borrower_id, count(*) AS n, sum(lo.amount) AS amount, bool_or(lo.first_loan_borrower) AS first,
+         count(*) FILTER (WHERE lo.renewal_without_repayment) AS rn,
+         sum(lo.amount) FILTER (WHERE lo.renewal_without_repayment) AS ra,
+         sum(lo.amount) FILTER (WHERE lo.collateral = 'credit') AS ca, sum(lo.amount * lo.rate) AS rw
+  FROM loans lo {region.format(t="lo")}
+  WHERE lo.disbursed_on BETWEEN :first AND :last
+  GROUP BY lo.borrower_id),
+lo AS (
+  SELECT sum(n) AS loans, sum(amount) AS loans_amount, count(*) AS borrowers,
+         count(*) FILTER (WHERE first) AS first_borrowers, sum(rn) AS renewal_loans, sum(ra) AS renewal_amount,
+         sum(ca) AS credit_amount, sum(rw) AS rate_weighted,
+         sum(n) FILTER (WHERE k.kind <> 'farmer' AND amount < 10000000) AS pboc,
+         sum(n) FILTER (WHERE k.kind <> 'farmer' AND amount <= 10000000) AS nfra,
+         sum(n) FILTER (WHERE k.kind = 'farmer') AS farmer_loans, sum(amount) FILTER (WHERE k.kind = 'farmer') AS farmer_amount
+  FROM pb JOIN borrowers k ON k.id = pb.borrower_id)
+SELECT * FROM nd, ld, lo
+"""
+
+
+def raw_summary(session: Session, window: Window) -> dict[str, Any]:
+    start, end = window.bounds()
+    row = session.execute(
+        text(raw_summary_sql(window.county is not None)),
+        {"start": start, "end": end, "first": window.first, "last": window.last, "county": window.county},
+    ).one()
+    return dict(row._mapping)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--loans", type=int, default=1_000_000)
+    parser.add_argument("--leads", type=int, default=2_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--summary-only", action="store_true", help="time the summary only")
+    parser.add_argument(
+        "--reuse", metavar="NAME", help="a database kept by --keep: migrate it, skip the load"
+    )
+    args = parser.parse_args()
+    admin_url = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    if args.reuse:
+        url, drop = admin_url.rsplit("/", 1)[0] + "/" + args.reuse, lambda: None
+        args.keep = True
+    else:
+        url, drop = scratch_database(admin_url)
+    try:
+        engine = create_engine(url)
+        command.upgrade(alembic_config(url), "head")
+        if not args.reuse:
+            generate(engine, loans=args.loans, leads=args.leads)
+        worst = 0.0
+        with Session(engine) as session:
+            for region in (None, COUNTY):
+                window = Window(FIRST, LAST, region)
+                floor, raw = timed(lambda w=window: raw_summary(session, w))
+                spent, got = timed(lambda w=window: summary(session, w))
+                assert got["loans"] == raw["loans"] and got["leads_pushed"] == raw["pushed"], (got, raw)
+                assert Decimal(got["loans_amount"]) == raw["loans_amount"]
+                assert (
+                    got["inclusive_loans_pboc"] == raw["pboc"] and got["inclusive_loans_nfra"] == raw["nfra"]
+                )
+                assert got["first_loan_borrowers"] == raw["first_borrowers"]
+                name = f"summary {'city' if region is None else region}"
+                print(
+                    f"{name:<28} {spent * 1000:8.0f} ms   floor {floor * 1000:6.0f} ms   ratio {spent / floor:5.2f}"
+                )
+                if region is None:
+                    worst = spent / floor
+                    city_floor = floor
+            window = Window(FIRST, LAST, None)
+            for label, fn in (
+                []
+                if args.summary_only
+                else [
+                    *[
+                        (f"breakdown {by}", lambda by=by: analytics.breakdown(session, window, by))
+                        for by in analytics.DIMENSIONS
+                    ],
+                    ("timeseries (12 months)", lambda: analytics.timeseries(session, window)),
+                    ("funnel", lambda: analytics.funnel(session, window)),
+                    ("institutions board", lambda: analytics.institution_board(session, window)),
+                ]
+            ):
+                spent, _ = timed(fn)
+                print(
+                    f"{label:<28} {spent * 1000:8.0f} ms   ratio to the summary floor {spent / city_floor:5.2f}"
+                )
+        engine.dispose()
+        print(f"city summary ratio {worst:.2f} (limit {MAX_RATIO})")
+        return 0 if worst <= MAX_RATIO else 1
+    finally:
+        if not args.keep:
+            drop()
+        else:
+            print(f"kept {url}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""SQL expressions the statistics need that PostgreSQL and SQLite spell differently.
+
+Each one is defined so that both dialects return exactly what the Python definition in docs/metrics.md
+returns; the property tests in tests/matching compare them with a plain-Python recomputation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from calendar import monthrange
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Float,
+    Select,
+    SQLColumnExpression,
+    String,
+    case,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from core.reference import INDUSTRY_SECTIONS, division_ranges
+
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+
+
+def add_months_py(day: dt.date, months: int) -> dt.date:
+    """day plus whole months, the day clamped to the end of a shorter month (31 Jan + 1 = 28/29 Feb)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return dt.date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+
+
+class add_months(FunctionElement[dt.date]):
+    """`date + n months` clamped to the month's end, as add_months_py."""
+
+    type = Date()
+    inherit_cache = True
+    name = "add_months"
+
+
+@compiles(add_months, "postgresql")
+def _add_months_pg(element: add_months, compiler: SQLCompiler, **kw: Any) -> str:
+    day, months = list(element.clauses)
+    # date + interval gives a timestamp; PostgreSQL clamps the day to the target month's end.
+    return (
+        f"CAST(({compiler.process(day, **kw)} + make_interval(months => {compiler.process(months, **kw)}))"
+        " AS DATE)"
+    )
+
+
+@compiles(add_months, "sqlite")
+def _add_months_sqlite(element: add_months, compiler: SQLCompiler, **kw: Any) -> str:
+    day, months = (compiler.process(c, **kw) for c in element.clauses)
+    # SQLite rolls 31 Jan + 1 month over into March; the earlier of that and the target month's last
+    # day is the clamped date (ISO strings compare as dates).
+    return (
+        f"min(date({day}, '+' || ({months}) || ' months'), "
+        f"date({day}, 'start of month', '+' || (({months}) + 1) || ' months', '-1 day'))"
+    )
+
+
+class duration_us(FunctionElement[int]):
+    """Whole microseconds from `earlier` to `later` (two UTC timestamps), exactly."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "duration_us"
+
+
+@compiles(duration_us, "postgresql")
+def _duration_pg(element: duration_us, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    # EXTRACT(EPOCH ...) is numeric (exact to the microsecond) since PostgreSQL 14.
+    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000000 AS BIGINT)"
+
+
+@compiles(duration_us, "sqlite")
+def _duration_sqlite(element: duration_us, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+
+    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole seconds from strftime, the fraction from
+    # the text, so nothing goes through julianday's ~50 µs float resolution.
+    def micros(ts: str) -> str:
+        return (
+            f"(CAST(strftime('%s', {ts}) AS INTEGER) * 1000000 "
+            f"+ CAST(round(CAST(substr({ts}, 20) AS REAL) * 1000000) AS INTEGER))"
+        )
+
+    return f"({micros(later)} - {micros(earlier)})"
+
+
+def industry_section_sql(code: SQLColumnExpression[str]) -> ColumnElement[str | None]:
+    """The GB/T 4754 section of an industry code, as core.reference.industry_section for valid codes.
+
+    A bare letter is its own section; otherwise the two-digit division (after an optional letter)
+    falls in one section's range. Compared as text, so malformed codes give NULL, never an error.
+    """
+    first = func.substr(code, 1, 1)
+    lettered = first.in_(list(INDUSTRY_SECTIONS))
+    division = case((lettered, func.substr(code, 2, 2)), else_=func.substr(code, 1, 2))
+    by_division = case(
+        *[
+            (division.between(f"{lo:02d}", f"{hi:02d}"), literal(letter, String))
+            for letter, lo, hi in division_ranges()
+        ],
+        else_=literal(None, String),
+    )
+    return case(
+        (func.length(code) == 1, case((lettered, first), else_=literal(None, String))),
+        (func.length(division) != 2, literal(None, String)),
+        else_=by_division,
+    )
+
+
+def grouped_medians(session: Session, values: AnySelect) -> dict[Any, float]:
+    """key -> median of value, from a select of (key, value) rows with value not NULL.
+
+    PostgreSQL: percentile_cont(0.5). SQLite: the middle row (odd count) or the mean of the two
+    middle rows (even count) by row_number(), which is the same number: the mean of two integers
+    below 2**52 and percentile_cont's `a + (b - a) * 0.5` are both exact in binary floating point.
+    """
+    sub = values.subquery()
+    key, value = sub.c[0], sub.c[1]
+    if session.get_bind().dialect.name == "postgresql":
+        rows: Sequence[Any] = session.execute(
+            select(key, func.percentile_cont(0.5).within_group(value.cast(Float))).group_by(key)
+        ).all()
+        return {k: float(m) for k, m in rows}
+    ranked = select(
+        key.label("k"),
+        value.label("v"),
+        func.row_number().over(partition_by=key, order_by=value).label("rn"),
+        func.count().over(partition_by=key).label("n"),
+    ).subquery()
+    rows = session.execute(
+        select(ranked.c.k, func.avg(ranked.c.v.cast(Float)))
+        .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
+        .group_by(ranked.c.k)
+    ).all()
+    return {k: float(m) for k, m in rows}
