@@ -76,6 +76,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print what the stress and fuzz tests counted (tests/counts.py), even under `pytest -q`."""
+    from tests.counts import REPORTED
+
+    if not REPORTED:
+        return
+    terminalreporter.write_sep("-", "stress and fuzz counts")
+    for topic, what, value in REPORTED:
+        terminalreporter.write_line(f"{topic}: {what} = {value}")
+
+
 def reset_schema(engine: Engine) -> None:
     """Drop everything and migrate from zero, as a fresh deployment would."""
     from alembic import command
