@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import crypto
 from core.settings import Settings
 
 
@@ -25,6 +26,11 @@ _runtime = _Runtime()
 
 
 def bind(factory: sessionmaker[Session], settings: Settings) -> None:
+    """Bind the session factory and settings, and install the data keys (core.crypto).
+
+    Raises crypto.DataKeyError when the settings carry no usable data key.
+    """
+    crypto.configure(settings.data_keys)
     _runtime.factory = factory
     _runtime.settings = settings
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.audit import verify_chain
 from core.db import make_engine
 from core.models import Role, StatusEvent, User
 from credit_profile.models import Borrower
@@ -155,5 +156,9 @@ def test_twenty_threads_hundred_rounds_one_winner_each(claim_db):
             )
         )
         assert (claimed_events, in_progress_events) == (ROUNDS, ROUNDS)
+        # Every winner wrote two audit rows at the same moment as 19 losers raced: one unforked chain.
+        chain = verify_chain(s)
+        assert chain.ok, chain.problems[:5]
+        assert chain.rows == 2 * ROUNDS
         if engine.dialect.name == "sqlite":
             assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
