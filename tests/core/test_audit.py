@@ -95,7 +95,9 @@ def test_rehashing_an_edited_row_still_breaks_the_next_link(session):
 def test_rows_written_around_the_service_are_reported(session):
     _events(session, 1)
     session.execute(
-        text("INSERT INTO status_events (at, entity_type, entity_id, to_status) VALUES (:at, 'need', 9, 'x')"),
+        text(
+            "INSERT INTO status_events (at, entity_type, entity_id, to_status) VALUES (:at, 'need', 9, 'x')"
+        ),
         {"at": "2026-01-01 00:00:00"},
     )
     assert [p.kind for p in verify_chain(session).problems] == ["unsealed"]
@@ -113,7 +115,7 @@ def test_postgres_refuses_to_change_or_delete_sealed_rows(session, sql):
 
 @pytest.mark.slow
 def test_concurrent_writers_never_fork_the_chain(committed_db):
-    engine, factory = committed_db
+    _engine, factory = committed_db
     writers, per_writer = 8, 15
     barrier = threading.Barrier(writers)
     errors: list[BaseException] = []

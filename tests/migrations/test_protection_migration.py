@@ -66,12 +66,19 @@ def test_existing_rows_are_encrypted_indexed_and_sealed(scratch_url):
                     "INSERT INTO status_events (id, at, entity_type, entity_id, need_id, to_status, note, data)"
                     " VALUES (:id, :at, 'need', 7, 7, :s, '迁移前', :d)"
                 ),
-                {"id": i, "at": f"2026-01-0{i} 08:00:00.000001", "s": status, "d": '{"round": 1, "leads": 2}'},
+                {
+                    "id": i,
+                    "at": f"2026-01-0{i} 08:00:00.000001",
+                    "s": status,
+                    "d": '{"round": 1, "leads": 2}',
+                },
             )
 
     command.upgrade(config, REVISION)
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT uscc, id_number, uscc_index, id_number_index FROM borrowers ORDER BY id"))
+        rows = conn.execute(
+            text("SELECT uscc, id_number, uscc_index, id_number_index FROM borrowers ORDER BY id")
+        )
         (u, _none, u_index, _n2), (_none2, i, _n3, i_index) = rows.all()
         phone = conn.execute(text("SELECT phone FROM users")).scalar_one()
     keys = crypto.current()
