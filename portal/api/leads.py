@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import RAISE
 from sqlalchemy import select
 
 from core.models import Role, User
@@ -84,7 +85,7 @@ def _institution_id() -> int:
 
 @api_bp.get("/leads")
 @api_bp.auth_required(token_auth, roles=OFFICER)
-@api_bp.input(LeadQuery, location="query", arg_name="query")
+@api_bp.input(LeadQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(LeadPage)
 @api_bp.doc(summary="本机构线索")
 def leads(query: dict[str, Any]) -> dict[str, Any]:

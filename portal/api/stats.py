@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+from marshmallow import RAISE
 
 from core.errors import InvalidInputError, PermissionDeniedError
 from core.models import Role, User
@@ -13,6 +16,8 @@ from portal.api.schemas import StatsOut, StatsQuery
 from portal.auth import api_user, token_auth
 
 MAX_WINDOW_DAYS = 3660
+# Dates the platform can have data for; also keeps local-day arithmetic far from datetime's limits.
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 
 
 def scoped_region(user: User, requested: str | None) -> str:
@@ -29,13 +34,16 @@ def scoped_region(user: User, requested: str | None) -> str:
 
 @api_bp.get("/stats/summary")
 @api_bp.auth_required(token_auth, roles=[Role.FINANCE.value])
-@api_bp.input(StatsQuery, location="query", arg_name="query")
+@api_bp.input(StatsQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(StatsOut)
 @api_bp.doc(summary="统计汇总（定义见 docs/metrics.md）", responses=[401, 403, 422])
 def stats_summary(query: dict[str, Any]) -> dict[str, Any]:
     from portal.db import db
 
     first, last = query["from_"], query["to"]
+    for name, value in (("from", first), ("to", last)):
+        if not EARLIEST <= value <= LATEST:
+            raise InvalidInputError({name: ["out_of_range"]})
     if last < first:
         raise InvalidInputError({"to": ["less_than_min"]})
     if (last - first).days > MAX_WINDOW_DAYS:
