@@ -142,7 +142,7 @@ def test_no_unmasked_identifier_in_any_get_response_or_log_line(client, world, c
 
     leaks, scanned, shown = [], 0, set()
     for viewer, headers in [*world["headers"].items(), ("anonymous", {})]:
-        for template, path in _get_paths(client, world["ids"]):
+        for _template, path in _get_paths(client, world["ids"]):
             response = client.get(path, headers=headers)
             assert response.status_code < 500, (viewer, path, response.status_code)
             scanned += 1
