@@ -98,6 +98,9 @@ def create_app(
         WTF_I18N_ENABLED=True,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_ENABLED=True,
+        # Redis down must not take logins with it: limits fall back to per-process memory meanwhile.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
         VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA,
         HTTP_ERROR_SCHEMA=ERROR_SCHEMA,
         AUTO_404_RESPONSE=True,

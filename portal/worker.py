@@ -9,13 +9,19 @@ periodic sweep) hands them over, so nothing is lost. Jobs are idempotent, so run
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable
 from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Queue, Retry, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import runtime
@@ -92,13 +98,66 @@ def relay_outbox(factory: sessionmaker[Session], settings: Settings, *, limit: i
     return handed
 
 
-def run_worker(factory: sessionmaker[Session], settings: Settings, *, burst: bool = False) -> None:
-    """Bind the job runtime once, relay anything pending, then work the queue with the scheduler."""
-    from rq import Worker
+def _worker_is_dead(connection: Redis, name: str | None) -> bool:
+    """True for a worker whose registration expired, or one of this host whose process is gone."""
+    if not name:
+        return False
+    worker = Worker.find_by_key(
+        Worker.redis_worker_namespace_prefix + name, connection=connection, serializer=JSONSerializer
+    )
+    if worker is None:
+        return True
+    if worker.hostname != socket.gethostname() or not worker.pid:
+        return False  # another machine's worker: rq's heartbeat expiry decides for it
+    try:
+        os.kill(worker.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
+
+def requeue_abandoned_jobs(settings: Settings) -> list[str]:
+    """Put every started job whose worker is dead back on the queue now; returns their ids.
+
+    rq notices an abandoned job only once its heartbeat lapses, and then waits out the retry interval.
+    A worker starting where its predecessor was killed (OOM, SIGKILL, a reboot) knows at once: a worker
+    of this host whose process is gone, or one whose registration expired, will never finish. Jobs are
+    idempotent, so running one again is safe even if it had done its work before it died.
+    """
+    connection = redis_connection(settings)
+    if connection is None:
+        return []
+    q = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
+    registry = StartedJobRegistry(queue=q)
+    requeued = []
+    for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+        try:
+            job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            connection.zrem(registry.key, f"{job_id}:{execution_id}")
+            continue
+        if not _worker_is_dead(connection, job.worker_name):
+            continue
+        connection.zrem(registry.key, f"{job_id}:{execution_id}")
+        q.enqueue_job(job)
+        log.warning("job %s abandoned by dead worker %s: requeued", job_id, job.worker_name)
+        requeued.append(job_id)
+    return requeued
+
+
+def run_worker(factory: sessionmaker[Session], settings: Settings, *, burst: bool = False) -> None:
+    """Bind the job runtime once, relay anything pending, requeue what dead workers left, then work the
+    queue with the scheduler."""
     runtime.bind(factory, settings)
     connection = redis_connection(settings)
     assert connection is not None
     relay_outbox(factory, settings, limit=10_000)
+    requeue_abandoned_jobs(settings)
+    # rq forks a work horse per job: it must not inherit this process's pooled database connections.
+    bind = factory.kw.get("bind")
+    if isinstance(bind, Engine):
+        bind.dispose()
     worker = Worker([QUEUE_NAME], connection=connection, serializer=JSONSerializer)
     worker.work(burst=burst, with_scheduler=True)

@@ -49,7 +49,9 @@ def world(client, session):
     session.flush()
     firm_code, farmer_code = uscc(61), make_id_number(62)
     assert client.post("/api/v1/register", json=register_body("firm", 61)).status_code == 201
-    farmer_body = register_body("farmer", 62, kind="farmer", uscc=None, id_number=farmer_code, industry_code="A")
+    farmer_body = register_body(
+        "farmer", 62, kind="farmer", uscc=None, id_number=farmer_code, industry_code="A"
+    )
     assert client.post("/api/v1/register", json=farmer_body).status_code == 201
     headers = {name: token(client, name, PASSWORD) for name in
                ("claimant", "colleague", "outsider", "pm", "city", "root")}  # fmt: skip
