@@ -187,3 +187,11 @@ def test_worker_is_built_with_the_json_serializer(redis_url, committed_db, monke
     run_worker(factory, make_settings(redis_url=redis_url), burst=True)
     assert seen["serializer"] is JSONSerializer
     assert seen["kwargs"]["with_scheduler"] is True
+
+
+def test_readme_documents_production_secrets():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "REDIS_URL=redis://:password@" in readme  # Redis with a password in production
+    assert "DATA_KEY" in readme and "rotate-data-key" in readme and "audit verify" in readme
