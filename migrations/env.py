@@ -59,6 +59,11 @@ def run_migrations_online() -> None:
     url = context.config.attributes.get("database_url") or Settings.from_env().database_url
     engine = make_engine(url)
     with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # Batch operations recreate tables; with foreign keys enforced, dropping a table other rows
+            # refer to fails. (Only effective outside a transaction, which is where this runs.)
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
         _run(conn)
     engine.dispose()
 
