@@ -63,8 +63,14 @@ class DatabaseIdConverter(IntegerConverter):
     """`<int:...>` in routes: a non-negative id within the database's integer range.
 
     A larger id cannot exist; without the bound PostgreSQL refuses the query (integer out of range)
-    and the caller would get a 503 for what is simply a 404.
+    and the caller would get a 503 for what is simply a 404. The bound is in the regex, not only in
+    `max`: Werkzeug reports a method mismatch on a sibling rule (405) before it validates a value.
     """
+
+    regex = (
+        r"(?:\d{1,9}|1\d{9}|20\d{8}|21[0-3]\d{7}|214[0-6]\d{6}|2147[0-3]\d{5}|21474[0-7]\d{4}"
+        r"|214748[0-2]\d{3}|2147483[0-5]\d{2}|21474836[0-3]\d|214748364[0-7])"
+    )
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ID)

@@ -195,3 +195,24 @@ def test_readme_documents_production_secrets():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert "REDIS_URL=redis://:password@" in readme  # Redis with a password in production
     assert "DATA_KEY" in readme and "rotate-data-key" in readme and "audit verify" in readme
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/products/2147483648"),
+        ("patch", "/api/v1/products/87178291201"),
+        ("post", "/api/v1/leads/99999999999999/claim"),
+        ("get", "/api/v1/needs/2147483648"),
+    ],
+)
+def test_ids_beyond_the_database_range_are_404(client, method, path):
+    response = getattr(client, method)(path, json={}, headers={"Authorization": "Bearer x"})
+    assert response.status_code == 404, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_unknown_query_parameters_are_refused(client):
+    response = client.get("/api/v1/products?per-page=5")
+    assert response.status_code == 422
+    assert "per-page" in response.get_json()["error"]["fields"]
