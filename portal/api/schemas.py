@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from apiflask import Schema
@@ -53,7 +54,7 @@ def _control_characters(value: Any, path: str = "") -> dict[str, list[str]]:
     if isinstance(value, str):
         if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
             found[path or "_schema"] = [N_("不能包含控制字符")]
-    elif isinstance(value, dict):
+    elif isinstance(value, Mapping):  # a JSON object, or the query string's MultiDictProxy
         for key, item in value.items():
             found.update(_control_characters(item, f"{path}.{key}" if path else str(key)))
     elif isinstance(value, list):

@@ -216,3 +216,11 @@ def test_unknown_query_parameters_are_refused(client):
     response = client.get("/api/v1/products?per-page=5")
     assert response.status_code == 422
     assert "per-page" in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("query", ["institution=%00x", "tag=a%01b", "region_code=%00"])
+def test_control_characters_in_query_parameters_are_refused(client, query):
+    # A NUL once reached PostgreSQL, which refused it: a 503 for what is bad input.
+    response = client.get(f"/api/v1/products?{query}")
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "validation_error"
