@@ -9,6 +9,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from core.types import fill_blind_indexes
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -27,6 +29,11 @@ class Base(DeclarativeBase):
         list[str]: JsonType,
         list[dict[str, Any]]: JsonType,
     }
+
+
+# Every mapped class: blind indexes of encrypted columns are recomputed whenever a row is written.
+event.listen(Base, "before_insert", fill_blind_indexes, propagate=True)
+event.listen(Base, "before_update", fill_blind_indexes, propagate=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
-from core.types import UTCDateTime, utcnow
+from core.types import EncryptedText, UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):
@@ -28,7 +28,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(EncryptedText())
     # Institutions and borrowers live in other packages; the kernel refers to them by table name only.
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"), index=True)
     region_code: Mapped[str | None] = mapped_column(String(6))
@@ -52,7 +52,12 @@ class AuthSession(Base):
 
 
 class StatusEvent(Base):
-    """One row per status change of any entity: who, when, from, to, note."""
+    """One row per status change of any entity: who, when, from, to, note.
+
+    Append-only and hash-chained (core.audit): when the transaction that wrote a row commits, the row
+    gets the next `chain_seq`, the previous row's hash as `prev_hash`, and `hash` over its own content
+    and `prev_hash`. `flask --app wsgi audit verify` recomputes the chain and finds edited or deleted rows.
+    """
 
     __tablename__ = "status_events"
     __table_args__ = (Index("ix_status_events_entity", "entity_type", "entity_id"),)
@@ -67,6 +72,9 @@ class StatusEvent(Base):
     to_status: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None]
+    chain_seq: Mapped[int | None] = mapped_column(unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class OutboxJob(Base):

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import crypto
 from core.settings import Settings
 
 
@@ -27,6 +28,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def bind(factory: sessionmaker[Session], settings: Settings) -> None:
+    """Bind the session factory and settings, and install the data keys (core.crypto).
+
+    Raises crypto.DataKeyError when the settings carry no usable data key.
+    """
+    crypto.configure(settings.data_keys)
     _runtime.factory = factory
     _runtime.settings = settings
 

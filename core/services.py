@@ -14,9 +14,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import audit, crypto
+from core.db import Base
 from core.errors import AuthenticationError, InvalidInputError
 from core.models import AuthSession, OutboxJob, Role, StatusEvent, User
-from core.types import utcnow
+from core.types import EncryptedText, utcnow
 
 _hasher = PasswordHasher()
 # Verified against when the username does not exist, so a wrong name costs as much as a wrong password.
@@ -138,7 +140,7 @@ def record_event(
     note: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> StatusEvent:
-    """Append one status-change row to the audit trail."""
+    """Append one status-change row to the audit trail; the commit seals it into the hash chain."""
     event = StatusEvent(
         entity_type=entity_type,
         entity_id=entity_id,
@@ -152,6 +154,7 @@ def record_event(
     )
     session.add(event)
     session.flush()
+    audit.mark_pending(session)
     return event
 
 
@@ -206,3 +209,41 @@ def complete_job(session: Session, outbox_id: int) -> None:
         .values(completed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+def reencrypt_all(session: Session, *, batch: int = 500) -> dict[str, int]:
+    """Rewrite every encrypted column under the first configured data key and recompute blind indexes.
+
+    Values are read with any configured key, so run it after putting the new key first in DATA_KEY and
+    before removing the old one. Returns rows rewritten per table. Raises crypto.DataKeyError when a
+    stored value opens with none of the configured keys (nothing is written for that batch then).
+    """
+    keys = crypto.current()
+    counts: dict[str, int] = {}
+    for table in Base.metadata.sorted_tables:
+        columns = [c for c in table.columns if isinstance(c.type, EncryptedText)]
+        if not columns:
+            continue
+        (pk,) = table.primary_key.columns
+        counts[table.name] = 0
+        last = None
+        while True:
+            stmt = select(pk, *columns).order_by(pk).limit(batch)
+            if last is not None:
+                stmt = stmt.where(pk > last)
+            rows = session.execute(stmt).all()
+            if not rows:
+                break
+            for row in rows:
+                values: dict[str, Any] = {}
+                for column in columns:
+                    value = row._mapping[column]
+                    values[column.name] = value
+                    index = column.type.index if isinstance(column.type, EncryptedText) else None
+                    if index:
+                        values[index] = keys.blind_index(value) if value else None
+                session.execute(update(table).where(pk == row[0]).values(**values))
+                counts[table.name] += 1
+            last = rows[-1][0]
+            session.flush()
+    return counts

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.crypto import generate_key, parse_keys
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 
@@ -32,6 +34,24 @@ def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'jihuitong.db'}"
 
 
+def instance_data_keys(database_url: str) -> tuple[str, ...]:
+    """The embedded default when DATA_KEY is unset: the key in instance/data_key, created for SQLite.
+
+    A server database without DATA_KEY is refused: every web machine and worker must share one key,
+    and a key made up on one machine would leave the data unreadable on the others.
+    """
+    path = INSTANCE_DIR / "data_key"
+    if path.exists():
+        return parse_keys(path.read_text())
+    if not database_url.startswith("sqlite"):
+        raise ValueError("DATA_KEY must be set (Fernet keys, newest first) when DATABASE_URL is not SQLite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = generate_key()
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write(key + "\n")
+    return (key,)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob the application reads; see README "Configuration"."""
@@ -49,6 +69,8 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     api_rate_limit: str = "600 per minute"
     secure_cookies: bool = False
+    # Fernet keys for identifier and contact columns, newest first (core.crypto); see README.
+    data_keys: tuple[str, ...] = ()
     testing: bool = False
     timezone: str = "Asia/Shanghai"
 
@@ -75,5 +97,9 @@ class Settings:
         }
         if env.get("SECRET_KEY"):
             values["secret_key"] = env["SECRET_KEY"]
+        if "data_keys" not in overrides:
+            values["data_keys"] = parse_keys(env.get("DATA_KEY") or "") or instance_data_keys(
+                str(values["database_url"])
+            )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

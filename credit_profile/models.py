@@ -11,7 +11,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, JsonType
-from core.types import MONEY, UTCDateTime, utcnow
+from core.types import MONEY, EncryptedText, UTCDateTime, utcnow
 
 
 class BorrowerKind(enum.StrEnum):
@@ -38,8 +38,11 @@ class Borrower(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(24))
     name: Mapped[str] = mapped_column(String(128))
-    uscc: Mapped[str | None] = mapped_column(String(18), unique=True)
-    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
+    # Encrypted at rest; `Borrower.uscc == code` matches through the keyed blind index (core.types).
+    uscc: Mapped[str | None] = mapped_column(EncryptedText(index="uscc_index"))
+    id_number: Mapped[str | None] = mapped_column(EncryptedText(index="id_number_index"))
+    uscc_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    id_number_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     region_code: Mapped[str] = mapped_column(String(6), index=True)
     industry_code: Mapped[str] = mapped_column(String(8))
     established_on: Mapped[dt.date | None]

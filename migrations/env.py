@@ -11,7 +11,7 @@ import matching.models  # noqa: F401
 import products.models  # noqa: F401
 from core.db import Base, make_engine
 from core.settings import Settings
-from core.types import UTCDateTime
+from core.types import EncryptedText, UTCDateTime
 
 target_metadata = Base.metadata
 
@@ -20,6 +20,8 @@ def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
     """Render project column types as plain SQLAlchemy types, so revisions never import app code."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EncryptedText):
+        return "sa.Text()"
     if type_ == "type" and isinstance(obj, JSON):
         autogen_context.imports.add("from sqlalchemy.dialects import postgresql")  # type: ignore[attr-defined]
         return "sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')"
@@ -57,6 +59,11 @@ def run_migrations_online() -> None:
     url = context.config.attributes.get("database_url") or Settings.from_env().database_url
     engine = make_engine(url)
     with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # Batch operations recreate tables; with foreign keys enforced, dropping a table other rows
+            # refer to fails. (Only effective outside a transaction, which is where this runs.)
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
         _run(conn)
     engine.dispose()
 

@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from core import runtime
 from core.db import make_engine, make_session_factory
@@ -58,6 +59,25 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 MAX_REQUEST_BYTES = 1024 * 1024
+MAX_ID = 2**31 - 1
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` in routes: a non-negative id within the database's integer range.
+
+    A larger id cannot exist; without the bound PostgreSQL refuses the query (integer out of range)
+    and the caller would get a 503 for what is simply a 404. The bound is in the regex, not only in
+    `max`: Werkzeug reports a method mismatch on a sibling rule (405) before it validates a value.
+    """
+
+    regex = (
+        r"(?:\d{1,9}|1\d{9}|20\d{8}|21[0-3]\d{7}|214[0-6]\d{6}|2147[0-3]\d{5}|21474[0-7]\d{4}"
+        r"|214748[0-2]\d{3}|2147483[0-5]\d{2}|21474836[0-3]\d|214748364[0-7])"
+    )
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(
@@ -87,6 +107,9 @@ def create_app(
         WTF_I18N_ENABLED=True,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_ENABLED=True,
+        # Redis down must not take logins with it: limits fall back to per-process memory meanwhile.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
         VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA,
         HTTP_ERROR_SCHEMA=ERROR_SCHEMA,
         AUTO_404_RESPONSE=True,
@@ -97,6 +120,7 @@ def create_app(
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.database_url))
     app.schema_name_resolver = _schema_name
+    app.url_map.converters["int"] = DatabaseIdConverter
     app.extensions["jihuitong.session_factory"] = session_factory
     app.extensions["jihuitong.settings"] = settings
     # Jobs run in-process when REDIS_URL is unset; they need the same sessions as the requests.
@@ -112,6 +136,7 @@ def create_app(
 
     filters.register(app)
     _register_errors(app)
+    app.spec_processor(declare_error_responses)
     _register_security_headers(app)
     app.teardown_appcontext(close_session)
 
@@ -261,6 +286,49 @@ def _register_errors(app: APIFlask) -> None:
         if is_api_request():
             return api_error("internal_error", 500)
         return render_template("error.html", status=500, message=error_message("internal_error")), 500
+
+
+ERROR_RESPONSES = {
+    "400": N_("请求格式不正确（不是合法的 JSON）"),
+    "401": N_("未提供或提供了无效的访问令牌"),
+    "403": N_("已认证但无权执行此操作"),
+    "404": N_("资源不存在或对调用方不可见"),
+    "413": N_("请求体超过 1 MiB"),
+    "422": N_("提交的内容未通过校验"),
+    "503": N_("服务暂时不可用（数据库不可达）"),
+}
+
+
+def declare_error_responses(spec: dict[str, Any]) -> dict[str, Any]:
+    """Declare, on every API operation, each error response the error handlers can give it.
+
+    All errors share the error schema; which codes apply follows from the operation's shape: a body
+    can be malformed (400), too large (413) or invalid (422), a query invalid (422), a path id unknown
+    (404), a secured call unauthenticated (401) or of the wrong role (403), and anything that touches
+    the database can find it unreachable (503). Codes an operation declares itself (409, 429) stay.
+    """
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}}
+    for path, operations in spec.get("paths", {}).items():
+        if not path.startswith("/api/v1/") or path == "/api/v1/openapi.json":
+            continue
+        for operation in operations.values():
+            locations = {p.get("in") for p in operation.get("parameters", [])}
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("schema", {}).get("type") == "integer":
+                    parameter["schema"].update(minimum=0, maximum=MAX_ID)
+            codes = {"503"}
+            if operation.get("requestBody"):
+                codes |= {"400", "413", "422"}
+            if "query" in locations:
+                codes.add("422")
+            if "path" in locations:
+                codes.add("404")
+            if operation.get("security"):
+                codes |= {"401", "403"}
+            responses = operation.setdefault("responses", {})
+            for code in sorted(codes):
+                responses.setdefault(code, {"description": ERROR_RESPONSES[code], "content": error})
+    return spec
 
 
 def _known_codes() -> set[str]:

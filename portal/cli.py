@@ -21,6 +21,7 @@ from portal.scorecard_cli import scorecard_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 db_cli = AppGroup("db", help=N_("数据库迁移（Alembic）"))
+audit_cli = AppGroup("audit", help=N_("审计日志（状态变更哈希链）"))
 
 
 def alembic_config(database_url: str) -> Config:
@@ -171,6 +172,53 @@ def worker(burst: bool) -> None:
     run_worker(current_app.extensions["jihuitong.session_factory"], settings, burst=burst)
 
 
+@click.command("rotate-data-key")
+@with_appcontext
+def rotate_data_key() -> None:
+    """用 DATA_KEY 中的第一个密钥重新加密全部加密字段，并重算盲索引（轮换密钥时使用）。"""
+    from core.crypto import DataKeyError
+    from core.services import reencrypt_all
+    from portal.db import commit, db
+
+    try:
+        counts = reencrypt_all(db())
+    except DataKeyError as exc:
+        message = _("有数据无法用 DATA_KEY 中的任何密钥解密：请把旧密钥保留在列表中")
+        raise click.ClickException(message) from exc
+    commit()
+    done = "，".join(_("%(table)s %(n)s 行", table=table, n=n) for table, n in counts.items())
+    click.echo(_("已重新加密：%(done)s", done=done))
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """重算审计哈希链：发现被修改或删除的记录时列出问题并以非零状态退出。"""
+    from core.audit import verify_chain
+    from portal.db import db
+
+    report = verify_chain(db())
+    kinds = {
+        "unsealed": _("未封存"),
+        "missing": _("缺失"),
+        "broken_link": _("链接断裂"),
+        "edited": _("内容被修改"),
+    }
+    for problem in report.problems:
+        where = f"#{problem.chain_seq}" if problem.chain_seq is not None else f"id={problem.event_id}"
+        click.echo(f"{kinds.get(problem.kind, problem.kind)} {where}: {problem.detail}", err=True)
+    click.echo(
+        _(
+            "审计链：%(n)s 条，链头 #%(seq)s %(hash)s",
+            n=report.rows,
+            seq=report.head_seq,
+            hash=report.head_hash,
+        )
+    )
+    if not report.ok:
+        raise SystemExit(1)
+    click.echo(_("审计链完整"))
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(create_admin)
@@ -179,4 +227,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(relay_outbox_command)
     app.cli.add_command(import_data)
     app.cli.add_command(consent_sweep)
+    app.cli.add_command(rotate_data_key)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(scorecard_cli)

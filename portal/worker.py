@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +35,10 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry, get_current_job
+from rq import Queue, Retry, Worker, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -282,11 +286,58 @@ def _dispose_pool_after_fork(engine: Engine) -> None:
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
 
 
-def run_worker(factory: sessionmaker[Session], settings: Settings, *, burst: bool = False) -> None:
-    """Bind the job runtime once, relay anything pending, schedule the periodic jobs, then work the
-    queue with the rq scheduler."""
-    from rq import Worker
+def _worker_is_dead(connection: Redis, name: str | None) -> bool:
+    """True for a worker whose registration expired, or one of this host whose process is gone."""
+    if not name:
+        return False
+    worker = Worker.find_by_key(
+        Worker.redis_worker_namespace_prefix + name, connection=connection, serializer=JSONSerializer
+    )
+    if worker is None:
+        return True
+    if worker.hostname != socket.gethostname() or not worker.pid:
+        return False  # another machine's worker: rq's heartbeat expiry decides for it
+    try:
+        os.kill(worker.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
+
+def requeue_abandoned_jobs(settings: Settings) -> list[str]:
+    """Put every started job whose worker is dead back on the queue now; returns their ids.
+
+    rq notices an abandoned job only once its heartbeat lapses, and then waits out the retry interval.
+    A worker starting where its predecessor was killed (OOM, SIGKILL, a reboot) knows at once: a worker
+    of this host whose process is gone, or one whose registration expired, will never finish. Jobs are
+    idempotent, so running one again is safe even if it had done its work before it died.
+    """
+    connection = redis_connection(settings)
+    if connection is None:
+        return []
+    q = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
+    registry = StartedJobRegistry(queue=q)
+    requeued = []
+    for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+        try:
+            job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            connection.zrem(registry.key, f"{job_id}:{execution_id}")
+            continue
+        if not _worker_is_dead(connection, job.worker_name):
+            continue
+        connection.zrem(registry.key, f"{job_id}:{execution_id}")
+        q.enqueue_job(job)
+        log.warning("job %s abandoned by dead worker %s: requeued", job_id, job.worker_name)
+        requeued.append(job_id)
+    return requeued
+
+
+def run_worker(factory: sessionmaker[Session], settings: Settings, *, burst: bool = False) -> None:
+    """Bind the job runtime once, relay anything pending, requeue what dead workers left, then work the
+    queue with the scheduler."""
     runtime.bind(factory, settings)
     engine = factory.kw.get("bind")
     if isinstance(engine, Engine):
@@ -294,6 +345,7 @@ def run_worker(factory: sessionmaker[Session], settings: Settings, *, burst: boo
     connection = redis_connection(settings)
     assert connection is not None
     relay_outbox(factory, settings, limit=10_000)
+    requeue_abandoned_jobs(settings)
     if settings.sweep_interval_seconds > 0:
         schedule_periodic(connection, settings)
     worker = Worker([QUEUE_NAME], connection=connection, serializer=JSONSerializer)

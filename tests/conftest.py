@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import crypto
 from core.db import Base, make_engine
 from core.settings import Settings
 from portal.app import create_app
@@ -31,6 +32,10 @@ REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 # One database per test run, so that concurrent runs on one machine never share a schema.
 DEFAULT_PG = f"postgresql+psycopg://postgres@127.0.0.1:5432/jihuitong_test_{os.getpid()}"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+# A fixed data key for the suite (never used outside tests); installed at import so that factories
+# writing encrypted columns work without an app.
+TEST_DATA_KEY = "JefESS6cVuwb8vlqHRkt-rcwEWZVyO-wtbqkoVEtYNs="
+crypto.configure((TEST_DATA_KEY,))
 
 
 def _postgres_url() -> str | None:
@@ -76,6 +81,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print what the stress and fuzz tests counted (tests/counts.py), even under `pytest -q`."""
+    from tests.counts import REPORTED
+
+    if not REPORTED:
+        return
+    terminalreporter.write_sep("-", "stress and fuzz counts")
+    for topic, what, value in REPORTED:
+        terminalreporter.write_line(f"{topic}: {what} = {value}")
+
+
 def reset_schema(engine: Engine) -> None:
     """Drop everything and migrate from zero, as a fresh deployment would."""
     from alembic import command
@@ -116,6 +132,7 @@ def make_settings(**overrides: Any) -> Settings:
         "database_url": DATABASE_URL,
         "redis_url": None,
         "secret_key": "test-secret-key",
+        "data_keys": (TEST_DATA_KEY,),
         "testing": True,
         "login_rate_limit": "1000 per minute",
         "api_rate_limit": "100000 per minute",
@@ -128,6 +145,10 @@ def make_settings(**overrides: Any) -> Settings:
 def connection(engine: Engine) -> Iterator[Connection]:
     conn = engine.connect()
     transaction = conn.begin()
+    if engine.dialect.name == "sqlite":
+        # pysqlite opens a transaction only at the first DML statement: a SAVEPOINT before that starts
+        # a transaction of its own, which its RELEASE (a test's commit) commits for good. Begin for real.
+        conn.exec_driver_sql("BEGIN")
     yield conn
     transaction.rollback()
     conn.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
+from marshmallow import RAISE
 
 from core.models import Role
 from core.reference import N_
@@ -63,7 +64,7 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
 
 @api_bp.get("/alerts")
 @api_bp.auth_required(token_auth, roles=[Role.FINANCE.value])
-@api_bp.input(AlertQuery, location="query", arg_name="query")
+@api_bp.input(AlertQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(AlertPage)
 @api_bp.doc(summary=N_("需关注事项（如连续多轮无人认领、已开放给所有机构的需求）"), responses=[401, 403, 422])
 def alerts(query: dict[str, Any]) -> dict[str, Any]:

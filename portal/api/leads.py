@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import RAISE
 from sqlalchemy import select
 
 from core.models import Role, User
@@ -41,14 +42,17 @@ OFFICER = [Role.OFFICER.value]
 
 
 def lead_dict(lead: Lead) -> dict[str, Any]:
-    """The lead as its institution sees it: identities only once the lead has been claimed."""
+    """The lead as its institution sees it: who the borrower is only to the officer who claimed it.
+
+    Before the claim, and to the institution's other officers, it is an anonymised profile.
+    """
     session = db()
     need = session.get(Need, lead.need_id)
     borrower = session.get(Borrower, need.borrower_id) if need else None
     institution = session.get(Institution, lead.institution_id)
     product = session.get(Product, lead.product_id)
     assert need and borrower and institution and product
-    disclosed = lead.claimed_by is not None
+    disclosed = lead.claimed_by is not None and lead.claimed_by == api_user().id
     claimant = session.get(User, lead.claimed_by) if lead.claimed_by else None
     contact = session.scalar(select(User.phone).where(User.borrower_id == borrower.id)) if disclosed else None
     loan = loan_for_lead(session, lead.id)
@@ -112,7 +116,7 @@ def _institution_id() -> int:
 
 @api_bp.get("/leads")
 @api_bp.auth_required(token_auth, roles=OFFICER)
-@api_bp.input(LeadQuery, location="query", arg_name="query")
+@api_bp.input(LeadQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(LeadPage)
 @api_bp.doc(summary=N_("本机构线索"))
 def leads(query: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import RAISE
+
 from core.errors import PermissionDeniedError
 from core.models import Role, StatusEvent
 from core.reference import N_
@@ -115,7 +117,7 @@ def create_need(body: dict[str, Any]) -> dict[str, Any]:
 
 @api_bp.get("/needs")
 @api_bp.auth_required(token_auth, roles=APPLICANT)
-@api_bp.input(PageQuery, location="query", arg_name="query")
+@api_bp.input(PageQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(NeedPage)
 @api_bp.doc(summary=N_("我的融资需求"))
 def my_needs(query: dict[str, Any]) -> dict[str, Any]:

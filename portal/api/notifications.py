@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
+from marshmallow import RAISE
 
 from core.models import Notification, StatusEvent
 from core.notifications import list_notifications, mark_read, unread_count
@@ -71,7 +72,7 @@ def notification_dict(row: Notification) -> dict[str, Any]:
 
 @api_bp.get("/notifications")
 @api_bp.auth_required(token_auth)
-@api_bp.input(NotificationQuery, location="query", arg_name="query")
+@api_bp.input(NotificationQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(NotificationPage)
 @api_bp.doc(summary=N_("我的站内通知（最新在前）"), responses=[401])
 def notifications(query: dict[str, Any]) -> dict[str, Any]:

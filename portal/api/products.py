@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import RAISE
+
 from core.errors import InvalidInputError
 from core.models import Role
 from core.reference import N_
@@ -55,7 +57,7 @@ def product_dict(product: Product) -> dict[str, Any]:
 
 
 @api_bp.get("/products")
-@api_bp.input(ProductQuery, location="query", arg_name="query")
+@api_bp.input(ProductQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(ProductPage)
 @api_bp.doc(summary=N_("金融超市：已上架产品"))
 def products(query: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from apiflask import Schema
@@ -53,7 +54,7 @@ def _control_characters(value: Any, path: str = "") -> dict[str, list[str]]:
     if isinstance(value, str):
         if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
             found[path or "_schema"] = [N_("不能包含控制字符")]
-    elif isinstance(value, dict):
+    elif isinstance(value, Mapping):  # a JSON object, or the query string's MultiDictProxy
         for key, item in value.items():
             found.update(_control_characters(item, f"{path}.{key}" if path else str(key)))
     elif isinstance(value, list):
@@ -88,8 +89,25 @@ def choice(options: Any, **kwargs: Any) -> String:
     return String(validate=OneOf(list(options), error=N_("选项无效")), **kwargs)
 
 
+MONEY_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
 def money(**kwargs: Any) -> Decimal:
-    return Decimal(as_string=True, allow_nan=False, places=None, **kwargs)
+    """Money or a rate in a request: a decimal string or a JSON number (documented as either)."""
+    return Decimal(
+        as_string=True,
+        allow_nan=False,
+        places=None,
+        metadata={"type": ["string", "number"], "pattern": MONEY_PATTERN},
+        **kwargs,
+    )
+
+
+def money_out(**kwargs: Any) -> Decimal:
+    """Money or a rate in a response: always a decimal string ("1500000.00")."""
+    return Decimal(
+        as_string=True, places=None, metadata={"type": "string", "pattern": MONEY_PATTERN}, **kwargs
+    )
 
 
 def int_range(lo: int, hi: int, **kwargs: Any) -> Integer:
@@ -284,12 +302,12 @@ class ProductOut(Schema):
     institution = Nested(InstitutionRef)
     name = String()
     description = String()
-    min_amount = money()
-    max_amount = money()
+    min_amount = money_out()
+    max_amount = money_out()
     min_term_months = Integer()
     max_term_months = Integer()
-    rate_min = money()
-    rate_max = money()
+    rate_min = money_out()
+    rate_max = money_out()
     collateral = List(String())
     borrower_kinds = List(String())
     region_codes = List(String())
@@ -495,14 +513,14 @@ class EventOut(Schema):
 
 class RenewalOut(Schema):
     institution_code = String(allow_none=True)
-    current_amount = money()
+    current_amount = money_out()
     matures_on = Date()
 
 
 class NeedOut(Schema):
     id = Integer()
     status = String()
-    amount = money()
+    amount = money_out()
     term_months = Integer()
     purpose = String()
     collateral = String()
@@ -576,8 +594,8 @@ class PerformanceItem(PerformanceOut):
 
 
 class LoanOut(Schema):
-    amount = money()
-    rate = money()
+    amount = money_out()
+    rate = money_out()
     term_months = Integer()
     collateral = String()
     disbursed_on = Date()
@@ -600,7 +618,7 @@ class LeadOut(Schema):
     need_id = Integer()
     institution = Nested(InstitutionRef)
     product = Nested(ProductRef)
-    amount = money()
+    amount = money_out()
     term_months = Integer()
     collateral = String()
     purpose = String()

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response
 from flask_babel import gettext
+from marshmallow import RAISE
 
 from core.errors import InvalidInputError, PermissionDeniedError
 from core.models import Role, User
@@ -38,6 +39,8 @@ from portal.db import db
 MAX_WINDOW_DAYS = 3660
 MATURITY_HORIZON_DAYS = 90
 FINANCE = [Role.FINANCE.value]
+# Dates the platform can have data for; also keeps local-day arithmetic far from datetime's limits.
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 
 
 def scoped_region(user: User, requested: str | None) -> str:
@@ -56,6 +59,9 @@ def scoped_region(user: User, requested: str | None) -> str:
 
 def _window(first: dt.date, last: dt.date, requested_region: str | None) -> Window:
     """The caller's window. Raises InvalidInputError (order, length) or PermissionDeniedError (scope)."""
+    for name, value in (("from", first), ("to", last)):
+        if not EARLIEST <= value <= LATEST:
+            raise InvalidInputError({name: ["out_of_range"]})
     if last < first:
         raise InvalidInputError({"to": ["less_than_min"]})
     if (last - first).days > MAX_WINDOW_DAYS:
@@ -89,7 +95,7 @@ def _out(value: Any) -> Any:
 
 @api_bp.get("/stats/summary")
 @api_bp.auth_required(token_auth, roles=FINANCE)
-@api_bp.input(StatsQuery, location="query", arg_name="query")
+@api_bp.input(StatsQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(StatsOut)
 @api_bp.doc(summary=N_("统计汇总（定义见 docs/metrics.md）"), responses=[401, 403, 422])
 def stats_summary(query: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +104,7 @@ def stats_summary(query: dict[str, Any]) -> dict[str, Any]:
 
 @api_bp.get("/stats/timeseries")
 @api_bp.auth_required(token_auth, roles=FINANCE)
-@api_bp.input(StatsQuery, location="query", arg_name="query")
+@api_bp.input(StatsQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(TimeseriesOut)
 @api_bp.doc(summary=N_("按月趋势：每个月的点等于该月的统计汇总"), responses=[401, 403, 422])
 def stats_timeseries(query: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +113,7 @@ def stats_timeseries(query: dict[str, Any]) -> dict[str, Any]:
 
 @api_bp.get("/stats/breakdown")
 @api_bp.auth_required(token_auth, roles=FINANCE)
-@api_bp.input(BreakdownQuery, location="query", arg_name="query")
+@api_bp.input(BreakdownQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(BreakdownOut)
 @api_bp.doc(
     summary=N_("分组统计：按县（市、区）、机构、行业门类、主体类型或产品标签"), responses=[401, 403, 422]
@@ -118,7 +124,7 @@ def stats_breakdown(query: dict[str, Any]) -> dict[str, Any]:
 
 @api_bp.get("/stats/funnel")
 @api_bp.auth_required(token_auth, roles=FINANCE)
-@api_bp.input(StatsQuery, location="query", arg_name="query")
+@api_bp.input(StatsQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(FunnelOut)
 @api_bp.doc(summary=N_("转化漏斗：需求 → 推送 → 认领 → 联系 → 审批 → 放款"), responses=[401, 403, 422])
 def stats_funnel(query: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +133,7 @@ def stats_funnel(query: dict[str, Any]) -> dict[str, Any]:
 
 @api_bp.get("/stats/institutions")
 @api_bp.auth_required(token_auth, roles=FINANCE)
-@api_bp.input(StatsQuery, location="query", arg_name="query")
+@api_bp.input(StatsQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(InstitutionBoardOut)
 @api_bp.doc(summary=N_("机构响应看板：认领与审批时长、超时、通过率、利率、首贷户"), responses=[401, 403, 422])
 def stats_institutions(query: dict[str, Any]) -> dict[str, Any]:
@@ -136,7 +142,7 @@ def stats_institutions(query: dict[str, Any]) -> dict[str, Any]:
 
 @api_bp.get("/stats/indicators")
 @api_bp.auth_required(token_auth, roles=FINANCE)
-@api_bp.input(StatsQuery, location="query", arg_name="query")
+@api_bp.input(StatsQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(IndicatorsOut)
 @api_bp.doc(
     summary=N_("考核指标与去年同期对比（首贷户、续贷、两种普惠小微口径等）"), responses=[401, 403, 422]
@@ -147,7 +153,7 @@ def stats_indicators(query: dict[str, Any]) -> dict[str, Any]:
 
 @api_bp.get("/stats/maturities")
 @api_bp.auth_required(token_auth, roles=FINANCE)
-@api_bp.input(OptionalWindowQuery, location="query", arg_name="query")
+@api_bp.input(OptionalWindowQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(MaturitiesOut)
 @api_bp.doc(
     summary=N_(
@@ -163,7 +169,7 @@ def stats_maturities(query: dict[str, Any]) -> dict[str, Any]:
 
 @api_bp.get("/stats/drilldown")
 @api_bp.auth_required(token_auth, roles=FINANCE)
-@api_bp.input(DrilldownQuery, location="query", arg_name="query")
+@api_bp.input(DrilldownQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(DrilldownPage)
 @api_bp.doc(
     summary=N_("指标明细：某项数字背后的需求、线索或贷款（身份证件号码脱敏）"), responses=[401, 403, 422]
@@ -186,7 +192,7 @@ def stats_drilldown(query: dict[str, Any]) -> dict[str, Any]:
 
 @api_bp.get("/stats/export")
 @api_bp.auth_required(token_auth, roles=FINANCE)
-@api_bp.input(ExportQuery, location="query", arg_name="query")
+@api_bp.input(ExportQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.doc(
     summary=N_("导出统计表（CSV 或 XLSX，中文表头，文件内注明统计区间与筛选条件）"),
     responses={

@@ -1,0 +1,164 @@
+"""20 officers claim the same lead at once, 100 times over: exactly one wins every round.
+
+Runs at the service level on committed data, each thread with its own session and connection, on the
+suite's database (PostgreSQL in CI) and on an SQLite file database in WAL mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.audit import verify_chain
+from core.db import make_engine
+from core.models import Role, StatusEvent, User
+from credit_profile.models import Borrower
+from matching.errors import AlreadyClaimedError
+from matching.models import Lead, LeadStatus, Need, NeedStatus
+from matching.services import claim_lead
+from products.models import Institution, Product
+from tests.conftest import _TMP, reset_schema
+from tests.counts import report
+from tests.factories import make_uscc
+
+pytestmark = pytest.mark.slow
+
+THREADS = 20
+ROUNDS = 100
+
+
+@pytest.fixture
+def sqlite_wal_db():
+    path = _TMP / "claims-wal.db"
+    path.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{path}")
+    reset_schema(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    yield engine, sessionmaker(bind=engine, expire_on_commit=False)
+    engine.dispose()
+
+
+@pytest.fixture(params=["suite_database", "sqlite_wal"])
+def claim_db(request):
+    if request.param == "suite_database":
+        engine, _factory = request.getfixturevalue("committed_db")
+        # A pool as large as the crowd, so that every thread really holds its own connection at once.
+        engine = make_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=THREADS + 2)
+    else:
+        engine, _factory = request.getfixturevalue("sqlite_wal_db")
+    yield engine, sessionmaker(bind=engine, expire_on_commit=False)
+    if request.param == "suite_database":
+        engine.dispose()
+
+
+def _world(factory: sessionmaker[Session], rounds: int) -> tuple[int, list[int], list[int]]:
+    """A bank with THREADS officers and `rounds` needs, each pushed to it as one lead."""
+    now = dt.datetime.now(dt.UTC)
+    with factory() as s:
+        bank = Institution(code="STRESS", name="压力测试银行", kind="bank")
+        s.add(bank)
+        s.flush()
+        product = Product(
+            institution_id=bank.id, name="压力贷", description="", min_amount=Decimal(1000),
+            max_amount=Decimal(1000000), min_term_months=1, max_term_months=36, rate_min=Decimal("3.5"),
+            rate_max=Decimal(5), collateral=["credit"], borrower_kinds=["enterprise"], region_codes=[],
+            industries_excluded=[], tags=[], sla_hours=8, status="published",
+        )  # fmt: skip
+        borrower = Borrower(kind="enterprise", name="压力测试企业", uscc=make_uscc(), region_code="360802",
+                            industry_code="C")  # fmt: skip
+        s.add_all([product, borrower])
+        s.flush()
+        officers = [
+            User(username=f"stress_officer{i}", password_hash="x", role=Role.OFFICER, institution_id=bank.id)
+            for i in range(THREADS)
+        ]
+        s.add_all(officers)
+        lead_ids = []
+        for _ in range(rounds):
+            need = Need(borrower_id=borrower.id, amount=Decimal(50000), term_months=12, purpose="周转",
+                        collateral="credit", declared_prior_loan=False, status=NeedStatus.MATCHED)  # fmt: skip
+            s.add(need)
+            s.flush()
+            lead = Lead(need_id=need.id, institution_id=bank.id, product_id=product.id,
+                        status=LeadStatus.PUSHED, pushed_at=now, sla_due_at=now + dt.timedelta(hours=8))  # fmt: skip
+            s.add(lead)
+            s.flush()
+            lead_ids.append(lead.id)
+        s.commit()
+        return bank.id, [o.id for o in officers], lead_ids
+
+
+def test_twenty_threads_hundred_rounds_one_winner_each(claim_db):
+    engine, factory = claim_db
+    bank_id, officer_ids, lead_ids = _world(factory, ROUNDS)
+    barrier = threading.Barrier(THREADS)
+    outcomes: dict[int, list[tuple[int, str]]] = {lead_id: [] for lead_id in lead_ids}
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def officer(officer_id: int) -> None:
+        for lead_id in lead_ids:
+            try:
+                barrier.wait(timeout=60)
+            except threading.BrokenBarrierError:
+                return
+            with factory() as s:
+                try:
+                    claim_lead(s, lead_id, officer_id=officer_id, institution_id=bank_id)
+                    s.commit()
+                    result = "won"
+                except AlreadyClaimedError:
+                    s.rollback()
+                    result = "lost"
+                except BaseException as exc:
+                    s.rollback()
+                    with lock:
+                        errors.append(exc)
+                    barrier.abort()
+                    return
+            with lock:
+                outcomes[lead_id].append((officer_id, result))
+
+    threads = [threading.Thread(target=officer, args=(oid,)) for oid in officer_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+
+    rounds_run = sum(1 for results in outcomes.values() if len(results) == THREADS)
+    winners = Counter(sum(1 for _oid, r in results if r == "won") for results in outcomes.values())
+    report("claim stress", f"{engine.dialect.name} rounds run ({THREADS} threads each)", rounds_run)
+    assert rounds_run == ROUNDS
+    assert winners == {1: ROUNDS}, winners
+
+    with factory() as s:
+        for lead_id, results in outcomes.items():
+            (winner,) = [oid for oid, r in results if r == "won"]
+            lead = s.get(Lead, lead_id)
+            assert lead is not None
+            assert (lead.status, lead.claimed_by) == (LeadStatus.CLAIMED, winner)
+            need = s.get(Need, lead.need_id)
+            assert need is not None and need.status == NeedStatus.IN_PROGRESS
+        claimed_events = s.scalar(
+            select(func.count()).where(StatusEvent.entity_type == "lead", StatusEvent.to_status == "claimed")
+        )
+        in_progress_events = s.scalar(
+            select(func.count()).where(
+                StatusEvent.entity_type == "need", StatusEvent.to_status == "in_progress"
+            )
+        )
+        assert (claimed_events, in_progress_events) == (ROUNDS, ROUNDS)
+        # Every winner wrote two audit rows at the same moment as 19 losers raced: one unforked chain.
+        chain = verify_chain(s)
+        assert chain.ok, chain.problems[:5]
+        assert chain.rows == 2 * ROUNDS
+        if engine.dialect.name == "sqlite":
+            assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
