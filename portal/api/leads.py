@@ -41,7 +41,7 @@ from products.models import Institution, Product
 OFFICER = [Role.OFFICER.value]
 
 
-def lead_dict(lead: Lead) -> dict[str, Any]:
+def lead_dict(lead: Lead, *, viewer_id: int) -> dict[str, Any]:
     """The lead as its institution sees it: who the borrower is only to the officer who claimed it.
 
     Before the claim, and to the institution's other officers, it is an anonymised profile.
@@ -52,7 +52,7 @@ def lead_dict(lead: Lead) -> dict[str, Any]:
     institution = session.get(Institution, lead.institution_id)
     product = session.get(Product, lead.product_id)
     assert need and borrower and institution and product
-    disclosed = lead.claimed_by is not None and lead.claimed_by == api_user().id
+    disclosed = lead.claimed_by is not None and lead.claimed_by == viewer_id
     claimant = session.get(User, lead.claimed_by) if lead.claimed_by else None
     contact = session.scalar(select(User.phone).where(User.borrower_id == borrower.id)) if disclosed else None
     loan = loan_for_lead(session, lead.id)
@@ -128,7 +128,7 @@ def leads(query: dict[str, Any]) -> dict[str, Any]:
         limit=per_page,
         offset=(page - 1) * per_page,
     )
-    return page_body([lead_dict(lead) for lead in rows], total, page, per_page)
+    return page_body([lead_dict(lead, viewer_id=api_user().id) for lead in rows], total, page, per_page)
 
 
 @api_bp.get("/leads/<int:lead_id>")
@@ -136,7 +136,7 @@ def leads(query: dict[str, Any]) -> dict[str, Any]:
 @api_bp.output(LeadOut)
 @api_bp.doc(summary=N_("线索详情（认领前为匿名预览）"), responses=[401, 403, 404])
 def lead_detail(lead_id: int) -> dict[str, Any]:
-    return lead_dict(get_lead(db(), lead_id, institution_id=_institution_id()))
+    return lead_dict(get_lead(db(), lead_id, institution_id=_institution_id()), viewer_id=api_user().id)
 
 
 @api_bp.post("/leads/<int:lead_id>/claim")
@@ -168,7 +168,7 @@ def transition(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
         loan=LoanInput(**loan) if loan else None,
     )
     commit()
-    return lead_dict(lead)
+    return lead_dict(lead, viewer_id=api_user().id)
 
 
 @api_bp.post("/leads/<int:lead_id>/performance")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import RAISE
+
 from core.models import Role
 from core.reference import N_
 from credit_profile.models import ScorecardVersion
@@ -30,7 +32,7 @@ def scorecard_dict(row: ScorecardVersion) -> dict[str, Any]:
 
 @api_bp.get("/admin/scorecards")
 @api_bp.auth_required(token_auth, roles=ADMIN)
-@api_bp.input(PageQuery, location="query", arg_name="query")
+@api_bp.input(PageQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(ScorecardPage)
 @api_bp.doc(
     summary=N_("评分卡版本"),

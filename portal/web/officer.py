@@ -66,7 +66,7 @@ def leads() -> str:
     return render_template(
         "officer/leads.html",
         form=form,
-        leads=[lead_dict(lead) for lead in rows],
+        leads=[lead_dict(lead, viewer_id=web_user().id) for lead in rows],
         total=total,
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
@@ -102,7 +102,7 @@ def _lead_page(lead_id: int, bound: dict[str, NoteForm] | None = None, status: i
     mine = lead.claimed_by == user.id
     html = render_template(
         "officer/lead.html",
-        lead=lead_dict(lead),
+        lead=lead_dict(lead, viewer_id=web_user().id),
         mine=mine,
         action=ActionForm(),
         steps=_step_forms(lead, bound) if mine else {},
@@ -187,4 +187,4 @@ def credit(lead_id: int) -> str:
         commit()
         raise
     commit()
-    return render_template("officer/credit.html", lead=lead_dict(lead), score=score)
+    return render_template("officer/credit.html", lead=lead_dict(lead, viewer_id=web_user().id), score=score)

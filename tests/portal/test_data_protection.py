@@ -92,7 +92,7 @@ def _get_paths(client, ids):
         if not names:
             yield path, path
             continue
-        for value in ids[names[0]]:
+        for value in ids.get(names[0], [1]):
             yield path, path.replace(f"{{{names[0]}}}", str(value))
 
 

@@ -24,7 +24,7 @@ from matching.models import Lead, Need, NeedStatus
 from matching.services import NeedInput, submit_need
 from portal import worker
 from portal.app import create_app
-from tests.conftest import DATABASE_URL, IS_POSTGRES, make_settings
+from tests.conftest import DATABASE_URL, IS_POSTGRES, TEST_DATA_KEY, make_settings
 from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory, bind_factories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +130,13 @@ def test_a_worker_killed_in_the_middle_of_matching_loses_nothing_and_duplicates_
     worker.relay_outbox(factory, settings)
 
     marker = tmp_path / "inside-matching"
-    env = {**os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": redis_url,
+        "PYTHONPATH": str(ROOT),
+        "DATA_KEY": TEST_DATA_KEY,
+    }
     log = tmp_path / "worker.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
