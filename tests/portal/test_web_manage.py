@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select
 
@@ -95,3 +97,37 @@ def test_other_institutions_products_are_invisible(client, session, manager):
     assert client.post(f"/manage/products/{foreign.id}/publish").status_code == 404
     session.expire_all()
     assert session.get(Product, foreign.id).status == "draft"
+
+
+def test_publishing_on_the_page_rematches_an_unmatched_need(client, session, manager):
+    from sqlalchemy import update
+
+    from core.models import OutboxJob
+    from core.types import utcnow
+    from matching.models import Need
+    from matching.services import NeedInput, match_need, submit_need
+    from tests.factories import BorrowerFactory
+
+    borrower = BorrowerFactory(region_code="360802")
+    need = submit_need(
+        session,
+        borrower_id=borrower.id,
+        actor_id=None,
+        data=NeedInput(
+            amount=Decimal("500000"),
+            term_months=12,
+            purpose="购置设备",
+            collateral="credit",
+            declared_prior_loan=False,
+        ),
+    )
+    match_need(session, need.id, top_n=3)
+    assert need.status == "unmatched"
+    # The submission's own matching job has run (above): only a re-match can push the need now.
+    session.execute(update(OutboxJob).values(enqueued_at=utcnow(), completed_at=utcnow()))
+    product = ProductFactory(institution=session.get(Institution, manager.institution_id), min_score=None)
+    session.flush()
+    login(client, manager.username)
+    assert client.post(f"/manage/products/{product.id}/publish").status_code == 302
+    session.expire_all()
+    assert session.get(Need, need.id).status == "matched"
