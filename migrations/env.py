@@ -61,9 +61,9 @@ def run_migrations_online() -> None:
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             # Batch operations recreate tables; with foreign keys enforced, dropping a table other rows
-            # refer to fails. (Only effective outside a transaction, which is where this runs.)
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            conn.commit()
+            # refer to fails. Only effective outside a transaction: sent on the raw connection before
+            # SQLAlchemy begins one (core.db emits BEGIN IMMEDIATE on SQLite).
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         _run(conn)
     engine.dispose()
 

@@ -144,11 +144,8 @@ def make_settings(**overrides: Any) -> Settings:
 @pytest.fixture
 def connection(engine: Engine) -> Iterator[Connection]:
     conn = engine.connect()
+    # On SQLite core.db.make_engine emits BEGIN IMMEDIATE itself, so SAVEPOINTs nest inside this one.
     transaction = conn.begin()
-    if engine.dialect.name == "sqlite":
-        # pysqlite opens a transaction only at the first DML statement: a SAVEPOINT before that starts
-        # a transaction of its own, which its RELEASE (a test's commit) commits for good. Begin for real.
-        conn.exec_driver_sql("BEGIN")
     yield conn
     transaction.rollback()
     conn.close()
