@@ -48,6 +48,7 @@ from matching.stats import (
     Grouping,
     Keyed,
     Window,
+    analytic_session,
     figures,
     hours_from_microseconds,
     in_region,
@@ -244,6 +245,7 @@ def _steps(counts: Sequence[int], names: Sequence[str]) -> list[dict[str, Any]]:
 
 def funnel(session: Session, window: Window) -> dict[str, Any]:
     """The needs submitted in the window followed to disbursement, and the leads pushed in the window."""
+    analytic_session(session)
     start, end = window.bounds()
     # Borrowers are joined only for a county: the city-wide funnel reads needs and leads alone.
     need_region = (
@@ -294,6 +296,7 @@ def _sla_breach() -> ColumnElement[bool]:
 def institution_board(session: Session, window: Window) -> dict[str, Any]:
     """Per institution: responsiveness (hours to claim and to decision, SLA breaches), approval rate,
     loans, average rate and first-loan borrowers, for leads pushed and loans disbursed in the window."""
+    analytic_session(session)
     start, end = window.bounds()
     institutions = session.execute(
         select(Institution.id, Institution.code, Institution.name).order_by(Institution.code)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, SQLColumnExpression, and_, case, func, literal, select
+from sqlalchemy import BigInteger, ColumnElement, SQLColumnExpression, and_, case, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from core.reference import CITY_CODE
@@ -397,6 +397,7 @@ def figures(
 
     With a grouping, the result holds its declared keys (in their order) and every key that has rows.
     """
+    analytic_session(session)
     if grouping is None:
         needs = need_figures(session, window, None)
         leads = lead_figures(session, window, None)
@@ -426,6 +427,19 @@ def figures(
         )
         for key in keys
     }
+
+
+ANALYTIC_WORK_MEM = "64MB"
+
+
+def analytic_session(session: Session) -> None:
+    """Give the statistics queries of this transaction room to hash and sort in memory (PostgreSQL).
+
+    The default work_mem (4 MB) makes the joins and the per-borrower aggregation over a year of a
+    city's rows spill to disk; SET LOCAL ends with the transaction (a request's or a job's).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL work_mem = '{ANALYTIC_WORK_MEM}'"))
 
 
 def window_header(window: Window) -> dict[str, Any]:
