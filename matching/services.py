@@ -1189,8 +1189,6 @@ def transition_lead(
     allowed = LEAD_TRANSITIONS.get(lead.status, frozenset())
     if to not in allowed:
         raise IllegalTransitionError(f"{lead.status}->{to}")
-    if lead.claimed_by != officer_id:
-        raise NotClaimantError(str(lead_id))
     note = (note or "").strip() or None
     if to == LeadStatus.REJECTED and reason_code not in REASON_CODES:
         raise InvalidInputError({"reason_code": ["required" if not reason_code else "invalid_choice"]})
