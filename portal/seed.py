@@ -12,7 +12,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.identifiers import id_check_char, uscc_check_char
@@ -444,9 +444,9 @@ def _backdate(session: Session, need: Need, *, days: int) -> None:
             lead.claimed_at -= delta
         if lead.sla_due_at and lead.status != LeadStatus.PUSHED:
             lead.sla_due_at -= delta
-    session.execute(
-        update(Loan).where(Loan.need_id == need.id).values(disbursed_on=Loan.disbursed_on - delta)
-    )
+    # In Python, not SQL: SQLite has no date arithmetic (`date - interval` there yields a number).
+    for loan in session.scalars(select(Loan).where(Loan.need_id == need.id)):
+        loan.disbursed_on -= delta
     for event in session.scalars(select(StatusEvent).where(StatusEvent.need_id == need.id)):
         event.at -= delta
     session.flush()

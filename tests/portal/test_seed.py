@@ -1,0 +1,31 @@
+"""The demo data: loads twice without change, and its loans carry real dates in the past year or two."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from matching.models import Loan
+from matching.services import local_today
+from matching.stats import Window, summary
+from portal.seed import seed
+
+pytestmark = pytest.mark.smoke
+
+
+def test_demo_loans_are_dated_and_counted(session):
+    first = seed(session)
+    assert seed(session) == first
+    today = local_today()
+    dates = session.scalars(select(Loan.disbursed_on)).all()
+    assert dates, "the demo data has disbursed loans"
+    for day in dates:
+        assert isinstance(day, dt.date)
+        assert today - dt.timedelta(days=800) <= day <= today
+    year = summary(session, Window(today - dt.timedelta(days=365), today))
+    assert year["loans"] == session.scalar(
+        select(func.count(Loan.id)).where(Loan.disbursed_on >= today - dt.timedelta(days=365))
+    )
+    assert year["loans"] > 0
