@@ -91,6 +91,13 @@ def yuan(value: Decimal | int | None) -> str:
     return _("%(n)s元", n=f"{amount:,.2f}")
 
 
+def percent(value: Decimal | str | None) -> str:
+    """A share (0.3333) as a percentage (33.33%)."""
+    if value is None or value == "":
+        return "—"
+    return f"{Decimal(str(value)) * 100:.2f}%"
+
+
 def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return "—"
@@ -100,6 +107,7 @@ def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(
         yuan=yuan,
+        percent=percent,
         local_time=local_time,
         mask=mask_identifier,
         mask_phone=mask_phone,

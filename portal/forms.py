@@ -46,6 +46,7 @@ from core.reference import (
     DATA_SOURCES,
     INDUSTRY_SECTIONS,
     INSTITUTION_KINDS,
+    N_,
     PRODUCT_TAGS,
     REASON_CODES,
     REGIONS,
@@ -550,6 +551,53 @@ class StatsForm(GetForm):
                 self.from_date.errors = [*self.from_date.errors, _("统计区间最长十年")]
                 ok = False
         return ok
+
+
+STATS_DIMENSIONS = {
+    "county": N_("按县（市、区）"),
+    "institution": N_("按金融机构"),
+    "industry": N_("按行业门类"),
+    "kind": N_("按主体类型"),
+    "tag": N_("按产品标签"),
+}
+
+
+class DashboardForm(StatsForm):
+    by = ChoiceField(_l("分组维度"), choices=choices(STATS_DIMENSIONS), validators=[Optional()])
+
+
+class FigureForm(StatsForm):
+    """A figure's rows, or a table to export: the figure and breakdown key are checked by the service."""
+
+    figure = StringField(_l("指标"), filters=[strip], validators=[Optional(), text_length(40)])
+    by = ChoiceField(_l("分组维度"), choices=choices(STATS_DIMENSIONS), validators=[Optional()])
+    key = StringField(_l("分组"), filters=[strip], validators=[Optional(), text_length(40)])
+    page = WholeField(_l("页码"), default=1, validators=[Optional(), Between(1, 100_000, _l("页码无效"))])
+
+
+class ExportForm(FigureForm):
+    table = ChoiceField(_l("表"), choices=[], validators=[required()])
+    file_format = ChoiceField(
+        _l("格式"),
+        choices=[SelectChoice("csv", "CSV"), SelectChoice("xlsx", "XLSX")],
+        validators=[required()],
+    )
+
+    def __init__(self, *args: Any, tables: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.table.choices = [SelectChoice(name, name) for name in tables]
+
+
+class MonthlyReportForm(FlaskForm):
+    month = StringField(
+        _l("月份"),
+        filters=[fold],
+        validators=[
+            required(),
+            Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", message=_l("月份格式应为 年-月，例如 2026-10")),
+        ],
+    )
+    region_code = ChoiceField(_l("地区"), choices=region_choices(with_city=True), validators=[Optional()])
 
 
 # --- administrators ----------------------------------------------------------------------------

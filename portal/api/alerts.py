@@ -15,10 +15,10 @@ from matching.services import list_alerts
 from portal.api import api_bp
 from portal.api.common import page_body
 from portal.api.schemas import AlertPage, AlertQuery
-from portal.api.stats import scoped_region
 from portal.auth import api_user, token_auth
 from portal.db import db
 from portal.filters import LABELS
+from portal.stats_scope import scoped_region
 
 
 def alert_text(alert: Alert) -> str:

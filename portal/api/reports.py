@@ -13,9 +13,9 @@ from matching.reports import get_report as find_report
 from matching.reports import list_reports, report_file, request_monthly_report
 from portal.api import api_bp
 from portal.api.schemas import MonthlyReportIn, ReportList, ReportOut
-from portal.api.stats import scoped_region
 from portal.auth import api_user, token_auth
 from portal.db import commit, db
+from portal.stats_scope import scoped_region
 
 FINANCE = [Role.FINANCE.value]
 

@@ -6,14 +6,12 @@ import datetime as dt
 from typing import Any
 
 from flask import Response
-from flask_babel import gettext
 from marshmallow import RAISE
 
-from core.errors import InvalidInputError, PermissionDeniedError
-from core.models import Role, User
-from core.reference import CITY_CODE, N_, REGIONS
+from core.errors import InvalidInputError
+from core.models import Role
+from core.reference import N_
 from matching import analytics
-from matching.exports import build_table, to_csv, to_xlsx
 from matching.reports import XLSX_TYPE
 from matching.services import local_today
 from matching.stats import Window, summary
@@ -35,53 +33,18 @@ from portal.api.schemas import (
 )
 from portal.auth import api_user, token_auth
 from portal.db import db
+from portal.stats_scope import check_group, export_file, stats_window
 
-MAX_WINDOW_DAYS = 3660
 MATURITY_HORIZON_DAYS = 90
 FINANCE = [Role.FINANCE.value]
-# Dates the platform can have data for; also keeps local-day arithmetic far from datetime's limits.
-EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
-
-
-def scoped_region(user: User, requested: str | None) -> str:
-    """The region the user may see for this request. Raises PermissionDeniedError or InvalidInputError."""
-    if requested and requested not in (*REGIONS, CITY_CODE):
-        raise InvalidInputError({"region_code": ["invalid_choice"]})
-    own = user.region_code or ""
-    if own not in (*REGIONS, CITY_CODE):
-        raise PermissionDeniedError("finance account without a region")
-    if own == CITY_CODE:
-        return requested or CITY_CODE
-    if requested in (None, "", own):
-        return own
-    raise PermissionDeniedError("outside own county")
 
 
 def _window(first: dt.date, last: dt.date, requested_region: str | None) -> Window:
-    """The caller's window. Raises InvalidInputError (order, length) or PermissionDeniedError (scope)."""
-    for name, value in (("from", first), ("to", last)):
-        if not EARLIEST <= value <= LATEST:
-            raise InvalidInputError({name: ["out_of_range"]})
-    if last < first:
-        raise InvalidInputError({"to": ["less_than_min"]})
-    if (last - first).days > MAX_WINDOW_DAYS:
-        raise InvalidInputError({"from": ["out_of_range"]})
-    return Window(first=first, last=last, region_code=scoped_region(api_user(), requested_region))
+    return stats_window(api_user(), first, last, requested_region)
 
 
 def _query_window(query: dict[str, Any]) -> Window:
     return _window(query["from_"], query["to"], query.get("region_code"))
-
-
-def _group_filter(window: Window, by: str | None, key: str | None) -> None:
-    """A drill-down key must be given with its dimension, and a county key must lie in the caller's scope."""
-    if (by is None) != (key is None):
-        raise InvalidInputError({"key" if by else "by": ["required"]})
-    if by == "county" and key is not None:
-        if key not in REGIONS:
-            raise InvalidInputError({"key": ["invalid_choice"]})
-        if window.county is not None and key != window.county:
-            raise PermissionDeniedError("outside own county")
 
 
 def _out(value: Any) -> Any:
@@ -179,7 +142,7 @@ def stats_drilldown(query: dict[str, Any]) -> dict[str, Any]:
     figure, by, key = query["figure"], query.get("by"), query.get("key")
     if figure not in analytics.DRILLDOWN_FIGURES:
         raise InvalidInputError({"figure": ["invalid_choice"]})
-    _group_filter(window, by, key)
+    check_group(window, by, key)
     page, per_page = query["page"], query["per_page"]
     try:
         rows, total = analytics.drilldown(
@@ -209,24 +172,17 @@ def stats_drilldown(query: dict[str, Any]) -> dict[str, Any]:
     },
 )
 def stats_export(query: dict[str, Any]) -> Response:
-    window = _query_window(query)
-    table, by, figure, key = query["table"], query.get("by"), query.get("figure"), query.get("key")
-    if table == "breakdown" and by is None:
-        raise InvalidInputError({"by": ["required"]})
-    if table == "drilldown":
-        if figure not in analytics.DRILLDOWN_FIGURES:
-            raise InvalidInputError({"figure": ["required" if figure is None else "invalid_choice"]})
-        _group_filter(window, by, key)
-    try:
-        built = build_table(db(), table, window, by=by, figure=figure, key=key, translate=gettext)
-    except analytics.NotAttributableError as exc:
-        raise InvalidInputError({"by": ["invalid_choice"]}) from exc
-    stem = f"jihuitong-{table}{'-' + by if by and table == 'breakdown' else ''}-{window.first}-{window.last}"
-    stem += f"-{window.county or CITY_CODE}"
-    if query["format"] == "csv":
-        body, mimetype, name = to_csv(built), "text/csv; charset=utf-8", f"{stem}.csv"
-    else:
-        body, mimetype, name = to_xlsx([built], translate=gettext), XLSX_TYPE, f"{stem}.xlsx"
+    exported = export_file(
+        db(),
+        _query_window(query),
+        query["table"],
+        query["format"],
+        by=query.get("by"),
+        figure=query.get("figure"),
+        key=query.get("key"),
+    )
     return Response(
-        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        exported.body,
+        mimetype=exported.mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
     )

@@ -1,62 +1,488 @@
-"""Finance offices: the statistics summary for a date window; a county office sees only its county."""
+"""Finance offices: the monitoring dashboard (one page per view of the same window), the rows behind
+any figure, exports and the monthly report. A county office sees only its county (403 otherwise);
+the rules are the JSON API's, from portal.stats_scope. Figures are defined in docs/metrics.md and on
+the page `finance.metrics`."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from core.models import Role
-from core.reference import CITY_CODE
+from core.errors import InvalidInputError
+from core.models import Role, User
+from core.reference import CITY_CODE, N_
 from credit_profile.services import today_local
+from matching import analytics
+from matching.exports import (
+    DIMENSION_LABELS,
+    FIGURE_LABELS,
+    INSTITUTION_LABELS,
+    RENEWAL_STATE_LABELS,
+    SOURCE_LABELS,
+    STEP_LABELS,
+    TABLES,
+    TYPE_LABELS,
+)
+from matching.reports import list_reports, report_file, request_monthly_report
 from matching.stats import Window, summary
-from portal.api.stats import scoped_region
+from portal import charts
 from portal.auth import role_required, web_user
-from portal.db import db
-from portal.forms import StatsForm, region_choices
-from portal.web.common import INVALID_FORM
+from portal.db import commit, db
+from portal.forms import DashboardForm, ExportForm, FigureForm, MonthlyReportForm, StatsForm, region_choices
+from portal.stats_scope import check_group, export_file, scoped_region, stats_window
+from portal.web.common import INVALID_FORM, apply_errors
 from portal.web.labels import WEB_LABELS
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
+FINANCE = Role.FINANCE.value
+SECTIONS = ("overview", "trend", "breakdown", "funnel", "institutions", "maturities")
 MONEY_FIELDS = {"needs_amount", "loans_amount", "renewal_amount", "farmer_amount"}
 SHARE_FIELDS = {"first_loan_share", "renewal_success_rate", "credit_loan_share"}
+# Where each figure is defined (docs/metrics.md and the metrics page share these anchors).
+ANCHORS = {
+    "needs_amount": "needs",
+    "leads_claimed": "leads_pushed",
+    "loans_amount": "loans",
+    "renewal_amount": "renewal_loans",
+    "inclusive_loans_pboc": "inclusive_loans",
+    "inclusive_loans_nfra": "inclusive_loans",
+    "farmer_amount": "farmer_loans",
+    "first_loan_amount": "first_loan_loans",
+    "credit_amount": "credit_loans",
+    "inclusive_amount_pboc": "inclusive_amount",
+    "inclusive_amount_nfra": "inclusive_amount",
+    "inclusive_borrowers_pboc": "inclusive_amount",
+    "inclusive_borrowers_nfra": "inclusive_amount",
+    "decided": "approval_rate",
+    "approved": "approval_rate",
+    "sla_breach_rate": "sla_breaches",
+}
+# Columns of the breakdown table (all figures are in the export).
+BREAKDOWN_COLUMNS = (
+    "needs", "loans", "loans_amount", "borrowers", "first_loan_borrowers", "renewal_loans",
+    "credit_loan_share", "avg_rate", "inclusive_loans_pboc", "inclusive_loans_nfra",
+)  # fmt: skip
+TREND_COLUMNS = (
+    "needs", "leads_pushed", "loans", "loans_amount", "first_loan_borrowers", "renewal_loans",
+    "credit_loan_share", "avg_rate",
+)  # fmt: skip
+FUNNEL_FIGURES = {
+    "needs": "needs", "matched": "funnel_matched", "claimed": "funnel_claimed",
+    "contacted": "funnel_contacted", "approved": "funnel_approved", "disbursed": "funnel_disbursed",
+}  # fmt: skip
+LEAD_STEP_FIGURES = {"pushed": "leads_pushed", "claimed": "leads_claimed"}
+# Indicators drawn against last year (counts only: one axis).
+COMPARED = (
+    "first_loan_borrowers", "loans", "borrowers", "renewal_requests", "renewal_loans",
+    "inclusive_loans_pboc", "inclusive_loans_nfra", "farmer_loans",
+)  # fmt: skip
+INCLUSIVE_LINES = (
+    ("inclusive_loans_pboc", "inclusive_loans_nfra"),
+    ("inclusive_amount_pboc", "inclusive_amount_nfra"),
+    ("inclusive_borrowers_pboc", "inclusive_borrowers_nfra"),
+)
+MATURITY_HORIZON_DAYS = 90
+PER_PAGE = 50
 
 
-@bp.get("/")
-@role_required(Role.FINANCE.value)
-def dashboard() -> tuple[str, int]:
-    user = web_user()
+BOARD_FIGURES = {name: name for name in (
+    "leads_pushed", "leads_claimed", "median_hours_to_claim", "sla_breaches", "loans", "loans_amount",
+    "avg_rate", "first_loan_borrowers", "credit_loan_share", "renewal_loans",
+)}  # fmt: skip
+REPORT_STATUS_LABELS = {
+    "queued": N_("排队中"),
+    "running": N_("生成中"),
+    "done": N_("已完成"),
+    "failed": N_("失败"),
+}
+
+
+def anchor(figure: str) -> str:
+    return ANCHORS.get(figure, figure)
+
+
+@bp.context_processor
+def finance_labels() -> dict[str, Any]:
+    """Names and definitions the finance pages show (Chinese, translated in the templates)."""
+    # Translated here: Jinja's `_()` would read the `%` in "利率（%）" as a format directive.
+    tables = {
+        "figure_labels": FIGURE_LABELS,
+        "institution_labels": INSTITUTION_LABELS,
+        "step_labels": STEP_LABELS,
+        "source_labels": SOURCE_LABELS,
+        "renewal_state_labels": RENEWAL_STATE_LABELS,
+        "dimension_labels": DIMENSION_LABELS,
+        "type_labels": TYPE_LABELS,
+        "report_status_labels": REPORT_STATUS_LABELS,
+    }
+    return {
+        "anchor": anchor,
+        "board_figures": BOARD_FIGURES,
+        **{name: {code: _(text) for code, text in table.items()} for name, table in tables.items()},
+    }
+
+
+def _default_args(user: User) -> MultiDict[str, str]:
     today = today_local()
     first = today.replace(day=1) if today.day > 1 else today - dt.timedelta(days=30)
-    defaults = {
-        "from_date": first.isoformat(),
-        "to_date": today.isoformat(),
-        "region_code": user.region_code or "",
-    }
-    form = StatsForm(formdata=request.args if request.args else MultiDict(defaults))
+    return MultiDict(
+        {"from_date": first.isoformat(), "to_date": today.isoformat(), "region_code": user.region_code or ""}
+    )
+
+
+def _window_of(form: StatsForm, user: User) -> Window | None:
+    """The form's window within the user's scope; None (errors on the form) when the input is invalid.
+    Raises PermissionDeniedError for a county outside the user's own."""
+    if not form.validate():
+        return None
+    try:
+        return stats_window(user, form.from_date.data, form.to_date.data, form.region_code.data or None)
+    except InvalidInputError as error:
+        apply_errors(form, error, aliases={"from": "from_date", "to": "to_date"})
+        return None
+
+
+def _limit_regions(form: StatsForm | MonthlyReportForm, user: User) -> bool:
+    """A county office's region list holds only its county (called after validation, so that asking for
+    another county is a 403 from the scope check, not a form error). Returns whether it is the city."""
     is_city = user.region_code == CITY_CODE
-    result, status = None, 200
-    if form.validate():
-        # Raises PermissionDeniedError (403) when a county office asks for another county.
-        region = scoped_region(user, form.region_code.data or None)
-        result = summary(db(), Window(first=form.from_date.data, last=form.to_date.data, region_code=region))
-    else:
-        status = INVALID_FORM
     if not is_city:
         form.region_code.choices = [c for c in region_choices(with_city=False) if c.value == user.region_code]
-    rows = []
-    if result is not None:
-        rows = [(name, result.get(name)) for name in WEB_LABELS["stat"]]
+    return is_city
+
+
+def _base_args(window: Window) -> dict[str, str]:
+    """The query string that reproduces the window, for drill-down, export and section links."""
+    return {
+        "from_date": window.first.isoformat(),
+        "to_date": window.last.isoformat(),
+        "region_code": window.region_code,
+    }
+
+
+def maturity_window(window: Window) -> Window:
+    """Maturities look ahead: today and the next 90 days, in the dashboard's region."""
+    today = today_local()
+    return Window(today, today + dt.timedelta(days=MATURITY_HORIZON_DAYS), window.region_code)
+
+
+def _number(value: Any) -> float:
+    return float(Decimal(str(value))) if value not in (None, "") else 0.0
+
+
+def _wan(value: Any) -> float:
+    """Yuan as 万元 for chart axes (tables keep yuan)."""
+    return round(_number(value) / 10000, 2)
+
+
+# --- sections: each returns the template context of its page ---------------------------------
+
+
+def _overview(session: Session, window: Window, _form: DashboardForm) -> dict[str, Any]:
+    result = summary(session, window)
+    indicators = analytics.indicators(session, window)
+    by_code = {item["code"]: item for item in indicators["items"]}
+    chart = charts.responsive(
+        charts.grouped_bar_chart,
+        [_(FIGURE_LABELS[code]) for code in COMPARED],
+        {
+            _("本期"): [_number(by_code[code]["value"]) for code in COMPARED],
+            _("去年同期"): [_number(by_code[code]["previous"]) for code in COMPARED],
+        },
+        _("主要指标与去年同期"),
+    )
+    return {
+        "result": result,
+        "rows": [(name, result.get(name)) for name in WEB_LABELS["stat"]],
+        "indicators": indicators,
+        "lines": [(by_code[pboc], by_code[nfra]) for pboc, nfra in INCLUSIVE_LINES],
+        "chart_uri": chart,
+    }
+
+
+def _trend(session: Session, window: Window, _form: DashboardForm) -> dict[str, Any]:
+    series = analytics.timeseries(session, window)
+    items = series["items"]
+    periods = [item["period"] for item in items]
+    counts = charts.responsive(
+        charts.line_chart,
+        periods,
+        {_(FIGURE_LABELS[name]): [_number(item[name]) for item in items]
+         for name in ("needs", "loans", "first_loan_borrowers")},
+        _("需求、放款与首贷户（按月）"),
+    )  # fmt: skip
+    amounts = charts.responsive(
+        charts.line_chart,
+        periods,
+        {_("放款金额（万元）"): [_wan(item["loans_amount"]) for item in items],
+         _("无还本续贷金额（万元）"): [_wan(item["renewal_amount"]) for item in items]},
+        _("放款与续贷金额（按月，万元）"),
+    )  # fmt: skip
+    return {
+        "series": series,
+        "columns": TREND_COLUMNS,
+        "charts": [counts, amounts],
+    }
+
+
+def _breakdown(session: Session, window: Window, form: DashboardForm) -> dict[str, Any]:
+    by = form.by.data or "county"
+    result = analytics.breakdown(session, window, by)
+    labelled = [(item, _(item["label"]) if item["label"] else item["key"]) for item in result["items"]]
+    shown = [(item, name) for item, name in labelled if item["loans"] or item.get("needs")]
+    chart = charts.responsive(
+        charts.bar_chart,
+        [name for _item, name in shown] or [_("暂无数据")],
+        [_wan(item["loans_amount"]) for item, _name in shown] or [0.0],
+        _("放款金额（万元）· %(dimension)s", dimension=_(DIMENSION_LABELS[by])),
+    )
+    return {
+        "by": by,
+        "dimensions": {code: _(text) for code, text in DIMENSION_LABELS.items()},
+        "result": result,
+        "rows": labelled,
+        "columns": BREAKDOWN_COLUMNS,
+        "attributable_needs": by in ("county", "industry", "kind"),
+        "chart_uri": chart,
+    }
+
+
+def _funnel(session: Session, window: Window, _form: DashboardForm) -> dict[str, Any]:
+    result = analytics.funnel(session, window)
+    chart = charts.responsive(
+        charts.funnel_chart,
+        [_(STEP_LABELS[step["step"]]) for step in result["steps"]],
+        [step["count"] for step in result["steps"]],
+        _("融资需求转化漏斗"),
+    )
+    return {
+        "result": result,
+        "step_figures": FUNNEL_FIGURES,
+        "lead_step_figures": LEAD_STEP_FIGURES,
+        "chart_uri": chart,
+    }
+
+
+def _institutions(session: Session, window: Window, _form: DashboardForm) -> dict[str, Any]:
+    result = analytics.institution_board(session, window)
+    timed = [item for item in result["items"] if item["median_hours_to_claim"] is not None]
+    chart = charts.responsive(
+        charts.bar_chart,
+        [item["name"] for item in timed] or [_("暂无数据")],
+        [_number(item["median_hours_to_claim"]) for item in timed] or [0.0],
+        _("认领时长中位数（小时）"),
+    )
+    return {"result": result, "chart_uri": chart}
+
+
+def _maturities(session: Session, window: Window, _form: DashboardForm) -> dict[str, Any]:
+    ahead = maturity_window(window)
+    result = analytics.maturities(session, ahead)
+    bands = [f"{lo}-{hi}" for lo, hi in analytics.MATURITY_BANDS]
+    loans = [item for item in result["items"] if item["source"] == "loans"]
+    states = [s for s in analytics.RENEWAL_STATE_ORDER if any(i["renewal_status"] == s for i in loans)]
+    chart = charts.responsive(
+        charts.grouped_bar_chart,
+        [_("%(band)s 天", band=band) for band in bands],
+        {
+            _(RENEWAL_STATE_LABELS[state]): [
+                float(sum(i["count"] for i in loans if i["band"] == band and i["renewal_status"] == state))
+                for band in bands
+            ]
+            for state in states
+        }
+        or {_("暂无数据"): [0.0 for _band in bands]},
+        _("平台贷款到期笔数（按续贷状态）"),
+    )
+    band_windows = {
+        band: {
+            "from_date": (ahead.first + dt.timedelta(days=lo)).isoformat(),
+            "to_date": (ahead.first + dt.timedelta(days=hi)).isoformat(),
+        }
+        for band, (lo, hi) in zip(bands, analytics.MATURITY_BANDS, strict=True)
+    }
+    return {
+        "result": result,
+        "ahead": ahead,
+        "ahead_args": _base_args(ahead),
+        "band_windows": band_windows,
+        "chart_uri": chart,
+    }
+
+
+BUILDERS: dict[str, Callable[[Session, Window, DashboardForm], dict[str, Any]]] = {
+    "overview": _overview,
+    "trend": _trend,
+    "breakdown": _breakdown,
+    "funnel": _funnel,
+    "institutions": _institutions,
+    "maturities": _maturities,
+}
+
+
+@bp.get("/", defaults={"section": "overview"})
+@bp.get("/<any(trend, breakdown, funnel, institutions, maturities):section>")
+@role_required(FINANCE)
+def dashboard(section: str) -> tuple[str, int]:
+    user = web_user()
+    form = DashboardForm(formdata=request.args if request.args else _default_args(user))
+    window = _window_of(form, user)
+    is_city = _limit_regions(form, user)
+    context: dict[str, Any] = {}
+    if window is not None:
+        context = BUILDERS[section](db(), window, form)
     return (
         render_template(
-            "finance/dashboard.html",
+            f"finance/{section}.html",
             form=form,
-            result=result,
-            rows=rows,
+            section=section,
+            window=window,
+            base=_base_args(window) if window else {},
+            is_city=is_city,
             money_fields=MONEY_FIELDS,
             share_fields=SHARE_FIELDS,
-            is_city=is_city,
+            **context,
         ),
+        200 if window is not None else INVALID_FORM,
+    )
+
+
+@bp.get("/drilldown")
+@role_required(FINANCE)
+def drilldown() -> tuple[str, int]:
+    """The needs, leads or loans behind one figure (identities masked, docs/metrics.md#masking)."""
+    user = web_user()
+    form = FigureForm(formdata=request.args)
+    window = _window_of(form, user)
+    is_city = _limit_regions(form, user)
+    figure, by, key = form.figure.data or "", form.by.data or None, form.key.data or None
+    if window is not None and figure not in analytics.DRILLDOWN_FIGURES:
+        form.figure.errors = [*form.figure.errors, _("指标无效")]
+        window = None
+    rows: list[dict[str, Any]] = []
+    total = 0
+    page = form.page.data or 1
+    if window is not None:
+        try:
+            check_group(window, by, key)
+            rows, total = analytics.drilldown(
+                db(), window, figure, by=by, key=key, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+            )
+        except analytics.NotAttributableError:
+            form.by.errors = [*form.by.errors, _("该指标不能按此维度细分")]
+            window = None
+        except InvalidInputError as error:
+            apply_errors(form, error)
+            window = None
+    pages = max(1, -(-total // PER_PAGE))
+    return (
+        render_template(
+            "finance/drilldown.html",
+            form=form,
+            window=window,
+            is_city=is_city,
+            figure=figure,
+            by=by,
+            key=key,
+            rows=rows,
+            total=total,
+            page=page,
+            pages=pages,
+            base=_base_args(window) if window else {},
+            group={"by": by, "key": key} if by else {},
+            per_page=PER_PAGE,
+        ),
+        200 if window is not None else INVALID_FORM,
+    )
+
+
+@bp.get("/export")
+@role_required(FINANCE)
+def export() -> Response | tuple[str, int]:
+    """A statistics table as CSV or XLSX, with the window and filters in the file."""
+    user = web_user()
+    form = ExportForm(formdata=request.args, tables=TABLES)
+    window = _window_of(form, user)
+    if window is not None:
+        try:
+            exported = export_file(
+                db(),
+                window,
+                form.table.data,
+                form.file_format.data,
+                by=form.by.data or None,
+                figure=form.figure.data or None,
+                key=form.key.data or None,
+            )
+        except InvalidInputError as error:
+            apply_errors(form, error)
+        else:
+            return Response(
+                exported.body,
+                mimetype=exported.mimetype,
+                headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
+            )
+    messages = [message for field in form for message in field.errors]
+    return render_template("finance/export_error.html", messages=messages), INVALID_FORM
+
+
+@bp.get("/metrics")
+@role_required(FINANCE)
+def metrics() -> str:
+    """What every figure means (the Chinese edition of docs/metrics.md, same anchors)."""
+    return render_template("finance/metrics.html")
+
+
+# --- monthly reports ---------------------------------------------------------------------------
+
+
+def _last_month() -> str:
+    first = today_local().replace(day=1)
+    return (first - dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+@bp.route("/reports", methods=["GET", "POST"])
+@role_required(FINANCE)
+def reports() -> Any:
+    """Request a monthly report (built by a job) and follow its progress; done reports download."""
+    user = web_user()
+    form = MonthlyReportForm(data={"month": _last_month(), "region_code": user.region_code})
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            region = scoped_region(user, form.region_code.data or None)
+            try:
+                report = request_monthly_report(
+                    db(), month=form.month.data, region_code=region, requested_by=user.id
+                )
+            except InvalidInputError as error:
+                apply_errors(form, error)
+            else:
+                commit()
+                flash(_("已提交生成 %(month)s 月度报表，请稍候刷新查看进度", month=report.month), "success")
+                return redirect(url_for("finance.reports"))
+        status = INVALID_FORM
+    is_city = _limit_regions(form, user)
+    items = list_reports(db(), viewer_region=user.region_code)
+    pending = any(report.status in ("queued", "running") for report in items)
+    return (
+        render_template("finance/reports.html", form=form, reports=items, pending=pending, is_city=is_city),
         status,
+    )
+
+
+@bp.get("/reports/<int:report_id>")
+@role_required(FINANCE)
+def report_download(report_id: int) -> Response:
+    """A finished report's file. Raises ReportNotFoundError (404) or ReportNotReadyError (409)."""
+    name, mimetype, content = report_file(db(), report_id, viewer_region=web_user().region_code)
+    return Response(
+        content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )

@@ -8,6 +8,7 @@ page is screenshotted at phone (390×844) and desktop (1366×768) widths into te
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import shutil
 import threading
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from werkzeug.serving import make_server
 
 from core.services import create_user
@@ -192,7 +194,30 @@ def test_the_whole_loop_in_a_browser(browser_page):
     page.goto(f"{base}/finance/?from_date={today.isoformat()}&to_date={today.isoformat()}")
     content = page.content()
     assert "首贷" in content
+    # Charts are server-drawn SVG images; the browser must have decoded every one of them.
+    images = page.eval_on_selector_all("figure.chart img", "els => els.map(e => e.naturalWidth)")
+    assert images and all(w > 0 for w in images), images
     shot(page, "finance", width)
+    loans = page.locator("a[href*='figure=loans&']").first
+    assert loans.inner_text() == "1"
+    loans.click()
+    page.wait_for_load_state()
+    assert "共 1 条" in page.content()
+    shot(page, "finance-drilldown", width)
+    page.goto(f"{base}/finance/breakdown?from_date={today.isoformat()}&to_date={today.isoformat()}")
+    shot(page, "finance-breakdown", width)
+    for file_format in ("CSV", "XLSX"):
+        with page.expect_download() as download_info:
+            page.locator("section#breakdown .exports").get_by_role("link", name=file_format).click()
+        download = download_info.value
+        path = download.path()
+        assert download.suggested_filename.endswith(f"-360800.{file_format.lower()}")
+        if file_format == "CSV":
+            body = Path(path).read_bytes().decode("utf-8-sig")
+            assert f"{today.isoformat()} 至 {today.isoformat()}" in body and "县（市、区）" in body
+        else:
+            book = load_workbook(io.BytesIO(Path(path).read_bytes()))
+            assert book.sheetnames == ["分组统计", "筛选条件"]
     assert not failed, failed
 
 
