@@ -423,11 +423,30 @@ def _demo_needs(
                 transition_lead(
                     session, lead.id, to=step, officer_id=officer.id, institution_id=inst_id, loan=loan
                 )
+        if outcome not in ("unmatched", "pushed", "withdrawn", "expired") and leads:
+            # Banks take hours, not microseconds, to claim: the institutions' board needs real spreads.
+            _push_earlier(session, need, hours=rng.uniform(0.5, 30))
         days = rng.randint(0, 330) if outcome == "disbursed" else rng.randint(0, 20)
         # Leads still waiting on a bank stay fresh, or the first SLA / stale sweep would move them on.
         _backdate(
             session, need, days=0 if outcome in ("pushed", "claimed", "contacted", "approved") else days
         )
+
+
+def _push_earlier(session: Session, need: Need, *, hours: float) -> None:
+    """Move a demo need's submission and push earlier, leaving the claim and later steps where they are."""
+    delta = dt.timedelta(hours=hours)
+    need.submitted_at -= delta
+    for lead in session.scalars(select(Lead).where(Lead.need_id == need.id)):
+        lead.pushed_at -= delta
+        if lead.sla_due_at:
+            lead.sla_due_at -= delta
+    early = ("submitted", "matched", "pushed")
+    for event in session.scalars(
+        select(StatusEvent).where(StatusEvent.need_id == need.id, StatusEvent.to_status.in_(early))
+    ):
+        event.at -= delta
+    session.flush()
 
 
 def _backdate(session: Session, need: Need, *, days: int) -> None:
