@@ -124,7 +124,8 @@ def grouped_bar_chart(
         ax.grid(axis="y", visible=False)
         ax.set_xlim(left=0, right=max([1.0, *[v * 1.15 for vs in bar_values for v in vs]]))
         if len(series) > 1:
-            ax.legend(frameon=False, fontsize=11, loc="lower right")
+            # Below the axes, where it cannot cover a bar (bbox_inches="tight" keeps it in the image).
+            ax.legend(frameon=False, fontsize=11, loc="upper left", bbox_to_anchor=(0, -0.12 * 3.4 / height))
         return _svg(fig)
 
 

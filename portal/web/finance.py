@@ -286,20 +286,17 @@ def _maturities(session: Session, window: Window, _form: DashboardForm) -> dict[
     ahead = maturity_window(window)
     result = analytics.maturities(session, ahead)
     bands = [f"{lo}-{hi}" for lo, hi in analytics.MATURITY_BANDS]
-    loans = [item for item in result["items"] if item["source"] == "loans"]
-    states = [s for s in analytics.RENEWAL_STATE_ORDER if any(i["renewal_status"] == s for i in loans)]
     chart = charts.responsive(
         charts.grouped_bar_chart,
         [_("%(band)s 天", band=band) for band in bands],
         {
-            _(RENEWAL_STATE_LABELS[state]): [
-                float(sum(i["count"] for i in loans if i["band"] == band and i["renewal_status"] == state))
+            _(SOURCE_LABELS[source]): [
+                float(sum(i["count"] for i in result["items"] if i["band"] == band and i["source"] == source))
                 for band in bands
             ]
-            for state in states
-        }
-        or {_("暂无数据"): [0.0 for _band in bands]},
-        _("平台贷款到期笔数（按续贷状态）"),
+            for source in SOURCE_LABELS
+        },
+        _("未来 90 天到期笔数"),
     )
     band_windows = {
         band: {
