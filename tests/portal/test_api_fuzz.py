@@ -197,3 +197,47 @@ def test_operation_survives_generated_requests(app, world, fuzz_counts, method, 
         case.validate_response(response, checks=CHECKS, headers=kwargs["headers"])
 
     run()
+
+
+STATEFUL_SCENARIOS = 40
+
+
+def test_linked_operations_survive_sequences(app, world):
+    """Stateful: schemathesis chains operations through the links it infers from the document (a
+    created need's id into GET /needs/{id} and its withdrawal, a product's into publish and retire, a
+    report's into its download, a lead's into claim and transition), each call made by the role the
+    operation declares. Every step must pass the same checks as the single-operation runs."""
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    machine = schema.as_state_machine()
+    transitions = [name for name in dir(machine) if "___" in name and not name.startswith("RANDOM")]
+    assert len(transitions) >= 20, transitions  # the links exist: the document names its ids consistently
+    tokens = world["tokens"]
+    steps: Counter[str] = Counter()
+
+    class Workflow(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            role = declared_role(case.method, case.path) or "applicant"
+            return {"headers": {"Authorization": f"Bearer {tokens[role]}"}}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            steps[f"{case.method} {case.path}"] += 1
+            case.validate_response(
+                response, checks=[c for c in CHECKS if c is not negative_data_rejection],
+                headers=kwargs.get("headers"),
+            )  # fmt: skip
+
+    Workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            derandomize=os.environ.get("CI") == "true",
+            suppress_health_check=list(HealthCheck),
+            # The database keeps what earlier scenarios created, so a replay cannot reproduce them.
+            phases=[Phase.generate],
+        )
+    )
+    report("api fuzz", "stateful steps (linked sequences)", sum(steps.values()))
+    report("api fuzz", "stateful: operations reached through links or at random", len(steps))
+    assert sum(steps.values()) >= STATEFUL_SCENARIOS
