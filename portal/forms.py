@@ -181,7 +181,14 @@ class Cents:
     """At most two decimal places."""
 
     def __call__(self, form: Any, field: Any) -> None:
-        if field.data is not None and field.data != field.data.quantize(CENT):
+        if field.data is None:
+            return
+        try:
+            exact = field.data == field.data.quantize(CENT)
+        except InvalidOperation:
+            # Too many digits to quantize (1e309, forty nines): far out of range, which Between says.
+            return
+        if not exact:
             raise ValidationError(_("最多保留两位小数"))
 
 
