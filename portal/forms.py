@@ -201,8 +201,22 @@ class AtLeastOne:
             raise StopValidation(self.message)
 
 
+class Required(InputRequired):
+    """InputRequired that also takes blank input ("   ") as missing.
+
+    Numbers and dates parse blank input as None; plain InputRequired let that None through to the
+    services (a 500), and let a text that the strip filter empties reach them as "".
+    """
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if field.raw_data and str(field.raw_data[0]).strip():
+            return
+        field.errors[:] = []
+        raise StopValidation(self.message)
+
+
 def required(message: Any = None) -> InputRequired:
-    return InputRequired(message=message or _l("此项必填"))
+    return Required(message=message or _l("此项必填"))
 
 
 def text_length(maximum: int, minimum: int = 0) -> Length:

@@ -131,3 +131,13 @@ def test_publishing_on_the_page_rematches_an_unmatched_need(client, session, man
     assert client.post(f"/manage/products/{product.id}/publish").status_code == 302
     session.expire_all()
     assert session.get(Need, need.id).status == "matched"
+
+
+@pytest.mark.parametrize("name", ["min_amount", "max_term_months", "sla_hours", "name"])
+def test_blank_required_fields_are_missing_not_a_server_error(client, session, manager, name):
+    login(client, manager.username)
+    count = len(session.scalars(select(Product)).all())
+    response = client.post("/manage/products/new", data={**PRODUCT, name: "   "})
+    assert response.status_code == 422
+    assert "此项必填" in text(response)
+    assert len(session.scalars(select(Product)).all()) == count
