@@ -146,7 +146,13 @@ class DayField(DateField):
 
 
 class ChoiceField(SelectField):
-    """A select whose "not a valid choice" message is Chinese."""
+    """A select whose "not a valid choice" message is Chinese; the submitted code is stripped."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        # Optional() takes "  " as no answer and drops the "not a valid choice" error, so the data must
+        # say no answer too ("", not "  "), or views and cross-field rules take it for a choice.
+        if valuelist:
+            self.data = str(valuelist[0]).strip()
 
     def pre_validate(self, form: Any) -> None:
         if self.data in (None, "") and not self.flags.required:
