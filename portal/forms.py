@@ -255,7 +255,27 @@ def split_codes(value: str | None) -> list[str]:
     return seen
 
 
-class GetForm(FlaskForm):
+def has_control_characters(value: str) -> bool:
+    """NUL and the other C0 control characters (tab and newlines are fine), as the JSON API refuses."""
+    return any(ord(c) < 32 and c not in "\t\n\r" for c in value)
+
+
+class PageForm(FlaskForm):
+    """Base of the page forms: a value holding control characters is refused, in every field.
+
+    PostgreSQL refuses NUL in text (a 503 for what is bad input), and no field has a use for the others.
+    """
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        for field in self:
+            if any(isinstance(v, str) and has_control_characters(v) for v in field.raw_data or ()):
+                field.errors = [*field.errors, _("不能包含控制字符")]
+                ok = False
+        return ok
+
+
+class GetForm(PageForm):
     """Filters read from the query string: no CSRF (they change nothing)."""
 
     class Meta:
@@ -265,7 +285,7 @@ class GetForm(FlaskForm):
 # --- accounts ----------------------------------------------------------------------------------
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PageForm):
     username = StringField(
         _l("用户名"), filters=[strip], validators=[required(_l("请输入用户名")), text_length(64)]
     )
@@ -282,7 +302,7 @@ class StrongPassword:
 PHONE = Regexp(r"^1[3-9][0-9]{9}$", message=_l("请输入 11 位手机号码"))
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(PageForm):
     """An applicant's account and borrower profile in one form."""
 
     username = StringField(
@@ -349,11 +369,11 @@ class RegisterForm(FlaskForm):
 # --- applicant ---------------------------------------------------------------------------------
 
 
-class ActionForm(FlaskForm):
+class ActionForm(PageForm):
     """A button that changes something: only the CSRF token."""
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(PageForm):
     sources = MultiChoiceField(
         _l("授权采集的数据"),
         choices=choices(DATA_SOURCES),
@@ -371,7 +391,7 @@ class ConsentForm(FlaskForm):
     )
 
 
-class NeedForm(FlaskForm):
+class NeedForm(PageForm):
     amount = MoneyField(
         _l("申请金额（元）"),
         places=2,
@@ -423,7 +443,7 @@ class LeadFilterForm(GetForm):
     page = WholeField(_l("页码"), default=1, validators=[Optional(), Between(1, 100_000, _l("页码无效"))])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(PageForm):
     note = TextAreaField(_l("备注"), filters=[strip], validators=[Optional(), text_length(MAX_TEXT)])
 
 
@@ -464,7 +484,7 @@ class DisburseForm(NoteForm):
 # --- product managers --------------------------------------------------------------------------
 
 
-class ProductForm(FlaskForm):
+class ProductForm(PageForm):
     name = StringField(_l("产品名称"), filters=[strip], validators=[required(), text_length(128)])
     description = TextAreaField(_l("产品介绍"), filters=[strip], validators=[Optional(), text_length(2000)])
     min_amount = MoneyField(
@@ -582,7 +602,7 @@ class StatsForm(GetForm):
 # --- administrators ----------------------------------------------------------------------------
 
 
-class InstitutionForm(FlaskForm):
+class InstitutionForm(PageForm):
     code = StringField(
         _l("机构代码"),
         filters=[fold],
@@ -601,7 +621,7 @@ class InstitutionForm(FlaskForm):
 STAFF_ROLES = ("officer", "product_manager", "finance", "admin")
 
 
-class UserForm(FlaskForm):
+class UserForm(PageForm):
     username = StringField(_l("用户名"), filters=[strip], validators=[required(), text_length(64, 3)])
     password = PasswordField(_l("初始密码"), validators=[required(), text_length(256), StrongPassword()])
     role = ChoiceField(
@@ -630,7 +650,7 @@ class UserForm(FlaskForm):
         return require_if(self, self.role.data == "finance", ["region_code"]) and ok
 
 
-class ProviderForm(FlaskForm):
+class ProviderForm(PageForm):
     name = StringField(_l("提供方名称"), filters=[strip], validators=[required(), text_length(128)])
     source = ChoiceField(
         _l("数据类型"), choices=choices(DATA_SOURCES, blank=_l("请选择")), validators=[required()]

@@ -238,3 +238,16 @@ def test_registering_over_a_live_session_ends_it_as_logging_in_does(client, sess
     response = client.get("/officer/leads")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+def test_control_characters_are_refused_in_chinese_not_a_503(client, session):
+    # PostgreSQL refuses NUL in text: it once reached the database, a 503 for what is bad input.
+    users = _count(session, User)
+    for data in ({"username": "a\x00b", "password": PASSWORD}, {"username": "ab", "password": "x\x01y"}):
+        response = client.post("/login", data=data)
+        assert response.status_code == 422
+        assert "不能包含控制字符" in text(response)
+    response = client.post("/register", data=registration(name="吉安\x00有限公司"))
+    assert response.status_code == 422
+    assert "不能包含控制字符" in text(response)
+    assert _count(session, User) == users
