@@ -98,6 +98,9 @@ def _number_text(raw: str) -> str:
     return normalize_code(raw).replace(",", "").replace("，", "")
 
 
+PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
 class MoneyField(DecimalField):
     """A decimal amount: full-width digits and thousands separators accepted, NaN and infinity refused."""
 
@@ -116,6 +119,10 @@ class MoneyField(DecimalField):
         if not value.is_finite():
             self.data = None
             raise ValueError(_("请输入有效的数字"))
+        if not PLAIN_NUMBER.fullmatch(raw):
+            # Decimal also reads "1_000", "1E3" and other scripts' digits ("١٢٣"); nobody types an amount so.
+            self.data = None
+            raise ValueError(_("请输入数字"))
         self.data = value
 
 

@@ -141,3 +141,18 @@ def test_blank_required_fields_are_missing_not_a_server_error(client, session, m
     assert response.status_code == 422
     assert "此项必填" in text(response)
     assert len(session.scalars(select(Product)).all()) == count
+
+
+@pytest.mark.parametrize("amount", ["1_000", "1E5", "١٢٣٤٥", "0x10"])
+def test_an_amount_must_be_written_in_digits(client, session, manager, amount):
+    login(client, manager.username)
+    count = len(session.scalars(select(Product)).all())
+    response = client.post("/manage/products/new", data={**PRODUCT, "min_amount": amount})
+    assert response.status_code == 422
+    assert "请输入数字" in text(response)
+    assert len(session.scalars(select(Product)).all()) == count
+    # Full-width digits and thousands separators are how people type on phones: still accepted.
+    assert (
+        client.post("/manage/products/new", data={**PRODUCT, "min_amount": "１００，０００"}).status_code
+        == 302
+    )
