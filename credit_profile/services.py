@@ -843,8 +843,8 @@ def features_from_records(
     return compute_features(electricity, tax, bank_flow, as_of=as_of)
 
 
-def compute_score(session: Session, borrower_id: int) -> CreditScore:
-    """Score the borrower from the data held under active consents only, and store the result.
+def score_now(session: Session, borrower_id: int) -> CreditScore:
+    """Score the borrower from the data held under active consents only, without storing the result.
 
     A borrower with no consented data still gets a score (every characteristic in its neutral bin)
     and reasons that say which data to authorise. Raises BorrowerNotFoundError.
@@ -865,7 +865,7 @@ def compute_score(session: Session, borrower_id: int) -> CreditScore:
             "latest_period": cov.latest_period,
             "consented": source in consented,
         }
-    row = CreditScore(
+    return CreditScore(
         borrower_id=borrower_id,
         score=result.score,
         grade=result.grade,
@@ -876,6 +876,14 @@ def compute_score(session: Session, borrower_id: int) -> CreditScore:
         model_version=card.version,
         computed_at=utcnow(),
     )
+
+
+def compute_score(session: Session, borrower_id: int) -> CreditScore:
+    """Score the borrower now (see `score_now`) and store the result, the score matching uses.
+
+    Raises BorrowerNotFoundError.
+    """
+    row = score_now(session, borrower_id)
     session.add(row)
     session.flush()
     return row
@@ -891,8 +899,12 @@ def latest_score(session: Session, borrower_id: int) -> CreditScore | None:
 
 
 def own_profile(session: Session, borrower_id: int, *, actor_id: int | None) -> CreditScore:
-    """The borrower's own profile, scored now so it reflects the current consents and data."""
-    score = compute_score(session, borrower_id)
+    """The borrower's own profile, scored now so it reflects the current consents and data.
+
+    Not stored: a read must not change the score matching uses (a new stored score comes from the
+    rescoring job, which re-matches the borrower's needs after it). The read is recorded as a use.
+    """
+    score = score_now(session, borrower_id)
     record_use(session, borrower_id=borrower_id, action="self_read", actor_id=actor_id)
     return score
 
@@ -902,12 +914,13 @@ def institution_profile(
 ) -> CreditScore:
     """The profile an officer reads on a claimed lead, recorded as a use of every active consent.
 
-    Raises ConsentRequiredError (after recording the refused read) when no consent is active.
+    Scored now and not stored, as in `own_profile`. Raises ConsentRequiredError (after recording the
+    refused read) when no consent is active.
     """
     consents = require_active_consent(
         session, borrower_id, actor_id=actor_id, institution_id=institution_id, action="institution_read"
     )
-    score = compute_score(session, borrower_id)
+    score = score_now(session, borrower_id)
     for consent in {c.id: c for c in consents.values()}.values():
         record_use(
             session,

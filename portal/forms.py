@@ -99,6 +99,9 @@ def _number_text(raw: str) -> str:
     return normalize_code(raw).replace(",", "").replace("，", "")
 
 
+PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
 class MoneyField(DecimalField):
     """A decimal amount: full-width digits and thousands separators accepted, NaN and infinity refused."""
 
@@ -117,6 +120,10 @@ class MoneyField(DecimalField):
         if not value.is_finite():
             self.data = None
             raise ValueError(_("请输入有效的数字"))
+        if not PLAIN_NUMBER.fullmatch(raw):
+            # Decimal also reads "1_000", "1E3" and other scripts' digits ("١٢٣"); nobody types an amount so.
+            self.data = None
+            raise ValueError(_("请输入数字"))
         self.data = value
 
 
@@ -147,7 +154,13 @@ class DayField(DateField):
 
 
 class ChoiceField(SelectField):
-    """A select whose "not a valid choice" message is Chinese."""
+    """A select whose "not a valid choice" message is Chinese; the submitted code is stripped."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        # Optional() takes "  " as no answer and drops the "not a valid choice" error, so the data must
+        # say no answer too ("", not "  "), or views and cross-field rules take it for a choice.
+        if valuelist:
+            self.data = str(valuelist[0]).strip()
 
     def pre_validate(self, form: Any) -> None:
         if self.data in (None, "") and not self.flags.required:
@@ -182,7 +195,14 @@ class Cents:
     """At most two decimal places."""
 
     def __call__(self, form: Any, field: Any) -> None:
-        if field.data is not None and field.data != field.data.quantize(CENT):
+        if field.data is None:
+            return
+        try:
+            exact = field.data == field.data.quantize(CENT)
+        except InvalidOperation:
+            # Too many digits to quantize (1e309, forty nines): far out of range, which Between says.
+            return
+        if not exact:
             raise ValidationError(_("最多保留两位小数"))
 
 
@@ -195,8 +215,22 @@ class AtLeastOne:
             raise StopValidation(self.message)
 
 
+class Required(InputRequired):
+    """InputRequired that also takes blank input ("   ") as missing.
+
+    Numbers and dates parse blank input as None; plain InputRequired let that None through to the
+    services (a 500), and let a text that the strip filter empties reach them as "".
+    """
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if field.raw_data and str(field.raw_data[0]).strip():
+            return
+        field.errors[:] = []
+        raise StopValidation(self.message)
+
+
 def required(message: Any = None) -> InputRequired:
-    return InputRequired(message=message or _l("此项必填"))
+    return Required(message=message or _l("此项必填"))
 
 
 def text_length(maximum: int, minimum: int = 0) -> Length:
@@ -229,7 +263,27 @@ def split_codes(value: str | None) -> list[str]:
     return seen
 
 
-class GetForm(FlaskForm):
+def has_control_characters(value: str) -> bool:
+    """NUL and the other C0 control characters (tab and newlines are fine), as the JSON API refuses."""
+    return any(ord(c) < 32 and c not in "\t\n\r" for c in value)
+
+
+class PageForm(FlaskForm):
+    """Base of the page forms: a value holding control characters is refused, in every field.
+
+    PostgreSQL refuses NUL in text (a 503 for what is bad input), and no field has a use for the others.
+    """
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        for field in self:
+            if any(isinstance(v, str) and has_control_characters(v) for v in field.raw_data or ()):
+                field.errors = [*field.errors, _("不能包含控制字符")]
+                ok = False
+        return ok
+
+
+class GetForm(PageForm):
     """Filters read from the query string: no CSRF (they change nothing)."""
 
     class Meta:
@@ -239,7 +293,7 @@ class GetForm(FlaskForm):
 # --- accounts ----------------------------------------------------------------------------------
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PageForm):
     username = StringField(
         _l("用户名"), filters=[strip], validators=[required(_l("请输入用户名")), text_length(64)]
     )
@@ -256,7 +310,7 @@ class StrongPassword:
 PHONE = Regexp(r"^1[3-9][0-9]{9}$", message=_l("请输入 11 位手机号码"))
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(PageForm):
     """An applicant's account and borrower profile in one form."""
 
     username = StringField(
@@ -323,11 +377,11 @@ class RegisterForm(FlaskForm):
 # --- applicant ---------------------------------------------------------------------------------
 
 
-class ActionForm(FlaskForm):
+class ActionForm(PageForm):
     """A button that changes something: only the CSRF token."""
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(PageForm):
     sources = MultiChoiceField(
         _l("授权采集的数据"),
         choices=choices(DATA_SOURCES),
@@ -345,7 +399,7 @@ class ConsentForm(FlaskForm):
     )
 
 
-class NeedForm(FlaskForm):
+class NeedForm(PageForm):
     amount = MoneyField(
         _l("申请金额（元）"),
         places=2,
@@ -397,7 +451,7 @@ class LeadFilterForm(GetForm):
     page = WholeField(_l("页码"), default=1, validators=[Optional(), Between(1, 100_000, _l("页码无效"))])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(PageForm):
     note = TextAreaField(_l("备注"), filters=[strip], validators=[Optional(), text_length(MAX_TEXT)])
 
 
@@ -438,7 +492,7 @@ class DisburseForm(NoteForm):
 # --- product managers --------------------------------------------------------------------------
 
 
-class ProductForm(FlaskForm):
+class ProductForm(PageForm):
     name = StringField(_l("产品名称"), filters=[strip], validators=[required(), text_length(128)])
     description = TextAreaField(_l("产品介绍"), filters=[strip], validators=[Optional(), text_length(2000)])
     min_amount = MoneyField(
@@ -603,7 +657,7 @@ class MonthlyReportForm(FlaskForm):
 # --- administrators ----------------------------------------------------------------------------
 
 
-class InstitutionForm(FlaskForm):
+class InstitutionForm(PageForm):
     code = StringField(
         _l("机构代码"),
         filters=[fold],
@@ -622,7 +676,7 @@ class InstitutionForm(FlaskForm):
 STAFF_ROLES = ("officer", "product_manager", "finance", "admin")
 
 
-class UserForm(FlaskForm):
+class UserForm(PageForm):
     username = StringField(_l("用户名"), filters=[strip], validators=[required(), text_length(64, 3)])
     password = PasswordField(_l("初始密码"), validators=[required(), text_length(256), StrongPassword()])
     role = ChoiceField(
@@ -651,7 +705,7 @@ class UserForm(FlaskForm):
         return require_if(self, self.role.data == "finance", ["region_code"]) and ok
 
 
-class ProviderForm(FlaskForm):
+class ProviderForm(PageForm):
     name = StringField(_l("提供方名称"), filters=[strip], validators=[required(), text_length(128)])
     source = ChoiceField(
         _l("数据类型"), choices=choices(DATA_SOURCES, blank=_l("请选择")), validators=[required()]

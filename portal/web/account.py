@@ -61,6 +61,8 @@ def logout() -> Any:
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def register() -> Any:
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(role_home(current_user.role))
     form = RegisterForm()
     if form.validate_on_submit():
         farmer = form.kind.data == "farmer"
@@ -90,6 +92,8 @@ def register() -> Any:
             db().rollback()
             apply_errors(form, exc)
         else:
+            # Registering over a live session (a shared phone) ends that one first, as logging in does.
+            end_web_session()
             start_web_session(user)
             commit()
             ok(_("注册成功，欢迎使用吉惠通。建议先完成数据授权，再发布融资需求。"))

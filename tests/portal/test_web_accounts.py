@@ -221,3 +221,33 @@ def test_weak_password_and_phone_are_checked_by_the_form(client, session):
     assert response.status_code == 422
     assert "密码过于简单" in text(response)
     assert "请输入 11 位手机号码" in text(response)
+
+
+def test_registering_over_a_live_session_ends_it_as_logging_in_does(client, session):
+    institution = InstitutionFactory()
+    UserFactory(username="officer1", officer=True, institution_id=institution.id)
+    login(client, "officer1")
+    assert client.get("/register").headers["Location"] == "/officer/leads"
+    stolen = client.get_cookie("session").value
+
+    response = client.post("/register", data=registration())
+    assert response.status_code == 302
+    assert client.get("/me/").status_code == 200  # now the new applicant
+
+    client.set_cookie("session", stolen)
+    response = client.get("/officer/leads")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_control_characters_are_refused_in_chinese_not_a_503(client, session):
+    # PostgreSQL refuses NUL in text: it once reached the database, a 503 for what is bad input.
+    users = _count(session, User)
+    for data in ({"username": "a\x00b", "password": PASSWORD}, {"username": "ab", "password": "x\x01y"}):
+        response = client.post("/login", data=data)
+        assert response.status_code == 422
+        assert "不能包含控制字符" in text(response)
+    response = client.post("/register", data=registration(name="吉安\x00有限公司"))
+    assert response.status_code == 422
+    assert "不能包含控制字符" in text(response)
+    assert _count(session, User) == users

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from credit_profile.models import Consent
@@ -197,3 +198,17 @@ def test_another_applicants_need_is_not_found(client, session):
     assert client.post(f"/me/needs/{need.id}/withdraw").status_code == 404
     session.expire_all()
     assert session.get(Need, need.id).status != "withdrawn"
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [("1e309", "请输入数字"), ("9" * 40, "申请金额须在 1000 元至 1 亿元之间"),
+     ("1" + "0" * 30 + ".5", "申请金额须在 1000 元至 1 亿元之间")],
+)  # fmt: skip
+def test_a_huge_amount_is_out_of_range_not_a_server_error(client, session, amount, message):
+    user, borrower = applicant(session)
+    login(client, user.username)
+    response = client.post("/me/needs/new", data={**NEED, "amount": amount})
+    assert response.status_code == 422
+    assert message in text(response)
+    assert session.scalar(select(Need).where(Need.borrower_id == borrower.id)) is None

@@ -110,3 +110,13 @@ def test_admin_pages_are_admin_only(client, session):
         == 403
     )
     assert session.scalar(select(Institution).where(Institution.code == "X1")) is None
+
+
+def test_a_blank_institution_for_a_new_officer_is_missing_not_a_server_error(client, session):
+    login(client, UserFactory(admin=True).username)
+    InstitutionFactory()
+    data = {"username": "kh02", "password": "Str0ng!pass", "role": "officer", "institution_id": "  "}
+    response = client.post("/admin/users", data=data)
+    assert response.status_code == 422
+    assert "此项必填" in text(response)
+    assert session.scalar(select(User).where(User.username == "kh02")) is None

@@ -131,3 +131,28 @@ def test_publishing_on_the_page_rematches_an_unmatched_need(client, session, man
     assert client.post(f"/manage/products/{product.id}/publish").status_code == 302
     session.expire_all()
     assert session.get(Need, need.id).status == "matched"
+
+
+@pytest.mark.parametrize("name", ["min_amount", "max_term_months", "sla_hours", "name"])
+def test_blank_required_fields_are_missing_not_a_server_error(client, session, manager, name):
+    login(client, manager.username)
+    count = len(session.scalars(select(Product)).all())
+    response = client.post("/manage/products/new", data={**PRODUCT, name: "   "})
+    assert response.status_code == 422
+    assert "此项必填" in text(response)
+    assert len(session.scalars(select(Product)).all()) == count
+
+
+@pytest.mark.parametrize("amount", ["1_000", "1E5", "١٢٣٤٥", "0x10"])
+def test_an_amount_must_be_written_in_digits(client, session, manager, amount):
+    login(client, manager.username)
+    count = len(session.scalars(select(Product)).all())
+    response = client.post("/manage/products/new", data={**PRODUCT, "min_amount": amount})
+    assert response.status_code == 422
+    assert "请输入数字" in text(response)
+    assert len(session.scalars(select(Product)).all()) == count
+    # Full-width digits and thousands separators are how people type on phones: still accepted.
+    assert (
+        client.post("/manage/products/new", data={**PRODUCT, "min_amount": "１００，０００"}).status_code
+        == 302
+    )

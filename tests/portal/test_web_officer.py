@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from credit_profile.models import ConsentUse
+from core.models import User
+from credit_profile.models import ConsentUse, CreditScore
 from credit_profile.services import today_local
 from matching.models import Lead, Loan, Need
 from matching.services import NeedInput, match_need, submit_need
@@ -193,3 +194,23 @@ def test_another_banks_officer_gets_404(client, session, lead):
     assert f"#{lead.id}" not in text(client.get("/officer/leads"))
     session.expire_all()
     assert session.get(Lead, lead.id).status == "pushed"
+
+
+def test_reading_a_credit_profile_records_a_use_and_stores_no_score(client, session, lead, officer):
+    """A page view must not change the score that matching uses; only the rescoring job stores one."""
+    borrower = _borrower(session, lead)
+    applicant_user = session.scalar(select(User).where(User.borrower_id == borrower.id))
+    ConsentFactory(borrower_id=borrower.id)
+    login(client, officer.username)
+    client.post(f"/officer/leads/{lead.id}/claim")
+
+    def count(model):
+        return session.scalar(select(func.count()).select_from(model).where(model.borrower_id == borrower.id))
+
+    assert client.get(f"/officer/leads/{lead.id}/credit").status_code == 200
+    client.post("/logout")
+    login(client, applicant_user.username)
+    assert client.get("/me/credit").status_code == 200
+    assert count(CreditScore) == 0
+    actions = session.scalars(select(ConsentUse.action).where(ConsentUse.borrower_id == borrower.id)).all()
+    assert sorted(actions) == ["institution_read", "self_read"]

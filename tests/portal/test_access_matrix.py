@@ -1,0 +1,300 @@
+"""Every HTML route × every role: who may read or write what, no GET that writes, CSRF on every POST.
+
+The world (tests/portal/web_world.py) has an owner side (applicant A in county C, bank X, county C's
+finance office) and an other side (applicant B in county D, bank Y, county D's finance office); every URL
+parameter names an object of the owner side. Each request runs in a savepoint rolled back afterwards, so
+every cell of the table meets the same world, and a digest of every table before and after tells
+whether it wrote anything. A new route fails `test_the_table_covers_every_route` until it has a row here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import pytest
+
+from core.identifiers import IDENTIFIER_PATTERN, is_valid_id_number, is_valid_uscc
+from credit_profile.services import today_local
+from tests.counts import report
+from tests.portal.web_world import (
+    COUNTY_C,
+    COUNTY_D,
+    ROLES,
+    World,
+    build_world,
+    changed_tables,
+    csrf_token,
+    form_data,
+    html_routes,
+    log_in,
+    rolled_back,
+    table_digests,
+    url,
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    writes: bool = False
+    to_login: bool = False
+
+    def __repr__(self) -> str:
+        return next(name for name, value in globals().items() if value is self)
+
+
+OK = Outcome(200)  # the page, nothing written
+MADE = Outcome(200, writes=True)  # the page, after writing (a provider's secret is shown once, not flashed)
+DONE = Outcome(302, writes=True)  # written, then redirected
+AWAY = Outcome(302)  # redirected, nothing written (already logged in; a refused move, flashed)
+LOGIN = Outcome(302, to_login=True)  # redirected to the login page, nothing written
+DENY = Outcome(403)  # the wrong role, nothing written
+HIDE = Outcome(404)  # the right role, but an object of the other side: it does not exist for them
+
+# Columns: the roles of ROLES, in that order.
+#                                                anon   A      B      offX   offY   pmX    pmY    city   finC   finD   admin
+EXPECTED: dict[str, tuple[Outcome, ...]] = {
+    "GET /":                                       (OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK),
+    "GET /favicon.ico":                            (OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK),
+    "GET /products":                               (OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK),
+    "GET /products/<product_id>":                  (OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK),
+    "GET /login":                                  (OK,    AWAY,  AWAY,  AWAY,  AWAY,  AWAY,  AWAY,  AWAY,  AWAY,  AWAY,  AWAY),
+    # Logging in (as A) over a live session ends that session first: allowed to everyone.
+    "POST /login":                                 (DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE),
+    "POST /logout":                                (AWAY,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE),
+    "GET /register":                               (OK,    AWAY,  AWAY,  AWAY,  AWAY,  AWAY,  AWAY,  AWAY,  AWAY,  AWAY,  AWAY),
+    # Registering over a live session ends that session first, as logging in does.
+    "POST /register":                              (DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE,  DONE),
+    # Applicants: pages without a parameter show the caller's own data (B sees B's, never A's).
+    "GET /me/":                                    (LOGIN, OK,    OK,    DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "GET /me/consents":                            (LOGIN, OK,    OK,    DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /me/consents":                           (LOGIN, DONE,  DONE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /me/consents/<consent_id>/revoke":       (LOGIN, DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "GET /me/credit":                              (LOGIN, OK,    OK,    DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "GET /me/needs":                               (LOGIN, OK,    OK,    DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "GET /me/needs/new":                           (LOGIN, OK,    OK,    DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /me/needs/new":                          (LOGIN, DONE,  DONE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "GET /me/needs/<need_id>":                     (LOGIN, OK,    HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /me/needs/<need_id>/withdraw":           (LOGIN, DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    # Officers: the lead is A's, pushed to bank X and claimed by X's officer.
+    "GET /officer/leads":                          (LOGIN, DENY,  DENY,  OK,    OK,    DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "GET /officer/leads/<lead_id>":                (LOGIN, DENY,  DENY,  OK,    HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "GET /officer/leads/<lead_id>/credit":         (LOGIN, DENY,  DENY,  OK,    HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    # A second lead of A's, still pushed to bank X.
+    "POST /officer/leads/<lead_id>/claim":         (LOGIN, DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /officer/leads/<lead_id>/contacted":     (LOGIN, DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /officer/leads/<lead_id>/rejected":      (LOGIN, DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    # Not allowed from `claimed`: the page says so (flash) and nothing changes.
+    "POST /officer/leads/<lead_id>/approved":      (LOGIN, DENY,  DENY,  AWAY,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /officer/leads/<lead_id>/disbursed":     (LOGIN, DENY,  DENY,  AWAY,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    # Product managers: the product is bank X's, published.
+    "GET /manage/products":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  OK,    OK,    DENY,  DENY,  DENY,  DENY),
+    "GET /manage/products/new":                    (LOGIN, DENY,  DENY,  DENY,  DENY,  OK,    OK,    DENY,  DENY,  DENY,  DENY),
+    "POST /manage/products/new":                   (LOGIN, DENY,  DENY,  DENY,  DENY,  DONE,  DONE,  DENY,  DENY,  DENY,  DENY),
+    "GET /manage/products/<product_id>/edit":      (LOGIN, DENY,  DENY,  DENY,  DENY,  OK,    HIDE,  DENY,  DENY,  DENY,  DENY),
+    "POST /manage/products/<product_id>/edit":     (LOGIN, DENY,  DENY,  DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY),
+    "POST /manage/products/<product_id>/publish":  (LOGIN, DENY,  DENY,  DENY,  DENY,  AWAY,  HIDE,  DENY,  DENY,  DENY,  DENY),
+    "POST /manage/products/<product_id>/retire":   (LOGIN, DENY,  DENY,  DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY),
+    # Finance offices: each sees its own region by default (scoping by query: test_county_offices_...).
+    "GET /finance/":                               (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    "GET /admin/institutions":                     (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
+    "POST /admin/institutions":                    (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
+    "GET /admin/users":                            (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
+    "POST /admin/users":                           (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
+    "GET /admin/providers":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
+    "POST /admin/providers":                       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  MADE),
+}  # fmt: skip
+
+# The only writes a GET may make, by route, each required by a contract rather than tolerated:
+READS_RECORDED = {
+    # Every read of a credit profile by an officer is recorded as a use of the consent (api-v1.md,
+    # "every read is recorded as a use of the consent"); the borrower sees it on the consents page.
+    "GET /officer/leads/<lead_id>/credit": {"consent_uses"},
+    # The applicant's own read is recorded too (action `self_read`), listed with the uses on that page.
+    "GET /me/credit": {"consent_uses"},
+}
+
+# Who may see what of each side: A's name, need, phone and unmasked USCC; links to the owner side's
+# objects. Everyone else must never get them, whatever the status of the answer.
+A_READERS = {"applicant_a", "officer_x"}
+B_READERS = {"applicant_b"}
+
+
+def _links(world: World) -> dict[str, set[str]]:
+    ids = world.ids
+    return {
+        f"/me/needs/{ids['need_id']}": {"applicant_a"},
+        f"/me/consents/{ids['consent_id']}/revoke": {"applicant_a"},
+        f"/officer/leads/{ids['lead_id']}": {"officer_x"},
+        f"/officer/leads/{ids['spare_lead_id']}": {"officer_x"},
+        f"/manage/products/{ids['product_id']}/edit": {"pm_x"},
+    }
+
+
+def _b_markers(world: World) -> tuple[str, ...]:
+    return ("泰和乙方测试有限公司", "乙方购置农机", world.codes["b"])
+
+
+def _leaks(world: World, role: str, body: str) -> list[str]:
+    found = []
+    if role not in A_READERS:
+        found += [marker for marker in world.private_markers() if marker in body]
+    if role not in B_READERS:
+        found += [marker for marker in _b_markers(world) if marker in body]
+    found += [link for link, readers in _links(world).items() if role not in readers and link + '"' in body]
+    entitled = {world.codes["a"]} if role in A_READERS else set()
+    entitled |= {world.codes["b"]} if role in B_READERS else set()
+    found += sorted(_identifiers(body) - entitled)
+    return found
+
+
+CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value=")[^"]*"')
+
+
+def _identifiers(body: str) -> set[str]:
+    """Unmasked USCCs and ID numbers on a page (as tests/portal/test_data_protection.py scans the API).
+
+    CSRF tokens are random text in which 18 capitals and digits can line up by chance, so they are
+    left out, and only codes with a valid check character count.
+    """
+    candidates = IDENTIFIER_PATTERN.findall(CSRF_VALUE.sub(r'\1"', body))
+    return {code for code in candidates if is_valid_uscc(code) or is_valid_id_number(code)}
+
+
+@pytest.fixture
+def world(app, client, session):
+    world = build_world(client, session)
+    world.clients = {role: log_in(app, world, role) for role in ROLES}
+    return world
+
+
+def test_the_table_covers_every_route(app):
+    routes = {route.key for route in html_routes(app)}
+    missing, stale = sorted(routes - set(EXPECTED)), sorted(set(EXPECTED) - routes)
+    assert not missing, f"routes without a row in EXPECTED (say who may do what): {missing}"
+    assert not stale, f"rows in EXPECTED for routes that no longer exist: {stale}"
+    assert all(len(row) == len(ROLES) for row in EXPECTED.values())
+    assert set(READS_RECORDED) <= set(EXPECTED)
+
+
+def test_every_route_for_every_role(app, world, connection):
+    baseline = table_digests(connection)
+    failures, checked, recorded = [], 0, set()
+    routes = html_routes(app)
+    for route in routes:
+        path = url(route, world)
+        for role, expected in zip(ROLES, EXPECTED[route.key], strict=True):
+            client = world.clients[role]
+            with rolled_back(connection, client):
+                response = client.open(path, method=route.method, data=form_data(route, world))
+                written = changed_tables(baseline, table_digests(connection))
+            body = response.get_data(as_text=True)
+            response.close()
+            checked += 1
+            cell = f"{route.key} as {role}"
+            location = response.headers.get("Location", "")
+            if response.status_code != expected.status:
+                failures.append(f"{cell}: {response.status_code} {location}, expected {expected!r}")
+                continue
+            if expected.status == 302 and ("/login" in location) != expected.to_login:
+                failures.append(f"{cell}: redirected to {location}, expected {expected!r}")
+            exempt = READS_RECORDED.get(route.key, set()) if expected is OK else set()
+            if expected.writes and not written:
+                failures.append(f"{cell}: expected a write, nothing changed")
+            elif not expected.writes and written - exempt:
+                failures.append(f"{cell}: wrote {sorted(written - exempt)}")
+            if written & exempt:
+                recorded.add(route.key)
+            leaks = _leaks(world, role, body)
+            if leaks:
+                failures.append(f"{cell}: shows {leaks}")
+    assert failures == [], "\n".join(failures)
+    # The exemptions are used (each of those reads does record itself), so none of them is stale.
+    assert recorded == set(READS_RECORDED)
+    # Sanity: the owner side's pages do show the owner side's data, so the leak scan is not vacuous.
+    lead_page = (
+        world.clients["officer_x"].get(f"/officer/leads/{world.ids['lead_id']}").get_data(as_text=True)
+    )
+    assert all(marker in lead_page for marker in world.private_markers()[:2])
+    report("access matrix", f"requests checked ({len(routes)} routes × {len(ROLES)} roles)", checked)
+
+
+def test_county_offices_see_only_their_county(world, connection):
+    today = today_local()
+    window = {"from_date": (today - dt.timedelta(days=30)).isoformat(), "to_date": today.isoformat()}
+    city = world.clients["finance_city"].get("/finance/", query_string={**window, "region_code": COUNTY_C})
+    assert city.status_code == 200
+    assert "吉安县" in city.get_data(as_text=True) and "提交的融资需求" in city.get_data(as_text=True)
+    for role, other, name in (("finance_d", COUNTY_C, "吉安县"), ("finance_c", COUNTY_D, "泰和县")):
+        client = world.clients[role]
+        before = table_digests(connection)
+        response = client.get("/finance/", query_string={**window, "region_code": other})
+        assert response.status_code == 403, role
+        body = response.get_data(as_text=True)
+        assert name not in body and "提交的融资需求" not in body and "放款" not in body, role
+        assert "您没有权限执行此操作" in body
+        assert table_digests(connection) == before
+    own = world.clients["finance_c"].get("/finance/", query_string=window)
+    assert own.status_code == 200 and "吉安县" in own.get_data(as_text=True)
+
+
+def test_an_officer_of_another_bank_finds_no_lead_of_the_owner_side(world):
+    for status in ("", "pushed", "claimed"):
+        page = world.clients["officer_y"].get("/officer/leads", query_string={"status": status})
+        assert page.status_code == 200
+        assert _leaks(world, "officer_y", page.get_data(as_text=True)) == []
+    mine = world.clients["officer_x"].get("/officer/leads").get_data(as_text=True)
+    assert f"/officer/leads/{world.ids['lead_id']}" in mine
+
+
+@pytest.fixture
+def csrf_world(csrf_app, session):
+    world = build_world(csrf_app.test_client(), session)  # through the JSON API, which takes no CSRF token
+    world.clients = {role: log_in(csrf_app, world, role) for role in ROLES}
+    return world
+
+
+def _doer(key: str) -> str:
+    """The first role for whom the table says the POST succeeds (or at least gets past the checks)."""
+    row = EXPECTED[key]
+    for wanted in (DONE, MADE, AWAY):
+        if wanted in row:
+            return ROLES[row.index(wanted)]
+    raise AssertionError(f"nobody may {key}")
+
+
+def test_every_post_without_a_valid_csrf_token_is_refused(csrf_app, csrf_world, connection):
+    world = csrf_world
+    baseline = table_digests(connection)
+    posts = [route for route in html_routes(csrf_app) if route.method == "POST"]
+    # A token of the attacker's own session: well-formed and signed, but not this session's.
+    foreign = csrf_token(csrf_app.test_client().get("/login"))
+    refused = 0
+    for route in posts:
+        role = _doer(route.key)
+        client, path = world.clients[role], url(route, world)
+        for token in (None, foreign, "not-a-token"):
+            data = form_data(route, world)
+            if token is not None:
+                data["csrf_token"] = token
+            with rolled_back(connection, client):
+                response = client.post(path, data=data)
+                written = changed_tables(baseline, table_digests(connection))
+            assert response.status_code == 400, (route.key, role, token, response.status_code)
+            assert "页面已过期或来源不明" in response.get_data(as_text=True)
+            assert written == set(), (route.key, role, token, written)
+        # The same post with the session's own token goes through: the refusal was the token's doing.
+        expected = EXPECTED[route.key][ROLES.index(role)]
+        page = "/login" if role == "anonymous" else "/"
+        with rolled_back(connection, client):
+            data = {**form_data(route, world), "csrf_token": csrf_token(client.get(page))}
+            response = client.post(path, data=data)
+            written = changed_tables(baseline, table_digests(connection))
+        assert response.status_code == expected.status, (route.key, role, response.status_code)
+        assert bool(written) == expected.writes, (route.key, written)
+        refused += 1
+    report(
+        "access matrix", "CSRF: POST routes refused without a valid token (none, foreign, garbage)", refused
+    )

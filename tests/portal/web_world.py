@@ -1,0 +1,322 @@
+"""A two-sided world for the HTML page tests (no tests here): an "owner" side and an "other" side.
+
+Owner side: applicant A (county C, 吉安县), bank X (its officer claimed a lead of A's need, its product
+manager owns a product), the finance office of county C. Other side: applicant B (county D, 泰和县),
+bank Y (officer, product manager, a product that only county D can get), the finance office of county D.
+Plus anonymous, the city finance office and an administrator. Each role browses with its own logged-in
+test client.
+
+Also here: every HTML route of the app (`html_routes`), each URL filled with the owner side's objects,
+valid form data for every state-changing POST, and a digest of every table to prove that a request
+changed nothing. The world is built through the JSON API and the factories, as
+tests/portal/test_data_protection.py builds its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
+
+from core.db import Base
+from credit_profile.services import today_local
+from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory
+from tests.portal import api_helpers
+from tests.portal.api_helpers import register_body, token, uscc
+
+COUNTY_C, COUNTY_D, CITY = "360821", "360826", "360800"
+ROLES = (
+    "anonymous",
+    "applicant_a",
+    "applicant_b",
+    "officer_x",
+    "officer_y",
+    "pm_x",
+    "pm_y",
+    "finance_city",
+    "finance_c",
+    "finance_d",
+    "admin",
+)
+# What only applicant A and the officer who claimed A's lead may ever read: written into A's profile and
+# need so that any page showing them to someone else is caught.
+A_NAME = "甲方井冈蜜柚专属标记有限公司"
+A_PURPOSE = "甲方专属用途标记：购置冷库"
+A_PHONE = "13907961111"
+CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@dataclass
+class World:
+    ids: dict[str, int]
+    codes: dict[str, str]
+    usernames: dict[str, str]
+    clients: dict[str, Any] = field(default_factory=dict)
+
+    def private_markers(self) -> tuple[str, ...]:
+        """Texts of A's that only A and the claiming officer may see."""
+        return (A_NAME, A_PURPOSE, self.codes["a"], A_PHONE)
+
+
+def _need(client: Any, headers: dict[str, str], purpose: str) -> dict[str, Any]:
+    body = {"amount": 200000, "term_months": 12, "purpose": purpose, "collateral": "credit",
+            "declared_prior_loan": False}  # fmt: skip
+    response = client.post("/api/v1/needs", json=body, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    created: dict[str, Any] = response.get_json()
+    return created
+
+
+def build_world(client: Any, session: Any) -> World:
+    """Both sides, through the API (real matching, consents and claims) and the factories."""
+    bank_x, bank_y = (
+        InstitutionFactory(code="MATRIXX", name="吉安X银行"),
+        InstitutionFactory(code="MATRIXY", name="泰和Y银行"),
+    )
+    product_x = ProductFactory(institution=bank_x, name="X行甲贷", published=True, region_codes=[COUNTY_C])
+    product_y = ProductFactory(institution=bank_y, name="Y行乙贷", published=True, region_codes=[COUNTY_D])
+    staff = {
+        "officer_x": {"officer": True, "institution_id": bank_x.id},
+        "officer_y": {"officer": True, "institution_id": bank_y.id},
+        "pm_x": {"product_manager": True, "institution_id": bank_x.id},
+        "pm_y": {"product_manager": True, "institution_id": bank_y.id},
+        "finance_city": {"finance": True, "region_code": CITY},
+        "finance_c": {"finance": True, "region_code": COUNTY_C},
+        "finance_d": {"finance": True, "region_code": COUNTY_D},
+        "admin": {"admin": True},
+    }
+    users = {role: UserFactory(username=f"m_{role}", **traits) for role, traits in staff.items()}
+    session.flush()
+
+    a_code, b_code = uscc(71, COUNTY_C), uscc(72, COUNTY_D)
+    body_a = register_body("m_applicant_a", 71, name=A_NAME, uscc=a_code, region_code=COUNTY_C)
+    body_a["phone"] = A_PHONE
+    body_b = register_body(
+        "m_applicant_b", 72, name="泰和乙方测试有限公司", uscc=b_code, region_code=COUNTY_D
+    )
+    for body in (body_a, body_b):
+        response = client.post("/api/v1/register", json=body)
+        assert response.status_code == 201, response.get_json()
+    headers = {
+        "a": token(client, "m_applicant_a"),
+        "b": token(client, "m_applicant_b"),
+        "officer_x": token(client, "m_officer_x", PASSWORD),
+    }
+    expires = (today_local() + dt.timedelta(days=300)).isoformat()
+    consents = {}
+    for side in ("a", "b"):
+        granted = client.post(
+            "/api/v1/consents",
+            json={"sources": ["tax", "electricity"], "purpose": "融资匹配", "expires_on": expires},
+            headers=headers[side],
+        )
+        assert granted.status_code == 201, granted.get_json()
+        consents[side] = granted.get_json()["id"]
+    need_a = _need(client, headers["a"], A_PURPOSE)
+    spare_a = _need(client, headers["a"], A_PURPOSE + "（第二笔）")
+    need_b = _need(client, headers["b"], "乙方购置农机")
+    for need, bank in ((need_a, bank_x), (spare_a, bank_x), (need_b, bank_y)):
+        assert [lead["institution"]["code"] for lead in need["leads"]] == [bank.code], need
+    lead_a, spare_lead = need_a["leads"][0]["id"], spare_a["leads"][0]["id"]
+    claimed = client.post(f"/api/v1/leads/{lead_a}/claim", headers=headers["officer_x"])
+    assert claimed.status_code == 200, claimed.get_json()
+    session.expire_all()
+    return World(
+        ids={
+            "product_id": product_x.id,
+            "product_y": product_y.id,
+            "need_id": need_a["id"],
+            "need_b": need_b["id"],
+            "consent_id": consents["a"],
+            "consent_b": consents["b"],
+            # The claimed lead, for the pages and moves; a second lead of A's, still pushed, for claiming.
+            "lead_id": lead_a,
+            "spare_lead_id": spare_lead,
+            "lead_b": need_b["leads"][0]["id"],
+            "institution_x": bank_x.id,
+        },
+        codes={"a": a_code, "b": b_code},
+        usernames={
+            "applicant_a": "m_applicant_a",
+            "applicant_b": "m_applicant_b",
+            **{role: user.username for role, user in users.items()},
+        },
+    )
+
+
+def passwords(role: str) -> str:
+    return api_helpers.PASSWORD if role.startswith("applicant") else PASSWORD
+
+
+def csrf_token(response: Any) -> str:
+    match = CSRF_INPUT.search(response.get_data(as_text=True))
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def log_in(app: Any, world: World, role: str) -> Any:
+    """A test client logged in as the role through the login form (with its CSRF token when it is on)."""
+    client = app.test_client()
+    if role == "anonymous":
+        return client
+    data = {"username": world.usernames[role], "password": passwords(role)}
+    if app.config.get("WTF_CSRF_ENABLED", True):
+        data["csrf_token"] = csrf_token(client.get("/login"))
+    response = client.post("/login", data=data)
+    assert response.status_code == 302, (role, response.status_code)
+    return client
+
+
+# --- routes -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """One HTML rule and method, with any `<any(...)>` part spelt out: `POST /officer/leads/<lead_id>/claim`."""
+
+    method: str
+    template: str
+    endpoint: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.template}"
+
+
+ANY_PART = re.compile(r"<any\(([^)]*)\):(\w+)>")
+TYPED_PART = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+def html_routes(app: Any) -> list[Route]:
+    """Every GET and POST of every rule outside the JSON API and the static files."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.rule.startswith("/api/"):
+            continue
+        templates = [rule.rule]
+        match = ANY_PART.search(rule.rule)
+        if match:
+            options = [o.strip().strip("'\"") for o in match.group(1).split(",")]
+            templates = [rule.rule[: match.start()] + o + rule.rule[match.end() :] for o in sorted(options)]
+        for template in templates:
+            plain = TYPED_PART.sub(lambda m: f"<{m.group(1)}>", template)
+            for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+                routes.append(Route(method, plain, rule.endpoint))
+    return sorted(routes, key=lambda r: (r.template, r.method))
+
+
+# Which of the world's objects fills each URL parameter (all on the owner side).
+PARAMETERS = {
+    "<product_id>": "product_id",
+    "<need_id>": "need_id",
+    "<consent_id>": "consent_id",
+    "<lead_id>": "lead_id",
+}
+# Claiming needs a lead nobody has claimed yet: A's second lead, also pushed to bank X.
+PARAMETER_OVERRIDES = {"POST /officer/leads/<lead_id>/claim": {"<lead_id>": "spare_lead_id"}}
+
+
+def url(route: Route, world: World) -> str:
+    path = route.template
+    names = {**PARAMETERS, **PARAMETER_OVERRIDES.get(route.key, {})}
+    for placeholder, name in names.items():
+        path = path.replace(placeholder, str(world.ids[name]))
+    assert "<" not in path, f"no object for a parameter of {route.key}"
+    return path
+
+
+def form_data(route: Route, world: World) -> dict[str, Any]:
+    """Data the owner side's form would post, valid on the world as built (each request is rolled back,
+    so new names need not differ between requests)."""
+    today, n = today_local(), 1  # the dates people see are Shanghai's, whatever the machine's zone
+    product = {
+        "name": f"矩阵测试贷{n}", "description": "测试产品", "min_amount": "10000", "max_amount": "500000",
+        "min_term_months": "3", "max_term_months": "36", "rate_min": "3.45", "rate_max": "6.00",
+        "collateral": ["credit"], "borrower_kinds": ["enterprise"], "region_codes": [COUNTY_C],
+        "industries_excluded": "K", "min_score": "", "tags": ["first_loan"], "sla_hours": "8",
+    }  # fmt: skip
+    data: dict[str, dict[str, Any]] = {
+        "POST /login": {"username": "m_applicant_a", "password": api_helpers.PASSWORD},
+        "POST /register": {
+            "username": f"matrix_new{n}", "password": "Ji'an-2026-ok", "password_again": "Ji'an-2026-ok",
+            "phone": "13970000001", "kind": "enterprise", "name": f"吉安矩阵新企业{n}有限公司",
+            "uscc": uscc(900 + n, COUNTY_C), "id_number": "", "region_code": COUNTY_C, "industry_code": "A",
+            "established_on": "2018-05-01", "employees": "8",
+        },
+        "POST /me/consents": {
+            "sources": ["tax"], "purpose": "生成信用画像", "expires_on": (today + dt.timedelta(days=200)).isoformat(),
+            "agree": "y",
+        },
+        "POST /me/needs/new": {
+            "amount": "150000", "term_months": "12", "purpose": "采购原材料", "collateral": "credit",
+            "renewal_institution_code": "", "renewal_current_amount": "", "renewal_matures_on": "",
+        },
+        "POST /officer/leads/<lead_id>/contacted": {"contacted-note": "已电话联系"},
+        "POST /officer/leads/<lead_id>/approved": {"approved-note": "审批通过"},
+        "POST /officer/leads/<lead_id>/rejected": {
+            "rejected-reason_code": "incomplete_materials", "rejected-note": "材料不全",
+        },
+        "POST /officer/leads/<lead_id>/disbursed": {
+            "disbursed-amount": "150000", "disbursed-rate": "4.35", "disbursed-term_months": "12",
+            "disbursed-collateral": "credit", "disbursed-disbursed_on": today.isoformat(), "disbursed-note": "",
+        },
+        "POST /manage/products/new": product,
+        "POST /manage/products/<product_id>/edit": product,
+        "POST /admin/institutions": {"code": f"NEWBANK{n}", "name": f"新机构{n}", "kind": "bank"},
+        "POST /admin/users": {
+            "username": f"matrix_staff{n}", "password": "Ji'an-2026-ok", "role": "officer",
+            "institution_id": str(world.ids["institution_x"]), "region_code": "", "phone": "",
+        },
+        "POST /admin/providers": {"name": f"矩阵数据提供方{n}", "source": "tax"},
+    }  # fmt: skip
+    return dict(data.get(route.key, {}))
+
+
+# --- state ----------------------------------------------------------------------------------------
+
+
+def table_digests(connection: Connection) -> dict[str, tuple[int, str]]:
+    """Every table's row count and a digest of its rows: equal digests mean nothing was written.
+
+    On PostgreSQL one statement digests every table (the matrix takes a snapshot per request).
+    """
+    tables = Base.metadata.sorted_tables
+    if connection.dialect.name == "postgresql":
+        statement = " UNION ALL ".join(
+            f"SELECT '{t.name}', count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), ''))"
+            f' FROM "{t.name}" AS r'
+            for t in tables
+        )
+        return {name: (count, digest) for name, count, digest in connection.execute(text(statement))}
+    digests = {}
+    for table in tables:
+        rows = sorted(repr(tuple(row)) for row in connection.execute(select(table)))
+        digests[table.name] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+    return digests
+
+
+def changed_tables(before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]]) -> set[str]:
+    return {name for name in before if before[name] != after.get(name)}
+
+
+@contextmanager
+def rolled_back(connection: Connection, client: Any) -> Iterator[None]:
+    """Run what the block does inside a savepoint of the test's connection, then roll it back: every
+    request meets the world exactly as built, and the client keeps the session cookie it had."""
+    cookie = client.get_cookie("session")
+    savepoint = connection.begin_nested()
+    try:
+        yield
+    finally:
+        savepoint.rollback()
+        if cookie is not None:
+            client.set_cookie("session", cookie.value)
+        else:
+            client.delete_cookie("session")
