@@ -19,6 +19,7 @@ from core.identifiers import IDENTIFIER_PATTERN, is_valid_id_number, is_valid_us
 from credit_profile.services import today_local
 from tests.counts import report
 from tests.portal.web_world import (
+    A_NAME,
     COUNTY_C,
     COUNTY_D,
     ROLES,
@@ -99,6 +100,19 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     "POST /manage/products/<product_id>/retire":   (LOGIN, DENY,  DENY,  DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY),
     # Finance offices: each sees its own region by default (scoping by query: test_county_offices_...).
     "GET /finance/":                               (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    "GET /finance/trend":                          (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    "GET /finance/breakdown":                      (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    "GET /finance/funnel":                         (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    "GET /finance/institutions":                   (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    "GET /finance/maturities":                     (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    "GET /finance/metrics":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    "GET /finance/reports":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    # The needs of the last 30 days, on a page and as a file: each office gets its own region's.
+    "GET /finance/drilldown":                      (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    "GET /finance/export":                         (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    # County C's monthly report: the city office and C's may download it; D's does not see it.
+    "GET /finance/reports/<report_id>":            (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
+    "POST /finance/reports":                       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE,  DONE,  DONE,  DENY),
     "GET /admin/institutions":                     (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
     "POST /admin/institutions":                    (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
     "GET /admin/users":                            (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
@@ -133,16 +147,25 @@ def _links(world: World) -> dict[str, set[str]]:
     }
 
 
+B_NAME = "泰和乙方测试有限公司"
+
+
 def _b_markers(world: World) -> tuple[str, ...]:
-    return ("泰和乙方测试有限公司", "乙方购置农机", world.codes["b"])
+    return (B_NAME, "乙方购置农机", world.codes["b"])
+
+
+# A finance office sees the registered names of the firms in its region behind its figures
+# (docs/metrics.md#masking), never their codes, phones or what they wrote in a need.
+FIRM_NAME_READERS = {"finance_city": {A_NAME, B_NAME}, "finance_c": {A_NAME}, "finance_d": {B_NAME}}
 
 
 def _leaks(world: World, role: str, body: str) -> list[str]:
     found = []
+    names = FIRM_NAME_READERS.get(role, set())
     if role not in A_READERS:
-        found += [marker for marker in world.private_markers() if marker in body]
+        found += [marker for marker in world.private_markers() if marker in body and marker not in names]
     if role not in B_READERS:
-        found += [marker for marker in _b_markers(world) if marker in body]
+        found += [marker for marker in _b_markers(world) if marker in body and marker not in names]
     found += [link for link, readers in _links(world).items() if role not in readers and link + '"' in body]
     entitled = {world.codes["a"]} if role in A_READERS else set()
     entitled |= {world.codes["b"]} if role in B_READERS else set()

@@ -99,6 +99,7 @@ FORMS = [
     Form("POST /admin/institutions", "admin", forms.InstitutionForm),
     Form("POST /admin/users", "admin", forms.UserForm),
     Form("POST /admin/providers", "admin", forms.ProviderForm),
+    Form("POST /finance/reports", "finance_c", forms.MonthlyReportForm),
 ]  # fmt: skip
 # POST routes whose form is only the CSRF token (a button): covered by the access matrix.
 BUTTONS = {
@@ -110,7 +111,7 @@ BUTTONS = {
     "POST /manage/products/<product_id>/retire",
 }
 # Text fields that hold a code: nothing of the corpus is a valid one.
-CODES = {"uscc", "id_number", "phone", "industries_excluded"}
+CODES = {"uscc", "id_number", "phone", "industries_excluded", "month"}
 # The rest of the form where the default data would ignore the field (only farmers give an ID number).
 CONTEXT = {
     ("POST /register", "id_number"): {"kind": "farmer", "uscc": ""},

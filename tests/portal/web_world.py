@@ -26,7 +26,9 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from core.db import Base
+from core.types import utcnow
 from credit_profile.services import today_local
+from matching.models import Report, ReportStatus
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory
 from tests.portal import api_helpers
 from tests.portal.api_helpers import register_body, token, uscc
@@ -127,6 +129,10 @@ def build_world(client: Any, session: Any) -> World:
     lead_a, spare_lead = need_a["leads"][0]["id"], spare_a["leads"][0]["id"]
     claimed = client.post(f"/api/v1/leads/{lead_a}/claim", headers=headers["officer_x"])
     assert claimed.status_code == 200, claimed.get_json()
+    report = Report(kind="monthly", month=last_month(), region_code=COUNTY_C, status=ReportStatus.DONE,
+                    progress=100, content=b"PK", filename="c.xlsx", created_at=utcnow())  # fmt: skip
+    session.add(report)
+    session.flush()
     session.expire_all()
     return World(
         ids={
@@ -141,6 +147,7 @@ def build_world(client: Any, session: Any) -> World:
             "spare_lead_id": spare_lead,
             "lead_b": need_b["leads"][0]["id"],
             "institution_x": bank_x.id,
+            "report_id": report.id,
         },
         codes={"a": a_code, "b": b_code},
         usernames={
@@ -218,9 +225,26 @@ PARAMETERS = {
     "<need_id>": "need_id",
     "<consent_id>": "consent_id",
     "<lead_id>": "lead_id",
+    "<report_id>": "report_id",
 }
 # Claiming needs a lead nobody has claimed yet: A's second lead, also pushed to bank X.
 PARAMETER_OVERRIDES = {"POST /officer/leads/<lead_id>/claim": {"<lead_id>": "spare_lead_id"}}
+
+
+def last_month() -> str:
+    return (today_local().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+def _window() -> str:
+    today = today_local()
+    return f"from_date={(today - dt.timedelta(days=30)).isoformat()}&to_date={today.isoformat()}"
+
+
+# Pages that need a query to show anything: the rows behind a figure, and a table as a file.
+QUERIES = {
+    "GET /finance/drilldown": lambda: f"?figure=needs&{_window()}",
+    "GET /finance/export": lambda: f"?table=drilldown&figure=needs&file_format=csv&{_window()}",
+}
 
 
 def url(route: Route, world: World) -> str:
@@ -229,7 +253,8 @@ def url(route: Route, world: World) -> str:
     for placeholder, name in names.items():
         path = path.replace(placeholder, str(world.ids[name]))
     assert "<" not in path, f"no object for a parameter of {route.key}"
-    return path
+    query = QUERIES.get(route.key)
+    return path + (query() if query else "")
 
 
 def form_data(route: Route, world: World) -> dict[str, Any]:
@@ -275,6 +300,7 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
             "institution_id": str(world.ids["institution_x"]), "region_code": "", "phone": "",
         },
         "POST /admin/providers": {"name": f"矩阵数据提供方{n}", "source": "tax"},
+        "POST /finance/reports": {"month": last_month(), "region_code": ""},
     }  # fmt: skip
     return dict(data.get(route.key, {}))
 
