@@ -20,6 +20,16 @@ def normalize_code(value: str) -> str:
     return folded.replace(" ", "").replace("\u3000", "").strip().upper()
 
 
+# C0 controls but tab and newlines, DEL, C1 controls, and the bidirectional embeddings, overrides and
+# isolates: text that could hide or reorder what another user reads (a name shown reversed).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def has_control_characters(value: str) -> bool:
+    """Whether user text holds a control or text-direction character (refused in every field)."""
+    return _CONTROL.search(value) is not None
+
+
 def uscc_check_char(first17: str) -> str:
     total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]

@@ -37,7 +37,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from core.identifiers import normalize_code
+from core.identifiers import has_control_characters, normalize_code
 from core.reference import (
     BORROWER_KINDS,
     CITY_CODE,
@@ -261,11 +261,6 @@ def split_codes(value: str | None) -> list[str]:
         if part and part not in seen:
             seen.append(part)
     return seen
-
-
-def has_control_characters(value: str) -> bool:
-    """NUL and the other C0 control characters (tab and newlines are fine), as the JSON API refuses."""
-    return any(ord(c) < 32 and c not in "\t\n\r" for c in value)
 
 
 class PageForm(FlaskForm):

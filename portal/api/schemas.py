@@ -10,6 +10,7 @@ from apiflask.fields import Boolean, Date, DateTime, Decimal, Dict, File, Intege
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import RAISE, ValidationError, fields, pre_load, validates_schema
 
+from core.identifiers import has_control_characters
 from core.reference import (
     BORROWER_KINDS,
     COLLATERAL_KINDS,
@@ -49,10 +50,10 @@ MAX_TEXT = 500
 
 
 def _control_characters(value: Any, path: str = "") -> dict[str, list[str]]:
-    """Paths of strings holding NUL or other C0 control characters (tab and newlines are fine)."""
+    """Paths of strings holding control or text-direction characters (tab and newlines are fine)."""
     found: dict[str, list[str]] = {}
     if isinstance(value, str):
-        if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        if has_control_characters(value):
             found[path or "_schema"] = [N_("不能包含控制字符")]
     elif isinstance(value, Mapping):  # a JSON object, or the query string's MultiDictProxy
         for key, item in value.items():

@@ -345,3 +345,24 @@ def test_stats_scope_for_county_office(client, session, world):
     )
     assert_error(client.get("/api/v1/stats/summary?from=2026-12-31&to=2026-01-01", headers=county), 422)
     assert_error(client.get("/api/v1/stats/summary?from=yesterday&to=2026-01-01", headers=county), 422)
+
+
+@pytest.mark.parametrize("mark", ["\u202e", "\u2066", "\u0085", "\x7f"])
+def test_text_direction_and_control_marks_are_refused_in_api_and_pages(client, session, mark):
+    """A name shown reversed to a bank officer (U+202E) is a spoof, not a name: both doors refuse it."""
+    from tests.portal.test_web_support import text
+
+    before = snapshot(session)
+    body = register_body("bidi_user", 88, name=f"吉安{mark}司公限有")
+    response = client.post("/api/v1/register", json=body)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"]["borrower.name"] == ["不能包含控制字符"]
+    page = client.post("/register", data={
+        "username": "bidi_page", "password": "Ji'an-2026-ok", "password_again": "Ji'an-2026-ok",
+        "phone": "13970000002", "kind": "enterprise", "name": f"吉安{mark}司公限有", "uscc": uscc(89),
+        "id_number": "", "region_code": "360802", "industry_code": "A",
+    })  # fmt: skip
+    assert page.status_code == 422 and "不能包含控制字符" in text(page)
+    assert snapshot(session) == before
+    ok = client.post("/api/v1/register", json=register_body("plain_user", 90, name="吉安\t蜜柚合作社"))
+    assert ok.status_code == 201
