@@ -29,19 +29,20 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, PermissionDeniedError
 from core.models import Role, StatusEvent, User
 from core.reference import CITY_CODE, COLLATERAL_KINDS, REASON_CODES
 from core.services import add_job, record_event
 from core.settings import Settings
 from core.types import SHANGHAI, money, utcnow
 from credit_profile.features import FEATURE_NAMES, FeatureValue, period_index, period_label
-from credit_profile.models import Borrower, Consent, ConsentUse
+from credit_profile.models import Borrower, Consent, ConsentUse, CreditScore
 from credit_profile.services import (
     consent_end,
     consent_for_record,
     consented_data,
     features_from_records,
+    institution_profile,
     latest_score,
     list_consents,
     record_use,
@@ -1043,6 +1044,24 @@ def get_lead(session: Session, lead_id: int, *, institution_id: int) -> Lead:
     if lead is None or lead.institution_id != institution_id:
         raise LeadNotFoundError(str(lead_id))
     return lead
+
+
+def lead_credit_profile(
+    session: Session, lead_id: int, *, officer_id: int, institution_id: int
+) -> tuple[Lead, CreditScore]:
+    """The lead and its borrower's credit profile, for the officer who claimed it (as the borrower's
+    identity is), recorded as a use of the consent.
+
+    Raises LeadNotFoundError (another institution's lead), PermissionDeniedError (not claimed, or
+    claimed by a colleague), ConsentRequiredError (no active consent; the refused read is recorded).
+    """
+    lead = get_lead(session, lead_id, institution_id=institution_id)
+    if lead.claimed_by != officer_id:
+        raise PermissionDeniedError("only the officer who claimed the lead")
+    need = session.get(Need, lead.need_id)
+    assert need is not None
+    score = institution_profile(session, need.borrower_id, actor_id=officer_id, institution_id=institution_id)
+    return lead, score
 
 
 def list_leads(

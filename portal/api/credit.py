@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import request
 
-from core.errors import PermissionDeniedError
 from core.models import Role
 from core.reference import N_
 from credit_profile.errors import ConsentRequiredError
@@ -21,15 +20,13 @@ from credit_profile.services import (
     grant_consent,
     import_records,
     ingest_records,
-    institution_profile,
     list_consents,
     own_profile,
     revoke_consent,
     verify_provider,
 )
 from credit_profile.tables import MAX_TABLE_BYTES, read_table
-from matching.models import Need
-from matching.services import ConsentRecipient, consent_recipients, get_lead
+from matching.services import ConsentRecipient, consent_recipients, lead_credit_profile
 from portal.api import api_bp
 from portal.api.common import settings
 from portal.api.needs import own_borrower_id
@@ -228,18 +225,16 @@ def my_profile() -> dict[str, Any]:
 @api_bp.get("/leads/<int:lead_id>/credit-profile")
 @api_bp.auth_required(token_auth, roles=[Role.OFFICER.value])
 @api_bp.output(CreditProfileOut)
-@api_bp.doc(summary=N_("已认领线索的借款人信用画像（须授权有效）"), responses=[401, 403, 404])
+@api_bp.doc(
+    summary=N_("认领该线索的客户经理查看借款人信用画像（须授权有效；同行其他客户经理 403）"),
+    responses=[401, 403, 404],
+)
 def lead_profile(lead_id: int) -> dict[str, Any]:
     user = api_user()
     assert user.institution_id is not None
-    lead = get_lead(db(), lead_id, institution_id=user.institution_id)
-    if lead.claimed_by is None:
-        raise PermissionDeniedError("claim the lead first")
-    need = db().get(Need, lead.need_id)
-    assert need is not None
     try:
-        score = institution_profile(
-            db(), need.borrower_id, actor_id=user.id, institution_id=user.institution_id
+        _lead, score = lead_credit_profile(
+            db(), lead_id, officer_id=user.id, institution_id=user.institution_id
         )
     except ConsentRequiredError:
         # The refused read is itself a use the borrower must be able to see.

@@ -12,13 +12,14 @@ from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from core.models import Role, User
 from core.types import utcnow
 from credit_profile.errors import ConsentRequiredError
-from credit_profile.services import institution_profile, today_local
+from credit_profile.services import today_local
 from matching.services import (
     LEAD_TRANSITIONS,
     LoanInput,
     claim_lead,
     get_lead,
     get_need,
+    lead_credit_profile,
     list_leads,
     transition_lead,
 )
@@ -176,12 +177,8 @@ def move(lead_id: int, step: str) -> Any:
 @role_required(OFFICER)
 def credit(lead_id: int) -> str:
     user, institution_id = _me()
-    lead = get_lead(db(), lead_id, institution_id=institution_id)
-    if lead.claimed_by is None:
-        raise PermissionDeniedError("claim the lead first")
-    need = get_need(db(), lead.need_id)
     try:
-        score = institution_profile(db(), need.borrower_id, actor_id=user.id, institution_id=institution_id)
+        lead, score = lead_credit_profile(db(), lead_id, officer_id=user.id, institution_id=institution_id)
     except ConsentRequiredError:
         # The refused read is itself a use the borrower sees; the app renders the 403 page.
         commit()

@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from credit_profile.expert import expert_scorecard
-from credit_profile.models import DataRecord, ProviderNonce
+from credit_profile.models import ConsentUse, DataRecord, ProviderNonce
 from credit_profile.services import create_provider, register_scorecard, sign, today_local
 from tests.credit_profile.helpers import month
 from tests.factories import PASSWORD, BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory
@@ -337,3 +337,22 @@ def test_admin_lists_and_activates_scorecard_versions(client, session, world):
     )
     assert_error(client.post("/api/v1/admin/scorecards/v1/activate", headers=applicant), 403)
     assert_error(client.get("/api/v1/admin/scorecards", headers=applicant), 403)
+
+
+def test_only_the_claiming_officer_reads_the_profile_and_a_colleague_leaves_no_use(client, session, world):
+    """The profile follows the borrower's identity: disclosed to the officer who claimed the lead, not
+    to a colleague at the same bank (API and page alike), and the colleague's attempt is no use."""
+    from tests.portal.test_web_support import login
+
+    UserFactory(username="officer_b", officer=True, institution_id=world["bank"].id)
+    applicant = token(client, "applicant1", PASSWORD)
+    grant(client, applicant)
+    lead_id, officer = claimed_lead(client, applicant)
+    colleague = token(client, "officer_b", PASSWORD)
+    uses = session.scalar(select(func.count(ConsentUse.id)))
+    assert_error(client.get(f"/api/v1/leads/{lead_id}/credit-profile", headers=colleague), 403)
+    login(client, "officer_b")
+    assert client.get(f"/officer/leads/{lead_id}/credit").status_code == 403
+    assert session.scalar(select(func.count(ConsentUse.id))) == uses
+    assert client.get(f"/api/v1/leads/{lead_id}/credit-profile", headers=officer).status_code == 200
+    assert session.scalar(select(func.count(ConsentUse.id))) > uses
