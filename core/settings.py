@@ -30,6 +30,17 @@ def _ints(value: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(part) for part in value.split(",") if part.strip())
 
 
+def _count(name: str, value: str | None) -> int:
+    """A non-negative integer setting; anything else stops the start with the variable's name."""
+    try:
+        number = _int(value, 0)
+    except ValueError:
+        raise ValueError(f"{name} must be a non-negative integer, not {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+    return number
+
+
 def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'jihuitong.db'}"
 
@@ -69,6 +80,9 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     api_rate_limit: str = "600 per minute"
     secure_cookies: bool = False
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are believed (0: none, so
+    # the client's own headers are ignored); nginx alone in front is 1.
+    trusted_proxies: int = 0
     # Fernet keys for identifier and contact columns, newest first (core.crypto); see README.
     data_keys: tuple[str, ...] = ()
     testing: bool = False
@@ -94,6 +108,7 @@ class Settings:
             "login_rate_limit": env.get("LOGIN_RATE_LIMIT") or "10 per minute",
             "api_rate_limit": env.get("API_RATE_LIMIT") or "600 per minute",
             "secure_cookies": _bool(env.get("SECURE_COOKIES")),
+            "trusted_proxies": _count("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES")),
         }
         if env.get("SECRET_KEY"):
             values["secret_key"] = env["SECRET_KEY"]

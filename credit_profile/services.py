@@ -10,12 +10,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -896,6 +896,26 @@ def latest_score(session: Session, borrower_id: int) -> CreditScore | None:
         .order_by(CreditScore.computed_at.desc(), CreditScore.id.desc())
         .limit(1)
     )
+
+
+def latest_scores(session: Session, borrower_ids: Iterable[int]) -> dict[int, CreditScore]:
+    """`latest_score` of many borrowers in one query, by borrower id; a borrower never scored is absent."""
+    ids = sorted(set(borrower_ids))
+    if not ids:
+        return {}
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=CreditScore.borrower_id,
+            order_by=(CreditScore.computed_at.desc(), CreditScore.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = select(CreditScore.id, rank).where(CreditScore.borrower_id.in_(ids)).subquery()
+    rows = session.scalars(
+        select(CreditScore).join(ranked, ranked.c.id == CreditScore.id).where(ranked.c.rank == 1)
+    )
+    return {row.borrower_id: row for row in rows}
 
 
 def own_profile(session: Session, borrower_id: int, *, actor_id: int | None) -> CreditScore:

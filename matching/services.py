@@ -1286,6 +1286,14 @@ def loan_for_lead(session: Session, lead_id: int) -> Loan | None:
     return session.scalar(select(Loan).where(Loan.lead_id == lead_id))
 
 
+def loans_for_leads(session: Session, lead_ids: Iterable[int]) -> dict[int, Loan]:
+    """`loan_for_lead` of many leads in one query, by lead id; a lead without a loan is absent."""
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return {}
+    return {loan.lead_id: loan for loan in session.scalars(select(Loan).where(Loan.lead_id.in_(ids)))}
+
+
 def is_final(need: Need) -> bool:
     return need.status in FINAL_NEED_STATUSES
 
@@ -1342,6 +1350,18 @@ def loan_performance(session: Session, loan_id: int) -> Sequence[LoanPerformance
     return session.scalars(
         select(LoanPerformance).where(LoanPerformance.loan_id == loan_id).order_by(LoanPerformance.id)
     ).all()
+
+
+def loan_performances(session: Session, loan_ids: Iterable[int]) -> dict[int, list[LoanPerformance]]:
+    """`loan_performance` of many loans in one query, by loan id; a loan without reports is absent."""
+    ids = sorted(set(loan_ids))
+    if not ids:
+        return {}
+    reports: dict[int, list[LoanPerformance]] = {}
+    stmt = select(LoanPerformance).where(LoanPerformance.loan_id.in_(ids)).order_by(LoanPerformance.id)
+    for report in session.scalars(stmt):
+        reports.setdefault(report.loan_id, []).append(report)
+    return reports
 
 
 TRAINING_TARGETS = ("overdue_90", "overdue_30")

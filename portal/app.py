@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from core import runtime
@@ -119,6 +120,12 @@ def create_app(
     )
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.database_url))
+    if settings.trusted_proxies > 0:
+        # Behind TLS-terminating proxies: the client's address (rate limits), scheme (HSTS, Secure
+        # cookies, external URLs) and host come from their X-Forwarded-* headers. Only as many hops
+        # as configured are believed; with none configured a client could forge them.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.schema_name_resolver = _schema_name
     app.url_map.converters["int"] = DatabaseIdConverter
     app.extensions["jihuitong.session_factory"] = session_factory

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import RAISE
@@ -9,16 +11,16 @@ from sqlalchemy import select
 
 from core.models import Role, User
 from core.reference import N_
-from credit_profile.models import Borrower
-from matching.models import Lead, LeadStatus, LoanPerformance, Need
+from credit_profile.models import Borrower, CreditScore
+from credit_profile.services import latest_scores
+from matching.models import Lead, LeadStatus, Loan, LoanPerformance, Need
 from matching.services import (
     LoanInput,
     claim_lead,
     get_lead,
-    latest_score,
     list_leads,
-    loan_for_lead,
-    loan_performance,
+    loan_performances,
+    loans_for_leads,
     report_performance,
     transition_lead,
 )
@@ -41,23 +43,81 @@ from products.models import Institution, Product
 OFFICER = [Role.OFFICER.value]
 
 
+@dataclass(frozen=True)
+class _LeadRows:
+    """Everything a page of leads refers to, each loaded with one query for the whole page."""
+
+    needs: dict[int, Need]
+    borrowers: dict[int, Borrower]
+    institutions: dict[int, Institution]
+    products: dict[int, Product]
+    users: dict[int, User]
+    contacts: dict[int, str | None]
+    loans: dict[int, Loan]
+    performance: dict[int, list[LoanPerformance]]
+    scores: dict[int, CreditScore]
+
+
+def _by_id(model: Any, ids: set[int]) -> dict[int, Any]:
+    if not ids:
+        return {}
+    return {row.id: row for row in db().scalars(select(model).where(model.id.in_(ids)))}
+
+
+def _load_lead_rows(leads: Sequence[Lead], viewer_id: int) -> _LeadRows:
+    session = db()
+    needs: dict[int, Need] = _by_id(Need, {lead.need_id for lead in leads})
+    borrowers: dict[int, Borrower] = _by_id(Borrower, {need.borrower_id for need in needs.values()})
+    loans = loans_for_leads(session, [lead.id for lead in leads])
+    performance = loan_performances(session, [loan.id for loan in loans.values()])
+    reporters = {r.reported_by for reports in performance.values() for r in reports if r.reported_by}
+    disclosed = {needs[lead.need_id].borrower_id for lead in leads if lead.claimed_by == viewer_id}
+    contacts: dict[int, str | None] = {}
+    if disclosed:
+        phones = select(User.borrower_id, User.phone).where(User.borrower_id.in_(disclosed)).order_by(User.id)
+        for borrower_id, phone in session.execute(phones):
+            contacts.setdefault(borrower_id, phone)
+    return _LeadRows(
+        needs=needs,
+        borrowers=borrowers,
+        institutions=_by_id(Institution, {lead.institution_id for lead in leads}),
+        products=_by_id(Product, {lead.product_id for lead in leads}),
+        users=_by_id(User, {lead.claimed_by for lead in leads if lead.claimed_by} | reporters),
+        contacts=contacts,
+        loans=loans,
+        performance=performance,
+        scores=latest_scores(session, borrowers.keys()),
+    )
+
+
+def lead_dicts(leads: Sequence[Lead], *, viewer_id: int) -> list[dict[str, Any]]:
+    """`lead_dict` of every lead of a page, in a fixed number of queries rather than several per lead."""
+    if not leads:
+        return []
+    rows = _load_lead_rows(leads, viewer_id)
+    return [_lead_dict(lead, viewer_id, rows) for lead in leads]
+
+
 def lead_dict(lead: Lead, *, viewer_id: int) -> dict[str, Any]:
     """The lead as its institution sees it: who the borrower is only to the officer who claimed it.
 
     Before the claim, and to the institution's other officers, it is an anonymised profile.
     """
-    session = db()
-    need = session.get(Need, lead.need_id)
-    borrower = session.get(Borrower, need.borrower_id) if need else None
-    institution = session.get(Institution, lead.institution_id)
-    product = session.get(Product, lead.product_id)
+    return lead_dicts([lead], viewer_id=viewer_id)[0]
+
+
+def _lead_dict(lead: Lead, viewer_id: int, rows: _LeadRows) -> dict[str, Any]:
+    need = rows.needs.get(lead.need_id)
+    borrower = rows.borrowers.get(need.borrower_id) if need else None
+    institution = rows.institutions.get(lead.institution_id)
+    product = rows.products.get(lead.product_id)
     assert need and borrower and institution and product
     disclosed = lead.claimed_by is not None and lead.claimed_by == viewer_id
-    claimant = session.get(User, lead.claimed_by) if lead.claimed_by else None
-    contact = session.scalar(select(User.phone).where(User.borrower_id == borrower.id)) if disclosed else None
-    loan = loan_for_lead(session, lead.id)
-    performance = loan_performance(session, loan.id) if loan else []
-    score = latest_score(session, borrower.id)
+    claimant = rows.users.get(lead.claimed_by) if lead.claimed_by else None
+    contact = rows.contacts.get(borrower.id) if disclosed else None
+    loan = rows.loans.get(lead.id)
+    performance = rows.performance.get(loan.id, []) if loan else []
+    score = rows.scores.get(borrower.id)
     return {
         "id": lead.id,
         "status": lead.status,
@@ -87,15 +147,21 @@ def lead_dict(lead: Lead, *, viewer_id: int) -> dict[str, Any]:
             "disbursed_on": loan.disbursed_on,
             "first_loan_borrower": loan.first_loan_borrower,
             "renewal_without_repayment": loan.renewal_without_repayment,
-            "performance": [performance_dict(report, lead.id) for report in performance],
+            "performance": [
+                performance_dict(
+                    report, lead.id, rows.users.get(report.reported_by) if report.reported_by else None
+                )
+                for report in performance
+            ],
         }
         if loan
         else None,
     }
 
 
-def performance_dict(report: LoanPerformance, lead_id: int) -> dict[str, Any]:
-    reporter = db().get(User, report.reported_by) if report.reported_by else None
+def performance_dict(report: LoanPerformance, lead_id: int, reporter: User | None = None) -> dict[str, Any]:
+    if reporter is None and report.reported_by:
+        reporter = db().get(User, report.reported_by)
     return {
         "id": report.id,
         "lead_id": lead_id,
@@ -128,7 +194,7 @@ def leads(query: dict[str, Any]) -> dict[str, Any]:
         limit=per_page,
         offset=(page - 1) * per_page,
     )
-    return page_body([lead_dict(lead, viewer_id=api_user().id) for lead in rows], total, page, per_page)
+    return page_body(lead_dicts(rows, viewer_id=api_user().id), total, page, per_page)
 
 
 @api_bp.get("/leads/<int:lead_id>")

@@ -23,7 +23,7 @@ from matching.services import (
     list_leads,
     transition_lead,
 )
-from portal.api.leads import lead_dict
+from portal.api.leads import lead_dict, lead_dicts
 from portal.auth import role_required, web_user
 from portal.db import commit, db
 from portal.forms import ActionForm, DisburseForm, LeadFilterForm, NoteForm, RejectForm
@@ -67,7 +67,7 @@ def leads() -> str:
     return render_template(
         "officer/leads.html",
         form=form,
-        leads=[lead_dict(lead, viewer_id=web_user().id) for lead in rows],
+        leads=lead_dicts(rows, viewer_id=web_user().id),
         total=total,
         page=page,
         pages=max(1, -(-total // PER_PAGE)),

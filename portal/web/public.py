@@ -1,16 +1,22 @@
-"""Public pages: the home page and the product supermarket (金融超市)."""
+"""Public pages: the home page, the product supermarket (金融超市), and the probes of the load balancer."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, request, send_from_directory
+import logging
+
+from flask import Blueprint, Response, current_app, g, render_template, request, send_from_directory
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.db import db
 from portal.forms import ProductFilterForm
+from portal.messages import error_message
 from products.errors import ProductNotFoundError
 from products.models import ProductStatus
 from products.services import ProductFilter, get_product, list_institutions, list_products
 
 bp = Blueprint("public", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/")
@@ -51,3 +57,23 @@ def product(product_id: int) -> str:
 def favicon() -> Response:
     """Browsers ask for /favicon.ico whatever the page links; answer with the SVG icon."""
     return send_from_directory(current_app.static_folder or "static", "favicon.svg", mimetype="image/svg+xml")
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Liveness: the process answers requests. Touches nothing else, so a database outage never gets
+    every web process restarted at once."""
+    g.no_store = True
+    return Response("ok", mimetype="text/plain")
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Readiness: the database answers too; 503 takes the machine out of the proxy's pool."""
+    g.no_store = True
+    try:
+        db().execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        log.error("readiness probe: database unreachable: %s", exc)
+        return Response(error_message("service_unavailable"), status=503, mimetype="text/plain")
+    return Response("ok", mimetype="text/plain")

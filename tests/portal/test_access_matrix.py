@@ -58,6 +58,9 @@ HIDE = Outcome(404)  # the right role, but an object of the other side: it does 
 #                                                anon   A      B      offX   offY   pmX    pmY    city   finC   finD   admin
 EXPECTED: dict[str, tuple[Outcome, ...]] = {
     "GET /":                                       (OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK),
+    # The load balancer's probes: no data, no session needed.
+    "GET /healthz":                                (OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK),
+    "GET /readyz":                                 (OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK),
     "GET /favicon.ico":                            (OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK),
     "GET /products":                               (OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK),
     "GET /products/<product_id>":                  (OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK,    OK),

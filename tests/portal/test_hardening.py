@@ -224,3 +224,77 @@ def test_control_characters_in_query_parameters_are_refused(client, query):
     response = client.get(f"/api/v1/products?{query}")
     assert response.status_code == 422, response.get_data(as_text=True)
     assert response.get_json()["error"]["code"] == "validation_error"
+
+
+def _proxied_app(session_factory, trusted_proxies: int, **overrides):
+    app = create_app(
+        make_settings(trusted_proxies=trusted_proxies, **overrides), session_factory=session_factory
+    )
+
+    @app.get("/_test/cookie")
+    def set_cookie() -> str:
+        flask_session["probe"] = "1"
+        return "ok"
+
+    return app
+
+
+FORWARDED_TLS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+
+
+def test_hsts_behind_a_trusted_proxy_terminating_tls(session_factory, session):
+    app = _proxied_app(session_factory, 1, secure_cookies=True)
+    # nginx speaks plain HTTP to gunicorn and says in X-Forwarded-Proto that the client used TLS.
+    response = app.test_client().get("/_test/cookie", headers=FORWARDED_TLS)
+    assert "max-age=31536000" in response.headers["Strict-Transport-Security"]
+    cookie = response.headers["Set-Cookie"]
+    assert "secure" in {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+    plain = app.test_client().get("/_test/cookie", headers={"X-Forwarded-Proto": "http"})
+    assert "Strict-Transport-Security" not in plain.headers
+
+
+def test_forwarded_headers_are_ignored_without_a_trusted_proxy(session_factory, session):
+    app = _proxied_app(session_factory, 0)
+    response = app.test_client().get("/_test/cookie", headers=FORWARDED_TLS)
+    assert response.status_code == 200
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_trusted_proxies_setting_is_read_from_the_environment():
+    from core.settings import Settings
+
+    assert Settings.from_env({"DATA_KEY": _data_key()}).trusted_proxies == 0
+    assert Settings.from_env({"TRUSTED_PROXIES": "2", "DATA_KEY": _data_key()}).trusted_proxies == 2
+    for bad in ("-1", "one"):
+        with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
+            Settings.from_env({"TRUSTED_PROXIES": bad, "DATA_KEY": _data_key()})
+
+
+def _token_attempts(client, forwarded_for: str, proxy: str = "10.0.0.1"):
+    return client.post(
+        "/api/v1/auth/token",
+        json={"username": "nobody", "password": "x"},
+        headers={"X-Forwarded-For": forwarded_for},
+        environ_base={"REMOTE_ADDR": proxy},
+    )
+
+
+def test_rate_limit_keys_on_the_forwarded_client_behind_a_trusted_proxy(session_factory, session):
+    app = _proxied_app(session_factory, 1, login_rate_limit="3 per minute")
+    client = app.test_client()
+    for _ in range(3):
+        assert _token_attempts(client, "198.51.100.1").status_code == 401
+    _assert_rate_limited(_token_attempts(client, "198.51.100.1"))
+    # Another client behind the same proxy has its own window.
+    assert _token_attempts(client, "198.51.100.2").status_code == 401
+    # Only the address the proxy appended is believed: a value the client put in front changes nothing.
+    _assert_rate_limited(_token_attempts(client, "192.0.2.99, 198.51.100.1"))
+
+
+def test_rate_limit_ignores_a_forged_forwarded_for_without_a_trusted_proxy(session_factory, session):
+    app = _proxied_app(session_factory, 0, login_rate_limit="3 per minute")
+    client = app.test_client()
+    for i in range(3):
+        assert _token_attempts(client, f"198.51.100.{i}").status_code == 401
+    # A new X-Forwarded-For on every attempt does not open a new window: the key is the peer address.
+    _assert_rate_limited(_token_attempts(client, "198.51.100.200"))

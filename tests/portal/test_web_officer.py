@@ -214,3 +214,92 @@ def test_reading_a_credit_profile_records_a_use_and_stores_no_score(client, sess
     assert count(CreditScore) == 0
     actions = session.scalars(select(ConsentUse.action).where(ConsentUse.borrower_id == borrower.id)).all()
     assert sorted(actions) == ["institution_read", "self_read"]
+
+
+def _inbox(session, institution, officer, n: int) -> None:
+    """n more leads for the institution: every third claimed by the officer, every sixth disbursed with a
+    performance report, each borrower scored twice (the later score is the one shown)."""
+    import datetime as dt
+
+    from credit_profile.models import CreditScore
+    from matching.services import LoanInput, claim_lead, report_performance, transition_lead
+
+    for i in range(n):
+        user, borrower = applicant(session, name=f"查询计数企业{i}")
+        for grade, computed_at in (("D", dt.datetime(2026, 1, 1, tzinfo=dt.UTC)), ("B", None)):
+            session.add(
+                CreditScore(
+                    borrower_id=borrower.id, score=600, grade=grade, reasons=[], sources={},
+                    model_version="test", **({"computed_at": computed_at} if computed_at else {}),
+                )
+            )  # fmt: skip
+        need = submit_need(
+            session,
+            borrower_id=borrower.id,
+            actor_id=user.id,
+            data=NeedInput(
+                amount=Decimal("300000"), term_months=24, purpose=f"用途{i}", collateral="credit",
+                declared_prior_loan=False,
+            ),
+        )  # fmt: skip
+        [row] = [lead for lead in match_need(session, need.id, top_n=3) if lead.institution_id == institution]
+        if i % 3 == 0:
+            claim_lead(session, row.id, officer_id=officer.id, institution_id=institution)
+        if i % 6 == 0:
+            for step in ("contacted", "approved"):
+                transition_lead(session, row.id, to=step, officer_id=officer.id, institution_id=institution)
+            loan = LoanInput(
+                amount=Decimal("300000"), rate=Decimal("3.85"), term_months=24, collateral="credit",
+                disbursed_on=today_local(), first_loan_borrower=True, renewal_without_repayment=False,
+            )  # fmt: skip
+            transition_lead(
+                session, row.id, to="disbursed", officer_id=officer.id, institution_id=institution, loan=loan
+            )
+            report_performance(
+                session, row.id, officer_id=officer.id, institution_id=institution,
+                as_of=today_local(), overdue_30=False, overdue_90=False,
+            )  # fmt: skip
+    session.flush()
+
+
+@pytest.mark.parametrize("path", ["/officer/leads", "/api/v1/leads"])
+def test_inbox_queries_do_not_grow_with_its_leads(client, session, connection, lead, officer, path):
+    from sqlalchemy import event
+
+    from tests.factories import PASSWORD
+    from tests.portal.api_helpers import token
+
+    session.flush()
+    headers = token(client, officer.username, PASSWORD) if path.startswith("/api/") else {}
+    if not headers:
+        login(client, officer.username)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(connection, "before_cursor_execute", count)
+
+    def queries() -> int:
+        statements.clear()
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200
+        return len(statements)
+
+    _inbox(session, lead.institution_id, officer, 2)
+    few = queries()
+    _inbox(session, lead.institution_id, officer, 12)
+    body = client.get(path, headers=headers)
+    assert queries() == few, "one query or more per lead"
+    event.remove(connection, "before_cursor_execute", count)
+    # The page shows what the per-lead queries used to fetch: the claimant's view and the latest score.
+    if path.startswith("/api/"):
+        items = body.get_json()["items"]
+        assert len(items) == 15
+        claimed = [i for i in items if i["claimed_by"] == officer.username]
+        assert claimed and all(i["contact_phone"] == "13912345678" and i["borrower"] for i in claimed)
+        assert {i["profile"]["score_band"] for i in items if i["id"] != lead.id} == {"B"}
+        disbursed = [i for i in items if i["loan"]]
+        assert len(disbursed) == 3
+        assert all(i["loan"]["performance"][0]["reported_by"] == officer.username for i in disbursed)
+        assert all(i["purpose"] is None and i["borrower"] is None for i in items if i not in claimed)

@@ -1,0 +1,185 @@
+"""HTTP throughput of the officer inbox and the product list against a floor measured in the same run:
+a route that does nothing (GET /healthz).
+
+Creates a database of its own (a fresh PostgreSQL database on the server given by --database or
+DATABASE_URL, dropped afterwards; else a SQLite file in a temporary directory), migrates it and loads
+the demo data with the flask CLI, then serves it with gunicorn on 127.0.0.1 (2 worker processes, 8
+threads each, as scripts/run otherwise starts it). Rate limits are raised for that server only, so
+that no bench client is throttled; periodic sweeps are off.
+
+locust (as a library, headless, FastHttpUser, no wait between requests) then drives one scenario at a
+time with the same number of users for the same duration:
+
+- hello: GET /healthz (the floor; measured first and last, the mean is the floor)
+- inbox: the officer's leads page GET /officer/leads (logged in through the form as the first
+  officer of the institution with the most leads), and GET /api/v1/leads with a bearer token
+- products: the 金融超市 page GET /products, and GET /api/v1/products
+
+and prints for each requests/s, p50, p99, failures, the CPU the server and locust used, and the ratio
+of its throughput to the floor's. Each inbox and product scenario PASSes at a ratio of at least 0.5.
+Exits 1 if one FAILs or any request failed.
+
+    .venv/bin/python bench/load.py [--database postgresql://postgres@127.0.0.1:5432] [--users 16]
+        [--seconds 20] [--warmup 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness import (
+    THREADS,
+    UNTHROTTLED,
+    WORKERS,
+    BenchUser,
+    Measure,
+    api_token,
+    busiest_officer,
+    configure_logging,
+    database_option,
+    expect_page,
+    gunicorn,
+    measure,
+    scratch_database,
+    seed,
+    server_environment,
+    web_login,
+)
+from locust import task
+
+GOAL = 0.5
+OFFICER: dict[str, str] = {}  # set once the database is seeded
+
+
+class Hello(BenchUser):
+    @task
+    def healthz(self) -> None:
+        expect_page(self.client, "/healthz", "GET /healthz")
+
+
+class InboxPage(BenchUser):
+    def prepare(self) -> None:
+        web_login(self.client, OFFICER["username"])
+
+    @task
+    def inbox(self) -> None:
+        expect_page(self.client, "/officer/leads", "GET /officer/leads", marker='href="/officer/leads/')
+
+
+class InboxApi(BenchUser):
+    def prepare(self) -> None:
+        self.auth = api_token(self.client, OFFICER["username"])
+
+    @task
+    def inbox(self) -> None:
+        expect_page(self.client, "/api/v1/leads", "GET /api/v1/leads", marker='"items"', headers=self.auth)
+
+
+class ProductsPage(BenchUser):
+    @task
+    def products(self) -> None:
+        expect_page(self.client, "/products", "GET /products", marker='href="/products/')
+
+
+class ProductsApi(BenchUser):
+    @task
+    def products(self) -> None:
+        expect_page(self.client, "/api/v1/products", "GET /api/v1/products", marker='"items"')
+
+
+SCENARIOS: list[tuple[str, type[BenchUser], bool]] = [
+    ("hello      GET /healthz", Hello, False),
+    ("inbox      GET /officer/leads", InboxPage, True),
+    ("inbox      GET /api/v1/leads", InboxApi, True),
+    ("products   GET /products", ProductsPage, True),
+    ("products   GET /api/v1/products", ProductsApi, True),
+    ("hello      GET /healthz (again)", Hello, False),
+]
+
+
+def row(name: str, m: Measure, floor: float | None) -> str:
+    ratio = f"{m.rps / floor:>6.2f}" if floor else f"{'-':>6}"
+    return (
+        f"{name:<34} {m.rps:>8.1f} {m.p50_ms:>7.0f} {m.p99_ms:>7.0f} {m.failures:>8d}"
+        f" {m.server_cpu:>7.2f} {m.bench_cpu:>6.2f} {ratio}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", help="PostgreSQL server URL (default DATABASE_URL, else SQLite)")
+    parser.add_argument("--users", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per scenario")
+    parser.add_argument("--warmup", type=float, default=3.0, help="uncounted seconds before each")
+    args = parser.parse_args(argv)
+    configure_logging()
+
+    results: list[tuple[str, Measure, bool]] = []
+    with (
+        scratch_database(database_option(args.database), "load") as url,
+        tempfile.TemporaryDirectory(prefix="jihuitong-load-") as tmp,
+    ):
+        env = server_environment(url, SWEEP_INTERVAL_SECONDS="0")
+        took = seed(env)
+        OFFICER["username"], leads = busiest_officer(url)
+        print(f"database: {url.split('@')[-1]} (demo data seeded in {took:.0f} s)")
+        print(
+            f"server: gunicorn --workers {WORKERS} --threads {THREADS} on 127.0.0.1; "
+            f"LOGIN_RATE_LIMIT and API_RATE_LIMIT set to {UNTHROTTLED!r} for the bench server only, "
+            "SWEEP_INTERVAL_SECONDS=0, no REDIS_URL"
+        )
+        print(f"officer: {OFFICER['username']} ({leads} leads in the institution's inbox, 20 a page)")
+        print(
+            f"load: {args.users} locust users (FastHttpUser, no wait), {args.seconds:.0f} s measured after "
+            f"{args.warmup:.0f} s warm-up, one scenario at a time"
+        )
+        with gunicorn(env, Path(tmp)) as server:
+            for name, user_class, graded in SCENARIOS:
+                m = measure(
+                    server,
+                    server.base_url,
+                    user_class,
+                    users=args.users,
+                    seconds=args.seconds,
+                    warmup=args.warmup,
+                )
+                results.append((name, m, graded))
+                print(f"  {name}: {m.rps:.0f} req/s", file=sys.stderr, flush=True)
+    return report(results)
+
+
+def report(results: list[tuple[str, Measure, bool]]) -> int:
+    hellos = [m.rps for _name, m, graded in results if not graded]
+    floor = sum(hellos) / len(hellos)
+    print()
+    print(
+        f"{'scenario':<34} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'failures':>8} {'srv CPU':>7} {'locust':>6} {'ratio':>6}"
+    )
+    for name, m, _graded in results:
+        print(row(name, m, floor))
+    print(
+        f"floor: mean hello throughput {floor:.1f} req/s (first {hellos[0]:.1f}, last {hellos[-1]:.1f}); "
+        "CPU in cores (the machine's cores are shared by the server and locust)"
+    )
+    status = 0
+    for name, m, graded in results:
+        errors: dict[str, Any] = m.errors
+        for error, count in errors.items():
+            print(f"  error x{count}: {error}")
+        if m.failures:
+            status = 1
+        if graded:
+            ratio = m.rps / floor
+            verdict = "PASS" if ratio >= GOAL and not m.failures else "FAIL"
+            if verdict == "FAIL":
+                status = 1
+            print(f"{verdict}: {name.split(None, 1)[1]} at {ratio:.2f} of hello throughput (goal >= {GOAL})")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
