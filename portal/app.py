@@ -31,6 +31,7 @@ from core.errors import (
 from core.reference import N_
 from core.settings import Settings
 from portal import filters
+from portal.caching import init_cache
 from portal.db import close_session, db
 from portal.extensions import babel, csrf, limiter, login_manager
 from portal.messages import STATUS_CODES, error_message, field_messages
@@ -140,6 +141,7 @@ def create_app(
     login_manager.login_message = _l("请先登录")
     login_manager.session_protection = "strong"
     limiter.init_app(app)
+    init_cache(app)
 
     filters.register(app)
     _register_errors(app)
