@@ -30,10 +30,10 @@ def _ints(value: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(part) for part in value.split(",") if part.strip())
 
 
-def _count(name: str, value: str | None) -> int:
+def _count(name: str, value: str | None, default: int = 0) -> int:
     """A non-negative integer setting; anything else stops the start with the variable's name."""
     try:
-        number = _int(value, 0)
+        number = _int(value, default)
     except ValueError:
         raise ValueError(f"{name} must be a non-negative integer, not {value!r}") from None
     if number < 0:
@@ -83,6 +83,8 @@ class Settings:
     # Reverse proxies in front of the app whose X-Forwarded-* headers are believed (0: none, so
     # the client's own headers are ignored); nginx alone in front is 1.
     trusted_proxies: int = 0
+    # How long a web process may go on showing the 金融超市 as it was (0: check on every request).
+    catalogue_cache_seconds: int = 1
     # Fernet keys for identifier and contact columns, newest first (core.crypto); see README.
     data_keys: tuple[str, ...] = ()
     testing: bool = False
@@ -109,6 +111,9 @@ class Settings:
             "api_rate_limit": env.get("API_RATE_LIMIT") or "600 per minute",
             "secure_cookies": _bool(env.get("SECURE_COOKIES")),
             "trusted_proxies": _count("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES")),
+            "catalogue_cache_seconds": _count(
+                "CATALOGUE_CACHE_SECONDS", env.get("CATALOGUE_CACHE_SECONDS"), 1
+            ),
         }
         if env.get("SECRET_KEY"):
             values["secret_key"] = env["SECRET_KEY"]

@@ -48,3 +48,34 @@ def test_signed_in_pages_are_never_served_from_the_cache(client, session):
     assert user.username in page and user.username not in anonymous
     client.post("/logout")
     assert user.username not in text(client.get("/products"))
+
+
+def test_a_process_reads_the_catalogue_version_at_most_once_a_period(session, session_factory):
+    """With CATALOGUE_CACHE_SECONDS, requests inside the period touch no database at all; when the
+    period ends (its cache entry expires) the next request sees the change."""
+    from sqlalchemy import event
+
+    from portal.app import create_app
+    from portal.caching import VERSION_KEY
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(catalogue_cache_seconds=60), session_factory=session_factory)
+    client = app.test_client()
+    ProductFactory(name="缓存四号贷", published=True)
+    session.flush()
+    statements: list[str] = []
+    engine = session.get_bind().engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        for _ in range(3):
+            assert "缓存四号贷" in text(client.get("/products"))
+        assert len([s for s in statements if "count(products.id)" in s]) == 1
+        ProductFactory(name="缓存五号贷", published=True)
+        session.flush()
+        assert "缓存五号贷" not in text(client.get("/products"))  # within the period: as it was
+        with app.app_context():
+            cache.delete(VERSION_KEY)  # what the end of the period does
+        assert "缓存五号贷" in text(client.get("/products"))
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
