@@ -23,7 +23,7 @@ from core.reference import CITY_CODE
 from core.types import local_day_bounds
 from credit_profile.models import Borrower, BorrowerKind
 from matching.models import FINAL_NEED_STATUSES, Lead, Loan, Need, NeedStatus
-from matching.sqlfuncs import AnySelect, duration_us, grouped_medians
+from matching.sqlfuncs import AnySelect, duration_us, grouped_medians, median_aggregate
 
 INCLUSIVE_LINE = Decimal("10000000")
 SHARE_PLACES = Decimal("0.0001")
@@ -197,11 +197,18 @@ def lead_figures(
             stmt = stmt.join(target, onclause)
         return stmt
 
+    durations_us = duration_us(Lead.claimed_at, Lead.pushed_at)
+    median = median_aggregate(session, durations_us)
+    if median is not None:
+        # One pass over the window: the duration is NULL for an unclaimed lead, which the median skips.
+        stmt = _keyed_columns(base(func.count(Lead.id), func.count(Lead.claimed_at), median), keyed)
+        return {
+            k: (pushed, claimed, None if m is None else float(m))
+            for k, (pushed, claimed, m) in _rows(session, stmt).items()
+        }
     counts = _rows(session, _keyed_columns(base(func.count(Lead.id), func.count(Lead.claimed_at)), keyed))
     key = keyed.expr if keyed is not None else literal(0)
-    durations = base(key.label("key"), duration_us(Lead.claimed_at, Lead.pushed_at).label("us")).where(
-        Lead.claimed_at.is_not(None)
-    )
+    durations = base(key.label("key"), durations_us.label("us")).where(Lead.claimed_at.is_not(None))
     medians = grouped_medians(session, durations)
     if keyed is None:
         medians = {None: medians[0]} if 0 in medians else {}
@@ -430,16 +437,22 @@ def figures(
 
 
 ANALYTIC_WORK_MEM = "64MB"
+# What the statistics transaction sets (PostgreSQL), and the benchmark's floor with it.
+ANALYTIC_SETTINGS = {"work_mem": ANALYTIC_WORK_MEM, "jit": "off"}
 
 
 def analytic_session(session: Session) -> None:
     """Give the statistics queries of this transaction room to hash and sort in memory (PostgreSQL).
 
     The default work_mem (4 MB) makes the joins and the per-borrower aggregation over a year of a
-    city's rows spill to disk; SET LOCAL ends with the transaction (a request's or a job's).
+    city's rows spill to disk. JIT compilation is off: the statements are costly enough to trigger it,
+    and compiling their many CASE expressions takes a few hundred milliseconds that a scan of half a
+    million index tuples does not win back (bench/stats.py). SET LOCAL ends with the transaction (a
+    request's or a job's).
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SET LOCAL work_mem = '{ANALYTIC_WORK_MEM}'"))
+        for name, value in ANALYTIC_SETTINGS.items():
+            session.execute(text(f"SET LOCAL {name} = '{value}'"))
 
 
 def window_header(window: Window) -> dict[str, Any]:
