@@ -50,6 +50,7 @@ from matching.stats import (
     Window,
     analytic_session,
     figures,
+    figures_with_total,
     hours_from_microseconds,
     in_region,
     lead_figures,
@@ -131,10 +132,10 @@ def breakdown(session: Session, window: Window, by: str) -> dict[str, Any]:
     unknown dimension.
     """
     grouping, labels = grouping_for(session, by, window)
-    rows = figures(session, window, grouping)
+    rows, total = figures_with_total(session, window, grouping)
     items = [{"key": key, "label": labels.get(key) if key is not None else None, **values}
              for key, values in rows.items()]  # fmt: skip
-    return {**window_header(window), "by": by, "items": items, "total": figures(session, window)[None]}
+    return {**window_header(window), "by": by, "items": items, "total": total}
 
 
 # --- time series -------------------------------------------------------------------------------

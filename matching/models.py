@@ -41,8 +41,22 @@ OPEN_LEAD_STATUSES = frozenset(
 FINAL_NEED_STATUSES = frozenset({NeedStatus.DISBURSED, NeedStatus.REJECTED, NeedStatus.WITHDRAWN})
 
 
+# The statistics read a window of needs, leads and loans by date (matching.stats). These indexes carry
+# every column those queries read, so a window is an index-only scan of narrow, date-ordered tuples
+# instead of a visit to each wide row (PostgreSQL; other dialects index the date alone).
+NEED_WINDOW_COLUMNS = ("id", "borrower_id", "amount", "is_renewal", "status")
+LEAD_WINDOW_COLUMNS = ("id", "need_id", "institution_id", "product_id", "status", "claimed_at", "sla_due_at")
+LOAN_WINDOW_COLUMNS = (
+    "id", "borrower_id", "institution_id", "product_id", "amount", "rate", "collateral",
+    "first_loan_borrower", "renewal_without_repayment",
+)  # fmt: skip
+
+
 class Need(Base):
     __tablename__ = "needs"
+    __table_args__ = (
+        Index("ix_needs_submitted_at_covering", "submitted_at", postgresql_include=NEED_WINDOW_COLUMNS),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
@@ -62,7 +76,7 @@ class Need(Base):
     # gets the need, not only the best DISPATCH_TOP_N.
     open_to_all: Mapped[bool] = mapped_column(default=False, server_default=false())
     match_summary: Mapped[dict[str, Any] | None]
-    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     leads: Mapped[list[Lead]] = relationship(back_populates="need", order_by="Lead.id")
@@ -74,6 +88,7 @@ class Lead(Base):
     __table_args__ = (
         UniqueConstraint("need_id", "institution_id"),
         Index("ix_leads_institution_status", "institution_id", "status"),
+        Index("ix_leads_pushed_at_covering", "pushed_at", postgresql_include=LEAD_WINDOW_COLUMNS),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,7 +99,7 @@ class Lead(Base):
     dispatch_round: Mapped[int] = mapped_column(default=1)
     rank: Mapped[int] = mapped_column(default=1)
     explanation: Mapped[dict[str, Any] | None]
-    pushed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    pushed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sla_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -100,6 +115,9 @@ class Lead(Base):
 
 class Loan(Base):
     __tablename__ = "loans"
+    __table_args__ = (
+        Index("ix_loans_disbursed_on_covering", "disbursed_on", postgresql_include=LOAN_WINDOW_COLUMNS),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), unique=True)
@@ -111,7 +129,7 @@ class Loan(Base):
     rate: Mapped[Decimal] = mapped_column(RATE)
     term_months: Mapped[int]
     collateral: Mapped[str] = mapped_column(String(16))
-    disbursed_on: Mapped[dt.date] = mapped_column(index=True)
+    disbursed_on: Mapped[dt.date]
     first_loan_borrower: Mapped[bool]
     renewal_without_repayment: Mapped[bool]
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

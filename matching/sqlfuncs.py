@@ -123,6 +123,15 @@ def industry_section_sql(code: SQLColumnExpression[str]) -> ColumnElement[str | 
     )
 
 
+def median_aggregate(session: Session, value: ColumnElement[Any]) -> ColumnElement[float] | None:
+    """The median of `value` over a group as an aggregate (NULLs skipped), or None where the dialect has
+    none (SQLite: use grouped_medians). The same number as grouped_medians: percentile_cont over the
+    value as a double."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return func.percentile_cont(0.5).within_group(value.cast(Float))
+
+
 def grouped_medians(session: Session, values: AnySelect) -> dict[Any, float]:
     """key -> median of value, from a select of (key, value) rows with value not NULL.
 

@@ -11,7 +11,8 @@ the summary can never disagree on what a figure means.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -23,7 +24,7 @@ from core.reference import CITY_CODE
 from core.types import local_day_bounds
 from credit_profile.models import Borrower, BorrowerKind
 from matching.models import FINAL_NEED_STATUSES, Lead, Loan, Need, NeedStatus
-from matching.sqlfuncs import AnySelect, duration_us, grouped_medians
+from matching.sqlfuncs import AnySelect, duration_us, grouped_medians, median_aggregate
 
 INCLUSIVE_LINE = Decimal("10000000")
 SHARE_PLACES = Decimal("0.0001")
@@ -117,16 +118,22 @@ def in_region(window: Window) -> list[ColumnElement[bool]]:
     return [] if window.county is None else [Borrower.region_code == window.county]
 
 
-def _keyed(stmt: AnySelect, keyed: Keyed | None) -> AnySelect:
+# The key of the whole window's row in a grouping computed WITH its total (GROUP BY ROLLUP).
+TOTAL: Hashable = object()
+
+
+def _keyed(stmt: AnySelect, keyed: Keyed | None, *, rollup: bool = False) -> AnySelect:
     """Add the key as the last column, its joins, and the grouping (nothing without a key)."""
     if keyed is None:
         return stmt.add_columns(literal(None).label("key"))
     for target, onclause in keyed.joins:
         stmt = stmt.join(target, onclause)
-    return stmt.add_columns(keyed.expr.label("key")).group_by(keyed.expr)
+    return _keyed_columns(stmt, keyed, rollup=rollup)
 
 
-def _rows(session: Session, stmt: AnySelect) -> dict[Hashable, Sequence[Any]]:
+def _rows(session: Session, stmt: AnySelect, *, rollup: bool = False) -> dict[Hashable, Sequence[Any]]:
+    if rollup:  # the last column is grouping(key): 1 on the total's row
+        return {TOTAL if row[-1] else row[-2]: tuple(row[:-2]) for row in session.execute(stmt)}
     return {row[-1]: tuple(row[:-1]) for row in session.execute(stmt)}
 
 
@@ -148,7 +155,12 @@ def _region_of_borrower(window: Window, borrower_id: SQLColumnExpression[int]) -
 
 
 def need_figures(
-    session: Session, window: Window, keyed: Keyed | None, where: Sequence[ColumnElement[bool]] = ()
+    session: Session,
+    window: Window,
+    keyed: Keyed | None,
+    where: Sequence[ColumnElement[bool]] = (),
+    *,
+    rollup: bool = False,
 ) -> dict[Hashable, Sequence[Any]]:
     """key -> (needs, needs_amount, renewal_requests, renewal needs final, of those disbursed)."""
     start, end = window.bounds()
@@ -167,12 +179,17 @@ def need_figures(
         stmt = stmt.where(*_region_of_borrower(window, Need.borrower_id))
     return {
         key: (row[0], _from_cents(row[1]), *row[2:])
-        for key, row in _rows(session, _keyed(stmt, keyed)).items()
+        for key, row in _rows(session, _keyed(stmt, keyed, rollup=rollup), rollup=rollup).items()
     }
 
 
 def lead_figures(
-    session: Session, window: Window, keyed: Keyed | None, where: Sequence[ColumnElement[bool]] = ()
+    session: Session,
+    window: Window,
+    keyed: Keyed | None,
+    where: Sequence[ColumnElement[bool]] = (),
+    *,
+    rollup: bool = False,
 ) -> dict[Hashable, Sequence[Any]]:
     """key -> (leads pushed, of those claimed, median microseconds from push to claim or None)."""
     start, end = window.bounds()
@@ -197,21 +214,35 @@ def lead_figures(
             stmt = stmt.join(target, onclause)
         return stmt
 
+    durations_us = duration_us(Lead.claimed_at, Lead.pushed_at)
+    median = median_aggregate(session, durations_us)
+    if median is not None:
+        # One pass over the window: the duration is NULL for an unclaimed lead, which the median skips.
+        # count(*), not count(id): the rows sorted for the median stay narrow enough for work_mem.
+        stmt = _keyed_columns(base(func.count(), func.count(Lead.claimed_at), median), keyed, rollup=rollup)
+        return {
+            k: (pushed, claimed, None if m is None else float(m))
+            for k, (pushed, claimed, m) in _rows(session, stmt, rollup=rollup).items()
+        }
+    assert not rollup, "GROUP BY ROLLUP is PostgreSQL's"
     counts = _rows(session, _keyed_columns(base(func.count(Lead.id), func.count(Lead.claimed_at)), keyed))
     key = keyed.expr if keyed is not None else literal(0)
-    durations = base(key.label("key"), duration_us(Lead.claimed_at, Lead.pushed_at).label("us")).where(
-        Lead.claimed_at.is_not(None)
-    )
+    durations = base(key.label("key"), durations_us.label("us")).where(Lead.claimed_at.is_not(None))
     medians = grouped_medians(session, durations)
     if keyed is None:
         medians = {None: medians[0]} if 0 in medians else {}
     return {k: (*row, medians.get(k)) for k, row in counts.items()}
 
 
-def _keyed_columns(stmt: AnySelect, keyed: Keyed | None) -> AnySelect:
-    """As _keyed, for a statement that already carries the key's joins."""
+def _keyed_columns(stmt: AnySelect, keyed: Keyed | None, *, rollup: bool = False) -> AnySelect:
+    """As _keyed, for a statement that already carries the key's joins. With `rollup`, the rows of the
+    keys and the row of the whole window (PostgreSQL's GROUP BY ROLLUP), told apart by grouping(key)."""
     if keyed is None:
         return stmt.add_columns(literal(None).label("key"))
+    if rollup:
+        return stmt.add_columns(keyed.expr.label("key"), func.grouping(keyed.expr).label("total")).group_by(
+            func.rollup(keyed.expr)
+        )
     return stmt.add_columns(keyed.expr.label("key")).group_by(keyed.expr)
 
 
@@ -230,6 +261,7 @@ def loan_figures(
     *,
     total_by_key: bool = False,
     where: Sequence[ColumnElement[bool]] = (),
+    rollup: bool = False,
 ) -> dict[Hashable, Sequence[Any]]:
     """key -> the loan figures, in the order of LOAN_COLUMNS.
 
@@ -270,7 +302,9 @@ def loan_figures(
         ).where(in_window),
         join_borrower=on_borrower,
     )
-    loan_level = _rows(session, _keyed_columns(flat, keyed))
+    # The whole window's row is the sum of the keys' only when each borrower has one key.
+    assert not rollup or on_borrower
+    loan_level = _rows(session, _keyed_columns(flat, keyed, rollup=rollup), rollup=rollup)
 
     inner = restricted(
         select(
@@ -324,8 +358,9 @@ def loan_figures(
         outer = outer.add_columns(p.key).group_by(p.key)
     else:
         assert keyed is not None
-        outer = outer.add_columns(keyed.expr.label("key")).group_by(keyed.expr).where(*in_region(window))
-    borrower_level = _rows(session, outer)
+        outer = _keyed_columns(outer, keyed, rollup=rollup).where(*in_region(window))
+    with _serial(session):
+        borrower_level = _rows(session, outer, rollup=rollup)
 
     result: dict[Hashable, Sequence[Any]] = {}
     for key, flat_row in loan_level.items():
@@ -343,6 +378,26 @@ def loan_figures(
             _from_cents(nfra_amount), pboc_b, nfra_b, int(farmer_n or 0), _from_cents(farmer_amount),
         )  # fmt: skip
     return result
+
+
+@contextmanager
+def _serial(session: Session) -> Iterator[None]:
+    """Run the statements inside without parallel workers (PostgreSQL), then restore the setting.
+
+    PostgreSQL plans the per-borrower aggregation as the inner side of a parallel hash join, which
+    every worker then builds in full: three times the work for the same answer (EXPLAIN shows
+    loops=3), 0.95 s against 0.6 s serial for a year in bench/stats.py.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    name = "max_parallel_workers_per_gather"
+    previous = session.scalar(text(f"SELECT current_setting('{name}')"))
+    session.execute(text(f"SET LOCAL {name} = 0"))
+    try:
+        yield
+    finally:
+        session.execute(text(f"SELECT set_config('{name}', :value, true)"), {"value": previous})
 
 
 _EMPTY_NEED = (0, None, 0, 0, 0)
@@ -407,18 +462,52 @@ def figures(
                 needs.get(None, _EMPTY_NEED), leads.get(None, _EMPTY_LEAD), loans.get(None, _EMPTY_LOAN)
             )
         }
-    grouped_needs = need_figures(session, window, grouping.need) if grouping.need else None
-    grouped_leads = lead_figures(session, window, grouping.lead) if grouping.lead else None
+    return _grouped_figures(session, window, grouping)
+
+
+def _rolls_up(session: Session, grouping: Grouping) -> bool:
+    """Whether the whole window's figures can come from the grouping's own statements: on PostgreSQL
+    (GROUP BY ROLLUP), when every family is keyed by a borrower attribute, so that each borrower, and
+    with it each need, lead and loan, falls under exactly one key (distinct borrowers and the inclusive
+    line are then the same over the keys as over the window)."""
+    families = (grouping.need, grouping.lead, grouping.loan)
+    return (
+        session.get_bind().dialect.name == "postgresql"
+        and not grouping.loan_total_by_key
+        and all(keyed is not None and keyed.on_borrower for keyed in families)
+    )
+
+
+def figures_with_total(
+    session: Session, window: Window, grouping: Grouping
+) -> tuple[dict[Hashable, dict[str, Any]], dict[str, Any]]:
+    """figures(session, window, grouping) and the whole window's figures (figures(session, window)[None]),
+    from the same statements where that is exact (see _rolls_up), else from separate ones."""
+    analytic_session(session)
+    if not _rolls_up(session, grouping):
+        return _grouped_figures(session, window, grouping), figures(session, window)[None]
+    rows = _grouped_figures(session, window, grouping, rollup=True)
+    return rows, rows.pop(TOTAL)
+
+
+def _grouped_figures(
+    session: Session, window: Window, grouping: Grouping, *, rollup: bool = False
+) -> dict[Hashable, dict[str, Any]]:
+    """figures() with a grouping; with `rollup`, also the whole window's figures under the key TOTAL."""
+    grouped_needs = need_figures(session, window, grouping.need, rollup=rollup) if grouping.need else None
+    grouped_leads = lead_figures(session, window, grouping.lead, rollup=rollup) if grouping.lead else None
     grouped_loans = (
-        loan_figures(session, window, grouping.loan, total_by_key=grouping.loan_total_by_key)
+        loan_figures(session, window, grouping.loan, total_by_key=grouping.loan_total_by_key, rollup=rollup)
         if grouping.loan
         else None
     )
     keys: list[Hashable] = list(grouping.keys)
     for found in (grouped_needs, grouped_leads, grouped_loans):
         for key in found or {}:
-            if key not in keys:
+            if key not in keys and key is not TOTAL:
                 keys.append(key)
+    if rollup:
+        keys.append(TOTAL)
     return {
         key: present(
             None if grouped_needs is None else grouped_needs.get(key, _EMPTY_NEED),
@@ -430,16 +519,22 @@ def figures(
 
 
 ANALYTIC_WORK_MEM = "64MB"
+# What the statistics transaction sets (PostgreSQL), and the benchmark's floor with it.
+ANALYTIC_SETTINGS = {"work_mem": ANALYTIC_WORK_MEM, "jit": "off"}
 
 
 def analytic_session(session: Session) -> None:
     """Give the statistics queries of this transaction room to hash and sort in memory (PostgreSQL).
 
     The default work_mem (4 MB) makes the joins and the per-borrower aggregation over a year of a
-    city's rows spill to disk; SET LOCAL ends with the transaction (a request's or a job's).
+    city's rows spill to disk. JIT compilation is off: the statements are costly enough to trigger it,
+    and compiling their many CASE expressions takes a few hundred milliseconds that a scan of half a
+    million index tuples does not win back (bench/stats.py). SET LOCAL ends with the transaction (a
+    request's or a job's).
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SET LOCAL work_mem = '{ANALYTIC_WORK_MEM}'"))
+        for name, value in ANALYTIC_SETTINGS.items():
+            session.execute(text(f"SET LOCAL {name} = '{value}'"))
 
 
 def window_header(window: Window) -> dict[str, Any]:

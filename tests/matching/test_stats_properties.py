@@ -18,7 +18,7 @@ from core.types import SHANGHAI
 from matching import analytics
 from matching.models import Lead, Loan, Need
 from matching.sqlfuncs import add_months_py
-from matching.stats import SUMMARY_FIELDS, Window, summary
+from matching.stats import SUMMARY_FIELDS, Window, figures, summary
 from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory
 from tests.matching.reference_stats import Reference, add_months, load, median_hours, micros
 
@@ -244,6 +244,9 @@ def check_against_reference(session, world, case) -> None:
 
         for by in analytics.DIMENSIONS:
             result = analytics.breakdown(session, w, by)
+            # The total: the summary, whether computed with the keys (ROLLUP) or on its own.
+            assert {k: result["total"][k] for k in SUMMARY_FIELDS} == {k: expected[k] for k in SUMMARY_FIELDS}
+            assert result["total"] == figures(session, w)[None], by
             items = {item["key"]: item for item in result["items"]}
             reference = ref.breakdown(by)
             assert set(reference) <= set(items), by
