@@ -16,6 +16,7 @@ from typing import Any
 from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 # Chinese glyph metrics come from whichever of FONTS is installed; the browser draws the text itself.
 logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
@@ -88,9 +89,12 @@ def line_chart(
         for index, (name, values) in enumerate(series.items()):
             ax.plot(list(months), list(values), marker="o", color=PALETTE[index % len(PALETTE)], label=name)
         _style(ax, title)
+        if all(float(v).is_integer() for values in series.values() for v in values):
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.2 of a loan
         ax.tick_params(axis="x", rotation=45)
         if len(series) > 1:
-            ax.legend(frameon=False, fontsize=11)
+            # Below the month labels, where it cannot cover a line.
+            ax.legend(frameon=False, fontsize=11, loc="upper left", bbox_to_anchor=(0, -0.3))
         return _svg(fig)
 
 
