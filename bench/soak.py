@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import gevent
 import psutil
@@ -83,6 +84,17 @@ class Visitor(BenchUser):
         expect_page(self.client, "/api/v1/products", "GET /api/v1/products", marker='"items"')
 
 
+def _list_then_one(client: Any, path: str, prefix: str) -> None:
+    """A list page, then one of the items it links to, as a person reading their list would."""
+    with client.get(path, name=f"GET {path}", allow_redirects=False, catch_response=True) as response:
+        if response.status_code != 200:
+            response.failure(f"{path} answered {response.status_code}")
+            return
+        links = _links(response.text, prefix)
+    if links:
+        expect_page(client, random.choice(links), f"GET {prefix}<id>")
+
+
 class Applicant(BenchUser):
     weight = 2
     wait_time = between(1, 3)
@@ -93,15 +105,7 @@ class Applicant(BenchUser):
 
     @task(5)
     def needs(self) -> None:
-        with self.client.get(
-            "/me/needs", name="GET /me/needs", allow_redirects=False, catch_response=True
-        ) as response:
-            if response.status_code != 200:
-                response.failure(f"/me/needs answered {response.status_code}")
-                return
-            links = _links(response.text, "/me/needs/")
-        if links:
-            expect_page(self.client, random.choice(links), "GET /me/needs/<id>")
+        _list_then_one(self.client, "/me/needs", "/me/needs/")
 
     @task(1)
     def log_in_again(self) -> None:
@@ -134,15 +138,7 @@ class Officer(BenchUser):
 
     @task(3)
     def inbox(self) -> None:
-        with self.client.get(
-            "/officer/leads", name="GET /officer/leads", allow_redirects=False, catch_response=True
-        ) as response:
-            if response.status_code != 200:
-                response.failure(f"/officer/leads answered {response.status_code}")
-                return
-            links = _links(response.text, "/officer/leads/")
-        if links:
-            expect_page(self.client, random.choice(links), "GET /officer/leads/<id>")
+        _list_then_one(self.client, "/officer/leads", "/officer/leads/")
 
     @task(2)
     def inbox_api(self) -> None:
