@@ -225,3 +225,15 @@ def test_garbage_in_the_query_string_is_a_chinese_422(client, data):
         response = client.get("/finance/breakdown", query_string={**WINDOW, **params})
         assert response.status_code == 422, params
         assert "<script>" not in response.get_data(as_text=True)
+
+
+def test_drilldown_pages_through_the_rows(client, data, monkeypatch):
+    monkeypatch.setattr("portal.web.finance.PER_PAGE", 2)
+    login(client, "city")
+    first = text(page(client, "drilldown", figure="loans"))
+    assert "共 5 条" in first and "第 1 / 3 页" in first and "下一页" in first and "上一页" not in first
+    last = text(page(client, "drilldown", figure="loans", page="3"))
+    assert "第 3 / 3 页" in last and "上一页" in last and "下一页" not in last
+    ids = [set(re.findall(r"<td>(\d+)</td>\s*<td>\d{4}-", text(page(client, "drilldown", figure="loans", page=str(n)))))
+           for n in (1, 2, 3)]  # fmt: skip
+    assert [len(i) for i in ids] == [2, 2, 1] and len(set().union(*ids)) == 5
