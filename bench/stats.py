@@ -115,9 +115,9 @@ def generate(engine: Engine, *, loans: int, leads: int) -> None:
         )
         conn.execute(
             text(
-                "INSERT INTO leads (id, need_id, institution_id, product_id, status, dispatch_round, rank, pushed_at, "
-                "sla_due_at, claimed_at, updated_at) "
-                "SELECT i, n.id, inst, inst + 12 * (i % 5), "
+                "INSERT INTO leads (id, need_id, borrower_id, institution_id, product_id, status, dispatch_round, rank, "
+                "pushed_at, sla_due_at, claimed_at, updated_at) "
+                "SELECT i, n.id, n.borrower_id, inst, inst + 12 * (i % 5), "
                 "CASE WHEN i <= :needs AND i % 3 <> 0 THEN 'disbursed' WHEN i % 7 = 0 THEN 'expired' ELSE 'rejected' END, "
                 "1, 1, "
                 "n.submitted_at + interval '5 minutes', n.submitted_at + interval '8 hours', "
@@ -164,11 +164,7 @@ def raw_summary_sql(county: bool) -> str:
     county is asked for; the loan-level sums in one pass, and a narrow per-borrower pass (count, total,
     first loan) for the borrower-level figures (no COUNT(DISTINCT), no wide per-borrower state)."""
     region = "JOIN borrowers b ON b.id = {t}.borrower_id AND b.region_code = :county" if county else ""
-    lead_region = (
-        "JOIN needs n ON n.id = l.need_id JOIN borrowers b ON b.id = n.borrower_id AND b.region_code = :county"
-        if county
-        else ""
-    )
+    lead_region = region.format(t="l") if county else ""
     return f"""
 WITH nd AS (
   SELECT count(*) AS needs, sum(n.amount) AS needs_amount, count(*) FILTER (WHERE n.is_renewal) AS renewal_requests,
@@ -221,8 +217,7 @@ def window_rows(session: Session, window: Window) -> int:
             text(
                 "SELECT (SELECT count(*) FROM needs n JOIN borrowers b ON b.id = n.borrower_id "
                 f"WHERE n.submitted_at >= :start AND n.submitted_at < :end{region}) "
-                "+ (SELECT count(*) FROM leads l JOIN needs n ON n.id = l.need_id "
-                "JOIN borrowers b ON b.id = n.borrower_id "
+                "+ (SELECT count(*) FROM leads l JOIN borrowers b ON b.id = l.borrower_id "
                 f"WHERE l.pushed_at >= :start AND l.pushed_at < :end{region}) "
                 "+ (SELECT count(*) FROM loans lo JOIN borrowers b ON b.id = lo.borrower_id "
                 f"WHERE lo.disbursed_on BETWEEN :first AND :last{region})"

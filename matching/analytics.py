@@ -263,11 +263,7 @@ def funnel(session: Session, window: Window) -> dict[str, Any]:
         *[func.count(case((_lead_reached(step), Lead.id))) for step in LEAD_FUNNEL_STEPS[1:]],
     ).where(Lead.pushed_at >= start, Lead.pushed_at < end)
     if window.county:
-        leads = (
-            leads.join(Need, Need.id == Lead.need_id)
-            .join(Borrower, Borrower.id == Need.borrower_id)
-            .where(*in_region(window))
-        )
+        leads = leads.where(Lead.borrower_id.in_(select(Borrower.id).where(*in_region(window))))
     lead_counts = session.execute(leads).one()
     outcomes = dict(
         session.execute(
@@ -309,8 +305,7 @@ def institution_board(session: Session, window: Window) -> dict[str, Any]:
     approved = _lead_event(Lead.id, LeadStatus.APPROVED.value)
     base = (
         select(Lead.institution_id)
-        .join(Need, Need.id == Lead.need_id)
-        .join(Borrower, Borrower.id == Need.borrower_id)
+        .join(Borrower, Borrower.id == Lead.borrower_id)
         .where(Lead.pushed_at >= start, Lead.pushed_at < end, *in_region(window))
     )
     extra = {
@@ -665,7 +660,7 @@ def drilldown(
         lead_stmt = (
             select(Lead, Need, Borrower, Institution, Product)
             .join(Need, Need.id == Lead.need_id)
-            .join(Borrower, Borrower.id == Need.borrower_id)
+            .join(Borrower, Borrower.id == Lead.borrower_id)
             .join(Institution, Institution.id == Lead.institution_id)
             .join(Product, Product.id == Lead.product_id)
             .where(*where)

@@ -7,7 +7,16 @@ import enum
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -45,7 +54,9 @@ FINAL_NEED_STATUSES = frozenset({NeedStatus.DISBURSED, NeedStatus.REJECTED, Need
 # every column those queries read, so a window is an index-only scan of narrow, date-ordered tuples
 # instead of a visit to each wide row (PostgreSQL; other dialects index the date alone).
 NEED_WINDOW_COLUMNS = ("id", "borrower_id", "amount", "is_renewal", "status")
-LEAD_WINDOW_COLUMNS = ("id", "need_id", "institution_id", "product_id", "status", "claimed_at", "sla_due_at")
+LEAD_WINDOW_COLUMNS = (
+    "id", "need_id", "borrower_id", "institution_id", "product_id", "status", "claimed_at", "sla_due_at",
+)  # fmt: skip
 LOAN_WINDOW_COLUMNS = (
     "id", "borrower_id", "institution_id", "product_id", "amount", "rate", "collateral",
     "first_loan_borrower", "renewal_without_repayment",
@@ -56,6 +67,8 @@ class Need(Base):
     __tablename__ = "needs"
     __table_args__ = (
         Index("ix_needs_submitted_at_covering", "submitted_at", postgresql_include=NEED_WINDOW_COLUMNS),
+        # The target of the leads' (need_id, borrower_id) foreign key.
+        UniqueConstraint("id", "borrower_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -79,7 +92,9 @@ class Need(Base):
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    leads: Mapped[list[Lead]] = relationship(back_populates="need", order_by="Lead.id")
+    leads: Mapped[list[Lead]] = relationship(
+        back_populates="need", order_by="Lead.id", foreign_keys="Lead.need_id"
+    )
 
 
 class Lead(Base):
@@ -87,12 +102,20 @@ class Lead(Base):
     # One lead per (need, institution), ever: the database, not Python, guarantees it.
     __table_args__ = (
         UniqueConstraint("need_id", "institution_id"),
+        # The lead's borrower is its need's (denormalised so that the statistics reach the borrower
+        # without joining needs): the database, not Python, keeps the two equal.
+        ForeignKeyConstraint(
+            ["need_id", "borrower_id"],
+            ["needs.id", "needs.borrower_id"],
+            name="fk_leads_need_id_borrower_id_needs",
+        ),
         Index("ix_leads_institution_status", "institution_id", "status"),
         Index("ix_leads_pushed_at_covering", "pushed_at", postgresql_include=LEAD_WINDOW_COLUMNS),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), index=True)
+    borrower_id: Mapped[int]
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     status: Mapped[str] = mapped_column(String(16), default=LeadStatus.PUSHED)
@@ -110,7 +133,7 @@ class Lead(Base):
     reason_code: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
 
-    need: Mapped[Need] = relationship(back_populates="leads")
+    need: Mapped[Need] = relationship(back_populates="leads", foreign_keys=[need_id])
 
 
 class Loan(Base):

@@ -540,6 +540,7 @@ def _push(
         product = context.products[pick.product_id]
         lead = Lead(
             need_id=need.id,
+            borrower_id=need.borrower_id,
             institution_id=pick.institution_id,
             product_id=pick.product_id,
             status=LeadStatus.PUSHED,

@@ -196,20 +196,11 @@ def lead_figures(
 
     def base(*columns: SQLColumnExpression[Any]) -> AnySelect:
         stmt = select(*columns).select_from(Lead).where(Lead.pushed_at >= start, Lead.pushed_at < end, *where)
+        # The lead's borrower is its need's (a foreign key on leads (need_id, borrower_id)): no join to needs.
         if keyed is not None and keyed.on_borrower:
-            stmt = (
-                stmt.join(Need, Need.id == Lead.need_id)
-                .join(Borrower, Borrower.id == Need.borrower_id)
-                .where(*in_region(window))
-            )
-        elif window.county is not None:
-            stmt = stmt.where(
-                Lead.need_id.in_(
-                    select(Need.id)
-                    .join(Borrower, Borrower.id == Need.borrower_id)
-                    .where(Borrower.region_code == window.county)
-                )
-            )
+            stmt = stmt.join(Borrower, Borrower.id == Lead.borrower_id).where(*in_region(window))
+        else:
+            stmt = stmt.where(*_region_of_borrower(window, Lead.borrower_id))
         for target, onclause in keyed.joins if keyed is not None else ():
             stmt = stmt.join(target, onclause)
         return stmt

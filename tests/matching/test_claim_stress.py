@@ -86,8 +86,9 @@ def _world(factory: sessionmaker[Session], rounds: int) -> tuple[int, list[int],
                         collateral="credit", declared_prior_loan=False, status=NeedStatus.MATCHED)  # fmt: skip
             s.add(need)
             s.flush()
-            lead = Lead(need_id=need.id, institution_id=bank.id, product_id=product.id,
-                        status=LeadStatus.PUSHED, pushed_at=now, sla_due_at=now + dt.timedelta(hours=8))  # fmt: skip
+            lead = Lead(need_id=need.id, borrower_id=need.borrower_id, institution_id=bank.id,
+                        product_id=product.id, status=LeadStatus.PUSHED, pushed_at=now,
+                        sla_due_at=now + dt.timedelta(hours=8))  # fmt: skip
             s.add(lead)
             s.flush()
             lead_ids.append(lead.id)

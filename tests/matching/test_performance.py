@@ -46,6 +46,7 @@ def lead_for(session, bank, borrower, *, status="disbursed", disbursed_on=None) 
     session.flush()
     lead = Lead(
         need_id=need.id,
+        borrower_id=need.borrower_id,
         institution_id=bank["institution_id"],
         product_id=bank["product"].id,
         status=status,

@@ -33,6 +33,7 @@ def _history(session, institution, product, statuses, band="none"):
         session.add(
             Lead(
                 need_id=need.id,
+                borrower_id=need.borrower_id,
                 institution_id=institution.id,
                 product_id=product.id,
                 status=status,

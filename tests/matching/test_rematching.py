@@ -82,6 +82,7 @@ def test_a_push_to_an_institution_already_holding_the_need_is_refused_by_the_dat
     session.add(
         Lead(
             need_id=need.id,
+            borrower_id=need.borrower_id,
             institution_id=banks[0][0].id,
             product_id=banks[0][1].id,
             pushed_at=utcnow(),

@@ -123,7 +123,8 @@ def insert(session, world, needs: list[dict[str, Any]]) -> None:
             is_claimed = outcome not in ("pushed", "expired", "closed")
             status = {"rejected_claimed": "rejected", "rejected_approved": "rejected"}.get(outcome, outcome)
             lead = Lead(
-                need_id=need.id, institution_id=product.institution_id, product_id=product.id, status=status,
+                need_id=need.id, borrower_id=need.borrower_id, institution_id=product.institution_id,
+                product_id=product.id, status=status,
                 pushed_at=pushed, updated_at=pushed, claimed_at=claimed if is_claimed else None,
                 sla_due_at=pushed + dt.timedelta(hours=lead_spec_["sla_hours"]),
             )  # fmt: skip

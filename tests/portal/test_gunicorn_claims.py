@@ -85,7 +85,8 @@ def _seed(url: str) -> tuple[int, list[str]]:
         s.add(need)
         s.flush()
         lead = Lead(
-            need_id=need.id, institution_id=bank.id, product_id=product.id, status=LeadStatus.PUSHED,
+            need_id=need.id, borrower_id=need.borrower_id, institution_id=bank.id, product_id=product.id,
+            status=LeadStatus.PUSHED,
             pushed_at=now, sla_due_at=now + dt.timedelta(hours=8),
         )  # fmt: skip
         s.add(lead)

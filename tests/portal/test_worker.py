@@ -209,7 +209,15 @@ def test_without_redis_the_web_process_sweeps_in_a_thread_started_by_the_first_r
         )
         s.add(need)
         s.flush()
-        s.add(Lead(need_id=need.id, institution_id=institution.id, product_id=product.id, sla_due_at=_past()))
+        s.add(
+            Lead(
+                need_id=need.id,
+                borrower_id=need.borrower_id,
+                institution_id=institution.id,
+                product_id=product.id,
+                sla_due_at=_past(),
+            )
+        )
         s.commit()
 
     quiet = create_app(make_settings(testing=True, sweep_interval_seconds=1), session_factory=factory)
