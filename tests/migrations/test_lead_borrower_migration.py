@@ -3,8 +3,6 @@ a lead whose borrower is not its need's, and the downgrade takes the column away
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from alembic import command
 from sqlalchemy import inspect, text
@@ -12,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db import make_engine
 from portal.cli import alembic_config
-from tests.conftest import _TMP, DATABASE_URL, IS_POSTGRES
+from tests.migrations.scratch import scratch_database
 
 pytestmark = pytest.mark.smoke
 
@@ -22,21 +20,8 @@ NOW = "2026-01-02 03:04:05"
 
 @pytest.fixture
 def scratch_url():
-    if IS_POSTGRES:
-        name = f"jihuitong_lead_borrower_{os.getpid()}"
-        base, _name = DATABASE_URL.rsplit("/", 1)
-        admin = make_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        yield f"{base}/{name}"
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
-    else:
-        path = _TMP / "lead_borrower.db"
-        path.unlink(missing_ok=True)
-        yield f"sqlite:///{path}"
+    with scratch_database("lead_borrower") as url:
+        yield url
 
 
 def _lead(conn, lead_id: int, need_id: int, borrower_id: int | None = None) -> None:

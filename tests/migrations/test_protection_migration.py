@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from alembic import command
 from sqlalchemy import text
@@ -13,7 +11,7 @@ from core import crypto
 from core.audit import verify_chain
 from core.db import make_engine
 from portal.cli import alembic_config
-from tests.conftest import _TMP, DATABASE_URL, IS_POSTGRES
+from tests.migrations.scratch import scratch_database
 
 pytestmark = pytest.mark.smoke
 
@@ -23,21 +21,8 @@ USCC, ID_NUMBER, PHONE = "91360802MA35ABCD0P", "360821198001010013", "1390796111
 
 @pytest.fixture
 def scratch_url():
-    if IS_POSTGRES:
-        name = f"jihuitong_protection_{os.getpid()}"
-        base, _name = DATABASE_URL.rsplit("/", 1)
-        admin = make_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        yield f"{base}/{name}"
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
-    else:
-        path = _TMP / "protection.db"
-        path.unlink(missing_ok=True)
-        yield f"sqlite:///{path}"
+    with scratch_database("protection") as url:
+        yield url
 
 
 def test_existing_rows_are_encrypted_indexed_and_sealed(scratch_url):

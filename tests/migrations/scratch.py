@@ -1,0 +1,34 @@
+"""A database of its own for a migration test that steps through revisions with data in it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+
+from core.db import make_engine
+from tests.conftest import _TMP, DATABASE_URL, IS_POSTGRES
+
+
+@contextmanager
+def scratch_database(label: str) -> Iterator[str]:
+    """The URL of an empty database named after `label` (PostgreSQL, or an SQLite file), dropped after."""
+    if IS_POSTGRES:
+        name = f"jihuitong_{label}_{os.getpid()}"
+        base, _name = DATABASE_URL.rsplit("/", 1)
+        admin = make_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        try:
+            yield f"{base}/{name}"
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            admin.dispose()
+    else:
+        path = _TMP / f"{label}.db"
+        path.unlink(missing_ok=True)
+        yield f"sqlite:///{path}"
