@@ -10,7 +10,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -106,17 +106,56 @@ def open_session(session: Session, user: User, *, kind: str, ttl: dt.timedelta) 
     return token, row
 
 
+# The conditions of a live token, built once with parameters (building a statement costs more than
+# running it, and these run on every signed-in request): the session row is of the kind asked for,
+# neither revoked nor expired, and its user is active.
+_LIVE = (
+    AuthSession.user_id == User.id,
+    AuthSession.token_hash == bindparam("token_hash"),
+    AuthSession.kind == bindparam("kind"),
+    AuthSession.revoked_at.is_(None),
+    AuthSession.expires_at > bindparam("now", type_=AuthSession.expires_at.type),
+    User.active.is_(True),
+)
+_LIVE_USER = select(User).where(*_LIVE)
+_LIVE_SNAPSHOT = select(cast(func.pg_current_snapshot(), Text)).where(*_LIVE)
+
+
+def _live(token: str, kind: str) -> dict[str, Any]:
+    return {"token_hash": _digest(token), "kind": kind, "now": utcnow()}
+
+
 def resolve_session(session: Session, token: str, *, kind: str) -> User | None:
     """The user behind a live token of this kind, or None (unknown, expired, revoked, inactive)."""
-    row = session.scalar(
-        select(AuthSession).where(AuthSession.token_hash == _digest(token), AuthSession.kind == kind)
-    )
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    return session.scalar(_LIVE_USER, _live(token, kind))
+
+
+def live_session_snapshot(connection: Connection, token: str, *, kind: str) -> str | None:
+    """The name of the database state now (as `database_snapshot`) if the token is live, else None.
+
+    One statement, for a connection outside any transaction (autocommit): whether a response kept for
+    this token may be given again costs a single round trip. PostgreSQL only.
+    """
+    return connection.scalar(_LIVE_SNAPSHOT, _live(token, kind))
+
+
+def database_snapshot(session: Session) -> str | None:
+    """A name for the committed state the session's transaction reads, or None where there is none.
+
+    On PostgreSQL it is the snapshot (`pg_current_snapshot()`: xmin, xmax and the transactions then in
+    progress): two equal names see exactly the same committed rows, and a commit anywhere changes the
+    name of every later snapshot. None on SQLite, and once this transaction has written itself (its own
+    uncommitted changes are not in the name), so that nothing is reused there.
+    """
+    if session.get_bind().dialect.name != "postgresql":
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
-        return None
-    return user
+    snapshot, written = session.execute(
+        select(
+            cast(func.pg_current_snapshot(), Text),
+            func.pg_current_xact_id_if_assigned().is_not(None),
+        )
+    ).one()
+    return None if written else str(snapshot)
 
 
 def revoke_session(session: Session, token: str) -> None:

@@ -7,6 +7,8 @@ from several connections (concurrency, workers) use the `committed_db` fixture i
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -31,7 +33,11 @@ from tests.factories import bind_factories
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 # One database per test run, so that concurrent runs on one machine never share a schema.
 DEFAULT_PG = f"postgresql+psycopg://postgres@127.0.0.1:5432/jihuitong_test_{os.getpid()}"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+REDIS_SERVER = "redis://127.0.0.1:6379"
+# Each run claims a Redis database of its own (15 down to 1) with this key, so that two suites on one
+# machine never flush or take each other's jobs; the claim expires if a run dies without releasing it.
+REDIS_CLAIM_KEY = "jihuitong:test-run"
+REDIS_CLAIM_SECONDS = 4 * 3600
 # A fixed data key for the suite (never used outside tests); installed at import so that factories
 # writing encrypted columns work without an app.
 TEST_DATA_KEY = "JefESS6cVuwb8vlqHRkt-rcwEWZVyO-wtbqkoVEtYNs="
@@ -57,9 +63,28 @@ def _postgres_url() -> str | None:
     return url
 
 
+def _claim_redis_database() -> str:
+    """redis://.../N for the highest database no other live test run has claimed."""
+    for number in range(15, 0, -1):
+        url = f"{REDIS_SERVER}/{number}"
+        if Redis.from_url(url, socket_connect_timeout=1).set(
+            REDIS_CLAIM_KEY, os.getpid(), nx=True, ex=REDIS_CLAIM_SECONDS
+        ):
+            atexit.register(_release_redis_database, url)
+            return url
+    raise RuntimeError("every Redis database 1-15 is claimed by another test run; set TEST_REDIS_URL")
+
+
+def _release_redis_database(url: str) -> None:
+    with contextlib.suppress(RedisError):
+        connection = Redis.from_url(url, socket_connect_timeout=1)
+        if connection.get(REDIS_CLAIM_KEY) == str(os.getpid()).encode():
+            connection.delete(REDIS_CLAIM_KEY)
+
+
 def _redis_url() -> str | None:
-    url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
     try:
+        url = os.environ.get("TEST_REDIS_URL") or _claim_redis_database()
         Redis.from_url(url, socket_connect_timeout=1).ping()
     except RedisError as exc:
         if REQUIRE_SERVICES:
@@ -214,5 +239,7 @@ def committed_db(engine: Engine) -> Iterator[tuple[Engine, sessionmaker[Session]
 def redis_url() -> str:
     if REDIS_URL is None:
         pytest.skip("Redis not reachable (set REQUIRE_SERVICES=1 to make this a failure)")
-    Redis.from_url(REDIS_URL).flushdb()
+    connection = Redis.from_url(REDIS_URL)
+    connection.flushdb()
+    connection.set(REDIS_CLAIM_KEY, os.getpid(), ex=REDIS_CLAIM_SECONDS)  # flushdb took the claim too
     return REDIS_URL

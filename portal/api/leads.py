@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Response, current_app
 from marshmallow import RAISE
 from sqlalchemy import select
 
@@ -36,6 +37,7 @@ from portal.api.schemas import (
     TransitionIn,
 )
 from portal.auth import api_user, token_auth
+from portal.caching import kept_per_viewer, viewer_cached
 from portal.db import commit, db
 from portal.preview import anonymised_profile
 from products.models import Institution, Product
@@ -181,20 +183,29 @@ def _institution_id() -> int:
 
 
 @api_bp.get("/leads")
+@kept_per_viewer
 @api_bp.auth_required(token_auth, roles=OFFICER)
 @api_bp.input(LeadQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(LeadPage)
 @api_bp.doc(summary=N_("本机构线索"))
-def leads(query: dict[str, Any]) -> dict[str, Any]:
-    page, per_page = query["page"], query["per_page"]
-    rows, total = list_leads(
-        db(),
-        institution_id=_institution_id(),
-        status=query.get("status"),
-        limit=per_page,
-        offset=(page - 1) * per_page,
-    )
-    return page_body(lead_dicts(rows, viewer_id=api_user().id), total, page, per_page)
+def leads(query: dict[str, Any]) -> Response:
+    user = api_user()
+    institution_id = _institution_id()
+
+    def build() -> tuple[str, None]:
+        page, per_page = query["page"], query["per_page"]
+        rows, total = list_leads(
+            db(),
+            institution_id=institution_id,
+            status=query.get("status"),
+            limit=per_page,
+            offset=(page - 1) * per_page,
+        )
+        body = page_body(lead_dicts(rows, viewer_id=user.id), total, page, per_page)
+        return current_app.json.dumps(LeadPage().dump(body)), None
+
+    # Given again while the database is unchanged (portal.caching); a Response passes @output untouched.
+    return viewer_cached(build, mimetype="application/json")
 
 
 @api_bp.get("/leads/<int:lead_id>")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -25,6 +26,7 @@ from matching.services import (
 )
 from portal.api.leads import lead_dict, lead_dicts
 from portal.auth import role_required, web_user
+from portal.caching import kept_per_viewer, viewer_cached
 from portal.db import commit, db
 from portal.forms import ActionForm, DisburseForm, LeadFilterForm, NoteForm, RejectForm
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
@@ -54,9 +56,16 @@ def _me() -> tuple[User, int]:
 
 
 @bp.get("/leads")
+@kept_per_viewer
 @role_required(OFFICER)
-def leads() -> str:
-    _user, institution_id = _me()
+def leads() -> Response:
+    """The inbox, built afresh only when the database has changed since this officer last saw it or
+    a deadline it shows has passed (portal.caching)."""
+    user, institution_id = _me()
+    return viewer_cached(lambda: _inbox_page(user.id, institution_id), mimetype="text/html")
+
+
+def _inbox_page(viewer_id: int, institution_id: int) -> tuple[str, dt.datetime | None]:
     form = LeadFilterForm(formdata=request.args)
     status, page = None, 1
     if form.validate():
@@ -64,16 +73,20 @@ def leads() -> str:
     rows, total = list_leads(
         db(), institution_id=institution_id, status=status, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
     )
-    return render_template(
+    now = utcnow()
+    html = render_template(
         "officer/leads.html",
         form=form,
-        leads=lead_dicts(rows, viewer_id=web_user().id),
+        leads=lead_dicts(rows, viewer_id=viewer_id),
         total=total,
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
         status=status,
-        now=utcnow(),
+        now=now,
     )
+    # The page marks a pushed lead past its deadline as overdue: it is good until the next deadline.
+    deadlines = [r.sla_due_at for r in rows if r.status == "pushed" and r.sla_due_at and r.sla_due_at > now]
+    return html, min(deadlines, default=None)
 
 
 def _step_forms(lead: Any, bound: dict[str, NoteForm] | None = None) -> dict[str, NoteForm]:
