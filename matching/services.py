@@ -1079,6 +1079,52 @@ def list_leads(
     return rows, total
 
 
+@dataclass(frozen=True)
+class InboxRow:
+    """One line of an officer's inbox: what the list shows, nothing that names the borrower."""
+
+    id: int
+    status: str
+    sla_due_at: dt.datetime | None
+    borrower_kind: str
+    region_code: str
+    amount: Decimal
+    term_months: int
+    product_name: str
+
+
+def list_inbox(
+    session: Session, *, institution_id: int, status: str | None = None, limit: int = 20, offset: int = 0
+) -> tuple[list[InboxRow], int]:
+    """The institution's leads as its inbox lists them, newest first (the order of `list_leads`), and
+    their total count: one narrow statement over leads, needs, borrowers and products, which reads no
+    identifier (nothing to decrypt)."""
+    where = [Lead.institution_id == institution_id]
+    if status:
+        where.append(Lead.status == status)
+    total = session.scalar(select(func.count()).select_from(Lead).where(*where)) or 0
+    rows = session.execute(
+        select(
+            Lead.id,
+            Lead.status,
+            Lead.sla_due_at,
+            Borrower.kind,
+            Borrower.region_code,
+            Need.amount,
+            Need.term_months,
+            Product.name,
+        )
+        .join(Need, Need.id == Lead.need_id)
+        .join(Borrower, Borrower.id == Lead.borrower_id)
+        .join(Product, Product.id == Lead.product_id)
+        .where(*where)
+        .order_by(Lead.pushed_at.desc(), Lead.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [InboxRow(*row) for row in rows], total
+
+
 def _institution_name(session: Session, lead: Lead) -> str:
     institution = session.get(Institution, lead.institution_id)
     return institution.name if institution else ""

@@ -21,10 +21,10 @@ from matching.services import (
     get_lead,
     get_need,
     lead_credit_profile,
-    list_leads,
+    list_inbox,
     transition_lead,
 )
-from portal.api.leads import lead_dict, lead_dicts
+from portal.api.leads import lead_dict
 from portal.auth import role_required, web_user
 from portal.caching import kept_per_viewer, viewer_cached
 from portal.db import commit, db
@@ -61,23 +61,23 @@ def _me() -> tuple[User, int]:
 def leads() -> Response:
     """The inbox, built afresh only when the database has changed since this officer last saw it or
     a deadline it shows has passed (portal.caching)."""
-    user, institution_id = _me()
-    return viewer_cached(lambda: _inbox_page(user.id, institution_id), mimetype="text/html")
+    _user, institution_id = _me()
+    return viewer_cached(lambda: _inbox_page(institution_id), mimetype="text/html")
 
 
-def _inbox_page(viewer_id: int, institution_id: int) -> tuple[str, dt.datetime | None]:
+def _inbox_page(institution_id: int) -> tuple[str, dt.datetime | None]:
     form = LeadFilterForm(formdata=request.args)
     status, page = None, 1
     if form.validate():
         status, page = form.status.data or None, form.page.data or 1
-    rows, total = list_leads(
+    rows, total = list_inbox(
         db(), institution_id=institution_id, status=status, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
     )
     now = utcnow()
     html = render_template(
         "officer/leads.html",
         form=form,
-        leads=lead_dicts(rows, viewer_id=viewer_id),
+        leads=rows,
         total=total,
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
