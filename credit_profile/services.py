@@ -75,6 +75,9 @@ _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MIN_PERIOD_YEAR = 2000
 CREDIT_RATINGS = ("A", "B", "M", "C", "D")
 
+# A registration date before this is a typing error (0001-01-01, 1019 for 2019), not a firm.
+EARLIEST_ESTABLISHED = dt.date(1900, 1, 1)
+
 
 def today_local() -> dt.date:
     return utcnow().astimezone(SHANGHAI).date()
@@ -126,6 +129,8 @@ def validate_borrower(session: Session, data: BorrowerInput) -> dict[str, list[s
             add("uscc", "taken")
     if data.established_on is not None and data.established_on > today_local():
         add("established_on", "in_future")
+    if data.established_on is not None and data.established_on < EARLIEST_ESTABLISHED:
+        add("established_on", "too_early")
     if data.employees is not None and not 0 <= data.employees <= 1_000_000:
         add("employees", "out_of_range")
     return errors

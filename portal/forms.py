@@ -52,7 +52,7 @@ from core.reference import (
     REGIONS,
 )
 from core.services import check_password_strength
-from credit_profile.services import today_local
+from credit_profile.services import EARLIEST_ESTABLISHED, today_local
 from portal.filters import LEAD_STATUS, ROLE_NAMES
 from portal.messages import field_messages
 
@@ -365,6 +365,9 @@ class RegisterForm(PageForm):
         ok = require_if(self, bool(self.kind.data) and not farmer, ["uscc"]) and ok
         if self.established_on.data and self.established_on.data > today_local():
             self.established_on.errors = [*self.established_on.errors, _("不能晚于今天")]
+            ok = False
+        if self.established_on.data and self.established_on.data < EARLIEST_ESTABLISHED:
+            self.established_on.errors = [*self.established_on.errors, _("不能早于 1900 年 1 月 1 日")]
             ok = False
         return ok
 

@@ -63,6 +63,7 @@ FIELD_ERROR_MESSAGES = {
     "too_many_decimals": _l("最多保留两位小数"),
     "less_than_min": _l("不能小于对应的最小值"),
     "in_future": _l("不能晚于今天"),
+    "too_early": _l("不能早于 1900 年 1 月 1 日"),
     "in_past": _l("不能早于今天"),
     "too_far": _l("授权期限最长三年"),
     "too_short": _l("密码至少 8 位"),

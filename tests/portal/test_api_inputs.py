@@ -87,6 +87,9 @@ def need_body(**overrides):
         ("employees", -1),
         ("employees", "many"),
         ("name", ""),
+        ("established_on", "0001-01-01"),
+        ("established_on", "1899-12-31"),
+        ("established_on", "2999-01-01"),
     ],
 )
 def test_register_rejects_bad_borrower_fields(client, session, field, value):

@@ -91,6 +91,15 @@ def test_register_with_bad_uscc_check_character_creates_nothing(client, session)
     assert _count(session, Borrower) == borrowers
 
 
+def test_register_refuses_a_registration_date_before_1900_in_chinese(client, session):
+    users = _count(session, User)
+    response = client.post("/register", data=registration(established_on="0001-01-01"))
+    assert response.status_code == 422
+    assert "不能早于 1900 年 1 月 1 日" in text(response)
+    assert _count(session, User) == users
+    assert client.post("/register", data=registration(established_on="1900-01-01")).status_code == 302
+
+
 def test_register_requires_the_identifier_of_the_chosen_kind(client, session):
     data = registration(kind="farmer", uscc="", id_number="")
     response = client.post("/register", data=data)
