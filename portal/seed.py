@@ -34,6 +34,7 @@ from matching.services import (
     transition_lead,
     withdraw_need,
 )
+from matching.workhours import add_working_hours
 from products.models import Institution, Product
 from products.services import ProductInput, create_institution, create_product, publish_product
 
@@ -440,7 +441,10 @@ def _push_earlier(session: Session, need: Need, *, hours: float) -> None:
     for lead in session.scalars(select(Lead).where(Lead.need_id == need.id)):
         lead.pushed_at -= delta
         if lead.sla_due_at:
-            lead.sla_due_at -= delta
+            # In working hours from the earlier push, as dispatch computes it (never 20:45 on a Monday).
+            product = session.get(Product, lead.product_id)
+            assert product is not None
+            lead.sla_due_at = add_working_hours(lead.pushed_at, product.sla_hours)
     early = ("submitted", "matched", "pushed")
     for event in session.scalars(
         select(StatusEvent).where(StatusEvent.need_id == need.id, StatusEvent.to_status.in_(early))

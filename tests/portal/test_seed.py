@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from matching.models import Loan
+from matching.models import Lead, LeadStatus, Loan
 from matching.services import local_today
 from matching.stats import Window, summary
+from matching.workhours import DAY_END, DAY_START, LOCAL, is_working_day
 from portal.seed import seed
 
 pytestmark = pytest.mark.smoke
@@ -30,3 +31,9 @@ def test_demo_loans_are_dated_and_counted(session):
     )
     assert year["loans"] > 0
     assert year["median_hours_to_claim"] > 0.5  # claims take hours, as on the institutions' board
+    # Every deadline an officer sees falls in working time, as dispatch computes it.
+    deadlines = session.scalars(select(Lead.sla_due_at).where(Lead.status == LeadStatus.PUSHED)).all()
+    assert deadlines
+    for due in deadlines:
+        local = due.astimezone(LOCAL)
+        assert is_working_day(local.date()) and DAY_START <= local.time() <= DAY_END, local
