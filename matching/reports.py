@@ -20,6 +20,7 @@ from core.types import SHANGHAI, utcnow
 from matching.errors import ReportNotFoundError, ReportNotReadyError
 from matching.exports import N_, Table, build_table, region_name, to_xlsx
 from matching.models import Report, ReportStatus
+from matching.printouts import PDF_TYPE, workbook_pdf
 from matching.stats import Window
 
 REPORT_JOB = "build_monthly_report"
@@ -112,6 +113,15 @@ def report_file(session: Session, report_id: int, *, viewer_region: str | None) 
     if report.status != ReportStatus.DONE or report.content is None:
         raise ReportNotReadyError(report.status)
     return report.filename or f"report-{report.id}.xlsx", report.content_type or XLSX_TYPE, report.content
+
+
+def report_pdf(session: Session, report_id: int, *, viewer_region: str | None) -> tuple[str, str, bytes]:
+    """(filename, content type, bytes) of a finished report as PDF, drawn from its stored workbook so
+    that both files hold the same figures. Raises ReportNotFoundError, ReportNotReadyError."""
+    name, _type, content = report_file(session, report_id, viewer_region=viewer_region)
+    report = get_report(session, report_id, viewer_region=viewer_region)
+    title = f"吉惠通普惠金融月度监测报表 {report.month} {region_name(report.region_code)}"
+    return name.rsplit(".", 1)[0] + ".pdf", PDF_TYPE, workbook_pdf(content, title=title)
 
 
 def build_monthly_report(

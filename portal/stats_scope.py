@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from flask import Response
 from flask_babel import gettext
 from sqlalchemy.orm import Session
 
@@ -99,3 +100,10 @@ def export_file(
     if file_format == "csv":
         return ExportFile(to_csv(built), "text/csv; charset=utf-8", f"{stem}.csv")
     return ExportFile(to_xlsx([built], translate=gettext), XLSX_TYPE, f"{stem}.xlsx")
+
+
+def attachment(filename: str, mimetype: str, body: bytes | str) -> Response:
+    """A file to download (an export or a report), page and API alike."""
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

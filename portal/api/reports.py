@@ -10,12 +10,12 @@ from core.models import Role
 from core.reference import N_
 from matching.models import Report
 from matching.reports import get_report as find_report
-from matching.reports import list_reports, report_file, request_monthly_report
+from matching.reports import list_reports, report_file, report_pdf, request_monthly_report
 from portal.api import api_bp
 from portal.api.schemas import MonthlyReportIn, ReportList, ReportOut
 from portal.auth import api_user, token_auth
 from portal.db import commit, db
-from portal.stats_scope import scoped_region
+from portal.stats_scope import attachment, scoped_region
 
 FINANCE = [Role.FINANCE.value]
 
@@ -69,19 +69,26 @@ def report_status(report_id: int) -> dict[str, Any]:
     return report_dict(find_report(db(), report_id, viewer_region=api_user().region_code))
 
 
-@api_bp.get("/reports/<int:report_id>/download")
-@api_bp.auth_required(token_auth, roles=FINANCE)
-@api_bp.doc(
-    summary=N_("下载已生成的报表（XLSX）"),
-    responses={
-        200: N_("XLSX 文件"),
+def _file_responses(file: str) -> dict[int, str]:
+    return {
+        200: file,
         401: N_("未登录"),
         404: N_("报表不存在或不在本辖区"),
         409: N_("报表尚未生成完成"),
-    },
-)
+    }
+
+
+@api_bp.get("/reports/<int:report_id>/download")
+@api_bp.auth_required(token_auth, roles=FINANCE)
+@api_bp.doc(summary=N_("下载已生成的报表（XLSX）"), responses=_file_responses(N_("XLSX 文件")))
 def report_download(report_id: int) -> Response:
-    name, mimetype, content = report_file(db(), report_id, viewer_region=api_user().region_code)
-    return Response(
-        content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    return attachment(*report_file(db(), report_id, viewer_region=api_user().region_code))
+
+
+@api_bp.get("/reports/<int:report_id>/pdf")
+@api_bp.auth_required(token_auth, roles=FINANCE)
+@api_bp.doc(
+    summary=N_("下载已生成的报表（PDF，与 XLSX 数字相同）"), responses=_file_responses(N_("PDF 文件"))
+)
+def report_download_pdf(report_id: int) -> Response:
+    return attachment(*report_pdf(db(), report_id, viewer_region=api_user().region_code))

@@ -33,7 +33,7 @@ from portal.api.schemas import (
 )
 from portal.auth import api_user, token_auth
 from portal.db import db
-from portal.stats_scope import check_group, export_file, stats_window
+from portal.stats_scope import attachment, check_group, export_file, stats_window
 
 MATURITY_HORIZON_DAYS = 90
 FINANCE = [Role.FINANCE.value]
@@ -181,8 +181,4 @@ def stats_export(query: dict[str, Any]) -> Response:
         figure=query.get("figure"),
         key=query.get("key"),
     )
-    return Response(
-        exported.body,
-        mimetype=exported.mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
-    )
+    return attachment(exported.filename, exported.mimetype, exported.body)

@@ -30,13 +30,13 @@ from matching.exports import (
     TABLES,
     TYPE_LABELS,
 )
-from matching.reports import list_reports, report_file, request_monthly_report
+from matching.reports import list_reports, report_file, report_pdf, request_monthly_report
 from matching.stats import Window, summary
 from portal import charts
 from portal.auth import role_required, web_user
 from portal.db import commit, db
 from portal.forms import DashboardForm, ExportForm, FigureForm, MonthlyReportForm, StatsForm, region_choices
-from portal.stats_scope import check_group, export_file, scoped_region, stats_window
+from portal.stats_scope import attachment, check_group, export_file, scoped_region, stats_window
 from portal.web.common import INVALID_FORM, apply_errors
 from portal.web.labels import WEB_LABELS
 
@@ -421,11 +421,7 @@ def export() -> Response | tuple[str, int]:
         except InvalidInputError as error:
             apply_errors(form, error)
         else:
-            return Response(
-                exported.body,
-                mimetype=exported.mimetype,
-                headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
-            )
+            return attachment(exported.filename, exported.mimetype, exported.body)
     messages = [message for field in form for message in field.errors]
     return render_template("finance/export_error.html", messages=messages), INVALID_FORM
 
@@ -479,7 +475,11 @@ def reports() -> Any:
 @role_required(FINANCE)
 def report_download(report_id: int) -> Response:
     """A finished report's file. Raises ReportNotFoundError (404) or ReportNotReadyError (409)."""
-    name, mimetype, content = report_file(db(), report_id, viewer_region=web_user().region_code)
-    return Response(
-        content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    return attachment(*report_file(db(), report_id, viewer_region=web_user().region_code))
+
+
+@bp.get("/reports/<int:report_id>/pdf")
+@role_required(FINANCE)
+def report_download_pdf(report_id: int) -> Response:
+    """A finished report as PDF. Raises ReportNotFoundError (404) or ReportNotReadyError (409)."""
+    return attachment(*report_pdf(db(), report_id, viewer_region=web_user().region_code))

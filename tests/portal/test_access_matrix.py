@@ -10,10 +10,14 @@ whether it wrote anything. A new route fails `test_the_table_covers_every_route`
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from core.identifiers import IDENTIFIER_PATTERN, is_valid_id_number, is_valid_uscc
 from credit_profile.services import today_local
@@ -115,6 +119,7 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     "GET /finance/export":                         (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
     # County C's monthly report: the city office and C's may download it; D's does not see it.
     "GET /finance/reports/<report_id>":            (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
+    "GET /finance/reports/<report_id>/pdf":        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
     "POST /finance/reports":                       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE,  DONE,  DONE,  DENY),
     "GET /admin/institutions":                     (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
     "POST /admin/institutions":                    (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
@@ -205,6 +210,17 @@ def test_the_table_covers_every_route(app):
     assert set(READS_RECORDED) <= set(EXPECTED)
 
 
+def _text_of(response: Any) -> str:
+    """What a response shows, for the leak scan: the text of a downloaded PDF or workbook too."""
+    data = response.get_data()
+    if response.mimetype == "application/pdf":
+        return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    if response.mimetype.endswith("spreadsheetml.sheet"):
+        book = load_workbook(io.BytesIO(data), read_only=True)
+        return "\n".join(str(v) for sheet in book for row in sheet.iter_rows(values_only=True) for v in row)
+    return data.decode()
+
+
 def test_every_route_for_every_role(app, world, connection):
     baseline = table_digests(connection)
     failures, checked, recorded = [], 0, set()
@@ -216,7 +232,7 @@ def test_every_route_for_every_role(app, world, connection):
             with rolled_back(connection, client):
                 response = client.open(path, method=route.method, data=form_data(route, world))
                 written = changed_tables(baseline, table_digests(connection))
-            body = response.get_data(as_text=True)
+            body = _text_of(response)
             response.close()
             checked += 1
             cell = f"{route.key} as {role}"

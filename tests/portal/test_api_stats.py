@@ -8,6 +8,7 @@ import io
 
 import pytest
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from core.identifiers import mask_identifier
 from matching import reports
@@ -206,6 +207,15 @@ def test_monthly_report_goes_from_queued_to_done_and_downloads(client, session, 
     conditions = {r[0]: r[1] for r in book["筛选条件"].iter_rows(min_row=2, values_only=True)}
     assert conditions["月份"] == month and conditions["区域"] == "吉州区（360802）"
 
+    # The same figures as PDF, drawn from the stored workbook.
+    pdf = client.get(f"/api/v1/reports/{created['id']}/pdf", headers=city)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.headers["Content-Disposition"].endswith('.pdf"')
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf.get_data())).pages]
+    assert f"吉惠通普惠金融月度监测报表 {month} 吉州区" in pages[0] and "吉州区（360802）" in pages[0]
+    assert len(pages) >= len(book.sheetnames)
+    assert any("统计汇总" in page and "放款笔数" in page for page in pages)
+
     county = token(client, "jizhou")
     assert client.get(f"/api/v1/reports/{created['id']}", headers=county).status_code == 200
     assert client.post("/api/v1/reports/monthly", json={"month": month, "region_code": "360803"},
@@ -213,6 +223,7 @@ def test_monthly_report_goes_from_queued_to_done_and_downloads(client, session, 
     city_report = client.post("/api/v1/reports/monthly", json={"month": month}, headers=city).get_json()
     assert client.get(f"/api/v1/reports/{city_report['id']}", headers=county).status_code == 404
     assert client.get(f"/api/v1/reports/{city_report['id']}/download", headers=county).status_code == 404
+    assert client.get(f"/api/v1/reports/{city_report['id']}/pdf", headers=county).status_code == 404
     assert [r["id"] for r in client.get("/api/v1/reports", headers=county).get_json()["items"]] == [
         created["id"]
     ]
@@ -242,6 +253,8 @@ def test_report_not_ready_is_a_409(client, session, data):
     session.add(report)
     session.flush()
     response = client.get(f"/api/v1/reports/{report.id}/download", headers=token(client, "city"))
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "report_not_ready"
+    response = client.get(f"/api/v1/reports/{report.id}/pdf", headers=token(client, "city"))
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "report_not_ready"
 
 

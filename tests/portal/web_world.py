@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from core.db import Base
 from core.types import utcnow
 from credit_profile.services import today_local
+from matching.exports import Column, Table, to_xlsx
 from matching.models import Report, ReportStatus
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory
 from tests.portal import api_helpers
@@ -129,8 +130,9 @@ def build_world(client: Any, session: Any) -> World:
     lead_a, spare_lead = need_a["leads"][0]["id"], spare_a["leads"][0]["id"]
     claimed = client.post(f"/api/v1/leads/{lead_a}/claim", headers=headers["officer_x"])
     assert claimed.status_code == 200, claimed.get_json()
+    workbook = to_xlsx([Table("summary", "汇总", [Column("n", "笔数")], [{"n": 1}])], [("区域", COUNTY_C)])
     report = Report(kind="monthly", month=last_month(), region_code=COUNTY_C, status=ReportStatus.DONE,
-                    progress=100, content=b"PK", filename="c.xlsx", created_at=utcnow())  # fmt: skip
+                    progress=100, content=workbook, filename="c.xlsx", created_at=utcnow())  # fmt: skip
     session.add(report)
     session.flush()
     session.expire_all()
