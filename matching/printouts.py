@@ -6,8 +6,8 @@ figures and nothing new is stored. Pure computation, no I/O.
 Chinese text uses ReportLab's built-in CID font STSong-Light (Adobe-GB1): no font file is needed on the
 server and none is embedded; every PDF reader in use in China (WPS, Foxit, Adobe with its Chinese font
 pack, the browsers' viewers) draws it with its own Song typeface. A table wider than the page is split
-into column groups, each repeating the table's first column (the row's name), and its header row is
-repeated on every page.
+into column groups, each repeating the columns that name the row (its code and name), and its header
+row is repeated on every page.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ PAGE = landscape(A4)
 MARGIN = 12 * mm
 CELL_PADDING = 8  # points: 3 left, 3 right, and 2 so that a column as wide as its text never wraps it
 MAX_COLUMN = 160  # points: a longer label wraps rather than taking the page
+# Leading columns with these headers name the row and lead every column group of a wide table.
+KEY_HEADERS = frozenset({N_("代码"), N_("名称"), N_("机构代码"), N_("机构名称")})
 
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 _TITLE = ParagraphStyle("title", fontName=FONT, fontSize=15, leading=20, spaceAfter=8)
@@ -88,7 +90,10 @@ def _table(name: str, rows: Sequence[Sequence[Any]]) -> list[Flowable]:
         for j in range(len(texts[0]))
     ]
     parts: list[Flowable] = []
-    groups = _column_groups(widths, PAGE[0] - 2 * MARGIN)
+    keys = 1
+    while keys < len(texts[0]) - 1 and texts[0][keys - 1] in KEY_HEADERS and texts[0][keys] in KEY_HEADERS:
+        keys += 1
+    groups = _column_groups(widths, PAGE[0] - 2 * MARGIN, keys=keys)
     for n, group in enumerate(groups, start=1):
         heading = name if len(groups) == 1 else f"{name}（{n}/{len(groups)}）"
         data = [
@@ -111,14 +116,15 @@ def _table(name: str, rows: Sequence[Sequence[Any]]) -> list[Flowable]:
     return parts
 
 
-def _column_groups(widths: Sequence[float], room: float) -> list[list[int]]:
-    """Column indexes per page width: every group starts with column 0 (the row's name)."""
+def _column_groups(widths: Sequence[float], room: float, *, keys: int = 1) -> list[list[int]]:
+    """Column indexes per page width: every group starts with the first `keys` columns."""
+    lead = list(range(keys))
     groups: list[list[int]] = []
-    current, used = [0], widths[0]
-    for j in range(1, len(widths)):
-        if len(current) > 1 and used + widths[j] > room:
+    current, used = list(lead), sum(widths[:keys])
+    for j in range(keys, len(widths)):
+        if len(current) > keys and used + widths[j] > room:
             groups.append(current)
-            current, used = [0], widths[0]
+            current, used = list(lead), sum(widths[:keys])
         current.append(j)
         used += widths[j]
     groups.append(current)

@@ -19,11 +19,15 @@ def _pages(pdf: bytes) -> list[str]:
 
 
 def test_every_cell_and_the_conditions_are_printed_and_a_wide_table_repeats_its_names():
-    columns = [Column("name", "名称")] + [
+    columns = [Column("key", "代码"), Column("name", "名称")] + [
         Column(f"c{i}", f"第{i}项指标（万元）", numeric=True) for i in range(18)
     ]
     rows = [
-        {"name": f"吉州区第{j}行", **{f"c{i}": Decimal(i * 1000 + j) / 4 for i in range(18)}}
+        {
+            "key": f"K{j:03d}",
+            "name": f"吉州区第{j}行",
+            **{f"c{i}": Decimal(i * 1000 + j) / 4 for i in range(18)},
+        }
         for j in range(45)
     ]
     narrow = Table("s", "统计汇总", [Column("k", "指标"), Column("v", "值")], [{"k": "放款笔数", "v": 7}])
@@ -38,7 +42,7 @@ def test_every_cell_and_the_conditions_are_printed_and_a_wide_table_repeats_its_
     text = "\n".join(pages)
     # Too wide for one page: column groups, each led by the rows' names.
     assert "分县区（1/2）" in text and "分县区（2/2）" in text
-    assert text.count("吉州区第44行") == 2
+    assert text.count("吉州区第44行") == 2 and text.count("K044") == 2  # code and name in each group
     for i in range(18):
         assert f"第{i}项指标（万元）" in text
         assert str(Decimal(i * 1000 + 44) / 4) in text
