@@ -287,6 +287,7 @@ def test_a_kept_answer_costs_one_statement(inbox, builds, statements, surface):
     assert kept.get_data() == first.get_data()
     assert kept.mimetype == first.mimetype
     assert kept.headers.get("Content-Security-Policy") == first.headers.get("Content-Security-Policy")
+    assert kept.headers["Cache-Control"] == first.headers["Cache-Control"] == "no-store"  # personal data
 
 
 def test_a_session_cookie_replayed_elsewhere_is_not_given_the_kept_page(inbox, builds):
