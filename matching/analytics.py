@@ -37,7 +37,7 @@ from core.reference import BORROWER_KINDS, INDUSTRY_SECTIONS, PRODUCT_TAGS, REGI
 from core.types import SHANGHAI
 from credit_profile.models import Borrower, BorrowerKind
 from matching.models import FINAL_NEED_STATUSES, Lead, LeadStatus, Loan, Need, NeedStatus
-from matching.sqlfuncs import add_months, duration_us, grouped_medians, industry_section_sql
+from matching.sqlfuncs import add_months, duration_us, grouped_medians
 from matching.stats import (
     BUSINESS_KINDS,
     CREDIT,
@@ -106,14 +106,17 @@ def grouping_for(session: Session, by: str, window: Window) -> tuple[Grouping, d
     if by == "kind":
         return _everywhere(Borrower.kind, list(BORROWER_KINDS)), dict(BORROWER_KINDS)
     if by == "industry":
-        section = industry_section_sql(Borrower.industry_code)
-        return _everywhere(section, list(INDUSTRY_SECTIONS)), dict(INDUSTRY_SECTIONS)
+        return _everywhere(Borrower.industry_section, list(INDUSTRY_SECTIONS)), dict(INDUSTRY_SECTIONS)
     if by == "institution":
         institutions = session.execute(
             select(Institution.code, Institution.name).order_by(Institution.code)
         ).all()
-        lead = Keyed(Institution.code, ((Institution, Institution.id == Lead.institution_id),))
-        loan = Keyed(Institution.code, ((Institution, Institution.id == Loan.institution_id),))
+        lead = Keyed(
+            Institution.code, ((Institution, Institution.id == Lead.institution_id),), exclusive=True
+        )
+        loan = Keyed(
+            Institution.code, ((Institution, Institution.id == Loan.institution_id),), exclusive=True
+        )
         return Grouping(need=None, lead=lead, loan=loan, keys=[c for c, _ in institutions]), dict(
             institutions
         )
@@ -584,7 +587,7 @@ def _group_condition(
     if by == "kind":
         return [Borrower.kind == key]
     if by == "industry":
-        return [industry_section_sql(Borrower.industry_code) == key]
+        return [Borrower.industry_section == key]
     if family == "need":
         raise NotAttributableError(by)
     column = Lead if family == "lead" else Loan
