@@ -306,11 +306,10 @@ def institution_board(session: Session, window: Window) -> dict[str, Any]:
     loans = loan_figures(session, window, Keyed(Loan.institution_id))
     decided = _lead_event(Lead.id, LeadStatus.APPROVED.value, LeadStatus.REJECTED.value)
     approved = _lead_event(Lead.id, LeadStatus.APPROVED.value)
-    base = (
-        select(Lead.institution_id)
-        .join(Borrower, Borrower.id == Lead.borrower_id)
-        .where(Lead.pushed_at >= start, Lead.pushed_at < end, *in_region(window))
-    )
+    # Borrowers only for a county (a semi-join on the lead's borrower): the city-wide board reads leads alone.
+    base = select(Lead.institution_id).where(Lead.pushed_at >= start, Lead.pushed_at < end)
+    if window.county:
+        base = base.where(Lead.borrower_id.in_(select(Borrower.id).where(*in_region(window))))
     extra = {
         row[0]: row[1:]
         for row in session.execute(

@@ -392,6 +392,9 @@ def loan_figures(
             )
             .join(Borrower, Borrower.id == w.borrower_id)
             .cte("classes")
+            # Classified once, then probed by the (borrower, key) groups: inlined, PostgreSQL would join
+            # those groups to the borrowers and to the totals, two probes per group instead of one.
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
         c = classes.c
         outer = select(*borrower_level(p.n, p.cents, p.first, c.pboc, c.nfra, c.farmer)).select_from(
