@@ -4,14 +4,17 @@ Creates a scratch database (dropped afterwards), migrates it with Alembic, fills
 (about a minute), then times, three runs each, median:
 
 - the summary service for a one-year window, city-wide and for one county,
-- every breakdown (county, institution, industry, kind, tag), the monthly time series and the funnel,
+- every breakdown (county, institution, industry, kind, tag) with its total,
+- the monthly time series, the funnel and the institutions' board,
 
-and prints each as a ratio to the floor: the same summary aggregate computed by one hand-written SQL
-statement in the same run (the best the database can do for that question). It also checks that the
-service and the raw statement agree. Exits 1 if the city-wide summary is more than MAX_RATIO times the floor.
+and prints the summary and each breakdown as a ratio to its floor: the same aggregate computed by one
+hand-written SQL statement in the same run (the best the database can do for that question; the time
+series, funnel and board are printed against the summary's floor). It also checks that the service and
+the raw statement agree. Exits 1 if the city-wide summary or a breakdown is more than MAX_RATIO times
+its floor.
 
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/stats.py
-    (options: --loans N --leads N --keep)
+    (options: --loans N --leads N --keep; --reuse NAME migrates a database kept by --keep and skips the load)
 """
 
 from __future__ import annotations
