@@ -7,10 +7,25 @@ import enum
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    ColumnElement,
+    Computed,
+    ForeignKey,
+    Index,
+    SQLColumnExpression,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    column,
+    func,
+    literal,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, JsonType
+from core.reference import INDUSTRY_SECTIONS, division_ranges
 from core.types import MONEY, EncryptedText, UTCDateTime, utcnow
 
 
@@ -32,6 +47,29 @@ class ConsentStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+def industry_section_sql(code: SQLColumnExpression[str]) -> ColumnElement[str | None]:
+    """The GB/T 4754 section of an industry code, as core.reference.industry_section for valid codes.
+
+    A bare letter is its own section; otherwise the two-digit division (after an optional letter)
+    falls in one section's range. Compared as text, so malformed codes give NULL, never an error.
+    """
+    first = func.substr(code, 1, 1)
+    lettered = first.in_(list(INDUSTRY_SECTIONS))
+    division = case((lettered, func.substr(code, 2, 2)), else_=func.substr(code, 1, 2))
+    by_division = case(
+        *[
+            (division.between(f"{lo:02d}", f"{hi:02d}"), literal(letter, String))
+            for letter, lo, hi in division_ranges()
+        ],
+        else_=literal(None, String),
+    )
+    return case(
+        (func.length(code) == 1, case((lettered, first), else_=literal(None, String))),
+        (func.length(division) != 2, literal(None, String)),
+        else_=by_division,
+    )
+
+
 class Borrower(Base):
     __tablename__ = "borrowers"
 
@@ -45,6 +83,11 @@ class Borrower(Base):
     id_number_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     region_code: Mapped[str] = mapped_column(String(6), index=True)
     industry_code: Mapped[str] = mapped_column(String(8))
+    # The GB/T 4754 section of industry_code, computed and stored by the database whenever the code is
+    # written: the statistics group by it without evaluating the expression for every joined row.
+    industry_section: Mapped[str | None] = mapped_column(
+        String(1), Computed(industry_section_sql(column("industry_code")), persisted=True)
+    )
     established_on: Mapped[dt.date | None]
     employees: Mapped[int | None]
     synthetic: Mapped[bool] = mapped_column(default=False)

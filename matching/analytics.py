@@ -37,7 +37,7 @@ from core.reference import BORROWER_KINDS, INDUSTRY_SECTIONS, PRODUCT_TAGS, REGI
 from core.types import SHANGHAI
 from credit_profile.models import Borrower, BorrowerKind
 from matching.models import FINAL_NEED_STATUSES, Lead, LeadStatus, Loan, Need, NeedStatus
-from matching.sqlfuncs import add_months, duration_us, grouped_medians, industry_section_sql
+from matching.sqlfuncs import add_months, duration_us, grouped_medians
 from matching.stats import (
     BUSINESS_KINDS,
     CREDIT,
@@ -106,14 +106,17 @@ def grouping_for(session: Session, by: str, window: Window) -> tuple[Grouping, d
     if by == "kind":
         return _everywhere(Borrower.kind, list(BORROWER_KINDS)), dict(BORROWER_KINDS)
     if by == "industry":
-        section = industry_section_sql(Borrower.industry_code)
-        return _everywhere(section, list(INDUSTRY_SECTIONS)), dict(INDUSTRY_SECTIONS)
+        return _everywhere(Borrower.industry_section, list(INDUSTRY_SECTIONS)), dict(INDUSTRY_SECTIONS)
     if by == "institution":
         institutions = session.execute(
             select(Institution.code, Institution.name).order_by(Institution.code)
         ).all()
-        lead = Keyed(Institution.code, ((Institution, Institution.id == Lead.institution_id),))
-        loan = Keyed(Institution.code, ((Institution, Institution.id == Loan.institution_id),))
+        lead = Keyed(
+            Institution.code, ((Institution, Institution.id == Lead.institution_id),), exclusive=True
+        )
+        loan = Keyed(
+            Institution.code, ((Institution, Institution.id == Loan.institution_id),), exclusive=True
+        )
         return Grouping(need=None, lead=lead, loan=loan, keys=[c for c, _ in institutions]), dict(
             institutions
         )
@@ -303,11 +306,10 @@ def institution_board(session: Session, window: Window) -> dict[str, Any]:
     loans = loan_figures(session, window, Keyed(Loan.institution_id))
     decided = _lead_event(Lead.id, LeadStatus.APPROVED.value, LeadStatus.REJECTED.value)
     approved = _lead_event(Lead.id, LeadStatus.APPROVED.value)
-    base = (
-        select(Lead.institution_id)
-        .join(Borrower, Borrower.id == Lead.borrower_id)
-        .where(Lead.pushed_at >= start, Lead.pushed_at < end, *in_region(window))
-    )
+    # Borrowers only for a county (a semi-join on the lead's borrower): the city-wide board reads leads alone.
+    base = select(Lead.institution_id).where(Lead.pushed_at >= start, Lead.pushed_at < end)
+    if window.county:
+        base = base.where(Lead.borrower_id.in_(select(Borrower.id).where(*in_region(window))))
     extra = {
         row[0]: row[1:]
         for row in session.execute(
@@ -584,7 +586,7 @@ def _group_condition(
     if by == "kind":
         return [Borrower.kind == key]
     if by == "industry":
-        return [industry_section_sql(Borrower.industry_code) == key]
+        return [Borrower.industry_section == key]
     if family == "need":
         raise NotAttributableError(by)
     column = Lead if family == "lead" else Loan

@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Computed,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -15,12 +17,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    column,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
 from core.types import MONEY, RATE, UTCDateTime, utcnow
+from matching.sqlfuncs import duration_us
 
 
 class NeedStatus(enum.StrEnum):
@@ -56,6 +60,7 @@ FINAL_NEED_STATUSES = frozenset({NeedStatus.DISBURSED, NeedStatus.REJECTED, Need
 NEED_WINDOW_COLUMNS = ("id", "borrower_id", "amount", "is_renewal", "status")
 LEAD_WINDOW_COLUMNS = (
     "id", "need_id", "borrower_id", "institution_id", "product_id", "status", "claimed_at", "sla_due_at",
+    "claim_us",
 )  # fmt: skip
 LOAN_WINDOW_COLUMNS = (
     "id", "borrower_id", "institution_id", "product_id", "amount", "rate", "collateral",
@@ -126,6 +131,12 @@ class Lead(Base):
     sla_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Whole microseconds from push to claim (NULL until claimed), computed and stored by the database
+    # whenever either time is written, so it can never disagree with them. The statistics sort this
+    # narrow integer for the median time to claim instead of computing it from two timestamps per row.
+    claim_us: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(duration_us(column("claimed_at"), column("pushed_at")), persisted=True)
+    )
     # The time of the last status change (the follow-up clock starts here).
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # When the stale sweep flagged a claimed lead left without progress; cleared by any status change.

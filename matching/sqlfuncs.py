@@ -18,18 +18,15 @@ from sqlalchemy import (
     Float,
     Select,
     SQLColumnExpression,
-    String,
-    case,
     func,
     literal,
     select,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
-
-from core.reference import INDUSTRY_SECTIONS, division_ranges
 
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 
@@ -100,36 +97,31 @@ def _duration_sqlite(element: duration_us, compiler: SQLCompiler, **kw: Any) -> 
     return f"({micros(later)} - {micros(earlier)})"
 
 
-def industry_section_sql(code: SQLColumnExpression[str]) -> ColumnElement[str | None]:
-    """The GB/T 4754 section of an industry code, as core.reference.industry_section for valid codes.
-
-    A bare letter is its own section; otherwise the two-digit division (after an optional letter)
-    falls in one section's range. Compared as text, so malformed codes give NULL, never an error.
-    """
-    first = func.substr(code, 1, 1)
-    lettered = first.in_(list(INDUSTRY_SECTIONS))
-    division = case((lettered, func.substr(code, 2, 2)), else_=func.substr(code, 1, 2))
-    by_division = case(
-        *[
-            (division.between(f"{lo:02d}", f"{hi:02d}"), literal(letter, String))
-            for letter, lo, hi in division_ranges()
-        ],
-        else_=literal(None, String),
-    )
-    return case(
-        (func.length(code) == 1, case((lettered, first), else_=literal(None, String))),
-        (func.length(division) != 2, literal(None, String)),
-        else_=by_division,
-    )
+# percentile_disc at these fractions gives the lower and the upper of the two middle values of n sorted
+# values (the same value when n is odd): row ceil(0.5 n), and row ceil((0.5 + 1e-12) n), which is
+# floor(n / 2) + 1 for every n below 5 * 10**11 (1e-12 n stays above 0 and below 1/2).
+MIDDLE_FRACTIONS = (0.5, 0.5 + 1e-12)
 
 
-def median_aggregate(session: Session, value: ColumnElement[Any]) -> ColumnElement[float] | None:
-    """The median of `value` over a group as an aggregate (NULLs skipped), or None where the dialect has
-    none (SQLite: use grouped_medians). The same number as grouped_medians: percentile_cont over the
-    value as a double."""
+def median_aggregate(session: Session, value: SQLColumnExpression[Any]) -> ColumnElement[Any] | None:
+    """The two middle values of an integer `value` over a group as one aggregate (NULLs skipped), or
+    None where the dialect has none (SQLite: use grouped_medians). median_of_middles turns them into
+    the median: the same number as percentile_cont and grouped_medians, but PostgreSQL sorts the
+    integers themselves (percentile_disc) instead of their conversion to double precision."""
     if session.get_bind().dialect.name != "postgresql":
         return None
-    return func.percentile_cont(0.5).within_group(value.cast(Float))
+    return func.percentile_disc(postgresql.array([literal(f, Float) for f in MIDDLE_FRACTIONS])).within_group(
+        value
+    )
+
+
+def median_of_middles(middles: Sequence[int] | None) -> float | None:
+    """The median from median_aggregate's two middle values: their mean, exact in binary floating point
+    for integers below 2**52 (None for an empty group)."""
+    if middles is None:
+        return None
+    lower, upper = middles
+    return (lower + upper) / 2
 
 
 def grouped_medians(session: Session, values: AnySelect) -> dict[Any, float]:

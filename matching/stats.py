@@ -11,20 +11,31 @@ the summary can never disagree on what a figure means.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, SQLColumnExpression, and_, case, func, literal, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    SQLColumnExpression,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from core.reference import CITY_CODE
 from core.types import local_day_bounds
 from credit_profile.models import Borrower, BorrowerKind
 from matching.models import FINAL_NEED_STATUSES, Lead, Loan, Need, NeedStatus
-from matching.sqlfuncs import AnySelect, duration_us, grouped_medians, median_aggregate
+from matching.sqlfuncs import AnySelect, grouped_medians, median_aggregate, median_of_middles
 
 INCLUSIVE_LINE = Decimal("10000000")
 SHARE_PLACES = Decimal("0.0001")
@@ -71,11 +82,20 @@ class Keyed:
 
     `on_borrower`: the expression reads only Borrower columns (county, kind, industry), so loans can be
     aggregated per borrower first and keyed afterwards.
+
+    `exclusive`: every row falls under exactly one key (an institution; not a tag, which a product may
+    carry several of or none), so the keys' counts and sums add up to the whole window's
+    (GROUP BY ROLLUP gives them in the same pass). A key read from the borrower is always exclusive.
     """
 
     expr: SQLColumnExpression[Any]
     joins: tuple[tuple[Any, ColumnElement[bool]], ...] = ()
     on_borrower: bool = False
+    exclusive: bool = False
+
+    @property
+    def rolls_up(self) -> bool:
+        return self.on_borrower or self.exclusive
 
 
 @dataclass(frozen=True)
@@ -205,20 +225,20 @@ def lead_figures(
             stmt = stmt.join(target, onclause)
         return stmt
 
-    durations_us = duration_us(Lead.claimed_at, Lead.pushed_at)
-    median = median_aggregate(session, durations_us)
+    # The stored push-to-claim time (NULL until claimed): a narrow integer, sorted as it is for the median.
+    median = median_aggregate(session, Lead.claim_us)
     if median is not None:
-        # One pass over the window: the duration is NULL for an unclaimed lead, which the median skips.
+        # One pass over the window: the median skips the NULLs of unclaimed leads.
         # count(*), not count(id): the rows sorted for the median stay narrow enough for work_mem.
-        stmt = _keyed_columns(base(func.count(), func.count(Lead.claimed_at), median), keyed, rollup=rollup)
+        stmt = _keyed_columns(base(func.count(), func.count(Lead.claim_us), median), keyed, rollup=rollup)
         return {
-            k: (pushed, claimed, None if m is None else float(m))
-            for k, (pushed, claimed, m) in _rows(session, stmt, rollup=rollup).items()
+            k: (pushed, claimed, median_of_middles(middles))
+            for k, (pushed, claimed, middles) in _rows(session, stmt, rollup=rollup).items()
         }
     assert not rollup, "GROUP BY ROLLUP is PostgreSQL's"
-    counts = _rows(session, _keyed_columns(base(func.count(Lead.id), func.count(Lead.claimed_at)), keyed))
+    counts = _rows(session, _keyed_columns(base(func.count(Lead.id), func.count(Lead.claim_us)), keyed))
     key = keyed.expr if keyed is not None else literal(0)
-    durations = base(key.label("key"), durations_us.label("us")).where(Lead.claimed_at.is_not(None))
+    durations = base(key.label("key"), Lead.claim_us.label("us")).where(Lead.claim_us.is_not(None))
     medians = grouped_medians(session, durations)
     if keyed is None:
         medians = {None: medians[0]} if 0 in medians else {}
@@ -254,7 +274,8 @@ def loan_figures(
     where: Sequence[ColumnElement[bool]] = (),
     rollup: bool = False,
 ) -> dict[Hashable, Sequence[Any]]:
-    """key -> the loan figures, in the order of LOAN_COLUMNS.
+    """key -> the loan figures, in the order of LOAN_COLUMNS; with `rollup` (PostgreSQL), also the whole
+    window's under the key TOTAL.
 
     Two statements, so that no figure needs COUNT(DISTINCT): the loan-level sums per key, and the
     borrower-level figures from loans first summed per (key, borrower) — one such group is one
@@ -263,13 +284,14 @@ def loan_figures(
     in_window = and_(Loan.disbursed_on >= window.first, Loan.disbursed_on <= window.last, *where)
     on_borrower = keyed is not None and keyed.on_borrower
     row_key = keyed is not None and not keyed.on_borrower
+    assert not (rollup and total_by_key)
 
-    def restricted(stmt: AnySelect, *, join_borrower: bool) -> AnySelect:
+    def restricted(stmt: AnySelect, *, join_borrower: bool, key_joins: bool = True) -> AnySelect:
         if join_borrower:
             stmt = stmt.join(Borrower, Borrower.id == Loan.borrower_id).where(*in_region(window))
         else:
             stmt = stmt.where(*_region_of_borrower(window, Loan.borrower_id))
-        if row_key:
+        if row_key and key_joins:
             assert keyed is not None
             for target, onclause in keyed.joins:
                 stmt = stmt.join(target, onclause)
@@ -279,23 +301,30 @@ def loan_figures(
     renewal = Loan.renewal_without_repayment.is_(True)
     credit = Loan.collateral == CREDIT
     cents = _cents(Loan.amount)
-    flat = restricted(
-        select(
-            func.count(Loan.id),
-            func.sum(cents),
-            func.count(case((first, Loan.id))),
-            func.sum(case((first, cents))),
-            func.count(case((renewal, Loan.id))),
-            func.sum(case((renewal, cents))),
-            func.count(case((credit, Loan.id))),
-            func.sum(case((credit, cents))),
-            func.sum(_cents(Loan.amount * Loan.rate, 10_000)),
-        ).where(in_window),
-        join_borrower=on_borrower,
-    )
-    # The whole window's row is the sum of the keys' only when each borrower has one key.
-    assert not rollup or on_borrower
-    loan_level = _rows(session, _keyed_columns(flat, keyed, rollup=rollup), rollup=rollup)
+
+    def flat(*, key_joins: bool = True) -> AnySelect:
+        return restricted(
+            select(
+                func.count(Loan.id),
+                func.sum(cents),
+                func.count(case((first, Loan.id))),
+                func.sum(case((first, cents))),
+                func.count(case((renewal, Loan.id))),
+                func.sum(case((renewal, cents))),
+                func.count(case((credit, Loan.id))),
+                func.sum(case((credit, cents))),
+                func.sum(_cents(Loan.amount * Loan.rate, 10_000)),
+            ).where(in_window),
+            join_borrower=on_borrower,
+            key_joins=key_joins,
+        )
+
+    if rollup and keyed is not None and not keyed.rolls_up:
+        # A loan may fall under several keys or none: the whole window's sums come from the loans alone.
+        loan_level = _rows(session, _keyed_columns(flat(), keyed))
+        loan_level[TOTAL] = _rows(session, _keyed_columns(flat(key_joins=False), None))[None]
+    else:
+        loan_level = _rows(session, _keyed_columns(flat(), keyed, rollup=rollup), rollup=rollup)
 
     inner = restricted(
         select(
@@ -313,45 +342,89 @@ def loan_figures(
         group_by.append(keyed.expr)
     per_borrower = inner.group_by(*group_by).subquery("per_borrower")
     p = per_borrower.c
-    # Whether a loan is 普惠小微 depends on the borrower's total in the window over every bank and
-    # product (per key for time buckets), never on the group it is counted in.
-    total: Any = p.cents
-    outer_from: Any = per_borrower.join(Borrower, Borrower.id == p.borrower_id)
-    if row_key and not total_by_key:
-        totals = (
-            select(Loan.borrower_id.label("borrower_id"), func.sum(cents).label("total"))
-            .where(in_window, *_region_of_borrower(window, Loan.borrower_id))
-            .group_by(Loan.borrower_id)
-            .subquery("totals")
-        )
-        outer_from = outer_from.join(totals, totals.c.borrower_id == p.borrower_id)
-        total = totals.c.total
     line = int(INCLUSIVE_LINE * 100)
     business = Borrower.kind.in_(BUSINESS_KINDS)
     farmer = Borrower.kind == BorrowerKind.FARMER.value
-    pboc = and_(business, total < line)
-    nfra = and_(business, total <= line)
-    outer = select(
-        func.count(),
-        func.sum(p.first),
-        func.sum(case((pboc, p.n))),
-        func.sum(case((nfra, p.n))),
-        func.sum(case((pboc, p.cents))),
-        func.sum(case((nfra, p.cents))),
-        func.count(case((pboc, 1))),
-        func.count(case((nfra, 1))),
-        func.sum(case((farmer, p.n))),
-        func.sum(case((farmer, p.cents))),
-    ).select_from(outer_from)
-    if keyed is None:
-        outer = outer.add_columns(literal(None).label("key"))
-    elif row_key:
-        outer = outer.add_columns(p.key).group_by(p.key)
+
+    def borrower_level(
+        n: Any, amount: Any, first_loan: Any, pboc: Any, nfra: Any, farmer_: Any
+    ) -> list[ColumnElement[Any]]:
+        return [
+            func.count(),
+            func.sum(first_loan),
+            func.sum(case((pboc, n))),
+            func.sum(case((nfra, n))),
+            func.sum(case((pboc, amount))),
+            func.sum(case((nfra, amount))),
+            func.count(case((pboc, 1))),
+            func.count(case((nfra, 1))),
+            func.sum(case((farmer_, n))),
+            func.sum(case((farmer_, amount))),
+        ]
+
+    outer: Any
+    if row_key and not total_by_key:
+        # Whether a loan is 普惠小微 depends on the borrower's total in the window over every bank and
+        # product, never on the group it is counted in: each borrower's window, classified once, then
+        # joined to its (borrower, key) groups. With `rollup` the whole window's row is the classified
+        # borrowers themselves (a key may not hold every loan, or may hold a loan twice).
+        whole = (
+            select(
+                Loan.borrower_id.label("borrower_id"),
+                func.count(Loan.id).label("n"),
+                func.sum(cents).label("cents"),
+                func.max(case((first, 1), else_=0)).label("first"),
+            )
+            .where(in_window, *_region_of_borrower(window, Loan.borrower_id))
+            .group_by(Loan.borrower_id)
+            .subquery("whole")
+        )
+        w = whole.c
+        classes = (
+            select(
+                w.borrower_id,
+                w.n,
+                w.cents,
+                w.first,
+                and_(business, w.cents < line).label("pboc"),
+                and_(business, w.cents <= line).label("nfra"),
+                farmer.label("farmer"),
+            )
+            .join(Borrower, Borrower.id == w.borrower_id)
+            .cte("classes")
+            # Classified once, then probed by the (borrower, key) groups: inlined, PostgreSQL would join
+            # those groups to the borrowers and to the totals, two probes per group instead of one.
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+        c = classes.c
+        outer = select(*borrower_level(p.n, p.cents, p.first, c.pboc, c.nfra, c.farmer)).select_from(
+            per_borrower.join(classes, c.borrower_id == p.borrower_id)
+        )
+        if rollup:
+            outer = union_all(
+                outer.add_columns(p.key, literal(0).label("total")).group_by(p.key),
+                select(*borrower_level(c.n, c.cents, c.first, c.pboc, c.nfra, c.farmer)).add_columns(
+                    literal(None).label("key"), literal(1).label("total")
+                ),
+            )
+        else:
+            outer = outer.add_columns(p.key).group_by(p.key)
     else:
-        assert keyed is not None
-        outer = _keyed_columns(outer, keyed, rollup=rollup).where(*in_region(window))
+        # One key per borrower (or per time bucket, each bucket tested on its own total): the group's
+        # own sum is the total the inclusive line is tested on.
+        outer = select(
+            *borrower_level(
+                p.n, p.cents, p.first, and_(business, p.cents < line), and_(business, p.cents <= line), farmer
+            )
+        ).select_from(per_borrower.join(Borrower, Borrower.id == p.borrower_id))
+        if keyed is None:
+            outer = outer.add_columns(literal(None).label("key"))
+        elif row_key:
+            outer = outer.add_columns(p.key).group_by(p.key)
+        else:
+            outer = _keyed_columns(outer, keyed, rollup=rollup).where(*in_region(window))
     with _serial(session):
-        borrower_level = _rows(session, outer, rollup=rollup)
+        borrower_level_rows = _rows(session, outer, rollup=rollup)
 
     result: dict[Hashable, Sequence[Any]] = {}
     for key, flat_row in loan_level.items():
@@ -361,7 +434,7 @@ def loan_figures(
         if not n:
             continue
         (borrowers, first_borrowers, pboc_n, nfra_n, pboc_amount, nfra_amount, pboc_b, nfra_b, farmer_n,
-         farmer_amount) = borrower_level.get(key, (0,) * 10)  # fmt: skip
+         farmer_amount) = borrower_level_rows.get(key, (0,) * 10)  # fmt: skip
         result[key] = (
             n, _from_cents(amount), borrowers, int(first_borrowers or 0), first_n, _from_cents(first_amount),
             renewal_n, _from_cents(renewal_amount), credit_n, _from_cents(credit_amount),
@@ -457,16 +530,11 @@ def figures(
 
 
 def _rolls_up(session: Session, grouping: Grouping) -> bool:
-    """Whether the whole window's figures can come from the grouping's own statements: on PostgreSQL
-    (GROUP BY ROLLUP), when every family is keyed by a borrower attribute, so that each borrower, and
-    with it each need, lead and loan, falls under exactly one key (distinct borrowers and the inclusive
-    line are then the same over the keys as over the window)."""
-    families = (grouping.need, grouping.lead, grouping.loan)
-    return (
-        session.get_bind().dialect.name == "postgresql"
-        and not grouping.loan_total_by_key
-        and all(keyed is not None and keyed.on_borrower for keyed in families)
-    )
+    """Whether the whole window's figures can come with the grouping's own statements: on PostgreSQL
+    (GROUP BY ROLLUP), for groupings over the whole window (not time buckets, where each point is the
+    summary of its own period). Families whose rows do not fall under exactly one key get their whole
+    window's figures from one more statement of their own (see _family)."""
+    return session.get_bind().dialect.name == "postgresql" and not grouping.loan_total_by_key
 
 
 def figures_with_total(
@@ -481,12 +549,34 @@ def figures_with_total(
     return rows, rows.pop(TOTAL)
 
 
+Family = Callable[[Keyed | None, bool], dict[Hashable, Sequence[Any]]]
+
+
+def _family(figures_of: Family, keyed: Keyed | None, rollup: bool) -> dict[Hashable, Sequence[Any]] | None:
+    """One family's figures per key (None when its rows cannot be attributed to the keys); with `rollup`,
+    also its whole window's under TOTAL: from the same statement (GROUP BY ROLLUP) when each row has
+    exactly one key, else from a statement without the key."""
+    if not rollup:
+        return None if keyed is None else figures_of(keyed, False)
+    if keyed is not None and keyed.rolls_up:
+        return figures_of(keyed, True)
+    rows = {} if keyed is None else dict(figures_of(keyed, False))
+    whole = figures_of(None, False)
+    if None in whole:
+        rows[TOTAL] = whole[None]
+    return rows
+
+
 def _grouped_figures(
     session: Session, window: Window, grouping: Grouping, *, rollup: bool = False
 ) -> dict[Hashable, dict[str, Any]]:
     """figures() with a grouping; with `rollup`, also the whole window's figures under the key TOTAL."""
-    grouped_needs = need_figures(session, window, grouping.need, rollup=rollup) if grouping.need else None
-    grouped_leads = lead_figures(session, window, grouping.lead, rollup=rollup) if grouping.lead else None
+    grouped_needs = _family(
+        lambda keyed, r: need_figures(session, window, keyed, rollup=r), grouping.need, rollup
+    )
+    grouped_leads = _family(
+        lambda keyed, r: lead_figures(session, window, keyed, rollup=r), grouping.lead, rollup
+    )
     grouped_loans = (
         loan_figures(session, window, grouping.loan, total_by_key=grouping.loan_total_by_key, rollup=rollup)
         if grouping.loan
@@ -497,16 +587,20 @@ def _grouped_figures(
         for key in found or {}:
             if key not in keys and key is not TOTAL:
                 keys.append(key)
-    if rollup:
-        keys.append(TOTAL)
-    return {
+    families = ((grouped_needs, grouping.need, _EMPTY_NEED), (grouped_leads, grouping.lead, _EMPTY_LEAD),
+                (grouped_loans, grouping.loan, _EMPTY_LOAN))  # fmt: skip
+    result = {
         key: present(
-            None if grouped_needs is None else grouped_needs.get(key, _EMPTY_NEED),
-            None if grouped_leads is None else grouped_leads.get(key, _EMPTY_LEAD),
-            None if grouped_loans is None else grouped_loans.get(key, _EMPTY_LOAN),
+            *[
+                None if keyed is None or found is None else found.get(key, empty)
+                for found, keyed, empty in families
+            ]
         )
         for key in keys
     }
+    if rollup:
+        result[TOTAL] = present(*[(found or {}).get(TOTAL, empty) for found, _keyed, empty in families])
+    return result
 
 
 ANALYTIC_WORK_MEM = "64MB"
