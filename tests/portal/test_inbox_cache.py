@@ -8,9 +8,9 @@ that is rolled back at the end never commits, so the rest of the suite never reu
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import event, select
@@ -30,6 +30,7 @@ from tests.factories import PASSWORD, UserFactory, bind_factories
 from tests.matching.helpers import applicant, bank, submit
 from tests.portal.test_web_support import csrf_token, login, text
 
+T = TypeVar("T")
 pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="a database state is named by PostgreSQL's snapshot")
 
 
@@ -96,6 +97,19 @@ def _claim(world: Inbox, officer: User) -> None:
         s.commit()
 
 
+def _reused(action: Callable[[], T], builds: list[str], attempts: int = 20) -> T:
+    """`action()`, repeated until it builds nothing: everything it asks for is given again. The
+    snapshot is the database server's, so a commit in another database on it (another test run, a
+    bench) renews what is kept meanwhile; the next attempt finds it kept again. Fails after `attempts`.
+    (One request builds at most once, so a request that must build is checked exactly, without this.)"""
+    for _ in range(attempts):
+        builds.clear()
+        result = action()
+        if not builds:
+            return result
+    pytest.fail(f"still building after {attempts} attempts (last: {builds})")
+
+
 def _table(page: str) -> str:
     return page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
 
@@ -111,25 +125,27 @@ def _signed_in(world: Inbox, officer: User) -> Any:
 def test_the_page_is_built_once_while_nothing_commits_then_shows_a_claim_at_once(inbox, builds):
     client = _signed_in(inbox, inbox.officers[0])
     builds.clear()
-    pages = [text(client.get("/officer/leads")) for _ in range(3)]
+    first = text(client.get("/officer/leads"))
     assert builds == ["page"]
-    assert pages[0] == pages[1] == pages[2]
-    assert f"#{inbox.lead_id}" in _table(pages[0]) and "待认领" in _table(pages[0])
+    pages = _reused(lambda: [text(client.get("/officer/leads")) for _ in range(2)], builds)
+    assert first == pages[0] == pages[1]
+    assert f"#{inbox.lead_id}" in _table(first) and "待认领" in _table(first)
 
+    builds.clear()
     _claim(inbox, inbox.officers[1])
     after = _table(text(client.get("/officer/leads")))
-    assert builds == ["page", "page"]
+    assert builds == ["page"]  # one request builds at most once: exact whatever else commits
     assert "已认领" in after and "待认领" not in after
 
 
 def test_any_commit_builds_the_page_afresh(inbox, builds):
     client = _signed_in(inbox, inbox.officers[0])
     client.get("/officer/leads")
-    builds.clear()
+    _reused(lambda: client.get("/officer/leads"), builds)
     with inbox.factory() as s:  # a change the inbox does not show: still a new state
         s.add(UserFactory.build(username="unrelated_account"))
         s.commit()
-    client.get("/officer/leads")
+    builds.clear()
     client.get("/officer/leads")
     assert builds == ["page"]
 
@@ -141,9 +157,7 @@ def test_a_deadline_the_page_shows_as_not_passed_ends_its_reuse(inbox, builds, m
     client = _signed_in(inbox, inbox.officers[0])
     page = client.get("/officer/leads").get_data(as_text=True)
     assert 'class="overdue"' not in page
-    builds.clear()
-    assert client.get("/officer/leads").get_data(as_text=True) == page
-    assert builds == []
+    assert _reused(lambda: client.get("/officer/leads").get_data(as_text=True), builds) == page
 
     later = due + dt.timedelta(seconds=1)
     from portal import caching
@@ -151,6 +165,7 @@ def test_a_deadline_the_page_shows_as_not_passed_ends_its_reuse(inbox, builds, m
 
     monkeypatch.setattr(caching, "utcnow", lambda: later)
     monkeypatch.setattr(officer, "utcnow", lambda: later)
+    builds.clear()
     overdue = client.get("/officer/leads").get_data(as_text=True)
     assert builds == ["page"]
     assert 'class="overdue"' in overdue
@@ -208,37 +223,43 @@ def _api(world: Inbox, officer: User) -> tuple[Any, dict[str, str]]:
 def test_the_api_list_is_built_once_per_state_and_per_officer(inbox, builds):
     (a, a_headers), (b, b_headers) = _api(inbox, inbox.officers[0]), _api(inbox, inbox.officers[1])
     builds.clear()
-    first = [a.get("/api/v1/leads", headers=a_headers) for _ in range(3)]
+    built = a.get("/api/v1/leads", headers=a_headers)
     assert builds == ["api"]
-    assert first[0].get_json() == first[1].get_json() == first[2].get_json()
-    assert first[0].get_json()["items"][0]["status"] == "pushed"
-    assert first[0].headers["Cache-Control"] == first[2].headers["Cache-Control"]
+    kept = _reused(lambda: [a.get("/api/v1/leads", headers=a_headers) for _ in range(2)], builds)
+    assert built.get_json() == kept[0].get_json() == kept[1].get_json()
+    assert built.get_json()["items"][0]["status"] == "pushed"
+    assert built.headers["Cache-Control"] == kept[1].headers["Cache-Control"]
 
+    builds.clear()
     _claim(inbox, inbox.officers[0])
     mine = a.get("/api/v1/leads", headers=a_headers).get_json()["items"][0]
     theirs = b.get("/api/v1/leads", headers=b_headers).get_json()["items"][0]
-    assert builds == ["api", "api", "api"]
+    assert builds == ["api", "api"]
     # The claimant sees who the borrower is; a colleague of the same bank, the anonymised profile.
     assert mine["status"] == theirs["status"] == "claimed"
     assert mine["borrower"]["name"] == inbox.borrower_name
     assert theirs["borrower"] is None
-    assert inbox.borrower_name not in b.get("/api/v1/leads", headers=b_headers).get_data(as_text=True)
-    assert builds == ["api", "api", "api"]
+    again = _reused(lambda: b.get("/api/v1/leads", headers=b_headers).get_data(as_text=True), builds)
+    assert inbox.borrower_name not in again
 
 
 def test_a_query_is_kept_apart_from_another(inbox, builds):
     client, headers = _api(inbox, inbox.officers[0])
-    assert client.get("/api/v1/leads?status=claimed", headers=headers).get_json()["total"] == 0
-    assert client.get("/api/v1/leads", headers=headers).get_json()["total"] == 1
-    assert client.get("/api/v1/leads?status=claimed", headers=headers).get_json()["total"] == 0
-    assert builds == ["api", "api"]
+
+    def three() -> list[int]:
+        paths = ("/api/v1/leads?status=claimed", "/api/v1/leads", "/api/v1/leads?status=claimed")
+        return [client.get(path, headers=headers).get_json()["total"] for path in paths]
+
+    builds.clear()
+    assert three() == [0, 1, 0]
+    assert builds == ["api", "api"]  # one per query; the third request is the first's again
+    assert _reused(three, builds) == [0, 1, 0]
 
 
 def test_a_revoked_token_is_refused_even_with_its_list_kept(inbox, builds):
     client, headers = _api(inbox, inbox.officers[0])
-    for _ in range(2):
-        assert client.get("/api/v1/leads", headers=headers).status_code == 200
-    assert builds == ["api"]
+    assert client.get("/api/v1/leads", headers=headers).status_code == 200
+    assert _reused(lambda: client.get("/api/v1/leads", headers=headers).status_code, builds) == 200
     with inbox.factory() as s:
         revoke_session(s, headers["Authorization"].removeprefix("Bearer "))
         s.commit()
@@ -279,10 +300,12 @@ def test_a_kept_answer_costs_one_statement(inbox, builds, statements, surface):
     else:
         (client, headers), path = _api(inbox, inbox.officers[0]), "/api/v1/leads"
     first = client.get(path, headers=headers)
-    statements.clear()
-    builds.clear()
-    kept = client.get(path, headers=headers)
-    assert builds == []
+
+    def kept_answer() -> Any:
+        statements.clear()
+        return client.get(path, headers=headers)
+
+    kept = _reused(kept_answer, builds)
     assert len(statements) == 1 and "pg_current_snapshot" in statements[0]
     assert kept.get_data() == first.get_data()
     assert kept.mimetype == first.mimetype
