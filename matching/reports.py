@@ -20,7 +20,6 @@ from core.types import SHANGHAI, utcnow
 from matching.errors import ReportNotFoundError, ReportNotReadyError
 from matching.exports import N_, Table, build_table, region_name, to_xlsx
 from matching.models import Report, ReportStatus
-from matching.printouts import PDF_TYPE, workbook_pdf
 from matching.stats import Window
 
 REPORT_JOB = "build_monthly_report"
@@ -118,6 +117,9 @@ def report_file(session: Session, report_id: int, *, viewer_region: str | None) 
 def report_pdf(session: Session, report_id: int, *, viewer_region: str | None) -> tuple[str, str, bytes]:
     """(filename, content type, bytes) of a finished report as PDF, drawn from its stored workbook so
     that both files hold the same figures. Raises ReportNotFoundError, ReportNotReadyError."""
+    # Imported here: ReportLab costs every web and worker process 15 MB, and few ever draw a PDF.
+    from matching.printouts import PDF_TYPE, workbook_pdf
+
     name, _type, content = report_file(session, report_id, viewer_region=viewer_region)
     report = get_report(session, report_id, viewer_region=viewer_region)
     title = f"吉惠通普惠金融月度监测报表 {report.month} {region_name(report.region_code)}"

@@ -12,8 +12,9 @@ the database is in the very state it was built from (`core.services.database_sna
 snapshot, which any commit anywhere changes) and before the time the page itself names (an SLA
 deadline it shows as not yet passed). So it is never stale: a lead claimed, pushed or expired on any
 machine changes the snapshot, and the next request builds the page afresh. The snapshot is the
-whole server's: a commit in another database on it renews every kept page too (never wrong, only slower). Where no snapshot can be
-named (SQLite, or a transaction that has already written) nothing is reused.
+whole server's: a commit in another database on it renews every kept page too (never wrong, only
+slower). Where no snapshot can be named (SQLite, or a transaction that has already written) nothing is
+reused.
 """
 
 from __future__ import annotations
