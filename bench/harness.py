@@ -282,6 +282,9 @@ class Measure:
     server_cpu: float  # in cores, all gunicorn processes together
     bench_cpu: float  # in cores, this process (locust)
     errors: dict[str, int]
+    # The share of the server's CPU that its busiest process used: each worker keeps the connections
+    # it accepted, and with a few keep-alive connections one worker can end up with most of them.
+    busiest_share: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -334,8 +337,10 @@ def measure(
         gevent.sleep(warmup)
         env.stats.reset_all()
         processes = server.all_processes()
+        each0 = [_cpu_seconds([p]) for p in processes]
         cpu0, bench0, t0 = _cpu_seconds(processes), _cpu_seconds([me]), time.perf_counter()
         gevent.sleep(seconds)
+        each = [_cpu_seconds([p]) - before for p, before in zip(processes, each0, strict=True)]
         total = env.stats.total
         elapsed = time.perf_counter() - t0
         result = Measure(
@@ -347,5 +352,6 @@ def measure(
             server_cpu=(_cpu_seconds(processes) - cpu0) / elapsed,
             bench_cpu=(_cpu_seconds([me]) - bench0) / elapsed,
             errors={f"{e.method} {e.name}: {e.error}": e.occurrences for e in env.stats.errors.values()},
+            busiest_share=max(each) / sum(each) if sum(each) > 0 else 0.0,
         )
     return result
