@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -188,6 +188,10 @@ def test_operation_survives_generated_requests(app, world, fuzz_counts, method, 
     )
     @given(case=_strategy(operation, mode, world["ids"]), data=st.data())
     def run(case: Any, data: Any) -> None:
+        # A query parameter whose value is an empty list is not sent at all, so such a negative case is
+        # not the invalid request it was generated as (seen: an extra parameter `þh=[]`, reported as
+        # accepted invalid data).
+        assume(mode is not GenerationMode.NEGATIVE or all(v != [] for v in (case.query or {}).values()))
         COUNTS[f"{method} {path}"] += 1
         kwargs: dict[str, Any] = {"headers": _headers(data, role, world["tokens"])}
         if path.startswith("/api/v1/data/") and data.draw(st.booleans(), label="signed"):
