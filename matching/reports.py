@@ -104,14 +104,19 @@ def list_reports(session: Session, *, viewer_region: str | None, limit: int = 50
     return session.scalars(stmt).all()
 
 
+def _finished(session: Session, report_id: int, viewer_region: str | None) -> tuple[Report, bytes]:
+    report = get_report(session, report_id, viewer_region=viewer_region)
+    if report.status != ReportStatus.DONE or report.content is None:
+        raise ReportNotReadyError(report.status)
+    return report, report.content
+
+
 def report_file(session: Session, report_id: int, *, viewer_region: str | None) -> tuple[str, str, bytes]:
     """(filename, content type, bytes) of a finished report.
 
     Raises ReportNotFoundError, ReportNotReadyError."""
-    report = get_report(session, report_id, viewer_region=viewer_region)
-    if report.status != ReportStatus.DONE or report.content is None:
-        raise ReportNotReadyError(report.status)
-    return report.filename or f"report-{report.id}.xlsx", report.content_type or XLSX_TYPE, report.content
+    report, content = _finished(session, report_id, viewer_region)
+    return report.filename or f"report-{report.id}.xlsx", report.content_type or XLSX_TYPE, content
 
 
 def report_pdf(session: Session, report_id: int, *, viewer_region: str | None) -> tuple[str, str, bytes]:
@@ -120,10 +125,10 @@ def report_pdf(session: Session, report_id: int, *, viewer_region: str | None) -
     # Imported here: ReportLab costs every web and worker process 15 MB, and few ever draw a PDF.
     from matching.printouts import PDF_TYPE, workbook_pdf
 
-    name, _type, content = report_file(session, report_id, viewer_region=viewer_region)
-    report = get_report(session, report_id, viewer_region=viewer_region)
+    report, content = _finished(session, report_id, viewer_region)
     title = f"吉惠通普惠金融月度监测报表 {report.month} {region_name(report.region_code)}"
-    return name.rsplit(".", 1)[0] + ".pdf", PDF_TYPE, workbook_pdf(content, title=title)
+    name = (report.filename or f"report-{report.id}.xlsx").rsplit(".", 1)[0] + ".pdf"
+    return name, PDF_TYPE, workbook_pdf(content, title=title)
 
 
 def build_monthly_report(

@@ -14,6 +14,7 @@ from core.models import Role, User
 from core.types import utcnow
 from credit_profile.errors import ConsentRequiredError
 from credit_profile.services import today_local
+from matching.models import LeadStatus
 from matching.services import (
     LEAD_TRANSITIONS,
     LoanInput,
@@ -85,7 +86,9 @@ def _inbox_page(institution_id: int) -> tuple[str, dt.datetime | None]:
         now=now,
     )
     # The page marks a pushed lead past its deadline as overdue: it is good until the next deadline.
-    deadlines = [r.sla_due_at for r in rows if r.status == "pushed" and r.sla_due_at and r.sla_due_at > now]
+    deadlines = [
+        r.sla_due_at for r in rows if r.status == LeadStatus.PUSHED and r.sla_due_at and r.sla_due_at > now
+    ]
     return html, min(deadlines, default=None)
 
 
