@@ -11,7 +11,9 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 _USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 _ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
-IDENTIFIER_PATTERN = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{17}[0-9A-Z](?![0-9A-Z])")
+# Bounded by anything but a letter or digit: eighteen digits inside a hex digest (a token's hash, a blind
+# index) are not an identifier, and the log scans must not take them for one.
+IDENTIFIER_PATTERN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]{17}[0-9A-Z](?![0-9A-Za-z])")
 
 
 def normalize_code(value: str) -> str:

@@ -104,6 +104,10 @@ def test_scanner_sees_an_unmasked_identifier_and_not_a_masked_one():
     code = uscc(1)
     assert _identifiers(json.dumps({"uscc": code})) == {code}
     assert _identifiers(json.dumps({"uscc": mask_identifier(code)})) == set()
+    # Eighteen digits inside a SHA-256 hex digest (seen in a logged token hash) are not an identifier.
+    digest = "18636099f41b487af73dfa7eae577602351208499825bfcaf8145fb9f9d5d4e9"
+    assert _identifiers(f"{{'token_hash': '{digest}'}}") == set()
+    assert _identifiers(f"'{code}'") == {code}
 
 
 def test_no_unmasked_identifier_in_any_get_response_or_log_line(client, world, caplog, connection):
