@@ -48,14 +48,17 @@ from matching.stats import (
     Grouping,
     Keyed,
     Window,
-    analytic_session,
     figures,
+    figures_plan,
     figures_with_total,
     hours_from_microseconds,
     in_region,
     lead_figures,
-    loan_figures,
+    loan_plan,
     ratio,
+    run_plans,
+    single,
+    summary_of,
     window_header,
 )
 from products.models import Institution, Product
@@ -249,37 +252,37 @@ def _steps(counts: Sequence[int], names: Sequence[str]) -> list[dict[str, Any]]:
 
 def funnel(session: Session, window: Window) -> dict[str, Any]:
     """The needs submitted in the window followed to disbursement, and the leads pushed in the window."""
-    analytic_session(session)
     start, end = window.bounds()
     # Borrowers are joined only for a county: the city-wide funnel reads needs and leads alone.
     need_region = (
         [Need.borrower_id.in_(select(Borrower.id).where(*in_region(window)))] if window.county else []
     )
-    need_counts = session.execute(
-        select(
-            func.count(Need.id),
-            *[func.count(case((_need_reached(step), Need.id))) for step in FUNNEL_STEPS[1:]],
-        ).where(Need.submitted_at >= start, Need.submitted_at < end, *need_region)
-    ).one()
+    needs = select(
+        func.count(Need.id),
+        *[func.count(case((_need_reached(step), Need.id))) for step in FUNNEL_STEPS[1:]],
+    ).where(Need.submitted_at >= start, Need.submitted_at < end, *need_region)
     leads = select(
         func.count(Lead.id),
         *[func.count(case((_lead_reached(step), Lead.id))) for step in LEAD_FUNNEL_STEPS[1:]],
     ).where(Lead.pushed_at >= start, Lead.pushed_at < end)
     if window.county:
         leads = leads.where(Lead.borrower_id.in_(select(Borrower.id).where(*in_region(window))))
-    lead_counts = session.execute(leads).one()
-    outcomes = dict(
-        session.execute(
-            select(Need.status, func.count(Need.id))
-            .where(Need.submitted_at >= start, Need.submitted_at < end, *need_region)
-            .group_by(Need.status)
-        ).all()
+    outcomes = (
+        select(Need.status, func.count(Need.id))
+        .where(Need.submitted_at >= start, Need.submitted_at < end, *need_region)
+        .group_by(Need.status)
+    )
+    need_counts, lead_counts, by_status = run_plans(
+        session,
+        single(lambda s: s.execute(needs).one()),
+        single(lambda s: s.execute(leads).one()),
+        single(lambda s: dict(s.execute(outcomes).all())),
     )
     return {
         **window_header(window),
         "steps": _steps(list(need_counts), FUNNEL_STEPS),
         "lead_steps": _steps(list(lead_counts), LEAD_FUNNEL_STEPS),
-        "outcomes": {status.value: outcomes.get(status.value, 0) for status in NeedStatus},
+        "outcomes": {status.value: by_status.get(status.value, 0) for status in NeedStatus},
     }
 
 
@@ -296,30 +299,18 @@ def _sla_breach() -> ColumnElement[bool]:
 def institution_board(session: Session, window: Window) -> dict[str, Any]:
     """Per institution: responsiveness (hours to claim and to decision, SLA breaches), approval rate,
     loans, average rate and first-loan borrowers, for leads pushed and loans disbursed in the window."""
-    analytic_session(session)
     start, end = window.bounds()
-    institutions = session.execute(
-        select(Institution.id, Institution.code, Institution.name).order_by(Institution.code)
-    ).all()
-    keyed_lead = Keyed(Lead.institution_id)
-    leads = lead_figures(session, window, keyed_lead)
-    loans = loan_figures(session, window, Keyed(Loan.institution_id))
     decided = _lead_event(Lead.id, LeadStatus.APPROVED.value, LeadStatus.REJECTED.value)
     approved = _lead_event(Lead.id, LeadStatus.APPROVED.value)
     # Borrowers only for a county (a semi-join on the lead's borrower): the city-wide board reads leads alone.
     base = select(Lead.institution_id).where(Lead.pushed_at >= start, Lead.pushed_at < end)
     if window.county:
         base = base.where(Lead.borrower_id.in_(select(Borrower.id).where(*in_region(window))))
-    extra = {
-        row[0]: row[1:]
-        for row in session.execute(
-            base.add_columns(
-                func.count(case((_sla_breach(), Lead.id))),
-                func.count(case((decided, Lead.id))),
-                func.count(case((approved, Lead.id))),
-            ).group_by(Lead.institution_id)
-        )
-    }
+    responsiveness = base.add_columns(
+        func.count(case((_sla_breach(), Lead.id))),
+        func.count(case((decided, Lead.id))),
+        func.count(case((approved, Lead.id))),
+    ).group_by(Lead.institution_id)
     decisions = (
         select(StatusEvent.entity_id.label("lead_id"), func.min(StatusEvent.at).label("decided_at"))
         .where(
@@ -329,10 +320,19 @@ def institution_board(session: Session, window: Window) -> dict[str, Any]:
         .group_by(StatusEvent.entity_id)
         .subquery()
     )
-    decision_medians = grouped_medians(
+    decision_times = base.join(decisions, decisions.c.lead_id == Lead.id).add_columns(
+        duration_us(decisions.c.decided_at, Lead.pushed_at)
+    )
+    loans, leads, extra, decision_medians, institutions = run_plans(
         session,
-        base.join(decisions, decisions.c.lead_id == Lead.id).add_columns(
-            duration_us(decisions.c.decided_at, Lead.pushed_at)
+        loan_plan(window, Keyed(Loan.institution_id)),
+        single(lambda s: lead_figures(s, window, Keyed(Lead.institution_id))),
+        single(lambda s: {row[0]: row[1:] for row in s.execute(responsiveness)}),
+        single(lambda s: grouped_medians(s, decision_times)),
+        single(
+            lambda s: s.execute(
+                select(Institution.id, Institution.code, Institution.name).order_by(Institution.code)
+            ).all()
         ),
     )
     items = []
@@ -413,9 +413,14 @@ def same_period_last_year(window: Window) -> Window:
 
 def indicators(session: Session, window: Window) -> dict[str, Any]:
     """The assessment indicators for the window next to the same period a year earlier."""
+    return overview(session, window)[1]
+
+
+def overview(session: Session, window: Window) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The summary of the window and its indicators (indicators()), from one run of the statements."""
     previous_window = same_period_last_year(window)
-    current = figures(session, window)[None]
-    previous = figures(session, previous_window)[None]
+    now_figures, then_figures = run_plans(session, figures_plan(window), figures_plan(previous_window))
+    current, previous = now_figures[None], then_figures[None]
     items = []
     for name, kind in INDICATORS:
         now, then = current[name], previous[name]
@@ -437,7 +442,7 @@ def indicators(session: Session, window: Window) -> dict[str, Any]:
                 "growth": growth,
             }
         )
-    return {
+    return summary_of(window, current), {
         **window_header(window),
         "previous_from": previous_window.first.isoformat(),
         "previous_to": previous_window.last.isoformat(),

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from core.lanes import in_lanes
 from core.reference import CITY_CODE
 from core.types import local_day_bounds
 from credit_profile.models import Borrower, BorrowerKind
@@ -265,6 +266,10 @@ LOAN_COLUMNS = (
 )  # fmt: skip
 
 
+Rows = dict[Hashable, Sequence[Any]]
+Task = Callable[[Session], Any]
+
+
 def loan_figures(
     session: Session,
     window: Window,
@@ -273,7 +278,7 @@ def loan_figures(
     total_by_key: bool = False,
     where: Sequence[ColumnElement[bool]] = (),
     rollup: bool = False,
-) -> dict[Hashable, Sequence[Any]]:
+) -> Rows:
     """key -> the loan figures, in the order of LOAN_COLUMNS; with `rollup` (PostgreSQL), also the whole
     window's under the key TOTAL.
 
@@ -281,6 +286,22 @@ def loan_figures(
     borrower-level figures from loans first summed per (key, borrower) — one such group is one
     distinct borrower — then joined to the borrower (kind; the key when it is a borrower attribute).
     """
+    loan_level, borrower_level = loan_statements(
+        window, keyed, total_by_key=total_by_key, where=where, rollup=rollup
+    )
+    return merge_loan_figures(*in_lanes(session, [loan_level, borrower_level], prepare=analytic_session))
+
+
+def loan_statements(
+    window: Window,
+    keyed: Keyed | None,
+    *,
+    total_by_key: bool = False,
+    where: Sequence[ColumnElement[bool]] = (),
+    rollup: bool = False,
+) -> tuple[Task, Task]:
+    """The two statements of loan_figures, each a task for a session (see core.lanes): the loan-level
+    sums and the borrower-level figures, whose results merge_loan_figures combines."""
     in_window = and_(Loan.disbursed_on >= window.first, Loan.disbursed_on <= window.last, *where)
     on_borrower = keyed is not None and keyed.on_borrower
     row_key = keyed is not None and not keyed.on_borrower
@@ -319,12 +340,13 @@ def loan_figures(
             key_joins=key_joins,
         )
 
-    if rollup and keyed is not None and not keyed.rolls_up:
-        # A loan may fall under several keys or none: the whole window's sums come from the loans alone.
-        loan_level = _rows(session, _keyed_columns(flat(), keyed))
-        loan_level[TOTAL] = _rows(session, _keyed_columns(flat(key_joins=False), None))[None]
-    else:
-        loan_level = _rows(session, _keyed_columns(flat(), keyed, rollup=rollup), rollup=rollup)
+    def loan_level(session: Session) -> Rows:
+        if rollup and keyed is not None and not keyed.rolls_up:
+            # A loan may fall under several keys or none: the whole window's sums come from the loans alone.
+            rows = _rows(session, _keyed_columns(flat(), keyed))
+            rows[TOTAL] = _rows(session, _keyed_columns(flat(key_joins=False), None))[None]
+            return rows
+        return _rows(session, _keyed_columns(flat(), keyed, rollup=rollup), rollup=rollup)
 
     inner = restricted(
         select(
@@ -423,10 +445,17 @@ def loan_figures(
             outer = outer.add_columns(p.key).group_by(p.key)
         else:
             outer = _keyed_columns(outer, keyed, rollup=rollup).where(*in_region(window))
-    with _serial(session):
-        borrower_level_rows = _rows(session, outer, rollup=rollup)
 
-    result: dict[Hashable, Sequence[Any]] = {}
+    def per_borrower_figures(session: Session) -> Rows:
+        with _serial(session):
+            return _rows(session, outer, rollup=rollup)
+
+    return loan_level, per_borrower_figures
+
+
+def merge_loan_figures(loan_level: Rows, borrower_level_rows: Rows) -> Rows:
+    """key -> the loan figures (LOAN_COLUMNS) from the two results of loan_statements."""
+    result: Rows = {}
     for key, flat_row in loan_level.items():
         n, amount, first_n, first_amount, renewal_n, renewal_amount, credit_n, credit_amount, weighted = (
             flat_row
@@ -509,6 +538,35 @@ def present(
     return {name: result[name] for name in FIGURE_FIELDS}
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Statements to run (tasks for a session, see core.lanes) and how to combine their results."""
+
+    tasks: tuple[Task, ...]
+    combine: Callable[[Sequence[Rows]], Any]
+
+    @staticmethod
+    def of(*plans: Plan, combine: Callable[..., Any]) -> Plan:
+        """One plan of several: `combine` is called with each plan's combined result, in order."""
+        sizes = [len(plan.tasks) for plan in plans]
+
+        def combined(results: Sequence[Rows]) -> Any:
+            parts, at = [], 0
+            for plan, size in zip(plans, sizes, strict=True):
+                parts.append(plan.combine(results[at : at + size]))
+                at += size
+            return combine(*parts)
+
+        return Plan(tuple(task for plan in plans for task in plan.tasks), combined)
+
+
+def run_plans(session: Session, *plans: Plan) -> list[Any]:
+    """Each plan's result. Their statements run side by side, reading one committed state (core.lanes)."""
+    analytic_session(session)
+    plan = Plan.of(*plans, combine=lambda *parts: list(parts))
+    return plan.combine(in_lanes(session, plan.tasks, prepare=analytic_session))  # type: ignore[no-any-return]
+
+
 def figures(
     session: Session, window: Window, grouping: Grouping | None = None
 ) -> dict[Hashable, dict[str, Any]]:
@@ -516,17 +574,41 @@ def figures(
 
     With a grouping, the result holds its declared keys (in their order) and every key that has rows.
     """
-    analytic_session(session)
+    (result,) = run_plans(session, figures_plan(window, grouping))
+    return result  # type: ignore[no-any-return]
+
+
+def figures_plan(window: Window, grouping: Grouping | None = None) -> Plan:
+    """figures(window, grouping) as a plan (see run_plans)."""
     if grouping is None:
-        needs = need_figures(session, window, None)
-        leads = lead_figures(session, window, None)
-        loans = loan_figures(session, window, None)
-        return {
-            None: present(
-                needs.get(None, _EMPTY_NEED), leads.get(None, _EMPTY_LEAD), loans.get(None, _EMPTY_LOAN)
-            )
-        }
-    return _grouped_figures(session, window, grouping)
+
+        def whole(loans: Rows, needs: Rows, leads: Rows) -> dict[Hashable, dict[str, Any]]:
+            return {
+                None: present(
+                    needs.get(None, _EMPTY_NEED), leads.get(None, _EMPTY_LEAD), loans.get(None, _EMPTY_LOAN)
+                )
+            }
+
+        return Plan.of(
+            loan_plan(window, None),
+            single(lambda s: need_figures(s, window, None)),
+            single(lambda s: lead_figures(s, window, None)),
+            combine=whole,
+        )
+    return _grouped_plan(window, grouping)
+
+
+def single(task: Task) -> Plan:
+    """A plan of one statement whose result is the plan's."""
+    return Plan((task,), lambda results: results[0])
+
+
+def loan_plan(
+    window: Window, keyed: Keyed | None, *, total_by_key: bool = False, rollup: bool = False
+) -> Plan:
+    # The borrower-level statement first: the longest, it starts on the first free lane.
+    loan_level, borrower_level = loan_statements(window, keyed, total_by_key=total_by_key, rollup=rollup)
+    return Plan((borrower_level, loan_level), lambda results: merge_loan_figures(results[1], results[0]))
 
 
 def _rolls_up(session: Session, grouping: Grouping) -> bool:
@@ -542,65 +624,71 @@ def figures_with_total(
 ) -> tuple[dict[Hashable, dict[str, Any]], dict[str, Any]]:
     """figures(session, window, grouping) and the whole window's figures (figures(session, window)[None]),
     from the same statements where that is exact (see _rolls_up), else from separate ones."""
-    analytic_session(session)
     if not _rolls_up(session, grouping):
-        return _grouped_figures(session, window, grouping), figures(session, window)[None]
-    rows = _grouped_figures(session, window, grouping, rollup=True)
+        rows, whole = run_plans(session, _grouped_plan(window, grouping), figures_plan(window))
+        return rows, whole[None]
+    (rows,) = run_plans(session, _grouped_plan(window, grouping, rollup=True))
     return rows, rows.pop(TOTAL)
 
 
-Family = Callable[[Keyed | None, bool], dict[Hashable, Sequence[Any]]]
+FamilyTask = Callable[[Session, Window, Keyed | None, bool], Rows]
 
 
-def _family(figures_of: Family, keyed: Keyed | None, rollup: bool) -> dict[Hashable, Sequence[Any]] | None:
+def _family(figures_of: FamilyTask, window: Window, keyed: Keyed | None, rollup: bool) -> Plan:
     """One family's figures per key (None when its rows cannot be attributed to the keys); with `rollup`,
     also its whole window's under TOTAL: from the same statement (GROUP BY ROLLUP) when each row has
     exactly one key, else from a statement without the key."""
-    if not rollup:
-        return None if keyed is None else figures_of(keyed, False)
-    if keyed is not None and keyed.rolls_up:
-        return figures_of(keyed, True)
-    rows = {} if keyed is None else dict(figures_of(keyed, False))
-    whole = figures_of(None, False)
-    if None in whole:
-        rows[TOTAL] = whole[None]
-    return rows
+    if keyed is None and not rollup:
+        return Plan((), lambda _results: None)
+    if not rollup or (keyed is not None and keyed.rolls_up):
+        return single(lambda s: figures_of(s, window, keyed, rollup))
+
+    def with_whole(whole: Rows, by_key: Rows | None = None) -> Rows:
+        rows = dict(by_key or {})
+        if None in whole:
+            rows[TOTAL] = whole[None]
+        return rows
+
+    whole = single(lambda s: figures_of(s, window, None, False))
+    if keyed is None:
+        return Plan.of(whole, combine=with_whole)
+    return Plan.of(whole, single(lambda s: figures_of(s, window, keyed, False)), combine=with_whole)
 
 
-def _grouped_figures(
-    session: Session, window: Window, grouping: Grouping, *, rollup: bool = False
-) -> dict[Hashable, dict[str, Any]]:
+def _grouped_plan(window: Window, grouping: Grouping, *, rollup: bool = False) -> Plan:
     """figures() with a grouping; with `rollup`, also the whole window's figures under the key TOTAL."""
-    grouped_needs = _family(
-        lambda keyed, r: need_figures(session, window, keyed, rollup=r), grouping.need, rollup
-    )
-    grouped_leads = _family(
-        lambda keyed, r: lead_figures(session, window, keyed, rollup=r), grouping.lead, rollup
-    )
-    grouped_loans = (
-        loan_figures(session, window, grouping.loan, total_by_key=grouping.loan_total_by_key, rollup=rollup)
+    loans = (
+        loan_plan(window, grouping.loan, total_by_key=grouping.loan_total_by_key, rollup=rollup)
         if grouping.loan
-        else None
+        else Plan((), lambda _results: None)
     )
-    keys: list[Hashable] = list(grouping.keys)
-    for found in (grouped_needs, grouped_leads, grouped_loans):
-        for key in found or {}:
-            if key not in keys and key is not TOTAL:
-                keys.append(key)
-    families = ((grouped_needs, grouping.need, _EMPTY_NEED), (grouped_leads, grouping.lead, _EMPTY_LEAD),
-                (grouped_loans, grouping.loan, _EMPTY_LOAN))  # fmt: skip
-    result = {
-        key: present(
-            *[
-                None if keyed is None or found is None else found.get(key, empty)
-                for found, keyed, empty in families
-            ]
-        )
-        for key in keys
-    }
-    if rollup:
-        result[TOTAL] = present(*[(found or {}).get(TOTAL, empty) for found, _keyed, empty in families])
-    return result
+    needs = _family(lambda s, w, keyed, r: need_figures(s, w, keyed, rollup=r), window, grouping.need, rollup)
+    leads = _family(lambda s, w, keyed, r: lead_figures(s, w, keyed, rollup=r), window, grouping.lead, rollup)
+
+    def combine(
+        grouped_loans: Rows | None, grouped_needs: Rows | None, grouped_leads: Rows | None
+    ) -> dict[Hashable, dict[str, Any]]:
+        keys: list[Hashable] = list(grouping.keys)
+        for found in (grouped_needs, grouped_leads, grouped_loans):
+            for key in found or {}:
+                if key not in keys and key is not TOTAL:
+                    keys.append(key)
+        families = ((grouped_needs, grouping.need, _EMPTY_NEED), (grouped_leads, grouping.lead, _EMPTY_LEAD),
+                    (grouped_loans, grouping.loan, _EMPTY_LOAN))  # fmt: skip
+        result = {
+            key: present(
+                *[
+                    None if keyed is None or found is None else found.get(key, empty)
+                    for found, keyed, empty in families
+                ]
+            )
+            for key in keys
+        }
+        if rollup:
+            result[TOTAL] = present(*[(found or {}).get(TOTAL, empty) for found, _keyed, empty in families])
+        return result
+
+    return Plan.of(loans, needs, leads, combine=combine)
 
 
 ANALYTIC_WORK_MEM = "64MB"
@@ -633,5 +721,9 @@ def window_header(window: Window) -> dict[str, Any]:
 
 def summary(session: Session, window: Window) -> dict[str, Any]:
     """Every figure of GET /api/v1/stats/summary for the window and region."""
-    result = figures(session, window)[None]
-    return {**window_header(window), **{name: result[name] for name in SUMMARY_FIELDS}}
+    return summary_of(window, figures(session, window)[None])
+
+
+def summary_of(window: Window, whole: dict[str, Any]) -> dict[str, Any]:
+    """The summary's response from the window's figures (figures(...)[None])."""
+    return {**window_header(window), **{name: whole[name] for name in SUMMARY_FIELDS}}

@@ -31,7 +31,7 @@ from matching.exports import (
     TYPE_LABELS,
 )
 from matching.reports import list_reports, report_file, report_pdf, request_monthly_report
-from matching.stats import Window, summary
+from matching.stats import Window
 from portal import charts
 from portal.auth import role_required, web_user
 from portal.db import commit, db
@@ -186,8 +186,7 @@ def _wan(value: Any) -> float:
 
 
 def _overview(session: Session, window: Window, _form: DashboardForm) -> dict[str, Any]:
-    result = summary(session, window)
-    indicators = analytics.indicators(session, window)
+    result, indicators = analytics.overview(session, window)
     by_code = {item["code"]: item for item in indicators["items"]}
     chart = charts.responsive(
         charts.grouped_bar_chart,

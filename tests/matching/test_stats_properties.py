@@ -236,85 +236,89 @@ def check_against_reference(session, world, case) -> None:
     savepoint = session.begin_nested()
     try:
         insert(session, world, needs)
-        w = Window(window[0], window[1], region)
-        ref = Reference(load(session), w.first, w.last, w.county)
-
-        expected = ref.summary()
-        got = summary(session, w)
-        assert {k: got[k] for k in SUMMARY_FIELDS} == {k: expected[k] for k in SUMMARY_FIELDS}
-
-        for by in analytics.DIMENSIONS:
-            result = analytics.breakdown(session, w, by)
-            # The total: the summary, whether computed with the keys (ROLLUP) or on its own.
-            assert {k: result["total"][k] for k in SUMMARY_FIELDS} == {k: expected[k] for k in SUMMARY_FIELDS}
-            assert result["total"] == figures(session, w)[None], by
-            items = {item["key"]: item for item in result["items"]}
-            reference = ref.breakdown(by)
-            assert set(reference) <= set(items), by
-            for key, item in items.items():
-                want = reference.get(key) or ref.figures(
-                    [] if by in ("county", "kind", "industry") else None, [], [], {}
-                )
-                assert {k: item[k] for k in want} == want, (by, key)
-            if by in ("county", "kind", "industry"):  # a partition: counts add up to the summary
-                for name in ("needs", "leads_pushed", "loans", "borrowers", "inclusive_loans_pboc"):
-                    assert sum(item[name] for item in result["items"]) == got[name], (by, name)
-
-        series = analytics.timeseries(session, w)
-        reference_series = ref.timeseries()
-        assert [p["period"] for p in series["items"]] == list(reference_series)
-        for point in series["items"]:
-            want = reference_series[point["period"]]
-            assert {k: point[k] for k in want} == want, point["period"]
-
-        board = {item["code"]: item for item in analytics.institution_board(session, w)["items"]}
-        by_bank = ref.breakdown("institution")
-        assert set(board) == {code for code, f in by_bank.items() if f["leads_pushed"] or f["loans"]}
-        events = [e for e in ref.raw.events if e.entity_type == "lead"]
-        for code, item in board.items():
-            want = by_bank[code]
-            for name in ("leads_pushed", "leads_claimed", "median_hours_to_claim", "loans", "loans_amount",
-                         "avg_rate", "first_loan_borrowers", "credit_loan_share", "renewal_loans"):  # fmt: skip
-                assert item[name] == want[name], (code, name)
-            leads = [x for x in ref.leads() if ref.raw.institutions[x.institution_id].code == code]
-            breaches = [
-                x for x in leads if x.status == "expired" or (x.claimed_at and x.claimed_at > x.sla_due_at)
-            ]
-            decided_at = {}
-            for e in sorted(events, key=lambda e: e.at):
-                if e.to_status in ("approved", "rejected"):
-                    decided_at.setdefault(e.entity_id, e.at)
-            decided = [x for x in leads if x.id in decided_at]
-            approved = [
-                x for x in leads if any(e.entity_id == x.id and e.to_status == "approved" for e in events)
-            ]
-            assert (item["sla_breaches"], item["decided"], item["approved"]) == (
-                len(breaches),
-                len(decided),
-                len(approved),
-            ), code
-            assert item["median_hours_to_decision"] == median_hours(
-                [micros(decided_at[x.id], x.pushed_at) for x in decided]
-            ), code
-
-        funnel = analytics.funnel(session, w)
-        need_counts, lead_counts = ref.funnel()
-        assert [s["count"] for s in funnel["steps"]] == need_counts
-        assert [s["count"] for s in funnel["lead_steps"]] == lead_counts
-
-        for figure, expected_count in (
-            ("needs", expected["needs"]),
-            ("leads_claimed", expected["leads_claimed"]),
-            ("loans", expected["loans"]),
-            ("inclusive_loans_nfra", expected["inclusive_loans_nfra"]),
-            ("renewal_loans", expected["renewal_loans"]),
-            ("maturing_loans", len(ref.maturing_loans())),
-        ):
-            rows, total = analytics.drilldown(session, w, figure, limit=5)
-            assert total == expected_count, figure
-            assert len(rows) == min(5, expected_count)
+        assert_matches_reference(session, Window(window[0], window[1], region))
     finally:
         savepoint.rollback()
+
+
+def assert_matches_reference(session, w: Window) -> None:
+    """Every figure the engine computes for the window equals the plain-Python recomputation."""
+    ref = Reference(load(session), w.first, w.last, w.county)
+
+    expected = ref.summary()
+    got = summary(session, w)
+    assert {k: got[k] for k in SUMMARY_FIELDS} == {k: expected[k] for k in SUMMARY_FIELDS}
+
+    for by in analytics.DIMENSIONS:
+        result = analytics.breakdown(session, w, by)
+        # The total: the summary, whether computed with the keys (ROLLUP) or on its own.
+        assert {k: result["total"][k] for k in SUMMARY_FIELDS} == {k: expected[k] for k in SUMMARY_FIELDS}
+        assert result["total"] == figures(session, w)[None], by
+        items = {item["key"]: item for item in result["items"]}
+        reference = ref.breakdown(by)
+        assert set(reference) <= set(items), by
+        for key, item in items.items():
+            want = reference.get(key) or ref.figures(
+                [] if by in ("county", "kind", "industry") else None, [], [], {}
+            )
+            assert {k: item[k] for k in want} == want, (by, key)
+        if by in ("county", "kind", "industry"):  # a partition: counts add up to the summary
+            for name in ("needs", "leads_pushed", "loans", "borrowers", "inclusive_loans_pboc"):
+                assert sum(item[name] for item in result["items"]) == got[name], (by, name)
+
+    series = analytics.timeseries(session, w)
+    reference_series = ref.timeseries()
+    assert [p["period"] for p in series["items"]] == list(reference_series)
+    for point in series["items"]:
+        want = reference_series[point["period"]]
+        assert {k: point[k] for k in want} == want, point["period"]
+
+    board = {item["code"]: item for item in analytics.institution_board(session, w)["items"]}
+    by_bank = ref.breakdown("institution")
+    assert set(board) == {code for code, f in by_bank.items() if f["leads_pushed"] or f["loans"]}
+    events = [e for e in ref.raw.events if e.entity_type == "lead"]
+    for code, item in board.items():
+        want = by_bank[code]
+        for name in ("leads_pushed", "leads_claimed", "median_hours_to_claim", "loans", "loans_amount",
+                     "avg_rate", "first_loan_borrowers", "credit_loan_share", "renewal_loans"):  # fmt: skip
+            assert item[name] == want[name], (code, name)
+        leads = [x for x in ref.leads() if ref.raw.institutions[x.institution_id].code == code]
+        breaches = [
+            x for x in leads if x.status == "expired" or (x.claimed_at and x.claimed_at > x.sla_due_at)
+        ]
+        decided_at = {}
+        for e in sorted(events, key=lambda e: e.at):
+            if e.to_status in ("approved", "rejected"):
+                decided_at.setdefault(e.entity_id, e.at)
+        decided = [x for x in leads if x.id in decided_at]
+        approved = [
+            x for x in leads if any(e.entity_id == x.id and e.to_status == "approved" for e in events)
+        ]
+        assert (item["sla_breaches"], item["decided"], item["approved"]) == (
+            len(breaches),
+            len(decided),
+            len(approved),
+        ), code
+        assert item["median_hours_to_decision"] == median_hours(
+            [micros(decided_at[x.id], x.pushed_at) for x in decided]
+        ), code
+
+    funnel = analytics.funnel(session, w)
+    need_counts, lead_counts = ref.funnel()
+    assert [s["count"] for s in funnel["steps"]] == need_counts
+    assert [s["count"] for s in funnel["lead_steps"]] == lead_counts
+
+    for figure, expected_count in (
+        ("needs", expected["needs"]),
+        ("leads_claimed", expected["leads_claimed"]),
+        ("loans", expected["loans"]),
+        ("inclusive_loans_nfra", expected["inclusive_loans_nfra"]),
+        ("renewal_loans", expected["renewal_loans"]),
+        ("maturing_loans", len(ref.maturing_loans())),
+    ):
+        rows, total = analytics.drilldown(session, w, figure, limit=5)
+        assert total == expected_count, figure
+        assert len(rows) == min(5, expected_count)
 
 
 @settings(max_examples=200, deadline=None)
