@@ -1,11 +1,12 @@
 """Scale check of the finance offices' statistics on PostgreSQL: 1,000,000 loans and 2,000,000 leads.
 
 Creates a scratch database (dropped afterwards), migrates it with Alembic, fills it with generate_series
-(about a minute), then times, three runs each, median:
+(about a minute), then times the JSON API's endpoints as a city finance office (through the app, as a request; three runs
+each, median):
 
-- the summary service for a one-year window, city-wide and for one county,
-- every breakdown (county, institution, industry, kind, tag) with its total,
-- the monthly time series, the funnel and the institutions' board,
+- the summary (`GET /api/v1/stats/summary`) for a one-year window, city-wide and for one county,
+- every breakdown (`/stats/breakdown?by=` county, institution, industry, kind, tag) with its total,
+- the monthly time series, the funnel, the institutions' board and the indicators with last year's,
 
 and prints the summary and each breakdown as a ratio to its floor: the same aggregate computed by one
 hand-written SQL statement in the same run (the best the database can do for that question; the time
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -32,20 +34,28 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from urllib.parse import urlencode
+
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from core.reference import REGIONS
+from core.crypto import generate_key
+from core.models import User
+from core.reference import CITY_CODE, REGIONS
+from core.services import create_user, open_session
+from core.settings import Settings
 from matching import analytics
-from matching.stats import ANALYTIC_SETTINGS, Window, summary
+from matching.stats import ANALYTIC_SETTINGS, Window
+from portal.app import create_app
 from portal.cli import alembic_config
 
 MAX_RATIO = 3.0
 RUNS = 3
 FIRST, LAST = dt.date(2025, 11, 1), dt.date(2026, 10, 31)
 COUNTY = "360821"
+BENCH_USER = "bench_finance_city"
 
 
 def scratch_database(admin_url: str) -> tuple[str, Callable[[], None]]:
@@ -106,26 +116,28 @@ def generate(engine: Engine, *, loans: int, leads: int) -> None:
             text(
                 "INSERT INTO needs (id, borrower_id, amount, term_months, purpose, collateral, declared_prior_loan, "
                 "is_renewal, renewal_matures_on, renewal_current_amount, status, dispatch_round, submitted_at, "
-                "updated_at) "
-                "SELECT n, (n::bigint * 7919) % :b + 1, round((10000 + random() * 3000000)::numeric, 2), 12, '经营周转', "
+                "updated_at, region_code, borrower_kind, industry_code) "
+                "SELECT n, b.id, round((10000 + random() * 3000000)::numeric, 2), 12, '经营周转', "
                 "'credit', false, n % 5 = 0, CASE WHEN n % 5 = 0 THEN date '2026-11-01' + (n % 200) END, "
                 "CASE WHEN n % 5 = 0 THEN 500000 END, "
                 "(ARRAY['disbursed', 'disbursed', 'rejected', 'in_progress', 'withdrawn', 'matched'])[n % 6 + 1], 1, "
-                "timestamptz '2024-11-01 00:00+08' + (n::float / :needs) * interval '730 days', now() "
-                "FROM generate_series(1, :needs) n"
+                "timestamptz '2024-11-01 00:00+08' + (n::float / :needs) * interval '730 days', now(), "
+                "b.region_code, b.kind, b.industry_code "
+                "FROM generate_series(1, :needs) n JOIN borrowers b ON b.id = (n::bigint * 7919) % :b + 1"
             ),
             {"b": borrowers, "needs": needs},
         )
         conn.execute(
             text(
                 "INSERT INTO leads (id, need_id, borrower_id, institution_id, product_id, status, dispatch_round, rank, "
-                "pushed_at, sla_due_at, claimed_at, updated_at) "
+                "pushed_at, sla_due_at, claimed_at, updated_at, region_code, borrower_kind, industry_code) "
                 "SELECT i, n.id, n.borrower_id, inst, inst + 12 * (i % 5), "
                 "CASE WHEN i <= :needs AND i % 3 <> 0 THEN 'disbursed' WHEN i % 7 = 0 THEN 'expired' ELSE 'rejected' END, "
                 "1, 1, "
                 "n.submitted_at + interval '5 minutes', n.submitted_at + interval '8 hours', "
                 "CASE WHEN (i <= :needs AND i % 3 <> 0) OR i % 7 <> 0 "
-                "THEN n.submitted_at + (random() * 30 + 0.1) * interval '1 hour' END, now() "
+                "THEN n.submitted_at + (random() * 30 + 0.1) * interval '1 hour' END, now(), "
+                "n.region_code, n.borrower_kind, n.industry_code "
                 "FROM generate_series(1, :leads) i "
                 "CROSS JOIN LATERAL (SELECT CASE WHEN i <= :needs THEN i ELSE i - :needs END AS need_id) k "
                 "JOIN needs n ON n.id = k.need_id "
@@ -137,12 +149,14 @@ def generate(engine: Engine, *, loans: int, leads: int) -> None:
         conn.execute(
             text(
                 "INSERT INTO loans (lead_id, need_id, borrower_id, institution_id, product_id, amount, rate, "
-                "term_months, collateral, disbursed_on, first_loan_borrower, renewal_without_repayment, created_at) "
+                "term_months, collateral, disbursed_on, first_loan_borrower, renewal_without_repayment, created_at, "
+                "region_code, borrower_kind, industry_code) "
                 "SELECT l.id, l.need_id, n.borrower_id, l.institution_id, l.product_id, "
                 "CASE WHEN l.id % 997 = 0 THEN 10000000 ELSE round((20000 + random() * 2000000)::numeric, 2) END, "
                 "round((3 + random() * 3)::numeric, 2), 6 + l.id % 31, "
                 "(ARRAY['credit', 'mortgage', 'guarantee'])[l.id % 3 + 1], "
-                "(l.pushed_at AT TIME ZONE 'Asia/Shanghai')::date + (l.id % 20), l.id % 3 = 0, l.id % 11 = 0, now() "
+                "(l.pushed_at AT TIME ZONE 'Asia/Shanghai')::date + (l.id % 20), l.id % 3 = 0, l.id % 11 = 0, now(), "
+                "l.region_code, l.borrower_kind, l.industry_code "
                 "FROM leads l JOIN needs n ON n.id = l.need_id WHERE l.status = 'disbursed' ORDER BY l.id LIMIT :loans"
             ),
             {"loans": loans},
@@ -163,47 +177,49 @@ def generate(engine: Engine, *, loans: int, leads: int) -> None:
 
 
 def raw_summary_sql(county: bool) -> str:
-    """One hand-written statement for the whole summary: the floor. Joins the borrowers only when a
-    county is asked for; the loan-level sums in one pass, and a narrow per-borrower pass (count, total,
-    first loan) for the borrower-level figures (no COUNT(DISTINCT), no wide per-borrower state)."""
-    region = "JOIN borrowers b ON b.id = {t}.borrower_id AND b.region_code = :county" if county else ""
-    lead_region = region.format(t="l") if county else ""
+    """One hand-written statement for the whole summary: the floor. Filters a county on the copy of the
+    borrower's county each row carries (matching.models.BorrowerCopy), as the service does; the
+    loan-level sums in one pass, and a narrow per-borrower pass (count, total, first loan) for the
+    borrower-level figures (no COUNT(DISTINCT), no wide per-borrower state)."""
+    region = "AND {t}.region_code = :county" if county else ""
     return f"""
 WITH nd AS (
   SELECT count(*) AS needs, sum(n.amount) AS needs_amount, count(*) FILTER (WHERE n.is_renewal) AS renewal_requests,
          count(*) FILTER (WHERE n.is_renewal AND n.status IN ('disbursed', 'rejected', 'withdrawn')) AS rf,
          count(*) FILTER (WHERE n.is_renewal AND n.status = 'disbursed') AS rd
-  FROM needs n {region.format(t="n")}
-  WHERE n.submitted_at >= :start AND n.submitted_at < :end),
+  FROM needs n
+  WHERE n.submitted_at >= :start AND n.submitted_at < :end {region.format(t="n")}),
 ld AS (
   SELECT count(*) AS pushed, count(l.claim_us) AS claimed, {MEDIAN} AS med
-  FROM leads l {lead_region}
-  WHERE l.pushed_at >= :start AND l.pushed_at < :end),
+  FROM leads l
+  WHERE l.pushed_at >= :start AND l.pushed_at < :end {region.format(t="l")}),
 lf AS (
   SELECT count(*) AS loans, sum(lo.amount) AS loans_amount,
          count(*) FILTER (WHERE lo.renewal_without_repayment) AS renewal_loans,
          sum(lo.amount) FILTER (WHERE lo.renewal_without_repayment) AS renewal_amount,
          sum(lo.amount) FILTER (WHERE lo.collateral = 'credit') AS credit_amount, sum(lo.amount * lo.rate) AS rate_weighted
-  FROM loans lo {region.format(t="lo")}
-  WHERE lo.disbursed_on BETWEEN :first AND :last),
+  FROM loans lo
+  WHERE lo.disbursed_on BETWEEN :first AND :last {region.format(t="lo")}),
 pb AS (
-  SELECT lo.borrower_id, count(*) AS n, sum(lo.amount) AS amount, bool_or(lo.first_loan_borrower) AS first
-  FROM loans lo {region.format(t="lo")}
-  WHERE lo.disbursed_on BETWEEN :first AND :last
-  GROUP BY lo.borrower_id),
+  SELECT lo.borrower_id, lo.borrower_kind AS kind, count(*) AS n, sum(lo.amount) AS amount,
+         bool_or(lo.first_loan_borrower) AS first
+  FROM loans lo
+  WHERE lo.disbursed_on BETWEEN :first AND :last {region.format(t="lo")}
+  GROUP BY lo.borrower_id, lo.borrower_kind),
 lo AS (
   SELECT count(*) AS borrowers, count(*) FILTER (WHERE first) AS first_borrowers,
-         sum(n) FILTER (WHERE k.kind <> 'farmer' AND amount < 10000000) AS pboc,
-         sum(n) FILTER (WHERE k.kind <> 'farmer' AND amount <= 10000000) AS nfra,
-         sum(n) FILTER (WHERE k.kind = 'farmer') AS farmer_loans, sum(amount) FILTER (WHERE k.kind = 'farmer') AS farmer_amount
-  FROM pb JOIN borrowers k ON k.id = pb.borrower_id)
+         sum(n) FILTER (WHERE kind <> 'farmer' AND amount < 10000000) AS pboc,
+         sum(n) FILTER (WHERE kind <> 'farmer' AND amount <= 10000000) AS nfra,
+         sum(n) FILTER (WHERE kind = 'farmer') AS farmer_loans, sum(amount) FILTER (WHERE kind = 'farmer') AS farmer_amount
+  FROM pb)
 SELECT * FROM nd, ld, lf, lo
 """
 
 
 # The two middle values of the stored push-to-claim times, as the service computes the median.
 MEDIAN = "percentile_disc(ARRAY[0.5, 0.5 + 1e-12]) WITHIN GROUP (ORDER BY l.claim_us)"
-KEYS_ON_BORROWER = {"county": "b.region_code", "kind": "b.kind", "industry": "b.industry_section"}
+# The borrower's attributes, as each row's copy of them.
+KEYS_ON_BORROWER = {"county": "region_code", "kind": "borrower_kind", "industry": "industry_section"}
 
 
 def raw_breakdown_sql(by: str) -> str:
@@ -229,33 +245,34 @@ def raw_breakdown_sql(by: str) -> str:
         "sum(lo.amount) FILTER (WHERE lo.collateral = 'credit') AS credit_amount, sum(lo.amount * lo.rate) AS rate_weighted"
     )
 
-    def borrower_cols(amount: str) -> str:
+    def borrower_cols(amount: str, kind: str) -> str:
         return (
             "count(*) AS borrowers, count(*) FILTER (WHERE pb.first) AS first_borrowers, "
-            f"sum(pb.n) FILTER (WHERE k.kind <> 'farmer' AND {amount} < 10000000) AS pboc, "
-            f"sum(pb.n) FILTER (WHERE k.kind <> 'farmer' AND {amount} <= 10000000) AS nfra, "
-            "sum(pb.n) FILTER (WHERE k.kind = 'farmer') AS farmer_loans, "
-            "sum(pb.amount) FILTER (WHERE k.kind = 'farmer') AS farmer_amount"
+            f"sum(pb.n) FILTER (WHERE {kind} <> 'farmer' AND {amount} < 10000000) AS pboc, "
+            f"sum(pb.n) FILTER (WHERE {kind} <> 'farmer' AND {amount} <= 10000000) AS nfra, "
+            f"sum(pb.n) FILTER (WHERE {kind} = 'farmer') AS farmer_loans, "
+            f"sum(pb.amount) FILTER (WHERE {kind} = 'farmer') AS farmer_amount"
         )
 
     per_borrower = "count(*) AS n, sum(lo.amount) AS amount, bool_or(lo.first_loan_borrower) AS first"
     if by in KEYS_ON_BORROWER:
-        key = KEYS_ON_BORROWER[by]
+        column = KEYS_ON_BORROWER[by]
         return f"""
 WITH nd AS (
-  SELECT {key} AS key, grouping({key}) AS total, {need_cols}
-  FROM needs n JOIN borrowers b ON b.id = n.borrower_id WHERE {window["n"]} GROUP BY ROLLUP({key})),
+  SELECT n.{column} AS key, grouping(n.{column}) AS total, {need_cols}
+  FROM needs n WHERE {window["n"]} GROUP BY ROLLUP(n.{column})),
 ld AS (
-  SELECT {key} AS key, grouping({key}) AS total, {lead_cols}
-  FROM leads l JOIN borrowers b ON b.id = l.borrower_id WHERE {window["l"]} GROUP BY ROLLUP({key})),
+  SELECT l.{column} AS key, grouping(l.{column}) AS total, {lead_cols}
+  FROM leads l WHERE {window["l"]} GROUP BY ROLLUP(l.{column})),
 lf AS (
-  SELECT {key} AS key, grouping({key}) AS total, {loan_cols}
-  FROM loans lo JOIN borrowers b ON b.id = lo.borrower_id WHERE {window["lo"]} GROUP BY ROLLUP({key})),
+  SELECT lo.{column} AS key, grouping(lo.{column}) AS total, {loan_cols}
+  FROM loans lo WHERE {window["lo"]} GROUP BY ROLLUP(lo.{column})),
 pb AS (
-  SELECT lo.borrower_id, {per_borrower} FROM loans lo WHERE {window["lo"]} GROUP BY lo.borrower_id),
+  SELECT lo.borrower_id, lo.borrower_kind AS kind, lo.{column} AS key, {per_borrower} FROM loans lo
+  WHERE {window["lo"]} GROUP BY lo.borrower_id, lo.borrower_kind, lo.{column}),
 lb AS (
-  SELECT {key.replace("b.", "k.")} AS key, grouping({key.replace("b.", "k.")}) AS total, {borrower_cols("pb.amount")}
-  FROM pb JOIN borrowers k ON k.id = pb.borrower_id GROUP BY ROLLUP({key.replace("b.", "k.")}))
+  SELECT pb.key, grouping(pb.key) AS total, {borrower_cols("pb.amount", "pb.kind")}
+  FROM pb GROUP BY ROLLUP(pb.key))
 SELECT (SELECT json_agg(nd) FROM nd) AS nd, (SELECT json_agg(ld) FROM ld) AS ld,
        (SELECT json_agg(lf) FROM lf) AS lf, (SELECT json_agg(lb) FROM lb) AS lb
 """
@@ -283,15 +300,16 @@ WITH nd AS (SELECT NULL AS key, 1 AS total, {need_cols} FROM needs n WHERE {wind
 ld AS ({ld}),
 lf AS ({lf}),
 whole AS (
-  SELECT lo.borrower_id, {per_borrower} FROM loans lo WHERE {window["lo"]} GROUP BY lo.borrower_id),
+  SELECT lo.borrower_id, lo.borrower_kind AS kind, {per_borrower} FROM loans lo WHERE {window["lo"]}
+  GROUP BY lo.borrower_id, lo.borrower_kind),
 pb AS (
   SELECT lo.borrower_id, {loan_key} AS key, {per_borrower} FROM {loan_from} WHERE {window["lo"]}
   GROUP BY lo.borrower_id, {loan_key}),
 lb AS (
-  SELECT pb.key, 0 AS total, {borrower_cols("w.amount")}
-  FROM pb JOIN whole w ON w.borrower_id = pb.borrower_id JOIN borrowers k ON k.id = pb.borrower_id GROUP BY pb.key
+  SELECT pb.key, 0 AS total, {borrower_cols("w.amount", "w.kind")}
+  FROM pb JOIN whole w ON w.borrower_id = pb.borrower_id GROUP BY pb.key
   UNION ALL
-  SELECT NULL, 1, {borrower_cols("pb.amount")} FROM whole pb JOIN borrowers k ON k.id = pb.borrower_id)
+  SELECT NULL, 1, {borrower_cols("pb.amount", "pb.kind")} FROM whole pb)
 SELECT (SELECT json_agg(nd) FROM nd) AS nd, (SELECT json_agg(ld) FROM ld) AS ld,
        (SELECT json_agg(lf) FROM lf) AS lf, (SELECT json_agg(lb) FROM lb) AS lb
 """
@@ -309,16 +327,16 @@ def raw_summary(session: Session, window: Window) -> dict[str, Any]:
 def window_rows(session: Session, window: Window) -> int:
     """The needs, leads and loans of the window (for the region): the rows a summary reads."""
     start, end = window.bounds()
-    region = "" if window.county is None else " AND b.region_code = :county"
+    region = "" if window.county is None else " AND region_code = :county"
     return int(
         session.scalar(
             text(
-                "SELECT (SELECT count(*) FROM needs n JOIN borrowers b ON b.id = n.borrower_id "
-                f"WHERE n.submitted_at >= :start AND n.submitted_at < :end{region}) "
-                "+ (SELECT count(*) FROM leads l JOIN borrowers b ON b.id = l.borrower_id "
-                f"WHERE l.pushed_at >= :start AND l.pushed_at < :end{region}) "
-                "+ (SELECT count(*) FROM loans lo JOIN borrowers b ON b.id = lo.borrower_id "
-                f"WHERE lo.disbursed_on BETWEEN :first AND :last{region})"
+                "SELECT (SELECT count(*) FROM needs "
+                f"WHERE submitted_at >= :start AND submitted_at < :end{region}) "
+                "+ (SELECT count(*) FROM leads "
+                f"WHERE pushed_at >= :start AND pushed_at < :end{region}) "
+                "+ (SELECT count(*) FROM loans "
+                f"WHERE disbursed_on BETWEEN :first AND :last{region})"
             ),
             {"start": start, "end": end, "first": window.first, "last": window.last, "county": window.county},
         )
@@ -368,6 +386,43 @@ def check_breakdown(got: dict[str, Any], raw: dict[str, Any]) -> None:
     assert [r["pboc"] or 0 for r in raw["lb"] if r["total"]] == [total["inclusive_loans_pboc"]]
 
 
+def api_client(url: str) -> Callable[[str], dict[str, Any]]:
+    """GET on the portal's JSON API as a city finance office: a user and an API token committed to the
+    database, and the app built on it (no Redis: the rate limiter keeps its counts in memory)."""
+    engine = create_engine(url)
+    with Session(engine) as session:
+        user = session.scalar(select(User).where(User.username == BENCH_USER)) or create_user(
+            session,
+            username=BENCH_USER,
+            password=secrets.token_urlsafe(16),
+            role="finance",
+            region_code=CITY_CODE,
+        )
+        session.flush()
+        token, _row = open_session(session, user, kind="api", ttl=dt.timedelta(hours=2))
+        session.commit()
+    engine.dispose()
+    settings = Settings.from_env(
+        {}, database_url=url, redis_url=None, data_keys=(generate_key(),), api_rate_limit="100000 per minute"
+    )
+    client = create_app(settings).test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def get(path: str) -> dict[str, Any]:
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.status_code, response.get_data(as_text=True))
+        return response.get_json()  # type: ignore[no-any-return]
+
+    return get
+
+
+def query(window: Window, **extra: str) -> str:
+    args = {"from": window.first.isoformat(), "to": window.last.isoformat(), **extra}
+    if window.county:
+        args["region_code"] = window.county
+    return urlencode(args)
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     times, result = [], None
     for _ in range(RUNS):
@@ -398,6 +453,7 @@ def main() -> int:
         command.upgrade(alembic_config(url), "head")
         if not args.reuse:
             generate(engine, loans=args.loans, leads=args.leads)
+        get = api_client(url)
         worst = worst_breakdown = 0.0
         with Session(engine) as session:
             # The service sets work_mem and jit for its own transaction (matching.stats.analytic_session);
@@ -408,7 +464,7 @@ def main() -> int:
             for region in (None, COUNTY):
                 window = Window(FIRST, LAST, region)
                 floor, raw = best_floor(session, lambda w=window: raw_summary(session, w))
-                spent, got = timed(lambda w=window: summary(session, w))
+                spent, got = timed(lambda w=window: get(f"/api/v1/stats/summary?{query(w)}"))
                 assert got["loans"] == raw["loans"] and got["leads_pushed"] == raw["pushed"], (got, raw)
                 assert Decimal(got["loans_amount"]) == raw["loans_amount"]
                 assert (
@@ -428,7 +484,7 @@ def main() -> int:
             rows = window_rows(session, window)
             for by in [] if args.summary_only else analytics.DIMENSIONS:
                 floor, raw = best_floor(session, lambda by=by: raw_breakdown(session, window, by))
-                spent, got = timed(lambda by=by: analytics.breakdown(session, window, by))
+                spent, got = timed(lambda by=by: get(f"/api/v1/stats/breakdown?{query(window, by=by)}"))
                 check_breakdown(got, raw)
                 label = f"breakdown {by}"
                 print(
@@ -440,9 +496,10 @@ def main() -> int:
                 []
                 if args.summary_only
                 else [
-                    ("timeseries (12 months)", lambda: analytics.timeseries(session, window)),
-                    ("funnel", lambda: analytics.funnel(session, window)),
-                    ("institutions board", lambda: analytics.institution_board(session, window)),
+                    ("timeseries (12 months)", lambda: get(f"/api/v1/stats/timeseries?{query(window)}")),
+                    ("funnel", lambda: get(f"/api/v1/stats/funnel?{query(window)}")),
+                    ("institutions board", lambda: get(f"/api/v1/stats/institutions?{query(window)}")),
+                    ("indicators (and last year)", lambda: get(f"/api/v1/stats/indicators?{query(window)}")),
                 ]
             ):
                 spent, _ = timed(fn)

@@ -72,6 +72,12 @@ def industry_section_sql(code: SQLColumnExpression[str]) -> ColumnElement[str | 
 
 class Borrower(Base):
     __tablename__ = "borrowers"
+    # The target of the foreign keys that keep the copies of these attributes on needs, leads and loans
+    # equal to the borrower's (matching.models.BorrowerCopy).
+    __table_args__ = (
+        Index("uq_borrowers_id_region_code_kind_industry_code", "id", "region_code", "kind", "industry_code",
+              unique=True),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(24))

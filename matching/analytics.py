@@ -75,9 +75,15 @@ class NotAttributableError(ValueError):
 # --- dimensions --------------------------------------------------------------------------------
 
 
-def _everywhere(expr: SQLColumnExpression[Any], keys: Sequence[Hashable]) -> Grouping:
-    keyed = Keyed(expr, on_borrower=True)
-    return Grouping(need=keyed, lead=keyed, loan=keyed, keys=keys)
+def _borrowers(attribute: str, keys: Sequence[Hashable]) -> Grouping:
+    """Grouped by an attribute of the borrower, read from each need's, lead's and loan's copy of it
+    (matching.models.BorrowerCopy), so that no statement joins the borrowers."""
+    return Grouping(
+        need=Keyed(getattr(Need, attribute), on_borrower=True),
+        lead=Keyed(getattr(Lead, attribute), on_borrower=True),
+        loan=Keyed(getattr(Loan, attribute), on_borrower=True),
+        keys=keys,
+    )
 
 
 def tag_products(session: Session) -> dict[str, list[int]]:
@@ -105,11 +111,11 @@ def grouping_for(session: Session, by: str, window: Window) -> tuple[Grouping, d
     """The grouping of a breakdown dimension and the labels of its keys. Raises ValueError."""
     if by == "county":
         keys = [window.county] if window.county else list(REGIONS)
-        return _everywhere(Borrower.region_code, keys), dict(REGIONS)
+        return _borrowers("region_code", keys), dict(REGIONS)
     if by == "kind":
-        return _everywhere(Borrower.kind, list(BORROWER_KINDS)), dict(BORROWER_KINDS)
+        return _borrowers("borrower_kind", list(BORROWER_KINDS)), dict(BORROWER_KINDS)
     if by == "industry":
-        return _everywhere(Borrower.industry_section, list(INDUSTRY_SECTIONS)), dict(INDUSTRY_SECTIONS)
+        return _borrowers("industry_section", list(INDUSTRY_SECTIONS)), dict(INDUSTRY_SECTIONS)
     if by == "institution":
         institutions = session.execute(
             select(Institution.code, Institution.name).order_by(Institution.code)
@@ -253,10 +259,8 @@ def _steps(counts: Sequence[int], names: Sequence[str]) -> list[dict[str, Any]]:
 def funnel(session: Session, window: Window) -> dict[str, Any]:
     """The needs submitted in the window followed to disbursement, and the leads pushed in the window."""
     start, end = window.bounds()
-    # Borrowers are joined only for a county: the city-wide funnel reads needs and leads alone.
-    need_region = (
-        [Need.borrower_id.in_(select(Borrower.id).where(*in_region(window)))] if window.county else []
-    )
+    # Needs and leads carry their borrower's county (BorrowerCopy): the funnel reads them alone.
+    need_region = in_region(window, Need)
     needs = select(
         func.count(Need.id),
         *[func.count(case((_need_reached(step), Need.id))) for step in FUNNEL_STEPS[1:]],
@@ -264,9 +268,7 @@ def funnel(session: Session, window: Window) -> dict[str, Any]:
     leads = select(
         func.count(Lead.id),
         *[func.count(case((_lead_reached(step), Lead.id))) for step in LEAD_FUNNEL_STEPS[1:]],
-    ).where(Lead.pushed_at >= start, Lead.pushed_at < end)
-    if window.county:
-        leads = leads.where(Lead.borrower_id.in_(select(Borrower.id).where(*in_region(window))))
+    ).where(Lead.pushed_at >= start, Lead.pushed_at < end, *in_region(window, Lead))
     outcomes = (
         select(Need.status, func.count(Need.id))
         .where(Need.submitted_at >= start, Need.submitted_at < end, *need_region)
@@ -302,10 +304,10 @@ def institution_board(session: Session, window: Window) -> dict[str, Any]:
     start, end = window.bounds()
     decided = _lead_event(Lead.id, LeadStatus.APPROVED.value, LeadStatus.REJECTED.value)
     approved = _lead_event(Lead.id, LeadStatus.APPROVED.value)
-    # Borrowers only for a county (a semi-join on the lead's borrower): the city-wide board reads leads alone.
-    base = select(Lead.institution_id).where(Lead.pushed_at >= start, Lead.pushed_at < end)
-    if window.county:
-        base = base.where(Lead.borrower_id.in_(select(Borrower.id).where(*in_region(window))))
+    # The lead carries its borrower's county (BorrowerCopy): the board reads leads alone.
+    base = select(Lead.institution_id).where(
+        Lead.pushed_at >= start, Lead.pushed_at < end, *in_region(window, Lead)
+    )
     responsiveness = base.add_columns(
         func.count(case((_sla_breach(), Lead.id))),
         func.count(case((decided, Lead.id))),

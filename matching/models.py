@@ -18,12 +18,16 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     column,
+    event,
     false,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
 from core.db import Base
 from core.types import MONEY, RATE, UTCDateTime, utcnow
+from credit_profile.models import Borrower, industry_section_sql
 from matching.sqlfuncs import duration_us
 
 
@@ -57,27 +61,57 @@ FINAL_NEED_STATUSES = frozenset({NeedStatus.DISBURSED, NeedStatus.REJECTED, Need
 # The statistics read a window of needs, leads and loans by date (matching.stats). These indexes carry
 # every column those queries read, so a window is an index-only scan of narrow, date-ordered tuples
 # instead of a visit to each wide row (PostgreSQL; other dialects index the date alone).
-NEED_WINDOW_COLUMNS = ("id", "borrower_id", "amount", "is_renewal", "status")
+BORROWER_COPY_COLUMNS = ("region_code", "borrower_kind", "industry_section")
+NEED_WINDOW_COLUMNS = ("id", "borrower_id", "amount", "is_renewal", "status", *BORROWER_COPY_COLUMNS)
 LEAD_WINDOW_COLUMNS = (
     "id", "need_id", "borrower_id", "institution_id", "product_id", "status", "claimed_at", "sla_due_at",
-    "claim_us",
+    "claim_us", *BORROWER_COPY_COLUMNS,
 )  # fmt: skip
 LOAN_WINDOW_COLUMNS = (
     "id", "borrower_id", "institution_id", "product_id", "amount", "rate", "collateral",
-    "first_loan_borrower", "renewal_without_repayment",
+    "first_loan_borrower", "renewal_without_repayment", *BORROWER_COPY_COLUMNS,
 )  # fmt: skip
 
 
-class Need(Base):
+class BorrowerCopy:
+    """The borrower's attributes the statistics filter and group by (county, kind, industry), copied
+    onto each need, lead and loan so that a window of them is grouped without joining the borrowers.
+
+    The database keeps every copy equal to the borrower's: a foreign key on (borrower_id, region_code,
+    borrower_kind, industry_code) to the borrower's unique key of the same columns (`borrower_key`),
+    ON UPDATE CASCADE, so a row whose copy differs cannot be written, and a change to the borrower is
+    carried to all of its rows in the same statement. `industry_section` is computed from the copied
+    code by the database (as the borrower's own is). Filled from the borrower when a row is inserted
+    without them (`copy_borrower`).
+    """
+
+    region_code: Mapped[str] = mapped_column(String(6))
+    borrower_kind: Mapped[str] = mapped_column(String(24))
+    industry_code: Mapped[str] = mapped_column(String(8))
+    industry_section: Mapped[str | None] = mapped_column(
+        String(1), Computed(industry_section_sql(column("industry_code")), persisted=True)
+    )
+
+
+def borrower_key() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["borrower_id", "region_code", "borrower_kind", "industry_code"],
+        ["borrowers.id", "borrowers.region_code", "borrowers.kind", "borrowers.industry_code"],
+        onupdate="CASCADE",
+    )
+
+
+class Need(BorrowerCopy, Base):
     __tablename__ = "needs"
     __table_args__ = (
         Index("ix_needs_submitted_at_covering", "submitted_at", postgresql_include=NEED_WINDOW_COLUMNS),
+        borrower_key(),
         # The target of the leads' (need_id, borrower_id) foreign key.
         UniqueConstraint("id", "borrower_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    borrower_id: Mapped[int] = mapped_column(index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     amount: Mapped[Decimal] = mapped_column(MONEY)
     term_months: Mapped[int]
@@ -102,7 +136,7 @@ class Need(Base):
     )
 
 
-class Lead(Base):
+class Lead(BorrowerCopy, Base):
     __tablename__ = "leads"
     # One lead per (need, institution), ever: the database, not Python, guarantees it.
     __table_args__ = (
@@ -116,6 +150,7 @@ class Lead(Base):
         ),
         Index("ix_leads_institution_status", "institution_id", "status"),
         Index("ix_leads_pushed_at_covering", "pushed_at", postgresql_include=LEAD_WINDOW_COLUMNS),
+        borrower_key(),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -147,16 +182,17 @@ class Lead(Base):
     need: Mapped[Need] = relationship(back_populates="leads", foreign_keys=[need_id])
 
 
-class Loan(Base):
+class Loan(BorrowerCopy, Base):
     __tablename__ = "loans"
     __table_args__ = (
         Index("ix_loans_disbursed_on_covering", "disbursed_on", postgresql_include=LOAN_WINDOW_COLUMNS),
+        borrower_key(),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), unique=True)
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), index=True)
-    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    borrower_id: Mapped[int] = mapped_column(index=True)
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     amount: Mapped[Decimal] = mapped_column(MONEY)
@@ -233,3 +269,20 @@ class Report(Base):
     filename: Mapped[str | None] = mapped_column(String(128))
     content_type: Mapped[str | None] = mapped_column(String(100))
     content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+
+def copy_borrower(_mapper: Mapper[Any], connection: Connection, target: BorrowerCopy) -> None:
+    """Fill a new row's copy of its borrower's attributes (BorrowerCopy) when it was not given: one
+    indexed read in the flush. A wrong or stale copy is refused by the foreign key, never stored."""
+    if None in (target.region_code, target.borrower_kind, target.industry_code):
+        row = connection.execute(
+            select(Borrower.region_code, Borrower.kind, Borrower.industry_code).where(
+                Borrower.id == target.borrower_id  # type: ignore[attr-defined]
+            )
+        ).one_or_none()
+        if row is not None:
+            target.region_code, target.borrower_kind, target.industry_code = row
+
+
+for _model in (Need, Lead, Loan):
+    event.listen(_model, "before_insert", copy_borrower)

@@ -81,8 +81,9 @@ class Window:
 class Keyed:
     """How a dimension keys one family of rows: an expression and the joins it needs.
 
-    `on_borrower`: the expression reads only Borrower columns (county, kind, industry), so loans can be
-    aggregated per borrower first and keyed afterwards.
+    `on_borrower`: the key is the borrower's (county, kind, industry), read from the row's copy of it
+    (matching.models.BorrowerCopy): every loan of a borrower has the same key, so a (borrower, key)
+    group is the borrower's whole window.
 
     `exclusive`: every row falls under exactly one key (an institution; not a tag, which a product may
     carry several of or none), so the keys' counts and sums add up to the whole window's
@@ -134,9 +135,10 @@ def hours_from_microseconds(value: float | None) -> float | None:
     return float((Decimal(value) / MICROSECONDS_PER_HOUR).quantize(RATE_PLACES, rounding=ROUND_HALF_UP))
 
 
-def in_region(window: Window) -> list[ColumnElement[bool]]:
-    """The borrower-region condition of the window (none for the whole city)."""
-    return [] if window.county is None else [Borrower.region_code == window.county]
+def in_region(window: Window, rows: Any = Borrower) -> list[ColumnElement[bool]]:
+    """The borrower-region condition of the window (none for the whole city), on the borrowers or on
+    the copy of the borrower's county that needs, leads and loans carry (`rows`: Need, Lead or Loan)."""
+    return [] if window.county is None else [rows.region_code == window.county]
 
 
 # The key of the whole window's row in a grouping computed WITH its total (GROUP BY ROLLUP).
@@ -168,13 +170,6 @@ def _from_cents(value: Any, scale: int = 100) -> Decimal | None:
     return None if value is None else Decimal(int(value)) / scale
 
 
-def _region_of_borrower(window: Window, borrower_id: SQLColumnExpression[int]) -> list[ColumnElement[bool]]:
-    """The county filter as a semi-join on the borrower id (no join when the whole city is asked for)."""
-    if window.county is None:
-        return []
-    return [borrower_id.in_(select(Borrower.id).where(Borrower.region_code == window.county))]
-
-
 def need_figures(
     session: Session,
     window: Window,
@@ -193,11 +188,7 @@ def need_figures(
         func.count(case((renewal, Need.id))),
         func.count(case((and_(renewal, final), Need.id))),
         func.count(case((and_(renewal, Need.status == NeedStatus.DISBURSED.value), Need.id))),
-    ).where(Need.submitted_at >= start, Need.submitted_at < end, *where)
-    if keyed is not None and keyed.on_borrower:
-        stmt = stmt.join(Borrower, Borrower.id == Need.borrower_id).where(*in_region(window))
-    else:
-        stmt = stmt.where(*_region_of_borrower(window, Need.borrower_id))
+    ).where(Need.submitted_at >= start, Need.submitted_at < end, *in_region(window, Need), *where)
     return {
         key: (row[0], _from_cents(row[1]), *row[2:])
         for key, row in _rows(session, _keyed(stmt, keyed, rollup=rollup), rollup=rollup).items()
@@ -216,12 +207,12 @@ def lead_figures(
     start, end = window.bounds()
 
     def base(*columns: SQLColumnExpression[Any]) -> AnySelect:
-        stmt = select(*columns).select_from(Lead).where(Lead.pushed_at >= start, Lead.pushed_at < end, *where)
-        # The lead's borrower is its need's (a foreign key on leads (need_id, borrower_id)): no join to needs.
-        if keyed is not None and keyed.on_borrower:
-            stmt = stmt.join(Borrower, Borrower.id == Lead.borrower_id).where(*in_region(window))
-        else:
-            stmt = stmt.where(*_region_of_borrower(window, Lead.borrower_id))
+        # The lead carries its borrower's county, kind and industry (BorrowerCopy): no join.
+        stmt = (
+            select(*columns)
+            .select_from(Lead)
+            .where(Lead.pushed_at >= start, Lead.pushed_at < end, *in_region(window, Lead), *where)
+        )
         for target, onclause in keyed.joins if keyed is not None else ():
             stmt = stmt.join(target, onclause)
         return stmt
@@ -302,20 +293,17 @@ def loan_statements(
 ) -> tuple[Task, Task]:
     """The two statements of loan_figures, each a task for a session (see core.lanes): the loan-level
     sums and the borrower-level figures, whose results merge_loan_figures combines."""
-    in_window = and_(Loan.disbursed_on >= window.first, Loan.disbursed_on <= window.last, *where)
-    on_borrower = keyed is not None and keyed.on_borrower
-    row_key = keyed is not None and not keyed.on_borrower
+    # The loan carries its borrower's county and kind (BorrowerCopy): no statement joins the borrowers.
+    in_window = and_(
+        Loan.disbursed_on >= window.first, Loan.disbursed_on <= window.last, *in_region(window, Loan), *where
+    )
+    # A key that is not the borrower's (an institution, a tag, a time bucket) can split a borrower's loans.
+    splits_borrowers = keyed is not None and not keyed.on_borrower
     assert not (rollup and total_by_key)
 
-    def restricted(stmt: AnySelect, *, join_borrower: bool, key_joins: bool = True) -> AnySelect:
-        if join_borrower:
-            stmt = stmt.join(Borrower, Borrower.id == Loan.borrower_id).where(*in_region(window))
-        else:
-            stmt = stmt.where(*_region_of_borrower(window, Loan.borrower_id))
-        if row_key and key_joins:
-            assert keyed is not None
-            for target, onclause in keyed.joins:
-                stmt = stmt.join(target, onclause)
+    def with_key_joins(stmt: AnySelect) -> AnySelect:
+        for target, onclause in keyed.joins if keyed is not None else ():
+            stmt = stmt.join(target, onclause)
         return stmt
 
     first = Loan.first_loan_borrower.is_(True)
@@ -324,21 +312,18 @@ def loan_statements(
     cents = _cents(Loan.amount)
 
     def flat(*, key_joins: bool = True) -> AnySelect:
-        return restricted(
-            select(
-                func.count(Loan.id),
-                func.sum(cents),
-                func.count(case((first, Loan.id))),
-                func.sum(case((first, cents))),
-                func.count(case((renewal, Loan.id))),
-                func.sum(case((renewal, cents))),
-                func.count(case((credit, Loan.id))),
-                func.sum(case((credit, cents))),
-                func.sum(_cents(Loan.amount * Loan.rate, 10_000)),
-            ).where(in_window),
-            join_borrower=on_borrower,
-            key_joins=key_joins,
-        )
+        stmt = select(
+            func.count(Loan.id),
+            func.sum(cents),
+            func.count(case((first, Loan.id))),
+            func.sum(case((first, cents))),
+            func.count(case((renewal, Loan.id))),
+            func.sum(case((renewal, cents))),
+            func.count(case((credit, Loan.id))),
+            func.sum(case((credit, cents))),
+            func.sum(_cents(Loan.amount * Loan.rate, 10_000)),
+        ).where(in_window)
+        return with_key_joins(stmt) if key_joins else stmt
 
     def loan_level(session: Session) -> Rows:
         if rollup and keyed is not None and not keyed.rolls_up:
@@ -348,25 +333,24 @@ def loan_statements(
             return rows
         return _rows(session, _keyed_columns(flat(), keyed, rollup=rollup), rollup=rollup)
 
-    inner = restricted(
-        select(
+    def per_borrower_select() -> AnySelect:
+        """Each borrower's loans in the window (with its kind, the same on every one of them)."""
+        return select(
             Loan.borrower_id.label("borrower_id"),
+            Loan.borrower_kind.label("kind"),
             func.count(Loan.id).label("n"),
             func.sum(cents).label("cents"),
             func.max(case((first, 1), else_=0)).label("first"),
-        ).where(in_window),
-        join_borrower=False,
-    )
-    group_by: list[Any] = [Loan.borrower_id]
-    if row_key:
-        assert keyed is not None
-        inner = inner.add_columns(keyed.expr.label("key"))
+        ).where(in_window)
+
+    group_by: list[Any] = [Loan.borrower_id, Loan.borrower_kind]
+    inner = per_borrower_select()
+    if keyed is not None:
+        inner = with_key_joins(inner.add_columns(keyed.expr.label("key")))
         group_by.append(keyed.expr)
     per_borrower = inner.group_by(*group_by).subquery("per_borrower")
     p = per_borrower.c
     line = int(INCLUSIVE_LINE * 100)
-    business = Borrower.kind.in_(BUSINESS_KINDS)
-    farmer = Borrower.kind == BorrowerKind.FARMER.value
 
     def borrower_level(
         n: Any, amount: Any, first_loan: Any, pboc: Any, nfra: Any, farmer_: Any
@@ -385,23 +369,14 @@ def loan_statements(
         ]
 
     outer: Any
-    if row_key and not total_by_key:
+    if splits_borrowers and not total_by_key:
         # Whether a loan is 普惠小微 depends on the borrower's total in the window over every bank and
         # product, never on the group it is counted in: each borrower's window, classified once, then
         # joined to its (borrower, key) groups. With `rollup` the whole window's row is the classified
         # borrowers themselves (a key may not hold every loan, or may hold a loan twice).
-        whole = (
-            select(
-                Loan.borrower_id.label("borrower_id"),
-                func.count(Loan.id).label("n"),
-                func.sum(cents).label("cents"),
-                func.max(case((first, 1), else_=0)).label("first"),
-            )
-            .where(in_window, *_region_of_borrower(window, Loan.borrower_id))
-            .group_by(Loan.borrower_id)
-            .subquery("whole")
-        )
+        whole = per_borrower_select().group_by(Loan.borrower_id, Loan.borrower_kind).subquery("whole")
         w = whole.c
+        business = w.kind.in_(BUSINESS_KINDS)
         classes = (
             select(
                 w.borrower_id,
@@ -410,12 +385,11 @@ def loan_statements(
                 w.first,
                 and_(business, w.cents < line).label("pboc"),
                 and_(business, w.cents <= line).label("nfra"),
-                farmer.label("farmer"),
+                (w.kind == BorrowerKind.FARMER.value).label("farmer"),
             )
-            .join(Borrower, Borrower.id == w.borrower_id)
             .cte("classes")
             # Classified once, then probed by the (borrower, key) groups: inlined, PostgreSQL would join
-            # those groups to the borrowers and to the totals, two probes per group instead of one.
+            # those groups to the totals twice, two probes per group instead of one.
             .prefix_with("MATERIALIZED", dialect="postgresql")
         )
         c = classes.c
@@ -432,19 +406,25 @@ def loan_statements(
         else:
             outer = outer.add_columns(p.key).group_by(p.key)
     else:
-        # One key per borrower (or per time bucket, each bucket tested on its own total): the group's
-        # own sum is the total the inclusive line is tested on.
+        # One key per borrower (the borrower's own, or a time bucket, each bucket tested on its own
+        # total): the group's own sum is the total the inclusive line is tested on.
+        business = p.kind.in_(BUSINESS_KINDS)
         outer = select(
             *borrower_level(
-                p.n, p.cents, p.first, and_(business, p.cents < line), and_(business, p.cents <= line), farmer
+                p.n,
+                p.cents,
+                p.first,
+                and_(business, p.cents < line),
+                and_(business, p.cents <= line),
+                p.kind == BorrowerKind.FARMER.value,
             )
-        ).select_from(per_borrower.join(Borrower, Borrower.id == p.borrower_id))
+        ).select_from(per_borrower)
         if keyed is None:
             outer = outer.add_columns(literal(None).label("key"))
-        elif row_key:
-            outer = outer.add_columns(p.key).group_by(p.key)
+        elif rollup:
+            outer = outer.add_columns(p.key, func.grouping(p.key).label("total")).group_by(func.rollup(p.key))
         else:
-            outer = _keyed_columns(outer, keyed, rollup=rollup).where(*in_region(window))
+            outer = outer.add_columns(p.key).group_by(p.key)
 
     def per_borrower_figures(session: Session) -> Rows:
         with _serial(session):
