@@ -32,7 +32,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from core.identifiers import mask_identifier, mask_name
-from core.models import StatusEvent
 from core.reference import BORROWER_KINDS, INDUSTRY_SECTIONS, PRODUCT_TAGS, REGIONS
 from core.types import SHANGHAI
 from credit_profile.models import Borrower, BorrowerKind
@@ -208,12 +207,11 @@ FUNNEL_STEPS = ("needs", "matched", "claimed", "contacted", "approved", "disburs
 LEAD_FUNNEL_STEPS = ("pushed", "claimed", "contacted", "approved", "disbursed")
 
 
-def _lead_event(lead_id: SQLColumnExpression[int], *statuses: str) -> ColumnElement[bool]:
-    return exists().where(
-        StatusEvent.entity_type == "lead",
-        StatusEvent.entity_id == lead_id,
-        StatusEvent.to_status.in_(statuses),
-    )
+# The first time a need's or lead's lead reached 'contacted' or 'approved' (and a lead's decision),
+# kept by the database from the status events (matching.models, NEED_WINDOW_COLUMNS): a column of the
+# row instead of a probe of the events for each need and lead.
+_NEED_FIRST = {"contacted": Need.contacted_at, "approved": Need.approved_at}
+_LEAD_FIRST = {"contacted": Lead.contacted_at, "approved": Lead.approved_at}
 
 
 def _need_reached(step: str) -> ColumnElement[bool]:
@@ -222,10 +220,8 @@ def _need_reached(step: str) -> ColumnElement[bool]:
         return exists().where(Lead.need_id == Need.id)
     if step == "claimed":
         return exists().where(Lead.need_id == Need.id, Lead.claimed_at.is_not(None))
-    if step in ("contacted", "approved"):
-        return exists().where(
-            StatusEvent.need_id == Need.id, StatusEvent.entity_type == "lead", StatusEvent.to_status == step
-        )
+    if step in _NEED_FIRST:
+        return _NEED_FIRST[step].is_not(None)
     if step == "disbursed":
         return exists().where(Loan.need_id == Need.id)
     raise ValueError(step)
@@ -234,8 +230,8 @@ def _need_reached(step: str) -> ColumnElement[bool]:
 def _lead_reached(step: str) -> ColumnElement[bool]:
     if step == "claimed":
         return Lead.claimed_at.is_not(None)
-    if step in ("contacted", "approved"):
-        return _lead_event(Lead.id, step)
+    if step in _LEAD_FIRST:
+        return _LEAD_FIRST[step].is_not(None)
     if step == "disbursed":
         return exists().where(Loan.lead_id == Lead.id)
     raise ValueError(step)
@@ -302,8 +298,8 @@ def institution_board(session: Session, window: Window) -> dict[str, Any]:
     """Per institution: responsiveness (hours to claim and to decision, SLA breaches), approval rate,
     loans, average rate and first-loan borrowers, for leads pushed and loans disbursed in the window."""
     start, end = window.bounds()
-    decided = _lead_event(Lead.id, LeadStatus.APPROVED.value, LeadStatus.REJECTED.value)
-    approved = _lead_event(Lead.id, LeadStatus.APPROVED.value)
+    decided = Lead.decided_at.is_not(None)
+    approved = Lead.approved_at.is_not(None)
     # The lead carries its borrower's county (BorrowerCopy): the board reads leads alone.
     base = select(Lead.institution_id).where(
         Lead.pushed_at >= start, Lead.pushed_at < end, *in_region(window, Lead)
@@ -313,18 +309,7 @@ def institution_board(session: Session, window: Window) -> dict[str, Any]:
         func.count(case((decided, Lead.id))),
         func.count(case((approved, Lead.id))),
     ).group_by(Lead.institution_id)
-    decisions = (
-        select(StatusEvent.entity_id.label("lead_id"), func.min(StatusEvent.at).label("decided_at"))
-        .where(
-            StatusEvent.entity_type == "lead",
-            StatusEvent.to_status.in_([LeadStatus.APPROVED.value, LeadStatus.REJECTED.value]),
-        )
-        .group_by(StatusEvent.entity_id)
-        .subquery()
-    )
-    decision_times = base.join(decisions, decisions.c.lead_id == Lead.id).add_columns(
-        duration_us(decisions.c.decided_at, Lead.pushed_at)
-    )
+    decision_times = base.add_columns(duration_us(Lead.decided_at, Lead.pushed_at)).where(decided)
     loans, leads, extra, decision_medians, institutions = run_plans(
         session,
         loan_plan(window, Keyed(Loan.institution_id)),

@@ -62,11 +62,18 @@ FINAL_NEED_STATUSES = frozenset({NeedStatus.DISBURSED, NeedStatus.REJECTED, Need
 # every column those queries read, so a window is an index-only scan of narrow, date-ordered tuples
 # instead of a visit to each wide row (PostgreSQL; other dialects index the date alone).
 BORROWER_COPY_COLUMNS = ("region_code", "borrower_kind", "industry_section")
-NEED_WINDOW_COLUMNS = ("id", "borrower_id", "amount", "is_renewal", "status", *BORROWER_COPY_COLUMNS)
+NEED_WINDOW_COLUMNS = (
+    "id", "borrower_id", "amount", "is_renewal", "status", *BORROWER_COPY_COLUMNS,
+    "contacted_at", "approved_at",
+)  # fmt: skip
 LEAD_WINDOW_COLUMNS = (
     "id", "need_id", "borrower_id", "institution_id", "product_id", "status", "claimed_at", "sla_due_at",
-    "claim_us", *BORROWER_COPY_COLUMNS,
+    "claim_us", *BORROWER_COPY_COLUMNS, "contacted_at", "approved_at", "decided_at",
 )  # fmt: skip
+# The first time a lead of the need (needs) or the lead itself (leads) reached a step, as its status
+# events record it: written by the database when a lead's event is inserted (a trigger on status_events,
+# created by revision 1f3b5d7a9c2e; events are append-only), so they can never disagree with the events.
+# The funnel and the institutions' board read these instead of probing the events for every row.
 LOAN_WINDOW_COLUMNS = (
     "id", "borrower_id", "institution_id", "product_id", "amount", "rate", "collateral",
     "first_loan_borrower", "renewal_without_repayment", *BORROWER_COPY_COLUMNS,
@@ -127,6 +134,9 @@ class Need(BorrowerCopy, Base):
     # Set once DISPATCH_MAX_ROUNDS rounds passed without a lead in hand: every eligible institution
     # gets the need, not only the best DISPATCH_TOP_N.
     open_to_all: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # First 'contacted' and 'approved' event of any of its leads (see NEED_WINDOW_COLUMNS).
+    contacted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     match_summary: Mapped[dict[str, Any] | None]
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -172,6 +182,11 @@ class Lead(BorrowerCopy, Base):
     claim_us: Mapped[int | None] = mapped_column(
         BigInteger, Computed(duration_us(column("claimed_at"), column("pushed_at")), persisted=True)
     )
+    # First 'contacted', first 'approved', and first 'approved' or 'rejected' event (the decision) of
+    # the lead (see NEED_WINDOW_COLUMNS).
+    contacted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # The time of the last status change (the follow-up clock starts here).
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # When the stale sweep flagged a claimed lead left without progress; cleared by any status change.

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db import make_engine
 from portal.cli import alembic_config
-from tests.migrations.scratch import scratch_database
+from tests.migrations.scratch import insert_bank_and_product, scratch_database
 
 pytestmark = pytest.mark.smoke
 
@@ -40,21 +40,7 @@ def test_existing_leads_get_their_needs_borrower(scratch_url):
     command.upgrade(config, BEFORE)
     engine = make_engine(scratch_url)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO institutions (id, code, name, kind, created_at) VALUES (1, 'B1', '银行', 'bank', :t)"
-            ),
-            {"t": NOW},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO products (id, institution_id, name, description, min_amount, max_amount,"
-                " min_term_months, max_term_months, rate_min, rate_max, collateral, borrower_kinds, region_codes,"
-                " industries_excluded, tags, sla_hours, status, created_at, updated_at) VALUES (1, 1, '产品', '',"
-                " 10000, 10000000, 1, 36, 3.2, 6.5, '[]', '[]', '[]', '[]', '[]', 8, 'published', :t, :t)"
-            ),
-            {"t": NOW},
-        )
+        insert_bank_and_product(conn, NOW)
         for borrower_id in (1, 2):
             conn.execute(
                 text(

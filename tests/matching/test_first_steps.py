@@ -1,0 +1,76 @@
+"""The first time a lead reached 'contacted', 'approved' and a decision, kept on the lead and its need by
+the database from the status events (a trigger on their insert), as the funnel and the board read them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from core.models import StatusEvent
+from core.types import utcnow
+from matching.models import Lead, Need
+from matching.services import claim_lead, match_need, transition_lead
+from tests.matching.helpers import applicant, bank, submit
+
+pytestmark = pytest.mark.smoke
+
+
+def _lead(session):
+    institution, _product, [officer] = bank()
+    borrower, user = applicant()
+    need = submit(session, borrower.id, user.id)
+    [lead] = [row for row in match_need(session, need.id, top_n=3) if row.institution_id == institution.id]
+    claim_lead(session, lead.id, officer_id=officer.id, institution_id=institution.id)
+    return lead, officer, institution
+
+
+def _times(session, lead_id):
+    session.expire_all()
+    lead = session.get(Lead, lead_id)
+    need = session.get(Need, lead.need_id)
+    return (lead.contacted_at, lead.approved_at, lead.decided_at), (need.contacted_at, need.approved_at)
+
+
+def _event_at(session, lead_id, status):
+    return session.scalar(
+        select(StatusEvent.at).where(
+            StatusEvent.entity_type == "lead",
+            StatusEvent.entity_id == lead_id,
+            StatusEvent.to_status == status,
+        )
+    )
+
+
+def test_the_services_transitions_set_the_first_times_from_their_events(session):
+    lead, officer, institution = _lead(session)
+    assert _times(session, lead.id) == ((None, None, None), (None, None))
+    transition_lead(session, lead.id, to="contacted", officer_id=officer.id, institution_id=institution.id)
+    transition_lead(session, lead.id, to="approved", officer_id=officer.id, institution_id=institution.id)
+    session.flush()
+    contacted, approved = _event_at(session, lead.id, "contacted"), _event_at(session, lead.id, "approved")
+    assert contacted and approved
+    assert _times(session, lead.id) == ((contacted, approved, approved), (contacted, approved))
+
+
+def test_a_rejection_is_a_decision_and_the_earliest_event_wins(session):
+    lead, officer, institution = _lead(session)
+    transition_lead(
+        session, lead.id, to="rejected", officer_id=officer.id, institution_id=institution.id,
+        reason_code="insufficient_cash_flow",
+    )  # fmt: skip
+    session.flush()
+    rejected = _event_at(session, lead.id, "rejected")
+    assert _times(session, lead.id) == ((None, None, rejected), (None, None))
+    # An event recorded later with an earlier time (a back-dated report) moves the first time earlier;
+    # one with a later time does not; another entity's event changes nothing.
+    earlier, later = rejected - dt.timedelta(hours=2), utcnow() + dt.timedelta(days=1)
+    for at, entity_type in ((earlier, "lead"), (later, "lead"), (earlier - dt.timedelta(days=1), "need")):
+        session.add(
+            StatusEvent(
+                entity_type=entity_type, entity_id=lead.id, need_id=lead.need_id, to_status="contacted", at=at
+            )
+        )
+        session.flush()
+    assert _times(session, lead.id) == ((earlier, None, rejected), (earlier, None))
