@@ -93,9 +93,22 @@ def browser_page(request, live_server):
         browser.close()
 
 
+# Form controls wider than their form (a date input's intrinsic width in a narrow grid column), and a
+# page wider than the screen: both cut off or scroll sideways on a phone.
+OVERFLOWING = """() => {
+  const wide = [...document.querySelectorAll('form input, form select, form textarea, form button')].filter(e => {
+    const r = e.getBoundingClientRect(), f = e.closest('form').getBoundingClientRect();
+    return r.width > 0 && r.right > f.right + 1;
+  }).map(e => e.name || e.id || e.tagName);
+  if (document.documentElement.scrollWidth > window.innerWidth) wide.push('page');
+  return wide;
+}"""
+
+
 def shot(page, name: str, width: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    assert page.evaluate(OVERFLOWING) == [], (name, width)
 
 
 def login(page, base: str, username: str) -> None:
