@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, MetaData, create_engine, event
+from sqlalchemy import JSON, ColumnElement, MetaData, create_engine, event, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -66,3 +66,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def transaction_has_written() -> ColumnElement[bool]:
+    """True in a PostgreSQL transaction that has written (it has a transaction id): its own uncommitted
+    rows are in no snapshot another connection can read or name."""
+    return func.pg_current_xact_id_if_assigned().is_not(None)

@@ -23,15 +23,13 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from core.db import make_engine
-
-T = TypeVar("T")
+from core.db import make_engine, transaction_has_written
 
 LANES = 3
 # pg_export_snapshot() names a snapshot as hexadecimal groups; nothing else is ever interpolated.
@@ -85,8 +83,7 @@ def _exported_snapshot(session: Session) -> str | None:
     cannot read it (see the module)."""
     if session.info.get(IN_LANE) or session.get_bind().dialect.name != "postgresql":
         return None
-    written = session.scalar(text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL"))
-    if written:
+    if session.scalar(select(transaction_has_written())):
         return None
     name = session.scalar(text("SELECT pg_export_snapshot()"))
     return name if isinstance(name, str) and _SNAPSHOT_NAME.fullmatch(name) else None

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit, crypto
-from core.db import Base
+from core.db import Base, transaction_has_written
 from core.errors import AuthenticationError, InvalidInputError
 from core.models import AuthSession, OutboxJob, Role, StatusEvent, User
 from core.types import EncryptedText, utcnow
@@ -152,7 +152,7 @@ def database_snapshot(session: Session) -> str | None:
     snapshot, written = session.execute(
         select(
             cast(func.pg_current_snapshot(), Text),
-            func.pg_current_xact_id_if_assigned().is_not(None),
+            transaction_has_written(),
         )
     ).one()
     return None if written else str(snapshot)

@@ -261,28 +261,6 @@ Rows = dict[Hashable, Sequence[Any]]
 Task = Callable[[Session], Any]
 
 
-def loan_figures(
-    session: Session,
-    window: Window,
-    keyed: Keyed | None,
-    *,
-    total_by_key: bool = False,
-    where: Sequence[ColumnElement[bool]] = (),
-    rollup: bool = False,
-) -> Rows:
-    """key -> the loan figures, in the order of LOAN_COLUMNS; with `rollup` (PostgreSQL), also the whole
-    window's under the key TOTAL.
-
-    Two statements, so that no figure needs COUNT(DISTINCT): the loan-level sums per key, and the
-    borrower-level figures from loans first summed per (key, borrower) — one such group is one
-    distinct borrower — then joined to the borrower (kind; the key when it is a borrower attribute).
-    """
-    loan_level, borrower_level = loan_statements(
-        window, keyed, total_by_key=total_by_key, where=where, rollup=rollup
-    )
-    return merge_loan_figures(*in_lanes(session, [loan_level, borrower_level], prepare=analytic_session))
-
-
 def loan_statements(
     window: Window,
     keyed: Keyed | None,
@@ -291,8 +269,14 @@ def loan_statements(
     where: Sequence[ColumnElement[bool]] = (),
     rollup: bool = False,
 ) -> tuple[Task, Task]:
-    """The two statements of loan_figures, each a task for a session (see core.lanes): the loan-level
-    sums and the borrower-level figures, whose results merge_loan_figures combines."""
+    """The loan figures as two statements, each a task for a session (see core.lanes), whose results
+    merge_loan_figures combines into key -> the figures in the order of LOAN_COLUMNS; with `rollup`
+    (PostgreSQL), also the whole window's under the key TOTAL.
+
+    Two statements, so that no figure needs COUNT(DISTINCT): the loan-level sums per key, and the
+    borrower-level figures from loans first summed per (borrower, key) — one such group is one
+    distinct borrower — with the borrower's kind the loan carries (BorrowerCopy).
+    """
     # The loan carries its borrower's county and kind (BorrowerCopy): no statement joins the borrowers.
     in_window = and_(
         Loan.disbursed_on >= window.first, Loan.disbursed_on <= window.last, *in_region(window, Loan), *where
@@ -523,14 +507,14 @@ class Plan:
     """Statements to run (tasks for a session, see core.lanes) and how to combine their results."""
 
     tasks: tuple[Task, ...]
-    combine: Callable[[Sequence[Rows]], Any]
+    combine: Callable[[Sequence[Any]], Any]
 
     @staticmethod
     def of(*plans: Plan, combine: Callable[..., Any]) -> Plan:
         """One plan of several: `combine` is called with each plan's combined result, in order."""
         sizes = [len(plan.tasks) for plan in plans]
 
-        def combined(results: Sequence[Rows]) -> Any:
+        def combined(results: Sequence[Any]) -> Any:
             parts, at = [], 0
             for plan, size in zip(plans, sizes, strict=True):
                 parts.append(plan.combine(results[at : at + size]))
