@@ -48,8 +48,8 @@ from core.types import utcnow
 from credit_profile.models import Borrower, CreditScore
 from credit_profile.services import latest_score
 from matching import engine
+from matching.dispatch import load_match_context, match_need, need_specs
 from matching.models import Lead, Need
-from matching.services import _specs, load_match_context, match_need
 from portal.cli import alembic_config
 from products.models import Institution, Product
 
@@ -235,7 +235,7 @@ def many_needs(factory: Callable[[], Session], need_ids: list[int]) -> tuple[flo
 
     with factory() as session:  # the engine alone on the prepared index, specs built beforehand
         context = load_match_context(session)
-        specs = [_specs(session, session.get(Need, need_id))[:2] for need_id in need_ids]  # type: ignore[arg-type]
+        specs = [need_specs(session, session.get(Need, need_id))[:2] for need_id in need_ids]  # type: ignore[arg-type]
         start = time.perf_counter()
         for need_spec, borrower_spec in specs:
             engine.evaluate(need_spec, borrower_spec, context.index, context.stats, top_n=3)

@@ -13,29 +13,29 @@ from typing import Any
 from core import runtime
 from core.types import utcnow
 from credit_profile.services import RESCORE_JOB
-from matching import reports, services
+from matching import dispatch, loans, needs, rematching, reports, sweeps
 from matching.models import Report
 
 
 def match_need(need_id: int) -> None:
     """Run the first matching round for the need (a no-op once the need has left `submitted`)."""
     with runtime.job_session() as session:
-        services.match_need(session, need_id, top_n=runtime.settings().dispatch_top_n)
+        dispatch.match_need(session, need_id, top_n=runtime.settings().dispatch_top_n)
 
 
 @runtime.periodic
 def expire_overdue_leads() -> int:
     """The SLA sweep: expire unclaimed leads past due and re-dispatch their needs, one need per
     transaction (a long sweep never holds many needs locked against claims)."""
-    policy = services.DispatchPolicy.from_settings(runtime.settings())
+    policy = dispatch.DispatchPolicy.from_settings(runtime.settings())
     now = utcnow()
     with runtime.job_session() as session:
-        need_ids = services.overdue_need_ids(session, now=now)
-    cache = services.ContextCache()
+        need_ids = sweeps.overdue_need_ids(session, now=now)
+    cache = dispatch.ContextCache()
     expired = 0
     for need_id in need_ids:
         with runtime.job_session() as session:
-            expired += len(services.expire_need_leads(session, need_id, policy=policy, now=now, cache=cache))
+            expired += len(sweeps.expire_need_leads(session, need_id, policy=policy, now=now, cache=cache))
     return expired
 
 
@@ -43,17 +43,15 @@ def expire_overdue_leads() -> int:
 def sweep_stale_leads() -> int:
     """The stale sweep: flag claimed leads left without progress, release those flagged too long; one
     lead per transaction."""
-    policy = services.DispatchPolicy.from_settings(runtime.settings())
+    policy = dispatch.DispatchPolicy.from_settings(runtime.settings())
     now = utcnow()
     with runtime.job_session() as session:
-        leads = services.leads_in_hand(session)
-    cache = services.ContextCache()
+        leads = sweeps.leads_in_hand(session)
+    cache = dispatch.ContextCache()
     changed = 0
     for lead in leads:
         with runtime.job_session() as session:
-            changed += (
-                services.check_stale_lead(session, lead, policy=policy, now=now, cache=cache) is not None
-            )
+            changed += sweeps.check_stale_lead(session, lead, policy=policy, now=now, cache=cache) is not None
     return changed
 
 
@@ -61,21 +59,21 @@ def sweep_stale_leads() -> int:
 def send_renewal_reminders() -> int:
     """Remind applicants 60, 30 and 15 days before a declared renewal falls due (each once)."""
     with runtime.job_session() as session:
-        return services.send_renewal_reminders(session)
+        return loans.send_renewal_reminders(session)
 
 
 def _rematch(*, product_id: int | None, borrower_id: int | None, reason: str) -> int:
     top_n = runtime.settings().dispatch_top_n
     with runtime.job_session() as session:
-        need_ids = services.rematch_candidates(session, borrower_id=borrower_id)
+        need_ids = rematching.rematch_candidates(session, borrower_id=borrower_id)
         if not need_ids:
             return 0
-        context = services.load_match_context(session)
-    probe = services.product_probe(context, product_id)
+        context = dispatch.load_match_context(session)
+    probe = rematching.product_probe(context, product_id)
     created = 0
     for need_id in need_ids:
         with runtime.job_session() as session:
-            leads = services.rematch_need(
+            leads = rematching.rematch_need(
                 session, need_id, top_n=top_n, context=context, probe=probe, reason=reason
             )
             created += len(leads)
@@ -93,16 +91,16 @@ def rematch_borrower(borrower_id: int) -> int:
 
 
 JOBS: dict[str, Callable[..., Any]] = {
-    services.MATCH_JOB: match_need,
-    services.REMATCH_JOB: rematch_open_needs,
-    services.REMATCH_BORROWER_JOB: rematch_borrower,
+    needs.MATCH_JOB: match_need,
+    rematching.REMATCH_JOB: rematch_open_needs,
+    rematching.REMATCH_BORROWER_JOB: rematch_borrower,
     "expire_overdue_leads": expire_overdue_leads,
     "sweep_stale_leads": sweep_stale_leads,
     "send_renewal_reminders": send_renewal_reminders,
 }
 
 # job name -> jobs to queue with the same arguments once it has run
-FOLLOW_UPS: dict[str, tuple[str, ...]] = {RESCORE_JOB: (services.REMATCH_BORROWER_JOB,)}
+FOLLOW_UPS: dict[str, tuple[str, ...]] = {RESCORE_JOB: (rematching.REMATCH_BORROWER_JOB,)}
 
 
 def build_monthly_report(report_id: int) -> None:

@@ -273,7 +273,7 @@ def register_command(model_path: Path, note: str | None) -> None:
     help=_l("未变坏的贷款须至少有这么多个月的表现期才纳入"),
 )
 def export_training_command(out_path: Path, target: str, min_months_on_book: int) -> None:
-    from matching.services import TRAINING_COLUMNS, training_table
+    from matching.loans import TRAINING_COLUMNS, training_table
     from portal.db import commit, db
 
     rows = training_table(db(), target=target, min_months_on_book=min_months_on_book)

@@ -22,18 +22,12 @@ from core.services import create_user
 from core.types import SHANGHAI, utcnow
 from credit_profile.models import Borrower, DataRecord
 from credit_profile.services import BorrowerInput, compute_score, grant_consent, register_borrower
+from matching.dispatch import match_need
+from matching.leads import claim_lead, transition_lead
+from matching.loans import LoanInput
 from matching.models import Lead, LeadStatus, Loan, Need
-from matching.services import (
-    LoanInput,
-    NeedInput,
-    RenewalInput,
-    claim_lead,
-    expire_overdue_leads,
-    match_need,
-    submit_need,
-    transition_lead,
-    withdraw_need,
-)
+from matching.needs import NeedInput, RenewalInput, submit_need, withdraw_need
+from matching.sweeps import expire_overdue_leads
 from matching.workhours import add_working_hours
 from products.models import Institution, Product
 from products.services import ProductInput, create_institution, create_product, publish_product

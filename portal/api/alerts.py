@@ -10,8 +10,8 @@ from marshmallow import RAISE
 from core.models import Role
 from core.reference import N_
 from credit_profile.models import Borrower
+from matching.alerts import list_alerts
 from matching.models import Alert, AlertKind, Need
-from matching.services import list_alerts
 from portal.api import api_bp
 from portal.api.common import page_body
 from portal.api.schemas import AlertPage, AlertQuery

@@ -26,7 +26,8 @@ from credit_profile.services import (
     verify_provider,
 )
 from credit_profile.tables import MAX_TABLE_BYTES, read_table
-from matching.services import ConsentRecipient, consent_recipients, lead_credit_profile
+from matching.leads import lead_credit_profile
+from matching.recipients import ConsentRecipient, consent_recipients
 from portal.api import api_bp
 from portal.api.common import settings
 from portal.api.needs import own_borrower_id

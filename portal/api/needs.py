@@ -10,7 +10,7 @@ from core.errors import PermissionDeniedError
 from core.models import Role, StatusEvent
 from core.reference import N_
 from matching.models import Need
-from matching.services import (
+from matching.needs import (
     NeedInput,
     RenewalInput,
     get_need,

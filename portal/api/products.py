@@ -10,7 +10,7 @@ from marshmallow import RAISE
 from core.errors import InvalidInputError
 from core.models import Role
 from core.reference import N_
-from matching.services import enqueue_rematching
+from matching.rematching import enqueue_rematching
 from portal.api import api_bp
 from portal.api.common import page_body, paged
 from portal.api.schemas import ProductCreateIn, ProductFields, ProductOut, ProductPage, ProductQuery

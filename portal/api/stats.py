@@ -12,8 +12,8 @@ from core.errors import InvalidInputError
 from core.models import Role
 from core.reference import N_
 from matching import analytics
+from matching.needs import local_today
 from matching.reports import XLSX_TYPE
-from matching.services import local_today
 from matching.stats import Window, summary
 from portal.api import api_bp
 from portal.api.schemas import (

@@ -22,7 +22,7 @@ from credit_profile.services import (
     revoke_consent,
     today_local,
 )
-from matching.services import (
+from matching.needs import (
     WITHDRAWABLE,
     NeedInput,
     RenewalInput,

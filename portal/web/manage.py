@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from core.models import Role, User
-from matching.services import enqueue_rematching
+from matching.rematching import enqueue_rematching
 from portal.auth import role_required, web_user
 from portal.db import commit, db
 from portal.forms import ActionForm, ProductForm, split_codes

@@ -14,17 +14,17 @@ from core.models import Role, User
 from core.types import utcnow
 from credit_profile.errors import ConsentRequiredError
 from credit_profile.services import today_local
-from matching.models import LeadStatus
-from matching.services import (
+from matching.leads import (
     LEAD_TRANSITIONS,
-    LoanInput,
     claim_lead,
     get_lead,
-    get_need,
     lead_credit_profile,
     list_inbox,
     transition_lead,
 )
+from matching.loans import LoanInput
+from matching.models import LeadStatus
+from matching.needs import get_need
 from portal.api.leads import lead_dict
 from portal.auth import role_required, web_user
 from portal.caching import kept_per_viewer, viewer_cached

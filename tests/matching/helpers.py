@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.models import StatusEvent, User
 from matching.models import Lead, Need
-from matching.services import NeedInput, RenewalInput, submit_need
+from matching.needs import NeedInput, RenewalInput, submit_need
 from products.models import Institution, Product
 from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory
 

@@ -14,8 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from credit_profile.models import Borrower
 from credit_profile.services import today_local
 from matching import analytics
+from matching.dispatch import match_need
+from matching.leads import claim_lead, transition_lead
+from matching.loans import LoanInput
 from matching.models import Lead, Loan, Need
-from matching.services import LoanInput, claim_lead, match_need, transition_lead
 from matching.stats import Window
 from tests.matching.helpers import applicant, bank, submit
 

@@ -20,8 +20,8 @@ from core.db import make_engine
 from core.models import Role, StatusEvent, User
 from credit_profile.models import Borrower
 from matching.errors import AlreadyClaimedError
+from matching.leads import claim_lead
 from matching.models import Lead, LeadStatus, Need, NeedStatus
-from matching.services import claim_lead
 from products.models import Institution, Product
 from tests.conftest import _TMP, reset_schema
 from tests.counts import report

@@ -6,8 +6,10 @@ from sqlalchemy import select
 
 from core.models import Notification, OutgoingMessage, User
 from core.types import utcnow
+from matching.dispatch import match_need
+from matching.leads import claim_lead
 from matching.models import Alert, LeadStatus, NeedStatus
-from matching.services import claim_lead, expire_overdue_leads, match_need
+from matching.sweeps import expire_overdue_leads
 from tests.factories import UserFactory
 from tests.matching.helpers import FAR_FUTURE, applicant, bank, event_kinds, leads_of, submit
 

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from core.models import StatusEvent
 from core.types import utcnow
+from matching.dispatch import match_need
+from matching.leads import claim_lead, transition_lead
 from matching.models import Lead, Need
-from matching.services import claim_lead, match_need, transition_lead
 from tests.matching.helpers import applicant, bank, submit
 
 pytestmark = pytest.mark.smoke

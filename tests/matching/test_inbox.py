@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from credit_profile.models import Borrower
-from matching.services import claim_lead, list_inbox, list_leads, match_need
+from matching.dispatch import match_need
+from matching.leads import claim_lead, list_inbox, list_leads
 from tests.matching.helpers import applicant, bank, submit
 
 pytestmark = pytest.mark.smoke

@@ -17,8 +17,9 @@ from credit_profile.features import FEATURE_NAMES
 from credit_profile.models import ConsentUse, ScorecardVersion
 from credit_profile.services import grant_consent, revoke_consent, today_local
 from matching.errors import LeadNotFoundError, LoanNotDisbursedError
+from matching.leads import report_performance
+from matching.loans import TRAINING_COLUMNS, training_table
 from matching.models import Lead, Loan, Need
-from matching.services import TRAINING_COLUMNS, report_performance, training_table
 from tests.credit_profile.helpers import month, store
 from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.types import utcnow
+from matching.dispatch import MIN_DECIDED_LEADS, approval_rates, institution_stats, match_need
 from matching.models import Lead, LeadStatus
-from matching.services import MIN_DECIDED_LEADS, approval_rates, institution_stats, match_need
 from tests.matching.helpers import applicant, bank, submit
 
 

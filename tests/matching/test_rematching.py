@@ -12,17 +12,9 @@ from core import runtime
 from core.models import OutboxJob
 from core.types import utcnow
 from credit_profile.models import CreditScore
+from matching.dispatch import evaluate, load_match_context, match_need, push
 from matching.models import Lead, NeedStatus
-from matching.services import (
-    REMATCH_BORROWER_JOB,
-    REMATCH_JOB,
-    _evaluate,
-    _push,
-    enqueue_rematching,
-    load_match_context,
-    match_need,
-    rematch_open_needs,
-)
+from matching.rematching import REMATCH_BORROWER_JOB, REMATCH_JOB, enqueue_rematching, rematch_open_needs
 from portal import worker
 from tests.conftest import IS_POSTGRES, make_settings
 from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory, bind_factories
@@ -78,7 +70,7 @@ def test_a_push_to_an_institution_already_holding_the_need_is_refused_by_the_dat
     need = submit(session, borrower.id, user.id)
     need.dispatch_round = 1
     context = load_match_context(session)
-    stale = _evaluate(session, need, context, limit=2)  # computed before another transaction's push
+    stale = evaluate(session, need, context, limit=2)  # computed before another transaction's push
     session.add(
         Lead(
             need_id=need.id,
@@ -91,7 +83,7 @@ def test_a_push_to_an_institution_already_holding_the_need_is_refused_by_the_dat
     )
     session.flush()
 
-    pushed = _push(session, need, context, stale, round_no=1)
+    pushed = push(session, need, context, stale, round_no=1)
 
     assert [lead.institution_id for lead in pushed] == [banks[1][0].id]
     assert session.scalar(select(func.count()).where(Lead.need_id == need.id)) == 2

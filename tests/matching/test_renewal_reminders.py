@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import select
 
 from core.models import Notification, OutgoingMessage
-from matching.services import RenewalInput, local_today, send_renewal_reminders, withdraw_need
+from matching.loans import send_renewal_reminders
+from matching.needs import RenewalInput, local_today, withdraw_need
 from tests.matching.helpers import applicant, bank, submit
 
 

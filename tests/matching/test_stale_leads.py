@@ -10,14 +10,10 @@ from core import runtime
 from core.models import Notification, OutgoingMessage
 from core.types import utcnow
 from matching import jobs
+from matching.dispatch import match_need
+from matching.leads import claim_lead, transition_lead
 from matching.models import LeadStatus, NeedStatus
-from matching.services import (
-    RELEASE_NOTE,
-    claim_lead,
-    match_need,
-    sweep_stale_leads,
-    transition_lead,
-)
+from matching.sweeps import RELEASE_NOTE, sweep_stale_leads
 from matching.workhours import add_working_hours
 from tests.conftest import make_settings
 from tests.matching.helpers import applicant, bank, event_kinds, leads_of, submit

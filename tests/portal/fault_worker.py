@@ -16,7 +16,7 @@ from redis import Redis
 
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
-from matching import services
+from matching import dispatch
 from portal import worker
 
 
@@ -30,7 +30,7 @@ def main() -> None:
         if redis.set(flag, "reached", nx=True):
             time.sleep(600)
 
-    real_match, real_job = services.match_need, worker.JOBS["match_need"]
+    real_match, real_job = dispatch.match_need, worker.JOBS["match_need"]
 
     def match_then_stall(session: Any, need_id: int, *, top_n: int) -> Any:
         result = real_match(session, need_id, top_n=top_n)
@@ -44,7 +44,7 @@ def main() -> None:
         if mode == "after_commit":
             stall()
 
-    services.match_need = match_then_stall  # type: ignore[assignment]
+    dispatch.match_need = match_then_stall  # type: ignore[assignment]
     worker.JOBS["match_need"] = job_then_stall
     worker.run_worker(make_session_factory(make_engine(settings.database_url)), settings)
 

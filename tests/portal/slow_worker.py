@@ -12,14 +12,14 @@ import time
 
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
-from matching import services
+from matching import dispatch
 from portal.worker import run_worker
 
-_push = services._push
+push = dispatch.push
 
 
 def _push_then_hang(*args, **kwargs):
-    leads = _push(*args, **kwargs)
+    leads = push(*args, **kwargs)
     marker = sys.argv[1]
     with open(marker + ".tmp", "w") as handle:
         handle.write(str(os.getpid()))
@@ -29,6 +29,6 @@ def _push_then_hang(*args, **kwargs):
 
 
 if __name__ == "__main__":
-    services._push = _push_then_hang
+    dispatch.push = _push_then_hang
     settings = Settings.from_env()
     run_worker(make_session_factory(make_engine(settings.database_url)), settings, burst=True)

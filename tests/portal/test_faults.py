@@ -28,7 +28,7 @@ from core.models import OutboxJob, Role, StatusEvent
 from core.services import create_user, open_session
 from credit_profile.models import Borrower
 from matching.models import Lead, Need, NeedStatus
-from matching.services import NeedInput, submit_need
+from matching.needs import NeedInput, submit_need
 from portal.app import create_app
 from portal.worker import QUEUE_NAME, relay_outbox, requeue_abandoned_jobs
 from products.models import Institution, Product

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.models import User
 from core.services import database_snapshot, revoke_session
 from core.types import utcnow
+from matching.dispatch import match_need
+from matching.leads import claim_lead
 from matching.models import Lead
-from matching.services import claim_lead, match_need
 from portal.app import create_app
 from portal.caching import PEEK_ENGINE
 from tests.conftest import IS_POSTGRES, make_settings

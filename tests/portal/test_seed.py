@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from matching.models import Lead, LeadStatus, Loan
-from matching.services import local_today
+from matching.needs import local_today
 from matching.stats import Window, summary
 from matching.workhours import DAY_END, DAY_START, LOCAL, is_working_day
 from portal.seed import seed

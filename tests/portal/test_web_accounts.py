@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from core.models import User
 from credit_profile.models import Borrower
 from matching.models import Need
-from matching.services import NeedInput, submit_need
+from matching.needs import NeedInput, submit_need
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory, make_uscc
 from tests.portal.test_web_support import applicant, csrf_token, login, text
 

@@ -104,8 +104,9 @@ def test_publishing_on_the_page_rematches_an_unmatched_need(client, session, man
 
     from core.models import OutboxJob
     from core.types import utcnow
+    from matching.dispatch import match_need
     from matching.models import Need
-    from matching.services import NeedInput, match_need, submit_need
+    from matching.needs import NeedInput, submit_need
     from tests.factories import BorrowerFactory
 
     borrower = BorrowerFactory(region_code="360802")

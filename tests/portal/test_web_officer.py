@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from core.models import User
 from credit_profile.models import ConsentUse, CreditScore
 from credit_profile.services import today_local
+from matching.dispatch import match_need
 from matching.models import Lead, Loan, Need
-from matching.services import NeedInput, match_need, submit_need
+from matching.needs import NeedInput, submit_need
 from tests.factories import ConsentFactory, InstitutionFactory, ProductFactory, UserFactory
 from tests.portal.test_web_support import applicant, login, text
 
@@ -222,7 +223,8 @@ def _inbox(session, institution, officer, n: int) -> None:
     import datetime as dt
 
     from credit_profile.models import CreditScore
-    from matching.services import LoanInput, claim_lead, report_performance, transition_lead
+    from matching.leads import claim_lead, report_performance, transition_lead
+    from matching.loans import LoanInput
 
     for i in range(n):
         user, borrower = applicant(session, name=f"查询计数企业{i}")

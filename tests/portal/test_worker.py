@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from core import runtime
 from core.models import MessageStatus, OutboxJob, OutgoingMessage, StatusEvent
 from matching.models import Lead, Need, NeedStatus
-from matching.services import NeedInput, submit_need
+from matching.needs import NeedInput, submit_need
 from portal import worker
 from portal.app import create_app
 from tests.conftest import DATABASE_URL, IS_POSTGRES, TEST_DATA_KEY, make_settings

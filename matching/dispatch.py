@@ -1,0 +1,358 @@
+"""Dispatch: which institutions a need is pushed to, in rounds, and the leads that pushing creates.
+
+The first round pushes a need to the best DISPATCH_TOP_N institutions. When every lead of a round has
+expired unclaimed (SLA sweep) or a claimed lead is released for want of follow-up (stale sweep), the next
+round goes to the next institutions; once DISPATCH_MAX_ROUNDS rounds have passed, the need is opened to
+every eligible institution, flagged `open_to_all` and raised as an alert to the borrower's county finance
+office. A need with nobody left to try is rejected. Pushing twice to one institution is refused by the
+unique (need_id, institution_id) key: re-matching relies on it rather than on reading first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.models import Role, User
+from core.services import record_event
+from core.settings import Settings
+from core.types import utcnow
+from credit_profile.models import Borrower
+from credit_profile.services import (
+    latest_score,
+)
+from matching import engine, notices
+from matching.errors import (
+    NeedNotFoundError,
+)
+from matching.models import (
+    OPEN_LEAD_STATUSES,
+    Lead,
+    LeadStatus,
+    Need,
+    NeedStatus,
+)
+from matching.sqlfuncs import duration_us, grouped_medians
+from matching.states import lock_need, set_need_status
+from matching.workhours import add_working_hours
+from products.models import Product, ProductStatus
+
+MICROSECONDS_PER_HOUR = 3_600_000_000
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    """How many institutions one round reaches, and after how many rounds a need is opened to all."""
+
+    top_n: int = 3
+    max_rounds: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DispatchPolicy:
+        return cls(top_n=settings.dispatch_top_n, max_rounds=settings.dispatch_max_rounds)
+
+
+def product_spec(product: Product) -> engine.ProductSpec:
+    return engine.ProductSpec(
+        id=product.id,
+        institution_id=product.institution_id,
+        institution_code=product.institution.code,
+        name=product.name,
+        min_amount=product.min_amount,
+        max_amount=product.max_amount,
+        min_term_months=product.min_term_months,
+        max_term_months=product.max_term_months,
+        rate_min=product.rate_min,
+        rate_max=product.rate_max,
+        collateral=tuple(product.collateral),
+        borrower_kinds=tuple(product.borrower_kinds),
+        region_codes=tuple(product.region_codes),
+        industries_excluded=tuple(product.industries_excluded),
+        min_score=product.min_score,
+        tags=tuple(product.tags),
+    )
+
+
+# Decided leads an institution needs in a grade band before its own approval share replaces the
+# engine's prior there: one or two decisions say more about the borrowers than about the bank.
+MIN_DECIDED_LEADS = 5
+APPROVED_STATUSES = frozenset({LeadStatus.APPROVED, LeadStatus.DISBURSED})
+DECIDED_STATUSES = APPROVED_STATUSES | {LeadStatus.REJECTED}
+
+
+def approval_rates(
+    decided: Iterable[tuple[int, str, str | None]], *, min_decided: int = MIN_DECIDED_LEADS
+) -> dict[int, dict[str, float]]:
+    """Institution -> grade band -> approved share, from (institution_id, lead status, band) triples.
+
+    Approved means `approved` or `disbursed`; the denominator adds `rejected`. Other statuses and
+    leads without a band are ignored; bands with fewer than `min_decided` decisions are left out.
+    """
+    counts: dict[tuple[int, str], list[int]] = {}
+    for institution_id, status, band in decided:
+        if band is None or status not in DECIDED_STATUSES:
+            continue
+        tally = counts.setdefault((institution_id, band), [0, 0])
+        tally[0] += status in APPROVED_STATUSES
+        tally[1] += 1
+    rates: dict[int, dict[str, float]] = {}
+    for (institution_id, band), (approved, total) in counts.items():
+        if total >= min_decided:
+            rates.setdefault(institution_id, {})[band] = approved / total
+    return rates
+
+
+def institution_stats(session: Session, *, days: int = 90) -> dict[int, engine.InstitutionStats]:
+    """Each institution's record over the window: median hours to claim, approval share per grade band
+    (of the leads pushed in the window and decided since), and open leads per officer now."""
+    since = utcnow() - dt.timedelta(days=days)
+    # The median is computed in the database: every dispatch calls this, over every claimed lead.
+    hours: dict[int, float] = {
+        institution_id: median_us / MICROSECONDS_PER_HOUR
+        for institution_id, median_us in grouped_medians(
+            session,
+            select(Lead.institution_id, duration_us(Lead.claimed_at, Lead.pushed_at)).where(
+                Lead.pushed_at >= since, Lead.claimed_at.is_not(None)
+            ),
+        ).items()
+    }
+    # The band is the one the engine ranked the lead in when it was pushed (kept in its explanation).
+    rates = approval_rates(
+        (institution_id, status, (explanation or {}).get("score_band"))
+        for institution_id, status, explanation in session.execute(
+            select(Lead.institution_id, Lead.status, Lead.explanation).where(
+                Lead.pushed_at >= since, Lead.status.in_(list(DECIDED_STATUSES))
+            )
+        )
+    )
+    open_leads = dict(
+        session.execute(
+            select(Lead.institution_id, func.count())
+            .where(Lead.status.in_(list(OPEN_LEAD_STATUSES)))
+            .group_by(Lead.institution_id)
+        ).all()
+    )
+    officers = dict(
+        session.execute(
+            select(User.institution_id, func.count())
+            .where(User.role == Role.OFFICER, User.active.is_(True))
+            .group_by(User.institution_id)
+        ).all()
+    )
+    result = {}
+    for institution_id in set(hours) | set(rates) | set(open_leads) | {i for i in officers if i is not None}:
+        count = officers.get(institution_id, 0)
+        result[institution_id] = engine.InstitutionStats(
+            institution_id=institution_id,
+            median_hours_to_claim=hours.get(institution_id),
+            approval_rate_by_band=rates.get(institution_id, {}),
+            open_leads_per_officer=(open_leads.get(institution_id, 0) / count) if count else None,
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class MatchContext:
+    """The published catalogue, prepared once for the engine, and the institutions' records.
+
+    Build it with `load_match_context` and pass it to every need of one job or sweep.
+    """
+
+    index: engine.ProductIndex
+    products: Mapping[int, CatalogueEntry]
+    stats: Mapping[int, engine.InstitutionStats]
+    institution_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueEntry:
+    """What a push needs of a product besides its rules: plain values, usable in any transaction."""
+
+    spec: engine.ProductSpec
+    institution_name: str
+    sla_hours: int
+
+
+def load_match_context(session: Session) -> MatchContext:
+    """The published catalogue and the institutions' records, read now; valid across transactions."""
+    products = session.scalars(
+        select(Product).where(Product.status == ProductStatus.PUBLISHED).order_by(Product.id)
+    ).all()
+    entries = {p.id: CatalogueEntry(product_spec(p), p.institution.name, p.sla_hours) for p in products}
+    return MatchContext(
+        index=engine.prepare(entry.spec for entry in entries.values()),
+        products=entries,
+        stats=institution_stats(session),
+        institution_count=len({p.institution_id for p in products}),
+    )
+
+
+class ContextCache:
+    """A MatchContext loaded on first use: a sweep that re-dispatches nothing never reads the catalogue."""
+
+    def __init__(self, context: MatchContext | None = None) -> None:
+        self.context = context
+
+    def get(self, session: Session) -> MatchContext:
+        if self.context is None:
+            self.context = load_match_context(session)
+        return self.context
+
+
+def need_specs(session: Session, need: Need) -> tuple[engine.NeedSpec, engine.BorrowerSpec, Borrower]:
+    borrower = session.get(Borrower, need.borrower_id)
+    assert borrower is not None
+    score = latest_score(session, borrower.id)
+    return (
+        engine.NeedSpec(
+            amount=need.amount,
+            term_months=need.term_months,
+            collateral=need.collateral,
+            is_renewal=need.is_renewal,
+            renewal_institution_code=need.renewal_institution_code,
+        ),
+        engine.BorrowerSpec(
+            kind=borrower.kind,
+            region_code=borrower.region_code,
+            industry_code=borrower.industry_code,
+            score=score.score if score else None,
+            grade=score.grade if score else None,
+        ),
+        borrower,
+    )
+
+
+def _tried(session: Session, need_id: int) -> frozenset[int]:
+    return frozenset(session.scalars(select(Lead.institution_id).where(Lead.need_id == need_id)))
+
+
+def evaluate(
+    session: Session,
+    need: Need,
+    context: MatchContext | engine.ProductIndex,
+    *,
+    limit: int,
+    specs: tuple[engine.NeedSpec, engine.BorrowerSpec] | None = None,
+) -> engine.MatchResult:
+    """The engine's verdict on the need against the catalogue (or one prepared product), leaving out
+    the institutions the need already has a lead with."""
+    need_spec, borrower_spec = specs or need_specs(session, need)[:2]
+    index, stats = (
+        (context, {}) if isinstance(context, engine.ProductIndex) else (context.index, context.stats)
+    )
+    return engine.evaluate(
+        need_spec, borrower_spec, index, stats, top_n=limit, exclude_institutions=_tried(session, need.id)
+    )
+
+
+# Excluded products explained on the need: the nearest misses (fewest failed rules) first. A
+# catalogue of thousands would otherwise store and send thousands of reasons with every need.
+MAX_EXPLAINED_EXCLUSIONS = 20
+
+
+def _summary(result: engine.MatchResult, context: MatchContext) -> dict[str, Any]:
+    """Eligible and excluded counts, how many products each rule excluded, the nearest misses."""
+    reason_counts: dict[str, int] = {}
+    for exclusion in result.exclusions:
+        for reason in exclusion.reasons:
+            reason_counts[reason.code] = reason_counts.get(reason.code, 0) + 1
+    nearest = heapq.nsmallest(
+        MAX_EXPLAINED_EXCLUSIONS, result.exclusions, key=lambda ex: (len(ex.reasons), ex.product_id)
+    )
+    return {
+        "eligible_count": result.eligible_count,
+        "excluded_count": len(result.exclusions),
+        "reason_counts": reason_counts,
+        "exclusions": [
+            {
+                "product_id": ex.product_id,
+                "product": context.products[ex.product_id].spec.name,
+                "institution": context.products[ex.product_id].institution_name,
+                "reasons": [
+                    {"code": r.code, "params": r.params, "text": engine.describe(r)} for r in ex.reasons
+                ],
+            }
+            for ex in nearest
+        ],
+    }
+
+
+def push(
+    session: Session, need: Need, context: MatchContext, result: engine.MatchResult, *, round_no: int
+) -> list[Lead]:
+    """Store the picks as leads of this round and the exclusions as the need's explanation.
+
+    A pick for an institution the need already has a lead with is skipped: the unique key refuses it,
+    whichever transaction got there first.
+    """
+    now = utcnow()
+    leads: list[Lead] = []
+    for pick in result.picks:
+        product = context.products[pick.product_id]
+        lead = Lead(
+            need_id=need.id,
+            borrower_id=need.borrower_id,
+            institution_id=pick.institution_id,
+            product_id=pick.product_id,
+            status=LeadStatus.PUSHED,
+            dispatch_round=round_no,
+            rank=pick.rank,
+            explanation=dict(pick.explanation),
+            pushed_at=now,
+            updated_at=now,
+            sla_due_at=add_working_hours(now, product.sla_hours),
+        )
+        try:
+            with session.begin_nested():
+                session.add(lead)
+                session.flush()
+        except IntegrityError:
+            continue
+        event = record_event(
+            session,
+            entity_type="lead",
+            entity_id=lead.id,
+            need_id=need.id,
+            to_status=LeadStatus.PUSHED,
+            data={"institution": product.institution_name, "product": product.spec.name, "round": round_no},
+        )
+        notices.lead_pushed(session, lead, need, product.spec.name, event)
+        leads.append(lead)
+    need.match_summary = _summary(result, context)
+    session.flush()
+    return leads
+
+
+def match_need(
+    session: Session, need_id: int, *, top_n: int, context: MatchContext | None = None
+) -> list[Lead]:
+    """Run the first matching round of a submitted need.
+
+    Safe to run twice: a need that has left `submitted` is left alone, and the unique (need,
+    institution) key turns a duplicate push into a no-op. Raises NeedNotFoundError.
+    """
+    need = lock_need(session, need_id)
+    if need is None:
+        raise NeedNotFoundError(str(need_id))
+    if need.status != NeedStatus.SUBMITTED:
+        return []
+    context = context or load_match_context(session)
+    result = evaluate(session, need, context, limit=top_n)
+    need.dispatch_round = 1
+    leads = push(session, need, context, result, round_no=1)
+    set_need_status(
+        session,
+        need,
+        NeedStatus.MATCHED if leads else NeedStatus.UNMATCHED,
+        allowed_from=frozenset({NeedStatus.SUBMITTED}),
+        actor_id=None,
+        data={"leads": len(leads), "round": 1},
+    )
+    return leads

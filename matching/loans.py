@@ -1,0 +1,206 @@
+"""Loans: what a disbursement records, repayment performance, renewal reminders and the training table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInputError
+from core.reference import COLLATERAL_KINDS
+from credit_profile.features import FEATURE_NAMES, FeatureValue, period_index, period_label
+from credit_profile.services import (
+    consent_for_record,
+    consented_data,
+    features_from_records,
+    record_use,
+)
+from matching import notices
+from matching.models import (
+    Loan,
+    LoanPerformance,
+    Need,
+    NeedStatus,
+)
+from matching.needs import MAX_NEED_AMOUNT, MAX_RATE, MAX_TERM_MONTHS, local_today
+
+RENEWAL_REMINDER_DAYS = (60, 30, 15)
+
+
+def send_renewal_reminders(session: Session, *, today: dt.date | None = None) -> int:
+    """Remind applicants of renewal needs whose loan falls due within 60, 30 and 15 days.
+
+    无还本续贷 must be applied for before the loan falls due. Each threshold is reminded once per need
+    (a unique key); a need submitted late gets only the tightest threshold it has reached. Needs
+    already disbursed or withdrawn get none. Returns how many reminders were written.
+    """
+    today = today or local_today()
+    horizon = today + dt.timedelta(days=max(RENEWAL_REMINDER_DAYS))
+    needs = session.scalars(
+        select(Need)
+        .where(
+            Need.is_renewal.is_(True),
+            Need.renewal_matures_on >= today,
+            Need.renewal_matures_on <= horizon,
+            Need.status.not_in([NeedStatus.DISBURSED, NeedStatus.WITHDRAWN]),
+        )
+        .order_by(Need.id)
+    ).all()
+    written = 0
+    for need in needs:
+        assert need.renewal_matures_on is not None
+        days_left = (need.renewal_matures_on - today).days
+        threshold = min(t for t in RENEWAL_REMINDER_DAYS if days_left <= t)
+        written += notices.renewal_reminder(session, need, threshold=threshold, days_left=days_left)
+    return written
+
+
+@dataclass
+class LoanInput:
+    amount: Decimal
+    rate: Decimal
+    term_months: int
+    collateral: str
+    disbursed_on: dt.date
+    first_loan_borrower: bool
+    renewal_without_repayment: bool
+
+
+def validate_loan(data: LoanInput, *, pushed_on: dt.date) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not Decimal("0") < data.amount <= MAX_NEED_AMOUNT:
+        errors["loan.amount"] = ["out_of_range"]
+    elif data.amount != data.amount.quantize(Decimal("0.01")):
+        errors["loan.amount"] = ["too_many_decimals"]
+    if not Decimal("0") < data.rate <= MAX_RATE:
+        errors["loan.rate"] = ["out_of_range"]
+    elif data.rate != data.rate.quantize(Decimal("0.01")):
+        errors["loan.rate"] = ["too_many_decimals"]
+    if not 1 <= data.term_months <= MAX_TERM_MONTHS:
+        errors["loan.term_months"] = ["out_of_range"]
+    if data.collateral not in COLLATERAL_KINDS:
+        errors["loan.collateral"] = ["invalid_choice"]
+    if data.disbursed_on > local_today():
+        errors["loan.disbursed_on"] = ["in_future"]
+    elif data.disbursed_on < pushed_on:
+        errors["loan.disbursed_on"] = ["before_push"]
+    return errors
+
+
+def loan_for_lead(session: Session, lead_id: int) -> Loan | None:
+    return session.scalar(select(Loan).where(Loan.lead_id == lead_id))
+
+
+def loans_for_leads(session: Session, lead_ids: Iterable[int]) -> dict[int, Loan]:
+    """`loan_for_lead` of many leads in one query, by lead id; a lead without a loan is absent."""
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return {}
+    return {loan.lead_id: loan for loan in session.scalars(select(Loan).where(Loan.lead_id.in_(ids)))}
+
+
+def loan_performance(session: Session, loan_id: int) -> Sequence[LoanPerformance]:
+    """Every report on the loan, oldest first."""
+    return session.scalars(
+        select(LoanPerformance).where(LoanPerformance.loan_id == loan_id).order_by(LoanPerformance.id)
+    ).all()
+
+
+def loan_performances(session: Session, loan_ids: Iterable[int]) -> dict[int, list[LoanPerformance]]:
+    """`loan_performance` of many loans in one query, by loan id; a loan without reports is absent."""
+    ids = sorted(set(loan_ids))
+    if not ids:
+        return {}
+    reports: dict[int, list[LoanPerformance]] = {}
+    stmt = select(LoanPerformance).where(LoanPerformance.loan_id.in_(ids)).order_by(LoanPerformance.id)
+    for report in session.scalars(stmt):
+        reports.setdefault(report.loan_id, []).append(report)
+    return reports
+
+
+TRAINING_TARGETS = ("overdue_90", "overdue_30")
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    loan_id: int
+    borrower_id: int
+    disbursed_on: dt.date
+    features: dict[str, FeatureValue]
+    bad: int
+
+
+def _outcome(reports: Sequence[LoanPerformance], target: str) -> tuple[bool, dt.date]:
+    """Whether the loan went bad by its latest report (the last report per date counts), and that date."""
+    latest: dict[dt.date, LoanPerformance] = {}
+    for report in sorted(reports, key=lambda r: r.id):
+        latest[report.as_of] = report
+    bad = any(getattr(report, target) for report in latest.values())
+    return bad, max(latest)
+
+
+def _months_between(start: dt.date, end: dt.date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month - (end.day < start.day)
+
+
+def training_table(
+    session: Session, *, target: str = "overdue_90", min_months_on_book: int = 0
+) -> list[TrainingRow]:
+    """One row per disbursed loan with at least one performance report: the borrower's features as
+    they stood at disbursement and the outcome (1 = bad: ever ``target`` by the latest report).
+
+    Features use only records an active consent covers now (so a revoked consent removes the
+    borrower's data from every later export) and months before the month of disbursement (no
+    look-ahead). Each borrower's data read is recorded as a ``model_training`` use of the consents
+    covering it. A loan that has not gone bad is left out until its latest report is at least
+    ``min_months_on_book`` months after disbursement. Raises InvalidInputError for an unknown target.
+    """
+    if target not in TRAINING_TARGETS:
+        raise InvalidInputError({"target": ["invalid_choice"]})
+    if min_months_on_book < 0:
+        raise InvalidInputError({"min_months_on_book": ["out_of_range"]})
+    reports: dict[int, list[LoanPerformance]] = {}
+    for report in session.scalars(select(LoanPerformance).order_by(LoanPerformance.id)):
+        reports.setdefault(report.loan_id, []).append(report)
+    loans = session.scalars(
+        select(Loan).where(Loan.id.in_(list(reports))).order_by(Loan.disbursed_on, Loan.id)
+    ).all()
+    rows: list[TrainingRow] = []
+    for loan in loans:
+        bad, last_report = _outcome(reports[loan.id], target)
+        if not bad and _months_between(loan.disbursed_on, last_report) < min_months_on_book:
+            continue
+        as_of = period_label(period_index(f"{loan.disbursed_on:%Y-%m}") - 1)
+        data = consented_data(session, loan.borrower_id)
+        records = {source: [r for r in held if r.period <= as_of] for source, held in data.records.items()}
+        covering = {
+            consent.id: consent
+            for source, held in records.items()
+            for r in held
+            if (consent := consent_for_record(data.consents, source, r.period)) is not None
+        }
+        for consent_id in sorted(covering):
+            record_use(
+                session,
+                borrower_id=loan.borrower_id,
+                consent_id=consent_id,
+                action="model_training",
+                detail=f"loan {loan.id}",
+            )
+        rows.append(
+            TrainingRow(
+                loan_id=loan.id,
+                borrower_id=loan.borrower_id,
+                disbursed_on=loan.disbursed_on,
+                features=features_from_records(records, as_of=as_of),
+                bad=int(bad),
+            )
+        )
+    return rows
+
+
+TRAINING_COLUMNS = ("loan_id", *FEATURE_NAMES)

@@ -1,0 +1,162 @@
+"""Financing needs: submitting, validating, reading and withdrawing them.
+
+Services flush, never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInputError
+from core.models import StatusEvent
+from core.reference import COLLATERAL_KINDS
+from core.services import add_job, record_event
+from core.types import SHANGHAI, money, utcnow
+from matching.errors import (
+    NeedNotFoundError,
+    NeedStateError,
+)
+from matching.models import (
+    FINAL_NEED_STATUSES,
+    Need,
+    NeedStatus,
+)
+from matching.states import close_other_leads, lock_need, set_need_status
+from products.models import Institution
+
+MAX_NEED_AMOUNT = Decimal("100000000.00")
+MAX_TERM_MONTHS = 360
+MAX_RATE = Decimal("36.00")
+MATCH_JOB = "match_need"
+WITHDRAWABLE = frozenset(
+    {NeedStatus.SUBMITTED, NeedStatus.MATCHED, NeedStatus.UNMATCHED, NeedStatus.IN_PROGRESS}
+)
+
+
+def local_today() -> dt.date:
+    return utcnow().astimezone(SHANGHAI).date()
+
+
+@dataclass
+class RenewalInput:
+    current_amount: Decimal
+    matures_on: dt.date
+    institution_code: str | None = None
+
+
+@dataclass
+class NeedInput:
+    amount: Decimal
+    term_months: int
+    purpose: str
+    collateral: str
+    declared_prior_loan: bool
+    renewal: RenewalInput | None = None
+
+
+def validate_need(session: Session, data: NeedInput) -> dict[str, list[str]]:
+    """Field -> error codes for a financing need."""
+    errors: dict[str, list[str]] = {}
+    if not Decimal("1000") <= data.amount <= MAX_NEED_AMOUNT:
+        errors["amount"] = ["out_of_range"]
+    elif data.amount != data.amount.quantize(Decimal("0.01")):
+        errors["amount"] = ["too_many_decimals"]
+    if not 1 <= data.term_months <= MAX_TERM_MONTHS:
+        errors["term_months"] = ["out_of_range"]
+    if not data.purpose.strip():
+        errors["purpose"] = ["required"]
+    if data.collateral not in COLLATERAL_KINDS:
+        errors["collateral"] = ["invalid_choice"]
+    if data.renewal is not None:
+        renewal = data.renewal
+        if not Decimal("0") < renewal.current_amount <= MAX_NEED_AMOUNT:
+            errors["renewal.current_amount"] = ["out_of_range"]
+        today = local_today()
+        if not today <= renewal.matures_on <= today + dt.timedelta(days=366):
+            errors["renewal.matures_on"] = ["out_of_range"]
+        if (
+            renewal.institution_code
+            and session.scalar(select(Institution.id).where(Institution.code == renewal.institution_code))
+            is None
+        ):
+            errors["renewal.institution_code"] = ["unknown"]
+    return errors
+
+
+def submit_need(session: Session, *, borrower_id: int, data: NeedInput, actor_id: int | None) -> Need:
+    """Record a financing need and queue its matching (outbox). Raises InvalidInputError."""
+    errors = validate_need(session, data)
+    if errors:
+        raise InvalidInputError(errors)
+    need = Need(
+        borrower_id=borrower_id,
+        created_by=actor_id,
+        amount=money(data.amount),
+        term_months=data.term_months,
+        purpose=data.purpose.strip(),
+        collateral=data.collateral,
+        declared_prior_loan=data.declared_prior_loan,
+        status=NeedStatus.SUBMITTED,
+        submitted_at=utcnow(),
+        updated_at=utcnow(),
+    )
+    if data.renewal is not None:
+        need.is_renewal = True
+        need.renewal_current_amount = money(data.renewal.current_amount)
+        need.renewal_matures_on = data.renewal.matures_on
+        need.renewal_institution_code = data.renewal.institution_code or None
+    session.add(need)
+    session.flush()
+    record_event(
+        session,
+        entity_type="need",
+        entity_id=need.id,
+        need_id=need.id,
+        to_status=NeedStatus.SUBMITTED,
+        actor_id=actor_id,
+    )
+    enqueue_matching(session, need)
+    return need
+
+
+def enqueue_matching(session: Session, need: Need) -> None:
+    """Queue one matching round for the need; the key makes a second request for the same round a no-op."""
+    add_job(session, MATCH_JOB, f"{MATCH_JOB}:{need.id}:{need.dispatch_round + 1}", need_id=need.id)
+
+
+def get_need(session: Session, need_id: int, *, borrower_id: int | None = None) -> Need:
+    """The need; with borrower_id, only that borrower's. Raises NeedNotFoundError."""
+    need = session.get(Need, need_id)
+    if need is None or (borrower_id is not None and need.borrower_id != borrower_id):
+        raise NeedNotFoundError(str(need_id))
+    return need
+
+
+def list_needs(session: Session, *, borrower_id: int) -> Sequence[Need]:
+    return session.scalars(select(Need).where(Need.borrower_id == borrower_id).order_by(Need.id.desc())).all()
+
+
+def need_events(session: Session, need_id: int) -> Sequence[StatusEvent]:
+    """The need's timeline: its own status changes and those of its leads, oldest first."""
+    return session.scalars(
+        select(StatusEvent).where(StatusEvent.need_id == need_id).order_by(StatusEvent.at, StatusEvent.id)
+    ).all()
+
+
+def withdraw_need(session: Session, need: Need, *, actor_id: int | None) -> Need:
+    """Withdraw the need and close its open leads. Raises NeedStateError once it is final."""
+    lock_need(session, need.id)
+    if not set_need_status(session, need, NeedStatus.WITHDRAWN, allowed_from=WITHDRAWABLE, actor_id=actor_id):
+        raise NeedStateError(need.status)
+    close_other_leads(session, need, keep_lead_id=None, actor_id=actor_id)
+    return need
+
+
+def is_final(need: Need) -> bool:
+    return need.status in FINAL_NEED_STATUSES

@@ -1,0 +1,90 @@
+"""Which institutions received a borrower's data through their leads, and under which consent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from credit_profile.models import Consent, ConsentUse
+from credit_profile.services import (
+    consent_end,
+    list_consents,
+)
+from matching.models import (
+    Lead,
+    Need,
+)
+from products.models import Institution
+
+
+@dataclass(frozen=True)
+class ConsentRecipient:
+    """An institution the borrower's needs were pushed to while a consent was in force."""
+
+    institution_code: str
+    institution_name: str
+    first_pushed_at: dt.datetime
+    claimed_at: dt.datetime | None
+    """When an officer first claimed one of its leads inside the consent's term: from then on it may
+    read the identified profile."""
+    reads: int
+    """Profile reads recorded under this consent by the institution."""
+
+
+def consent_recipients(session: Session, borrower_id: int) -> dict[int, list[ConsentRecipient]]:
+    """Consent id -> the institutions its data could reach: those with a lead for one of the borrower's
+    needs pushed before the consent ended, with when they claimed it and how often they read the profile.
+    """
+    leads = session.execute(
+        select(Lead, Institution)
+        .join(Need, Need.id == Lead.need_id)
+        .join(Institution, Institution.id == Lead.institution_id)
+        .where(Need.borrower_id == borrower_id)
+        .order_by(Lead.pushed_at, Lead.id)
+    ).all()
+    reads = session.execute(
+        select(ConsentUse.consent_id, ConsentUse.institution_id, func.count())
+        .where(
+            ConsentUse.borrower_id == borrower_id,
+            ConsentUse.action == "institution_read",
+            ConsentUse.allowed.is_(True),
+        )
+        .group_by(ConsentUse.consent_id, ConsentUse.institution_id)
+    ).all()
+    read_counts = {(consent_id, institution_id): count for consent_id, institution_id, count in reads}
+    result: dict[int, list[ConsentRecipient]] = {}
+    for consent in list_consents(session, borrower_id):
+        result[consent.id] = _recipients(consent, leads, read_counts)
+    return result
+
+
+def _recipients(
+    consent: Consent, leads: Sequence[Any], read_counts: dict[tuple[int | None, int | None], int]
+) -> list[ConsentRecipient]:
+    end = consent_end(consent)
+    found: dict[int, ConsentRecipient] = {}
+    for lead, institution in leads:
+        if end is not None and lead.pushed_at >= end:
+            continue
+        claimed_at = lead.claimed_at
+        if claimed_at is not None and end is not None and claimed_at >= end:
+            claimed_at = None
+        if claimed_at is not None:
+            claimed_at = max(claimed_at, consent.granted_at)
+        previous = found.get(institution.id)
+        if previous is not None:
+            claims = [t for t in (previous.claimed_at, claimed_at) if t is not None]
+            claimed_at = min(claims) if claims else None
+        found[institution.id] = ConsentRecipient(
+            institution_code=institution.code,
+            institution_name=institution.name,
+            first_pushed_at=previous.first_pushed_at if previous else lead.pushed_at,
+            claimed_at=claimed_at,
+            reads=read_counts.get((consent.id, institution.id), 0),
+        )
+    return list(found.values())
