@@ -46,7 +46,7 @@ from core.models import Role, User
 from core.reference import BORROWER_KINDS, COLLATERAL_KINDS, REGIONS
 from core.types import utcnow
 from credit_profile.models import Borrower, CreditScore
-from credit_profile.services import latest_score
+from credit_profile.scoring import latest_score
 from matching import engine
 from matching.dispatch import load_match_context, match_need, need_specs
 from matching.models import Lead, Need

@@ -57,12 +57,12 @@ BANK_FLOW_FEATURES = (
 )
 FEATURE_NAMES = ELECTRICITY_FEATURES + TAX_FEATURES + BANK_FLOW_FEATURES
 
-_PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+PERIOD_PATTERN = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 
 
 def period_index(period: str) -> int:
     """Months since year 0 for a ``YYYY-MM`` period; raises ValueError on any other shape."""
-    match = _PERIOD.fullmatch(period)
+    match = PERIOD_PATTERN.fullmatch(period)
     if match is None:
         raise ValueError(f"period must be YYYY-MM, got {period!r}")
     return int(match.group(1)) * 12 + int(match.group(2)) - 1

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core import runtime
-from credit_profile import services
+from credit_profile import consents, retention, scorecards, scoring
 
 log = logging.getLogger(__name__)
 RESCORE_BATCH = 200
@@ -16,7 +16,7 @@ RESCORE_BATCH = 200
 def recompute_score(borrower_id: int) -> None:
     """Score the borrower from the data held under active consents now."""
     with runtime.job_session() as session:
-        services.compute_score(session, borrower_id)
+        scoring.compute_score(session, borrower_id)
 
 
 def recompute_all_scores() -> None:
@@ -27,9 +27,9 @@ def recompute_all_scores() -> None:
     after = 0
     while True:
         with runtime.job_session() as session:
-            batch = services.borrower_ids_after(session, after, limit=RESCORE_BATCH)
+            batch = scorecards.borrower_ids_after(session, after, limit=RESCORE_BATCH)
             for borrower_id in batch:
-                services.compute_score(session, borrower_id)
+                scoring.compute_score(session, borrower_id)
         if not batch:
             return
         after = batch[-1]
@@ -42,9 +42,9 @@ def expire_consents() -> int:
     Safe to run twice: an already expired consent is not marked again. Returns how many it marked.
     """
     with runtime.job_session() as session:
-        expired = services.expire_consents(session)
+        expired = consents.expire_consents(session)
         for borrower_id in sorted({consent.borrower_id for consent in expired}):
-            services.compute_score(session, borrower_id)
+            scoring.compute_score(session, borrower_id)
     log.info("expired %d consents", len(expired))
     return len(expired)
 
@@ -57,14 +57,14 @@ def purge_expired_data() -> int:
     rows. Returns how many records it deleted.
     """
     with runtime.job_session() as session:
-        deleted = sum(purge.records for purge in services.purge_expired_data(session))
+        deleted = sum(purge.records for purge in retention.purge_expired_data(session))
     log.info("retention sweep deleted %d records", deleted)
     return deleted
 
 
 JOBS: dict[str, Callable[..., Any]] = {
-    services.RESCORE_JOB: recompute_score,
-    services.RESCORE_ALL_JOB: recompute_all_scores,
+    scoring.RESCORE_JOB: recompute_score,
+    scorecards.RESCORE_ALL_JOB: recompute_all_scores,
     "expire_consents": expire_consents,
     "purge_expired_data": purge_expired_data,
 }

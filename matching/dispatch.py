@@ -25,9 +25,7 @@ from core.services import record_event
 from core.settings import Settings
 from core.types import utcnow
 from credit_profile.models import Borrower
-from credit_profile.services import (
-    latest_score,
-)
+from credit_profile.scoring import latest_score
 from matching import engine, notices
 from matching.errors import (
     NeedNotFoundError,

@@ -12,7 +12,7 @@ from typing import Any
 
 from core import runtime
 from core.types import utcnow
-from credit_profile.services import RESCORE_JOB
+from credit_profile.scoring import RESCORE_JOB
 from matching import dispatch, loans, needs, rematching, reports, sweeps
 from matching.models import Report
 

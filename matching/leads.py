@@ -19,9 +19,7 @@ from core.errors import InvalidInputError, PermissionDeniedError
 from core.reference import REASON_CODES
 from core.types import SHANGHAI, money, utcnow
 from credit_profile.models import Borrower, CreditScore
-from credit_profile.services import (
-    institution_profile,
-)
+from credit_profile.scoring import institution_profile
 from matching.errors import (
     AlreadyClaimedError,
     IllegalTransitionError,

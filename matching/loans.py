@@ -12,13 +12,9 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
 from core.reference import COLLATERAL_KINDS
+from credit_profile.consents import consent_for_record, record_use
 from credit_profile.features import FEATURE_NAMES, FeatureValue, period_index, period_label
-from credit_profile.services import (
-    consent_for_record,
-    consented_data,
-    features_from_records,
-    record_use,
-)
+from credit_profile.scoring import consented_data, features_from_records
 from matching import notices
 from matching.models import (
     Loan,

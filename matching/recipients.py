@@ -10,11 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from credit_profile.consents import consent_end, list_consents
 from credit_profile.models import Consent, ConsentUse
-from credit_profile.services import (
-    consent_end,
-    list_consents,
-)
 from matching.models import (
     Lead,
     Need,

@@ -120,7 +120,8 @@ def _echo_field_errors(exc: InvalidInputError) -> None:
 @with_appcontext
 def import_data(source: str, path: Path) -> None:
     """导入 CSV 或 XLSX 月度数据（全部成功或全部不导入；每行须有有效授权）。"""
-    from credit_profile.services import enqueue_rescoring, import_records
+    from credit_profile.ingestion import import_records
+    from credit_profile.scoring import enqueue_rescoring
     from credit_profile.tables import MAX_TABLE_BYTES, read_table
     from portal.db import commit, db
 

@@ -52,7 +52,7 @@ from core.reference import (
     REGIONS,
 )
 from core.services import check_password_strength
-from credit_profile.services import EARLIEST_ESTABLISHED, today_local
+from credit_profile.borrowers import EARLIEST_ESTABLISHED, today_local
 from portal.filters import LEAD_STATUS, ROLE_NAMES
 from portal.messages import field_messages
 

@@ -233,7 +233,7 @@ def _join(names: Any) -> str:
 @click.option("--note", default=None, help=_l("版本说明（如训练数据与验证结果）"))
 def register_command(model_path: Path, note: str | None) -> None:
     from core.errors import InvalidInputError
-    from credit_profile.services import register_scorecard
+    from credit_profile.scorecards import register_scorecard
     from portal.db import commit, db
     from portal.messages import field_messages
 

@@ -20,8 +20,10 @@ from core.models import Role, StatusEvent, User
 from core.reference import REGIONS
 from core.services import create_user
 from core.types import SHANGHAI, utcnow
+from credit_profile.borrowers import BorrowerInput, register_borrower
+from credit_profile.consents import grant_consent
 from credit_profile.models import Borrower, DataRecord
-from credit_profile.services import BorrowerInput, compute_score, grant_consent, register_borrower
+from credit_profile.scoring import compute_score
 from matching.dispatch import match_need
 from matching.leads import claim_lead, transition_lead
 from matching.loans import LoanInput

@@ -9,8 +9,9 @@ from core.errors import InvalidInputError
 from core.models import Role
 from core.reference import CITY_CODE, N_, REGIONS
 from core.services import authenticate, create_user, open_session
+from credit_profile.borrowers import BorrowerInput, get_borrower, register_borrower
+from credit_profile.ingestion import create_provider
 from credit_profile.models import Borrower
-from credit_profile.services import BorrowerInput, create_provider, get_borrower, register_borrower
 from portal.api import api_bp
 from portal.api.common import borrower_dict, settings
 from portal.api.schemas import (

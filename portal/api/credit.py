@@ -9,22 +9,19 @@ from flask import request
 
 from core.models import Role
 from core.reference import N_
-from credit_profile.errors import ConsentRequiredError
-from credit_profile.models import Consent, ConsentUse, CreditScore, DataPurge
-from credit_profile.services import (
+from credit_profile.consents import (
     consent_uses,
-    data_purges,
     effective_status,
-    enqueue_rescoring,
     get_consent,
     grant_consent,
-    import_records,
-    ingest_records,
     list_consents,
-    own_profile,
     revoke_consent,
-    verify_provider,
 )
+from credit_profile.errors import ConsentRequiredError
+from credit_profile.ingestion import import_records, ingest_records, verify_provider
+from credit_profile.models import Consent, ConsentUse, CreditScore, DataPurge
+from credit_profile.retention import data_purges
+from credit_profile.scoring import enqueue_rescoring, own_profile
 from credit_profile.tables import MAX_TABLE_BYTES, read_table
 from matching.leads import lead_credit_profile
 from matching.recipients import ConsentRecipient, consent_recipients

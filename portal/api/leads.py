@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.models import Role, User
 from core.reference import N_
 from credit_profile.models import Borrower, CreditScore
-from credit_profile.services import latest_scores
+from credit_profile.scoring import latest_scores
 from matching.leads import claim_lead, get_lead, list_leads, report_performance, transition_lead
 from matching.loans import LoanInput, loan_performances, loans_for_leads
 from matching.models import Lead, LeadStatus, Loan, LoanPerformance, Need

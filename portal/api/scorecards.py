@@ -9,7 +9,8 @@ from marshmallow import RAISE
 from core.models import Role
 from core.reference import N_
 from credit_profile.models import ScorecardVersion
-from credit_profile.services import activate_scorecard, active_scorecard, list_scorecards
+from credit_profile.scorecards import activate_scorecard, list_scorecards
+from credit_profile.scoring import active_scorecard
 from portal.api import api_bp
 from portal.api.common import page_body, paged
 from portal.api.schemas import PageQuery, ScorecardOut, ScorecardPage

@@ -11,7 +11,7 @@ from flask_login import current_user
 from core.errors import AuthenticationError, InvalidInputError
 from core.models import Role
 from core.services import authenticate, create_user
-from credit_profile.services import BorrowerInput, register_borrower
+from credit_profile.borrowers import BorrowerInput, register_borrower
 from portal.auth import end_web_session, start_web_session
 from portal.db import commit, db
 from portal.extensions import limiter

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from core.errors import InvalidInputError
 from core.models import Role, User
 from core.services import create_user, list_users
-from credit_profile.services import create_provider
+from credit_profile.ingestion import create_provider
 from portal.auth import role_required
 from portal.db import commit, db
 from portal.forms import InstitutionForm, ProviderForm, UserForm

@@ -10,18 +10,10 @@ from flask_babel import gettext as _
 
 from core.errors import ConflictError, InvalidInputError
 from core.models import Role, User
+from credit_profile.borrowers import get_borrower, today_local
 from credit_profile.consent_text import CONSENT_TEXT, CONSENT_TEXT_VERSION
-from credit_profile.services import (
-    consent_uses,
-    enqueue_rescoring,
-    get_borrower,
-    get_consent,
-    grant_consent,
-    list_consents,
-    own_profile,
-    revoke_consent,
-    today_local,
-)
+from credit_profile.consents import consent_uses, get_consent, grant_consent, list_consents, revoke_consent
+from credit_profile.scoring import enqueue_rescoring, own_profile
 from matching.needs import (
     WITHDRAWABLE,
     NeedInput,

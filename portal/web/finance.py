@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 from core.errors import InvalidInputError
 from core.models import Role, User
 from core.reference import CITY_CODE, N_
-from credit_profile.services import today_local
+from credit_profile.borrowers import today_local
 from matching import analytics
 from matching.exports import (
     DIMENSION_LABELS,

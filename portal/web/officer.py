@@ -12,8 +12,8 @@ from flask_babel import lazy_gettext as _l
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from core.models import Role, User
 from core.types import utcnow
+from credit_profile.borrowers import today_local
 from credit_profile.errors import ConsentRequiredError
-from credit_profile.services import today_local
 from matching.leads import (
     LEAD_TRANSITIONS,
     claim_lead,

@@ -10,8 +10,8 @@ from core import crypto
 from core.db import Base
 from core.identifiers import IDENTIFIER_PATTERN
 from core.settings import Settings
+from credit_profile.borrowers import find_borrower
 from credit_profile.models import Borrower
-from credit_profile.services import find_borrower
 from tests.conftest import TEST_DATA_KEY
 from tests.factories import BorrowerFactory, UserFactory, make_id_number, make_uscc
 from tests.portal.api_helpers import register_body, uscc

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from credit_profile.borrowers import today_local
 from credit_profile.features import period_index, period_label
 from credit_profile.models import DataRecord
-from credit_profile.services import today_local
 
 
 def month(back: int = 1) -> str:

@@ -11,18 +11,18 @@ from core.errors import InvalidInputError
 from core.models import StatusEvent
 from core.types import SHANGHAI
 from credit_profile import jobs
+from credit_profile.borrowers import today_local
 from credit_profile.consent_text import RETENTION_DAYS
-from credit_profile.models import ConsentUse, CreditScore, DataPurge, DataRecord
-from credit_profile.services import (
-    compute_score,
+from credit_profile.consents import (
     consent_end,
     effective_status,
     expire_consents,
     grant_consent,
-    purge_expired_data,
     revoke_consent,
-    today_local,
 )
+from credit_profile.models import ConsentUse, CreditScore, DataPurge, DataRecord
+from credit_profile.retention import purge_expired_data
+from credit_profile.scoring import compute_score
 from tests.credit_profile.helpers import month, store
 from tests.factories import BorrowerFactory, ConsentFactory
 

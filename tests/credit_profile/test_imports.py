@@ -11,8 +11,10 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from core.errors import InvalidInputError
+from credit_profile.borrowers import today_local
+from credit_profile.consents import grant_consent
+from credit_profile.ingestion import import_records
 from credit_profile.models import ConsentUse, DataRecord
-from credit_profile.services import grant_consent, import_records, today_local
 from credit_profile.tables import MAX_TABLE_BYTES, TableRow, read_table
 from tests.credit_profile.helpers import month
 from tests.factories import BorrowerFactory, make_uscc

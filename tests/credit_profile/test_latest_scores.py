@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from credit_profile.models import CreditScore
-from credit_profile.services import latest_score, latest_scores
+from credit_profile.scoring import latest_score, latest_scores
 from tests.factories import BorrowerFactory
 
 pytestmark = pytest.mark.smoke

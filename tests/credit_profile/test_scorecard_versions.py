@@ -11,14 +11,8 @@ from core.models import OutboxJob, StatusEvent
 from credit_profile.errors import ScorecardNotFoundError, ScorecardVersionConflictError
 from credit_profile.expert import expert_scorecard
 from credit_profile.models import ScorecardVersion
-from credit_profile.services import (
-    RESCORE_ALL_JOB,
-    activate_scorecard,
-    active_scorecard,
-    compute_score,
-    list_scorecards,
-    register_scorecard,
-)
+from credit_profile.scorecards import RESCORE_ALL_JOB, activate_scorecard, list_scorecards, register_scorecard
+from credit_profile.scoring import active_scorecard, compute_score
 from tests.factories import BorrowerFactory
 
 pytestmark = pytest.mark.smoke

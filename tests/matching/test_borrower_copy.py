@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from credit_profile.borrowers import today_local
 from credit_profile.models import Borrower
-from credit_profile.services import today_local
 from matching import analytics
 from matching.dispatch import match_need
 from matching.leads import claim_lead, transition_lead

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from core.errors import InvalidInputError
+from credit_profile.borrowers import today_local
+from credit_profile.consents import grant_consent, revoke_consent
 from credit_profile.features import FEATURE_NAMES
 from credit_profile.models import ConsentUse, ScorecardVersion
-from credit_profile.services import grant_consent, revoke_consent, today_local
 from matching.errors import LeadNotFoundError, LoanNotDisbursedError
 from matching.leads import report_performance
 from matching.loans import TRAINING_COLUMNS, training_table

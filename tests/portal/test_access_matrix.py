@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from core.identifiers import IDENTIFIER_PATTERN, is_valid_id_number, is_valid_uscc
-from credit_profile.services import today_local
+from credit_profile.borrowers import today_local
 from tests.counts import report
 from tests.portal.web_world import (
     A_NAME,

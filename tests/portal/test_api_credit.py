@@ -13,9 +13,11 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from credit_profile.borrowers import today_local
 from credit_profile.expert import expert_scorecard
+from credit_profile.ingestion import create_provider, sign
 from credit_profile.models import ConsentUse, DataRecord, ProviderNonce
-from credit_profile.services import create_provider, register_scorecard, sign, today_local
+from credit_profile.scorecards import register_scorecard
 from tests.credit_profile.helpers import month
 from tests.factories import PASSWORD, BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory
 from tests.portal.api_helpers import assert_error, snapshot, token

@@ -8,10 +8,11 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from credit_profile.borrowers import today_local
 from credit_profile.consent_text import RETENTION_DAYS
+from credit_profile.consents import grant_consent
 from credit_profile.expert import expert_scorecard
 from credit_profile.models import Consent, DataPurge, DataRecord, ScorecardVersion
-from credit_profile.services import grant_consent, today_local
 from tests.credit_profile.helpers import month, store
 from tests.factories import BorrowerFactory, ConsentFactory
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import event
 
 from core.identifiers import IDENTIFIER_PATTERN, mask_identifier
-from credit_profile.services import create_provider, sign
+from credit_profile.ingestion import create_provider, sign
 from tests.counts import report
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory, make_id_number
 from tests.portal.api_helpers import register_body, token, uscc

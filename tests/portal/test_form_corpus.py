@@ -24,8 +24,8 @@ from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectF
 from wtforms.fields.core import UnboundField
 
 from core.models import User
+from credit_profile.borrowers import today_local
 from credit_profile.models import Borrower
-from credit_profile.services import today_local
 from portal import forms
 from products.models import Institution
 from tests.counts import report

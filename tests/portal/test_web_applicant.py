@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from credit_profile.borrowers import today_local
 from credit_profile.models import Consent
-from credit_profile.services import today_local
 from matching.models import Need
 from tests.factories import InstitutionFactory, ProductFactory
 from tests.portal.test_web_support import applicant, login, text

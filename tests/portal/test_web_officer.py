@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from core.models import User
+from credit_profile.borrowers import today_local
 from credit_profile.models import ConsentUse, CreditScore
-from credit_profile.services import today_local
 from matching.dispatch import match_need
 from matching.models import Lead, Loan, Need
 from matching.needs import NeedInput, submit_need

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from core.db import Base
 from core.types import utcnow
-from credit_profile.services import today_local
+from credit_profile.borrowers import today_local
 from matching.exports import Column, Table, to_xlsx
 from matching.models import Report, ReportStatus
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory
