@@ -41,10 +41,10 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from core.accounts import create_user, open_session
 from core.crypto import generate_key
 from core.models import User
 from core.reference import CITY_CODE, REGIONS
-from core.services import create_user, open_session
 from core.settings import Settings
 from matching import analytics
 from matching.stats import ANALYTIC_SETTINGS, Window

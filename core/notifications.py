@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from core.errors import NotFoundError
 from core.identifiers import mask_phone
 from core.models import MessageStatus, Notification, OutgoingMessage
-from core.services import add_job
+from core.outbox import add_job
 from core.types import utcnow
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
+from core.events import record_event
 from core.reference import DATA_SOURCES
-from core.services import record_event
 from core.types import SHANGHAI, utcnow
 from credit_profile.borrowers import today_local
 from credit_profile.consent_text import CONSENT_TEXT_HASH, CONSENT_TEXT_VERSION

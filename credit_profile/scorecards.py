@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
-from core.services import add_job, record_event
+from core.events import record_event
+from core.outbox import add_job
 from core.types import utcnow
 from credit_profile.errors import (
     ScorecardNotFoundError,

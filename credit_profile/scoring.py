@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.outbox import add_job
 from core.reference import DATA_SOURCES
-from core.services import add_job
 from core.types import utcnow
 from credit_profile.borrowers import get_borrower
 from credit_profile.consents import (

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.events import record_event
 from core.models import Role, User
-from core.services import record_event
 from core.settings import Settings
 from core.types import utcnow
 from credit_profile.models import Borrower

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
+from core.events import record_event
 from core.models import StatusEvent
+from core.outbox import add_job
 from core.reference import COLLATERAL_KINDS
-from core.services import add_job, record_event
 from core.types import SHANGHAI, money, utcnow
 from matching.errors import (
     NeedNotFoundError,

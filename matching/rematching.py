@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.services import add_job
+from core.outbox import add_job
 from matching import engine
 from matching.dispatch import MatchContext, evaluate, load_match_context, need_specs, push
 from matching.models import (

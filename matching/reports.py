@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
+from core.outbox import add_job
 from core.reference import CITY_CODE, REGIONS
-from core.services import add_job
 from core.types import SHANGHAI, utcnow
 from matching.errors import ReportNotFoundError, ReportNotReadyError
 from matching.exports import N_, Table, build_table, region_name, to_xlsx

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from core.events import record_event
 from core.models import StatusEvent
-from core.services import record_event
 from core.types import utcnow
 from matching import notices
 from matching.models import (

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.services import record_event
+from core.events import record_event
 from core.types import utcnow
 from matching import notices
 from matching.alerts import raise_alert

@@ -32,8 +32,8 @@ from flask_caching import Cache
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from core.accounts import database_snapshot, live_session_snapshot
 from core.db import make_engine
-from core.services import database_snapshot, live_session_snapshot
 from core.types import utcnow
 from portal.db import db, session_factory
 from products.services import catalogue_version

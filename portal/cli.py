@@ -12,10 +12,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_babel import gettext as _
 
+from core.accounts import create_user
 from core.errors import InvalidInputError
 from core.models import Role
 from core.reference import N_
-from core.services import create_user
 from core.settings import Settings
 from portal.scorecard_cli import scorecard_cli
 
@@ -178,7 +178,7 @@ def worker(burst: bool) -> None:
 def rotate_data_key() -> None:
     """用 DATA_KEY 中的第一个密钥重新加密全部加密字段，并重算盲索引（轮换密钥时使用）。"""
     from core.crypto import DataKeyError
-    from core.services import reencrypt_all
+    from core.keys import reencrypt_all
     from portal.db import commit, db
 
     try:

@@ -37,6 +37,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from core.accounts import check_password_strength
 from core.identifiers import has_control_characters, normalize_code
 from core.reference import (
     BORROWER_KINDS,
@@ -51,7 +52,6 @@ from core.reference import (
     REASON_CODES,
     REGIONS,
 )
-from core.services import check_password_strength
 from credit_profile.borrowers import EARLIEST_ESTABLISHED, today_local
 from portal.filters import LEAD_STATUS, ROLE_NAMES
 from portal.messages import field_messages

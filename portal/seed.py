@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.accounts import create_user
 from core.identifiers import id_check_char, uscc_check_char
 from core.models import Role, StatusEvent, User
 from core.reference import REGIONS
-from core.services import create_user
 from core.types import SHANGHAI, utcnow
 from credit_profile.borrowers import BorrowerInput, register_borrower
 from credit_profile.consents import grant_consent

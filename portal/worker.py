@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import jobs as core_jobs
 from core import runtime
 from core.models import OutboxJob
-from core.services import add_job, complete_job, pending_jobs
+from core.outbox import add_job, complete_job, pending_jobs
 from core.settings import Settings
 from core.types import utcnow
 from credit_profile import jobs as credit_jobs

@@ -8,9 +8,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from core.accounts import authenticate, create_user
 from core.errors import AuthenticationError, InvalidInputError
 from core.models import Role
-from core.services import authenticate, create_user
 from credit_profile.borrowers import BorrowerInput, register_borrower
 from portal.auth import end_web_session, start_web_session
 from portal.db import commit, db

@@ -8,9 +8,9 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core.accounts import create_user, list_users
 from core.errors import InvalidInputError
 from core.models import Role, User
-from core.services import create_user, list_users
 from credit_profile.ingestion import create_provider
 from portal.auth import role_required
 from portal.db import commit, db

@@ -9,8 +9,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from core.audit import GENESIS_HASH, event_hash, verify_chain
+from core.events import record_event
 from core.models import StatusEvent
-from core.services import record_event
 from tests.conftest import IS_POSTGRES
 
 pytestmark = pytest.mark.smoke

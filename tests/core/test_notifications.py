@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core import jobs, notifications, runtime
 from core.models import MessageStatus, OutboxJob
-from core.services import REQUEUE_AFTER, add_job, complete_job, pending_jobs
+from core.outbox import REQUEUE_AFTER, add_job, complete_job, pending_jobs
 from core.types import utcnow
 from tests.conftest import make_settings
 from tests.factories import UserFactory

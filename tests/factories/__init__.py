@@ -9,9 +9,9 @@ from decimal import Decimal
 import factory
 from sqlalchemy.orm import Session
 
+from core.accounts import hash_password
 from core.identifiers import id_check_char, uscc_check_char
 from core.models import Role, User
-from core.services import hash_password
 from credit_profile.models import Borrower, Consent
 from products.models import Institution, Product
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.services import create_user
+from core.accounts import create_user
 from core.types import SHANGHAI
 from portal.app import create_app
 from tests.conftest import make_settings

@@ -29,7 +29,7 @@ from schemathesis.checks import (
 )
 from sqlalchemy.orm import sessionmaker
 
-from core.services import open_session
+from core.accounts import open_session
 from credit_profile.ingestion import create_provider, sign
 from portal.app import create_app
 from tests.conftest import make_settings

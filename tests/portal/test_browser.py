@@ -19,7 +19,7 @@ import pytest
 from openpyxl import load_workbook
 from werkzeug.serving import make_server
 
-from core.services import create_user
+from core.accounts import create_user
 from core.types import SHANGHAI
 from portal.app import create_app
 from products.models import Institution

@@ -22,10 +22,10 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import sessionmaker
 
+from core.accounts import create_user, open_session
 from core.audit import verify_chain
 from core.db import make_engine
 from core.models import OutboxJob, Role, StatusEvent
-from core.services import create_user, open_session
 from credit_profile.models import Borrower
 from matching.models import Lead, Need, NeedStatus
 from matching.needs import NeedInput, submit_need

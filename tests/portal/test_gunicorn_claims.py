@@ -24,10 +24,10 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.accounts import open_session
 from core.audit import verify_chain
 from core.db import make_engine
 from core.models import Role, User
-from core.services import open_session
 from credit_profile.models import Borrower
 from matching.models import Lead, LeadStatus, Need, NeedStatus
 from portal.cli import alembic_config

@@ -10,7 +10,7 @@ from flask import session as flask_session
 from redis import Redis
 from rq.serializers import JSONSerializer
 
-from core.services import add_job
+from core.outbox import add_job
 from portal.app import create_app
 from portal.worker import queue, relay_outbox
 from tests.conftest import make_settings

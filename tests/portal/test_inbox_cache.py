@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.accounts import database_snapshot, revoke_session
 from core.models import User
-from core.services import database_snapshot, revoke_session
 from core.types import utcnow
 from matching.dispatch import match_need
 from matching.leads import claim_lead

@@ -1,24 +1,22 @@
-"""Accounts, authentication sessions, status events and the outbox: the kernel's public API."""
+"""Accounts: users, passwords, signing in, and the authentication sessions of pages and API tokens."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Collection
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Text, bindparam, cast, func, or_, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core import audit, crypto
-from core.db import Base, transaction_has_written
+from core.db import transaction_has_written
 from core.errors import AuthenticationError, InvalidInputError
-from core.models import AuthSession, OutboxJob, Role, StatusEvent, User
-from core.types import EncryptedText, utcnow
+from core.models import AuthSession, Role, User
+from core.types import utcnow
 
 _hasher = PasswordHasher()
 # Verified against when the username does not exist, so a wrong name costs as much as a wrong password.
@@ -165,124 +163,3 @@ def revoke_session(session: Session, token: str) -> None:
         .where(AuthSession.token_hash == _digest(token), AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-
-
-def record_event(
-    session: Session,
-    *,
-    entity_type: str,
-    entity_id: int,
-    to_status: str,
-    from_status: str | None = None,
-    actor_id: int | None = None,
-    need_id: int | None = None,
-    note: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> StatusEvent:
-    """Append one status-change row to the audit trail; the commit seals it into the hash chain."""
-    event = StatusEvent(
-        entity_type=entity_type,
-        entity_id=entity_id,
-        from_status=from_status,
-        to_status=to_status,
-        actor_id=actor_id,
-        need_id=need_id,
-        note=note,
-        data=data,
-        at=utcnow(),
-    )
-    session.add(event)
-    session.flush()
-    audit.mark_pending(session)
-    return event
-
-
-def add_job(session: Session, name: str, dedup_key: str, **payload: Any) -> OutboxJob | None:
-    """Write a job to the outbox in the caller's transaction; None if that key is already there."""
-    if session.scalar(select(OutboxJob.id).where(OutboxJob.dedup_key == dedup_key)) is not None:
-        return None
-    job = OutboxJob(name=name, payload=payload, dedup_key=dedup_key)
-    session.add(job)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        return None
-    return job
-
-
-MAX_JOB_ATTEMPTS = 5
-# A row handed to the queue this long ago and never completed was lost (Redis data loss, retries
-# used up): it is handed over again, until MAX_JOB_ATTEMPTS runs have started.
-REQUEUE_AFTER = dt.timedelta(hours=1)
-
-
-def pending_jobs(
-    session: Session, limit: int = 100, *, exclude: Collection[int] = (), now: dt.datetime | None = None
-) -> list[OutboxJob]:
-    """Outbox rows to hand to the queue, oldest first: never handed over, or handed over more than
-    REQUEUE_AFTER ago and not completed. Rows that failed too often wait for ops."""
-    now = now or utcnow()
-    stmt = (
-        select(OutboxJob)
-        .where(
-            OutboxJob.attempts < MAX_JOB_ATTEMPTS,
-            or_(
-                OutboxJob.enqueued_at.is_(None),
-                (OutboxJob.enqueued_at < now - REQUEUE_AFTER) & OutboxJob.completed_at.is_(None),
-            ),
-        )
-        .order_by(OutboxJob.id)
-        .limit(limit)
-    )
-    if exclude:
-        stmt = stmt.where(OutboxJob.id.not_in(list(exclude)))
-    return list(session.scalars(stmt))
-
-
-def complete_job(session: Session, outbox_id: int) -> None:
-    """Record that the outbox row's job ran to the end, so it is never handed over again."""
-    session.execute(
-        update(OutboxJob)
-        .where(OutboxJob.id == outbox_id, OutboxJob.completed_at.is_(None))
-        .values(completed_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-
-
-def reencrypt_all(session: Session, *, batch: int = 500) -> dict[str, int]:
-    """Rewrite every encrypted column under the first configured data key and recompute blind indexes.
-
-    Values are read with any configured key, so run it after putting the new key first in DATA_KEY and
-    before removing the old one. Returns rows rewritten per table. Raises crypto.DataKeyError when a
-    stored value opens with none of the configured keys (nothing is written for that batch then).
-    """
-    keys = crypto.current()
-    counts: dict[str, int] = {}
-    for table in Base.metadata.sorted_tables:
-        columns = [c for c in table.columns if isinstance(c.type, EncryptedText)]
-        if not columns:
-            continue
-        (pk,) = table.primary_key.columns
-        counts[table.name] = 0
-        last = None
-        while True:
-            stmt = select(pk, *columns).order_by(pk).limit(batch)
-            if last is not None:
-                stmt = stmt.where(pk > last)
-            rows = session.execute(stmt).all()
-            if not rows:
-                break
-            for row in rows:
-                values: dict[str, Any] = {}
-                for column in columns:
-                    value = row._mapping[column]
-                    values[column.name] = value
-                    index = column.type.index if isinstance(column.type, EncryptedText) else None
-                    if index:
-                        values[index] = keys.blind_index(value) if value else None
-                session.execute(update(table).where(pk == row[0]).values(**values))
-                counts[table.name] += 1
-            last = rows[-1][0]
-            session.flush()
-    return counts
