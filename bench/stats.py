@@ -24,13 +24,14 @@ import argparse
 import datetime as dt
 import os
 import secrets
-import statistics
 import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import statistics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -46,10 +47,11 @@ from core.crypto import generate_key
 from core.models import User
 from core.reference import CITY_CODE, REGIONS
 from core.settings import Settings
-from matching import analytics
-from matching.stats import ANALYTIC_SETTINGS, Window
 from portal.app import create_app
 from portal.cli import alembic_config
+from statistics import breakdowns
+from statistics.figures import ANALYTIC_SETTINGS
+from statistics.windows import Window
 
 MAX_RATIO = 3.0
 RUNS = 3
@@ -477,7 +479,7 @@ def main() -> int:
         get = api_client(url)
         worst = worst_breakdown = 0.0
         with Session(engine) as session:
-            # The service sets work_mem and jit for its own transaction (matching.stats.analytic_session);
+            # The service sets work_mem and jit for its own transaction (statistics.figures.analytic_session);
             # the floor gets the same settings, so the ratio compares the queries, not the settings.
             for setting, value in ANALYTIC_SETTINGS.items():
                 session.execute(text(f"SET {setting} = '{value}'"))
@@ -503,7 +505,7 @@ def main() -> int:
                     city_floor = floor
             window = Window(FIRST, LAST, None)
             rows = window_rows(session, window)
-            for by in [] if args.summary_only else analytics.DIMENSIONS:
+            for by in [] if args.summary_only else breakdowns.DIMENSIONS:
                 floor, raw = best_floor(session, lambda by=by: raw_breakdown(session, window, by))
                 spent, got = timed(lambda by=by: get(f"/api/v1/stats/breakdown?{query(window, by=by)}"))
                 check_breakdown(got, raw)

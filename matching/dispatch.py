@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from core.events import record_event
 from core.models import Role, User
 from core.settings import Settings
+from core.sql import duration_us, grouped_medians
 from core.types import utcnow
 from credit_profile.models import Borrower
 from credit_profile.scoring import latest_score
@@ -37,7 +38,6 @@ from matching.models import (
     Need,
     NeedStatus,
 )
-from matching.sqlfuncs import duration_us, grouped_medians
 from matching.states import lock_need, set_need_status
 from matching.workhours import add_working_hours
 from products.models import Product, ProductStatus

@@ -35,13 +35,3 @@ class LoanNotDisbursedError(ConflictError):
     """Performance can only be reported on a lead that ended in a disbursed loan."""
 
     code = "lead_not_disbursed"
-
-
-class ReportNotFoundError(NotFoundError):
-    code = "report_not_found"
-
-
-class ReportNotReadyError(ConflictError):
-    """The report has not been generated (yet, or it failed)."""
-
-    code = "report_not_ready"

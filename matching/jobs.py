@@ -13,8 +13,7 @@ from typing import Any
 from core import runtime
 from core.types import utcnow
 from credit_profile.scoring import RESCORE_JOB
-from matching import dispatch, loans, needs, rematching, reports, sweeps
-from matching.models import Report
+from matching import dispatch, loans, needs, rematching, sweeps
 
 
 def match_need(need_id: int) -> None:
@@ -101,22 +100,3 @@ JOBS: dict[str, Callable[..., Any]] = {
 
 # job name -> jobs to queue with the same arguments once it has run
 FOLLOW_UPS: dict[str, tuple[str, ...]] = {RESCORE_JOB: (rematching.REMATCH_BORROWER_JOB,)}
-
-
-def build_monthly_report(report_id: int) -> None:
-    """Build a queued monthly report, committing its progress after each sheet; on failure the report is
-    marked failed in a fresh transaction and the error re-raised so that rq may retry."""
-    try:
-        with runtime.job_session() as session:
-
-            def commit_progress(_report: Report) -> None:
-                session.commit()
-
-            reports.build_monthly_report(session, report_id, on_progress=commit_progress)
-    except Exception as exc:
-        with runtime.job_session() as session:
-            reports.mark_report_failed(session, report_id, f"{type(exc).__name__}: {exc}")
-        raise
-
-
-JOBS[reports.REPORT_JOB] = build_monthly_report

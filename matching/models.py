@@ -13,7 +13,6 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -26,9 +25,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
 from core.db import Base
+from core.sql import duration_us
 from core.types import MONEY, RATE, UTCDateTime, utcnow
 from credit_profile.models import Borrower, industry_section_sql
-from matching.sqlfuncs import duration_us
 
 
 class NeedStatus(enum.StrEnum):
@@ -58,7 +57,7 @@ OPEN_LEAD_STATUSES = frozenset(
 FINAL_NEED_STATUSES = frozenset({NeedStatus.DISBURSED, NeedStatus.REJECTED, NeedStatus.WITHDRAWN})
 
 
-# The statistics read a window of needs, leads and loans by date (matching.stats). These indexes carry
+# The statistics read a window of needs, leads and loans by date (statistics.statements). These indexes carry
 # every column those queries read, so a window is an index-only scan of narrow, date-ordered tuples
 # instead of a visit to each wide row (PostgreSQL; other dialects index the date alone).
 BORROWER_COPY_COLUMNS = ("region_code", "borrower_kind", "industry_section")
@@ -256,34 +255,6 @@ class Alert(Base):
     region_code: Mapped[str] = mapped_column(String(6), index=True)
     data: Mapped[dict[str, Any] | None]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-
-
-class ReportStatus(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class Report(Base):
-    """A generated statistics report; the file is kept in the database so every web machine can serve it."""
-
-    __tablename__ = "reports"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), default="monthly")
-    month: Mapped[str] = mapped_column(String(7))
-    region_code: Mapped[str] = mapped_column(String(6), index=True)
-    status: Mapped[str] = mapped_column(String(16), default=ReportStatus.QUEUED)
-    progress: Mapped[int] = mapped_column(default=0)
-    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    error: Mapped[str | None] = mapped_column(Text)
-    filename: Mapped[str | None] = mapped_column(String(128))
-    content_type: Mapped[str | None] = mapped_column(String(100))
-    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 def copy_borrower(_mapper: Mapper[Any], connection: Connection, target: BorrowerCopy) -> None:

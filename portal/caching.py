@@ -8,7 +8,7 @@ of anonymous visitors without a pending message are cached whole (a signed-in pa
 and carries the user's CSRF token); the product list of the JSON API is cached as data.
 
 What one signed-in user sees (the officer's inbox, page and API) is kept too, but reused only while
-the database is in the very state it was built from (`core.services.database_snapshot`: PostgreSQL's
+the database is in the very state it was built from (`core.accounts.database_snapshot`: PostgreSQL's
 snapshot, which any commit anywhere changes) and before the time the page itself names (an SLA
 deadline it shows as not yet passed). So it is never stale: a lead claimed, pushed or expired on any
 machine changes the snapshot, and the next request builds the page afresh. The snapshot is the
@@ -136,7 +136,7 @@ def viewer_cached(build: Callable[[], tuple[str, dt.datetime | None]], *, mimety
 
     `build` returns the body and the time until which it may be shown (None: no such time), e.g. the
     first deadline the page shows as not yet passed. Nothing is kept where no state can be named
-    (`core.services.database_snapshot`), for a request with a message waiting to be shown, or when
+    (`core.accounts.database_snapshot`), for a request with a message waiting to be shown, or when
     building created the session's CSRF token (the page would carry a token the key does not name).
     """
     snapshot = database_snapshot(db())

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInputError, PermissionDeniedError
 from core.models import User
 from core.reference import CITY_CODE, REGIONS
-from matching import analytics
-from matching.exports import build_table, to_csv, to_xlsx
-from matching.reports import XLSX_TYPE
-from matching.stats import Window
+from statistics import breakdowns, drilldowns
+from statistics.exports import build_table, to_csv, to_xlsx
+from statistics.reports import XLSX_TYPE
+from statistics.windows import Window
 
 MAX_WINDOW_DAYS = 3660
 # Dates the platform can have data for; also keeps local-day arithmetic far from datetime's limits.
@@ -55,7 +55,7 @@ def check_group(window: Window, by: str | None, key: str | None) -> None:
     Raises InvalidInputError or PermissionDeniedError."""
     if (by is None) != (key is None):
         raise InvalidInputError({"key" if by else "by": ["required"]})
-    if by is not None and by not in analytics.DIMENSIONS:
+    if by is not None and by not in breakdowns.DIMENSIONS:
         raise InvalidInputError({"by": ["invalid_choice"]})
     if by == "county" and key is not None:
         if key not in REGIONS:
@@ -86,12 +86,12 @@ def export_file(
     if table == "breakdown" and by is None:
         raise InvalidInputError({"by": ["required"]})
     if table == "drilldown":
-        if figure not in analytics.DRILLDOWN_FIGURES:
+        if figure not in drilldowns.DRILLDOWN_FIGURES:
             raise InvalidInputError({"figure": ["required" if figure is None else "invalid_choice"]})
         check_group(window, by, key)
     try:
         built = build_table(session, table, window, by=by, figure=figure, key=key, translate=gettext)
-    except analytics.NotAttributableError as exc:
+    except breakdowns.NotAttributableError as exc:
         raise InvalidInputError({"by": ["invalid_choice"]}) from exc
     except ValueError as exc:
         raise InvalidInputError({"table": ["invalid_choice"]}) from exc

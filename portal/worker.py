@@ -51,11 +51,17 @@ from core.settings import Settings
 from core.types import utcnow
 from credit_profile import jobs as credit_jobs
 from matching import jobs as matching_jobs
+from statistics import jobs as statistics_jobs
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "default"
 JOB_TIMEOUT = 900
-JOBS: dict[str, Callable[..., Any]] = {**core_jobs.JOBS, **matching_jobs.JOBS, **credit_jobs.JOBS}
+JOBS: dict[str, Callable[..., Any]] = {
+    **core_jobs.JOBS,
+    **matching_jobs.JOBS,
+    **credit_jobs.JOBS,
+    **statistics_jobs.JOBS,
+}
 FOLLOW_UPS: dict[str, tuple[str, ...]] = {**matching_jobs.FOLLOW_UPS}
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
+from core.events import record_event
 from core.reference import (
     BORROWER_KINDS,
     CITY_CODE,
@@ -21,7 +22,6 @@ from core.reference import (
     REGIONS,
     industry_section,
 )
-from core.services import record_event
 from core.types import money, utcnow
 from products.errors import InstitutionNotFoundError, ProductNotFoundError, ProductStateError
 from products.models import Institution, Product, ProductStatus

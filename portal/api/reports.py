@@ -8,14 +8,14 @@ from flask import Response, url_for
 
 from core.models import Role
 from core.reference import N_
-from matching.models import Report
-from matching.reports import get_report as find_report
-from matching.reports import list_reports, report_file, report_pdf, request_monthly_report
 from portal.api import api_bp
 from portal.api.schemas import MonthlyReportIn, ReportList, ReportOut
 from portal.auth import api_user, token_auth
 from portal.db import commit, db
 from portal.stats_scope import attachment, scoped_region
+from statistics.models import Report
+from statistics.reports import get_report as find_report
+from statistics.reports import list_reports, report_file, report_pdf, request_monthly_report
 
 FINANCE = [Role.FINANCE.value]
 

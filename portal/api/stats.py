@@ -11,10 +11,7 @@ from marshmallow import RAISE
 from core.errors import InvalidInputError
 from core.models import Role
 from core.reference import N_
-from matching import analytics
 from matching.needs import local_today
-from matching.reports import XLSX_TYPE
-from matching.stats import Window, summary
 from portal.api import api_bp
 from portal.api.schemas import (
     BreakdownOut,
@@ -34,6 +31,10 @@ from portal.api.schemas import (
 from portal.auth import api_user, token_auth
 from portal.db import db
 from portal.stats_scope import attachment, check_group, export_file, stats_window
+from statistics import breakdowns, drilldowns, funnels, maturities
+from statistics.figures import summary
+from statistics.reports import XLSX_TYPE
+from statistics.windows import Window
 
 MATURITY_HORIZON_DAYS = 90
 FINANCE = [Role.FINANCE.value]
@@ -71,7 +72,7 @@ def stats_summary(query: dict[str, Any]) -> dict[str, Any]:
 @api_bp.output(TimeseriesOut)
 @api_bp.doc(summary=N_("按月趋势：每个月的点等于该月的统计汇总"), responses=[401, 403, 422])
 def stats_timeseries(query: dict[str, Any]) -> dict[str, Any]:
-    return _out(analytics.timeseries(db(), _query_window(query)))  # type: ignore[no-any-return]
+    return _out(breakdowns.timeseries(db(), _query_window(query)))  # type: ignore[no-any-return]
 
 
 @api_bp.get("/stats/breakdown")
@@ -82,7 +83,7 @@ def stats_timeseries(query: dict[str, Any]) -> dict[str, Any]:
     summary=N_("分组统计：按县（市、区）、机构、行业门类、主体类型或产品标签"), responses=[401, 403, 422]
 )
 def stats_breakdown(query: dict[str, Any]) -> dict[str, Any]:
-    return _out(analytics.breakdown(db(), _query_window(query), query["by"]))  # type: ignore[no-any-return]
+    return _out(breakdowns.breakdown(db(), _query_window(query), query["by"]))  # type: ignore[no-any-return]
 
 
 @api_bp.get("/stats/funnel")
@@ -91,7 +92,7 @@ def stats_breakdown(query: dict[str, Any]) -> dict[str, Any]:
 @api_bp.output(FunnelOut)
 @api_bp.doc(summary=N_("转化漏斗：需求 → 推送 → 认领 → 联系 → 审批 → 放款"), responses=[401, 403, 422])
 def stats_funnel(query: dict[str, Any]) -> dict[str, Any]:
-    return _out(analytics.funnel(db(), _query_window(query)))  # type: ignore[no-any-return]
+    return _out(funnels.funnel(db(), _query_window(query)))  # type: ignore[no-any-return]
 
 
 @api_bp.get("/stats/institutions")
@@ -100,7 +101,7 @@ def stats_funnel(query: dict[str, Any]) -> dict[str, Any]:
 @api_bp.output(InstitutionBoardOut)
 @api_bp.doc(summary=N_("机构响应看板：认领与审批时长、超时、通过率、利率、首贷户"), responses=[401, 403, 422])
 def stats_institutions(query: dict[str, Any]) -> dict[str, Any]:
-    return _out(analytics.institution_board(db(), _query_window(query)))  # type: ignore[no-any-return]
+    return _out(funnels.institution_board(db(), _query_window(query)))  # type: ignore[no-any-return]
 
 
 @api_bp.get("/stats/indicators")
@@ -111,7 +112,7 @@ def stats_institutions(query: dict[str, Any]) -> dict[str, Any]:
     summary=N_("考核指标与去年同期对比（首贷户、续贷、两种普惠小微口径等）"), responses=[401, 403, 422]
 )
 def stats_indicators(query: dict[str, Any]) -> dict[str, Any]:
-    return _out(analytics.indicators(db(), _query_window(query)))  # type: ignore[no-any-return]
+    return _out(breakdowns.indicators(db(), _query_window(query)))  # type: ignore[no-any-return]
 
 
 @api_bp.get("/stats/maturities")
@@ -127,7 +128,7 @@ def stats_indicators(query: dict[str, Any]) -> dict[str, Any]:
 def stats_maturities(query: dict[str, Any]) -> dict[str, Any]:
     first = query.get("from_") or local_today()
     last = query.get("to") or first + dt.timedelta(days=MATURITY_HORIZON_DAYS)
-    return _out(analytics.maturities(db(), _window(first, last, query.get("region_code"))))  # type: ignore[no-any-return]
+    return _out(maturities.maturities(db(), _window(first, last, query.get("region_code"))))  # type: ignore[no-any-return]
 
 
 @api_bp.get("/stats/drilldown")
@@ -140,15 +141,15 @@ def stats_maturities(query: dict[str, Any]) -> dict[str, Any]:
 def stats_drilldown(query: dict[str, Any]) -> dict[str, Any]:
     window = _query_window(query)
     figure, by, key = query["figure"], query.get("by"), query.get("key")
-    if figure not in analytics.DRILLDOWN_FIGURES:
+    if figure not in drilldowns.DRILLDOWN_FIGURES:
         raise InvalidInputError({"figure": ["invalid_choice"]})
     check_group(window, by, key)
     page, per_page = query["page"], query["per_page"]
     try:
-        rows, total = analytics.drilldown(
+        rows, total = drilldowns.drilldown(
             db(), window, figure, by=by, key=key, limit=per_page, offset=(page - 1) * per_page
         )
-    except analytics.NotAttributableError as exc:
+    except breakdowns.NotAttributableError as exc:
         raise InvalidInputError({"by": ["invalid_choice"]}) from exc
     return {"figure": figure, "items": rows, "total": total, "page": page, "per_page": per_page}
 

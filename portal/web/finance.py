@@ -19,8 +19,15 @@ from core.errors import InvalidInputError
 from core.models import Role, User
 from core.reference import CITY_CODE, N_
 from credit_profile.borrowers import today_local
-from matching import analytics
-from matching.exports import (
+from portal import charts
+from portal.auth import role_required, web_user
+from portal.db import commit, db
+from portal.forms import DashboardForm, ExportForm, FigureForm, MonthlyReportForm, StatsForm, region_choices
+from portal.stats_scope import attachment, check_group, export_file, scoped_region, stats_window
+from portal.web.common import INVALID_FORM, apply_errors
+from portal.web.labels import WEB_LABELS
+from statistics import breakdowns, drilldowns, funnels, maturities
+from statistics.exports import (
     DIMENSION_LABELS,
     FIGURE_LABELS,
     INSTITUTION_LABELS,
@@ -30,15 +37,8 @@ from matching.exports import (
     TABLES,
     TYPE_LABELS,
 )
-from matching.reports import list_reports, report_file, report_pdf, request_monthly_report
-from matching.stats import Window
-from portal import charts
-from portal.auth import role_required, web_user
-from portal.db import commit, db
-from portal.forms import DashboardForm, ExportForm, FigureForm, MonthlyReportForm, StatsForm, region_choices
-from portal.stats_scope import attachment, check_group, export_file, scoped_region, stats_window
-from portal.web.common import INVALID_FORM, apply_errors
-from portal.web.labels import WEB_LABELS
+from statistics.reports import list_reports, report_file, report_pdf, request_monthly_report
+from statistics.windows import Window
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 FINANCE = Role.FINANCE.value
@@ -186,7 +186,7 @@ def _wan(value: Any) -> float:
 
 
 def _overview(session: Session, window: Window, _form: DashboardForm) -> dict[str, Any]:
-    result, indicators = analytics.overview(session, window)
+    result, indicators = breakdowns.overview(session, window)
     by_code = {item["code"]: item for item in indicators["items"]}
     chart = charts.responsive(
         charts.grouped_bar_chart,
@@ -207,7 +207,7 @@ def _overview(session: Session, window: Window, _form: DashboardForm) -> dict[st
 
 
 def _trend(session: Session, window: Window, _form: DashboardForm) -> dict[str, Any]:
-    series = analytics.timeseries(session, window)
+    series = breakdowns.timeseries(session, window)
     items = series["items"]
     periods = [item["period"] for item in items]
     counts = charts.responsive(
@@ -233,7 +233,7 @@ def _trend(session: Session, window: Window, _form: DashboardForm) -> dict[str, 
 
 def _breakdown(session: Session, window: Window, form: DashboardForm) -> dict[str, Any]:
     by = form.by.data or "county"
-    result = analytics.breakdown(session, window, by)
+    result = breakdowns.breakdown(session, window, by)
     labelled = [(item, _(item["label"]) if item["label"] else item["key"]) for item in result["items"]]
     shown = [(item, name) for item, name in labelled if item["loans"] or item.get("needs")]
     chart = charts.responsive(
@@ -254,7 +254,7 @@ def _breakdown(session: Session, window: Window, form: DashboardForm) -> dict[st
 
 
 def _funnel(session: Session, window: Window, _form: DashboardForm) -> dict[str, Any]:
-    result = analytics.funnel(session, window)
+    result = funnels.funnel(session, window)
     chart = charts.responsive(
         charts.funnel_chart,
         [_(STEP_LABELS[step["step"]]) for step in result["steps"]],
@@ -270,7 +270,7 @@ def _funnel(session: Session, window: Window, _form: DashboardForm) -> dict[str,
 
 
 def _institutions(session: Session, window: Window, _form: DashboardForm) -> dict[str, Any]:
-    result = analytics.institution_board(session, window)
+    result = funnels.institution_board(session, window)
     timed = [item for item in result["items"] if item["median_hours_to_claim"] is not None]
     chart = charts.responsive(
         charts.bar_chart,
@@ -283,8 +283,8 @@ def _institutions(session: Session, window: Window, _form: DashboardForm) -> dic
 
 def _maturities(session: Session, window: Window, _form: DashboardForm) -> dict[str, Any]:
     ahead = maturity_window(window)
-    result = analytics.maturities(session, ahead)
-    bands = [f"{lo}-{hi}" for lo, hi in analytics.MATURITY_BANDS]
+    result = maturities.maturities(session, ahead)
+    bands = [f"{lo}-{hi}" for lo, hi in maturities.MATURITY_BANDS]
     chart = charts.responsive(
         charts.grouped_bar_chart,
         [_("%(band)s 天", band=band) for band in bands],
@@ -302,7 +302,7 @@ def _maturities(session: Session, window: Window, _form: DashboardForm) -> dict[
             "from_date": (ahead.first + dt.timedelta(days=lo)).isoformat(),
             "to_date": (ahead.first + dt.timedelta(days=hi)).isoformat(),
         }
-        for band, (lo, hi) in zip(bands, analytics.MATURITY_BANDS, strict=True)
+        for band, (lo, hi) in zip(bands, maturities.MATURITY_BANDS, strict=True)
     }
     return {
         "result": result,
@@ -359,7 +359,7 @@ def drilldown() -> tuple[str, int]:
     window = _window_of(form, user)
     is_city = _limit_regions(form, user)
     figure, by, key = form.figure.data or "", form.by.data or None, form.key.data or None
-    if window is not None and figure not in analytics.DRILLDOWN_FIGURES:
+    if window is not None and figure not in drilldowns.DRILLDOWN_FIGURES:
         form.figure.errors = [*form.figure.errors, _("指标无效")]
         window = None
     rows: list[dict[str, Any]] = []
@@ -368,10 +368,10 @@ def drilldown() -> tuple[str, int]:
     if window is not None:
         try:
             check_group(window, by, key)
-            rows, total = analytics.drilldown(
+            rows, total = drilldowns.drilldown(
                 db(), window, figure, by=by, key=key, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
             )
-        except analytics.NotAttributableError:
+        except breakdowns.NotAttributableError:
             form.by.errors = [*form.by.errors, _("该指标不能按此维度细分")]
             window = None
         except InvalidInputError as error:

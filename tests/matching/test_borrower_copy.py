@@ -13,12 +13,12 @@ from sqlalchemy.exc import IntegrityError
 
 from credit_profile.borrowers import today_local
 from credit_profile.models import Borrower
-from matching import analytics
 from matching.dispatch import match_need
 from matching.leads import claim_lead, transition_lead
 from matching.loans import LoanInput
 from matching.models import Lead, Loan, Need
-from matching.stats import Window
+from statistics import breakdowns
+from statistics.windows import Window
 from tests.matching.helpers import applicant, bank, submit
 
 pytestmark = pytest.mark.smoke
@@ -64,7 +64,7 @@ def test_a_change_to_the_borrower_is_carried_to_every_row_and_moves_it_in_the_br
     borrower = _disbursed(session)
     today = today_local()
     window = Window(today - dt.timedelta(days=1), today)
-    before = analytics.breakdown(session, window, "county")
+    before = breakdowns.breakdown(session, window, "county")
     assert [i["key"] for i in before["items"] if i["loans"]] == ["360802"]
 
     session.execute(
@@ -74,9 +74,9 @@ def test_a_change_to_the_borrower_is_carried_to_every_row_and_moves_it_in_the_br
     )
     session.expire_all()
     assert _copies(session, borrower.id) == [("360821", "individual_business", "F", "F")] * 3
-    after = analytics.breakdown(session, window, "county")
+    after = breakdowns.breakdown(session, window, "county")
     assert [i["key"] for i in after["items"] if i["loans"]] == ["360821"]
-    assert [i["key"] for i in analytics.breakdown(session, window, "industry")["items"] if i["loans"]] == [
+    assert [i["key"] for i in breakdowns.breakdown(session, window, "industry")["items"] if i["loans"]] == [
         "F"
     ]
 

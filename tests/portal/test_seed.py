@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 
 from matching.models import Lead, LeadStatus, Loan
 from matching.needs import local_today
-from matching.stats import Window, summary
 from matching.workhours import DAY_END, DAY_START, LOCAL, is_working_day
 from portal.seed import seed
+from statistics.figures import summary
+from statistics.windows import Window
 
 pytestmark = pytest.mark.smoke
 

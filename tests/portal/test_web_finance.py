@@ -16,9 +16,10 @@ from openpyxl import load_workbook
 
 from core.identifiers import mask_identifier
 from core.types import utcnow
-from matching import analytics
-from matching.models import Report, ReportStatus
-from matching.stats import Window, summary
+from statistics import breakdowns
+from statistics.figures import summary
+from statistics.models import Report, ReportStatus
+from statistics.windows import Window
 from tests.factories import PASSWORD
 from tests.portal.test_api_stats import FROM, TO
 from tests.portal.test_web_support import csrf_token, login, text
@@ -95,7 +96,7 @@ def test_every_drill_and_export_link_answers_and_counts_add_up(client, session, 
     breakdown = page(client, "breakdown", by="county")
     window = Window(first=day(FROM), last=day(TO))
     expected = {
-        item["key"]: item["loans"] for item in analytics.breakdown(session, window, "county")["items"]
+        item["key"]: item["loans"] for item in breakdowns.breakdown(session, window, "county")["items"]
     }
     drilled = {}
     for link in links(breakdown):

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
-from matching.exports import Column, Table, to_xlsx
-from matching.printouts import workbook_pdf
+from statistics.exports import Column, Table, to_xlsx
+from statistics.printouts import workbook_pdf
 
 pytestmark = pytest.mark.smoke
 

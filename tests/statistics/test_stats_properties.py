@@ -14,13 +14,14 @@ from hypothesis import strategies as st
 
 from core.models import StatusEvent
 from core.reference import CITY_CODE
+from core.sql import add_months_py
 from core.types import SHANGHAI
-from matching import analytics
 from matching.models import Lead, Loan, Need
-from matching.sqlfuncs import add_months_py
-from matching.stats import SUMMARY_FIELDS, Window, figures, summary
+from statistics import breakdowns, drilldowns, funnels
+from statistics.figures import figures, summary
+from statistics.windows import SUMMARY_FIELDS, Window
 from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory
-from tests.matching.reference_stats import Reference, add_months, load, median_hours, micros
+from tests.statistics.reference_stats import Reference, add_months, load, median_hours, micros
 
 COUNTIES = ("360802", "360803", "360881")
 BASE = dt.datetime(2025, 12, 1, tzinfo=SHANGHAI)
@@ -249,8 +250,8 @@ def assert_matches_reference(session, w: Window) -> None:
     got = summary(session, w)
     assert {k: got[k] for k in SUMMARY_FIELDS} == {k: expected[k] for k in SUMMARY_FIELDS}
 
-    for by in analytics.DIMENSIONS:
-        result = analytics.breakdown(session, w, by)
+    for by in breakdowns.DIMENSIONS:
+        result = breakdowns.breakdown(session, w, by)
         # The total: the summary, whether computed with the keys (ROLLUP) or on its own.
         assert {k: result["total"][k] for k in SUMMARY_FIELDS} == {k: expected[k] for k in SUMMARY_FIELDS}
         assert result["total"] == figures(session, w)[None], by
@@ -266,14 +267,14 @@ def assert_matches_reference(session, w: Window) -> None:
             for name in ("needs", "leads_pushed", "loans", "borrowers", "inclusive_loans_pboc"):
                 assert sum(item[name] for item in result["items"]) == got[name], (by, name)
 
-    series = analytics.timeseries(session, w)
+    series = breakdowns.timeseries(session, w)
     reference_series = ref.timeseries()
     assert [p["period"] for p in series["items"]] == list(reference_series)
     for point in series["items"]:
         want = reference_series[point["period"]]
         assert {k: point[k] for k in want} == want, point["period"]
 
-    board = {item["code"]: item for item in analytics.institution_board(session, w)["items"]}
+    board = {item["code"]: item for item in funnels.institution_board(session, w)["items"]}
     by_bank = ref.breakdown("institution")
     assert set(board) == {code for code, f in by_bank.items() if f["leads_pushed"] or f["loans"]}
     events = [e for e in ref.raw.events if e.entity_type == "lead"]
@@ -303,7 +304,7 @@ def assert_matches_reference(session, w: Window) -> None:
             [micros(decided_at[x.id], x.pushed_at) for x in decided]
         ), code
 
-    funnel = analytics.funnel(session, w)
+    funnel = funnels.funnel(session, w)
     need_counts, lead_counts = ref.funnel()
     assert [s["count"] for s in funnel["steps"]] == need_counts
     assert [s["count"] for s in funnel["lead_steps"]] == lead_counts
@@ -316,7 +317,7 @@ def assert_matches_reference(session, w: Window) -> None:
         ("renewal_loans", expected["renewal_loans"]),
         ("maturing_loans", len(ref.maturing_loans())),
     ):
-        rows, total = analytics.drilldown(session, w, figure, limit=5)
+        rows, total = drilldowns.drilldown(session, w, figure, limit=5)
         assert total == expected_count, figure
         assert len(rows) == min(5, expected_count)
 
@@ -331,7 +332,7 @@ def test_add_months_matches_the_reference(day, months):
 def test_add_months_in_sql_clamps_to_month_end(session, world):
     from sqlalchemy import literal, select
 
-    from matching.sqlfuncs import add_months as add_months_sql
+    from core.sql import add_months as add_months_sql
 
     for day, months, want in (
         (dt.date(2024, 1, 31), 1, dt.date(2024, 2, 29)),
@@ -369,7 +370,7 @@ def test_inclusive_lines_differ_exactly_at_ten_million(session, world):
     window = Window(BASE.date(), BASE.date() + dt.timedelta(days=30))
     got = summary(session, window)
     assert (got["inclusive_loans_pboc"], got["inclusive_loans_nfra"], got["loans"]) == (1, 4, 5)
-    by_kind = {i["key"]: i for i in analytics.breakdown(session, window, "kind")["items"]}
+    by_kind = {i["key"]: i for i in breakdowns.breakdown(session, window, "kind")["items"]}
     assert by_kind["enterprise"]["inclusive_borrowers_nfra"] == 2
     assert by_kind["individual_business"]["inclusive_amount_nfra"] == "10000000.00"
     assert by_kind["individual_business"]["inclusive_amount_pboc"] == "0.00"

@@ -1,4 +1,4 @@
-"""A monthly report as PDF: the workbook `matching.exports.to_xlsx` made, drawn as pages to print or file.
+"""A monthly report as PDF: the workbook `statistics.exports.to_xlsx` made, drawn as pages to print or file.
 
 The PDF is made from the stored workbook whenever it is asked for, so both files always hold the same
 figures and nothing new is stored. Pure computation, no I/O.
@@ -28,7 +28,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 from reportlab.platypus import Table as PdfTable
 
-from matching.exports import N_
+from statistics.exports import N_
 
 PDF_TYPE = "application/pdf"
 FONT = "STSong-Light"

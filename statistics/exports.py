@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from core.reference import BORROWER_KINDS, CITY_CODE, CITY_NAME, COLLATERAL_KINDS, REGIONS
 from core.types import SHANGHAI, utcnow
-from matching import analytics
-from matching.stats import FIGURE_FIELDS, SUMMARY_FIELDS, Window, summary
+from statistics import breakdowns, drilldowns, funnels, maturities
+from statistics.figures import summary
+from statistics.windows import FIGURE_FIELDS, SUMMARY_FIELDS, Window
 
 
 def N_(text: str) -> str:
@@ -99,7 +100,7 @@ RENEWAL_STATE_LABELS = {
     "withdrawn": N_("已撤回"),
 }
 SOURCE_LABELS = {"renewal_needs": N_("续贷需求（申请人填报到期日）"), "loans": N_("平台贷款（放款日+期限）")}
-MAX_EXPORT_ROWS = analytics.MAX_DRILLDOWN_ROWS
+MAX_EXPORT_ROWS = drilldowns.MAX_DRILLDOWN_ROWS
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def build_table(
     translate: Translate = N_,
 ) -> Table:
     """One statistics table with its filters. Raises ValueError for an unknown table, dimension or figure
-    (and analytics.NotAttributableError)."""
+    (and breakdowns.NotAttributableError)."""
     _ = translate
     filters = [
         (_("表"), _(TABLE_TITLES[name]) if name in TABLE_TITLES else name),
@@ -149,7 +150,7 @@ def build_table(
         columns = [Column("figure", _("指标")), Column("value", _("数值"), numeric=True)]
         rows = [{"figure": _(FIGURE_LABELS[n]), "value": result[n]} for n in SUMMARY_FIELDS]
     elif name == "indicators":
-        result = analytics.indicators(session, window)
+        result = breakdowns.indicators(session, window)
         filters.append((_("对比期（去年同期）"), f"{result['previous_from']} 至 {result['previous_to']}"))
         columns = [
             Column("label", _("指标")),
@@ -160,7 +161,7 @@ def build_table(
         ]
         rows = [{**item, "label": _(FIGURE_LABELS[item["code"]])} for item in result["items"]]
     elif name == "timeseries":
-        result = analytics.timeseries(session, window)
+        result = breakdowns.timeseries(session, window)
         columns = [
             Column("period", _("月份")),
             Column("from", _("起")),
@@ -171,7 +172,7 @@ def build_table(
     elif name == "breakdown":
         if by is None:
             raise ValueError("by")
-        result = analytics.breakdown(session, window, by)
+        result = breakdowns.breakdown(session, window, by)
         filters.append((_("维度"), _(DIMENSION_LABELS[by])))
         columns = [Column("key", _("代码")), Column("label", _("名称")), *_figure_columns()]
         rows = [
@@ -180,7 +181,7 @@ def build_table(
         ]
         rows.append({**result["total"], "key": _("合计"), "label": ""})
     elif name == "funnel":
-        result = analytics.funnel(session, window)
+        result = funnels.funnel(session, window)
         columns = [
             Column("unit", _("口径")),
             Column("step", _("环节")),
@@ -191,7 +192,7 @@ def build_table(
         rows = [{**s, "unit": _("融资需求"), "step": _(STEP_LABELS[s["step"]])} for s in result["steps"]]
         rows += [{**s, "unit": _("线索"), "step": _(STEP_LABELS[s["step"]])} for s in result["lead_steps"]]
     elif name == "institutions":
-        result = analytics.institution_board(session, window)
+        result = funnels.institution_board(session, window)
         columns = [
             Column("code", _("机构代码")),
             Column("name", _("机构名称")),
@@ -199,7 +200,7 @@ def build_table(
         ]
         rows = result["items"]
     elif name == "maturities":
-        result = analytics.maturities(session, window)
+        result = maturities.maturities(session, window)
         columns = [
             Column("source", _("来源")),
             Column("band", _("距统计起日天数")),
@@ -218,7 +219,7 @@ def build_table(
     elif name == "drilldown":
         if figure is None:
             raise ValueError("figure")
-        items, total = analytics.drilldown(session, window, figure, by=by, key=key, limit=MAX_EXPORT_ROWS)
+        items, total = drilldowns.drilldown(session, window, figure, by=by, key=key, limit=MAX_EXPORT_ROWS)
         filters.append((_("指标"), _(FIGURE_LABELS.get(figure, figure))))
         if by is not None:
             filters.append((_("维度"), f"{_(DIMENSION_LABELS.get(by, by))} = {key}"))

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from core import lanes
-from matching import stats
-from matching.stats import Window
+from statistics import figures
+from statistics.windows import Window
 from tests.conftest import IS_POSTGRES
 from tests.factories import bind_factories
-from tests.matching.test_stats_properties import assert_matches_reference, insert, make_world, seeded_case
+from tests.statistics.test_stats_properties import assert_matches_reference, insert, make_world, seeded_case
 
 pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="lanes are PostgreSQL's")
 
@@ -23,7 +23,7 @@ def lane_flags(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """For each need, lead and loan statement run: whether it ran in a lane."""
     flags: list[bool] = []
     for name in ("need_figures", "lead_figures", "loan_statements"):
-        real = getattr(stats, name)
+        real = getattr(figures, name)
 
         def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
             if _name == "loan_statements":
@@ -33,7 +33,7 @@ def lane_flags(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
             flags.append(lanes.IN_LANE in args[0].info)
             return _real(*args, **kwargs)
 
-        monkeypatch.setattr(stats, name, spy)
+        monkeypatch.setattr(figures, name, spy)
     return flags
 
 

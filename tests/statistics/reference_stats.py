@@ -1,6 +1,6 @@
 """An independent, plain-Python recomputation of every statistic from the raw rows (docs/metrics.md).
 
-Deliberately shares no code with matching.stats / matching.analytics beyond the model classes and
+Deliberately shares no code with the statistics package beyond the model classes and
 core.reference.industry_section (which *is* the definition the SQL expression must reproduce).
 """
 

@@ -1,0 +1,29 @@
+"""Background jobs of the statistics: building the monthly reports. Primitive ids in, own sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core import runtime
+from statistics import reports
+from statistics.models import Report
+
+
+def build_monthly_report(report_id: int) -> None:
+    """Build a queued monthly report, committing its progress after each sheet; on failure the report is
+    marked failed in a fresh transaction and the error re-raised so that rq may retry."""
+    try:
+        with runtime.job_session() as session:
+
+            def commit_progress(_report: Report) -> None:
+                session.commit()
+
+            reports.build_monthly_report(session, report_id, on_progress=commit_progress)
+    except Exception as exc:
+        with runtime.job_session() as session:
+            reports.mark_report_failed(session, report_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+JOBS: dict[str, Callable[..., Any]] = {reports.REPORT_JOB: build_monthly_report}
