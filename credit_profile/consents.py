@@ -27,6 +27,7 @@ from credit_profile.models import (
     ConsentStatus,
     ConsentUse,
 )
+from credit_profile.rescoring import enqueue_rescoring
 
 CONSENT_MAX_DAYS = 3 * 366
 PERIOD_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -50,7 +51,8 @@ def grant_consent(
     period_to: str | None = None,
 ) -> Consent:
     """Record an authorisation for these sources until expires_on, optionally for the data months
-    period_from..period_to (``YYYY-MM``, inclusive; either end may be open). Raises InvalidInputError.
+    period_from..period_to (``YYYY-MM``, inclusive; either end may be open), and queue the borrower's
+    rescoring. Raises InvalidInputError.
     """
     errors: dict[str, list[str]] = {}
     if not sources or any(s not in DATA_SOURCES for s in sources):
@@ -92,6 +94,7 @@ def grant_consent(
         to_status=ConsentStatus.ACTIVE,
         actor_id=actor_id,
     )
+    enqueue_rescoring(session, borrower_id, reason=f"consent-{consent.id}-granted")
     return consent
 
 
@@ -138,7 +141,10 @@ def get_consent(session: Session, consent_id: int, *, borrower_id: int) -> Conse
 def revoke_consent(
     session: Session, consent: Consent, *, actor_id: int | None, reason: str | None = None
 ) -> Consent:
-    """Stop every new read and record under this consent at once. Raises ConsentStateError unless active."""
+    """Stop every new read and record under this consent at once, and queue the borrower's rescoring.
+
+    Raises ConsentStateError unless active.
+    """
     if effective_status(consent) != ConsentStatus.ACTIVE:
         raise ConsentStateError(consent.status)
     consent.status = ConsentStatus.REVOKED
@@ -155,6 +161,7 @@ def revoke_consent(
         actor_id=actor_id,
         note=consent.revoke_reason,
     )
+    enqueue_rescoring(session, consent.borrower_id, reason=f"consent-{consent.id}-revoked")
     return consent
 
 
@@ -183,8 +190,8 @@ def consent_for_record(consents: Sequence[Consent], source: str, period: str) ->
 def expire_consents(session: Session, *, today: dt.date | None = None) -> list[Consent]:
     """The expiry sweep: mark active consents past their last day `expired`, each with a status event.
 
-    Safe to run twice or concurrently: the conditional update lets one run mark each consent. Returns
-    the consents this run marked; their borrowers' scores should be recomputed.
+    Safe to run twice or concurrently: the conditional update lets one run mark each consent. Queues the
+    rescoring of each marked consent's borrower; returns the consents this run marked.
     """
     today = today or today_local()
     due = session.scalars(
@@ -211,6 +218,7 @@ def expire_consents(session: Session, *, today: dt.date | None = None) -> list[C
             to_status=ConsentStatus.EXPIRED,
             note=f"expires_on {consent.expires_on.isoformat()}",
         )
+        enqueue_rescoring(session, consent.borrower_id, reason=f"consent-{consent.id}-expired")
         marked.append(consent)
     return marked
 

@@ -40,6 +40,7 @@ from credit_profile.models import (
     DataRecord,
     ProviderNonce,
 )
+from credit_profile.rescoring import enqueue_rescoring
 from credit_profile.tables import COLUMNS as SOURCE_FIELDS
 from credit_profile.tables import TableRow
 
@@ -217,8 +218,9 @@ def ingest_records(session: Session, provider: DataProvider, records: Sequence[o
     """Store each valid record whose subject has an active consent covering its source and month.
 
     A record for an existing (subject, source, period) replaces it. Records without consent are
-    rejected, never stored, and the refused attempt is recorded as a use the borrower can see.
-    Raises InvalidInputError for a batch that is empty or too large.
+    rejected, never stored, and the refused attempt is recorded as a use the borrower can see. Queues
+    the rescoring of every borrower with an accepted record. Raises InvalidInputError for a batch that
+    is empty or too large.
     """
     if not records:
         raise InvalidInputError({"records": ["required"]})
@@ -267,6 +269,8 @@ def ingest_records(session: Session, provider: DataProvider, records: Sequence[o
                 result.borrower_ids.add(borrower.id)
         if errors:
             result.rejected.append({"index": index, "errors": errors})
+    for borrower_id in sorted(result.borrower_ids):
+        enqueue_rescoring(session, borrower_id, reason=f"data-{provider.id}")
     return result
 
 
@@ -288,8 +292,9 @@ def import_records(
     needs an active consent covering its subject, source and month. If any row fails, nothing is
     stored and InvalidInputError maps ``"row N"`` (N as a spreadsheet numbers it, header = 1) to the
     row's ``field:code`` errors. Otherwise each row replaces any stored record of the same subject,
-    source and month, and is recorded as a use of its consent. Raises InvalidInputError also for an
-    unknown source (``source``) or a table with no or too many rows (``file``).
+    source and month, is recorded as a use of its consent, and its borrower is queued for rescoring.
+    Raises InvalidInputError also for an unknown source (``source``) or a table with no or too many
+    rows (``file``).
     """
     if source not in SOURCE_FIELDS:
         raise InvalidInputError({"source": ["invalid_choice"]})
@@ -348,6 +353,8 @@ def import_records(
             )
         )
     session.flush()
+    for borrower_id in sorted(borrower_ids):
+        enqueue_rescoring(session, borrower_id, reason="import")
     return ImportResult(imported=len(accepted), borrower_ids=borrower_ids)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core import runtime
-from credit_profile import consents, retention, scorecards, scoring
+from credit_profile import consents, rescoring, retention, scorecards, scoring
 
 log = logging.getLogger(__name__)
 RESCORE_BATCH = 200
@@ -37,14 +37,13 @@ def recompute_all_scores() -> None:
 
 @runtime.periodic
 def expire_consents() -> int:
-    """The expiry sweep (daily): mark consents past their last day expired and rescore their borrowers.
+    """The expiry sweep (daily): mark consents past their last day expired (the service queues their
+    borrowers' rescoring, and the rescoring their re-matching).
 
     Safe to run twice: an already expired consent is not marked again. Returns how many it marked.
     """
     with runtime.job_session() as session:
         expired = consents.expire_consents(session)
-        for borrower_id in sorted({consent.borrower_id for consent in expired}):
-            scoring.compute_score(session, borrower_id)
     log.info("expired %d consents", len(expired))
     return len(expired)
 
@@ -63,7 +62,7 @@ def purge_expired_data() -> int:
 
 
 JOBS: dict[str, Callable[..., Any]] = {
-    scoring.RESCORE_JOB: recompute_score,
+    rescoring.RESCORE_JOB: recompute_score,
     scorecards.RESCORE_ALL_JOB: recompute_all_scores,
     "expire_consents": expire_consents,
     "purge_expired_data": purge_expired_data,

@@ -4,7 +4,6 @@ scores, and the profiles a borrower or an institution may see.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -13,7 +12,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.outbox import add_job
 from core.reference import DATA_SOURCES
 from core.types import utcnow
 from credit_profile.borrowers import get_borrower
@@ -221,20 +219,3 @@ def institution_profile(
             detail=",".join(sorted(s for s, c in consents.items() if c.id == consent.id)),
         )
     return score
-
-
-RESCORE_JOB = "recompute_score"
-
-
-def enqueue_rescoring(session: Session, borrower_id: int, *, reason: str) -> None:
-    """Queue a recomputation of the borrower's score after new data or a consent change.
-
-    The job itself is idempotent (it scores whatever is held at the time it runs), so each event gets
-    its own outbox row; running one twice only stores the same score twice.
-    """
-    add_job(
-        session,
-        RESCORE_JOB,
-        f"{RESCORE_JOB}:{borrower_id}:{reason}:{secrets.token_hex(6)}",
-        borrower_id=borrower_id,
-    )

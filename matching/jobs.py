@@ -12,7 +12,8 @@ from typing import Any
 
 from core import runtime
 from core.types import utcnow
-from credit_profile.scoring import RESCORE_JOB
+from credit_profile.rescoring import RESCORE_JOB
+from credit_profile.scorecards import RESCORE_ALL_JOB
 from matching import dispatch, loans, needs, rematching, sweeps
 
 
@@ -99,4 +100,8 @@ JOBS: dict[str, Callable[..., Any]] = {
 }
 
 # job name -> jobs to queue with the same arguments once it has run
-FOLLOW_UPS: dict[str, tuple[str, ...]] = {RESCORE_JOB: (rematching.REMATCH_BORROWER_JOB,)}
+FOLLOW_UPS: dict[str, tuple[str, ...]] = {
+    RESCORE_JOB: (rematching.REMATCH_BORROWER_JOB,),
+    # every score changed with the active scorecard: every open need may now fit other products
+    RESCORE_ALL_JOB: (rematching.REMATCH_JOB,),
+}

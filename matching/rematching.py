@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.outbox import add_job
 from matching import engine
 from matching.dispatch import MatchContext, evaluate, load_match_context, need_specs, push
 from matching.models import (
@@ -14,26 +13,14 @@ from matching.models import (
     NeedStatus,
 )
 from matching.states import lock_need, need_event, set_need_status
-from products.models import Product
+from products.services import CATALOGUE_CHANGED_JOB
 
-REMATCH_JOB = "rematch_open_needs"
+# Re-matching after a catalogue change is announced by the products package (its outbox job).
+REMATCH_JOB = CATALOGUE_CHANGED_JOB
 REMATCH_BORROWER_JOB = "rematch_borrower"
 
 
 REMATCH_STATUSES = (NeedStatus.UNMATCHED, NeedStatus.MATCHED)
-
-
-def enqueue_rematching(session: Session, *, product_id: int, reason: str) -> None:
-    """Queue re-matching of open needs after a product was published, changed or retired (outbox).
-
-    Call it in the transaction that changed the product; the product's `updated_at` makes the key one
-    per change.
-    """
-    product = session.get(Product, product_id)
-    if product is None:
-        return
-    stamp = product.updated_at.strftime("%Y%m%d%H%M%S%f")
-    add_job(session, REMATCH_JOB, f"{REMATCH_JOB}:{product_id}:{reason}:{stamp}", product_id=product_id)
 
 
 def rematch_candidates(session: Session, *, borrower_id: int | None = None) -> list[int]:

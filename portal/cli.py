@@ -121,7 +121,6 @@ def _echo_field_errors(exc: InvalidInputError) -> None:
 def import_data(source: str, path: Path) -> None:
     """导入 CSV 或 XLSX 月度数据（全部成功或全部不导入；每行须有有效授权）。"""
     from credit_profile.ingestion import import_records
-    from credit_profile.scoring import enqueue_rescoring
     from credit_profile.tables import MAX_TABLE_BYTES, read_table
     from portal.db import commit, db
 
@@ -134,8 +133,6 @@ def import_data(source: str, path: Path) -> None:
         _echo_field_errors(exc)
         click.echo(_("未导入任何数据"), err=True)
         raise SystemExit(1) from exc
-    for borrower_id in sorted(result.borrower_ids):
-        enqueue_rescoring(db(), borrower_id, reason="import")
     commit()
     click.echo(_("已导入 %(n)s 条，涉及 %(b)s 个主体", n=result.imported, b=len(result.borrower_ids)))
 

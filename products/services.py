@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
 from core.events import record_event
+from core.outbox import add_job
 from core.reference import (
     BORROWER_KINDS,
     CITY_CODE,
@@ -188,10 +189,33 @@ def product_input_from(product: Product, **changes: Any) -> ProductInput:
     return ProductInput(**current)
 
 
+# Written to the outbox whenever the shelf changes; the matching package runs it (re-matching open needs,
+# which may now fit a product or have lost one). The name predates this package's ownership of it and is
+# kept for the rows earlier releases wrote.
+CATALOGUE_CHANGED_JOB = "rematch_open_needs"
+
+
+def announce_catalogue_change(session: Session, product: Product, *, reason: str) -> None:
+    """Queue the re-matching of open needs after `product` was published, changed or retired.
+
+    The product's `updated_at` makes the outbox key one per change.
+    """
+    stamp = product.updated_at.strftime("%Y%m%d%H%M%S%f")
+    add_job(
+        session,
+        CATALOGUE_CHANGED_JOB,
+        f"{CATALOGUE_CHANGED_JOB}:{product.id}:{reason}:{stamp}",
+        product_id=product.id,
+    )
+
+
 def update_product(
     session: Session, product: Product, data: ProductInput, *, actor_id: int | None
 ) -> Product:
-    """Change a draft or published product. Raises InvalidInputError, ProductStateError (retired)."""
+    """Change a draft or published product; a published one's change is announced for re-matching.
+
+    Raises InvalidInputError, ProductStateError (retired).
+    """
     if product.status == ProductStatus.RETIRED:
         raise ProductStateError("retired")
     errors = validate_product(data)
@@ -208,6 +232,8 @@ def update_product(
         actor_id=actor_id,
         note="updated",
     )
+    if product.status == ProductStatus.PUBLISHED:
+        announce_catalogue_change(session, product, reason="changed")
     return product
 
 
@@ -230,16 +256,25 @@ def _move(
         to_status=to,
         actor_id=actor_id,
     )
+    announce_catalogue_change(
+        session, product, reason="published" if to == ProductStatus.PUBLISHED else "retired"
+    )
     return product
 
 
 def publish_product(session: Session, product: Product, *, actor_id: int | None) -> Product:
-    """Put a draft on the supermarket shelf. Raises ProductStateError unless it is a draft."""
+    """Put a draft on the supermarket shelf and announce it for re-matching.
+
+    Raises ProductStateError unless it is a draft.
+    """
     return _move(session, product, ProductStatus.PUBLISHED, {ProductStatus.DRAFT}, actor_id)
 
 
 def retire_product(session: Session, product: Product, *, actor_id: int | None) -> Product:
-    """Take a product off the shelf for good. Raises ProductStateError if already retired."""
+    """Take a product off the shelf for good and announce it for re-matching.
+
+    Raises ProductStateError if already retired.
+    """
     return _move(
         session, product, ProductStatus.RETIRED, {ProductStatus.DRAFT, ProductStatus.PUBLISHED}, actor_id
     )

@@ -21,7 +21,7 @@ from credit_profile.errors import ConsentRequiredError
 from credit_profile.ingestion import import_records, ingest_records, verify_provider
 from credit_profile.models import Consent, ConsentUse, CreditScore, DataPurge
 from credit_profile.retention import data_purges
-from credit_profile.scoring import enqueue_rescoring, own_profile
+from credit_profile.scoring import own_profile
 from credit_profile.tables import MAX_TABLE_BYTES, read_table
 from matching.leads import lead_credit_profile
 from matching.recipients import ConsentRecipient, consent_recipients
@@ -134,7 +134,6 @@ def create_consent(body: dict[str, Any]) -> dict[str, Any]:
         period_from=(body.get("period") or {}).get("from_"),
         period_to=(body.get("period") or {}).get("to"),
     )
-    enqueue_rescoring(db(), borrower_id, reason=f"consent-{consent.id}-granted")
     commit()
     return consent_dict(consent, [])
 
@@ -172,7 +171,6 @@ def revoke(consent_id: int, body: dict[str, Any]) -> dict[str, Any]:
         actor_id=api_user().id,
         reason=body.get("reason"),
     )
-    enqueue_rescoring(db(), borrower_id, reason=f"consent-{consent.id}-revoked")
     commit()
     return consent_dict(consent, [])
 
@@ -204,8 +202,6 @@ def provider_records(source: str, body: dict[str, Any]) -> dict[str, Any]:
         source=source,
     )
     result = ingest_records(session, provider, body["records"])
-    for borrower_id in sorted(result.borrower_ids):
-        enqueue_rescoring(session, borrower_id, reason=f"data-{provider.id}")
     commit()
     return {"accepted": result.accepted, "rejected": result.rejected}
 
@@ -262,7 +258,5 @@ def import_data(source: str, files: dict[str, Any]) -> dict[str, Any]:
     content = upload.stream.read(MAX_TABLE_BYTES + 1)
     rows = read_table(upload.filename or "", content, source)
     result = import_records(db(), source, rows, actor_id=api_user().id)
-    for borrower_id in sorted(result.borrower_ids):
-        enqueue_rescoring(db(), borrower_id, reason="import")
     commit()
     return {"imported": result.imported}

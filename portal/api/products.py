@@ -10,7 +10,6 @@ from marshmallow import RAISE
 from core.errors import InvalidInputError
 from core.models import Role
 from core.reference import N_
-from matching.rematching import enqueue_rematching
 from portal.api import api_bp
 from portal.api.common import page_body, paged
 from portal.api.schemas import ProductCreateIn, ProductFields, ProductOut, ProductPage, ProductQuery
@@ -120,8 +119,6 @@ def patch(product_id: int, body: dict[str, Any]) -> dict[str, Any]:
     if not body:
         raise InvalidInputError({"_schema": ["required"]})
     update_product(db(), product, product_input_from(product, **body), actor_id=api_user().id)
-    if product.status == ProductStatus.PUBLISHED:
-        enqueue_rematching(db(), product_id=product.id, reason="changed")
     commit()
     return product_dict(product)
 
@@ -132,7 +129,6 @@ def patch(product_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.doc(summary=N_("上架产品"), responses=[401, 403, 404, 409])
 def publish(product_id: int) -> dict[str, Any]:
     product = publish_product(db(), _own_product(product_id), actor_id=api_user().id)
-    enqueue_rematching(db(), product_id=product.id, reason="published")
     commit()
     return product_dict(product)
 
@@ -143,6 +139,5 @@ def publish(product_id: int) -> dict[str, Any]:
 @api_bp.doc(summary=N_("下架产品"), responses=[401, 403, 404, 409])
 def retire(product_id: int) -> dict[str, Any]:
     product = retire_product(db(), _own_product(product_id), actor_id=api_user().id)
-    enqueue_rematching(db(), product_id=product.id, reason="retired")
     commit()
     return product_dict(product)

@@ -13,7 +13,7 @@ from core.models import Role, User
 from credit_profile.borrowers import get_borrower, today_local
 from credit_profile.consent_text import CONSENT_TEXT, CONSENT_TEXT_VERSION
 from credit_profile.consents import consent_uses, get_consent, grant_consent, list_consents, revoke_consent
-from credit_profile.scoring import enqueue_rescoring, own_profile
+from credit_profile.scoring import own_profile
 from matching.needs import (
     WITHDRAWABLE,
     NeedInput,
@@ -85,7 +85,7 @@ def grant() -> Any:
     form = ConsentForm()
     if form.validate_on_submit():
         try:
-            consent = grant_consent(
+            grant_consent(
                 db(),
                 borrower_id=borrower_id,
                 sources=form.sources.data,
@@ -96,7 +96,6 @@ def grant() -> Any:
         except InvalidInputError as exc:
             apply_errors(form, exc)
         else:
-            enqueue_rescoring(db(), borrower_id, reason=f"consent-{consent.id}-granted")
             commit()
             ok(_("授权已生效"))
             return redirect(url_for(".consents"))
@@ -114,7 +113,6 @@ def revoke(consent_id: int) -> Any:
         except ConflictError as exc:
             flash_error(exc)
         else:
-            enqueue_rescoring(db(), borrower_id, reason=f"consent-{consent.id}-revoked")
             commit()
             ok(_("授权已撤回，平台已停止采集和对外提供这些数据"))
     return redirect(url_for(".consents"))

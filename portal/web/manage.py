@@ -9,12 +9,11 @@ from flask_babel import gettext as _
 
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from core.models import Role, User
-from matching.rematching import enqueue_rematching
 from portal.auth import role_required, web_user
 from portal.db import commit, db
 from portal.forms import ActionForm, ProductForm, split_codes
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
-from products.models import Product, ProductStatus
+from products.models import Product
 from products.services import (
     PRODUCT_FIELDS,
     ProductFilter,
@@ -110,8 +109,6 @@ def edit_product(product_id: int) -> Any:
             db().rollback()
             flash_error(exc)
         else:
-            if product.status == ProductStatus.PUBLISHED:
-                enqueue_rematching(db(), product_id=product.id, reason="changed")
             commit()
             ok(_("产品已更新"))
             return redirect(url_for(".products", _anchor=f"product-{product.id}"))
@@ -133,10 +130,6 @@ def move(product_id: int, step: str) -> Any:
         except ConflictError as exc:
             flash_error(exc)
         else:
-            # Open needs may now fit (published) or lose an option (retired): the same re-match as the API.
-            enqueue_rematching(
-                db(), product_id=product.id, reason="published" if step == "publish" else "retired"
-            )
             commit()
             ok(_("产品已上架，进入金融超市") if step == "publish" else _("产品已下架"))
     return redirect(url_for(".products"))

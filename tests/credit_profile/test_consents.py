@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import InvalidInputError
-from core.models import StatusEvent
+from core.models import OutboxJob, StatusEvent
 from core.types import SHANGHAI
 from credit_profile import jobs
 from credit_profile.borrowers import today_local
@@ -21,6 +21,7 @@ from credit_profile.consents import (
     revoke_consent,
 )
 from credit_profile.models import ConsentUse, CreditScore, DataPurge, DataRecord
+from credit_profile.rescoring import RESCORE_JOB
 from credit_profile.retention import purge_expired_data
 from credit_profile.scoring import compute_score
 from tests.credit_profile.helpers import month, store
@@ -127,6 +128,13 @@ def test_expiry_job_rescores_the_borrowers(session, app):
 
     assert jobs.JOBS["expire_consents"]() == 1
     assert jobs.JOBS["expire_consents"]() == 0
+    session.expire_all()
+    queued = session.scalars(select(OutboxJob).where(OutboxJob.name == RESCORE_JOB)).all()
+    assert [(row.payload, row.dedup_key.split(":")[2]) for row in queued] == [
+        ({"borrower_id": borrower.id}, f"consent-{consent.id}-expired")
+    ]
+    for row in queued:  # what the worker runs next
+        jobs.JOBS[row.name](**row.payload)
     session.expire_all()
     assert session.get(type(consent), consent.id).status == "expired"
     score = session.scalar(select(CreditScore).where(CreditScore.borrower_id == borrower.id))

@@ -11,11 +11,14 @@ from sqlalchemy import func, select
 from core import runtime
 from core.models import OutboxJob
 from core.types import utcnow
+from credit_profile.expert import expert_scorecard
 from credit_profile.models import CreditScore
+from credit_profile.scorecards import RESCORE_ALL_JOB, activate_scorecard, register_scorecard
 from matching.dispatch import evaluate, load_match_context, match_need, push
 from matching.models import Lead, NeedStatus
-from matching.rematching import REMATCH_BORROWER_JOB, REMATCH_JOB, enqueue_rematching, rematch_open_needs
+from matching.rematching import REMATCH_BORROWER_JOB, REMATCH_JOB, rematch_open_needs
 from portal import worker
+from products.services import announce_catalogue_change
 from tests.conftest import IS_POSTGRES, make_settings
 from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory, bind_factories
 from tests.matching.helpers import applicant, bank, event_kinds, leads_of, submit
@@ -91,8 +94,8 @@ def test_a_push_to_an_institution_already_holding_the_need_is_refused_by_the_dat
 
 def test_publishing_writes_one_rematch_job_per_change(session):
     _, product, _ = bank()
-    enqueue_rematching(session, product_id=product.id, reason="published")
-    enqueue_rematching(session, product_id=product.id, reason="published")
+    announce_catalogue_change(session, product, reason="published")
+    announce_catalogue_change(session, product, reason="published")
     rows = session.scalars(select(OutboxJob).where(OutboxJob.name == REMATCH_JOB)).all()
     assert [row.payload for row in rows] == [{"product_id": product.id}]
 
@@ -129,6 +132,35 @@ def test_a_new_score_rematches_the_borrowers_needs_through_a_follow_up_job(
     assert follow_up.payload == {"borrower_id": borrower.id} and follow_up.completed_at is not None
     assert event_kinds(session, need.id) == []  # the status event says it: matched after a score change
     assert session.scalars(select(OutboxJob).where(OutboxJob.completed_at.is_(None))).all() == []
+
+
+def test_activating_a_scorecard_rematches_every_open_need_after_the_rescoring(
+    session, session_factory, monkeypatch
+):
+    runtime.bind(session_factory, make_settings())
+    institution, _product, _ = bank(min_score=700)
+    borrower, user = applicant()
+    need = submit(session, borrower.id, user.id)
+    match_need(session, need.id, top_n=3)
+    assert need.status == NeedStatus.UNMATCHED  # no score yet
+    register_scorecard(session, {**expert_scorecard(), "version": "expert-v2"})
+    activate_scorecard(session, "expert-v2", actor_id=None)
+    session.commit()
+
+    def fake_rescore_all():
+        with runtime.job_session() as s:
+            s.add(
+                CreditScore(borrower_id=borrower.id, score=760, grade="A", sources={}, model_version="test")
+            )
+
+    monkeypatch.setitem(worker.JOBS, RESCORE_ALL_JOB, fake_rescore_all)
+    worker.relay_outbox(session_factory, make_settings())
+
+    session.expire_all()
+    assert need.status == NeedStatus.MATCHED
+    assert [lead.institution_id for lead in leads_of(session, need.id)] == [institution.id]
+    follow_up = session.scalar(select(OutboxJob).where(OutboxJob.name == REMATCH_JOB))
+    assert follow_up.payload == {} and follow_up.completed_at is not None
 
 
 @pytest.mark.slow
