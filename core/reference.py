@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import re
 
-
-def N_(text: str) -> str:
-    return text
-
+from core.i18n import N_
 
 CITY_CODE = "360800"
 CITY_NAME = N_("吉安市")

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-
-def N_(text: str) -> str:
-    return text
-
+from core.i18n import N_
 
 CONSENT_TEXT_VERSION = "2026-11-v1"
 CONSENT_TEXT = N_(

@@ -13,13 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.i18n import N_
 from credit_profile.features import BANK_FLOW_FEATURES, ELECTRICITY_FEATURES, TAX_FEATURES
 from credit_profile.scorecard import Contribution, ScoreResult
-
-
-def N_(text: str) -> str:
-    return text
-
 
 TEXTS: dict[str, str] = {
     "electricity_data_missing": N_("尚未授权用电数据或数据不足6个月，授权并积累数据后可获得更准确的评分"),

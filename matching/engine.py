@@ -52,13 +52,8 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import NamedTuple
 
+from core.i18n import N_
 from core.reference import BORROWER_KINDS, CITY_CODE, COLLATERAL_KINDS, REGIONS, industry_section
-
-
-def N_(text: str) -> str:
-    """Mark a string for Babel extraction; the portal translates it when shown."""
-    return text
-
 
 WEIGHT_APPROVAL = 0.45
 WEIGHT_RATE = 0.25

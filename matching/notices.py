@@ -15,18 +15,13 @@ from collections.abc import Iterable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from core.i18n import N_
 from core.models import Role, StatusEvent, User
 from core.notifications import notify, queue_message
 from core.reference import CITY_CODE
 from core.types import SHANGHAI
 from matching.models import Lead, LeadStatus, Need, NeedStatus
 from products.models import Institution
-
-
-def N_(text: str) -> str:
-    """Mark a string for Babel extraction."""
-    return text
-
 
 SMS_TEXTS = {
     "lead_pushed": N_("【吉惠通】新线索待认领：{amount}元融资需求（{product}），请于{due}前登录平台认领。"),

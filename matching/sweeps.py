@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.events import record_event
+from core.i18n import N_
 from core.types import utcnow
 from matching import notices
 from matching.alerts import raise_alert
@@ -161,7 +162,7 @@ def expire_overdue_leads(
 # Claimed leads the stale sweep watches: the bank has not reported a decision yet. An approved lead
 # waits for disbursement, which is the bank's paperwork, not a borrower left without a call.
 STALE_STATUSES = frozenset({LeadStatus.CLAIMED, LeadStatus.CONTACTED})
-RELEASE_NOTE = notices.N_("超过跟进时限未更新进度，线索已释放并转给其他机构")
+RELEASE_NOTE = N_("超过跟进时限未更新进度，线索已释放并转给其他机构")
 
 
 @dataclass(frozen=True)

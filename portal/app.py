@@ -28,7 +28,7 @@ from core.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from core.reference import N_
+from core.i18n import N_
 from core.settings import Settings
 from portal import filters
 from portal.caching import init_cache, serve_kept

@@ -12,8 +12,8 @@ from flask import abort, current_app, session
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from core.accounts import open_session, resolve_session, revoke_session
+from core.i18n import N_
 from core.models import Role, User
-from core.reference import N_
 from portal.db import db
 from portal.extensions import login_manager
 

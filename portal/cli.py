@@ -14,8 +14,8 @@ from flask_babel import gettext as _
 
 from core.accounts import create_user
 from core.errors import InvalidInputError
+from core.i18n import N_
 from core.models import Role
-from core.reference import N_
 from core.settings import Settings
 from portal.scorecard_cli import scorecard_cli
 

@@ -38,6 +38,7 @@ from wtforms.validators import (
 )
 
 from core.accounts import check_password_strength
+from core.i18n import N_
 from core.identifiers import has_control_characters, normalize_code
 from core.reference import (
     BORROWER_KINDS,
@@ -47,13 +48,12 @@ from core.reference import (
     DATA_SOURCES,
     INDUSTRY_SECTIONS,
     INSTITUTION_KINDS,
-    N_,
     PRODUCT_TAGS,
     REASON_CODES,
     REGIONS,
 )
 from credit_profile.borrowers import EARLIEST_ESTABLISHED, today_local
-from portal.filters import LEAD_STATUS, ROLE_NAMES
+from portal.labels import LEAD_STATUS, ROLE_NAMES
 from portal.messages import field_messages
 
 MAX_AMOUNT = Decimal("100000000")

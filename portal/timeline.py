@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 
 from core.models import StatusEvent
 from core.reference import REASON_CODES
-from portal.filters import LABELS
+from portal.labels import LABELS
 
 
 def _need_text(event: StatusEvent, data: dict[str, Any]) -> str:

@@ -21,16 +21,12 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy.orm import Session
 
+from core.i18n import N_
 from core.reference import BORROWER_KINDS, CITY_CODE, CITY_NAME, COLLATERAL_KINDS, REGIONS
 from core.types import SHANGHAI, utcnow
 from statistics import breakdowns, drilldowns, funnels, maturities
 from statistics.figures import summary
 from statistics.windows import FIGURE_FIELDS, SUMMARY_FIELDS, Window
-
-
-def N_(text: str) -> str:
-    return text
-
 
 Translate = Callable[[str], str]
 

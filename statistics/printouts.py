@@ -28,7 +28,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 from reportlab.platypus import Table as PdfTable
 
-from statistics.exports import N_
+from core.i18n import N_
 
 PDF_TYPE = "application/pdf"
 FONT = "STSong-Light"

@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
+from core.i18n import N_
 from core.outbox import add_job
 from core.reference import CITY_CODE, REGIONS
 from core.types import SHANGHAI, utcnow
 from statistics.errors import ReportNotFoundError, ReportNotReadyError
-from statistics.exports import N_, Table, build_table, region_name, to_xlsx
+from statistics.exports import Table, build_table, region_name, to_xlsx
 from statistics.models import Report, ReportStatus
 from statistics.windows import Window
 

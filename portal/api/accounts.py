@@ -7,8 +7,9 @@ from typing import Any
 
 from core.accounts import authenticate, create_user, open_session
 from core.errors import InvalidInputError
+from core.i18n import N_
 from core.models import Role
-from core.reference import CITY_CODE, N_, REGIONS
+from core.reference import CITY_CODE, REGIONS
 from credit_profile.borrowers import BorrowerInput, get_borrower, register_borrower
 from credit_profile.ingestion import create_provider
 from credit_profile.models import Borrower

@@ -7,8 +7,8 @@ from typing import Any
 from flask_babel import gettext as _
 from marshmallow import RAISE
 
+from core.i18n import N_
 from core.models import Role
-from core.reference import N_
 from credit_profile.models import Borrower
 from matching.alerts import list_alerts
 from matching.models import Alert, AlertKind, Need
@@ -17,7 +17,7 @@ from portal.api.common import page_body
 from portal.api.schemas import AlertPage, AlertQuery
 from portal.auth import api_user, token_auth
 from portal.db import db
-from portal.filters import LABELS
+from portal.labels import LABELS
 from portal.stats_scope import scoped_region
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import request
 
+from core.i18n import N_
 from core.models import Role
-from core.reference import N_
 from credit_profile.consents import (
     consent_uses,
     effective_status,

@@ -10,8 +10,8 @@ from flask import Response, current_app
 from marshmallow import RAISE
 from sqlalchemy import select
 
+from core.i18n import N_
 from core.models import Role, User
-from core.reference import N_
 from credit_profile.models import Borrower, CreditScore
 from credit_profile.scoring import latest_scores
 from matching.leads import claim_lead, get_lead, list_leads, report_performance, transition_lead

@@ -7,8 +7,8 @@ from typing import Any
 from marshmallow import RAISE
 
 from core.errors import PermissionDeniedError
+from core.i18n import N_
 from core.models import Role, StatusEvent
-from core.reference import N_
 from matching.models import Need
 from matching.needs import (
     NeedInput,

@@ -7,9 +7,9 @@ from typing import Any
 from flask_babel import gettext as _
 from marshmallow import RAISE
 
+from core.i18n import N_
 from core.models import Notification, StatusEvent
 from core.notifications import list_notifications, mark_read, unread_count
-from core.reference import N_
 from portal.api import api_bp
 from portal.api.schemas import NotificationOut, NotificationPage, NotificationQuery
 from portal.auth import api_user, token_auth

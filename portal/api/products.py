@@ -8,8 +8,8 @@ from flask import Response, current_app
 from marshmallow import RAISE
 
 from core.errors import InvalidInputError
+from core.i18n import N_
 from core.models import Role
-from core.reference import N_
 from portal.api import api_bp
 from portal.api.common import page_body, paged
 from portal.api.schemas import ProductCreateIn, ProductFields, ProductOut, ProductPage, ProductQuery

@@ -6,7 +6,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from core.reference import INDUSTRY_SECTIONS, N_, REASON_CODES, REGIONS
+from core.i18n import N_
+from core.reference import INDUSTRY_SECTIONS, REASON_CODES, REGIONS
 from portal.api import api_bp
 from portal.api.schemas import CodeNameList
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Response, url_for
 
+from core.i18n import N_
 from core.models import Role
-from core.reference import N_
 from portal.api import api_bp
 from portal.api.schemas import MonthlyReportIn, ReportList, ReportOut
 from portal.auth import api_user, token_auth

@@ -10,6 +10,7 @@ from apiflask.fields import Boolean, Date, DateTime, Decimal, Dict, File, Intege
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import RAISE, ValidationError, fields, pre_load, validates_schema
 
+from core.i18n import N_
 from core.identifiers import has_control_characters
 from core.reference import (
     BORROWER_KINDS,
@@ -19,11 +20,6 @@ from core.reference import (
     PRODUCT_TAGS,
     REASON_CODES,
 )
-
-
-def N_(text: str) -> str:
-    return text
-
 
 # marshmallow's own messages, in Chinese (the portal passes them through Flask-Babel when rendering).
 _FIELD_MESSAGES: dict[type[fields.Field[Any]], dict[str, str]] = {

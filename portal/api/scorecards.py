@@ -6,8 +6,8 @@ from typing import Any
 
 from marshmallow import RAISE
 
+from core.i18n import N_
 from core.models import Role
-from core.reference import N_
 from credit_profile.models import ScorecardVersion
 from credit_profile.scorecards import activate_scorecard, list_scorecards
 from credit_profile.scoring import active_scorecard

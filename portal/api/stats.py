@@ -9,8 +9,8 @@ from flask import Response
 from marshmallow import RAISE
 
 from core.errors import InvalidInputError
+from core.i18n import N_
 from core.models import Role
-from core.reference import N_
 from matching.needs import local_today
 from portal.api import api_bp
 from portal.api.schemas import (

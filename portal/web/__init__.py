@@ -6,9 +6,9 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
+    from portal.labels import web_label
     from portal.web import account, admin, applicant, finance, manage, officer, public
     from portal.web.common import inject_globals, no_store_private
-    from portal.web.labels import web_label
 
     for module in (public, account, applicant, officer, manage, finance, admin):
         app.register_blueprint(module.bp)

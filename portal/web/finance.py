@@ -16,16 +16,17 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from core.errors import InvalidInputError
+from core.i18n import N_
 from core.models import Role, User
-from core.reference import CITY_CODE, N_
+from core.reference import CITY_CODE
 from credit_profile.borrowers import today_local
 from portal import charts
 from portal.auth import role_required, web_user
 from portal.db import commit, db
 from portal.forms import DashboardForm, ExportForm, FigureForm, MonthlyReportForm, StatsForm, region_choices
+from portal.labels import WEB_LABELS
 from portal.stats_scope import attachment, check_group, export_file, scoped_region, stats_window
 from portal.web.common import INVALID_FORM, apply_errors
-from portal.web.labels import WEB_LABELS
 from statistics import breakdowns, drilldowns, funnels, maturities
 from statistics.exports import (
     DIMENSION_LABELS,
