@@ -59,7 +59,8 @@ def train_command(
     exclude: tuple[str, ...],
     categorical: tuple[str, ...],
 ) -> None:
-    from credit_profile.training import TrainingDataError, render_score_distribution, train_scorecard
+    from credit_profile.training import TrainingDataError, train_scorecard
+    from credit_profile.validation import render_score_distribution
 
     df = _read_csv(data_path, dtype=None)
     if df.empty:
