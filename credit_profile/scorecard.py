@@ -2,7 +2,7 @@
 
 A scorecard artefact is a JSON-compatible dict (format ``jihuitong-scorecard/1``) holding, for every
 characteristic, its bins or category groups and the points each earns. Expert scorecards are written
-by hand in this format; statistical ones are exported by :mod:`credit_profile.training` (validated by :mod:`credit_profile.validation`).
+by hand in this format; statistical ones are exported by :mod:`credit_profile.training`.
 
 This module deliberately depends on the standard library and numpy only: the web app and the workers
 score with it and must never pull in optbinning, pandas or scikit-learn.
