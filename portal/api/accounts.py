@@ -15,7 +15,7 @@ from credit_profile.ingestion import create_provider
 from credit_profile.models import Borrower
 from portal.api import api_bp
 from portal.api.common import borrower_dict, settings
-from portal.api.schemas import (
+from portal.api.schemas.accounts import (
     InstitutionIn,
     InstitutionOut,
     MeOut,

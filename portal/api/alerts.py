@@ -14,7 +14,7 @@ from matching.alerts import list_alerts
 from matching.models import Alert, AlertKind, Need
 from portal.api import api_bp
 from portal.api.common import page_body
-from portal.api.schemas import AlertPage, AlertQuery
+from portal.api.schemas.alerts import AlertPage, AlertQuery
 from portal.auth import api_user, token_auth
 from portal.db import db
 from portal.labels import LABELS

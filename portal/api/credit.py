@@ -28,7 +28,7 @@ from matching.recipients import ConsentRecipient, consent_recipients
 from portal.api import api_bp
 from portal.api.common import settings
 from portal.api.needs import own_borrower_id
-from portal.api.schemas import (
+from portal.api.schemas.credit import (
     ConsentIn,
     ConsentList,
     ConsentOut,

@@ -19,7 +19,7 @@ from matching.loans import LoanInput, loan_performances, loans_for_leads
 from matching.models import Lead, LeadStatus, Loan, LoanPerformance, Need
 from portal.api import api_bp
 from portal.api.common import borrower_dict, page_body
-from portal.api.schemas import (
+from portal.api.schemas.leads import (
     ClaimOut,
     LeadOut,
     LeadPage,

@@ -21,7 +21,8 @@ from matching.needs import (
 )
 from portal.api import api_bp
 from portal.api.common import page_body, paged
-from portal.api.schemas import NeedIn, NeedOut, NeedPage, PageQuery
+from portal.api.schemas.base import PageQuery
+from portal.api.schemas.needs import NeedIn, NeedOut, NeedPage
 from portal.auth import api_user, token_auth
 from portal.db import commit, db
 from portal.timeline import describe_event

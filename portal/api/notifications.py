@@ -11,7 +11,7 @@ from core.i18n import N_
 from core.models import Notification, StatusEvent
 from core.notifications import list_notifications, mark_read, unread_count
 from portal.api import api_bp
-from portal.api.schemas import NotificationOut, NotificationPage, NotificationQuery
+from portal.api.schemas.notifications import NotificationOut, NotificationPage, NotificationQuery
 from portal.auth import api_user, token_auth
 from portal.db import commit, db
 from portal.timeline import describe_event

@@ -12,7 +12,7 @@ from core.i18n import N_
 from core.models import Role
 from portal.api import api_bp
 from portal.api.common import page_body, paged
-from portal.api.schemas import ProductCreateIn, ProductFields, ProductOut, ProductPage, ProductQuery
+from portal.api.schemas.products import ProductCreateIn, ProductFields, ProductOut, ProductPage, ProductQuery
 from portal.auth import api_user, token_auth
 from portal.caching import catalogue_cached
 from portal.db import commit, db

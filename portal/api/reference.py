@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from core.i18n import N_
 from core.reference import INDUSTRY_SECTIONS, REASON_CODES, REGIONS
 from portal.api import api_bp
-from portal.api.schemas import CodeNameList
+from portal.api.schemas.reference import CodeNameList
 
 
 def _items(table: dict[str, str]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from flask import Response, url_for
 from core.i18n import N_
 from core.models import Role
 from portal.api import api_bp
-from portal.api.schemas import MonthlyReportIn, ReportList, ReportOut
+from portal.api.schemas.reports import MonthlyReportIn, ReportList, ReportOut
 from portal.auth import api_user, token_auth
 from portal.db import commit, db
 from portal.stats_scope import attachment, scoped_region

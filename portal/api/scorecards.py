@@ -13,7 +13,8 @@ from credit_profile.scorecards import activate_scorecard, list_scorecards
 from credit_profile.scoring import active_scorecard
 from portal.api import api_bp
 from portal.api.common import page_body, paged
-from portal.api.schemas import PageQuery, ScorecardOut, ScorecardPage
+from portal.api.schemas.base import PageQuery
+from portal.api.schemas.credit import ScorecardOut, ScorecardPage
 from portal.auth import api_user, token_auth
 from portal.db import commit, db
 

@@ -13,7 +13,7 @@ from core.i18n import N_
 from core.models import Role
 from matching.needs import local_today
 from portal.api import api_bp
-from portal.api.schemas import (
+from portal.api.schemas.stats import (
     BreakdownOut,
     BreakdownQuery,
     DrilldownPage,

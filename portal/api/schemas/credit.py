@@ -1,0 +1,153 @@
+"""Schemas of consents, authorised data, scorecards and credit profiles."""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Boolean, Date, DateTime, Dict, File, Integer, List, Nested, Raw, String
+from apiflask.validators import Length
+
+from core.i18n import N_
+from core.reference import (
+    DATA_SOURCES,
+)
+from portal.api.schemas.accounts import InstitutionRef
+from portal.api.schemas.base import In, PageOut, choice, text
+
+MONTH = Length(max=7, error=N_("月份格式应为 YYYY-MM"))
+
+
+class PeriodIn(In):
+    from_ = String(data_key="from", validate=MONTH, allow_none=True)
+    to = String(validate=MONTH, allow_none=True)
+
+
+class ConsentIn(In):
+    sources = List(
+        choice(DATA_SOURCES), required=True, validate=Length(min=1, max=3, error=N_("至少选择一类数据"))
+    )
+    purpose = text(200, required=True)
+    expires_on = Date(required=True)
+    period = Nested(PeriodIn, allow_none=True)
+
+
+class PeriodOut(Schema):
+    from_ = String(data_key="from", allow_none=True)
+    to = String(allow_none=True)
+
+
+class RecipientOut(Schema):
+    institution = Nested(InstitutionRef)
+    pushed_at = DateTime()
+    claimed_at = DateTime(allow_none=True)
+    identified = Boolean()
+    reads = Integer()
+
+
+class DeletionOut(Schema):
+    at = DateTime()
+    source = String()
+    records = Integer()
+    first_period = String()
+    last_period = String()
+
+
+class ConsentUseOut(Schema):
+    id = Integer()
+    at = DateTime()
+    action = String()
+    source = String(allow_none=True)
+    allowed = Boolean()
+    institution = String(allow_none=True)
+    detail = String(allow_none=True)
+
+
+class ConsentOut(Schema):
+    id = Integer()
+    status = String()
+    sources = List(String())
+    purpose = String()
+    granted_at = DateTime()
+    expires_on = Date()
+    revoked_at = DateTime(allow_none=True)
+    text_version = String()
+    text_hash = String()
+    period = Nested(PeriodOut, allow_none=True)
+    recipients = List(Nested(RecipientOut))
+    deletions = List(Nested(DeletionOut))
+    uses = List(Nested(ConsentUseOut))
+
+
+class ConsentItem(ConsentOut):
+    """ConsentOut as a list item."""
+
+
+class ConsentList(Schema):
+    items = List(Nested(ConsentItem))
+    uses = List(Nested(ConsentUseOut))
+
+
+class RevokeIn(In):
+    reason = String(validate=Length(max=200), allow_none=True)
+
+
+class ImportIn(In):
+    file = File(required=True)
+
+
+class ImportOut(Schema):
+    imported = Integer()
+
+
+class ScorecardOut(Schema):
+    version = String()
+    active = Boolean()
+    created_at = DateTime()
+    note = String(allow_none=True)
+    target_meaning = String()
+    characteristics = List(String())
+
+
+class ScorecardItem(ScorecardOut):
+    """ScorecardOut as a list item."""
+
+
+class ScorecardPage(PageOut):
+    items = List(Nested(ScorecardItem))
+    active_version = String()
+
+
+class RecordsIn(In):
+    records = List(Raw(), required=True, validate=Length(min=1, max=1000, error=N_("一次提交 1 到 1000 条")))
+
+
+class RejectedRecord(Schema):
+    index = Integer()
+    errors = List(String())
+
+
+class RecordsOut(Schema):
+    accepted = Integer()
+    rejected = List(Nested(RejectedRecord))
+
+
+class ReasonOut(Schema):
+    code = String()
+    text = String()
+    impact = Integer()
+
+
+class SourceCoverageOut(Schema):
+    months = Integer()
+    gaps = Integer()
+    first_period = String(allow_none=True)
+    latest_period = String(allow_none=True)
+    consented = Boolean()
+
+
+class CreditProfileOut(Schema):
+    score = Integer(allow_none=True)
+    grade = String(allow_none=True)
+    reasons = List(Nested(ReasonOut))
+    sources = Dict(keys=String(), values=Nested(SourceCoverageOut))
+    model_version = String(allow_none=True)
+    computed_at = DateTime(allow_none=True)

@@ -1,0 +1,82 @@
+"""Schemas of financing needs."""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Boolean, Date, DateTime, Dict, Integer, List, Nested, String
+from apiflask.validators import Length
+
+from core.reference import (
+    COLLATERAL_KINDS,
+)
+from portal.api.schemas.accounts import InstitutionRef
+from portal.api.schemas.base import MAX_TEXT, In, PageOut, choice, int_range, money, money_out, text
+
+
+class RenewalIn(In):
+    institution_code = String(validate=Length(max=32), allow_none=True)
+    current_amount = money(required=True)
+    matures_on = Date(required=True)
+
+
+class NeedIn(In):
+    amount = money(required=True)
+    term_months = int_range(1, 360, required=True)
+    purpose = text(MAX_TEXT, required=True)
+    collateral = choice(COLLATERAL_KINDS, required=True)
+    declared_prior_loan = Boolean(required=True)
+    renewal = Nested(RenewalIn, allow_none=True)
+
+
+class ProductRef(Schema):
+    id = Integer()
+    name = String()
+
+
+class NeedLeadOut(Schema):
+    id = Integer()
+    institution = Nested(InstitutionRef)
+    product = Nested(ProductRef)
+    status = String()
+    pushed_at = DateTime()
+    claimed_at = DateTime(allow_none=True)
+    sla_due_at = DateTime(allow_none=True)
+    explanation = Dict(allow_none=True)
+
+
+class EventOut(Schema):
+    at = DateTime()
+    status = String()
+    note = String(allow_none=True)
+    entity = String()
+
+
+class RenewalOut(Schema):
+    institution_code = String(allow_none=True)
+    current_amount = money_out()
+    matures_on = Date()
+
+
+class NeedOut(Schema):
+    id = Integer()
+    status = String()
+    amount = money_out()
+    term_months = Integer()
+    purpose = String()
+    collateral = String()
+    declared_prior_loan = Boolean()
+    renewal = Nested(RenewalOut, allow_none=True)
+    submitted_at = DateTime()
+    dispatch_round = Integer()
+    open_to_all = Boolean()
+    leads = List(Nested(NeedLeadOut))
+    events = List(Nested(EventOut))
+    unmatched_reasons = List(Dict())
+
+
+class NeedItem(NeedOut):
+    """NeedOut as a list item."""
+
+
+class NeedPage(PageOut):
+    items = List(Nested(NeedItem))
