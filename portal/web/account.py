@@ -15,8 +15,9 @@ from credit_profile.borrowers import BorrowerInput, register_borrower
 from portal.auth import end_web_session, start_web_session
 from portal.db import commit, db
 from portal.extensions import limiter
-from portal.forms import ActionForm, LoginForm, RegisterForm
 from portal.web.common import INVALID_FORM, apply_errors, ok, role_home, safe_next
+from portal.web.forms.account import LoginForm, RegisterForm
+from portal.web.forms.fields import ActionForm
 
 bp = Blueprint("account", __name__)
 

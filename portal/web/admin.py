@@ -14,8 +14,8 @@ from core.models import Role, User
 from credit_profile.ingestion import create_provider
 from portal.auth import role_required
 from portal.db import commit, db
-from portal.forms import InstitutionForm, ProviderForm, UserForm
 from portal.web.common import INVALID_FORM, apply_errors, ok
+from portal.web.forms.admin import InstitutionForm, ProviderForm, UserForm
 from products.services import create_institution, list_institutions
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -27,8 +27,9 @@ from portal.api.credit import consent_dict, use_dict
 from portal.api.needs import need_dict
 from portal.auth import role_required, web_user
 from portal.db import commit, db
-from portal.forms import ActionForm, ConsentForm, NeedForm
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
+from portal.web.forms.applicant import ConsentForm, NeedForm
+from portal.web.forms.fields import ActionForm
 from products.services import list_institutions
 
 bp = Blueprint("applicant", __name__, url_prefix="/me")

@@ -23,10 +23,11 @@ from credit_profile.borrowers import today_local
 from portal import charts
 from portal.auth import role_required, web_user
 from portal.db import commit, db
-from portal.forms import DashboardForm, ExportForm, FigureForm, MonthlyReportForm, StatsForm, region_choices
 from portal.labels import WEB_LABELS
 from portal.stats_scope import attachment, check_group, export_file, scoped_region, stats_window
 from portal.web.common import INVALID_FORM, apply_errors
+from portal.web.forms.fields import region_choices
+from portal.web.forms.finance import DashboardForm, ExportForm, FigureForm, MonthlyReportForm, StatsForm
 from statistics import breakdowns, drilldowns, funnels, maturities
 from statistics.exports import (
     DIMENSION_LABELS,

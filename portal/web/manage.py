@@ -11,8 +11,9 @@ from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from core.models import Role, User
 from portal.auth import role_required, web_user
 from portal.db import commit, db
-from portal.forms import ActionForm, ProductForm, split_codes
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
+from portal.web.forms.fields import ActionForm, split_codes
+from portal.web.forms.manage import ProductForm
 from products.models import Product
 from products.services import (
     PRODUCT_FIELDS,

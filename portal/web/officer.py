@@ -29,8 +29,9 @@ from portal.api.leads import lead_dict
 from portal.auth import role_required, web_user
 from portal.caching import kept_per_viewer, viewer_cached
 from portal.db import commit, db
-from portal.forms import ActionForm, DisburseForm, LeadFilterForm, NoteForm, RejectForm
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
+from portal.web.forms.fields import ActionForm
+from portal.web.forms.officer import DisburseForm, LeadFilterForm, NoteForm, RejectForm
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
 OFFICER = Role.OFFICER.value

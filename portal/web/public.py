@@ -11,8 +11,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal.caching import catalogue_cached
 from portal.db import db
-from portal.forms import ProductFilterForm
 from portal.messages import error_message
+from portal.web.forms.public import ProductFilterForm
 from products.errors import ProductNotFoundError
 from products.models import ProductStatus
 from products.services import ProductFilter, get_product, list_institutions, list_products

@@ -22,11 +22,18 @@ import pytest
 from sqlalchemy import select
 from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, SelectMultipleField
 from wtforms.fields.core import UnboundField
+from wtforms.validators import InputRequired
 
 from core.models import User
 from credit_profile.borrowers import today_local
 from credit_profile.models import Borrower
-from portal import forms
+from portal.web.forms.account import LoginForm, RegisterForm
+from portal.web.forms.admin import InstitutionForm, ProviderForm, UserForm
+from portal.web.forms.applicant import ConsentForm, NeedForm
+from portal.web.forms.fields import AtLeastOne
+from portal.web.forms.finance import MonthlyReportForm
+from portal.web.forms.manage import ProductForm
+from portal.web.forms.officer import DisburseForm, NoteForm, RejectForm
 from products.models import Institution
 from tests.counts import report
 from tests.portal.api_helpers import id_number, uscc
@@ -85,21 +92,21 @@ class Form:
 
 
 FORMS = [
-    Form("POST /login", "anonymous", forms.LoginForm),
-    Form("POST /register", "anonymous", forms.RegisterForm),
-    Form("POST /me/consents", "applicant_a", forms.ConsentForm),
-    Form("POST /me/needs/new", "applicant_a", forms.NeedForm),
-    Form("POST /officer/leads/<lead_id>/contacted", "officer_x", forms.NoteForm, "contacted-"),
-    Form("POST /officer/leads/<lead_id>/approved", "officer_x", forms.NoteForm, "approved-", ("contacted",)),
-    Form("POST /officer/leads/<lead_id>/rejected", "officer_x", forms.RejectForm, "rejected-"),
-    Form("POST /officer/leads/<lead_id>/disbursed", "officer_x", forms.DisburseForm, "disbursed-",
+    Form("POST /login", "anonymous", LoginForm),
+    Form("POST /register", "anonymous", RegisterForm),
+    Form("POST /me/consents", "applicant_a", ConsentForm),
+    Form("POST /me/needs/new", "applicant_a", NeedForm),
+    Form("POST /officer/leads/<lead_id>/contacted", "officer_x", NoteForm, "contacted-"),
+    Form("POST /officer/leads/<lead_id>/approved", "officer_x", NoteForm, "approved-", ("contacted",)),
+    Form("POST /officer/leads/<lead_id>/rejected", "officer_x", RejectForm, "rejected-"),
+    Form("POST /officer/leads/<lead_id>/disbursed", "officer_x", DisburseForm, "disbursed-",
          ("contacted", "approved")),
-    Form("POST /manage/products/new", "pm_x", forms.ProductForm),
-    Form("POST /manage/products/<product_id>/edit", "pm_x", forms.ProductForm),
-    Form("POST /admin/institutions", "admin", forms.InstitutionForm),
-    Form("POST /admin/users", "admin", forms.UserForm),
-    Form("POST /admin/providers", "admin", forms.ProviderForm),
-    Form("POST /finance/reports", "finance_c", forms.MonthlyReportForm),
+    Form("POST /manage/products/new", "pm_x", ProductForm),
+    Form("POST /manage/products/<product_id>/edit", "pm_x", ProductForm),
+    Form("POST /admin/institutions", "admin", InstitutionForm),
+    Form("POST /admin/users", "admin", UserForm),
+    Form("POST /admin/providers", "admin", ProviderForm),
+    Form("POST /finance/reports", "finance_c", MonthlyReportForm),
 ]  # fmt: skip
 # POST routes whose form is only the CSRF token (a button): covered by the access matrix.
 BUTTONS = {
@@ -137,7 +144,7 @@ def _strict(field_class: type, name: str) -> bool:
 
 def _required(form: Form, name: str) -> bool:
     validators = getattr(form.cls, name).kwargs.get("validators") or []
-    return any(isinstance(v, forms.InputRequired | forms.AtLeastOne) for v in validators)
+    return any(isinstance(v, InputRequired | AtLeastOne) for v in validators)
 
 
 def _base(form: Form, world: Any) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The page forms, one module per blueprint (`fields` holds what they share)."""

@@ -1,0 +1,124 @@
+"""Forms of the account pages: signing in and registering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import (
+    PasswordField,
+    StringField,
+)
+from wtforms.validators import (
+    EqualTo,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from core.accounts import check_password_strength
+from core.reference import (
+    BORROWER_KINDS,
+    INDUSTRY_SECTIONS,
+)
+from credit_profile.borrowers import EARLIEST_ESTABLISHED, today_local
+from portal.messages import field_messages
+from portal.web.forms.fields import (
+    Between,
+    ChoiceField,
+    DayField,
+    PageForm,
+    WholeField,
+    choices,
+    fold,
+    region_choices,
+    require_if,
+    required,
+    strip,
+    text_length,
+)
+
+
+class LoginForm(PageForm):
+    username = StringField(
+        _l("用户名"), filters=[strip], validators=[required(_l("请输入用户名")), text_length(64)]
+    )
+    password = PasswordField(_l("密码"), validators=[required(_l("请输入密码")), text_length(256)])
+
+
+class StrongPassword:
+    def __call__(self, form: Any, field: Any) -> None:
+        codes = check_password_strength(field.data or "")
+        if codes:
+            raise ValidationError("；".join(field_messages({"password": codes})["password"]))
+
+
+PHONE = Regexp(r"^1[3-9][0-9]{9}$", message=_l("请输入 11 位手机号码"))
+
+
+class RegisterForm(PageForm):
+    """An applicant's account and borrower profile in one form."""
+
+    username = StringField(
+        _l("用户名"),
+        filters=[strip],
+        validators=[required(), text_length(64, 3)],
+        description=_l("3 至 64 个字符，用于登录"),
+    )
+    password = PasswordField(
+        _l("密码"),
+        validators=[required(), text_length(256), StrongPassword()],
+        description=_l("至少 8 位，混合使用字母、数字和符号"),
+    )
+    password_again = PasswordField(
+        _l("再次输入密码"), validators=[required(), EqualTo("password", message=_l("两次输入的密码不一致"))]
+    )
+    phone = StringField(_l("手机号码"), filters=[fold], validators=[required(), PHONE])
+    kind = ChoiceField(
+        _l("主体类型"), choices=choices(BORROWER_KINDS, blank=_l("请选择")), validators=[required()]
+    )
+    name = StringField(
+        _l("名称或姓名"),
+        filters=[strip],
+        validators=[required(), text_length(128)],
+        description=_l("企业、个体工商户填写营业执照上的名称；农户填写本人姓名"),
+    )
+    uscc = StringField(
+        _l("统一社会信用代码"),
+        filters=[fold],
+        validators=[Optional(), text_length(40)],
+        description=_l("18 位，见营业执照（小微企业、个体工商户必填）"),
+    )
+    id_number = StringField(
+        _l("居民身份证号码"),
+        filters=[fold],
+        validators=[Optional(), text_length(40)],
+        description=_l("18 位（农户必填）"),
+    )
+    region_code = ChoiceField(
+        _l("所在县（市、区）"),
+        choices=region_choices(with_city=False, blank=_l("请选择")),
+        validators=[required()],
+    )
+    industry_code = ChoiceField(
+        _l("所属行业"), choices=choices(INDUSTRY_SECTIONS, blank=_l("请选择")), validators=[required()]
+    )
+    established_on = DayField(_l("成立日期"), validators=[Optional()])
+    employees = WholeField(
+        _l("从业人数"),
+        validators=[Optional(), Between(0, 1_000_000, _l("应在 0 到 1000000 之间"))],
+    )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        farmer = self.kind.data == "farmer"
+        ok = require_if(self, bool(self.kind.data) and farmer, ["id_number"]) and ok
+        ok = require_if(self, bool(self.kind.data) and not farmer, ["uscc"]) and ok
+        if self.established_on.data and self.established_on.data > today_local():
+            self.established_on.errors = [*self.established_on.errors, _("不能晚于今天")]
+            ok = False
+        if self.established_on.data and self.established_on.data < EARLIEST_ESTABLISHED:
+            self.established_on.errors = [*self.established_on.errors, _("不能早于 1900 年 1 月 1 日")]
+            ok = False
+        return ok

@@ -1,0 +1,97 @@
+"""Forms of the finance offices' pages: windows, breakdowns, drill-down, exports and reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    SelectChoice,
+    StringField,
+)
+from wtforms.validators import (
+    Optional,
+    Regexp,
+)
+
+from core.i18n import N_
+from portal.web.forms.fields import (
+    Between,
+    ChoiceField,
+    DayField,
+    GetForm,
+    WholeField,
+    choices,
+    fold,
+    region_choices,
+    required,
+    strip,
+    text_length,
+)
+
+
+class StatsForm(GetForm):
+    from_date = DayField(_l("开始日期"), validators=[required()])
+    to_date = DayField(_l("结束日期"), validators=[required()])
+    region_code = ChoiceField(_l("地区"), choices=region_choices(with_city=True), validators=[Optional()])
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.from_date.data and self.to_date.data:
+            if self.to_date.data < self.from_date.data:
+                self.to_date.errors = [*self.to_date.errors, _("结束日期不能早于开始日期")]
+                ok = False
+            elif (self.to_date.data - self.from_date.data).days > 3660:
+                self.from_date.errors = [*self.from_date.errors, _("统计区间最长十年")]
+                ok = False
+        return ok
+
+
+STATS_DIMENSIONS = {
+    "county": N_("按县（市、区）"),
+    "institution": N_("按金融机构"),
+    "industry": N_("按行业门类"),
+    "kind": N_("按主体类型"),
+    "tag": N_("按产品标签"),
+}
+
+
+class DashboardForm(StatsForm):
+    by = ChoiceField(_l("分组维度"), choices=choices(STATS_DIMENSIONS), validators=[Optional()])
+
+
+class FigureForm(StatsForm):
+    """A figure's rows, or a table to export: the figure and breakdown key are checked by the service."""
+
+    figure = StringField(_l("指标"), filters=[strip], validators=[Optional(), text_length(40)])
+    by = ChoiceField(_l("分组维度"), choices=choices(STATS_DIMENSIONS), validators=[Optional()])
+    key = StringField(_l("分组"), filters=[strip], validators=[Optional(), text_length(40)])
+    page = WholeField(_l("页码"), default=1, validators=[Optional(), Between(1, 100_000, _l("页码无效"))])
+
+
+class ExportForm(FigureForm):
+    table = ChoiceField(_l("表"), choices=[], validators=[required()])
+    file_format = ChoiceField(
+        _l("格式"),
+        choices=[SelectChoice("csv", "CSV"), SelectChoice("xlsx", "XLSX")],
+        validators=[required()],
+    )
+
+    def __init__(self, *args: Any, tables: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.table.choices = [SelectChoice(name, name) for name in tables]
+
+
+class MonthlyReportForm(FlaskForm):
+    month = StringField(
+        _l("月份"),
+        filters=[fold],
+        validators=[
+            required(),
+            Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", message=_l("月份格式应为 年-月，例如 2026-10")),
+        ],
+    )
+    region_code = ChoiceField(_l("地区"), choices=region_choices(with_city=True), validators=[Optional()])
