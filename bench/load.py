@@ -26,7 +26,7 @@ of its throughput to the floor's. Each graded inbox and product scenario PASSes 
         [--seconds 20] [--warmup 3]
     .venv/bin/python bench/load.py --tiny [--database ...]   # under a minute: does it still run?
 
-``--tiny`` (2 users, 1 s per scenario after 0.5 s, which the test suite runs) runs every scenario once
+``--tiny`` (2 users, 0.5 s per scenario after 0.25 s, which the test suite runs) runs every scenario once
 (none is measured again), with the demo accounts' passwords hashed with argon2's cheapest parameters
 (harness.seed); it prints every ratio but grades none: only a failed request fails it.
 """
@@ -69,7 +69,7 @@ BALANCED = 0.7
 ATTEMPTS = 3
 # The sizes of `--tiny`, which the test suite runs (tests/bench/test_benches.py) so that this bench cannot
 # rot.
-TINY = {"users": 2, "seconds": 1.0, "warmup": 0.5}
+TINY = {"users": 2, "seconds": 0.5, "warmup": 0.25}
 OFFICER: dict[str, str] = {}  # set once the database is seeded
 
 
