@@ -85,9 +85,20 @@ def _start(name: str, directory: Path) -> Run:
     stdout, stderr = directory / f"{name}.out", directory / f"{name}.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, bench.script, "--tiny", *bench.args], cwd=ROOT, env=env, stdout=out, stderr=err
+            [sys.executable, bench.script, "--tiny", *bench.args],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=err,
+            # Ctrl-C's default action in the bench even when the suite runs with SIGINT ignored (started
+            # in the background by a shell), so that _interrupt can stop it.
+            preexec_fn=_default_sigint,
         )
     return Run(process, stdout, stderr)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _interrupt(process: subprocess.Popen[bytes]) -> None:
