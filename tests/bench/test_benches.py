@@ -7,9 +7,9 @@ exit status and the lines that carry the bench's figures (ratios to its floor, A
 table), and what the tiny run can check (the matching wrote leads, the scoring paths agree). No tiny
 run grades a ratio.
 
-The benches of the selected tests start together, when the first of them runs, and each test waits for
-its own: most of a tiny load or soak run is waiting on a server, so side by side they take about as long
-as the longest one alone, not the sum.
+All but bench/scoring.py (under a second) are marked slow. The benches of the selected tests start
+together, when the first of them runs, and each test waits for its own: much of a tiny load or soak run
+is waiting on a server, so side by side they take about as long as the longest one alone, not the sum.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DATABASE_URL, IS_POSTGRES
-
-pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 # The suite's PostgreSQL server (without a database name), on which each bench makes a database of its own.
@@ -146,6 +144,7 @@ def lines_matching(pattern: str, stdout: str) -> list[re.Match[str]]:
     return [m for m in (re.fullmatch(pattern, line.rstrip()) for line in stdout.splitlines()) if m]
 
 
+@pytest.mark.slow
 def test_matching(runs: dict[str, Run]) -> None:
     stdout = finished(runs, "matching")
     assert lines_matching(rf"1 need x \d+ products: match .* ms, floor .* ms, ratio {RATIO}", stdout), stdout
@@ -157,6 +156,7 @@ def test_matching(runs: dict[str, Run]) -> None:
     assert int(many.group(1)) > 0, "the synthetic needs matched nothing"
 
 
+@pytest.mark.slow
 def test_stats(runs: dict[str, Run]) -> None:
     if not IS_POSTGRES:
         pytest.skip("bench/stats.py runs on PostgreSQL only")
@@ -174,7 +174,7 @@ def test_stats(runs: dict[str, Run]) -> None:
     ), stdout
 
 
-def test_scoring(runs: dict[str, Run]) -> None:
+def test_scoring(runs: dict[str, Run]) -> None:  # under a second: not slow
     stdout = finished(runs, "scoring")
     for path in ("floor: bare numpy, dense", "vectorised: .*", "per borrower: .*"):
         assert lines_matching(rf"{path} +[\d,]+ +{RATIO} +[\d,]+ +{RATIO}", stdout), (path, stdout)
@@ -184,6 +184,7 @@ def test_scoring(runs: dict[str, Run]) -> None:
         assert same.group(1) == same.group(2), same.group(0)
 
 
+@pytest.mark.slow
 def test_german_credit(runs: dict[str, Run]) -> None:
     stdout = finished(runs, "german_credit")
     folds = lines_matching(rf" +(\d+) +{RATIO} +{RATIO} +{RATIO} +{RATIO} +[+-]{RATIO}", stdout)
@@ -192,6 +193,7 @@ def test_german_credit(runs: dict[str, Run]) -> None:
     assert lines_matching(r"(OK|FAIL) \(not graded at --tiny\): .*", stdout), stdout
 
 
+@pytest.mark.slow
 def test_load(runs: dict[str, Run]) -> None:
     stdout = finished(runs, "load")
     rows = lines_matching(rf"(\w+) +(GET .+?) +{RATIO} +\d+ +\d+ +0 +.* +({RATIO}|-)", stdout)
@@ -213,6 +215,7 @@ def test_load(runs: dict[str, Run]) -> None:
     assert len(verdicts) == 4, stdout
 
 
+@pytest.mark.slow
 def test_soak(runs: dict[str, Run]) -> None:
     stdout = finished(runs, "soak")
     assert lines_matching(r"total +[1-9]\d* +0 +\d+ +\d+ .*user exceptions: 0\)", stdout), stdout
