@@ -15,6 +15,7 @@ fills it with a synthetic catalogue (50 institutions) and synthetic needs (fixed
 Prints times and ratios to the floor; asserts nothing about time.
 
     .venv/bin/python bench/matching.py [--needs 10000] [--postgres URL]
+    .venv/bin/python bench/matching.py --tiny [--postgres URL]   # a few seconds: does it still run?
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ from products.models import Institution, Product
 
 SEED = 20261122
 INSTITUTIONS = 50
-BORROWERS = 2_000
 SECTIONS = "ABCDEFGHIJKLMNOPQRST"
+# The sizes of `--tiny`, which the test suite runs (tests/bench/test_benches.py) so that this bench cannot
+# rot: a few seconds, every step of the full run, no figure worth reading.
+TINY = {"needs": 40, "big_catalogue": 200, "catalogue": 100, "borrowers": 200, "runs": 3}
 
 
 @contextlib.contextmanager
@@ -82,8 +85,9 @@ def migrate(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
-def fill(engine_: Engine, rng: random.Random, *, products: int, needs: int) -> None:
-    """Institutions with one officer each, `products` published products, borrowers, needs, scores."""
+def fill(engine_: Engine, rng: random.Random, *, products: int, needs: int, borrowers: int) -> None:
+    """Institutions with one officer each, `products` published products, `borrowers` borrowers (scored
+    four in five), `needs` needs."""
     now = utcnow()
     regions = list(REGIONS)
     kinds = list(BORROWER_KINDS)
@@ -153,15 +157,23 @@ def fill(engine_: Engine, rng: random.Random, *, products: int, needs: int) -> N
                     "synthetic": True,
                     "created_at": now,
                 }
-                for i in range(BORROWERS)
+                for i in range(borrowers)
             ],
         )
-        borrowers = list(conn.scalars(select(Borrower.id).order_by(Borrower.id)))
+        # Each need carries a copy of its borrower's county, kind and industry (matching.models.BorrowerCopy),
+        # which a foreign key keeps equal to the borrower's: copied here from the rows just written.
+        written = list(
+            conn.execute(
+                select(Borrower.id, Borrower.region_code, Borrower.kind, Borrower.industry_code).order_by(
+                    Borrower.id
+                )
+            )
+        )
         conn.execute(
             insert(CreditScore),
             [
                 {
-                    "borrower_id": b,
+                    "borrower_id": b.id,
                     "score": rng.randint(480, 820),
                     "grade": "C",
                     "reasons": [],
@@ -169,7 +181,7 @@ def fill(engine_: Engine, rng: random.Random, *, products: int, needs: int) -> N
                     "model_version": "bench",
                     "computed_at": now,
                 }
-                for b in borrowers
+                for b in written
                 if rng.random() < 0.8
             ],
         )
@@ -177,7 +189,10 @@ def fill(engine_: Engine, rng: random.Random, *, products: int, needs: int) -> N
             insert(Need),
             [
                 {
-                    "borrower_id": rng.choice(borrowers),
+                    "borrower_id": borrower.id,
+                    "region_code": borrower.region_code,
+                    "borrower_kind": borrower.kind,
+                    "industry_code": borrower.industry_code,
                     "amount": Decimal(rng.choice([80_000, 300_000, 1_000_000])),
                     "term_months": rng.choice([6, 12, 24]),
                     "purpose": "合成需求",
@@ -190,7 +205,7 @@ def fill(engine_: Engine, rng: random.Random, *, products: int, needs: int) -> N
                     "submitted_at": now,
                     "updated_at": now,
                 }
-                for _ in range(needs)
+                for borrower in (rng.choice(written) for _ in range(needs))
             ],
         )
 
@@ -254,14 +269,21 @@ def many_needs(factory: Callable[[], Session], need_ids: list[int]) -> tuple[flo
     return matched, floor, engine_only
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--needs", type=int, default=10_000)
     parser.add_argument("--big-catalogue", type=int, default=5_000)
     parser.add_argument("--catalogue", type=int, default=2_000)
+    parser.add_argument("--borrowers", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--postgres", help="server URL without a database name; a scratch database is made")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--tiny", action="store_true", help="a few seconds' run at the TINY sizes, as the tests run it"
+    )
+    args = parser.parse_args(argv)
+    if args.tiny:  # the tiny sizes as defaults: a size given explicitly still wins
+        parser.set_defaults(**TINY)
+        args = parser.parse_args(argv)
     rng = random.Random(SEED)
 
     with scratch_database(args.postgres) as url:
@@ -270,7 +292,7 @@ def main() -> None:
         factory = make_session_factory(engine_)
         print(f"database: {engine_.dialect.name}")
 
-        fill(engine_, rng, products=args.big_catalogue, needs=1)
+        fill(engine_, rng, products=args.big_catalogue, needs=1, borrowers=args.borrowers)
         matched, floor = one_need(factory, args.runs)
         print(
             f"1 need x {args.big_catalogue} products: match {matched * 1000:.1f} ms, "
@@ -280,7 +302,7 @@ def main() -> None:
         with engine_.begin() as conn:
             for table in ("needs", "credit_scores", "borrowers", "products", "users", "institutions"):
                 conn.execute(text(f'DELETE FROM "{table}"'))
-        fill(engine_, rng, products=args.catalogue, needs=args.needs)
+        fill(engine_, rng, products=args.catalogue, needs=args.needs, borrowers=args.borrowers)
         with factory() as session:
             need_ids = list(session.scalars(select(Need.id).order_by(Need.id)))
         matched, floor, engine_only = many_needs(factory, need_ids)

@@ -15,6 +15,7 @@ Prints profiles per second and each path's ratio to the floor, and how many scor
 No timing is asserted.
 
     .venv/bin/python bench/scoring.py [--borrowers 100000] [--sample 2000] [--seed 20261122]
+    .venv/bin/python bench/scoring.py --tiny   # under a second: does it still run?
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ MONTHS = 24
 FIRST_PERIOD = "2024-11"
 Array = npt.NDArray[Any]
 PointsTables = list[tuple[str, Array, Array, float]]
+# The sizes of `--tiny`, which the test suite runs (tests/bench/test_benches.py) so that this bench cannot
+# rot: every path of the full run, no figure worth reading.
+TINY = {"borrowers": 2_000, "sample": 100}
 
 
 def synthetic_panels(borrowers: int, seed: int) -> tuple[ElectricityPanel, TaxPanel, BankFlowPanel]:
@@ -190,12 +194,18 @@ def best_of(runs: int, work: Callable[[], Any]) -> tuple[float, Any]:
     return best, result
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--borrowers", type=int, default=100_000)
     parser.add_argument("--sample", type=int, default=2_000)
     parser.add_argument("--seed", type=int, default=20261122)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--tiny", action="store_true", help="a run of a second at the TINY sizes, as the tests run it"
+    )
+    args = parser.parse_args(argv)
+    if args.tiny:  # the tiny sizes as defaults: a size given explicitly still wins
+        parser.set_defaults(**TINY)
+        args = parser.parse_args(argv)
     sample = min(args.sample, args.borrowers)
 
     electricity, tax, bank = synthetic_panels(args.borrowers, args.seed)

@@ -16,6 +16,10 @@ its floor.
 
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/stats.py
     (options: --loans N --leads N --keep; --reuse NAME migrates a database kept by --keep and skips the load)
+
+``--tiny`` (2,000 loans and 4,000 leads, which the test suite runs: a few seconds) goes through every
+step, checks that the service and the floor agree, and prints every ratio, but grades none of them: at
+that size a request's fixed cost is most of its time.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ from statistics.figures import ANALYTIC_SETTINGS
 from statistics.windows import Window
 
 MAX_RATIO = 3.0
+# The sizes of `--tiny`, which the test suite runs (tests/bench/test_benches.py) so that this bench cannot
+# rot.
+TINY = {"loans": 2_000, "leads": 4_000}
 RUNS = 3
 FIRST, LAST = dt.date(2025, 11, 1), dt.date(2026, 10, 31)
 COUNTY = "360821"
@@ -455,7 +462,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--loans", type=int, default=1_000_000)
     parser.add_argument("--leads", type=int, default=2_000_000)
@@ -464,7 +471,15 @@ def main() -> int:
     parser.add_argument(
         "--reuse", metavar="NAME", help="a database kept by --keep: migrate it, skip the load"
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="a few seconds' run at the TINY sizes, not graded, as the tests run it",
+    )
+    args = parser.parse_args(argv)
+    if args.tiny:  # the tiny sizes as defaults: a size given explicitly still wins
+        parser.set_defaults(**TINY)
+        args = parser.parse_args(argv)
     admin_url = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     if args.reuse:
         url, drop = admin_url.rsplit("/", 1)[0] + "/" + args.reuse, lambda: None
@@ -531,11 +546,12 @@ def main() -> int:
                     f"   {rows / spent / 1e6:5.2f} M rows/s"
                 )
         engine.dispose()
+        limit = "not graded at --tiny" if args.tiny else f"limit {MAX_RATIO}"
         print(
-            f"city summary ratio {worst:.2f}, worst breakdown ratio {worst_breakdown:.2f} (limit {MAX_RATIO});"
+            f"city summary ratio {worst:.2f}, worst breakdown ratio {worst_breakdown:.2f} ({limit});"
             f" load average {load_average()}"
         )
-        return 0 if max(worst, worst_breakdown) <= MAX_RATIO else 1
+        return 0 if args.tiny or max(worst, worst_breakdown) <= MAX_RATIO else 1
     finally:
         if not args.keep:
             drop()
