@@ -24,14 +24,13 @@ import argparse
 import contextlib
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-
-import statistics
 
 # Run as a script, this file's directory would come first on sys.path and its name would hide the
 # `matching` package: put the repository root there instead.

@@ -28,14 +28,13 @@ import argparse
 import datetime as dt
 import os
 import secrets
+import statistics
 import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import statistics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -53,9 +52,9 @@ from core.reference import CITY_CODE, REGIONS
 from core.settings import Settings
 from portal.app import create_app
 from portal.cli import alembic_config
-from statistics import breakdowns
-from statistics.figures import ANALYTIC_SETTINGS
-from statistics.windows import Window
+from stats import breakdowns
+from stats.figures import ANALYTIC_SETTINGS
+from stats.windows import Window
 
 MAX_RATIO = 3.0
 # The sizes of `--tiny`, which the test suite runs (tests/bench/test_benches.py) so that this bench cannot
@@ -494,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         get = api_client(url)
         worst = worst_breakdown = 0.0
         with Session(engine) as session:
-            # The service sets work_mem and jit for its own transaction (statistics.figures.analytic_session);
+            # The service sets work_mem and jit for its own transaction (stats.figures.analytic_session);
             # the floor gets the same settings, so the ratio compares the queries, not the settings.
             for setting, value in ANALYTIC_SETTINGS.items():
                 session.execute(text(f"SET {setting} = '{value}'"))

@@ -57,7 +57,7 @@ OPEN_LEAD_STATUSES = frozenset(
 FINAL_NEED_STATUSES = frozenset({NeedStatus.DISBURSED, NeedStatus.REJECTED, NeedStatus.WITHDRAWN})
 
 
-# The statistics read a window of needs, leads and loans by date (statistics.statements). These indexes carry
+# The statistics read a window of needs, leads and loans by date (stats.statements). These indexes carry
 # every column those queries read, so a window is an index-only scan of narrow, date-ordered tuples
 # instead of a visit to each wide row (PostgreSQL; other dialects index the date alone).
 BORROWER_COPY_COLUMNS = ("region_code", "borrower_kind", "industry_section")

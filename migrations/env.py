@@ -8,7 +8,7 @@ from sqlalchemy import JSON
 import core.models  # noqa: F401  (registers tables)
 import credit_profile.models  # noqa: F401
 import matching.models  # noqa: F401
-import statistics.models  # noqa: F401
+import stats.models  # noqa: F401
 import products.models  # noqa: F401
 from core.db import Base, make_engine
 from core.settings import Settings

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInputError, PermissionDeniedError
 from core.models import User
 from core.reference import CITY_CODE, REGIONS
-from statistics import breakdowns, drilldowns
-from statistics.exports import build_table, to_csv, to_xlsx
-from statistics.reports import XLSX_TYPE
-from statistics.windows import Window
+from stats import breakdowns, drilldowns
+from stats.exports import build_table, to_csv, to_xlsx
+from stats.reports import XLSX_TYPE
+from stats.windows import Window
 
 MAX_WINDOW_DAYS = 3660
 # Dates the platform can have data for; also keeps local-day arithmetic far from datetime's limits.

@@ -51,7 +51,7 @@ from core.settings import Settings
 from core.types import utcnow
 from credit_profile import jobs as credit_jobs
 from matching import jobs as matching_jobs
-from statistics import jobs as statistics_jobs
+from stats import jobs as stats_jobs
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "default"
@@ -60,7 +60,7 @@ JOBS: dict[str, Callable[..., Any]] = {
     **core_jobs.JOBS,
     **matching_jobs.JOBS,
     **credit_jobs.JOBS,
-    **statistics_jobs.JOBS,
+    **stats_jobs.JOBS,
 }
 FOLLOW_UPS: dict[str, tuple[str, ...]] = {**matching_jobs.FOLLOW_UPS}
 

@@ -13,9 +13,9 @@ from portal.api.schemas.reports import MonthlyReportIn, ReportList, ReportOut
 from portal.auth import api_user, token_auth
 from portal.db import commit, db
 from portal.stats_scope import attachment, scoped_region
-from statistics.models import Report
-from statistics.reports import get_report as find_report
-from statistics.reports import list_reports, report_file, report_pdf, request_monthly_report
+from stats.models import Report
+from stats.reports import get_report as find_report
+from stats.reports import list_reports, report_file, report_pdf, request_monthly_report
 
 FINANCE = [Role.FINANCE.value]
 

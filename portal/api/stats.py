@@ -31,10 +31,10 @@ from portal.api.schemas.stats import (
 from portal.auth import api_user, token_auth
 from portal.db import db
 from portal.stats_scope import attachment, check_group, export_file, stats_window
-from statistics import breakdowns, drilldowns, funnels, maturities
-from statistics.figures import summary
-from statistics.reports import XLSX_TYPE
-from statistics.windows import Window
+from stats import breakdowns, drilldowns, funnels, maturities
+from stats.figures import summary
+from stats.reports import XLSX_TYPE
+from stats.windows import Window
 
 MATURITY_HORIZON_DAYS = 90
 FINANCE = [Role.FINANCE.value]

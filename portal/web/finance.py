@@ -28,8 +28,8 @@ from portal.stats_scope import attachment, check_group, export_file, scoped_regi
 from portal.web.common import INVALID_FORM, apply_errors
 from portal.web.forms.fields import region_choices
 from portal.web.forms.finance import DashboardForm, ExportForm, FigureForm, MonthlyReportForm, StatsForm
-from statistics import breakdowns, drilldowns, funnels, maturities
-from statistics.exports import (
+from stats import breakdowns, drilldowns, funnels, maturities
+from stats.exports import (
     DIMENSION_LABELS,
     FIGURE_LABELS,
     INSTITUTION_LABELS,
@@ -39,8 +39,8 @@ from statistics.exports import (
     TABLES,
     TYPE_LABELS,
 )
-from statistics.reports import list_reports, report_file, report_pdf, request_monthly_report
-from statistics.windows import Window
+from stats.reports import list_reports, report_file, report_pdf, request_monthly_report
+from stats.windows import Window
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 FINANCE = Role.FINANCE.value

@@ -17,8 +17,8 @@ from matching.dispatch import match_need
 from matching.leads import claim_lead, transition_lead
 from matching.loans import LoanInput
 from matching.models import Lead, Loan, Need
-from statistics import breakdowns
-from statistics.windows import Window
+from stats import breakdowns
+from stats.windows import Window
 from tests.matching.helpers import applicant, bank, submit
 
 pytestmark = pytest.mark.smoke

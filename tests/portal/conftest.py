@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import UserFactory
-from tests.statistics.test_stats_properties import _loan_need, insert, make_world
+from tests.stats.test_stats_properties import _loan_need, insert, make_world
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from core.identifiers import mask_identifier
-from statistics import reports
-from statistics.models import Report
+from stats import reports
+from stats.models import Report
 from tests.factories import PASSWORD
-from tests.statistics.test_stats_properties import BASE
+from tests.stats.test_stats_properties import BASE
 
 pytestmark = pytest.mark.smoke
 

@@ -11,8 +11,8 @@ from matching.models import Lead, LeadStatus, Loan
 from matching.needs import local_today
 from matching.workhours import DAY_END, DAY_START, LOCAL, is_working_day
 from portal.seed import seed
-from statistics.figures import summary
-from statistics.windows import Window
+from stats.figures import summary
+from stats.windows import Window
 
 pytestmark = pytest.mark.smoke
 

@@ -16,10 +16,10 @@ from openpyxl import load_workbook
 
 from core.identifiers import mask_identifier
 from core.types import utcnow
-from statistics import breakdowns
-from statistics.figures import summary
-from statistics.models import Report, ReportStatus
-from statistics.windows import Window
+from stats import breakdowns
+from stats.figures import summary
+from stats.models import Report, ReportStatus
+from stats.windows import Window
 from tests.factories import PASSWORD
 from tests.portal.test_api_stats import FROM, TO
 from tests.portal.test_web_support import csrf_token, login, text

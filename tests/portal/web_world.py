@@ -28,8 +28,8 @@ from sqlalchemy.engine import Connection
 from core.db import Base
 from core.types import utcnow
 from credit_profile.borrowers import today_local
-from statistics.exports import Column, Table, to_xlsx
-from statistics.models import Report, ReportStatus
+from stats.exports import Column, Table, to_xlsx
+from stats.models import Report, ReportStatus
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory
 from tests.portal import api_helpers
 from tests.portal.api_helpers import register_body, token, uscc

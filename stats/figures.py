@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.lanes import in_lanes
 from core.reference import CITY_CODE
-from statistics.statements import (
+from stats.statements import (
     LOAN_COLUMNS,
     Rows,
     Task,
@@ -25,7 +25,7 @@ from statistics.statements import (
     merge_loan_figures,
     need_figures,
 )
-from statistics.windows import (
+from stats.windows import (
     FIGURE_FIELDS,
     NEED_FIELDS,
     RATE_PLACES,

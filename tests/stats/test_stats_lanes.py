@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from core import lanes
-from statistics import figures
-from statistics.windows import Window
+from stats import figures
+from stats.windows import Window
 from tests.conftest import IS_POSTGRES
 from tests.factories import bind_factories
-from tests.statistics.test_stats_properties import assert_matches_reference, insert, make_world, seeded_case
+from tests.stats.test_stats_properties import assert_matches_reference, insert, make_world, seeded_case
 
 pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="lanes are PostgreSQL's")
 

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from core.sql import duration_us, grouped_medians
 from matching.models import Lead, LeadStatus, Loan, Need, NeedStatus
 from products.models import Institution
-from statistics.figures import loan_plan, run_plans, single, window_header
-from statistics.statements import LOAN_COLUMNS, lead_figures
-from statistics.windows import (
+from stats.figures import loan_plan, run_plans, single, window_header
+from stats.statements import LOAN_COLUMNS, lead_figures
+from stats.windows import (
     RATE_PLACES,
     Keyed,
     Window,

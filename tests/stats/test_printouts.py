@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
-from statistics.exports import Column, Table, to_xlsx
-from statistics.printouts import workbook_pdf
+from stats.exports import Column, Table, to_xlsx
+from stats.printouts import workbook_pdf
 
 pytestmark = pytest.mark.smoke
 

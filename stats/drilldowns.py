@@ -17,10 +17,10 @@ from core.types import SHANGHAI
 from credit_profile.models import Borrower, BorrowerKind
 from matching.models import FINAL_NEED_STATUSES, Lead, LeadStatus, Loan, Need
 from products.models import Institution, Product
-from statistics.breakdowns import NotAttributableError, tag_products
-from statistics.funnels import need_reached, sla_breach
-from statistics.maturities import loan_maturity
-from statistics.windows import BUSINESS_KINDS, CREDIT, INCLUSIVE_LINE, Window, in_region
+from stats.breakdowns import NotAttributableError, tag_products
+from stats.funnels import need_reached, sla_breach
+from stats.maturities import loan_maturity
+from stats.windows import BUSINESS_KINDS, CREDIT, INCLUSIVE_LINE, Window, in_region
 
 MAX_DRILLDOWN_ROWS = 50_000
 

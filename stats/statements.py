@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from core.sql import AnySelect, grouped_medians, median_aggregate, median_of_middles
 from credit_profile.models import BorrowerKind
 from matching.models import FINAL_NEED_STATUSES, Lead, Loan, Need, NeedStatus
-from statistics.windows import BUSINESS_KINDS, CREDIT, INCLUSIVE_LINE, TOTAL, Keyed, Window, in_region
+from stats.windows import BUSINESS_KINDS, CREDIT, INCLUSIVE_LINE, TOTAL, Keyed, Window, in_region
 
 
 @contextmanager

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 from core.i18n import N_
 from core.reference import BORROWER_KINDS, CITY_CODE, CITY_NAME, COLLATERAL_KINDS, REGIONS
 from core.types import SHANGHAI, utcnow
-from statistics import breakdowns, drilldowns, funnels, maturities
-from statistics.figures import summary
-from statistics.windows import FIGURE_FIELDS, SUMMARY_FIELDS, Window
+from stats import breakdowns, drilldowns, funnels, maturities
+from stats.figures import summary
+from stats.windows import FIGURE_FIELDS, SUMMARY_FIELDS, Window
 
 Translate = Callable[[str], str]
 

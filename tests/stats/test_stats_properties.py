@@ -17,11 +17,11 @@ from core.reference import CITY_CODE
 from core.sql import add_months_py
 from core.types import SHANGHAI
 from matching.models import Lead, Loan, Need
-from statistics import breakdowns, drilldowns, funnels
-from statistics.figures import figures, summary
-from statistics.windows import SUMMARY_FIELDS, Window
+from stats import breakdowns, drilldowns, funnels
+from stats.figures import figures, summary
+from stats.windows import SUMMARY_FIELDS, Window
 from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory
-from tests.statistics.reference_stats import Reference, add_months, load, median_hours, micros
+from tests.stats.reference_stats import Reference, add_months, load, median_hours, micros
 
 COUNTIES = ("360802", "360803", "360881")
 BASE = dt.datetime(2025, 12, 1, tzinfo=SHANGHAI)

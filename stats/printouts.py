@@ -1,4 +1,4 @@
-"""A monthly report as PDF: the workbook `statistics.exports.to_xlsx` made, drawn as pages to print or file.
+"""A monthly report as PDF: the workbook `stats.exports.to_xlsx` made, drawn as pages to print or file.
 
 The PDF is made from the stored workbook whenever it is asked for, so both files always hold the same
 figures and nothing new is stored. Pure computation, no I/O.

@@ -18,10 +18,10 @@ from core.i18n import N_
 from core.outbox import add_job
 from core.reference import CITY_CODE, REGIONS
 from core.types import SHANGHAI, utcnow
-from statistics.errors import ReportNotFoundError, ReportNotReadyError
-from statistics.exports import Table, build_table, region_name, to_xlsx
-from statistics.models import Report, ReportStatus
-from statistics.windows import Window
+from stats.errors import ReportNotFoundError, ReportNotReadyError
+from stats.exports import Table, build_table, region_name, to_xlsx
+from stats.models import Report, ReportStatus
+from stats.windows import Window
 
 REPORT_JOB = "build_monthly_report"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -124,7 +124,7 @@ def report_pdf(session: Session, report_id: int, *, viewer_region: str | None) -
     """(filename, content type, bytes) of a finished report as PDF, drawn from its stored workbook so
     that both files hold the same figures. Raises ReportNotFoundError, ReportNotReadyError."""
     # Imported here: ReportLab costs every web and worker process 15 MB, and few ever draw a PDF.
-    from statistics.printouts import PDF_TYPE, workbook_pdf
+    from stats.printouts import PDF_TYPE, workbook_pdf
 
     report, content = _finished(session, report_id, viewer_region)
     title = f"吉惠通普惠金融月度监测报表 {report.month} {region_name(report.region_code)}"

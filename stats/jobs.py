@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from core import runtime
-from statistics import reports
-from statistics.models import Report
+from stats import reports
+from stats.models import Report
 
 
 def build_monthly_report(report_id: int) -> None:

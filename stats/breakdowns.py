@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from core.reference import BORROWER_KINDS, INDUSTRY_SECTIONS, PRODUCT_TAGS, REGIONS
 from matching.models import Lead, Loan, Need
 from products.models import Institution, Product
-from statistics.figures import figures, figures_plan, figures_with_total, run_plans, summary_of, window_header
-from statistics.windows import RATE_PLACES, SHARE_PLACES, Grouping, Keyed, Window, ratio
+from stats.figures import figures, figures_plan, figures_with_total, run_plans, summary_of, window_header
+from stats.windows import RATE_PLACES, SHARE_PLACES, Grouping, Keyed, Window, ratio
 
 DIMENSIONS = ("county", "institution", "industry", "kind", "tag")
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, aliased
 from core.sql import add_months
 from credit_profile.models import Borrower
 from matching.models import Loan, Need, NeedStatus
-from statistics.figures import window_header
-from statistics.windows import Window, amount_text, in_region
+from stats.figures import window_header
+from stats.windows import Window, amount_text, in_region
 
 MATURITY_BANDS = ((0, 30), (31, 60), (61, 90))
 
