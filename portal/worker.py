@@ -37,6 +37,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry, Worker, get_current_job
 from rq.exceptions import NoSuchJobError
+from rq.executions import Execution
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
@@ -321,15 +322,18 @@ def requeue_abandoned_jobs(settings: Settings) -> list[str]:
     registry = StartedJobRegistry(queue=q)
     requeued = []
     for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+        execution = Execution(execution_id, job_id, connection=connection)
         try:
             job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
-        except NoSuchJobError:
-            connection.zrem(registry.key, f"{job_id}:{execution_id}")
+        except NoSuchJobError:  # deleted under the registry: drop its entry
+            registry.remove_execution(execution)
             continue
         if not _worker_is_dead(connection, job.worker_name):
             continue
-        connection.zrem(registry.key, f"{job_id}:{execution_id}")
-        q.enqueue_job(job)
+        with connection.pipeline() as pipeline:  # out of the started registry and the job's executions
+            execution.delete(job, pipeline)
+            pipeline.execute()
+        q.enqueue_job(job, at_front=True)
         log.warning("job %s abandoned by dead worker %s: requeued", job_id, job.worker_name)
         requeued.append(job_id)
     return requeued
