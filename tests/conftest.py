@@ -1,7 +1,8 @@
 """Test harness: real PostgreSQL and Redis where reachable (required with REQUIRE_SERVICES=1), else SQLite.
 
-Without Redis no worker thread runs under TESTING: the jobs a request or a CLI command wrote run right
-after it returns, in the test's own thread (`drain`), never inside it. The schema is built by
+Without Redis no worker thread runs under TESTING; instead the jobs a commit wrote run right after it, in
+the test's thread (`jobs_run_at_commit`), so that a test sees their effects at once. The app itself never
+does this: tests of the worker thread restore `JOBS_COMMITTED` (the real hand-over). The schema is built by
 `alembic upgrade head` once per run; each test runs inside a transaction that is
 rolled back at the end (the portal's commits become savepoint releases). Tests that need real commits
 from several connections (concurrency, workers) use the `committed_db` fixture instead.
@@ -18,8 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient, FlaskCliRunner
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import create_engine, text
@@ -30,9 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import crypto
 from core.db import Base, make_engine
 from core.settings import Settings
+from portal import worker
 from portal.app import create_app
 from portal.cli import alembic_config
-from portal.worker import run_pending
 from tests.factories import bind_factories
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -47,37 +46,6 @@ REDIS_CLAIM_SECONDS = 4 * 3600
 # writing encrypted columns work without an app.
 TEST_DATA_KEY = "JefESS6cVuwb8vlqHRkt-rcwEWZVyO-wtbqkoVEtYNs="
 crypto.configure((TEST_DATA_KEY,))
-
-
-def drain(app: Flask) -> int:
-    """Run the jobs pending in the app's database here and now, as its worker thread would (no Redis);
-    returns how many ran."""
-    if app.extensions["jihuitong.settings"].redis_url:
-        return 0
-    return run_pending(app.extensions["jihuitong.session_factory"])
-
-
-class DrainingClient(FlaskClient):
-    """The test client: after each request (never during it), the jobs it wrote run (`drain`)."""
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        response = super().open(*args, **kwargs)
-        drain(self.application)
-        return response
-
-
-class DrainingCliRunner(FlaskCliRunner):
-    """The CLI runner: after each command, the jobs it wrote run (`drain`), as the next start would."""
-
-    def invoke(self, *args: Any, **kwargs: Any) -> Any:
-        result = super().invoke(*args, **kwargs)
-        drain(self.app)
-        return result
-
-
-# Every app the tests build, also those built inside a test module.
-Flask.test_client_class = DrainingClient
-Flask.test_cli_runner_class = DrainingCliRunner
 
 
 def _postgres_url() -> str | None:
@@ -168,6 +136,22 @@ def reset_schema(engine: Engine) -> None:
         config = alembic_config(str(engine.url))
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+JOBS_COMMITTED = worker.jobs_committed
+
+
+@pytest.fixture(autouse=True)
+def jobs_run_at_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where production would wake the worker thread (none runs in tests), run the pending jobs here."""
+
+    def run_now(factory: sessionmaker[Session], settings: Settings, thread: Any) -> None:
+        if thread is None and not settings.redis_url:
+            worker.run_pending(factory)
+        else:
+            JOBS_COMMITTED(factory, settings, thread)
+
+    monkeypatch.setattr(worker, "jobs_committed", run_now)
 
 
 @pytest.fixture(scope="session")

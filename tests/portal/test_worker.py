@@ -16,7 +16,6 @@ from pathlib import Path
 import click
 import pytest
 from flask import has_request_context
-from flask.testing import FlaskClient
 from redis import Redis
 from rq import Queue
 from rq.cron import CronScheduler
@@ -32,7 +31,7 @@ from matching.models import Lead, Need, NeedStatus
 from matching.services import NeedInput, submit_need
 from portal import worker
 from portal.app import create_app
-from tests.conftest import DATABASE_URL, IS_POSTGRES, TEST_DATA_KEY, make_settings
+from tests.conftest import DATABASE_URL, IS_POSTGRES, JOBS_COMMITTED, TEST_DATA_KEY, make_settings
 from tests.factories import (
     PASSWORD,
     BorrowerFactory,
@@ -292,7 +291,7 @@ def test_without_redis_the_app_starts_a_worker_thread_that_drains_what_is_pendin
     ran = _record_threads(monkeypatch, "match_need")
 
     quiet = create_app(make_settings(testing=True), session_factory=factory)
-    assert "jihuitong.worker" not in quiet.extensions  # tests drain themselves
+    assert "jihuitong.worker" not in quiet.extensions  # tests run jobs at commit (conftest)
     with click.Context(click.Command("seed-demo"), info_name="seed-demo"):
         cli = create_app(make_settings(testing=False), session_factory=factory)
     assert "jihuitong.worker" not in cli.extensions  # CLI commands never run jobs
@@ -329,9 +328,9 @@ def test_a_request_commit_only_wakes_the_worker_thread_and_runs_no_job(committed
         "declared_prior_loan": False,
     }
 
-    # Under TESTING no thread runs and nothing drains: a commit leaves the job pending.
+    monkeypatch.setattr(worker, "jobs_committed", JOBS_COMMITTED)  # the app's own, not the harness's
+    # Under TESTING no thread runs: a commit leaves the job pending.
     quiet = create_app(make_settings(testing=True), session_factory=factory)
-    quiet.test_client_class = FlaskClient
     client = quiet.test_client()
     worker.run_pending(factory)  # the first need's job
     ran.clear()
@@ -345,7 +344,6 @@ def test_a_request_commit_only_wakes_the_worker_thread_and_runs_no_job(committed
 
     # With the thread running, the request's commit wakes it and the job runs there.
     app = create_app(make_settings(testing=False, sweep_interval_seconds=3600), session_factory=factory)
-    app.test_client_class = FlaskClient
     thread = app.extensions["jihuitong.worker"]
     try:
         _wait_for_pass(thread, 1)
