@@ -32,7 +32,6 @@ def deliver_message(message_id: int) -> bool:
     return error is None
 
 
-@runtime.periodic
 def deliver_pending_messages() -> int:
     """The delivery sweep: send every pending message (and any left half-sent by a dead worker)."""
     with runtime.job_session() as session:
@@ -44,3 +43,10 @@ JOBS: dict[str, Callable[..., Any]] = {
     notifications.DELIVER_JOB: deliver_message,
     "deliver_pending_messages": deliver_pending_messages,
 }
+
+# Run every SWEEP_INTERVAL_SECONDS (core.runtime.Periodic): rq.cron with Redis, the app's thread without.
+PERIODIC: tuple[runtime.Periodic, ...] = (
+    runtime.Periodic("deliver_pending_messages", deliver_pending_messages),
+)
+# Jobs someone is waiting for run before bulk ones (none here: deliveries are the bulk).
+INTERACTIVE: frozenset[str] = frozenset()

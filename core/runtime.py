@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +24,6 @@ class _Runtime:
 
 
 _runtime = _Runtime()
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def bind(factory: sessionmaker[Session], settings: Settings) -> None:
@@ -67,15 +66,21 @@ def job_session() -> Iterator[Session]:
         session.close()
 
 
-def periodic(func: F) -> F:
-    """Mark a job as periodic: run every SWEEP_INTERVAL_SECONDS, with no arguments.
+@dataclass(frozen=True)
+class Periodic:
+    """A job run on a schedule, declared in its package's `jobs.py` (`PERIODIC`) under its `JOBS` name.
 
-    The rq worker's scheduler runs it (one job per period, whatever the number of workers), or the
-    embedded loop when no Redis is configured. It must be idempotent.
+    `interval` is in seconds, `cron` a crontab line in UTC (rq.cron's croniter); with neither, the job
+    runs every SWEEP_INTERVAL_SECONDS. With Redis, `flask cron` hands the declarations to rq's
+    CronScheduler; without, the web process's worker thread runs the same ones on the same schedule.
+    The function takes no arguments and must be idempotent.
     """
-    func.periodic = True  # type: ignore[attr-defined]
-    return func
 
+    name: str
+    func: Callable[[], Any]
+    interval: int | None = None
+    cron: str | None = None
 
-def is_periodic(func: Callable[..., Any]) -> bool:
-    return getattr(func, "periodic", False) is True
+    def __post_init__(self) -> None:
+        if self.interval is not None and self.cron is not None:
+            raise ValueError(f"periodic job {self.name}: an interval or a cron line, not both")

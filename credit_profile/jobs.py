@@ -35,10 +35,9 @@ def recompute_all_scores() -> None:
         after = batch[-1]
 
 
-@runtime.periodic
 def expire_consents() -> int:
-    """The expiry sweep (daily): mark consents past their last day expired (the service queues their
-    borrowers' rescoring, and the rescoring their re-matching).
+    """The expiry sweep: mark consents past their last day expired (the service queues their borrowers'
+    rescoring, and the rescoring their re-matching).
 
     Safe to run twice: an already expired consent is not marked again. Returns how many it marked.
     """
@@ -48,9 +47,9 @@ def expire_consents() -> int:
     return len(expired)
 
 
-@runtime.periodic
 def purge_expired_data() -> int:
-    """The retention sweep (daily): delete data held only under consents ended over RETENTION_DAYS ago.
+    """The retention sweep (daily, 03:00 Asia/Shanghai): delete data held only under consents ended
+    over RETENTION_DAYS ago.
 
     Safe to run twice: a second run finds nothing left to delete. What was deleted is kept as DataPurge
     rows. Returns how many records it deleted.
@@ -67,3 +66,12 @@ JOBS: dict[str, Callable[..., Any]] = {
     "expire_consents": expire_consents,
     "purge_expired_data": purge_expired_data,
 }
+
+# The expiry sweep every SWEEP_INTERVAL_SECONDS (a consent ends with its day); the retention sweep once a
+# day at 19:00 UTC = 03:00 Asia/Shanghai. rq.cron with Redis (`flask cron`), the app's thread without.
+PERIODIC: tuple[runtime.Periodic, ...] = (
+    runtime.Periodic("expire_consents", expire_consents),
+    runtime.Periodic("purge_expired_data", purge_expired_data, cron="0 19 * * *"),
+)
+# A borrower's new score after their consent or data changed (they look at it next).
+INTERACTIVE: frozenset[str] = frozenset({rescoring.RESCORE_JOB})

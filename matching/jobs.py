@@ -1,6 +1,7 @@
 """Background jobs of the matching package: primitive ids in, own session, safe to run twice.
 
-Jobs marked `@runtime.periodic` are the sweeps the scheduler runs every SWEEP_INTERVAL_SECONDS.
+`PERIODIC` declares the sweeps run on a schedule (core.runtime.Periodic); `INTERACTIVE` names the jobs
+a person is waiting for, run before bulk work such as deliveries.
 `FOLLOW_UPS` names jobs the worker queues (through the outbox) after another package's job has run,
 so that credit_profile never has to import matching: a new score re-matches the borrower's needs.
 """
@@ -23,7 +24,6 @@ def match_need(need_id: int) -> None:
         dispatch.match_need(session, need_id, top_n=runtime.settings().dispatch_top_n)
 
 
-@runtime.periodic
 def expire_overdue_leads() -> int:
     """The SLA sweep: expire unclaimed leads past due and re-dispatch their needs, one need per
     transaction (a long sweep never holds many needs locked against claims)."""
@@ -39,7 +39,6 @@ def expire_overdue_leads() -> int:
     return expired
 
 
-@runtime.periodic
 def sweep_stale_leads() -> int:
     """The stale sweep: flag claimed leads left without progress, release those flagged too long; one
     lead per transaction."""
@@ -55,7 +54,6 @@ def sweep_stale_leads() -> int:
     return changed
 
 
-@runtime.periodic
 def send_renewal_reminders() -> int:
     """Remind applicants 60, 30 and 15 days before a declared renewal falls due (each once)."""
     with runtime.job_session() as session:
@@ -105,3 +103,12 @@ FOLLOW_UPS: dict[str, tuple[str, ...]] = {
     # every score changed with the active scorecard: every open need may now fit other products
     RESCORE_ALL_JOB: (rematching.REMATCH_JOB,),
 }
+
+# Sweeps, every SWEEP_INTERVAL_SECONDS: rq.cron with Redis (`flask cron`), the app's thread without.
+PERIODIC: tuple[runtime.Periodic, ...] = (
+    runtime.Periodic("expire_overdue_leads", expire_overdue_leads),
+    runtime.Periodic("sweep_stale_leads", sweep_stale_leads),
+    runtime.Periodic("send_renewal_reminders", send_renewal_reminders),
+)
+# A first matching round: the applicant watches the need.
+INTERACTIVE: frozenset[str] = frozenset({needs.MATCH_JOB})

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
+import click
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import Response, g, render_template, request
@@ -159,32 +159,24 @@ def create_app(
     from portal.cli import register_cli
 
     register_cli(app)
-    if not settings.redis_url and not settings.testing and settings.sweep_interval_seconds > 0:
-        _start_sweeper_with_first_request(app, session_factory, settings)
-    # Last: answering from what is kept skips the hooks after it (rate limits and the sweeper run first).
+    if not settings.redis_url and not settings.testing and not _in_cli_command():
+        from portal.worker import start_embedded_worker
+
+        app.extensions["jihuitong.worker"] = start_embedded_worker(session_factory, settings)
+    # Last: answering from what is kept skips the hooks after it (rate limits run first).
     app.before_request(serve_kept)
     return app
 
 
-def _start_sweeper_with_first_request(
-    app: APIFlask, session_factory: sessionmaker[Session], settings: Settings
-) -> None:
-    """Without Redis, the periodic sweeps run in a daemon thread of the web process.
+def _in_cli_command() -> bool:
+    """True while a `flask` command other than `run` builds the app.
 
-    It starts with the first request rather than here, so that CLI commands (migrations, seeding),
-    which build the app too, never sweep a database they are still changing.
+    Without Redis the app starts its worker thread as it is built, for gunicorn and `flask run`; a CLI
+    command (migrations, seeding) builds the app too but must not run jobs against a database it is
+    still changing: what it writes waits for the next start of the web process, which drains it.
     """
-    lock = threading.Lock()
-
-    @app.before_request
-    def start_sweeper() -> None:
-        if "jihuitong.sweeper" in app.extensions:
-            return
-        with lock:
-            if "jihuitong.sweeper" not in app.extensions:
-                from portal.worker import start_sweeper
-
-                app.extensions["jihuitong.sweeper"] = start_sweeper(session_factory, settings)
+    context = click.get_current_context(silent=True)
+    return context is not None and context.info_name != "run"
 
 
 def _schema_name(schema: Any) -> str:

@@ -1,4 +1,4 @@
-"""Command-line operations: migrations, demo data, the first admin, data import, sweeps, the rq worker."""
+"""Command-line operations: migrations, demo data, the first admin, data import, sweeps, rq worker, cron."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def consent_sweep() -> None:
 
 @click.command("relay-outbox")
 def relay_outbox_command() -> None:
-    """把积压的后台任务交给队列（Redis 恢复后使用）。"""
+    """把积压的后台任务交给队列（Redis 恢复后使用；未配置 Redis 时在本进程内执行）。"""
     from portal.db import session_factory
     from portal.worker import relay_outbox
 
@@ -161,13 +161,29 @@ def relay_outbox_command() -> None:
 @click.command("worker")
 @click.option("--burst", is_flag=True, help=N_("处理完队列后退出"))
 def worker(burst: bool) -> None:
-    """启动 rq worker（JSON 序列化，含调度器）。"""
+    """启动 rq worker（JSON 序列化，含重试调度器；定时任务由 cron 命令投递）。"""
     from portal.worker import run_worker
 
     settings = _settings()
     if not settings.redis_url:
-        raise click.ClickException(_("未配置 REDIS_URL：嵌入式模式下任务在 Web 进程内执行，无需 worker"))
+        raise click.ClickException(
+            _("未配置 REDIS_URL：嵌入式模式下任务由 Web 进程的后台线程执行，无需 worker")
+        )
     run_worker(current_app.extensions["jihuitong.session_factory"], settings, burst=burst)
+
+
+@click.command("cron")
+def cron() -> None:
+    """启动 rq 定时调度（rq.cron）：按各模块声明的周期投递定时任务；全站只运行一个。"""
+    from portal.worker import CronAlreadyRunning, run_cron
+
+    settings = _settings()
+    if not settings.redis_url:
+        raise click.ClickException(_("未配置 REDIS_URL：嵌入式模式下定时任务由 Web 进程的后台线程执行"))
+    try:
+        run_cron(settings)
+    except CronAlreadyRunning as exc:
+        raise click.ClickException(_("已有定时调度进程在运行：%(names)s", names=str(exc))) from exc
 
 
 @click.command("rotate-data-key")
@@ -222,6 +238,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_demo)
     app.cli.add_command(worker)
+    app.cli.add_command(cron)
     app.cli.add_command(relay_outbox_command)
     app.cli.add_command(import_data)
     app.cli.add_command(consent_sweep)

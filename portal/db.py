@@ -1,4 +1,4 @@
-"""One SQLAlchemy session per request, committed once by the view; outbox jobs relayed after commit."""
+"""One SQLAlchemy session per request, committed once; the jobs it wrote are handed on after commit."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ def db() -> Session:
 
 
 def commit() -> None:
-    """Commit the request's work, then hand any jobs it wrote to the queue (or run them in-process)."""
+    """Commit the request's work, then hand any jobs it wrote on: to rq, or (no Redis) by waking the
+    app's worker thread. No job ever runs here."""
     session = db()
     session.commit()
-    from portal.worker import relay_outbox
+    from portal.worker import jobs_committed
 
-    relay_outbox(session_factory(), current_app.extensions["jihuitong.settings"])
+    extensions = current_app.extensions
+    jobs_committed(session_factory(), extensions["jihuitong.settings"], extensions.get("jihuitong.worker"))
 
 
 def close_session(_exc: BaseException | None = None) -> None:

@@ -27,3 +27,6 @@ def build_monthly_report(report_id: int) -> None:
 
 
 JOBS: dict[str, Callable[..., Any]] = {reports.REPORT_JOB: build_monthly_report}
+
+# A monthly report: the office waits for it.
+INTERACTIVE: frozenset[str] = frozenset({reports.REPORT_JOB})

@@ -1,6 +1,9 @@
 """Test harness: real PostgreSQL and Redis where reachable (required with REQUIRE_SERVICES=1), else SQLite.
 
-The schema is built by `alembic upgrade head` once per run; each test runs inside a transaction that is
+Without Redis no worker thread runs under TESTING; instead the jobs a commit wrote run right after it, in
+the test's thread (`jobs_run_at_commit`), so that a test sees their effects at once. The app itself never
+does this: tests of the worker thread restore `JOBS_COMMITTED` (the real hand-over). The schema is built by
+`alembic upgrade head` once per run; each test runs inside a transaction that is
 rolled back at the end (the portal's commits become savepoint releases). Tests that need real commits
 from several connections (concurrency, workers) use the `committed_db` fixture instead.
 """
@@ -26,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import crypto
 from core.db import Base, make_engine
 from core.settings import Settings
+from portal import worker
 from portal.app import create_app
 from portal.cli import alembic_config
 from tests.factories import bind_factories
@@ -132,6 +136,22 @@ def reset_schema(engine: Engine) -> None:
         config = alembic_config(str(engine.url))
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+JOBS_COMMITTED = worker.jobs_committed
+
+
+@pytest.fixture(autouse=True)
+def jobs_run_at_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where production would wake the worker thread (none runs in tests), run the pending jobs here."""
+
+    def run_now(factory: sessionmaker[Session], settings: Settings, thread: Any) -> None:
+        if thread is None and not settings.redis_url:
+            worker.run_pending(factory)
+        else:
+            JOBS_COMMITTED(factory, settings, thread)
+
+    monkeypatch.setattr(worker, "jobs_committed", run_now)
 
 
 @pytest.fixture(scope="session")

@@ -233,10 +233,21 @@ def test_stale_jobs_of_a_dead_worker_are_requeued_at_once(redis_url):
     alive.register_birth()  # this process: alive, must not be touched
     registry = StartedJobRegistry(queue=q)
     assert registry.get_job_ids(cleanup=False) == ["outbox-stale"]
+    assert len(job.get_executions()) == 1
+    gone = Queue(QUEUE_NAME, connection=redis, serializer=JSONSerializer).enqueue("builtins.len", "x")
+    q.pop_job_id()
+    with redis.pipeline() as pipe:
+        gone.prepare_for_execution(worker.name, pipe)
+        worker.prepare_execution(gone)
+        pipe.execute()
+    redis.delete(gone.key)  # a started job whose hash expired: its registry entry stays behind
+    assert sorted(registry.get_job_ids(cleanup=False)) == sorted(["outbox-stale", gone.id])
 
     assert requeue_abandoned_jobs(make_settings(redis_url=redis_url)) == ["outbox-stale"]
     assert registry.get_job_ids(cleanup=False) == []
     assert q.job_ids == ["outbox-stale"]
+    # Through rq's own execution cleanup, not a bare ZREM: the dead run's record is gone with its entry.
+    assert job.get_executions() == []
     assert requeue_abandoned_jobs(make_settings(redis_url=redis_url)) == []
 
 

@@ -1,4 +1,5 @@
-"""The rq side: periodic scheduling, a real worker in burst mode, a worker killed mid-match, the embedded loop."""
+"""The rq side: periodic declarations on rq.cron, a real worker in burst mode, a worker killed mid-match,
+and without Redis the app's worker thread."""
 
 from __future__ import annotations
 
@@ -7,25 +8,39 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
 
+import click
 import pytest
+from flask import has_request_context
 from redis import Redis
 from rq import Queue
-from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from rq.cron import CronScheduler
+from rq.job import Job
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
 from core import runtime
-from core.models import MessageStatus, OutboxJob, OutgoingMessage, StatusEvent
+from core.models import MessageStatus, OutboxJob, OutgoingMessage, StatusEvent, User
+from core.outbox import add_job
 from matching.models import Lead, Need, NeedStatus
 from matching.needs import NeedInput, submit_need
 from portal import worker
 from portal.app import create_app
-from tests.conftest import DATABASE_URL, IS_POSTGRES, TEST_DATA_KEY, make_settings
-from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory, bind_factories
+from tests.conftest import DATABASE_URL, IS_POSTGRES, JOBS_COMMITTED, TEST_DATA_KEY, make_settings
+from tests.factories import (
+    PASSWORD,
+    BorrowerFactory,
+    InstitutionFactory,
+    ProductFactory,
+    UserFactory,
+    bind_factories,
+)
+from tests.portal.api_helpers import token
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -35,33 +50,50 @@ def _queue(redis_url: str) -> Queue:
     return Queue(worker.QUEUE_NAME, connection=Redis.from_url(redis_url), serializer=JSONSerializer)
 
 
-def test_every_periodic_job_is_scheduled_once_per_period_however_many_workers_start(redis_url, monkeypatch):
-    assert {
+def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_url, monkeypatch):
+    declared = {
         "expire_overdue_leads",
         "sweep_stale_leads",
         "send_renewal_reminders",
         "deliver_pending_messages",
-    } <= set(worker.periodic_jobs())
-    monkeypatch.setitem(worker.JOBS, "consent_expiry", runtime.periodic(lambda: None))
-    monkeypatch.setitem(worker.JOBS, "not_periodic", lambda: None)
-    settings = make_settings(redis_url=redis_url, sweep_interval_seconds=300)
+        "expire_consents",
+        "purge_expired_data",
+    }
+    assert set(worker.periodic_jobs()) == declared
+    extra = runtime.Periodic("extra_every_minute", lambda: None, interval=60)
+    monkeypatch.setattr(worker, "PERIODIC", (*worker.PERIODIC, extra))
     connection = Redis.from_url(redis_url)
-    now = 1_800_000_123.0
-    period = int(now // 300)
 
-    first = worker.schedule_periodic(connection, settings, now=now)
-    assert worker.schedule_periodic(connection, settings, now=now) == []  # a second worker
-    assert worker.schedule_periodic(connection, settings, now=now + 100) == []  # later, same period
-
-    names = set(worker.periodic_jobs())
-    assert "consent_expiry" in names and "not_periodic" not in names
-    assert sorted(first) == sorted(
-        worker.periodic_job_id(name, p) for name in names for p in (period, period + 1)
+    scheduler = worker.cron_scheduler(
+        connection, make_settings(redis_url=redis_url, sweep_interval_seconds=300)
     )
+
+    assert isinstance(scheduler, CronScheduler)
+    schedule = {job.name: (job.interval, job.cron) for job in scheduler.get_jobs()}
+    assert schedule == {
+        **dict.fromkeys(declared - {"purge_expired_data"}, (300, None)),
+        "purge_expired_data": (None, "0 19 * * *"),
+        "extra_every_minute": (60, None),
+    }
+    enqueued = {job.name for job in scheduler.enqueue_jobs()}
+    assert enqueued == set(schedule) - {"purge_expired_data"}  # interval jobs at once, the cron line later
     queue = _queue(redis_url)
-    assert sorted(queue.job_ids) == sorted(worker.periodic_job_id(name, period) for name in names)
-    scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()
-    assert sorted(scheduled) == sorted(worker.periodic_job_id(name, period + 1) for name in names)
+    jobs = [Job.fetch(job_id, connection=connection, serializer=JSONSerializer) for job_id in queue.job_ids]
+    assert sorted((job.func_name, list(job.args)) for job in jobs) == sorted(
+        ("portal.worker.run_periodic", [name]) for name in enqueued
+    )
+    assert worker.cron_scheduler(connection, make_settings(sweep_interval_seconds=0)).get_jobs() == []
+
+
+def test_a_second_cron_scheduler_refuses_to_start_while_one_is_alive(redis_url):
+    settings = make_settings(redis_url=redis_url)
+    first = worker.cron_scheduler(Redis.from_url(redis_url), settings)
+    first.register_birth()
+    try:
+        with pytest.raises(worker.CronAlreadyRunning, match=first.name):
+            worker.run_cron(settings)
+    finally:
+        first.register_death()
 
 
 def _catalogue_and_need(factory, *, banks=3):
@@ -190,8 +222,8 @@ def _outbox_id(factory) -> int:
         return s.scalar(select(OutboxJob.id).where(OutboxJob.name == "match_need"))
 
 
-def test_without_redis_the_web_process_sweeps_in_a_thread_started_by_the_first_request(committed_db):
-    _engine, factory = committed_db
+def _overdue_lead(factory) -> int:
+    """A matched need whose only lead's SLA has passed: the SLA sweep will expire it."""
     with factory() as s:
         bind_factories(s)
         institution = InstitutionFactory()
@@ -219,26 +251,129 @@ def test_without_redis_the_web_process_sweeps_in_a_thread_started_by_the_first_r
             )
         )
         s.commit()
+        return need.id
 
-    quiet = create_app(make_settings(testing=True, sweep_interval_seconds=1), session_factory=factory)
-    quiet.test_client().get("/api/v1/reference/regions")
-    assert "jihuitong.sweeper" not in quiet.extensions
 
-    app = create_app(make_settings(testing=False, sweep_interval_seconds=1), session_factory=factory)
-    assert "jihuitong.sweeper" not in app.extensions  # building the app (CLI commands) starts nothing
-    app.test_client().get("/api/v1/reference/regions")
-    sweeper = app.extensions["jihuitong.sweeper"]
-    try:
-        with sweeper.ticked:
-            assert sweeper.ticked.wait_for(lambda: sweeper.ticks >= 1, timeout=60)
-    finally:
-        sweeper.stop()
-        sweeper.join(timeout=60)
-    app.test_client().get("/api/v1/reference/regions")
-    assert app.extensions["jihuitong.sweeper"] is sweeper  # one thread per process
+def _record_threads(monkeypatch, name: str) -> list[tuple[int, bool]]:
+    """Make job `name` note the thread it runs in and whether a request was being handled there."""
+    ran: list[tuple[int, bool]] = []
+    real = worker.JOBS[name]
+
+    def recording(**payload):
+        ran.append((threading.get_ident(), has_request_context()))
+        return real(**payload)
+
+    monkeypatch.setitem(worker.JOBS, name, recording)
+    return ran
+
+
+def _status(factory, need_id: int) -> str:
     with factory() as s:
-        assert s.scalar(select(Lead.status)) == "expired"
-        assert s.get(Need, need.id).status == NeedStatus.REJECTED  # nobody else to try
+        return s.get(Need, need_id).status
+
+
+def _eventually(predicate, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _wait_for_pass(thread: worker.EmbeddedWorker, passes: int) -> None:
+    with thread.passed:
+        assert thread.passed.wait_for(lambda: thread.passes >= passes, timeout=60)
+
+
+def test_without_redis_the_app_starts_a_worker_thread_that_drains_what_is_pending(committed_db, monkeypatch):
+    _engine, factory = committed_db
+    overdue_need = _overdue_lead(factory)
+    need_id = _catalogue_and_need(factory)  # its match_need job is pending, as the CLI leaves its jobs
+    ran = _record_threads(monkeypatch, "match_need")
+
+    quiet = create_app(make_settings(testing=True), session_factory=factory)
+    assert "jihuitong.worker" not in quiet.extensions  # tests run jobs at commit (conftest)
+    with click.Context(click.Command("seed-demo"), info_name="seed-demo"):
+        cli = create_app(make_settings(testing=False), session_factory=factory)
+    assert "jihuitong.worker" not in cli.extensions  # CLI commands never run jobs
+    assert ran == []
+
+    app = create_app(make_settings(testing=False, sweep_interval_seconds=3600), session_factory=factory)
+    thread = app.extensions["jihuitong.worker"]  # started with the app, before any request
+    try:
+        _wait_for_pass(thread, 1)
+        assert ran == [(thread.ident, False)]
+        _matched_once(factory, need_id, leads=3)
+        with factory() as s:  # the officers' SMS written by the match job were delivered in the same pass
+            statuses = s.scalars(select(OutgoingMessage.status)).all()
+            assert len(statuses) >= 3 and set(statuses) == {MessageStatus.SENT}
+            first_lead = select(Lead.status).where(Lead.need_id == overdue_need).order_by(Lead.id).limit(1)
+            assert s.scalar(first_lead) == "expired"  # the SLA sweep ran at start
+            assert s.scalar(select(func.count()).where(OutboxJob.completed_at.is_(None))) == 0
+    finally:
+        thread.stop()
+        thread.join(timeout=60)
+
+
+def test_a_request_commit_only_wakes_the_worker_thread_and_runs_no_job(committed_db, monkeypatch):
+    _engine, factory = committed_db
+    _catalogue_and_need(factory)
+    with factory() as s:
+        username = s.scalar(select(User.username).where(User.borrower_id.is_not(None)))
+    ran = _record_threads(monkeypatch, "match_need")
+    body = {
+        "amount": 200000,
+        "term_months": 12,
+        "purpose": "周转",
+        "collateral": "credit",
+        "declared_prior_loan": False,
+    }
+
+    monkeypatch.setattr(worker, "jobs_committed", JOBS_COMMITTED)  # the app's own, not the harness's
+    # Under TESTING no thread runs: a commit leaves the job pending.
+    quiet = create_app(make_settings(testing=True), session_factory=factory)
+    client = quiet.test_client()
+    worker.run_pending(factory)  # the first need's job
+    ran.clear()
+    response = client.post("/api/v1/needs", json=body, headers=token(client, username, PASSWORD))
+    assert response.status_code == 201
+    assert ran == []
+    with factory() as s:
+        row = s.scalars(select(OutboxJob).where(OutboxJob.completed_at.is_(None))).one()
+        assert (row.name, row.attempts, row.enqueued_at) == ("match_need", 0, None)
+    worker.run_pending(factory)
+
+    # With the thread running, the request's commit wakes it and the job runs there.
+    app = create_app(make_settings(testing=False, sweep_interval_seconds=3600), session_factory=factory)
+    thread = app.extensions["jihuitong.worker"]
+    try:
+        _wait_for_pass(thread, 1)
+        client = app.test_client()
+        headers = token(client, username, PASSWORD)
+        ran.clear()
+        response = client.post("/api/v1/needs", json=body, headers=headers)
+        assert response.status_code == 201
+        need_id = response.get_json()["id"]
+        _eventually(lambda: _status(factory, need_id) == NeedStatus.MATCHED)
+        assert ran == [(thread.ident, False)] and thread.ident != threading.get_ident()
+    finally:
+        thread.stop()
+        thread.join(timeout=60)
+
+
+def test_the_worker_thread_runs_interactive_jobs_before_bulk_deliveries(app, session_factory, monkeypatch):
+    order: list[str] = []
+    for name in ("deliver_message", "build_monthly_report", "match_need"):
+        monkeypatch.setitem(worker.JOBS, name, lambda name=name, **payload: order.append(name))
+    with session_factory() as s:
+        for i in range(5):
+            add_job(s, "deliver_message", f"deliver:{i}", message_id=i)
+        add_job(s, "build_monthly_report", "report:1", report_id=1)
+        add_job(s, "deliver_message", "deliver:5", message_id=5)
+        add_job(s, "match_need", "match:1", need_id=1)
+        s.commit()
+
+    assert worker.run_pending(session_factory) == 8
+    assert order == ["build_monthly_report", "match_need"] + ["deliver_message"] * 6
 
 
 def _past():
