@@ -31,7 +31,6 @@ from core.errors import (
 from core.reference import N_
 from core.settings import Settings
 from portal import filters
-from portal.caching import init_cache, serve_kept
 from portal.db import close_session, db
 from portal.extensions import babel, csrf, limiter, login_manager
 from portal.messages import STATUS_CODES, error_message, field_messages
@@ -141,7 +140,6 @@ def create_app(
     login_manager.login_message = _l("请先登录")
     login_manager.session_protection = "strong"
     limiter.init_app(app)
-    init_cache(app)
 
     filters.register(app)
     _register_errors(app)
@@ -161,8 +159,6 @@ def create_app(
     register_cli(app)
     if not settings.redis_url and not settings.testing and settings.sweep_interval_seconds > 0:
         _start_sweeper_with_first_request(app, session_factory, settings)
-    # Last: answering from what is kept skips the hooks after it (rate limits and the sweeper run first).
-    app.before_request(serve_kept)
     return app
 
 
