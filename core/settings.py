@@ -88,6 +88,8 @@ class Settings:
     stats_lanes: int = 3
     # Fernet keys for identifier and contact columns, newest first (core.crypto); see README.
     data_keys: tuple[str, ...] = ()
+    # The bench's floor pages (portal.floors), for bench/load.py only.
+    bench_floor_routes: bool = False
     testing: bool = False
     timezone: str = "Asia/Shanghai"
 
@@ -112,6 +114,7 @@ class Settings:
             "api_rate_limit": env.get("API_RATE_LIMIT") or "600 per minute",
             "secure_cookies": _bool(env.get("SECURE_COOKIES")),
             "trusted_proxies": _count("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES")),
+            "bench_floor_routes": _bool(env.get("BENCH_FLOOR_ROUTES")),
             "stats_lanes": _count("STATS_LANES", env.get("STATS_LANES"), 3),
         }
         if env.get("SECRET_KEY"):

@@ -153,6 +153,10 @@ def create_app(
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     register_web(app)
+    if settings.bench_floor_routes:
+        from portal.floors import register_floors
+
+        register_floors(app)
 
     from portal.cli import register_cli
 
