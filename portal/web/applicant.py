@@ -23,11 +23,10 @@ from matching.needs import (
     submit_need,
     withdraw_need,
 )
-from portal.api.credit import consent_dict, use_dict
-from portal.api.needs import need_dict
 from portal.auth import role_required, web_user
 from portal.db import commit, db
 from portal.forms import ActionForm, ConsentForm, NeedForm
+from portal.presenters import consent_dict, need_dict, use_dict
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
 from products.services import list_institutions
 
