@@ -69,25 +69,34 @@ class Hello(BenchUser):
         expect_page(self.client, "/healthz", "GET /healthz")
 
 
-class InboxPage(BenchUser):
+class SignedInOfficer(BenchUser):
+    abstract = True
+
     def prepare(self) -> None:
         web_login(self.client, OFFICER["username"])
 
+
+class OfficerWithToken(BenchUser):
+    abstract = True
+
+    def prepare(self) -> None:
+        self.auth = api_token(self.client, OFFICER["username"])
+
+
+# Each class declares its one task itself: a subclass would run its parent's tasks too.
+class InboxPage(SignedInOfficer):
     @task
     def inbox(self) -> None:
         expect_page(self.client, "/officer/leads", "GET /officer/leads", marker='href="/officer/leads/')
 
 
-class InboxApi(BenchUser):
-    def prepare(self) -> None:
-        self.auth = api_token(self.client, OFFICER["username"])
-
+class InboxApi(OfficerWithToken):
     @task
     def inbox(self) -> None:
         expect_page(self.client, "/api/v1/leads", "GET /api/v1/leads", marker='"items"', headers=self.auth)
 
 
-class InboxPageFloor(InboxPage):
+class InboxPageFloor(SignedInOfficer):
     @task
     def inbox(self) -> None:
         expect_page(
@@ -95,7 +104,7 @@ class InboxPageFloor(InboxPage):
         )
 
 
-class InboxApiFloor(InboxApi):
+class InboxApiFloor(OfficerWithToken):
     @task
     def inbox(self) -> None:
         path = "/api/v1/bench/floor/leads"
