@@ -9,11 +9,10 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Text, bindparam, cast, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.db import transaction_has_written
 from core.errors import AuthenticationError, InvalidInputError
 from core.models import AuthSession, Role, User
 from core.types import utcnow
@@ -116,7 +115,6 @@ _LIVE = (
     User.active.is_(True),
 )
 _LIVE_USER = select(User).where(*_LIVE)
-_LIVE_SNAPSHOT = select(cast(func.pg_current_snapshot(), Text)).where(*_LIVE)
 
 
 def _live(token: str, kind: str) -> dict[str, Any]:
@@ -126,34 +124,6 @@ def _live(token: str, kind: str) -> dict[str, Any]:
 def resolve_session(session: Session, token: str, *, kind: str) -> User | None:
     """The user behind a live token of this kind, or None (unknown, expired, revoked, inactive)."""
     return session.scalar(_LIVE_USER, _live(token, kind))
-
-
-def live_session_snapshot(connection: Connection, token: str, *, kind: str) -> str | None:
-    """The name of the database state now (as `database_snapshot`) if the token is live, else None.
-
-    One statement, for a connection outside any transaction (autocommit): whether a response kept for
-    this token may be given again costs a single round trip. PostgreSQL only.
-    """
-    return connection.scalar(_LIVE_SNAPSHOT, _live(token, kind))
-
-
-def database_snapshot(session: Session) -> str | None:
-    """A name for the committed state the session's transaction reads, or None where there is none.
-
-    On PostgreSQL it is the snapshot (`pg_current_snapshot()`: xmin, xmax and the transactions then in
-    progress): two equal names see exactly the same committed rows, and a commit anywhere changes the
-    name of every later snapshot. None on SQLite, and once this transaction has written itself (its own
-    uncommitted changes are not in the name), so that nothing is reused there.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return None
-    snapshot, written = session.execute(
-        select(
-            cast(func.pg_current_snapshot(), Text),
-            transaction_has_written(),
-        )
-    ).one()
-    return None if written else str(snapshot)
 
 
 def revoke_session(session: Session, token: str) -> None:

@@ -12,8 +12,10 @@ Where that cannot hold, the tasks run one after another on the caller's own sess
 results: on SQLite, inside a lane, and once the caller's transaction has written (its own uncommitted
 rows are invisible to any other connection; the tests' rolled-back transactions are such).
 
-Each process keeps LANES worker threads and a pool of LANES connections, created on first use (after a
-fork, so never shared between processes). A request waits for a free lane rather than open more.
+Each process keeps as many worker threads and connections as there are lanes (the STATS_LANES setting,
+default 3, bound by `configure` with the rest of the settings), created on first use (after a fork, so
+never shared between processes). A request waits for a free lane rather than open more. With
+STATS_LANES=1 (or 0) no lane is opened: every task runs one after another on the caller's session.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from core.db import make_engine, transaction_has_written
 
-LANES = 3
+LANES = 3  # the default of the STATS_LANES setting
 # pg_export_snapshot() names a snapshot as hexadecimal groups; nothing else is ever interpolated.
 _SNAPSHOT_NAME = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
 IN_LANE = "in_lane"
@@ -40,6 +42,20 @@ _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _executor: ThreadPoolExecutor | None = None
 _pid: int | None = None
+_lanes = LANES
+
+
+def configure(lanes: int) -> None:
+    """Run at most `lanes` statements side by side from now on; 1 or less: none (one after another)."""
+    global _lanes, _executor
+    if lanes == _lanes:
+        return
+    dispose()
+    with _lock:
+        _lanes = lanes
+        if _executor is not None:
+            _executor.shutdown(wait=False)
+        _executor = None
 
 
 def in_lanes(
@@ -53,7 +69,7 @@ def in_lanes(
     another on `session` itself. `prepare` is called on each lane's session before its task (settings
     local to that transaction). A task's exception is raised here after every task has ended.
     """
-    snapshot = _exported_snapshot(session) if len(tasks) > 1 else None
+    snapshot = _exported_snapshot(session) if len(tasks) > 1 and _lanes > 1 else None
     if snapshot is None:
         return [task(session) for task in tasks]
     engine = _lane_engine(session.get_bind())
@@ -97,7 +113,7 @@ def _lane_engine(bind: Any) -> Engine:
         if engine is None:
             engine = make_engine(
                 url,
-                pool_size=LANES,
+                pool_size=_lanes,
                 max_overflow=0,
                 isolation_level="REPEATABLE READ",
                 execution_options={"postgresql_readonly": True},
@@ -111,7 +127,7 @@ def _lane_executor() -> ThreadPoolExecutor:
     _forget_after_fork()
     with _lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=LANES, thread_name_prefix="lane")
+            _executor = ThreadPoolExecutor(max_workers=_lanes, thread_name_prefix="lane")
         return _executor
 
 

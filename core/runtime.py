@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import crypto
+from core import crypto, lanes
 from core.settings import Settings
 
 
@@ -27,11 +27,13 @@ _runtime = _Runtime()
 
 
 def bind(factory: sessionmaker[Session], settings: Settings) -> None:
-    """Bind the session factory and settings, and install the data keys (core.crypto).
+    """Bind the session factory and settings, and install the data keys (core.crypto) and the number of
+    statistics lanes (core.lanes).
 
     Raises crypto.DataKeyError when the settings carry no usable data key.
     """
     crypto.configure(settings.data_keys)
+    lanes.configure(settings.stats_lanes)
     _runtime.factory = factory
     _runtime.settings = settings
 

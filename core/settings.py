@@ -83,10 +83,13 @@ class Settings:
     # Reverse proxies in front of the app whose X-Forwarded-* headers are believed (0: none, so
     # the client's own headers are ignored); nginx alone in front is 1.
     trusted_proxies: int = 0
-    # How long a web process may go on showing the 金融超市 as it was (0: check on every request).
-    catalogue_cache_seconds: int = 1
+    # How many read-only statements of one statistics request run side by side on PostgreSQL, each on
+    # a connection of its own (core.lanes); 1 runs them one after another on the request's session.
+    stats_lanes: int = 3
     # Fernet keys for identifier and contact columns, newest first (core.crypto); see README.
     data_keys: tuple[str, ...] = ()
+    # The bench's floor pages (portal.floors), for bench/load.py only.
+    bench_floor_routes: bool = False
     testing: bool = False
     timezone: str = "Asia/Shanghai"
 
@@ -111,9 +114,8 @@ class Settings:
             "api_rate_limit": env.get("API_RATE_LIMIT") or "600 per minute",
             "secure_cookies": _bool(env.get("SECURE_COOKIES")),
             "trusted_proxies": _count("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES")),
-            "catalogue_cache_seconds": _count(
-                "CATALOGUE_CACHE_SECONDS", env.get("CATALOGUE_CACHE_SECONDS"), 1
-            ),
+            "bench_floor_routes": _bool(env.get("BENCH_FLOOR_ROUTES")),
+            "stats_lanes": _count("STATS_LANES", env.get("STATS_LANES"), 3),
         }
         if env.get("SECRET_KEY"):
             values["secret_key"] = env["SECRET_KEY"]

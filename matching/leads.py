@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,7 +16,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInputError, PermissionDeniedError
 from core.reference import REASON_CODES
 from core.types import SHANGHAI, money, utcnow
-from credit_profile.models import Borrower, CreditScore
+from credit_profile.models import CreditScore
 from credit_profile.scoring import institution_profile
 from matching.errors import (
     AlreadyClaimedError,
@@ -44,7 +42,6 @@ from matching.states import (
     set_need_status,
     settle_need_if_exhausted,
 )
-from products.models import Product
 
 # Who may move a claimed lead where; anything else is an illegal transition (409).
 LEAD_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -92,52 +89,6 @@ def list_leads(
         stmt.order_by(Lead.pushed_at.desc(), Lead.id.desc()).limit(limit).offset(offset)
     ).all()
     return rows, total
-
-
-@dataclass(frozen=True)
-class InboxRow:
-    """One line of an officer's inbox: what the list shows, nothing that names the borrower."""
-
-    id: int
-    status: str
-    sla_due_at: dt.datetime | None
-    borrower_kind: str
-    region_code: str
-    amount: Decimal
-    term_months: int
-    product_name: str
-
-
-def list_inbox(
-    session: Session, *, institution_id: int, status: str | None = None, limit: int = 20, offset: int = 0
-) -> tuple[list[InboxRow], int]:
-    """The institution's leads as its inbox lists them, newest first (the order of `list_leads`), and
-    their total count: one narrow statement over leads, needs, borrowers and products, which reads no
-    identifier (nothing to decrypt)."""
-    where = [Lead.institution_id == institution_id]
-    if status:
-        where.append(Lead.status == status)
-    total = session.scalar(select(func.count()).select_from(Lead).where(*where)) or 0
-    rows = session.execute(
-        select(
-            Lead.id,
-            Lead.status,
-            Lead.sla_due_at,
-            Borrower.kind,
-            Borrower.region_code,
-            Need.amount,
-            Need.term_months,
-            Product.name,
-        )
-        .join(Need, Need.id == Lead.need_id)
-        .join(Borrower, Borrower.id == Lead.borrower_id)
-        .join(Product, Product.id == Lead.product_id)
-        .where(*where)
-        .order_by(Lead.pushed_at.desc(), Lead.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return [InboxRow(*row) for row in rows], total
 
 
 def claim_lead(session: Session, lead_id: int, *, officer_id: int, institution_id: int) -> Lead:

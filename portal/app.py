@@ -31,7 +31,6 @@ from core.errors import (
 from core.i18n import N_
 from core.settings import Settings
 from portal import filters
-from portal.caching import init_cache, serve_kept
 from portal.db import close_session, db
 from portal.extensions import babel, csrf, limiter, login_manager
 from portal.messages import STATUS_CODES, error_message, field_messages
@@ -141,7 +140,6 @@ def create_app(
     login_manager.login_message = _l("请先登录")
     login_manager.session_protection = "strong"
     limiter.init_app(app)
-    init_cache(app)
 
     filters.register(app)
     _register_errors(app)
@@ -155,6 +153,10 @@ def create_app(
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     register_web(app)
+    if settings.bench_floor_routes:
+        from portal.floors import register_floors
+
+        register_floors(app)
 
     from portal.cli import register_cli
 
@@ -163,8 +165,6 @@ def create_app(
         from portal.worker import start_embedded_worker
 
         app.extensions["jihuitong.worker"] = start_embedded_worker(session_factory, settings)
-    # Last: answering from what is kept skips the hooks after it (rate limits run first).
-    app.before_request(serve_kept)
     return app
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -288,16 +288,6 @@ class ProductFilter:
     tag: str | None = None
     institution: str | None = None
     collateral: str | None = None
-
-
-def catalogue_version(session: Session) -> str:
-    """A token that changes whenever a product or an institution is added or changed (a product's
-    every change, publishing and retiring included, moves its `updated_at`)."""
-    institutions = select(func.count(Institution.id)).scalar_subquery()
-    count, latest, banks = session.execute(
-        select(func.count(Product.id), func.max(Product.updated_at), institutions)
-    ).one()
-    return f"{count}-{latest.timestamp() if latest else 0}-{banks}"
 
 
 def list_products(

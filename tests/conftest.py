@@ -181,8 +181,6 @@ def make_settings(**overrides: Any) -> Settings:
         "testing": True,
         "login_rate_limit": "1000 per minute",
         "api_rate_limit": "100000 per minute",
-        # Tests change the catalogue and look at once; the per-second reuse has its own test.
-        "catalogue_cache_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -10,6 +10,7 @@ from flask import current_app
 from core.identifiers import mask_identifier
 from core.settings import Settings
 from credit_profile.models import Borrower
+from portal.presenters import page_body as page_body
 
 T = TypeVar("T")
 
@@ -22,10 +23,6 @@ def settings() -> Settings:
 def paged(items: Sequence[T], page: int, per_page: int) -> tuple[Sequence[T], int]:
     start = (page - 1) * per_page
     return items[start : start + per_page], len(items)
-
-
-def page_body(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 
 def borrower_dict(borrower: Borrower, *, masked: bool) -> dict[str, Any]:

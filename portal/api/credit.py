@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from flask import request
@@ -11,7 +10,6 @@ from core.i18n import N_
 from core.models import Role
 from credit_profile.consents import (
     consent_uses,
-    effective_status,
     get_consent,
     grant_consent,
     list_consents,
@@ -19,12 +17,12 @@ from credit_profile.consents import (
 )
 from credit_profile.errors import ConsentRequiredError
 from credit_profile.ingestion import import_records, ingest_records, verify_provider
-from credit_profile.models import Consent, ConsentUse, CreditScore, DataPurge
+from credit_profile.models import CreditScore
 from credit_profile.retention import data_purges
 from credit_profile.scoring import own_profile
 from credit_profile.tables import MAX_TABLE_BYTES, read_table
 from matching.leads import lead_credit_profile
-from matching.recipients import ConsentRecipient, consent_recipients
+from matching.recipients import consent_recipients
 from portal.api import api_bp
 from portal.api.common import settings
 from portal.api.needs import own_borrower_id
@@ -42,68 +40,9 @@ from portal.api.schemas.credit import (
 from portal.auth import api_user, token_auth
 from portal.db import commit, db
 from portal.extensions import limiter
-from products.models import Institution
+from portal.presenters import consent_dict, use_dict
 
 APPLICANT = [Role.APPLICANT.value]
-
-
-def use_dict(use: ConsentUse) -> dict[str, Any]:
-    institution = db().get(Institution, use.institution_id) if use.institution_id else None
-    return {
-        "id": use.id,
-        "at": use.at,
-        "action": use.action,
-        "source": use.source,
-        "allowed": use.allowed,
-        "institution": institution.name if institution else None,
-        "detail": use.detail,
-    }
-
-
-def recipient_dict(recipient: ConsentRecipient) -> dict[str, Any]:
-    return {
-        "institution": {"code": recipient.institution_code, "name": recipient.institution_name},
-        "pushed_at": recipient.first_pushed_at,
-        "claimed_at": recipient.claimed_at,
-        "identified": recipient.claimed_at is not None,
-        "reads": recipient.reads,
-    }
-
-
-def consent_dict(
-    consent: Consent,
-    uses: list[ConsentUse],
-    recipients: list[ConsentRecipient] | None = None,
-    deletions: Sequence[DataPurge] = (),
-) -> dict[str, Any]:
-    period = None
-    if consent.period_from or consent.period_to:
-        period = {"from_": consent.period_from, "to": consent.period_to}
-    return {
-        "id": consent.id,
-        "status": effective_status(consent),
-        "sources": consent.sources,
-        "purpose": consent.purpose,
-        "granted_at": consent.granted_at,
-        "expires_on": consent.expires_on,
-        "revoked_at": consent.revoked_at,
-        "text_version": consent.text_version,
-        "text_hash": consent.text_hash,
-        "period": period,
-        "recipients": [recipient_dict(r) for r in recipients or []],
-        "deletions": [
-            {
-                "at": d.at,
-                "source": d.source,
-                "records": d.records,
-                "first_period": d.first_period,
-                "last_period": d.last_period,
-            }
-            for d in deletions
-            if consent.id in d.consent_ids
-        ],
-        "uses": [use_dict(u) for u in uses if u.consent_id == consent.id],
-    }
 
 
 def profile_dict(score: CreditScore) -> dict[str, Any]:

@@ -8,14 +8,12 @@ from marshmallow import RAISE
 
 from core.errors import PermissionDeniedError
 from core.i18n import N_
-from core.models import Role, StatusEvent
-from matching.models import Need
+from core.models import Role
 from matching.needs import (
     NeedInput,
     RenewalInput,
     get_need,
     list_needs,
-    need_events,
     submit_need,
     withdraw_need,
 )
@@ -25,8 +23,7 @@ from portal.api.schemas.base import PageQuery
 from portal.api.schemas.needs import NeedIn, NeedOut, NeedPage
 from portal.auth import api_user, token_auth
 from portal.db import commit, db
-from portal.timeline import describe_event
-from products.models import Institution, Product
+from portal.presenters import need_dict
 
 APPLICANT = [Role.APPLICANT.value]
 
@@ -36,59 +33,6 @@ def own_borrower_id() -> int:
     if user.borrower_id is None:
         raise PermissionDeniedError("no borrower profile")
     return user.borrower_id
-
-
-def event_dict(event: StatusEvent) -> dict[str, Any]:
-    return {
-        "at": event.at,
-        "status": event.to_status,
-        "note": describe_event(event),
-        "entity": event.entity_type,
-    }
-
-
-def need_dict(need: Need, *, detail: bool = True) -> dict[str, Any]:
-    session = db()
-    leads = []
-    for lead in need.leads:
-        institution = session.get(Institution, lead.institution_id)
-        product = session.get(Product, lead.product_id)
-        assert institution is not None and product is not None
-        leads.append(
-            {
-                "id": lead.id,
-                "institution": {"code": institution.code, "name": institution.name},
-                "product": {"id": product.id, "name": product.name},
-                "status": lead.status,
-                "pushed_at": lead.pushed_at,
-                "claimed_at": lead.claimed_at,
-                "sla_due_at": lead.sla_due_at,
-                "explanation": lead.explanation,
-            }
-        )
-    summary = need.match_summary or {}
-    return {
-        "id": need.id,
-        "status": need.status,
-        "amount": need.amount,
-        "term_months": need.term_months,
-        "purpose": need.purpose,
-        "collateral": need.collateral,
-        "declared_prior_loan": need.declared_prior_loan,
-        "renewal": {
-            "institution_code": need.renewal_institution_code,
-            "current_amount": need.renewal_current_amount,
-            "matures_on": need.renewal_matures_on,
-        }
-        if need.is_renewal
-        else None,
-        "submitted_at": need.submitted_at,
-        "dispatch_round": need.dispatch_round,
-        "open_to_all": need.open_to_all,
-        "leads": leads,
-        "events": [event_dict(e) for e in need_events(session, need.id)] if detail else [],
-        "unmatched_reasons": summary.get("exclusions", []) if detail else [],
-    }
 
 
 @api_bp.post("/needs")

@@ -23,10 +23,9 @@ from matching.needs import (
     submit_need,
     withdraw_need,
 )
-from portal.api.credit import consent_dict, use_dict
-from portal.api.needs import need_dict
 from portal.auth import role_required, web_user
 from portal.db import commit, db
+from portal.presenters import consent_dict, need_dict, use_dict
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
 from portal.web.forms.applicant import ConsentForm, NeedForm
 from portal.web.forms.fields import ActionForm

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -14,21 +13,12 @@ from core.models import Role, User
 from core.types import utcnow
 from credit_profile.borrowers import today_local
 from credit_profile.errors import ConsentRequiredError
-from matching.leads import (
-    LEAD_TRANSITIONS,
-    claim_lead,
-    get_lead,
-    lead_credit_profile,
-    list_inbox,
-    transition_lead,
-)
+from matching.inbox import LeadView, officer_lead, officer_leads
+from matching.leads import LEAD_TRANSITIONS, claim_lead, lead_credit_profile, transition_lead
 from matching.loans import LoanInput
-from matching.models import LeadStatus
-from matching.needs import get_need
-from portal.api.leads import lead_dict
 from portal.auth import role_required, web_user
-from portal.caching import kept_per_viewer, viewer_cached
 from portal.db import commit, db
+from portal.presenters import inbox_context
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
 from portal.web.forms.fields import ActionForm
 from portal.web.forms.officer import DisburseForm, LeadFilterForm, NoteForm, RejectForm
@@ -58,55 +48,32 @@ def _me() -> tuple[User, int]:
 
 
 @bp.get("/leads")
-@kept_per_viewer
 @role_required(OFFICER)
-def leads() -> Response:
-    """The inbox, built afresh only when the database has changed since this officer last saw it or
-    a deadline it shows has passed (portal.caching)."""
-    _user, institution_id = _me()
-    return viewer_cached(lambda: _inbox_page(institution_id), mimetype="text/html")
-
-
-def _inbox_page(institution_id: int) -> tuple[str, dt.datetime | None]:
+def leads() -> str:
+    user, institution_id = _me()
     form = LeadFilterForm(formdata=request.args)
     status, page = None, 1
     if form.validate():
         status, page = form.status.data or None, form.page.data or 1
-    rows, total = list_inbox(
-        db(), institution_id=institution_id, status=status, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+    inbox = officer_leads(
+        db(), institution_id=institution_id, officer_id=user.id, status=status, page=page, per_page=PER_PAGE
     )
-    now = utcnow()
-    html = render_template(
-        "officer/leads.html",
-        form=form,
-        leads=rows,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PER_PAGE)),
-        status=status,
-        now=now,
-    )
-    # The page marks a pushed lead past its deadline as overdue: it is good until the next deadline.
-    deadlines = [
-        r.sla_due_at for r in rows if r.status == LeadStatus.PUSHED and r.sla_due_at and r.sla_due_at > now
-    ]
-    return html, min(deadlines, default=None)
+    return render_template("officer/leads.html", form=form, now=utcnow(), **inbox_context(inbox, status))
 
 
-def _step_forms(lead: Any, bound: dict[str, NoteForm] | None = None) -> dict[str, NoteForm]:
+def _step_forms(lead: LeadView, bound: dict[str, NoteForm] | None = None) -> dict[str, NoteForm]:
     """The forms for the moves the lead allows now, each prefixed so that several share one page."""
     forms: dict[str, NoteForm] = {}
     for step in sorted(LEAD_TRANSITIONS.get(lead.status, frozenset()), key=list(STEP_FORMS).index):
         if bound and step in bound:
             forms[step] = bound[step]
         elif step == "disbursed":
-            need = get_need(db(), lead.need_id)
             forms[step] = DisburseForm(
                 prefix=step,
                 formdata=None,
-                amount=need.amount,
-                term_months=need.term_months,
-                collateral=need.collateral,
+                amount=lead.amount,
+                term_months=lead.term_months,
+                collateral=lead.collateral,
                 disbursed_on=today_local(),
             )
         else:
@@ -116,14 +83,13 @@ def _step_forms(lead: Any, bound: dict[str, NoteForm] | None = None) -> dict[str
 
 def _lead_page(lead_id: int, bound: dict[str, NoteForm] | None = None, status: int = 200) -> tuple[str, int]:
     user, institution_id = _me()
-    lead = get_lead(db(), lead_id, institution_id=institution_id)
-    mine = lead.claimed_by == user.id
+    lead = officer_lead(db(), lead_id, institution_id=institution_id, officer_id=user.id)
     html = render_template(
         "officer/lead.html",
-        lead=lead_dict(lead, viewer_id=web_user().id),
-        mine=mine,
+        lead=lead,
+        mine=lead.disclosed,
         action=ActionForm(),
-        steps=_step_forms(lead, bound) if mine else {},
+        steps=_step_forms(lead, bound) if lead.disclosed else {},
     )
     return html, status
 
@@ -195,10 +161,11 @@ def move(lead_id: int, step: str) -> Any:
 def credit(lead_id: int) -> str:
     user, institution_id = _me()
     try:
-        lead, score = lead_credit_profile(db(), lead_id, officer_id=user.id, institution_id=institution_id)
+        _lead, score = lead_credit_profile(db(), lead_id, officer_id=user.id, institution_id=institution_id)
     except ConsentRequiredError:
         # The refused read is itself a use the borrower sees; the app renders the 403 page.
         commit()
         raise
     commit()
-    return render_template("officer/credit.html", lead=lead_dict(lead, viewer_id=web_user().id), score=score)
+    lead = officer_lead(db(), lead_id, institution_id=institution_id, officer_id=user.id)
+    return render_template("officer/credit.html", lead=lead, score=score)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, g, render_template, request, send_from_directory, session
-from flask_login import current_user
+from flask import Blueprint, Response, current_app, g, render_template, request, send_from_directory
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal.caching import catalogue_cached
 from portal.db import db
 from portal.messages import error_message
 from portal.web.forms.public import ProductFilterForm
@@ -32,14 +30,7 @@ def institution_choices() -> list[tuple[str, str]]:
 
 @bp.get("/products")
 def products() -> str:
-    """The 金融超市. An anonymous visitor's page is the same for everyone asking the same question, so it
-    comes from the cache while the catalogue is unchanged (portal.caching)."""
-    if current_user.is_authenticated or "_flashes" in session:
-        return _products_page()
-    return catalogue_cached("products-page", _products_page)
-
-
-def _products_page() -> str:
+    """The 金融超市."""
     form = ProductFilterForm(formdata=request.args, institutions=institution_choices())
     flt = ProductFilter()
     if request.args and form.validate():

@@ -1,15 +1,40 @@
-"""The officer's inbox as one narrow statement: the same leads, in the same order, as `list_leads`."""
+"""matching.inbox: what an officer may see of the leads pushed to their institution, paged in SQL, in a fixed
+number of statements whatever the page size."""
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
 
-from credit_profile.models import Borrower
+import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from credit_profile.borrowers import today_local
+from credit_profile.models import Borrower, CreditScore
 from matching.dispatch import match_need
-from matching.leads import claim_lead, list_inbox, list_leads
+from matching.errors import LeadNotFoundError
+from matching.inbox import officer_lead, officer_leads, size_band
+from matching.leads import claim_lead, list_leads, report_performance, transition_lead
+from matching.loans import LoanInput
+from matching.models import LeadStatus
 from tests.matching.helpers import applicant, bank, submit
 
 pytestmark = pytest.mark.smoke
+NAME = "名称保密测试企业"
+
+
+def score(session: Session, borrower_id: int, grade: str = "C", at: dt.datetime | None = None) -> None:
+    """A stored score (what the rescoring job writes), without scoring anything."""
+    session.add(
+        CreditScore(
+            borrower_id=borrower_id, score=600, grade=grade, reasons=[], sources={}, model_version="test",
+            **({"computed_at": at} if at else {}),
+        )
+    )  # fmt: skip
 
 
 def test_the_inbox_lists_what_list_leads_lists_in_its_order_with_the_need_borrower_and_product(session):
@@ -30,18 +55,192 @@ def test_the_inbox_lists_what_list_leads_lists_in_its_order_with_the_need_borrow
             leads, total = list_leads(
                 session, institution_id=institution.id, status=status, limit=limit, offset=offset
             )
-            rows, inbox_total = list_inbox(
-                session, institution_id=institution.id, status=status, limit=limit, offset=offset
+            page = officer_leads(
+                session,
+                institution_id=institution.id,
+                officer_id=officer.id,
+                status=status,
+                page=offset // limit + 1,
+                per_page=limit,
             )
+            rows, inbox_total = page.items, page.total
             assert inbox_total == total
             assert [r.id for r in rows] == [lead.id for lead in leads]
             for row, lead in zip(rows, leads, strict=True):
                 assert (row.status, row.sla_due_at) == (lead.status, lead.sla_due_at)
                 assert (row.amount, row.term_months) == (lead.need.amount, lead.need.term_months)
-                assert (row.borrower_kind, row.region_code) == (
+                assert (row.profile.kind, row.profile.region_code) == (
                     session.get(Borrower, lead.borrower_id).kind,
                     session.get(Borrower, lead.borrower_id).region_code,
                 )
-                assert row.product_name == product.name
-    assert list_inbox(session, institution_id=institution.id)[1] == 5
-    assert {r.status for r in list_inbox(session, institution_id=institution.id)[0]} == {"pushed", "claimed"}
+                assert row.product.name == product.name
+    first = officer_leads(session, institution_id=institution.id, officer_id=officer.id)
+    assert first.total == 5 and first.pages == 1
+    assert {r.status for r in first.items} == {"pushed", "claimed"}
+    past_the_end = officer_leads(
+        session, institution_id=institution.id, officer_id=officer.id, page=9, per_page=2
+    )
+    assert (past_the_end.items, past_the_end.total, past_the_end.pages) == ((), 5, 3)
+
+
+@pytest.fixture
+def world(session):
+    """One need pushed to two banks; the first has two officers (a claimant and a colleague)."""
+    institution, _product, officers = bank(officers=2)
+    other, _other_product, [stranger] = bank()
+    borrower, user = applicant(name=NAME, kind="enterprise", employees=42)
+    score(session, borrower.id, "B", dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    score(session, borrower.id, "A", dt.datetime(2024, 6, 1, tzinfo=dt.UTC))
+    need = submit(session, borrower.id, user.id)
+    session.flush()
+    leads = {lead.institution_id: lead for lead in match_need(session, need.id, top_n=3)}
+    session.flush()
+    return institution, officers, other, stranger, leads, borrower, user
+
+
+def _shows_identity(view, borrower) -> bool:
+    return any(part in repr(view) for part in (borrower.name, borrower.uscc))
+
+
+def test_before_the_claim_every_officer_sees_the_anonymised_profile_only(session, world):
+    institution, officers, _other, _stranger, leads, borrower, _user = world
+    view = officer_lead(
+        session, leads[institution.id].id, institution_id=institution.id, officer_id=officers[0].id
+    )
+    assert view.profile.kind == "enterprise" and view.profile.region_code == borrower.region_code
+    assert view.profile.size_band == size_band(42) == "small"
+    assert view.profile.score_band == "A"  # the latest score's grade
+    assert (view.borrower, view.purpose, view.contact_phone, view.claimed_by) == (None, None, None, None)
+    assert not view.disclosed
+    assert borrower.uscc and not _shows_identity(view, borrower)
+
+
+def test_after_the_claim_the_claimant_sees_who_the_borrower_is_and_a_colleague_does_not(session, world):
+    institution, (claimant, colleague), _other, _stranger, leads, borrower, user = world
+    lead_id = leads[institution.id].id
+    claim_lead(session, lead_id, officer_id=claimant.id, institution_id=institution.id)
+    session.flush()
+
+    mine = officer_lead(session, lead_id, institution_id=institution.id, officer_id=claimant.id)
+    assert mine.disclosed and mine.borrower is not None
+    assert (mine.borrower.name, mine.borrower.uscc, mine.borrower.employees) == (NAME, borrower.uscc, 42)
+    assert mine.purpose == "采购原材料" and mine.contact_phone == user.phone == "13800000001"
+    assert mine.claimed_by == claimant.username
+
+    theirs = officer_lead(session, lead_id, institution_id=institution.id, officer_id=colleague.id)
+    assert theirs.status == LeadStatus.CLAIMED and theirs.claimed_by == claimant.username
+    assert (theirs.borrower, theirs.purpose, theirs.contact_phone) == (None, None, None)
+    assert not _shows_identity(theirs, borrower)
+    assert theirs.profile == mine.profile
+
+    page = officer_leads(session, institution_id=institution.id, officer_id=colleague.id)
+    assert [v.borrower for v in page.items] == [None]
+    page = officer_leads(session, institution_id=institution.id, officer_id=claimant.id)
+    assert page.items[0].borrower == mine.borrower
+
+
+def test_an_officer_of_another_bank_sees_only_their_own_banks_lead(session, world):
+    institution, (claimant, _colleague), other, stranger, leads, _borrower, _user = world
+    claim_lead(session, leads[institution.id].id, officer_id=claimant.id, institution_id=institution.id)
+    session.flush()
+    with pytest.raises(LeadNotFoundError):
+        officer_lead(session, leads[institution.id].id, institution_id=other.id, officer_id=stranger.id)
+    # The claimant's id does not open another bank's lead either: the institution is part of the query.
+    with pytest.raises(LeadNotFoundError):
+        officer_lead(session, leads[other.id].id, institution_id=institution.id, officer_id=claimant.id)
+    page = officer_leads(session, institution_id=other.id, officer_id=stranger.id)
+    assert [v.id for v in page.items] == [leads[other.id].id]
+    assert page.items[0].borrower is None and page.items[0].status == LeadStatus.PUSHED
+
+
+def test_a_disbursed_lead_shows_its_loan_and_every_report_with_its_reporter(session, world):
+    institution, (claimant, colleague), _other, _stranger, leads, _borrower, _user = world
+    lead_id = leads[institution.id].id
+    claim_lead(session, lead_id, officer_id=claimant.id, institution_id=institution.id)
+    for step in ("contacted", "approved"):
+        transition_lead(session, lead_id, to=step, officer_id=claimant.id, institution_id=institution.id)
+    loan = LoanInput(
+        amount=Decimal("400000"),
+        rate=Decimal("3.85"),
+        term_months=12,
+        collateral="credit",
+        disbursed_on=today_local(),
+        first_loan_borrower=True,
+        renewal_without_repayment=False,
+    )
+    session.flush()
+    transition_lead(
+        session, lead_id, to="disbursed", officer_id=claimant.id, institution_id=institution.id, loan=loan
+    )
+    session.flush()
+    for officer in (claimant, colleague):
+        report_performance(
+            session,
+            lead_id,
+            officer_id=officer.id,
+            institution_id=institution.id,
+            as_of=today_local(),
+            overdue_30=False,
+            overdue_90=False,
+        )
+    session.flush()
+    view = officer_lead(session, lead_id, institution_id=institution.id, officer_id=colleague.id)
+    assert view.loan is not None and (view.loan.amount, view.loan.rate) == (
+        Decimal("400000"),
+        Decimal("3.85"),
+    )
+    assert [r.reported_by for r in view.loan.performance] == [claimant.username, colleague.username]
+    assert {r.lead_id for r in view.loan.performance} == {lead_id}
+    assert view.borrower is None  # the loan is the institution's; the identity is still the claimant's
+
+
+@contextmanager
+def statements(session: Session) -> Iterator[list[str]]:
+    seen: list[str] = []
+    engine = session.get_bind().engine
+
+    def listener(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
+TABLES = ("leads", "needs", "borrowers", "products", "institutions", "users", "loans", "credit_scores")
+
+
+def _tables(statement: str) -> set[str]:
+    return {table for table in (*TABLES, "loan_performance") if re.search(rf"\b{table}\b", statement)}
+
+
+def test_a_page_is_read_in_the_same_statements_whatever_its_size_and_paged_in_sql(session):
+    institution, _product, [officer] = bank()
+    for i in range(12):
+        borrower, user = applicant(employees=i)
+        score(session, borrower.id)
+        need = submit(session, borrower.id, user.id, amount=str(100_000 + i))
+        session.flush()
+        match_need(session, need.id, top_n=3)
+    session.flush()
+    leads = list_leads(session, institution_id=institution.id, limit=100)[0]
+    for lead in leads[:3]:
+        claim_lead(session, lead.id, officer_id=officer.id, institution_id=institution.id)
+    session.flush()
+
+    counts = {}
+    for per_page in (1, 5, 12):
+        with statements(session) as seen:
+            page = officer_leads(
+                session, institution_id=institution.id, officer_id=officer.id, per_page=per_page
+            )
+        assert len(page.items) == per_page and page.total == 12
+        counts[per_page] = len(seen)
+        [statement] = seen  # leads with all they refer to one to one, counted, limited: one statement
+        assert _tables(statement) == set(TABLES)
+        # The page is cut by the statement itself (its own LIMIT and OFFSET, not a subquery's).
+        assert re.search(r"ORDER BY leads\.pushed_at DESC, leads\.id DESC\s+LIMIT \S+ OFFSET \S+$", statement)
+        assert re.search(r"count\(\*\) OVER \(\)", statement)
+    assert counts == {1: 1, 5: 1, 12: 1}

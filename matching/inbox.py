@@ -1,0 +1,377 @@
+"""What an officer may see of the leads pushed to their institution: the read model of the inbox and of a
+lead's page, for the web pages and the JSON API alike.
+
+The policy is decided here, in the statement, not by whoever shows the result: an officer sees only their
+own institution's leads; the borrower's identity (name, identifiers, founding date), the purpose of the
+need and the contact phone are read only for a lead the officer has claimed themselves. Before the claim,
+and to the institution's other officers, a lead shows an anonymised profile: kind, county, industry
+section, a size band and the score's grade, never a name, a code or a contact.
+
+A page is paged in SQL (LIMIT/OFFSET, its total counted by the same statement) and read with a fixed
+number of statements whatever its size: one for the leads with everything they refer to one to one (need,
+borrower, product, institution, loan, claimant, the latest score's grade, the contact phone), and one
+more for the performance reports of the loans on the page, when there are loans. Nothing is loaded per
+lead, and no identifier is decrypted for a lead the officer may not identify.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, func, null, select, type_coerce
+from sqlalchemy.orm import Session, aliased
+
+from core.models import User
+from core.reference import industry_section
+from credit_profile.models import Borrower, CreditScore
+from matching.errors import LeadNotFoundError
+from matching.models import Lead, Loan, LoanPerformance, Need
+from products.models import Institution, Product
+
+
+def size_band(employees: int | None) -> str | None:
+    """The band an officer sees instead of the head count before the claim."""
+    if employees is None:
+        return None
+    if employees < 10:
+        return "micro"
+    if employees < 100:
+        return "small"
+    return "medium"
+
+
+@dataclass(frozen=True)
+class AnonymisedProfile:
+    """What any officer of the institution sees of the borrower: bands, never names, codes or contacts."""
+
+    kind: str
+    region_code: str
+    industry_section: str | None
+    size_band: str | None
+    score_band: str | None
+
+
+@dataclass(frozen=True)
+class BorrowerIdentity:
+    """Who the borrower is: for the officer who claimed the lead only."""
+
+    id: int
+    kind: str
+    name: str
+    uscc: str | None
+    id_number: str | None
+    region_code: str
+    industry_code: str
+    established_on: dt.date | None
+    employees: int | None
+
+
+@dataclass(frozen=True)
+class InstitutionRef:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ProductRef:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class PerformanceView:
+    """A report on a loan's overdue performance, with its reporter's username."""
+
+    id: int
+    lead_id: int
+    loan_id: int
+    as_of: dt.date
+    overdue_30: bool
+    overdue_90: bool
+    reported_at: dt.datetime
+    reported_by: str | None
+
+    @classmethod
+    def of(cls, report: LoanPerformance, *, lead_id: int, reported_by: str | None) -> PerformanceView:
+        return cls(
+            id=report.id,
+            lead_id=lead_id,
+            loan_id=report.loan_id,
+            as_of=report.as_of,
+            overdue_30=report.overdue_30,
+            overdue_90=report.overdue_90,
+            reported_at=report.reported_at,
+            reported_by=reported_by,
+        )
+
+
+@dataclass(frozen=True)
+class LoanView:
+    amount: Decimal
+    rate: Decimal
+    term_months: int
+    collateral: str
+    disbursed_on: dt.date
+    first_loan_borrower: bool
+    renewal_without_repayment: bool
+    performance: tuple[PerformanceView, ...]
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """A lead as one officer of its institution may see it.
+
+    `borrower`, `purpose` and `contact_phone` are None unless the officer claimed the lead (`disclosed`).
+    """
+
+    id: int
+    status: str
+    need_id: int
+    institution: InstitutionRef
+    product: ProductRef
+    amount: Decimal
+    term_months: int
+    collateral: str
+    purpose: str | None
+    is_renewal: bool
+    pushed_at: dt.datetime
+    sla_due_at: dt.datetime | None
+    claimed_at: dt.datetime | None
+    claimed_by: str | None
+    reason_code: str | None
+    stale_flagged_at: dt.datetime | None
+    explanation: dict[str, Any] | None
+    profile: AnonymisedProfile
+    borrower: BorrowerIdentity | None
+    contact_phone: str | None
+    loan: LoanView | None
+
+    @property
+    def disclosed(self) -> bool:
+        """The officer sees who the borrower is: they claimed this lead."""
+        return self.borrower is not None
+
+
+@dataclass(frozen=True)
+class LeadPage:
+    items: tuple[LeadView, ...]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def officer_leads(
+    session: Session,
+    *,
+    institution_id: int,
+    officer_id: int,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> LeadPage:
+    """One page of the institution's leads, newest first, as this officer may see them, and their total.
+
+    Raises nothing: a page past the end is empty (with the total).
+    """
+    where: list[ColumnElement[bool]] = [Lead.institution_id == institution_id]
+    if status:
+        where.append(Lead.status == status)
+    offset = (page - 1) * per_page
+    stmt = (
+        _lead_statement(officer_id, counted=True)
+        .where(*where)
+        .order_by(Lead.pushed_at.desc(), Lead.id.desc())
+        .limit(per_page)
+        .offset(offset)
+    )
+    rows = session.execute(stmt).all()
+    if rows:
+        total = int(rows[0].total)
+    elif offset:
+        # Past the end the window had no row to count on.
+        total = session.scalar(select(func.count()).select_from(Lead).where(*where)) or 0
+    else:
+        total = 0
+    return LeadPage(items=_views(session, rows), total=total, page=page, per_page=per_page)
+
+
+def officer_lead(session: Session, lead_id: int, *, institution_id: int, officer_id: int) -> LeadView:
+    """One lead of the institution as this officer may see it.
+
+    Raises LeadNotFoundError (unknown, or another institution's).
+    """
+    stmt = _lead_statement(officer_id, counted=False).where(
+        Lead.id == lead_id, Lead.institution_id == institution_id
+    )
+    rows = session.execute(stmt).all()
+    if not rows:
+        raise LeadNotFoundError(str(lead_id))
+    return _views(session, rows)[0]
+
+
+_Claimant = aliased(User, name="claimant")
+_Contact = aliased(User, name="contact")
+
+
+def _lead_statement(officer_id: int, *, counted: bool) -> Select[Any]:
+    """The leads joined with everything they refer to one to one; what identifies the borrower is read
+    only where the officer claimed the lead (else NULL, never decrypted)."""
+    disclosed = Lead.claimed_by == officer_id
+
+    def only_disclosed(column: Any) -> Any:
+        return type_coerce(case((disclosed, column), else_=null()), column.type)
+
+    score = (
+        select(CreditScore.grade)
+        .where(CreditScore.borrower_id == Lead.borrower_id)
+        .order_by(CreditScore.computed_at.desc(), CreditScore.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    # The borrower's contact is the phone of their first account.
+    phone = (
+        select(_Contact.phone)
+        .where(_Contact.borrower_id == Lead.borrower_id)
+        .order_by(_Contact.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    columns: list[Any] = [
+        Lead.id,
+        Lead.status,
+        Lead.need_id,
+        Lead.borrower_id,
+        Lead.pushed_at,
+        Lead.sla_due_at,
+        Lead.claimed_at,
+        Lead.reason_code,
+        Lead.stale_flagged_at,
+        Lead.explanation,
+        Lead.borrower_kind,
+        Lead.region_code,
+        Lead.industry_code,
+        disclosed.label("disclosed"),
+        _Claimant.username.label("claimant"),
+        Institution.code.label("institution_code"),
+        Institution.name.label("institution_name"),
+        Product.id.label("product_id"),
+        Product.name.label("product_name"),
+        Need.amount,
+        Need.term_months,
+        Need.collateral,
+        Need.is_renewal,
+        only_disclosed(Need.purpose).label("purpose"),
+        Borrower.employees,
+        only_disclosed(Borrower.name).label("borrower_name"),
+        only_disclosed(Borrower.uscc).label("uscc"),
+        only_disclosed(Borrower.id_number).label("id_number"),
+        only_disclosed(Borrower.established_on).label("established_on"),
+        type_coerce(case((disclosed, phone), else_=null()), _Contact.phone.type).label("contact_phone"),
+        score.label("score_band"),
+        Loan.id.label("loan_id"),
+        Loan.amount.label("loan_amount"),
+        Loan.rate.label("loan_rate"),
+        Loan.term_months.label("loan_term_months"),
+        Loan.collateral.label("loan_collateral"),
+        Loan.disbursed_on.label("loan_disbursed_on"),
+        Loan.first_loan_borrower.label("loan_first_loan_borrower"),
+        Loan.renewal_without_repayment.label("loan_renewal_without_repayment"),
+    ]
+    if counted:
+        columns.append(func.count().over().label("total"))
+    return (
+        select(*columns)
+        .select_from(Lead)
+        .join(Need, Need.id == Lead.need_id)
+        .join(Borrower, Borrower.id == Lead.borrower_id)
+        .join(Product, Product.id == Lead.product_id)
+        .join(Institution, Institution.id == Lead.institution_id)
+        .outerjoin(_Claimant, _Claimant.id == Lead.claimed_by)
+        .outerjoin(Loan, Loan.lead_id == Lead.id)
+    )
+
+
+def _performance(session: Session, loans: dict[int, int]) -> dict[int, list[PerformanceView]]:
+    """The reports on these loans (loan id -> lead id), oldest first, by loan id: one statement."""
+    if not loans:
+        return {}
+    reports: dict[int, list[PerformanceView]] = {}
+    stmt = (
+        select(LoanPerformance, User.username)
+        .outerjoin(User, User.id == LoanPerformance.reported_by)
+        .where(LoanPerformance.loan_id.in_(sorted(loans)))
+        .order_by(LoanPerformance.id)
+    )
+    for report, username in session.execute(stmt):
+        view = PerformanceView.of(report, lead_id=loans[report.loan_id], reported_by=username)
+        reports.setdefault(report.loan_id, []).append(view)
+    return reports
+
+
+def _views(session: Session, rows: Sequence[Any]) -> tuple[LeadView, ...]:
+    performance = _performance(session, {r.loan_id: r.id for r in rows if r.loan_id is not None})
+    return tuple(_view(row, performance) for row in rows)
+
+
+def _view(r: Any, performance: dict[int, list[PerformanceView]]) -> LeadView:
+    disclosed = bool(r.disclosed)
+    return LeadView(
+        id=r.id,
+        status=r.status,
+        need_id=r.need_id,
+        institution=InstitutionRef(code=r.institution_code, name=r.institution_name),
+        product=ProductRef(id=r.product_id, name=r.product_name),
+        amount=r.amount,
+        term_months=r.term_months,
+        collateral=r.collateral,
+        purpose=r.purpose if disclosed else None,
+        is_renewal=r.is_renewal,
+        pushed_at=r.pushed_at,
+        sla_due_at=r.sla_due_at,
+        claimed_at=r.claimed_at,
+        claimed_by=r.claimant,
+        reason_code=r.reason_code,
+        stale_flagged_at=r.stale_flagged_at,
+        explanation=r.explanation,
+        profile=AnonymisedProfile(
+            kind=r.borrower_kind,
+            region_code=r.region_code,
+            industry_section=industry_section(r.industry_code),
+            size_band=size_band(r.employees),
+            score_band=r.score_band,
+        ),
+        borrower=BorrowerIdentity(
+            id=r.borrower_id,
+            kind=r.borrower_kind,
+            name=r.borrower_name,
+            uscc=r.uscc,
+            id_number=r.id_number,
+            region_code=r.region_code,
+            industry_code=r.industry_code,
+            established_on=r.established_on,
+            employees=r.employees,
+        )
+        if disclosed
+        else None,
+        contact_phone=r.contact_phone if disclosed else None,
+        loan=LoanView(
+            amount=r.loan_amount,
+            rate=r.loan_rate,
+            term_months=r.loan_term_months,
+            collateral=r.loan_collateral,
+            disbursed_on=r.loan_disbursed_on,
+            first_loan_borrower=r.loan_first_loan_borrower,
+            renewal_without_repayment=r.loan_renewal_without_repayment,
+            performance=tuple(performance.get(r.loan_id, ())),
+        )
+        if r.loan_id is not None
+        else None,
+    )

@@ -1,0 +1,237 @@
+"""What the domain's read models look like to the web pages (template context) and to the JSON API (dicts
+that the API's schemas dump), shared by both. Presenters run no queries: every row they show was read by
+the service that made the dataclass or object they are given. (Not yet so for the applicant's needs and
+consent uses, `need_dict` and `use_dict`: they still look up the institutions and products they name,
+and a need's leads and events, through the given object's session; they want read models of their own.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import object_session
+
+from core.models import StatusEvent
+from credit_profile.consents import effective_status
+from credit_profile.models import Consent, ConsentUse, DataPurge
+from matching.inbox import BorrowerIdentity, LeadPage, LeadView, LoanView, PerformanceView
+from matching.models import Need
+from matching.needs import need_events
+from matching.recipients import ConsentRecipient
+from portal.timeline import describe_event
+from products.models import Institution, Product
+
+
+def page_body(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+# --- leads, as an officer of their institution sees them (matching.inbox) -----------------------
+
+
+def performance_json(report: PerformanceView) -> dict[str, Any]:
+    return {
+        "id": report.id,
+        "lead_id": report.lead_id,
+        "loan_id": report.loan_id,
+        "as_of": report.as_of,
+        "overdue_30": report.overdue_30,
+        "overdue_90": report.overdue_90,
+        "reported_at": report.reported_at,
+        "reported_by": report.reported_by,
+    }
+
+
+def _borrower_json(borrower: BorrowerIdentity) -> dict[str, Any]:
+    return {
+        "id": borrower.id,
+        "kind": borrower.kind,
+        "name": borrower.name,
+        "uscc": borrower.uscc,
+        "id_number": borrower.id_number,
+        "region_code": borrower.region_code,
+        "industry_code": borrower.industry_code,
+        "established_on": borrower.established_on,
+        "employees": borrower.employees,
+    }
+
+
+def _loan_json(loan: LoanView) -> dict[str, Any]:
+    return {
+        "amount": loan.amount,
+        "rate": loan.rate,
+        "term_months": loan.term_months,
+        "collateral": loan.collateral,
+        "disbursed_on": loan.disbursed_on,
+        "first_loan_borrower": loan.first_loan_borrower,
+        "renewal_without_repayment": loan.renewal_without_repayment,
+        "performance": [performance_json(report) for report in loan.performance],
+    }
+
+
+def lead_json(lead: LeadView) -> dict[str, Any]:
+    """The lead as the API shows it (LeadOut)."""
+    profile = lead.profile
+    return {
+        "id": lead.id,
+        "status": lead.status,
+        "need_id": lead.need_id,
+        "institution": {"code": lead.institution.code, "name": lead.institution.name},
+        "product": {"id": lead.product.id, "name": lead.product.name},
+        "amount": lead.amount,
+        "term_months": lead.term_months,
+        "collateral": lead.collateral,
+        "purpose": lead.purpose,
+        "is_renewal": lead.is_renewal,
+        "pushed_at": lead.pushed_at,
+        "sla_due_at": lead.sla_due_at,
+        "claimed_at": lead.claimed_at,
+        "claimed_by": lead.claimed_by,
+        "reason_code": lead.reason_code,
+        "stale_flagged_at": lead.stale_flagged_at,
+        "explanation": lead.explanation,
+        "profile": {
+            "kind": profile.kind,
+            "region_code": profile.region_code,
+            "industry_section": profile.industry_section,
+            "size_band": profile.size_band,
+            "score_band": profile.score_band,
+        },
+        "borrower": _borrower_json(lead.borrower) if lead.borrower else None,
+        "contact_phone": lead.contact_phone,
+        "loan": _loan_json(lead.loan) if lead.loan else None,
+    }
+
+
+def lead_page_json(page: LeadPage) -> dict[str, Any]:
+    """A page of leads as the API shows it (LeadPage)."""
+    return page_body([lead_json(lead) for lead in page.items], page.total, page.page, page.per_page)
+
+
+def inbox_context(page: LeadPage, status: str | None) -> dict[str, Any]:
+    """The inbox page's template context: the page's leads (LeadView) and its pager."""
+    return {
+        "leads": page.items,
+        "total": page.total,
+        "page": page.page,
+        "pages": page.pages,
+        "status": status,
+    }
+
+
+# --- an applicant's needs and consents ---------------------------------------------------------
+
+
+def event_dict(event: StatusEvent) -> dict[str, Any]:
+    return {
+        "at": event.at,
+        "status": event.to_status,
+        "note": describe_event(event),
+        "entity": event.entity_type,
+    }
+
+
+def need_dict(need: Need, *, detail: bool = True) -> dict[str, Any]:
+    session = object_session(need)
+    assert session is not None
+    leads = []
+    for lead in need.leads:
+        institution = session.get(Institution, lead.institution_id)
+        product = session.get(Product, lead.product_id)
+        assert institution is not None and product is not None
+        leads.append(
+            {
+                "id": lead.id,
+                "institution": {"code": institution.code, "name": institution.name},
+                "product": {"id": product.id, "name": product.name},
+                "status": lead.status,
+                "pushed_at": lead.pushed_at,
+                "claimed_at": lead.claimed_at,
+                "sla_due_at": lead.sla_due_at,
+                "explanation": lead.explanation,
+            }
+        )
+    summary = need.match_summary or {}
+    return {
+        "id": need.id,
+        "status": need.status,
+        "amount": need.amount,
+        "term_months": need.term_months,
+        "purpose": need.purpose,
+        "collateral": need.collateral,
+        "declared_prior_loan": need.declared_prior_loan,
+        "renewal": {
+            "institution_code": need.renewal_institution_code,
+            "current_amount": need.renewal_current_amount,
+            "matures_on": need.renewal_matures_on,
+        }
+        if need.is_renewal
+        else None,
+        "submitted_at": need.submitted_at,
+        "dispatch_round": need.dispatch_round,
+        "open_to_all": need.open_to_all,
+        "leads": leads,
+        "events": [event_dict(e) for e in need_events(session, need.id)] if detail else [],
+        "unmatched_reasons": summary.get("exclusions", []) if detail else [],
+    }
+
+
+def use_dict(use: ConsentUse) -> dict[str, Any]:
+    session = object_session(use)
+    institution = session.get(Institution, use.institution_id) if session and use.institution_id else None
+    return {
+        "id": use.id,
+        "at": use.at,
+        "action": use.action,
+        "source": use.source,
+        "allowed": use.allowed,
+        "institution": institution.name if institution else None,
+        "detail": use.detail,
+    }
+
+
+def recipient_dict(recipient: ConsentRecipient) -> dict[str, Any]:
+    return {
+        "institution": {"code": recipient.institution_code, "name": recipient.institution_name},
+        "pushed_at": recipient.first_pushed_at,
+        "claimed_at": recipient.claimed_at,
+        "identified": recipient.claimed_at is not None,
+        "reads": recipient.reads,
+    }
+
+
+def consent_dict(
+    consent: Consent,
+    uses: list[ConsentUse],
+    recipients: list[ConsentRecipient] | None = None,
+    deletions: Sequence[DataPurge] = (),
+) -> dict[str, Any]:
+    period = None
+    if consent.period_from or consent.period_to:
+        period = {"from_": consent.period_from, "to": consent.period_to}
+    return {
+        "id": consent.id,
+        "status": effective_status(consent),
+        "sources": consent.sources,
+        "purpose": consent.purpose,
+        "granted_at": consent.granted_at,
+        "expires_on": consent.expires_on,
+        "revoked_at": consent.revoked_at,
+        "text_version": consent.text_version,
+        "text_hash": consent.text_hash,
+        "period": period,
+        "recipients": [recipient_dict(r) for r in recipients or []],
+        "deletions": [
+            {
+                "at": d.at,
+                "source": d.source,
+                "records": d.records,
+                "first_period": d.first_period,
+                "last_period": d.last_period,
+            }
+            for d in deletions
+            if consent.id in d.consent_ids
+        ],
+        "uses": [use_dict(u) for u in uses if u.consent_id == consent.id],
+    }

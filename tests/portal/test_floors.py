@@ -1,0 +1,52 @@
+"""portal.floors: the bench's floor pages answer as their pages do (same authentication, same rows), and
+exist only with BENCH_FLOOR_ROUTES."""
+
+from __future__ import annotations
+
+import pytest
+
+from matching.dispatch import match_need
+from portal.app import create_app
+from tests.conftest import make_settings
+from tests.factories import PASSWORD
+from tests.matching.helpers import applicant, bank, submit
+from tests.portal.test_web_support import login
+
+
+@pytest.fixture
+def floor_app(session_factory, session):
+    app = create_app(make_settings(bench_floor_routes=True), session_factory=session_factory)
+    app.config.update(WTF_CSRF_ENABLED=False)
+    return app
+
+
+def test_the_floors_answer_for_the_pages_viewers_with_the_pages_rows(floor_app, session):
+    institution, product, [officer] = bank()
+    borrower, user = applicant()
+    need = submit(session, borrower.id, user.id)
+    session.flush()
+    [lead] = match_need(session, need.id, top_n=3)
+    session.flush()
+    client = floor_app.test_client()
+
+    assert client.get("/bench/floor/leads").status_code == 302  # to the login page, as the inbox
+    assert client.get("/api/v1/bench/floor/leads").status_code == 401
+    login(client, officer.username, PASSWORD)
+    page = client.get("/bench/floor/leads")
+    assert page.status_code == 200 and f'href="/officer/leads/{lead.id}"' in page.get_data(as_text=True)
+    token = client.post("/api/v1/auth/token", json={"username": officer.username, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {token.get_json()['token']}"}
+    api = client.get("/api/v1/bench/floor/leads", headers=headers)
+    assert api.status_code == 200 and [item["id"] for item in api.get_json()["items"]] == [lead.id]
+    assert client.get("/api/v1/leads", headers=headers).get_json()["items"][0]["id"] == lead.id
+
+    products = client.get("/bench/floor/products")
+    assert products.status_code == 200 and f'href="/products/{product.id}"' in products.get_data(as_text=True)
+    listed = client.get("/api/v1/bench/floor/products").get_json()["items"]
+    assert product.id in [item["id"] for item in listed]
+    assert institution.id == lead.institution_id
+
+
+def test_without_the_setting_there_are_no_floors(client):
+    for path in ("/bench/floor/leads", "/bench/floor/products", "/api/v1/bench/floor/products"):
+        assert client.get(path).status_code == 404
