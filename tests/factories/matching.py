@@ -70,8 +70,10 @@ class LeadFactory(Base):
 
     class Params:
         product = factory.LazyFunction(lambda: ProductFactory(published=True))
+        # Pushed two hours ago and claimed an hour later, so that the events after the claim are past.
         claimed = factory.Trait(
             status=LeadStatus.CLAIMED,
+            pushed_at=factory.LazyFunction(lambda: utcnow() - dt.timedelta(hours=2)),
             claimed_at=factory.LazyAttribute(lambda o: o.pushed_at + dt.timedelta(hours=1)),
         )
         contacted = factory.Trait(claimed=True, status=LeadStatus.CONTACTED)

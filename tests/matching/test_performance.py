@@ -20,9 +20,9 @@ from credit_profile.models import ConsentUse, ScorecardVersion
 from matching.errors import LeadNotFoundError, LoanNotDisbursedError
 from matching.leads import report_performance
 from matching.loans import TRAINING_COLUMNS, training_table
-from matching.models import Lead, Loan, Need
+from matching.models import Lead, Loan
 from tests.credit_profile.helpers import month, store
-from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory
+from tests.factories import BorrowerFactory, InstitutionFactory, LeadFactory, ProductFactory, UserFactory
 
 
 @pytest.fixture
@@ -33,48 +33,17 @@ def bank(session):
     return {"product": product, "institution_id": product.institution_id, "officer": officer}
 
 
-def lead_for(session, bank, borrower, *, status="disbursed", disbursed_on=None) -> Lead:
+def lead_for(bank, borrower, *, status="disbursed", disbursed_on=None) -> Lead:
     """A lead in ``status``; a disbursed one with its loan (what transition_lead leaves behind)."""
-    need = Need(
-        borrower_id=borrower.id,
-        amount=Decimal("100000.00"),
-        term_months=12,
-        purpose="经营周转",
-        collateral="credit",
-        declared_prior_loan=False,
-        status="in_progress",
-    )
-    session.add(need)
-    session.flush()
-    lead = Lead(
-        need_id=need.id,
-        borrower_id=need.borrower_id,
-        institution_id=bank["institution_id"],
-        product_id=bank["product"].id,
-        status=status,
+    loan = {"loan__first_loan": True, "loan__disbursed_on": disbursed_on or today_local()}
+    return LeadFactory(
+        **{status: True},
+        **(loan if status == "disbursed" else {}),
+        need__borrower=borrower,
+        need__amount=Decimal("100000.00"),
+        product=bank["product"],
         claimed_by=bank["officer"].id,
     )
-    session.add(lead)
-    session.flush()
-    if status == "disbursed":
-        session.add(
-            Loan(
-                lead_id=lead.id,
-                need_id=need.id,
-                borrower_id=borrower.id,
-                institution_id=lead.institution_id,
-                product_id=lead.product_id,
-                amount=need.amount,
-                rate=Decimal("3.85"),
-                term_months=12,
-                collateral="credit",
-                disbursed_on=disbursed_on or today_local(),
-                first_loan_borrower=True,
-                renewal_without_repayment=False,
-            )
-        )
-        session.flush()
-    return lead
 
 
 def report(session, bank, lead, as_of=None, overdue_30=False, overdue_90=False):
@@ -92,12 +61,12 @@ def report(session, bank, lead, as_of=None, overdue_30=False, overdue_90=False):
 def test_performance_is_reported_on_disbursed_loans_only(session, bank):
     borrower = BorrowerFactory()
     disbursed_on = today_local() - dt.timedelta(days=40)
-    lead = lead_for(session, bank, borrower, disbursed_on=disbursed_on)
+    lead = lead_for(bank, borrower, disbursed_on=disbursed_on)
     row = report(session, bank, lead, overdue_30=True)
     assert (row.overdue_30, row.overdue_90, row.reported_by) == (True, False, bank["officer"].id)
 
     with pytest.raises(LoanNotDisbursedError):
-        report(session, bank, lead_for(session, bank, borrower, status="approved"))
+        report(session, bank, lead_for(bank, borrower, status="approved"))
     other_bank = InstitutionFactory()
     session.flush()
     with pytest.raises(LeadNotFoundError):
@@ -140,7 +109,7 @@ def borrowers_with_outcomes(session, bank, outcomes):
             store(session, borrower.id, "electricity", [month(back)], consent.id, kwh=level)
         # The month of disbursement is after the features' reference month: it must never be used.
         store(session, borrower.id, "electricity", [month(0)], consent.id, kwh=Decimal(0))
-        lead = lead_for(session, bank, borrower)
+        lead = lead_for(bank, borrower)
         report(session, bank, lead, overdue_30=bad, overdue_90=bad and i % 4 == 0)
         leads.append((lead, borrower, consent, bad))
     return leads
@@ -169,7 +138,7 @@ def test_training_table_has_features_at_disbursement_and_the_chosen_target(sessi
 
 def test_immature_good_loans_wait_for_their_observation_period(session, bank):
     borrower = BorrowerFactory()
-    lead = lead_for(session, bank, borrower, disbursed_on=today_local() - dt.timedelta(days=100))
+    lead = lead_for(bank, borrower, disbursed_on=today_local() - dt.timedelta(days=100))
     report(session, bank, lead)
     assert len(training_table(session, min_months_on_book=3)) == 1
     assert training_table(session, min_months_on_book=4) == []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.types import utcnow
 from matching.dispatch import MIN_DECIDED_LEADS, approval_rates, institution_stats, match_need
-from matching.models import Lead, LeadStatus
+from matching.models import LeadStatus
+from tests.factories import LeadFactory
 from tests.matching.helpers import applicant, bank, submit
 
 
@@ -30,19 +30,7 @@ def _history(session, institution, product, statuses, band="none"):
     borrower, user = applicant()
     for status in statuses:
         need = submit(session, borrower.id, user.id)
-        session.add(
-            Lead(
-                need_id=need.id,
-                borrower_id=need.borrower_id,
-                institution_id=institution.id,
-                product_id=product.id,
-                status=status,
-                explanation={"score_band": band},
-                pushed_at=utcnow(),
-                updated_at=utcnow(),
-            )
-        )
-    session.flush()
+        LeadFactory(need=need, product=product, status=status, explanation={"score_band": band})
 
 
 @pytest.mark.parametrize("decided", [MIN_DECIDED_LEADS, MIN_DECIDED_LEADS - 1])
