@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from credit_profile.borrowers import today_local
 from credit_profile.features import period_index, period_label
-from credit_profile.models import DataRecord
+from tests.factories import DataRecordFactory
 
 
 def month(back: int = 1) -> str:
@@ -16,28 +14,8 @@ def month(back: int = 1) -> str:
 
 
 def store(session, borrower_id: int, source: str, periods, consent_id: int | None, **values) -> None:
-    defaults = {
-        "electricity": {"kwh": Decimal("1000.00"), "bill_amount": Decimal("680.00")},
-        "tax": {
-            "sales": Decimal("50000.00"),
-            "tax_paid": Decimal("1500.00"),
-            "credit_rating": "A",
-            "arrears": False,
-        },
-        "bank_flow": {
-            "inflow": Decimal("60000.00"),
-            "outflow": Decimal("50000.00"),
-            "end_balance": Decimal("20000.00"),
-        },
-    }[source]
+    """A record of ``source`` for each period: the source's typical values (DataRecordFactory), or these."""
     for period in periods:
-        session.add(
-            DataRecord(
-                borrower_id=borrower_id,
-                source=source,
-                period=period,
-                consent_id=consent_id,
-                **{**defaults, **values},
-            )
+        DataRecordFactory(
+            borrower_id=borrower_id, source=source, period=period, consent_id=consent_id, **values
         )
-    session.flush()
