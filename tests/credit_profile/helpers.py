@@ -1,8 +1,13 @@
-"""Helpers for credit_profile tests: months relative to today and stored records."""
+"""Helpers for credit_profile tests: months relative to today, consents and stored records."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from sqlalchemy import func, select
+
 from credit_profile.borrowers import today_local
+from credit_profile.consents import grant_consent
 from credit_profile.features import period_index, period_label
 from tests.factories import DataRecordFactory
 
@@ -19,3 +24,18 @@ def store(session, borrower_id: int, source: str, periods, consent_id: int | Non
         DataRecordFactory(
             borrower_id=borrower_id, source=source, period=period, consent_id=consent_id, **values
         )
+
+
+def grant(session, borrower, **kwargs):
+    values = {
+        "sources": ["electricity", "tax", "bank_flow"],
+        "purpose": "融资需求匹配",
+        "expires_on": today_local() + dt.timedelta(days=365),
+        "actor_id": None,
+    }
+    values.update(kwargs)
+    return grant_consent(session, borrower_id=borrower.id, **values)
+
+
+def count(session, model, *where) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where))

@@ -1,4 +1,5 @@
-"""The closed loop: loan performance reports, the training table, and training a scorecard from it."""
+"""Loans: renewal reminders before a declared renewal falls due; the closed loop of loan performance reports,
+the training table, and training a scorecard from it."""
 
 from __future__ import annotations
 
@@ -13,16 +14,20 @@ import pytest
 from sqlalchemy import select
 
 from core.errors import InvalidInputError
+from core.models import Notification, OutgoingMessage
 from credit_profile.borrowers import today_local
 from credit_profile.consents import grant_consent, revoke_consent
 from credit_profile.features import FEATURE_NAMES
 from credit_profile.models import ConsentUse, ScorecardVersion
 from matching.errors import LeadNotFoundError, LoanNotDisbursedError
 from matching.leads import report_performance
-from matching.loans import TRAINING_COLUMNS, training_table
+from matching.loans import TRAINING_COLUMNS, send_renewal_reminders, training_table
 from matching.models import Lead, Loan
+from matching.needs import RenewalInput, local_today, withdraw_need
 from tests.credit_profile.helpers import month, store
 from tests.factories import BorrowerFactory, InstitutionFactory, LeadFactory, ProductFactory, UserFactory
+from tests.matching.helpers import applicant, submit
+from tests.matching.helpers import bank as lender
 
 
 @pytest.fixture
@@ -189,3 +194,63 @@ def test_export_train_register_closes_the_loop(session, bank, runner, tmp_path):
     assert result.exit_code == 0, result.output
     row = session.scalar(select(ScorecardVersion).where(ScorecardVersion.version == "loop-1"))
     assert (row.active, row.note) == (False, "闭环")
+
+
+# --- renewal reminders 60, 30 and 15 days before a declared renewal falls due, each once ---
+
+
+def _renewal_need(session, matures_in_days):
+    lender()  # a published product, so that the renewal need is matched
+    borrower, user = applicant()
+    today = local_today()
+    need = submit(
+        session,
+        borrower.id,
+        user.id,
+        renewal=RenewalInput(current_amount=500000, matures_on=today + dt.timedelta(days=matures_in_days)),
+    )
+    return need, user, today
+
+
+def _reminders(session, user):
+    return [
+        n.data["threshold"]
+        for n in session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user.id, Notification.kind == "renewal_reminder")
+            .order_by(Notification.id)
+        )
+    ]
+
+
+def test_each_threshold_is_reminded_once_as_the_due_date_approaches(session):
+    need, user, today = _renewal_need(session, 70)
+    assert send_renewal_reminders(session, today=today) == 0  # more than 60 days out
+
+    for day, expected in (
+        (10, [60]),
+        (11, [60]),
+        (40, [60, 30]),
+        (41, [60, 30]),
+        (55, [60, 30, 15]),
+        (69, [60, 30, 15]),
+    ):
+        send_renewal_reminders(session, today=today + dt.timedelta(days=day))
+        assert _reminders(session, user) == expected, day
+
+    sms = session.scalars(select(OutgoingMessage).where(OutgoingMessage.user_id == user.id)).all()
+    assert len(sms) == 3
+    assert all("无还本续贷须在贷款到期前申请办理" in m.body for m in sms)
+    assert str(need.renewal_matures_on.year) in sms[0].body
+
+
+def test_a_need_submitted_late_gets_only_the_tightest_threshold(session):
+    _need, user, today = _renewal_need(session, 20)
+    assert send_renewal_reminders(session, today=today) == 1
+    assert _reminders(session, user) == [30]
+
+
+def test_a_withdrawn_renewal_is_not_reminded(session):
+    need, user, today = _renewal_need(session, 50)
+    withdraw_need(session, need, actor_id=user.id)
+    assert send_renewal_reminders(session, today=today) == 0
