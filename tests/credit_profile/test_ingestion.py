@@ -48,6 +48,11 @@ def tax_row(number: int, borrower, period: str, **values) -> TableRow:
     return TableRow(number=number, values=row)
 
 
+def wrong_check_char(id_number: str) -> str:
+    """The number with a check character that is not its own (a fixed "0" is right one time in eleven)."""
+    return id_number[:-1] + ("1" if id_number[-1] == "0" else "0")
+
+
 def stored(session, borrower) -> dict[str, Decimal]:
     rows = session.scalars(select(DataRecord).where(DataRecord.borrower_id == borrower.id)).all()
     return {r.period: r.sales for r in rows}
@@ -87,7 +92,7 @@ def test_one_bad_row_stores_nothing_and_every_error_is_named_by_row(session):
         tax_row(4, unconsented, month(1)),
         tax_row(5, borrower, month(4)),
         tax_row(6, borrower, month(1)),
-        TableRow(number=7, values={"id_number": farmer.id_number[:-1] + "0", "period": "2025-13"}),
+        TableRow(number=7, values={"id_number": wrong_check_char(farmer.id_number), "period": "2025-13"}),
         tax_row(8, borrower, month(-2)),
     ]
     before = session.scalar(select(func.count()).select_from(ConsentUse))
