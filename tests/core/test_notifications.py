@@ -1,4 +1,4 @@
-"""Notifications, the SMS / e-mail outbox and its delivery job, and the job outbox's re-handing."""
+"""Notifications, the SMS / e-mail outbox and its delivery job (the job outbox: test_outbox.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from core import jobs, notifications, runtime
 from core.models import MessageStatus, OutboxJob
-from core.outbox import REQUEUE_AFTER, add_job, complete_job, pending_jobs
 from core.types import utcnow
 from tests.conftest import make_settings
 from tests.factories import UserFactory
@@ -111,14 +110,3 @@ def test_notifications_are_deduplicated_per_user_and_only_the_owner_reads_them(s
     notifications.mark_read(session, alices.id, user_id=alice.id)
     notifications.mark_read(session, alices.id, user_id=alice.id)  # idempotent
     assert notifications.unread_count(session, alice.id) == 0
-
-
-def test_a_job_handed_over_long_ago_and_never_completed_is_handed_over_again(session):
-    lost = add_job(session, "match_need", "a", need_id=1)
-    done = add_job(session, "match_need", "b", need_id=2)
-    lost.enqueued_at = done.enqueued_at = utcnow()
-    complete_job(session, done.id)
-    session.flush()
-    assert pending_jobs(session) == []
-    later = utcnow() + REQUEUE_AFTER + dt.timedelta(seconds=1)
-    assert [row.id for row in pending_jobs(session, now=later)] == [lost.id]

@@ -1,12 +1,15 @@
-"""Helpers for credit_profile tests: months relative to today and stored records."""
+"""Helpers for credit_profile tests: months relative to today, consents and stored records."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+import datetime as dt
+
+from sqlalchemy import func, select
 
 from credit_profile.borrowers import today_local
+from credit_profile.consents import grant_consent
 from credit_profile.features import period_index, period_label
-from credit_profile.models import DataRecord
+from tests.factories import DataRecordFactory
 
 
 def month(back: int = 1) -> str:
@@ -16,28 +19,23 @@ def month(back: int = 1) -> str:
 
 
 def store(session, borrower_id: int, source: str, periods, consent_id: int | None, **values) -> None:
-    defaults = {
-        "electricity": {"kwh": Decimal("1000.00"), "bill_amount": Decimal("680.00")},
-        "tax": {
-            "sales": Decimal("50000.00"),
-            "tax_paid": Decimal("1500.00"),
-            "credit_rating": "A",
-            "arrears": False,
-        },
-        "bank_flow": {
-            "inflow": Decimal("60000.00"),
-            "outflow": Decimal("50000.00"),
-            "end_balance": Decimal("20000.00"),
-        },
-    }[source]
+    """A record of ``source`` for each period: the source's typical values (DataRecordFactory), or these."""
     for period in periods:
-        session.add(
-            DataRecord(
-                borrower_id=borrower_id,
-                source=source,
-                period=period,
-                consent_id=consent_id,
-                **{**defaults, **values},
-            )
+        DataRecordFactory(
+            borrower_id=borrower_id, source=source, period=period, consent_id=consent_id, **values
         )
-    session.flush()
+
+
+def grant(session, borrower, **kwargs):
+    values = {
+        "sources": ["electricity", "tax", "bank_flow"],
+        "purpose": "融资需求匹配",
+        "expires_on": today_local() + dt.timedelta(days=365),
+        "actor_id": None,
+    }
+    values.update(kwargs)
+    return grant_consent(session, borrower_id=borrower.id, **values)
+
+
+def count(session, model, *where) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where))

@@ -1,16 +1,18 @@
-"""Dispatch rounds: SLA expiry moves a need to the next institutions, then opens it to all and alerts."""
+"""Dispatch: the best institutions first, rounds after SLA expiry, opening to all with an alert; and the ranking
+inputs (an institution's approval share per grade band, and what it does to the order)."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from core.models import Notification, OutgoingMessage, User
 from core.types import utcnow
-from matching.dispatch import match_need
+from matching.dispatch import MIN_DECIDED_LEADS, approval_rates, institution_stats, match_need
 from matching.leads import claim_lead
 from matching.models import Alert, LeadStatus, NeedStatus
 from matching.sweeps import expire_overdue_leads
-from tests.factories import UserFactory
+from tests.factories import LeadFactory, UserFactory
 from tests.matching.helpers import FAR_FUTURE, applicant, bank, event_kinds, leads_of, submit
 
 
@@ -96,3 +98,54 @@ def test_a_claimed_need_is_not_redispatched_when_its_other_leads_expire(session)
     assert expired == [second.id]
     assert need.status == NeedStatus.IN_PROGRESS and need.dispatch_round == 1
     assert [lead.status for lead in leads_of(session, need.id)] == [LeadStatus.CLAIMED, LeadStatus.EXPIRED]
+
+
+# --- ranking inputs: an institution's approval share per grade band, and what it does to the order ---
+
+
+def test_approval_rates_count_approved_and_disbursed_against_rejected_per_band():
+    rows = [
+        (1, "approved", "A"),
+        (1, "disbursed", "A"),
+        (1, "rejected", "A"),
+        (1, "rejected", "A"),
+        (1, "closed", "A"),  # not a decision
+        (1, "disbursed", None),  # no band recorded
+        (1, "rejected", "B"),
+        (2, "disbursed", "A"),
+    ]
+    assert approval_rates(rows, min_decided=1) == {1: {"A": 0.5, "B": 0.0}, 2: {"A": 1.0}}
+    assert approval_rates(rows, min_decided=4) == {1: {"A": 0.5}}
+
+
+def _history(session, institution, product, statuses, band="none"):
+    """Decided leads of this institution on needs of a borrower of their own."""
+    borrower, user = applicant()
+    for status in statuses:
+        need = submit(session, borrower.id, user.id)
+        LeadFactory(need=need, product=product, status=status, explanation={"score_band": band})
+
+
+@pytest.mark.parametrize("decided", [MIN_DECIDED_LEADS, MIN_DECIDED_LEADS - 1])
+def test_an_institution_that_approves_borrowers_like_this_one_ranks_first(session, decided):
+    cheap, cheap_product, _ = bank("3.50")
+    approving, approving_product, _ = bank("3.60")
+    _history(session, cheap, cheap_product, [LeadStatus.REJECTED] * decided)
+    _history(
+        session, approving, approving_product, [LeadStatus.DISBURSED] * (decided - 1) + [LeadStatus.APPROVED]
+    )
+
+    stats = institution_stats(session)
+    borrower, user = applicant()  # no score yet: band "none"
+    need = submit(session, borrower.id, user.id)
+    first = match_need(session, need.id, top_n=1)[0]
+
+    if decided >= MIN_DECIDED_LEADS:
+        assert stats[cheap.id].approval_rate_by_band == {"none": 0.0}
+        assert stats[approving.id].approval_rate_by_band == {"none": 1.0}
+        assert first.institution_id == approving.id
+        assert first.explanation["approval_history"] == 1.0
+    else:  # too few decisions: the prior stands and the cheaper product wins
+        assert stats[cheap.id].approval_rate_by_band == {}
+        assert first.institution_id == cheap.id
+        assert first.explanation["approval_history"] == 0.5

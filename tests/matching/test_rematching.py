@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 
 from core import runtime
 from core.models import OutboxJob
-from core.types import utcnow
 from credit_profile.expert import expert_scorecard
 from credit_profile.models import CreditScore
 from credit_profile.scorecards import RESCORE_ALL_JOB, activate_scorecard, register_scorecard
@@ -20,7 +19,14 @@ from matching.rematching import REMATCH_BORROWER_JOB, REMATCH_JOB, rematch_open_
 from portal import worker
 from products.services import announce_catalogue_change
 from tests.conftest import IS_POSTGRES, make_settings
-from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory, bind_factories
+from tests.factories import (
+    BorrowerFactory,
+    InstitutionFactory,
+    LeadFactory,
+    ProductFactory,
+    UserFactory,
+    bind_factories,
+)
 from tests.matching.helpers import applicant, bank, event_kinds, leads_of, submit
 
 
@@ -74,17 +80,7 @@ def test_a_push_to_an_institution_already_holding_the_need_is_refused_by_the_dat
     need.dispatch_round = 1
     context = load_match_context(session)
     stale = evaluate(session, need, context, limit=2)  # computed before another transaction's push
-    session.add(
-        Lead(
-            need_id=need.id,
-            borrower_id=need.borrower_id,
-            institution_id=banks[0][0].id,
-            product_id=banks[0][1].id,
-            pushed_at=utcnow(),
-            updated_at=utcnow(),
-        )
-    )
-    session.flush()
+    LeadFactory(need=need, product=banks[0][1])
 
     pushed = push(session, need, context, stale, round_no=1)
 

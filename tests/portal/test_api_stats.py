@@ -12,8 +12,7 @@ from pypdf import PdfReader
 
 from core.identifiers import mask_identifier
 from stats import reports
-from stats.models import Report
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, ReportFactory
 from tests.stats.test_stats_properties import BASE
 
 pytestmark = pytest.mark.smoke
@@ -249,9 +248,7 @@ def test_report_progress_is_reported_sheet_by_sheet(session, data):
 
 
 def test_report_not_ready_is_a_409(client, session, data):
-    report = Report(month="2025-12", region_code="360800", status="running", progress=40)
-    session.add(report)
-    session.flush()
+    report = ReportFactory(running=True)
     response = client.get(f"/api/v1/reports/{report.id}/download", headers=token(client, "city"))
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "report_not_ready"
     response = client.get(f"/api/v1/reports/{report.id}/pdf", headers=token(client, "city"))

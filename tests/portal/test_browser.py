@@ -22,9 +22,9 @@ from werkzeug.serving import make_server
 from core.accounts import create_user
 from core.types import SHANGHAI
 from portal.app import create_app
-from products.models import Institution
 from products.services import ProductInput, create_product, publish_product
 from tests.conftest import REQUIRE_SERVICES, make_settings
+from tests.factories import InstitutionFactory, bind_factories
 from tests.portal.api_helpers import PASSWORD, uscc
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -43,9 +43,8 @@ def live_server(committed_db) -> Iterator[str]:
     _engine, factory = committed_db
     app = create_app(make_settings(), session_factory=factory)
     with factory() as session:
-        bank = Institution(code="JARCB", name="江西吉安农村商业银行", kind="bank")
-        session.add(bank)
-        session.flush()
+        bind_factories(session)
+        bank = InstitutionFactory(code="JARCB", name="江西吉安农村商业银行")
         product = create_product(
             session,
             institution_id=bank.id,

@@ -31,10 +31,9 @@ from matching.models import Lead, Need, NeedStatus
 from matching.needs import NeedInput, submit_need
 from portal.app import create_app
 from portal.worker import QUEUE_NAME, relay_outbox, requeue_abandoned_jobs
-from products.models import Institution, Product
 from tests.conftest import DATABASE_URL, IS_POSTGRES, TEST_DATA_KEY, make_settings
 from tests.counts import report
-from tests.factories import make_uscc
+from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory, bind_factories
 from tests.portal.api_helpers import PASSWORD
 
 pytestmark = pytest.mark.slow
@@ -50,35 +49,14 @@ def free_port() -> int:
 def _market(factory: sessionmaker, banks: int = 2) -> int:
     """Published products at `banks` banks and an applicant; returns the applicant's borrower id."""
     with factory() as s:
+        bind_factories(s)
         for i in range(banks):
-            bank = Institution(code=f"FAULT{i}", name=f"故障测试银行{i}", kind="bank")
-            s.add(bank)
-            s.flush()
-            s.add(
-                Product(
-                    institution_id=bank.id,
-                    name=f"故障贷{i}",
-                    description="",
-                    min_amount=Decimal(1000),
-                    max_amount=Decimal(5000000),
-                    min_term_months=1,
-                    max_term_months=60,
-                    rate_min=Decimal("3.5"),
-                    rate_max=Decimal(6),
-                    collateral=["credit"],
-                    borrower_kinds=["enterprise"],
-                    region_codes=[],
-                    industries_excluded=[],
-                    tags=[],
-                    sla_hours=8,
-                    status="published",
-                )
+            ProductFactory(
+                institution=InstitutionFactory(code=f"FAULT{i}", name=f"故障测试银行{i}"),
+                name=f"故障贷{i}",
+                published=True,
             )
-        borrower = Borrower(
-            kind="enterprise", name="故障测试企业", uscc=make_uscc(), region_code="360802", industry_code="C"
-        )
-        s.add(borrower)
-        s.flush()
+        borrower = BorrowerFactory(name="故障测试企业")
         create_user(
             s,
             username="fault_applicant",

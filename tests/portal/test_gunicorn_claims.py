@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -27,14 +26,19 @@ from sqlalchemy.orm import Session
 from core.accounts import open_session
 from core.audit import verify_chain
 from core.db import make_engine
-from core.models import Role, User
-from credit_profile.models import Borrower
-from matching.models import Lead, LeadStatus, Need, NeedStatus
+from core.models import User
+from matching.models import Lead, LeadStatus
 from portal.cli import alembic_config
-from products.models import Institution, Product
 from tests.conftest import DATABASE_URL, IS_POSTGRES, TEST_DATA_KEY
 from tests.counts import report
-from tests.factories import make_uscc
+from tests.factories import (
+    BorrowerFactory,
+    InstitutionFactory,
+    LeadFactory,
+    ProductFactory,
+    UserFactory,
+    bind_factories,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -62,40 +66,15 @@ def scratch_database():
 
 def _seed(url: str) -> tuple[int, list[str]]:
     engine = make_engine(url)
-    now = dt.datetime.now(dt.UTC)
     with Session(engine) as s:
-        bank = Institution(code="GUNI", name="并发测试银行", kind="bank")
-        s.add(bank)
-        s.flush()
-        product = Product(
-            institution_id=bank.id, name="并发贷", description="", min_amount=Decimal(1000),
-            max_amount=Decimal(1000000), min_term_months=1, max_term_months=36, rate_min=Decimal("3.5"),
-            rate_max=Decimal(5), collateral=["credit"], borrower_kinds=["enterprise"], region_codes=[],
-            industries_excluded=[], tags=[], sla_hours=8, status="published",
-        )  # fmt: skip
-        borrower = Borrower(
-            kind="enterprise", name="并发测试企业", uscc=make_uscc(), region_code="360802", industry_code="C"
-        )
-        s.add_all([product, borrower])
-        s.flush()
-        need = Need(
-            borrower_id=borrower.id, amount=Decimal(80000), term_months=12, purpose="周转", collateral="credit",
-            declared_prior_loan=False, status=NeedStatus.MATCHED,
-        )  # fmt: skip
-        s.add(need)
-        s.flush()
-        lead = Lead(
-            need_id=need.id, borrower_id=need.borrower_id, institution_id=bank.id, product_id=product.id,
-            status=LeadStatus.PUSHED,
-            pushed_at=now, sla_due_at=now + dt.timedelta(hours=8),
-        )  # fmt: skip
-        s.add(lead)
+        bind_factories(s)
+        bank = InstitutionFactory(code="GUNI", name="并发测试银行")
+        product = ProductFactory(institution=bank, name="并发贷", published=True)
+        lead = LeadFactory(product=product, need__borrower=BorrowerFactory(name="并发测试企业"))
         officers = [
-            User(username=f"http_officer{i}", password_hash="x", role=Role.OFFICER, institution_id=bank.id)
+            UserFactory(username=f"http_officer{i}", officer=True, institution_id=bank.id)
             for i in range(OFFICERS)
         ]
-        s.add_all(officers)
-        s.flush()
         tokens = [open_session(s, o, kind="api", ttl=dt.timedelta(hours=1))[0] for o in officers]
         s.commit()
         lead_id = lead.id

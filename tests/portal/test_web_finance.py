@@ -15,12 +15,11 @@ import pytest
 from openpyxl import load_workbook
 
 from core.identifiers import mask_identifier
-from core.types import utcnow
 from stats import breakdowns
 from stats.figures import summary
 from stats.models import Report, ReportStatus
 from stats.windows import Window
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, ReportFactory
 from tests.portal.test_api_stats import FROM, TO
 from tests.portal.test_web_support import csrf_token, login, text
 
@@ -190,20 +189,14 @@ def test_monthly_report_from_the_page(csrf_app, session, data):
     assert download.status_code == 200
     assert "统计汇总" in load_workbook(io.BytesIO(download.get_data())).sheetnames
 
-    queued = Report(kind="monthly", month="2025-11", region_code="360800", status=ReportStatus.QUEUED,
-                    progress=40, created_at=report.created_at)  # fmt: skip
-    session.add(queued)
-    session.flush()
+    queued = ReportFactory(month="2025-11", progress=40, created_at=report.created_at)
     waiting = client.get("/finance/reports").get_data(as_text=True)
     assert 'http-equiv="refresh"' in waiting and 'value="40"' in waiting
     assert client.get(f"/finance/reports/{queued.id}").status_code == 409
 
 
 def test_county_office_reports_are_its_own(client, session, data):
-    city_report = Report(kind="monthly", month="2025-12", region_code="360800", status=ReportStatus.DONE,
-                         progress=100, content=b"x", filename="a.xlsx", created_at=utcnow())  # fmt: skip
-    session.add(city_report)
-    session.flush()
+    city_report = ReportFactory(done=True)
     login(client, "jizhou")
     assert client.get(f"/finance/reports/{city_report.id}").status_code == 404
     assert "2025-12" not in text(client.get("/finance/reports"))

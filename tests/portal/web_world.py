@@ -26,11 +26,9 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from core.db import Base
-from core.types import utcnow
 from credit_profile.borrowers import today_local
 from stats.exports import Column, Table, to_xlsx
-from stats.models import Report, ReportStatus
-from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory
+from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, ReportFactory, UserFactory
 from tests.portal import api_helpers
 from tests.portal.api_helpers import register_body, token, uscc
 
@@ -131,10 +129,9 @@ def build_world(client: Any, session: Any) -> World:
     claimed = client.post(f"/api/v1/leads/{lead_a}/claim", headers=headers["officer_x"])
     assert claimed.status_code == 200, claimed.get_json()
     workbook = to_xlsx([Table("summary", "汇总", [Column("n", "笔数")], [{"n": 1}])], [("区域", COUNTY_C)])
-    report = Report(kind="monthly", month=last_month(), region_code=COUNTY_C, status=ReportStatus.DONE,
-                    progress=100, content=workbook, filename="c.xlsx", created_at=utcnow())  # fmt: skip
-    session.add(report)
-    session.flush()
+    report = ReportFactory(
+        done=True, month=last_month(), region_code=COUNTY_C, content=workbook, filename="c.xlsx"
+    )
     session.expire_all()
     return World(
         ids={

@@ -12,15 +12,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.models import StatusEvent
 from core.reference import CITY_CODE
 from core.sql import add_months_py
 from core.types import SHANGHAI
-from matching.models import Lead, Loan, Need
 from stats import breakdowns, drilldowns, funnels
 from stats.figures import figures, summary
 from stats.windows import SUMMARY_FIELDS, Window
-from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory
+from tests.factories import (
+    BorrowerFactory,
+    InstitutionFactory,
+    LeadFactory,
+    LoanFactory,
+    NeedFactory,
+    ProductFactory,
+)
 from tests.stats.reference_stats import Reference, add_months, load, median_hours, micros
 
 COUNTIES = ("360802", "360803", "360881")
@@ -98,15 +103,12 @@ def insert(session, world, needs: list[dict[str, Any]]) -> None:
     for spec in needs:
         borrower = world["borrowers"][spec["borrower"]]
         submitted = BASE + dt.timedelta(microseconds=spec["at_us"])
-        need = Need(
-            borrower_id=borrower.id, amount=spec["amount"], term_months=12, purpose="测试", collateral="credit",
-            declared_prior_loan=False, is_renewal=spec["renewal"], status=spec["status"], submitted_at=submitted,
-            updated_at=submitted,
+        need = NeedFactory(
+            borrower=borrower, amount=spec["amount"], purpose="测试", is_renewal=spec["renewal"],
+            status=spec["status"], submitted_at=submitted,
             renewal_matures_on=(BASE.date() + dt.timedelta(days=spec["matures_days"])) if spec["renewal"] else None,
             renewal_current_amount=spec["amount"] if spec["renewal"] else None,
         )  # fmt: skip
-        session.add(need)
-        session.flush()
         used: set[int] = set()
         disbursed = False
         for lead_spec_ in spec["leads"]:
@@ -123,37 +125,20 @@ def insert(session, world, needs: list[dict[str, Any]]) -> None:
             claimed = pushed + dt.timedelta(microseconds=lead_spec_["claim_us"])
             is_claimed = outcome not in ("pushed", "expired", "closed")
             status = {"rejected_claimed": "rejected", "rejected_approved": "rejected"}.get(outcome, outcome)
-            lead = Lead(
-                need_id=need.id, borrower_id=need.borrower_id, institution_id=product.institution_id,
-                product_id=product.id, status=status,
-                pushed_at=pushed, updated_at=pushed, claimed_at=claimed if is_claimed else None,
+            # The events after the claim are the status's (LeadFactory), but a rejection after an approval.
+            path = ["contacted", "approved", "rejected"] if outcome == "rejected_approved" else None
+            lead = LeadFactory(
+                need=need, product=product, status=status, pushed_at=pushed,
+                claimed_at=claimed if is_claimed else None,
                 sla_due_at=pushed + dt.timedelta(hours=lead_spec_["sla_hours"]),
+                path=path, path__decided=claimed + dt.timedelta(microseconds=lead_spec_["decision_us"]),
             )  # fmt: skip
-            session.add(lead)
-            session.flush()
-            decided = claimed + dt.timedelta(microseconds=lead_spec_["decision_us"])
-            path = {
-                "contacted": ["contacted"],
-                "approved": ["contacted", "approved"],
-                "disbursed": ["contacted", "approved", "disbursed"],
-                "rejected_claimed": ["rejected"],
-                "rejected_approved": ["contacted", "approved", "rejected"],
-            }.get(outcome, [])
-            for i, to in enumerate(path):
-                at = decided if to in ("approved", "rejected") else claimed + dt.timedelta(seconds=i + 1)
-                session.add(
-                    StatusEvent(entity_type="lead", entity_id=lead.id, need_id=need.id, to_status=to, at=at)
-                )
             if outcome == "disbursed":
-                session.add(
-                    Loan(
-                        lead_id=lead.id, need_id=need.id, borrower_id=borrower.id,
-                        institution_id=product.institution_id, product_id=product.id,
-                        amount=lead_spec_["amount"], rate=lead_spec_["rate"], term_months=lead_spec_["term"],
-                        collateral=lead_spec_["collateral"],
-                        disbursed_on=pushed.astimezone(SHANGHAI).date() + dt.timedelta(days=lead_spec_["loan_days"]),
-                        first_loan_borrower=lead_spec_["first"], renewal_without_repayment=lead_spec_["renewal"],
-                    )
+                LoanFactory(
+                    lead=lead, amount=lead_spec_["amount"], rate=lead_spec_["rate"], term_months=lead_spec_["term"],
+                    collateral=lead_spec_["collateral"],
+                    disbursed_on=pushed.astimezone(SHANGHAI).date() + dt.timedelta(days=lead_spec_["loan_days"]),
+                    first_loan_borrower=lead_spec_["first"], renewal_without_repayment=lead_spec_["renewal"],
                 )  # fmt: skip
     session.flush()
 

@@ -13,6 +13,7 @@ from core.types import utcnow
 from matching.dispatch import match_need
 from matching.leads import claim_lead, transition_lead
 from matching.models import Lead, Need
+from tests.factories import StatusEventFactory
 from tests.matching.helpers import applicant, bank, submit
 
 pytestmark = pytest.mark.smoke
@@ -68,10 +69,5 @@ def test_a_rejection_is_a_decision_and_the_earliest_event_wins(session):
     # one with a later time does not; another entity's event changes nothing.
     earlier, later = rejected - dt.timedelta(hours=2), utcnow() + dt.timedelta(days=1)
     for at, entity_type in ((earlier, "lead"), (later, "lead"), (earlier - dt.timedelta(days=1), "need")):
-        session.add(
-            StatusEvent(
-                entity_type=entity_type, entity_id=lead.id, need_id=lead.need_id, to_status="contacted", at=at
-            )
-        )
-        session.flush()
+        StatusEventFactory(lead=lead, entity_type=entity_type, to_status="contacted", at=at)
     assert _times(session, lead.id) == ((earlier, None, rejected), (earlier, None))

@@ -6,10 +6,8 @@ suite's database (PostgreSQL in CI) and on an SQLite file database in WAL mode.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections import Counter
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, text
@@ -17,15 +15,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.audit import verify_chain
 from core.db import make_engine
-from core.models import Role, StatusEvent, User
-from credit_profile.models import Borrower
+from core.models import StatusEvent
 from matching.errors import AlreadyClaimedError
 from matching.leads import claim_lead
 from matching.models import Lead, LeadStatus, Need, NeedStatus
-from products.models import Institution, Product
 from tests.conftest import _TMP, reset_schema
 from tests.counts import report
-from tests.factories import make_uscc
+from tests.factories import (
+    BorrowerFactory,
+    InstitutionFactory,
+    LeadFactory,
+    ProductFactory,
+    UserFactory,
+    bind_factories,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -60,38 +63,16 @@ def claim_db(request):
 
 def _world(factory: sessionmaker[Session], rounds: int) -> tuple[int, list[int], list[int]]:
     """A bank with THREADS officers and `rounds` needs, each pushed to it as one lead."""
-    now = dt.datetime.now(dt.UTC)
     with factory() as s:
-        bank = Institution(code="STRESS", name="压力测试银行", kind="bank")
-        s.add(bank)
-        s.flush()
-        product = Product(
-            institution_id=bank.id, name="压力贷", description="", min_amount=Decimal(1000),
-            max_amount=Decimal(1000000), min_term_months=1, max_term_months=36, rate_min=Decimal("3.5"),
-            rate_max=Decimal(5), collateral=["credit"], borrower_kinds=["enterprise"], region_codes=[],
-            industries_excluded=[], tags=[], sla_hours=8, status="published",
-        )  # fmt: skip
-        borrower = Borrower(kind="enterprise", name="压力测试企业", uscc=make_uscc(), region_code="360802",
-                            industry_code="C")  # fmt: skip
-        s.add_all([product, borrower])
-        s.flush()
+        bind_factories(s)
+        bank = InstitutionFactory(code="STRESS", name="压力测试银行")
+        product = ProductFactory(institution=bank, name="压力贷", published=True)
+        borrower = BorrowerFactory(name="压力测试企业")
         officers = [
-            User(username=f"stress_officer{i}", password_hash="x", role=Role.OFFICER, institution_id=bank.id)
+            UserFactory(username=f"stress_officer{i}", officer=True, institution_id=bank.id)
             for i in range(THREADS)
         ]
-        s.add_all(officers)
-        lead_ids = []
-        for _ in range(rounds):
-            need = Need(borrower_id=borrower.id, amount=Decimal(50000), term_months=12, purpose="周转",
-                        collateral="credit", declared_prior_loan=False, status=NeedStatus.MATCHED)  # fmt: skip
-            s.add(need)
-            s.flush()
-            lead = Lead(need_id=need.id, borrower_id=need.borrower_id, institution_id=bank.id,
-                        product_id=product.id, status=LeadStatus.PUSHED, pushed_at=now,
-                        sla_due_at=now + dt.timedelta(hours=8))  # fmt: skip
-            s.add(lead)
-            s.flush()
-            lead_ids.append(lead.id)
+        lead_ids = [LeadFactory(product=product, need__borrower=borrower).id for _ in range(rounds)]
         s.commit()
         return bank.id, [o.id for o in officers], lead_ids
 

@@ -1,4 +1,5 @@
-"""The closed loop: loan performance reports, the training table, and training a scorecard from it."""
+"""Loans: renewal reminders before a declared renewal falls due; the closed loop of loan performance reports,
+the training table, and training a scorecard from it."""
 
 from __future__ import annotations
 
@@ -13,16 +14,20 @@ import pytest
 from sqlalchemy import select
 
 from core.errors import InvalidInputError
+from core.models import Notification, OutgoingMessage
 from credit_profile.borrowers import today_local
 from credit_profile.consents import grant_consent, revoke_consent
 from credit_profile.features import FEATURE_NAMES
 from credit_profile.models import ConsentUse, ScorecardVersion
 from matching.errors import LeadNotFoundError, LoanNotDisbursedError
 from matching.leads import report_performance
-from matching.loans import TRAINING_COLUMNS, training_table
-from matching.models import Lead, Loan, Need
+from matching.loans import TRAINING_COLUMNS, send_renewal_reminders, training_table
+from matching.models import Lead, Loan
+from matching.needs import RenewalInput, local_today, withdraw_need
 from tests.credit_profile.helpers import month, store
-from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory
+from tests.factories import BorrowerFactory, InstitutionFactory, LeadFactory, ProductFactory, UserFactory
+from tests.matching.helpers import applicant, submit
+from tests.matching.helpers import bank as lender
 
 
 @pytest.fixture
@@ -33,48 +38,17 @@ def bank(session):
     return {"product": product, "institution_id": product.institution_id, "officer": officer}
 
 
-def lead_for(session, bank, borrower, *, status="disbursed", disbursed_on=None) -> Lead:
+def lead_for(bank, borrower, *, status="disbursed", disbursed_on=None) -> Lead:
     """A lead in ``status``; a disbursed one with its loan (what transition_lead leaves behind)."""
-    need = Need(
-        borrower_id=borrower.id,
-        amount=Decimal("100000.00"),
-        term_months=12,
-        purpose="经营周转",
-        collateral="credit",
-        declared_prior_loan=False,
-        status="in_progress",
-    )
-    session.add(need)
-    session.flush()
-    lead = Lead(
-        need_id=need.id,
-        borrower_id=need.borrower_id,
-        institution_id=bank["institution_id"],
-        product_id=bank["product"].id,
-        status=status,
+    loan = {"loan__first_loan": True, "loan__disbursed_on": disbursed_on or today_local()}
+    return LeadFactory(
+        **{status: True},
+        **(loan if status == "disbursed" else {}),
+        need__borrower=borrower,
+        need__amount=Decimal("100000.00"),
+        product=bank["product"],
         claimed_by=bank["officer"].id,
     )
-    session.add(lead)
-    session.flush()
-    if status == "disbursed":
-        session.add(
-            Loan(
-                lead_id=lead.id,
-                need_id=need.id,
-                borrower_id=borrower.id,
-                institution_id=lead.institution_id,
-                product_id=lead.product_id,
-                amount=need.amount,
-                rate=Decimal("3.85"),
-                term_months=12,
-                collateral="credit",
-                disbursed_on=disbursed_on or today_local(),
-                first_loan_borrower=True,
-                renewal_without_repayment=False,
-            )
-        )
-        session.flush()
-    return lead
 
 
 def report(session, bank, lead, as_of=None, overdue_30=False, overdue_90=False):
@@ -92,12 +66,12 @@ def report(session, bank, lead, as_of=None, overdue_30=False, overdue_90=False):
 def test_performance_is_reported_on_disbursed_loans_only(session, bank):
     borrower = BorrowerFactory()
     disbursed_on = today_local() - dt.timedelta(days=40)
-    lead = lead_for(session, bank, borrower, disbursed_on=disbursed_on)
+    lead = lead_for(bank, borrower, disbursed_on=disbursed_on)
     row = report(session, bank, lead, overdue_30=True)
     assert (row.overdue_30, row.overdue_90, row.reported_by) == (True, False, bank["officer"].id)
 
     with pytest.raises(LoanNotDisbursedError):
-        report(session, bank, lead_for(session, bank, borrower, status="approved"))
+        report(session, bank, lead_for(bank, borrower, status="approved"))
     other_bank = InstitutionFactory()
     session.flush()
     with pytest.raises(LeadNotFoundError):
@@ -140,7 +114,7 @@ def borrowers_with_outcomes(session, bank, outcomes):
             store(session, borrower.id, "electricity", [month(back)], consent.id, kwh=level)
         # The month of disbursement is after the features' reference month: it must never be used.
         store(session, borrower.id, "electricity", [month(0)], consent.id, kwh=Decimal(0))
-        lead = lead_for(session, bank, borrower)
+        lead = lead_for(bank, borrower)
         report(session, bank, lead, overdue_30=bad, overdue_90=bad and i % 4 == 0)
         leads.append((lead, borrower, consent, bad))
     return leads
@@ -169,7 +143,7 @@ def test_training_table_has_features_at_disbursement_and_the_chosen_target(sessi
 
 def test_immature_good_loans_wait_for_their_observation_period(session, bank):
     borrower = BorrowerFactory()
-    lead = lead_for(session, bank, borrower, disbursed_on=today_local() - dt.timedelta(days=100))
+    lead = lead_for(bank, borrower, disbursed_on=today_local() - dt.timedelta(days=100))
     report(session, bank, lead)
     assert len(training_table(session, min_months_on_book=3)) == 1
     assert training_table(session, min_months_on_book=4) == []
@@ -220,3 +194,63 @@ def test_export_train_register_closes_the_loop(session, bank, runner, tmp_path):
     assert result.exit_code == 0, result.output
     row = session.scalar(select(ScorecardVersion).where(ScorecardVersion.version == "loop-1"))
     assert (row.active, row.note) == (False, "闭环")
+
+
+# --- renewal reminders 60, 30 and 15 days before a declared renewal falls due, each once ---
+
+
+def _renewal_need(session, matures_in_days):
+    lender()  # a published product, so that the renewal need is matched
+    borrower, user = applicant()
+    today = local_today()
+    need = submit(
+        session,
+        borrower.id,
+        user.id,
+        renewal=RenewalInput(current_amount=500000, matures_on=today + dt.timedelta(days=matures_in_days)),
+    )
+    return need, user, today
+
+
+def _reminders(session, user):
+    return [
+        n.data["threshold"]
+        for n in session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user.id, Notification.kind == "renewal_reminder")
+            .order_by(Notification.id)
+        )
+    ]
+
+
+def test_each_threshold_is_reminded_once_as_the_due_date_approaches(session):
+    need, user, today = _renewal_need(session, 70)
+    assert send_renewal_reminders(session, today=today) == 0  # more than 60 days out
+
+    for day, expected in (
+        (10, [60]),
+        (11, [60]),
+        (40, [60, 30]),
+        (41, [60, 30]),
+        (55, [60, 30, 15]),
+        (69, [60, 30, 15]),
+    ):
+        send_renewal_reminders(session, today=today + dt.timedelta(days=day))
+        assert _reminders(session, user) == expected, day
+
+    sms = session.scalars(select(OutgoingMessage).where(OutgoingMessage.user_id == user.id)).all()
+    assert len(sms) == 3
+    assert all("无还本续贷须在贷款到期前申请办理" in m.body for m in sms)
+    assert str(need.renewal_matures_on.year) in sms[0].body
+
+
+def test_a_need_submitted_late_gets_only_the_tightest_threshold(session):
+    _need, user, today = _renewal_need(session, 20)
+    assert send_renewal_reminders(session, today=today) == 1
+    assert _reminders(session, user) == [30]
+
+
+def test_a_withdrawn_renewal_is_not_reminded(session):
+    need, user, today = _renewal_need(session, 50)
+    withdraw_need(session, need, actor_id=user.id)
+    assert send_renewal_reminders(session, today=today) == 0

@@ -6,9 +6,8 @@ import datetime as dt
 
 import pytest
 
-from credit_profile.models import CreditScore
 from credit_profile.scoring import latest_score, latest_scores
-from tests.factories import BorrowerFactory
+from tests.factories import BorrowerFactory, CreditScoreFactory
 
 pytestmark = pytest.mark.smoke
 
@@ -16,13 +15,7 @@ JAN, FEB = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 2, 1, tzinf
 
 
 def _score(session, borrower, grade, computed_at):
-    row = CreditScore(
-        borrower_id=borrower.id, score=600, grade=grade, reasons=[], sources={}, model_version="t",
-        computed_at=computed_at,
-    )  # fmt: skip
-    session.add(row)
-    session.flush()
-    return row
+    return CreditScoreFactory(borrower_id=borrower.id, grade=grade, computed_at=computed_at)
 
 
 def test_latest_scores_agrees_with_latest_score(session):

@@ -1,0 +1,134 @@
+"""The retention sweep: data held only under long-ended consents is deleted, and redacted from scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from core.types import SHANGHAI
+from credit_profile import jobs
+from credit_profile.consent_text import RETENTION_DAYS
+from credit_profile.consents import (
+    consent_end,
+    effective_status,
+    revoke_consent,
+)
+from credit_profile.models import ConsentUse, DataPurge, DataRecord
+from credit_profile.retention import purge_expired_data
+from credit_profile.scoring import compute_score
+from tests.credit_profile.helpers import count, grant, month, store
+from tests.factories import BorrowerFactory, ConsentFactory
+
+pytestmark = pytest.mark.smoke
+
+
+# --- retention sweep ------------------------------------------------------------------------------
+
+
+def ended(session, borrower, days_ago: float, **kwargs):
+    """A consent revoked ``days_ago`` days before now."""
+    consent = grant(session, borrower, **kwargs)
+    revoke_consent(session, consent, actor_id=None)
+    consent.revoked_at = consent.revoked_at - dt.timedelta(days=days_ago)
+    session.flush()
+    return consent
+
+
+def test_retention_sweep_deletes_data_held_only_under_long_ended_consents(session):
+    borrower = BorrowerFactory()
+    old = ended(session, borrower, RETENTION_DAYS + 1, sources=["electricity", "tax"])
+    recent = ended(session, borrower, RETENTION_DAYS - 1, sources=["tax"])
+    periods = [month(i) for i in range(1, 7)]
+    store(session, borrower.id, "electricity", periods, old.id)
+    store(session, borrower.id, "tax", periods, old.id)
+    other = BorrowerFactory()
+    active = grant(session, other, sources=["electricity"])
+    store(session, other.id, "electricity", periods, active.id)
+
+    purges = purge_expired_data(session)
+
+    # Tax is still held under the consent revoked within the retention period; electricity is not.
+    assert [(p.borrower_id, p.source, p.records) for p in purges] == [(borrower.id, "electricity", 6)]
+    assert (purges[0].first_period, purges[0].last_period) == (periods[-1], periods[0])
+    assert purges[0].consent_ids == [old.id]
+    assert (
+        count(session, DataRecord, DataRecord.borrower_id == borrower.id, DataRecord.source == "electricity")
+        == 0
+    )
+    assert count(session, DataRecord, DataRecord.borrower_id == borrower.id, DataRecord.source == "tax") == 6
+    assert count(session, DataRecord, DataRecord.borrower_id == other.id) == 6
+    assert recent.id not in purges[0].consent_ids
+
+    assert purge_expired_data(session) == []
+    assert count(session, DataPurge) == 1
+    # Once the second consent has also been over for longer than the retention period, tax goes too.
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    assert [(p.source, p.records) for p in purge_expired_data(session, now=later)] == [("tax", 6)]
+
+
+def test_an_active_consent_covering_the_month_keeps_the_record(session):
+    borrower = BorrowerFactory()
+    old = ended(session, borrower, RETENTION_DAYS + 30, sources=["bank_flow"])
+    grant(session, borrower, sources=["bank_flow"], period_from=month(3))
+    store(session, borrower.id, "bank_flow", [month(i) for i in range(1, 7)], old.id)
+
+    purges = purge_expired_data(session)
+
+    assert [(p.records, p.first_period, p.last_period) for p in purges] == [(3, month(6), month(4))]
+    kept = session.scalars(select(DataRecord.period).where(DataRecord.borrower_id == borrower.id)).all()
+    assert sorted(kept) == sorted(month(i) for i in (1, 2, 3))
+
+
+def test_expired_consents_count_from_the_end_of_their_last_day(session):
+    borrower = BorrowerFactory()
+    consent = ConsentFactory(
+        borrower_id=borrower.id, sources=["electricity"], expires_on=dt.date(2025, 3, 31), status="expired"
+    )
+    session.flush()
+    store(session, borrower.id, "electricity", ["2025-01", "2025-02"], consent.id)
+    end = dt.datetime(2025, 4, 1, tzinfo=SHANGHAI)
+    assert effective_status(consent) == "expired"
+    assert consent_end(consent) == end
+    just_inside = end + dt.timedelta(days=RETENTION_DAYS)
+    assert purge_expired_data(session, now=just_inside) == []
+    assert [p.records for p in purge_expired_data(session, now=just_inside + dt.timedelta(seconds=1))] == [2]
+
+
+def test_purged_data_is_redacted_from_earlier_scores(session):
+    borrower = BorrowerFactory()
+    consent = grant(session, borrower, sources=["electricity", "tax"])
+    periods = [month(i) for i in range(1, 13)]
+    store(session, borrower.id, "electricity", periods, consent.id, kwh=0)
+    store(session, borrower.id, "tax", periods, consent.id, arrears=True, credit_rating="D")
+    before = compute_score(session, borrower.id)
+    codes = {r["code"] for r in before.reasons}
+    assert {"tax_arrears", "tax_rating_low"} & codes, codes
+    revoke_consent(session, consent, actor_id=None)
+    consent.revoked_at -= dt.timedelta(days=RETENTION_DAYS + 1)
+    session.flush()
+
+    purges = purge_expired_data(session)
+
+    assert {p.source: p.scores_redacted for p in purges} == {"electricity": 1, "tax": 1}
+    session.refresh(before)
+    about_deleted = [r for r in before.reasons if not r["code"].startswith("bank_flow")]
+    assert about_deleted and {r["code"] for r in about_deleted} <= {
+        "electricity_data_deleted",
+        "tax_data_deleted",
+    }
+    assert all(r["text"] == "该项依据的数据已在授权结束后按保留期限删除" for r in about_deleted)
+    # A reason about data never authorised says nothing about the borrower and stays.
+    assert "bank_flow_data_missing" in {r["code"] for r in before.reasons}
+    assert before.score and before.model_version  # what the lenders saw is kept, minus the figures
+    assert count(session, ConsentUse, ConsentUse.borrower_id == borrower.id) == 0
+
+
+def test_retention_job_is_registered_and_idempotent(session, app):
+    borrower = BorrowerFactory()
+    consent = ended(session, borrower, RETENTION_DAYS + 5, sources=["electricity"])
+    store(session, borrower.id, "electricity", [month(1), month(2)], consent.id)
+    session.flush()
+    assert jobs.JOBS["purge_expired_data"]() == 2
+    assert jobs.JOBS["purge_expired_data"]() == 0
