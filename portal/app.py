@@ -32,7 +32,7 @@ from core.reference import N_
 from core.settings import Settings
 from portal import filters
 from portal.caching import init_cache, serve_kept
-from portal.db import close_session, db
+from portal.db import close_session, db, end_transaction
 from portal.extensions import babel, csrf, limiter, login_manager
 from portal.messages import STATUS_CODES, error_message, field_messages
 
@@ -163,6 +163,9 @@ def create_app(
         _start_sweeper_with_first_request(app, session_factory, settings)
     # Last: answering from what is kept skips the hooks after it (rate limits and the sweeper run first).
     app.before_request(serve_kept)
+    # Last, so that it runs first of the after_request hooks: the commit decides the response (an error
+    # response replaces the page when the commit fails), and the others then apply to that response.
+    app.after_request(end_transaction)
     return app
 
 

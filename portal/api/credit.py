@@ -42,7 +42,7 @@ from portal.api.schemas import (
     RevokeIn,
 )
 from portal.auth import api_user, token_auth
-from portal.db import commit, db
+from portal.db import db, keep_on_error
 from portal.extensions import limiter
 from products.models import Institution
 
@@ -137,7 +137,6 @@ def create_consent(body: dict[str, Any]) -> dict[str, Any]:
         period_to=(body.get("period") or {}).get("to"),
     )
     enqueue_rescoring(db(), borrower_id, reason=f"consent-{consent.id}-granted")
-    commit()
     return consent_dict(consent, [])
 
 
@@ -175,7 +174,6 @@ def revoke(consent_id: int, body: dict[str, Any]) -> dict[str, Any]:
         reason=body.get("reason"),
     )
     enqueue_rescoring(db(), borrower_id, reason=f"consent-{consent.id}-revoked")
-    commit()
     return consent_dict(consent, [])
 
 
@@ -208,7 +206,6 @@ def provider_records(source: str, body: dict[str, Any]) -> dict[str, Any]:
     result = ingest_records(session, provider, body["records"])
     for borrower_id in sorted(result.borrower_ids):
         enqueue_rescoring(session, borrower_id, reason=f"data-{provider.id}")
-    commit()
     return {"accepted": result.accepted, "rejected": result.rejected}
 
 
@@ -218,7 +215,6 @@ def provider_records(source: str, body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.doc(summary=N_("我的信用画像"))
 def my_profile() -> dict[str, Any]:
     score = own_profile(db(), own_borrower_id(), actor_id=api_user().id)
-    commit()
     return profile_dict(score)
 
 
@@ -238,9 +234,8 @@ def lead_profile(lead_id: int) -> dict[str, Any]:
         )
     except ConsentRequiredError:
         # The refused read is itself a use the borrower must be able to see.
-        commit()
+        keep_on_error()
         raise
-    commit()
     return profile_dict(score)
 
 
@@ -266,5 +261,4 @@ def import_data(source: str, files: dict[str, Any]) -> dict[str, Any]:
     result = import_records(db(), source, rows, actor_id=api_user().id)
     for borrower_id in sorted(result.borrower_ids):
         enqueue_rescoring(db(), borrower_id, reason="import")
-    commit()
     return {"imported": result.imported}

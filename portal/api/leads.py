@@ -38,7 +38,7 @@ from portal.api.schemas import (
 )
 from portal.auth import api_user, token_auth
 from portal.caching import kept_per_viewer, viewer_cached
-from portal.db import commit, db
+from portal.db import db
 from portal.preview import anonymised_profile
 from products.models import Institution, Product
 
@@ -223,7 +223,6 @@ def lead_detail(lead_id: int) -> dict[str, Any]:
 def claim(lead_id: int) -> dict[str, Any]:
     user = api_user()
     lead = claim_lead(db(), lead_id, officer_id=user.id, institution_id=_institution_id())
-    commit()
     return {"id": lead.id, "status": LeadStatus.CLAIMED.value, "claimed_by": user.username}
 
 
@@ -244,7 +243,6 @@ def transition(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
         note=body.get("note"),
         loan=LoanInput(**loan) if loan else None,
     )
-    commit()
     return lead_dict(lead, viewer_id=api_user().id)
 
 
@@ -270,5 +268,4 @@ def performance(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
         overdue_30=body["overdue_30"],
         overdue_90=body["overdue_90"],
     )
-    commit()
     return performance_dict(report, lead_id)

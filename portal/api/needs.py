@@ -23,7 +23,7 @@ from portal.api import api_bp
 from portal.api.common import page_body, paged
 from portal.api.schemas import NeedIn, NeedOut, NeedPage, PageQuery
 from portal.auth import api_user, token_auth
-from portal.db import commit, db
+from portal.db import db
 from portal.timeline import describe_event
 from products.models import Institution, Product
 
@@ -110,7 +110,6 @@ def create_need(body: dict[str, Any]) -> dict[str, Any]:
             renewal=RenewalInput(**renewal) if renewal else None,
         ),
     )
-    commit()
     db().refresh(need)
     return need_dict(need)
 
@@ -139,5 +138,4 @@ def need_detail(need_id: int) -> dict[str, Any]:
 @api_bp.doc(summary=N_("撤回融资需求"), responses=[401, 403, 404, 409])
 def withdraw(need_id: int) -> dict[str, Any]:
     need = withdraw_need(db(), get_need(db(), need_id, borrower_id=own_borrower_id()), actor_id=api_user().id)
-    commit()
     return need_dict(need)

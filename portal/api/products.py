@@ -16,7 +16,7 @@ from portal.api.common import page_body, paged
 from portal.api.schemas import ProductCreateIn, ProductFields, ProductOut, ProductPage, ProductQuery
 from portal.auth import api_user, token_auth
 from portal.caching import catalogue_cached
-from portal.db import commit, db
+from portal.db import db
 from products.errors import ProductNotFoundError
 from products.models import Product, ProductStatus
 from products.services import (
@@ -106,7 +106,6 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
     product = create_product(
         db(), institution_id=user.institution_id, data=ProductInput(**body), actor_id=user.id
     )
-    commit()
     return product_dict(product)
 
 
@@ -122,7 +121,6 @@ def patch(product_id: int, body: dict[str, Any]) -> dict[str, Any]:
     update_product(db(), product, product_input_from(product, **body), actor_id=api_user().id)
     if product.status == ProductStatus.PUBLISHED:
         enqueue_rematching(db(), product_id=product.id, reason="changed")
-    commit()
     return product_dict(product)
 
 
@@ -133,7 +131,6 @@ def patch(product_id: int, body: dict[str, Any]) -> dict[str, Any]:
 def publish(product_id: int) -> dict[str, Any]:
     product = publish_product(db(), _own_product(product_id), actor_id=api_user().id)
     enqueue_rematching(db(), product_id=product.id, reason="published")
-    commit()
     return product_dict(product)
 
 
@@ -144,5 +141,4 @@ def publish(product_id: int) -> dict[str, Any]:
 def retire(product_id: int) -> dict[str, Any]:
     product = retire_product(db(), _own_product(product_id), actor_id=api_user().id)
     enqueue_rematching(db(), product_id=product.id, reason="retired")
-    commit()
     return product_dict(product)

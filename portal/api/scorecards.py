@@ -14,7 +14,7 @@ from portal.api import api_bp
 from portal.api.common import page_body, paged
 from portal.api.schemas import PageQuery, ScorecardOut, ScorecardPage
 from portal.auth import api_user, token_auth
-from portal.db import commit, db
+from portal.db import db
 
 ADMIN = [Role.ADMIN.value]
 
@@ -55,5 +55,4 @@ def scorecards(query: dict[str, Any]) -> dict[str, Any]:
 )
 def activate(version: str) -> dict[str, Any]:
     row = activate_scorecard(db(), version, actor_id=api_user().id)
-    commit()
     return scorecard_dict(row)

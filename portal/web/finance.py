@@ -10,7 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -34,10 +34,10 @@ from matching.reports import list_reports, report_file, report_pdf, request_mont
 from matching.stats import Window
 from portal import charts
 from portal.auth import role_required, web_user
-from portal.db import commit, db
+from portal.db import db
 from portal.forms import DashboardForm, ExportForm, FigureForm, MonthlyReportForm, StatsForm, region_choices
 from portal.stats_scope import attachment, check_group, export_file, scoped_region, stats_window
-from portal.web.common import INVALID_FORM, apply_errors
+from portal.web.common import INVALID_FORM, apply_errors, ok
 from portal.web.labels import WEB_LABELS
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
@@ -457,8 +457,7 @@ def reports() -> Any:
             except InvalidInputError as error:
                 apply_errors(form, error)
             else:
-                commit()
-                flash(_("已提交生成 %(month)s 月度报表，请稍候刷新查看进度", month=report.month), "success")
+                ok(_("已提交生成 %(month)s 月度报表，请稍候刷新查看进度", month=report.month))
                 return redirect(url_for("finance.reports"))
         status = INVALID_FORM
     is_city = _limit_regions(form, user)

@@ -11,7 +11,7 @@ from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from core.models import Role, User
 from matching.services import enqueue_rematching
 from portal.auth import role_required, web_user
-from portal.db import commit, db
+from portal.db import db
 from portal.forms import ActionForm, ProductForm, split_codes
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
 from products.models import Product, ProductStatus
@@ -82,7 +82,6 @@ def new_product() -> Any:
         except InvalidInputError as exc:
             apply_errors(form, exc)
         else:
-            commit()
             ok(_("产品已保存为草稿，检查无误后即可上架"))
             return redirect(url_for(".products", _anchor=f"product-{product.id}"))
     status = INVALID_FORM if request.method == "POST" else 200
@@ -112,7 +111,6 @@ def edit_product(product_id: int) -> Any:
         else:
             if product.status == ProductStatus.PUBLISHED:
                 enqueue_rematching(db(), product_id=product.id, reason="changed")
-            commit()
             ok(_("产品已更新"))
             return redirect(url_for(".products", _anchor=f"product-{product.id}"))
     status = INVALID_FORM if request.method == "POST" else 200
@@ -137,6 +135,5 @@ def move(product_id: int, step: str) -> Any:
             enqueue_rematching(
                 db(), product_id=product.id, reason="published" if step == "publish" else "retired"
             )
-            commit()
             ok(_("产品已上架，进入金融超市") if step == "publish" else _("产品已下架"))
     return redirect(url_for(".products"))

@@ -28,7 +28,7 @@ from matching.services import (
 from portal.api.leads import lead_dict
 from portal.auth import role_required, web_user
 from portal.caching import kept_per_viewer, viewer_cached
-from portal.db import commit, db
+from portal.db import db, keep_on_error
 from portal.forms import ActionForm, DisburseForm, LeadFilterForm, NoteForm, RejectForm
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
 
@@ -143,7 +143,6 @@ def claim(lead_id: int) -> Any:
         except ConflictError as exc:
             flash_error(exc)
         else:
-            commit()
             ok(_("认领成功，请尽快联系客户"))
     return redirect(url_for(".lead", lead_id=lead_id))
 
@@ -184,7 +183,6 @@ def move(lead_id: int, step: str) -> Any:
     except ConflictError as exc:
         flash_error(exc)
         return redirect(url_for(".lead", lead_id=lead_id))
-    commit()
     ok(str(STEP_DONE[step]))
     return redirect(url_for(".lead", lead_id=lead_id))
 
@@ -197,7 +195,6 @@ def credit(lead_id: int) -> str:
         lead, score = lead_credit_profile(db(), lead_id, officer_id=user.id, institution_id=institution_id)
     except ConsentRequiredError:
         # The refused read is itself a use the borrower sees; the app renders the 403 page.
-        commit()
+        keep_on_error()
         raise
-    commit()
     return render_template("officer/credit.html", lead=lead_dict(lead, viewer_id=web_user().id), score=score)
