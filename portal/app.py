@@ -31,7 +31,7 @@ from core.errors import (
 from core.i18n import N_
 from core.settings import Settings
 from portal import filters
-from portal.db import close_session, db
+from portal.db import close_session, db, end_transaction
 from portal.extensions import babel, csrf, limiter, login_manager
 from portal.messages import STATUS_CODES, error_message, field_messages
 
@@ -165,6 +165,9 @@ def create_app(
         from portal.worker import start_embedded_worker
 
         app.extensions["jihuitong.worker"] = start_embedded_worker(session_factory, settings)
+    # Last, so that it runs first of the after_request hooks: the commit decides the response (an error
+    # response replaces the page when the commit fails), and the others then apply to that response.
+    app.after_request(end_transaction)
     return app
 
 

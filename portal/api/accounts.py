@@ -29,7 +29,7 @@ from portal.api.schemas.accounts import (
     UserOut,
 )
 from portal.auth import api_user, token_auth
-from portal.db import commit, db
+from portal.db import db
 from portal.extensions import limiter
 from products.errors import InstitutionNotFoundError
 from products.models import Institution
@@ -48,7 +48,6 @@ def _login_limit() -> str:
 def issue_token(body: dict[str, Any]) -> dict[str, Any]:
     user = authenticate(db(), body["username"], body["password"])
     token, row = open_session(db(), user, kind="api", ttl=dt.timedelta(hours=settings().token_ttl_hours))
-    commit()
     return {"token": token, "role": user.role, "expires_at": row.expires_at}
 
 
@@ -90,7 +89,6 @@ def register(body: dict[str, Any]) -> dict[str, Any]:
         phone=body["phone"],
         borrower_id=borrower.id,
     )
-    commit()
     return {"user_id": user.id, "borrower_id": borrower.id}
 
 
@@ -117,7 +115,6 @@ def _register_borrower(b: dict[str, Any]) -> Borrower:
 @api_bp.doc(summary=N_("新增金融机构"), responses=[401, 403, 422])
 def add_institution(body: dict[str, Any]) -> Institution:
     institution = create_institution(db(), code=body["code"], name=body["name"], kind=body["kind"])
-    commit()
     return institution
 
 
@@ -153,7 +150,6 @@ def add_user(body: dict[str, Any]) -> dict[str, Any]:
         institution_id=institution_id,
         region_code=region_code,
     )
-    commit()
     return {
         "id": user.id,
         "username": user.username,
@@ -170,7 +166,6 @@ def add_user(body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.doc(summary=N_("新增数据提供方（密钥只显示一次）"), responses=[401, 403, 422])
 def add_provider(body: dict[str, Any]) -> dict[str, Any]:
     provider, secret = create_provider(db(), name=body["name"], source=body["source"])
-    commit()
     return {
         "id": provider.id,
         "name": provider.name,

@@ -38,7 +38,7 @@ from portal.api.schemas.credit import (
     RevokeIn,
 )
 from portal.auth import api_user, token_auth
-from portal.db import commit, db
+from portal.db import db, keep_on_error
 from portal.extensions import limiter
 from portal.presenters import consent_dict, use_dict
 
@@ -73,7 +73,6 @@ def create_consent(body: dict[str, Any]) -> dict[str, Any]:
         period_from=(body.get("period") or {}).get("from_"),
         period_to=(body.get("period") or {}).get("to"),
     )
-    commit()
     return consent_dict(consent, [])
 
 
@@ -110,7 +109,6 @@ def revoke(consent_id: int, body: dict[str, Any]) -> dict[str, Any]:
         actor_id=api_user().id,
         reason=body.get("reason"),
     )
-    commit()
     return consent_dict(consent, [])
 
 
@@ -141,7 +139,6 @@ def provider_records(source: str, body: dict[str, Any]) -> dict[str, Any]:
         source=source,
     )
     result = ingest_records(session, provider, body["records"])
-    commit()
     return {"accepted": result.accepted, "rejected": result.rejected}
 
 
@@ -151,7 +148,6 @@ def provider_records(source: str, body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.doc(summary=N_("我的信用画像"))
 def my_profile() -> dict[str, Any]:
     score = own_profile(db(), own_borrower_id(), actor_id=api_user().id)
-    commit()
     return profile_dict(score)
 
 
@@ -171,9 +167,8 @@ def lead_profile(lead_id: int) -> dict[str, Any]:
         )
     except ConsentRequiredError:
         # The refused read is itself a use the borrower must be able to see.
-        commit()
+        keep_on_error()
         raise
-    commit()
     return profile_dict(score)
 
 
@@ -197,5 +192,4 @@ def import_data(source: str, files: dict[str, Any]) -> dict[str, Any]:
     content = upload.stream.read(MAX_TABLE_BYTES + 1)
     rows = read_table(upload.filename or "", content, source)
     result = import_records(db(), source, rows, actor_id=api_user().id)
-    commit()
     return {"imported": result.imported}

@@ -23,7 +23,7 @@ from portal.api.schemas.leads import (
     TransitionIn,
 )
 from portal.auth import api_user, token_auth
-from portal.db import commit, db
+from portal.db import db
 from portal.presenters import lead_json, lead_page_json, performance_json
 
 OFFICER = [Role.OFFICER.value]
@@ -71,7 +71,6 @@ def lead_detail(lead_id: int) -> dict[str, Any]:
 def claim(lead_id: int) -> dict[str, Any]:
     user = api_user()
     lead = claim_lead(db(), lead_id, officer_id=user.id, institution_id=_institution_id())
-    commit()
     return {"id": lead.id, "status": LeadStatus.CLAIMED.value, "claimed_by": user.username}
 
 
@@ -92,7 +91,6 @@ def transition(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
         note=body.get("note"),
         loan=LoanInput(**loan) if loan else None,
     )
-    commit()
     return _lead_json(lead.id)
 
 
@@ -118,5 +116,4 @@ def performance(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
         overdue_30=body["overdue_30"],
         overdue_90=body["overdue_90"],
     )
-    commit()
     return performance_json(PerformanceView.of(report, lead_id=lead_id, reported_by=api_user().username))

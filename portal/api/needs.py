@@ -22,7 +22,7 @@ from portal.api.common import page_body, paged
 from portal.api.schemas.base import PageQuery
 from portal.api.schemas.needs import NeedIn, NeedOut, NeedPage
 from portal.auth import api_user, token_auth
-from portal.db import commit, db
+from portal.db import db
 from portal.presenters import need_dict
 
 APPLICANT = [Role.APPLICANT.value]
@@ -55,7 +55,6 @@ def create_need(body: dict[str, Any]) -> dict[str, Any]:
             renewal=RenewalInput(**renewal) if renewal else None,
         ),
     )
-    commit()
     db().refresh(need)
     return need_dict(need)
 
@@ -84,5 +83,4 @@ def need_detail(need_id: int) -> dict[str, Any]:
 @api_bp.doc(summary=N_("撤回融资需求"), responses=[401, 403, 404, 409])
 def withdraw(need_id: int) -> dict[str, Any]:
     need = withdraw_need(db(), get_need(db(), need_id, borrower_id=own_borrower_id()), actor_id=api_user().id)
-    commit()
     return need_dict(need)

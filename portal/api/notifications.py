@@ -13,7 +13,7 @@ from core.notifications import list_notifications, mark_read, unread_count
 from portal.api import api_bp
 from portal.api.schemas.notifications import NotificationOut, NotificationPage, NotificationQuery
 from portal.auth import api_user, token_auth
-from portal.db import commit, db
+from portal.db import db
 from portal.timeline import describe_event
 
 
@@ -96,5 +96,4 @@ def notifications(query: dict[str, Any]) -> dict[str, Any]:
 @api_bp.doc(summary=N_("标记通知为已读"), responses=[401, 404])
 def read_notification(notification_id: int) -> dict[str, Any]:
     row = mark_read(db(), notification_id, user_id=api_user().id)
-    commit()
     return notification_dict(row)

@@ -13,7 +13,7 @@ from portal.api import api_bp
 from portal.api.common import page_body, paged
 from portal.api.schemas.products import ProductCreateIn, ProductFields, ProductOut, ProductPage, ProductQuery
 from portal.auth import api_user, token_auth
-from portal.db import commit, db
+from portal.db import db
 from products.errors import ProductNotFoundError
 from products.models import Product, ProductStatus
 from products.services import (
@@ -97,7 +97,6 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
     product = create_product(
         db(), institution_id=user.institution_id, data=ProductInput(**body), actor_id=user.id
     )
-    commit()
     return product_dict(product)
 
 
@@ -111,7 +110,6 @@ def patch(product_id: int, body: dict[str, Any]) -> dict[str, Any]:
     if not body:
         raise InvalidInputError({"_schema": ["required"]})
     update_product(db(), product, product_input_from(product, **body), actor_id=api_user().id)
-    commit()
     return product_dict(product)
 
 
@@ -121,7 +119,6 @@ def patch(product_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.doc(summary=N_("上架产品"), responses=[401, 403, 404, 409])
 def publish(product_id: int) -> dict[str, Any]:
     product = publish_product(db(), _own_product(product_id), actor_id=api_user().id)
-    commit()
     return product_dict(product)
 
 
@@ -131,5 +128,4 @@ def publish(product_id: int) -> dict[str, Any]:
 @api_bp.doc(summary=N_("下架产品"), responses=[401, 403, 404, 409])
 def retire(product_id: int) -> dict[str, Any]:
     product = retire_product(db(), _own_product(product_id), actor_id=api_user().id)
-    commit()
     return product_dict(product)

@@ -11,7 +11,7 @@ from core.models import Role
 from portal.api import api_bp
 from portal.api.schemas.reports import MonthlyReportIn, ReportList, ReportOut
 from portal.auth import api_user, token_auth
-from portal.db import commit, db
+from portal.db import db
 from portal.stats_scope import attachment, scoped_region
 from stats.models import Report
 from stats.reports import get_report as find_report
@@ -49,7 +49,6 @@ def report_request(body: dict[str, Any]) -> dict[str, Any]:
     region = scoped_region(user, body.get("region_code"))
     report = request_monthly_report(db(), month=body["month"], region_code=region, requested_by=user.id)
     result = report_dict(report)
-    commit()
     return result
 
 

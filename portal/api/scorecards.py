@@ -16,7 +16,7 @@ from portal.api.common import page_body, paged
 from portal.api.schemas.base import PageQuery
 from portal.api.schemas.credit import ScorecardOut, ScorecardPage
 from portal.auth import api_user, token_auth
-from portal.db import commit, db
+from portal.db import db
 
 ADMIN = [Role.ADMIN.value]
 
@@ -57,5 +57,4 @@ def scorecards(query: dict[str, Any]) -> dict[str, Any]:
 )
 def activate(version: str) -> dict[str, Any]:
     row = activate_scorecard(db(), version, actor_id=api_user().id)
-    commit()
     return scorecard_dict(row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,7 +13,7 @@ from core.errors import AuthenticationError, InvalidInputError
 from core.models import Role
 from credit_profile.borrowers import BorrowerInput, register_borrower
 from portal.auth import end_web_session, start_web_session
-from portal.db import commit, db
+from portal.db import db
 from portal.extensions import limiter
 from portal.web.common import INVALID_FORM, apply_errors, ok, role_home, safe_next
 from portal.web.forms.account import LoginForm, RegisterForm
@@ -42,7 +42,6 @@ def login() -> Any:
             # Logging in over a live session (another account on a shared phone) ends that one first.
             end_web_session()
             start_web_session(user)
-            commit()
             ok(_("登录成功"))
             return redirect(safe_next(request.args.get("next")) or role_home(user.role))
     status = INVALID_FORM if request.method == "POST" else 200
@@ -54,8 +53,7 @@ def logout() -> Any:
     form = ActionForm()
     if form.validate_on_submit():
         end_web_session()
-        commit()
-        flash(_("您已安全退出"), "success")
+        ok(_("您已安全退出"))
     return redirect(url_for("public.home"))
 
 
@@ -96,7 +94,6 @@ def register() -> Any:
             # Registering over a live session (a shared phone) ends that one first, as logging in does.
             end_web_session()
             start_web_session(user)
-            commit()
             ok(_("注册成功，欢迎使用吉惠通。建议先完成数据授权，再发布融资需求。"))
             return redirect(url_for("applicant.consents"))
     status = INVALID_FORM if request.method == "POST" else 200

@@ -13,7 +13,7 @@ from core.errors import InvalidInputError
 from core.models import Role, User
 from credit_profile.ingestion import create_provider
 from portal.auth import role_required
-from portal.db import commit, db
+from portal.db import db
 from portal.web.common import INVALID_FORM, apply_errors, ok
 from portal.web.forms.admin import InstitutionForm, ProviderForm, UserForm
 from products.services import create_institution, list_institutions
@@ -36,7 +36,6 @@ def institutions() -> Any:
         except InvalidInputError as exc:
             apply_errors(form, exc)
         else:
-            commit()
             ok(_("机构已创建"))
             return redirect(url_for(".institutions"))
     status = INVALID_FORM if request.method == "POST" else 200
@@ -64,7 +63,6 @@ def users() -> Any:
         except InvalidInputError as exc:
             apply_errors(form, exc)
         else:
-            commit()
             ok(_("用户已创建"))
             return redirect(url_for(".users"))
     status = INVALID_FORM if request.method == "POST" else 200
@@ -83,7 +81,6 @@ def providers() -> Any:
         except InvalidInputError as exc:
             apply_errors(form, exc)
         else:
-            commit()
             # Rendered once, not redirected: a flash would put the secret into the session cookie.
             created = {
                 "name": provider.name,

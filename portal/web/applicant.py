@@ -24,7 +24,7 @@ from matching.needs import (
     withdraw_need,
 )
 from portal.auth import role_required, web_user
-from portal.db import commit, db
+from portal.db import db
 from portal.presenters import consent_dict, need_dict, use_dict
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
 from portal.web.forms.applicant import ConsentForm, NeedForm
@@ -96,7 +96,6 @@ def grant() -> Any:
         except InvalidInputError as exc:
             apply_errors(form, exc)
         else:
-            commit()
             ok(_("授权已生效"))
             return redirect(url_for(".consents"))
     return _consents_page(form, INVALID_FORM)
@@ -113,7 +112,6 @@ def revoke(consent_id: int) -> Any:
         except ConflictError as exc:
             flash_error(exc)
         else:
-            commit()
             ok(_("授权已撤回，平台已停止采集和对外提供这些数据"))
     return redirect(url_for(".consents"))
 
@@ -128,7 +126,6 @@ def credit() -> str:
     # Scored on every visit, as GET /api/v1/credit-profile does, so it reflects consents revoked a
     # moment ago; the read is recorded as a use the applicant sees on the consents page.
     score = own_profile(db(), borrower_id, actor_id=user.id)
-    commit()
     return render_template("applicant/credit.html", score=score)
 
 
@@ -178,7 +175,6 @@ def new_need() -> Any:
         except InvalidInputError as exc:
             apply_errors(form, exc)
         else:
-            commit()
             ok(_("融资需求已提交，平台正在为您匹配产品"))
             return redirect(url_for(".need", need_id=need.id))
     status = INVALID_FORM if request.method == "POST" else 200
@@ -209,6 +205,5 @@ def withdraw(need_id: int) -> Any:
         except ConflictError as exc:
             flash_error(exc)
         else:
-            commit()
             ok(_("融资需求已撤回"))
     return redirect(url_for(".need", need_id=need_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import DomainError, InvalidInputError
 from core.models import Role
+from portal.db import after_commit, mark_failed
 from portal.messages import error_message, field_messages
 
 ROLE_HOME = {
@@ -41,7 +43,11 @@ def safe_next(target: str | None) -> str | None:
 
 
 def apply_errors(form: FlaskForm, error: InvalidInputError, aliases: dict[str, str] | None = None) -> None:
-    """Put a service's field errors on the form's fields; errors without a field become a flash."""
+    """Put a service's field errors on the form's fields; errors without a field become a flash.
+
+    The request has failed: whatever the service wrote before refusing is rolled back.
+    """
+    mark_failed()
     for name, messages in field_messages(error.fields).items():
         candidates = [(aliases or {}).get(name, name), name.replace(".", "_"), name.rsplit(".", 1)[-1]]
         field = next((form[c] for c in candidates if c in form), None)
@@ -53,6 +59,9 @@ def apply_errors(form: FlaskForm, error: InvalidInputError, aliases: dict[str, s
 
 
 def flash_error(error: DomainError) -> None:
+    """Tell the user why their action failed. The request has failed: whatever the service wrote before
+    refusing is rolled back, although the page answers with a redirect (which would otherwise commit)."""
+    mark_failed()
     flash(error_message(error.code), "error")
 
 
@@ -80,4 +89,6 @@ def inject_globals() -> dict[str, Any]:
 
 
 def ok(message: str) -> None:
-    flash(message, "success")
+    """Tell the user their action is done, once it is: the message is flashed after the request's
+    commit, never when the commit fails."""
+    after_commit(functools.partial(flash, message, "success"))

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -22,10 +22,10 @@ from core.reference import CITY_CODE
 from credit_profile.borrowers import today_local
 from portal import charts
 from portal.auth import role_required, web_user
-from portal.db import commit, db
+from portal.db import db
 from portal.labels import WEB_LABELS
 from portal.stats_scope import attachment, check_group, export_file, scoped_region, stats_window
-from portal.web.common import INVALID_FORM, apply_errors
+from portal.web.common import INVALID_FORM, apply_errors, ok
 from portal.web.forms.fields import region_choices
 from portal.web.forms.finance import DashboardForm, ExportForm, FigureForm, MonthlyReportForm, StatsForm
 from stats import breakdowns, drilldowns, funnels, maturities
@@ -459,8 +459,7 @@ def reports() -> Any:
             except InvalidInputError as error:
                 apply_errors(form, error)
             else:
-                commit()
-                flash(_("已提交生成 %(month)s 月度报表，请稍候刷新查看进度", month=report.month), "success")
+                ok(_("已提交生成 %(month)s 月度报表，请稍候刷新查看进度", month=report.month))
                 return redirect(url_for("finance.reports"))
         status = INVALID_FORM
     is_city = _limit_regions(form, user)

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from core.models import Role, User
 from portal.auth import role_required, web_user
-from portal.db import commit, db
+from portal.db import db
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
 from portal.web.forms.fields import ActionForm, split_codes
 from portal.web.forms.manage import ProductForm
@@ -82,7 +82,6 @@ def new_product() -> Any:
         except InvalidInputError as exc:
             apply_errors(form, exc)
         else:
-            commit()
             ok(_("产品已保存为草稿，检查无误后即可上架"))
             return redirect(url_for(".products", _anchor=f"product-{product.id}"))
     status = INVALID_FORM if request.method == "POST" else 200
@@ -110,7 +109,6 @@ def edit_product(product_id: int) -> Any:
             db().rollback()
             flash_error(exc)
         else:
-            commit()
             ok(_("产品已更新"))
             return redirect(url_for(".products", _anchor=f"product-{product.id}"))
     status = INVALID_FORM if request.method == "POST" else 200
@@ -131,6 +129,5 @@ def move(product_id: int, step: str) -> Any:
         except ConflictError as exc:
             flash_error(exc)
         else:
-            commit()
             ok(_("产品已上架，进入金融超市") if step == "publish" else _("产品已下架"))
     return redirect(url_for(".products"))

@@ -17,7 +17,7 @@ from matching.inbox import LeadView, officer_lead, officer_leads
 from matching.leads import LEAD_TRANSITIONS, claim_lead, lead_credit_profile, transition_lead
 from matching.loans import LoanInput
 from portal.auth import role_required, web_user
-from portal.db import commit, db
+from portal.db import db, keep_on_error
 from portal.presenters import inbox_context
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
 from portal.web.forms.fields import ActionForm
@@ -110,7 +110,6 @@ def claim(lead_id: int) -> Any:
         except ConflictError as exc:
             flash_error(exc)
         else:
-            commit()
             ok(_("认领成功，请尽快联系客户"))
     return redirect(url_for(".lead", lead_id=lead_id))
 
@@ -151,7 +150,6 @@ def move(lead_id: int, step: str) -> Any:
     except ConflictError as exc:
         flash_error(exc)
         return redirect(url_for(".lead", lead_id=lead_id))
-    commit()
     ok(str(STEP_DONE[step]))
     return redirect(url_for(".lead", lead_id=lead_id))
 
@@ -164,8 +162,7 @@ def credit(lead_id: int) -> str:
         _lead, score = lead_credit_profile(db(), lead_id, officer_id=user.id, institution_id=institution_id)
     except ConsentRequiredError:
         # The refused read is itself a use the borrower sees; the app renders the 403 page.
-        commit()
+        keep_on_error()
         raise
-    commit()
     lead = officer_lead(db(), lead_id, institution_id=institution_id, officer_id=user.id)
     return render_template("officer/credit.html", lead=lead, score=score)

@@ -29,6 +29,16 @@ def token(client: Any, username: str, password: str = PASSWORD) -> dict[str, str
     return {"Authorization": f"Bearer {response.get_json()['token']}"}
 
 
+def need_as_read(client: Any, response: Any, headers: dict[str, str]) -> dict[str, Any]:
+    """A need just submitted, as its applicant reads it next. The POST answers with what its own
+    transaction wrote; matching is a job, run after that commit, so its leads show on the next read."""
+    assert response.status_code == 201, response.get_json()
+    need: dict[str, Any] = client.get(
+        f"/api/v1/needs/{response.get_json()['id']}", headers=headers
+    ).get_json()
+    return need
+
+
 def product_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": "吉安首贷通",

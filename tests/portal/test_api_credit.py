@@ -20,7 +20,7 @@ from credit_profile.models import ConsentUse, DataRecord, ProviderNonce
 from credit_profile.scorecards import register_scorecard
 from tests.credit_profile.helpers import month
 from tests.factories import PASSWORD, BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory
-from tests.portal.api_helpers import assert_error, snapshot, token
+from tests.portal.api_helpers import assert_error, need_as_read, snapshot, token
 
 pytestmark = pytest.mark.smoke
 
@@ -78,7 +78,7 @@ def grant(client, headers, **overrides):
 
 
 def claimed_lead(client, applicant) -> tuple[int, dict[str, str]]:
-    need = client.post(
+    response = client.post(
         "/api/v1/needs",
         json={
             "amount": 300000,
@@ -88,7 +88,8 @@ def claimed_lead(client, applicant) -> tuple[int, dict[str, str]]:
             "declared_prior_loan": False,
         },
         headers=applicant,
-    ).get_json()
+    )
+    need = need_as_read(client, response, applicant)
     lead_id = need["leads"][0]["id"]
     officer = token(client, "officer_a", PASSWORD)
     assert client.post(f"/api/v1/leads/{lead_id}/claim", headers=officer).status_code == 200

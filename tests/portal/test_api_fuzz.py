@@ -35,6 +35,7 @@ from portal.app import create_app
 from tests.conftest import make_settings
 from tests.counts import report
 from tests.factories import BorrowerFactory, ConsentFactory, InstitutionFactory, ProductFactory, UserFactory
+from tests.portal.api_helpers import need_as_read
 
 pytestmark = pytest.mark.slow
 
@@ -113,12 +114,13 @@ def world(app, session, client):
     provider, secret = create_provider(session, name="国网吉安供电公司", source="electricity")
     session.commit()
     headers = {"Authorization": f"Bearer {tokens['applicant']}"}
-    need = client.post(
+    response = client.post(
         "/api/v1/needs",
         json={"amount": 300000, "term_months": 12, "purpose": "备货", "collateral": "credit",
               "declared_prior_loan": False},
         headers=headers,
-    ).get_json()  # fmt: skip
+    )  # fmt: skip
+    need = need_as_read(client, response, headers)
     lead_id = need["leads"][0]["id"]
     client.post(f"/api/v1/leads/{lead_id}/claim", headers={"Authorization": f"Bearer {tokens['officer']}"})
     consent_id = client.get("/api/v1/consents", headers=headers).get_json()["items"][0]["id"]

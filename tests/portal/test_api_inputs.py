@@ -18,7 +18,7 @@ from tests.factories import (
     ProductFactory,
     UserFactory,
 )
-from tests.portal.api_helpers import id_number, register_body, token, uscc
+from tests.portal.api_helpers import id_number, need_as_read, register_body, token, uscc
 
 pytestmark = pytest.mark.smoke
 
@@ -199,7 +199,7 @@ def test_ten_megabyte_body_is_refused(client, session, world):
 
 def test_another_banks_lead_is_not_found(client, session, world):
     applicant = token(client, "applicant1", PASSWORD)
-    need = client.post("/api/v1/needs", json=need_body(), headers=applicant).get_json()
+    need = need_as_read(client, client.post("/api/v1/needs", json=need_body(), headers=applicant), applicant)
     lead_id = need["leads"][0]["id"]
     outsider = token(client, "officer_b", PASSWORD)
     before = snapshot(session)
@@ -225,7 +225,8 @@ def test_unknown_lead_ids(client, world, path):
 
 def test_illegal_transitions_are_conflicts_and_change_nothing(client, session, world):
     applicant = token(client, "applicant1", PASSWORD)
-    lead_id = client.post("/api/v1/needs", json=need_body(), headers=applicant).get_json()["leads"][0]["id"]
+    need = need_as_read(client, client.post("/api/v1/needs", json=need_body(), headers=applicant), applicant)
+    lead_id = need["leads"][0]["id"]
     officer = token(client, "officer_a", PASSWORD)
     assert_error(
         client.post(f"/api/v1/leads/{lead_id}/transition", json={"to": "contacted"}, headers=officer), 409
@@ -255,7 +256,8 @@ def test_illegal_transitions_are_conflicts_and_change_nothing(client, session, w
 
 def test_disbursement_loan_validation(client, session, world):
     applicant = token(client, "applicant1", PASSWORD)
-    lead_id = client.post("/api/v1/needs", json=need_body(), headers=applicant).get_json()["leads"][0]["id"]
+    need = need_as_read(client, client.post("/api/v1/needs", json=need_body(), headers=applicant), applicant)
+    lead_id = need["leads"][0]["id"]
     officer = token(client, "officer_a", PASSWORD)
     client.post(f"/api/v1/leads/{lead_id}/claim", headers=officer)
     for step in ("contacted", "approved"):

@@ -8,7 +8,7 @@ import pytest
 
 from core.types import SHANGHAI
 from tests.factories import PASSWORD, BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory
-from tests.portal.api_helpers import assert_error, snapshot, token
+from tests.portal.api_helpers import assert_error, need_as_read, snapshot, token
 
 pytestmark = pytest.mark.smoke
 
@@ -25,7 +25,7 @@ def lead(session, client):
     UserFactory(username="officer_b", officer=True, institution_id=other.id)
     session.flush()
     applicant = token(client, "applicant1", PASSWORD)
-    need = client.post(
+    response = client.post(
         "/api/v1/needs",
         json={
             "amount": 200000,
@@ -35,7 +35,8 @@ def lead(session, client):
             "declared_prior_loan": True,
         },
         headers=applicant,
-    ).get_json()
+    )
+    need = need_as_read(client, response, applicant)
     lead_id = need["leads"][0]["id"]
     officer = token(client, "officer_a", PASSWORD)
     client.post(f"/api/v1/leads/{lead_id}/claim", headers=officer)

@@ -20,7 +20,7 @@ from core.identifiers import IDENTIFIER_PATTERN, mask_identifier
 from credit_profile.ingestion import create_provider, sign
 from tests.counts import report
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory, make_id_number
-from tests.portal.api_helpers import register_body, token, uscc
+from tests.portal.api_helpers import need_as_read, register_body, token, uscc
 
 pytestmark = pytest.mark.smoke
 
@@ -28,9 +28,7 @@ pytestmark = pytest.mark.smoke
 def _need(client, headers):
     body = {"amount": 200000, "term_months": 12, "purpose": "购置农机", "collateral": "credit",
             "declared_prior_loan": False}  # fmt: skip
-    response = client.post("/api/v1/needs", json=body, headers=headers)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    return need_as_read(client, client.post("/api/v1/needs", json=body, headers=headers), headers)
 
 
 @pytest.fixture

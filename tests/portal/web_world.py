@@ -69,10 +69,7 @@ class World:
 def _need(client: Any, headers: dict[str, str], purpose: str) -> dict[str, Any]:
     body = {"amount": 200000, "term_months": 12, "purpose": purpose, "collateral": "credit",
             "declared_prior_loan": False}  # fmt: skip
-    response = client.post("/api/v1/needs", json=body, headers=headers)
-    assert response.status_code == 201, response.get_json()
-    created: dict[str, Any] = response.get_json()
-    return created
+    return api_helpers.need_as_read(client, client.post("/api/v1/needs", json=body, headers=headers), headers)
 
 
 def build_world(client: Any, session: Any) -> World:
