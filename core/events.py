@@ -81,8 +81,14 @@ def record_events(
         }
         for e in events
     ]
-    ids = list(
-        session.scalars(insert(StatusEvent).returning(StatusEvent.id, sort_by_parameter_order=True), rows)
+    # The ids must ascend in the order given (the commit chains the events by id). On PostgreSQL,
+    # sort_by_parameter_order has SQLAlchemy send one INSERT ... SELECT ... ORDER BY that guarantees it.
+    # SQLite, one writer at a time, gives rowids in VALUES order and RETURNING in any order: sorting
+    # restores it, where sort_by_parameter_order would send one INSERT per row.
+    ordered = session.get_bind().dialect.name == "postgresql"
+    result = session.scalars(
+        insert(StatusEvent).returning(StatusEvent.id, sort_by_parameter_order=ordered), rows
     )
+    ids = list(result) if ordered else sorted(result)
     audit.mark_pending(session)
     return ids

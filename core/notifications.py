@@ -96,8 +96,10 @@ def add_notifications(session: Session, notifications: Sequence[NewNotification]
     if not notifications:
         return
     now = utcnow()
+    # With RETURNING, SQLAlchemy sends the rows as multi-row INSERTs ("insertmanyvalues", up to 1,000
+    # rows a statement) rather than through the driver's executemany, which runs one INSERT per row.
     session.execute(
-        insert(Notification),
+        insert(Notification).returning(Notification.id),
         [
             {
                 "user_id": n.user_id,
@@ -208,7 +210,7 @@ def queue_messages(session: Session, messages: Sequence[NewMessage]) -> list[int
     ids = [written[m.dedup_key] for m in messages if m.dedup_key in written]
     if ids:
         session.execute(
-            insert_skipping_conflicts(session, OutboxJob, "dedup_key"),
+            insert_skipping_conflicts(session, OutboxJob, "dedup_key").returning(OutboxJob.id),  # see above
             [
                 {
                     "name": DELIVER_JOB,
