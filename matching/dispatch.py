@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -256,17 +257,14 @@ MAX_EXPLAINED_EXCLUSIONS = 20
 
 def _summary(result: engine.MatchResult, context: MatchContext) -> dict[str, Any]:
     """Eligible and excluded counts, how many products each rule excluded, the nearest misses."""
-    reason_counts: dict[str, int] = {}
-    for exclusion in result.exclusions:
-        for reason in exclusion.reasons:
-            reason_counts[reason.code] = reason_counts.get(reason.code, 0) + 1
+    reason_counts = Counter(reason.code for exclusion in result.exclusions for reason in exclusion.reasons)
     nearest = heapq.nsmallest(
         MAX_EXPLAINED_EXCLUSIONS, result.exclusions, key=lambda ex: (len(ex.reasons), ex.product_id)
     )
     return {
         "eligible_count": result.eligible_count,
         "excluded_count": len(result.exclusions),
-        "reason_counts": reason_counts,
+        "reason_counts": dict(reason_counts),
         "exclusions": [
             {
                 "product_id": ex.product_id,
@@ -289,6 +287,8 @@ def push(
     A pick for an institution the need already has a lead with is skipped: the unique key refuses it,
     whichever transaction got there first.
     """
+    # Set before the first statement below, whose autoflush writes it with the round in one UPDATE.
+    need.match_summary = _summary(result, context)
     now = utcnow()
     rows = [
         {
@@ -347,7 +347,6 @@ def push(
             for lead, product, event_id in zip(leads, products, event_ids, strict=True)
         ],
     )
-    need.match_summary = _summary(result, context)
     session.flush()
     return leads
 

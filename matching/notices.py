@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from core.i18n import N_
@@ -50,8 +50,18 @@ def _local(moment: dt.datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%m月%d日%H:%M")
 
 
+def _applicant(borrower_id: int) -> ColumnElement[bool]:
+    return (User.borrower_id == borrower_id) & User.active.is_(True)
+
+
+def _officer(institution_ids: Collection[int]) -> ColumnElement[bool]:
+    return (
+        User.institution_id.in_(list(institution_ids)) & (User.role == Role.OFFICER) & User.active.is_(True)
+    )
+
+
 def applicant_users(session: Session, borrower_id: int) -> list[User]:
-    return list(session.scalars(select(User).where(User.borrower_id == borrower_id, User.active.is_(True))))
+    return list(session.scalars(select(User).where(_applicant(borrower_id))))
 
 
 def officers(session: Session, institution_id: int) -> list[User]:
@@ -61,15 +71,7 @@ def officers(session: Session, institution_id: int) -> list[User]:
 def officers_of(session: Session, institution_ids: Collection[int]) -> dict[int, list[User]]:
     """The active officers of each institution, in id order: `officers` for several at once."""
     staff: dict[int, list[User]] = {}
-    for user in session.scalars(
-        select(User)
-        .where(
-            User.institution_id.in_(list(institution_ids)),
-            User.role == Role.OFFICER,
-            User.active.is_(True),
-        )
-        .order_by(User.id)
-    ):
+    for user in session.scalars(select(User).where(_officer(institution_ids)).order_by(User.id)):
         assert user.institution_id is not None
         staff.setdefault(user.institution_id, []).append(user)
     return staff
@@ -167,8 +169,16 @@ def leads_pushed(session: Session, need: Need, pushed: Sequence[PushedLead]) -> 
     (in-app and SMS). Written set-based: one INSERT of the notifications, one of the messages."""
     if not pushed:
         return
-    applicants = applicant_users(session, need.borrower_id)
-    staff = officers_of(session, {p.lead.institution_id for p in pushed})
+    # The applicant and the officers of every institution in one read.
+    institution_ids = {p.lead.institution_id for p in pushed}
+    users = session.scalars(
+        select(User).where(or_(_applicant(need.borrower_id), _officer(institution_ids))).order_by(User.id)
+    ).all()
+    applicants = [u for u in users if u.borrower_id == need.borrower_id]
+    staff: dict[int, list[User]] = {}
+    for user in users:
+        if user.role == Role.OFFICER and user.institution_id in institution_ids:
+            staff.setdefault(user.institution_id, []).append(user)
     amount = f"{need.amount:.2f}"
     notifications: list[NewNotification] = []
     messages: list[NewMessage] = []
