@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -39,3 +43,52 @@ def record_event(
     session.flush()
     audit.mark_pending(session)
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """One status change for `record_events`: the arguments of `record_event`."""
+
+    entity_type: str
+    entity_id: int
+    to_status: str
+    from_status: str | None = None
+    actor_id: int | None = None
+    need_id: int | None = None
+    note: str | None = None
+    data: dict[str, Any] | None = None
+
+
+def record_events(
+    session: Session, events: Sequence[NewEvent], *, at: dt.datetime | None = None
+) -> list[int]:
+    """Append the status changes in one INSERT, in the given order (their ids ascend in that order, as
+    the commit chains them), all at `at` (default now). Returns their ids, in the same order."""
+    if not events:
+        return []
+    at = at or utcnow()
+    rows = [
+        {
+            "entity_type": e.entity_type,
+            "entity_id": e.entity_id,
+            "from_status": e.from_status,
+            "to_status": e.to_status,
+            "actor_id": e.actor_id,
+            "need_id": e.need_id,
+            "note": e.note,
+            "data": e.data,
+            "at": at,
+        }
+        for e in events
+    ]
+    # The ids must ascend in the order given (the commit chains the events by id). On PostgreSQL,
+    # sort_by_parameter_order has SQLAlchemy send one INSERT ... SELECT ... ORDER BY that guarantees it.
+    # SQLite, one writer at a time, gives rowids in VALUES order and RETURNING in any order: sorting
+    # restores it, where sort_by_parameter_order would send one INSERT per row.
+    ordered = session.get_bind().dialect.name == "postgresql"
+    result = session.scalars(
+        insert(StatusEvent).returning(StatusEvent.id, sort_by_parameter_order=ordered), rows
+    )
+    ids = list(result) if ordered else sorted(result)
+    audit.mark_pending(session)
+    return ids

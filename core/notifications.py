@@ -16,14 +16,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
 from core.identifiers import mask_phone
-from core.models import MessageStatus, Notification, OutgoingMessage
-from core.outbox import add_job
+from core.models import MessageStatus, Notification, OutboxJob, OutgoingMessage
+from core.sql import insert_skipping_conflicts
 from core.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,44 @@ def notify(
     return created
 
 
+@dataclass(frozen=True, slots=True)
+class NewNotification:
+    """One notification for `add_notifications`: the arguments of `notify` for one user, without a key."""
+
+    user_id: int
+    kind: str
+    event_id: int | None = None
+    need_id: int | None = None
+    lead_id: int | None = None
+    data: dict[str, Any] | None = None
+
+
+def add_notifications(session: Session, notifications: Sequence[NewNotification]) -> None:
+    """Write the notifications in one INSERT, in the given order: what `notify` writes for each, when
+    no deduplication is needed (a batch written for new rows, such as the officers of new leads)."""
+    if not notifications:
+        return
+    now = utcnow()
+    # With RETURNING, SQLAlchemy sends the rows as multi-row INSERTs ("insertmanyvalues", up to 1,000
+    # rows a statement) rather than through the driver's executemany, which runs one INSERT per row.
+    session.execute(
+        insert(Notification).returning(Notification.id),
+        [
+            {
+                "user_id": n.user_id,
+                "kind": n.kind,
+                "event_id": n.event_id,
+                "need_id": n.need_id,
+                "lead_id": n.lead_id,
+                "data": n.data,
+                "dedup_key": None,
+                "created_at": now,
+            }
+            for n in notifications
+        ],
+    )
+
+
 def list_notifications(
     session: Session, user_id: int, *, unread_only: bool = False, limit: int = 20, offset: int = 0
 ) -> tuple[Sequence[Notification], int]:
@@ -121,27 +159,69 @@ def queue_message(
     """Write an SMS or e-mail to the outbox and queue its delivery; None if a message with that key
     was already written. Raises ValueError for an unknown channel.
     """
-    if channel not in CHANNELS:
-        raise ValueError(f"unknown channel {channel!r}")
-    if session.scalar(select(OutgoingMessage.id).where(OutgoingMessage.dedup_key == dedup_key)):
-        return None
-    row = OutgoingMessage(
-        channel=channel,
-        to=to,
-        body=body,
-        user_id=user_id,
-        dedup_key=dedup_key,
-        status=MessageStatus.PENDING,
-        created_at=utcnow(),
+    ids = queue_messages(
+        session, [NewMessage(channel=channel, to=to, body=body, dedup_key=dedup_key, user_id=user_id)]
     )
-    session.add(row)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        return None
-    add_job(session, DELIVER_JOB, f"{DELIVER_JOB}:{row.id}", message_id=row.id)
-    return row
+    return session.get(OutgoingMessage, ids[0]) if ids else None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One message for `queue_messages`: the arguments of `queue_message`."""
+
+    channel: str
+    to: str
+    body: str
+    dedup_key: str
+    user_id: int | None = None
+
+
+def queue_messages(session: Session, messages: Sequence[NewMessage]) -> list[int]:
+    """Write the messages to the outbox and queue their deliveries, set-based: one INSERT of the
+    messages, one of their delivery jobs. A message whose key was already written is skipped, as
+    `queue_message` skips it. Returns the ids of the messages written, in the given order. Raises
+    ValueError for an unknown channel.
+    """
+    unknown = {m.channel for m in messages} - CHANNELS
+    if unknown:
+        raise ValueError(f"unknown channel {sorted(unknown)[0]!r}")
+    if not messages:
+        return []
+    now = utcnow()
+    written = dict(
+        session.execute(
+            insert_skipping_conflicts(session, OutgoingMessage, "dedup_key").returning(
+                OutgoingMessage.dedup_key, OutgoingMessage.id
+            ),
+            [
+                {
+                    "channel": m.channel,
+                    "to": m.to,
+                    "body": m.body,
+                    "user_id": m.user_id,
+                    "dedup_key": m.dedup_key,
+                    "status": MessageStatus.PENDING,
+                    "created_at": now,
+                }
+                for m in messages
+            ],
+        ).all()
+    )
+    ids = [written[m.dedup_key] for m in messages if m.dedup_key in written]
+    if ids:
+        session.execute(
+            insert_skipping_conflicts(session, OutboxJob, "dedup_key").returning(OutboxJob.id),  # see above
+            [
+                {
+                    "name": DELIVER_JOB,
+                    "payload": {"message_id": i},
+                    "dedup_key": f"{DELIVER_JOB}:{i}",
+                    "created_at": now,
+                }
+                for i in ids
+            ],
+        )
+    return ids
 
 
 def deliverable_ids(session: Session, *, now: dt.datetime | None = None, limit: int = 500) -> list[int]:

@@ -1,6 +1,6 @@
-"""SQL expressions the statistics need that PostgreSQL and SQLite spell differently.
+"""SQL that PostgreSQL and SQLite spell differently: the statistics' expressions, inserts that skip conflicts.
 
-Each one is defined so that both dialects return exactly what the Python definition in docs/metrics.md
+Each expression is defined so that both dialects return exactly what the Python definition in docs/metrics.md
 returns; the property tests in tests/matching compare them with a plain-Python recomputation.
 """
 
@@ -22,10 +22,11 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.functions import FunctionElement
 
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
@@ -150,3 +151,12 @@ def grouped_medians(session: Session, values: AnySelect) -> dict[Any, float]:
         .group_by(ranked.c.k)
     ).all()
     return {k: float(m) for k, m in rows}
+
+
+def insert_skipping_conflicts(session: Session, model: Any, *key: str) -> Insert:
+    """`INSERT ... ON CONFLICT (key) DO NOTHING` into the model's table, in the session's dialect: rows
+    whose key is already taken (by this transaction or, once it commits, by a concurrent one) are
+    skipped rather than failing the statement, and RETURNING returns only the rows written."""
+    if session.get_bind().dialect.name == "sqlite":
+        return sqlite.insert(model).on_conflict_do_nothing(index_elements=list(key))
+    return postgresql.insert(model).on_conflict_do_nothing(index_elements=list(key))

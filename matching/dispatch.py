@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.events import record_event
+from core.events import NewEvent, record_events
 from core.models import Role, User
 from core.settings import Settings
-from core.sql import duration_us, grouped_medians
+from core.sql import duration_us, grouped_medians, insert_skipping_conflicts
 from core.types import utcnow
 from credit_profile.models import Borrower
 from credit_profile.scoring import latest_score
@@ -257,17 +257,14 @@ MAX_EXPLAINED_EXCLUSIONS = 20
 
 def _summary(result: engine.MatchResult, context: MatchContext) -> dict[str, Any]:
     """Eligible and excluded counts, how many products each rule excluded, the nearest misses."""
-    reason_counts: dict[str, int] = {}
-    for exclusion in result.exclusions:
-        for reason in exclusion.reasons:
-            reason_counts[reason.code] = reason_counts.get(reason.code, 0) + 1
+    reason_counts = Counter(reason.code for exclusion in result.exclusions for reason in exclusion.reasons)
     nearest = heapq.nsmallest(
         MAX_EXPLAINED_EXCLUSIONS, result.exclusions, key=lambda ex: (len(ex.reasons), ex.product_id)
     )
     return {
         "eligible_count": result.eligible_count,
         "excluded_count": len(result.exclusions),
-        "reason_counts": reason_counts,
+        "reason_counts": dict(reason_counts),
         "exclusions": [
             {
                 "product_id": ex.product_id,
@@ -290,40 +287,66 @@ def push(
     A pick for an institution the need already has a lead with is skipped: the unique key refuses it,
     whichever transaction got there first.
     """
-    now = utcnow()
-    leads: list[Lead] = []
-    for pick in result.picks:
-        product = context.products[pick.product_id]
-        lead = Lead(
-            need_id=need.id,
-            borrower_id=need.borrower_id,
-            institution_id=pick.institution_id,
-            product_id=pick.product_id,
-            status=LeadStatus.PUSHED,
-            dispatch_round=round_no,
-            rank=pick.rank,
-            explanation=dict(pick.explanation),
-            pushed_at=now,
-            updated_at=now,
-            sla_due_at=add_working_hours(now, product.sla_hours),
-        )
-        try:
-            with session.begin_nested():
-                session.add(lead)
-                session.flush()
-        except IntegrityError:
-            continue
-        event = record_event(
-            session,
-            entity_type="lead",
-            entity_id=lead.id,
-            need_id=need.id,
-            to_status=LeadStatus.PUSHED,
-            data={"institution": product.institution_name, "product": product.spec.name, "round": round_no},
-        )
-        notices.lead_pushed(session, lead, need, product.spec.name, event)
-        leads.append(lead)
+    # Set before the first statement below, whose autoflush writes it with the round in one UPDATE.
     need.match_summary = _summary(result, context)
+    now = utcnow()
+    rows = [
+        {
+            "need_id": need.id,
+            "borrower_id": need.borrower_id,
+            # The need's copy of its borrower is the borrower's (a foreign key keeps it so).
+            "region_code": need.region_code,
+            "borrower_kind": need.borrower_kind,
+            "industry_code": need.industry_code,
+            "institution_id": pick.institution_id,
+            "product_id": pick.product_id,
+            "status": LeadStatus.PUSHED,
+            "dispatch_round": round_no,
+            "rank": pick.rank,
+            "explanation": dict(pick.explanation),
+            "pushed_at": now,
+            "updated_at": now,
+            "sla_due_at": add_working_hours(now, context.products[pick.product_id].sla_hours),
+        }
+        for pick in result.picks
+    ]
+    # One statement for every pick. ON CONFLICT DO NOTHING is the unique key's refusal without the
+    # error: a lead another transaction is writing is waited for, and skipped if that one commits.
+    written = (
+        session.scalars(
+            insert_skipping_conflicts(session, Lead, "need_id", "institution_id").returning(Lead), rows
+        ).all()
+        if rows
+        else []
+    )
+    order = {pick.institution_id: i for i, pick in enumerate(result.picks)}
+    leads = sorted(written, key=lambda lead: order[lead.institution_id])
+    products = [context.products[lead.product_id] for lead in leads]
+    event_ids = record_events(
+        session,
+        [
+            NewEvent(
+                entity_type="lead",
+                entity_id=lead.id,
+                need_id=need.id,
+                to_status=LeadStatus.PUSHED,
+                data={
+                    "institution": product.institution_name,
+                    "product": product.spec.name,
+                    "round": round_no,
+                },
+            )
+            for lead, product in zip(leads, products, strict=True)
+        ],
+    )
+    notices.leads_pushed(
+        session,
+        need,
+        [
+            notices.PushedLead(lead, product.spec.name, event_id)
+            for lead, product, event_id in zip(leads, products, event_ids, strict=True)
+        ],
+    )
     session.flush()
     return leads
 

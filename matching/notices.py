@@ -10,14 +10,22 @@ the portal; SMS bodies are written here, in Simplified Chinese, because they lea
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from core.i18n import N_
 from core.models import Role, StatusEvent, User
-from core.notifications import notify, queue_message
+from core.notifications import (
+    NewMessage,
+    NewNotification,
+    add_notifications,
+    notify,
+    queue_message,
+    queue_messages,
+)
 from core.reference import CITY_CODE
 from core.types import SHANGHAI
 from matching.models import Lead, LeadStatus, Need, NeedStatus
@@ -42,22 +50,36 @@ def _local(moment: dt.datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%m月%d日%H:%M")
 
 
+def _applicant(borrower_id: int) -> ColumnElement[bool]:
+    return (User.borrower_id == borrower_id) & User.active.is_(True)
+
+
+def _officer(institution_ids: Collection[int]) -> ColumnElement[bool]:
+    return (
+        User.institution_id.in_(list(institution_ids)) & (User.role == Role.OFFICER) & User.active.is_(True)
+    )
+
+
 def applicant_users(session: Session, borrower_id: int) -> list[User]:
-    return list(session.scalars(select(User).where(User.borrower_id == borrower_id, User.active.is_(True))))
+    return list(session.scalars(select(User).where(_applicant(borrower_id))))
 
 
 def officers(session: Session, institution_id: int) -> list[User]:
-    return list(
-        session.scalars(
-            select(User)
-            .where(
-                User.institution_id == institution_id,
-                User.role == Role.OFFICER,
-                User.active.is_(True),
-            )
-            .order_by(User.id)
-        )
-    )
+    return officers_of(session, {institution_id}).get(institution_id, [])
+
+
+def officers_of(session: Session, institution_ids: Collection[int]) -> dict[int, list[User]]:
+    """The active officers of each institution, in id order: `officers` for several at once."""
+    staff: dict[int, list[User]] = {}
+    for user in session.scalars(select(User).where(_officer(institution_ids)).order_by(User.id)):
+        assert user.institution_id is not None
+        staff.setdefault(user.institution_id, []).append(user)
+    return staff
+
+
+def _distinct(users: Iterable[User]) -> list[User]:
+    """One per user, by id (as `notify` writes one notification per distinct user)."""
+    return sorted({u.id: u for u in users}.values(), key=lambda u: u.id)
 
 
 def _sms(session: Session, users: Iterable[User], kind: str, key: str, **params: object) -> None:
@@ -133,42 +155,56 @@ def lead_status_changed(session: Session, lead: Lead, event: StatusEvent, *, act
             )
 
 
-def lead_pushed(session: Session, lead: Lead, need: Need, product_name: str, event: StatusEvent) -> None:
-    """A new lead: the applicant (in-app) and every officer of the institution (in-app and SMS)."""
-    applicants = applicant_users(session, need.borrower_id)
-    notify(
-        session,
-        [u.id for u in applicants],
-        kind="lead_status",
-        event_id=event.id,
-        need_id=need.id,
-        lead_id=lead.id,
-    )
-    staff = officers(session, lead.institution_id)
-    data = {
-        "amount": f"{need.amount:.2f}",
-        "product": product_name,
-        "sla_due_at": lead.sla_due_at.isoformat() if lead.sla_due_at else None,
-    }
-    notify(
-        session,
-        [u.id for u in staff],
-        kind="lead_pushed",
-        event_id=event.id,
-        need_id=need.id,
-        lead_id=lead.id,
-        data=data,
-    )
-    due = _local(lead.sla_due_at) if lead.sla_due_at else ""
-    _sms(
-        session,
-        staff,
-        "lead_pushed",
-        f"lead_pushed:{lead.id}",
-        amount=f"{need.amount:.2f}",
-        product=product_name,
-        due=due,
-    )
+@dataclass(frozen=True, slots=True)
+class PushedLead:
+    """A lead just pushed, its product's name and the id of its `pushed` event."""
+
+    lead: Lead
+    product_name: str
+    event_id: int
+
+
+def leads_pushed(session: Session, need: Need, pushed: Sequence[PushedLead]) -> None:
+    """New leads of one need: for each, the applicant (in-app) and every officer of its institution
+    (in-app and SMS). Written set-based: one INSERT of the notifications, one of the messages."""
+    if not pushed:
+        return
+    # The applicant and the officers of every institution in one read.
+    institution_ids = {p.lead.institution_id for p in pushed}
+    users = session.scalars(
+        select(User).where(or_(_applicant(need.borrower_id), _officer(institution_ids))).order_by(User.id)
+    ).all()
+    applicants = [u for u in users if u.borrower_id == need.borrower_id]
+    staff: dict[int, list[User]] = {}
+    for user in users:
+        if user.role == Role.OFFICER and user.institution_id in institution_ids:
+            staff.setdefault(user.institution_id, []).append(user)
+    amount = f"{need.amount:.2f}"
+    notifications: list[NewNotification] = []
+    messages: list[NewMessage] = []
+    for p in pushed:
+        lead = p.lead
+        notifications += [
+            NewNotification(u.id, "lead_status", p.event_id, need.id, lead.id) for u in _distinct(applicants)
+        ]
+        team = _distinct(staff.get(lead.institution_id, []))
+        data = {
+            "amount": amount,
+            "product": p.product_name,
+            "sla_due_at": lead.sla_due_at.isoformat() if lead.sla_due_at else None,
+        }
+        notifications += [
+            NewNotification(u.id, "lead_pushed", p.event_id, need.id, lead.id, data) for u in team
+        ]
+        due = _local(lead.sla_due_at) if lead.sla_due_at else ""
+        body = SMS_TEXTS["lead_pushed"].format(amount=amount, product=p.product_name, due=due)
+        messages += [
+            NewMessage("sms", u.phone, body, f"lead_pushed:{lead.id}:{u.id}", user_id=u.id)
+            for u in team
+            if u.phone
+        ]
+    add_notifications(session, notifications)
+    queue_messages(session, messages)
 
 
 def lead_stale(session: Session, lead: Lead, event: StatusEvent, *, hours: int) -> None:

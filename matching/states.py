@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.events import record_event
 from core.models import StatusEvent
@@ -36,6 +37,21 @@ def lock_need(session: Session, need_id: int) -> Need | None:
     )
 
 
+def _update_loaded(session: Session, target: Need | Lead, stmt: Update, columns: list[str]) -> bool:
+    """Run a conditional UPDATE of the target's row; True if it matched. The written columns are loaded
+    into the target from RETURNING, or, when another transaction moved the row first, re-read."""
+    table = type(target).__table__
+    row = session.execute(
+        stmt.returning(*(table.c[name] for name in columns)).execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        session.refresh(target, columns)
+        return False
+    for name, value in zip(columns, row, strict=True):
+        set_committed_value(target, name, value)
+    return True
+
+
 def set_need_status(
     session: Session,
     need: Need,
@@ -48,14 +64,10 @@ def set_need_status(
 ) -> bool:
     """Conditionally move the need; False (and no event) if another transaction moved it first."""
     previous = need.status
-    result = session.execute(
-        update(Need)
-        .where(Need.id == need.id, Need.status.in_(list(allowed_from)))
-        .values(status=to, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(need, ["status", "updated_at"])
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    stmt = update(Need).where(Need.id == need.id, Need.status.in_(list(allowed_from)))
+    if not _update_loaded(
+        session, need, stmt.values(status=to, updated_at=utcnow()), ["status", "updated_at"]
+    ):
         return False
     event = record_event(
         session,
@@ -122,13 +134,8 @@ def set_lead_status(
     stmt = update(Lead).where(Lead.id == lead.id, Lead.status.in_(list(allowed_from)))
     if unchanged_since is not None:
         stmt = stmt.where(Lead.updated_at == unchanged_since)
-    result = session.execute(
-        stmt.values(
-            status=to, updated_at=utcnow(), stale_flagged_at=None, **(values or {})
-        ).execution_options(synchronize_session=False)
-    )
-    session.refresh(lead, ["status", "updated_at", "stale_flagged_at", *(values or {})])
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    stmt = stmt.values(status=to, updated_at=utcnow(), stale_flagged_at=None, **(values or {}))
+    if not _update_loaded(session, lead, stmt, ["status", "updated_at", "stale_flagged_at", *(values or {})]):
         return False
     event = record_event(
         session,

@@ -1,0 +1,112 @@
+"""push() writes set-based: one INSERT per table for all of a need's picks, whatever their number."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from core.models import Notification, OutboxJob, OutgoingMessage, StatusEvent
+from matching.dispatch import evaluate, load_match_context, push
+from matching.models import Lead
+from matching.notices import officers
+from tests.matching.helpers import applicant, bank, submit
+
+WRITTEN = ("leads", "status_events", "notifications", "outgoing_messages", "outbox_jobs")
+
+
+@contextmanager
+def inserts(session: Session) -> Iterator[Counter[str]]:
+    """Statements that insert into each table, counted as the driver is called (a statement sent
+    with executemany counts once per row, as the database runs it once per row)."""
+    counts: Counter[str] = Counter()
+
+    def count(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
+    ) -> None:
+        match = re.match(r'\s*INSERT INTO "?(\w+)"?', statement)
+        if match:
+            per_row = (
+                executemany
+                and isinstance(parameters, list)
+                and isinstance(parameters[0], dict | tuple | list)
+            )
+            counts[match[1]] += len(parameters) if per_row else 1
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield counts
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_push_writes_each_table_in_one_statement_for_all_picks(session):
+    for rate in ("3.50", "3.60", "3.70", "3.80"):
+        bank(rate, officers=2)
+    borrower, user = applicant()
+    need = submit(session, borrower.id, user.id)
+    need.dispatch_round = 1
+    context = load_match_context(session)
+    result = evaluate(session, need, context, limit=4)
+    session.flush()
+    before = {
+        model: session.scalar(select(func.count()).select_from(model))
+        for model in (StatusEvent, Notification, OutgoingMessage, OutboxJob)
+    }
+
+    with inserts(session) as counts:
+        leads = push(session, need, context, result, round_no=1)
+
+    assert len(leads) == 4
+    assert {table: counts[table] for table in WRITTEN} == dict.fromkeys(WRITTEN, 1)
+    after = {model: session.scalar(select(func.count()).select_from(model)) for model in before}
+    written = {model.__name__: after[model] - before[model] for model in before}
+    # Per lead: its event, the applicant's and two officers' notifications, two SMS and their jobs.
+    assert written == {"StatusEvent": 4, "Notification": 12, "OutgoingMessage": 8, "OutboxJob": 8}
+    assert session.scalar(select(func.count()).where(Lead.need_id == need.id)) == 4
+
+
+def test_each_pushed_lead_gets_its_own_event_notifications_and_messages_in_pick_order(session):
+    for rate in ("3.50", "3.60", "3.70"):
+        bank(rate, officers=2)
+    borrower, user = applicant()
+    need = submit(session, borrower.id, user.id)
+    need.dispatch_round = 1
+    context = load_match_context(session)
+    result = evaluate(session, need, context, limit=3)
+
+    leads = push(session, need, context, result, round_no=1)
+
+    assert [lead.institution_id for lead in leads] == [pick.institution_id for pick in result.picks]
+    events = session.scalars(
+        select(StatusEvent).where(StatusEvent.entity_type == "lead").order_by(StatusEvent.id)
+    ).all()
+    # Event ids ascend in pick order: the commit chains them in that order.
+    assert [e.entity_id for e in events] == [lead.id for lead in leads]
+    for lead, pushed in zip(leads, events, strict=True):
+        product = context.products[lead.product_id]
+        assert pushed.data == {
+            "institution": product.institution_name,
+            "product": product.spec.name,
+            "round": 1,
+        }
+        told = session.scalars(select(Notification).where(Notification.lead_id == lead.id)).all()
+        assert {(n.kind, n.event_id) for n in told} == {
+            ("lead_status", pushed.id),
+            ("lead_pushed", pushed.id),
+        }
+        assert sorted(n.user_id for n in told if n.kind == "lead_pushed") == sorted(
+            u.id for u in officers(session, lead.institution_id)
+        )
+        sms = session.scalars(
+            select(OutgoingMessage).where(OutgoingMessage.dedup_key.startswith(f"lead_pushed:{lead.id}:"))
+        ).all()
+        assert len(sms) == 2 and all(product.spec.name in m.body for m in sms)
+        jobs = session.scalars(select(OutboxJob.payload).where(OutboxJob.name == "deliver_message")).all()
+        assert all({"message_id": m.id} in jobs for m in sms)
