@@ -128,3 +128,8 @@ def fill_blind_indexes(mapper: Any, _connection: Any, target: Any) -> None:
     for value_key, index_key in _indexed_columns(mapper):
         value = getattr(target, value_key)
         setattr(target, index_key, crypto.current().blind_index(value) if value else None)
+
+
+def local_today() -> dt.date:
+    """Today in Asia/Shanghai: the date a person in Ji'an sees on the calendar."""
+    return utcnow().astimezone(SHANGHAI).date()

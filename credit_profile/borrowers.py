@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInputError
 from core.identifiers import is_valid_id_number, is_valid_uscc, normalize_code
 from core.reference import BORROWER_KINDS, REGIONS, industry_section
-from core.types import SHANGHAI, utcnow
+from core.types import local_today
 from credit_profile.errors import (
     BorrowerNotFoundError,
 )
@@ -26,10 +26,6 @@ from credit_profile.models import (
 
 # A registration date before this is a typing error (0001-01-01, 1019 for 2019), not a firm.
 EARLIEST_ESTABLISHED = dt.date(1900, 1, 1)
-
-
-def today_local() -> dt.date:
-    return utcnow().astimezone(SHANGHAI).date()
 
 
 @dataclass
@@ -73,7 +69,7 @@ def validate_borrower(session: Session, data: BorrowerInput) -> dict[str, list[s
             add("uscc", "invalid_checksum")
         elif session.scalar(select(Borrower.id).where(Borrower.uscc == data.uscc)):
             add("uscc", "taken")
-    if data.established_on is not None and data.established_on > today_local():
+    if data.established_on is not None and data.established_on > local_today():
         add("established_on", "in_future")
     if data.established_on is not None and data.established_on < EARLIEST_ESTABLISHED:
         add("established_on", "too_early")

@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInputError
 from core.events import record_event
 from core.reference import DATA_SOURCES
-from core.types import SHANGHAI, utcnow
-from credit_profile.borrowers import today_local
+from core.types import SHANGHAI, local_today, utcnow
 from credit_profile.consent_text import CONSENT_TEXT_HASH, CONSENT_TEXT_VERSION
 from credit_profile.errors import (
     ConsentNotFoundError,
@@ -59,7 +58,7 @@ def grant_consent(
         errors["sources"] = ["invalid_choice"]
     if not purpose.strip():
         errors["purpose"] = ["required"]
-    today = today_local()
+    today = local_today()
     if expires_on < today:
         errors["expires_on"] = ["in_past"]
     elif expires_on > today + dt.timedelta(days=CONSENT_MAX_DAYS):
@@ -119,7 +118,7 @@ def consent_end(consent: Consent) -> dt.datetime | None:
 
 def effective_status(consent: Consent, today: dt.date | None = None) -> str:
     """active / revoked / expired, counting a passed expiry date as expired before the sweep marks it."""
-    if consent.status == ConsentStatus.ACTIVE and consent.expires_on < (today or today_local()):
+    if consent.status == ConsentStatus.ACTIVE and consent.expires_on < (today or local_today()):
         return ConsentStatus.EXPIRED
     return consent.status
 
@@ -176,7 +175,7 @@ def active_consents(session: Session, borrower_id: int) -> dict[str, Consent]:
 
 def active_consent_list(session: Session, borrower_id: int) -> list[Consent]:
     """The borrower's active, unexpired consents, newest first."""
-    today = today_local()
+    today = local_today()
     return [
         c for c in list_consents(session, borrower_id) if effective_status(c, today) == ConsentStatus.ACTIVE
     ]
@@ -193,7 +192,7 @@ def expire_consents(session: Session, *, today: dt.date | None = None) -> list[C
     Safe to run twice or concurrently: the conditional update lets one run mark each consent. Queues the
     rescoring of each marked consent's borrower; returns the consents this run marked.
     """
-    today = today or today_local()
+    today = today or local_today()
     due = session.scalars(
         select(Consent)
         .where(Consent.status == ConsentStatus.ACTIVE, Consent.expires_on < today)

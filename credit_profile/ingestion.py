@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInputError
 from core.identifiers import is_valid_id_number, is_valid_uscc, normalize_code
 from core.reference import DATA_SOURCES
-from core.types import utcnow
-from credit_profile.borrowers import find_borrower, today_local
+from core.types import local_today, utcnow
+from credit_profile.borrowers import find_borrower
 from credit_profile.consents import (
     MIN_PERIOD_YEAR,
     PERIOD_PATTERN,
@@ -157,7 +157,7 @@ def validate_record(source: str, record: object) -> tuple[dict[str, Any], list[s
     else:
         errors.append("subject:required")
     period = record.get("period")
-    today = today_local()
+    today = local_today()
     match = PERIOD_PATTERN.match(period) if isinstance(period, str) else None
     if match is None:
         errors.append("period:invalid_format")

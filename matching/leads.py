@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError, PermissionDeniedError
 from core.reference import REASON_CODES
-from core.types import SHANGHAI, money, utcnow
+from core.types import SHANGHAI, local_today, money, utcnow
 from credit_profile.models import CreditScore
 from credit_profile.scoring import institution_profile
 from matching.errors import (
@@ -34,7 +34,6 @@ from matching.models import (
     Need,
     NeedStatus,
 )
-from matching.needs import local_today
 from matching.states import (
     close_other_leads,
     lock_need,

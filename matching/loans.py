@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
 from core.reference import COLLATERAL_KINDS
+from core.types import local_today
 from credit_profile.consents import consent_for_record, record_use
 from credit_profile.features import FEATURE_NAMES, FeatureValue, period_index, period_label
 from credit_profile.scoring import consented_data, features_from_records
@@ -22,7 +23,7 @@ from matching.models import (
     Need,
     NeedStatus,
 )
-from matching.needs import MAX_NEED_AMOUNT, MAX_RATE, MAX_TERM_MONTHS, local_today
+from matching.needs import MAX_NEED_AMOUNT, MAX_RATE, MAX_TERM_MONTHS
 
 RENEWAL_REMINDER_DAYS = (60, 30, 15)
 

@@ -18,7 +18,7 @@ from core.events import record_event
 from core.models import StatusEvent
 from core.outbox import add_job
 from core.reference import COLLATERAL_KINDS
-from core.types import SHANGHAI, money, utcnow
+from core.types import local_today, money, utcnow
 from matching.errors import (
     NeedNotFoundError,
     NeedStateError,
@@ -38,10 +38,6 @@ MATCH_JOB = "match_need"
 WITHDRAWABLE = frozenset(
     {NeedStatus.SUBMITTED, NeedStatus.MATCHED, NeedStatus.UNMATCHED, NeedStatus.IN_PROGRESS}
 )
-
-
-def local_today() -> dt.date:
-    return utcnow().astimezone(SHANGHAI).date()
 
 
 @dataclass

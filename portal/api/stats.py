@@ -11,7 +11,7 @@ from marshmallow import RAISE
 from core.errors import InvalidInputError
 from core.i18n import N_
 from core.models import Role
-from matching.needs import local_today
+from core.types import local_today
 from portal.api import api_bp
 from portal.api.schemas.stats import (
     BreakdownOut,

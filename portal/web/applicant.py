@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 
 from core.errors import ConflictError, InvalidInputError
 from core.models import Role, User
-from credit_profile.borrowers import get_borrower, today_local
+from core.types import local_today
+from credit_profile.borrowers import get_borrower
 from credit_profile.consent_text import CONSENT_TEXT, CONSENT_TEXT_VERSION
 from credit_profile.consents import consent_uses, get_consent, grant_consent, list_consents, revoke_consent
 from credit_profile.scoring import own_profile
@@ -73,7 +74,7 @@ def _consents_page(form: ConsentForm, status: int = 200) -> tuple[str, int]:
 @role_required(APPLICANT)
 def consents() -> tuple[str, int]:
     form = ConsentForm(
-        sources=["electricity", "tax", "bank_flow"], expires_on=today_local() + dt.timedelta(days=365)
+        sources=["electricity", "tax", "bank_flow"], expires_on=local_today() + dt.timedelta(days=365)
     )
     return _consents_page(form)
 

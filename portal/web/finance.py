@@ -19,7 +19,7 @@ from core.errors import InvalidInputError
 from core.i18n import N_
 from core.models import Role, User
 from core.reference import CITY_CODE
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from portal import charts
 from portal.auth import role_required, web_user
 from portal.db import db
@@ -132,7 +132,7 @@ def finance_labels() -> dict[str, Any]:
 
 
 def _default_args(user: User) -> MultiDict[str, str]:
-    today = today_local()
+    today = local_today()
     first = today.replace(day=1) if today.day > 1 else today - dt.timedelta(days=30)
     return MultiDict(
         {"from_date": first.isoformat(), "to_date": today.isoformat(), "region_code": user.region_code or ""}
@@ -171,7 +171,7 @@ def _base_args(window: Window) -> dict[str, str]:
 
 def maturity_window(window: Window) -> Window:
     """Maturities look ahead: today and the next 90 days, in the dashboard's region."""
-    today = today_local()
+    today = local_today()
     return Window(today, today + dt.timedelta(days=MATURITY_HORIZON_DAYS), window.region_code)
 
 
@@ -438,7 +438,7 @@ def metrics() -> str:
 
 
 def _last_month() -> str:
-    first = today_local().replace(day=1)
+    first = local_today().replace(day=1)
     return (first - dt.timedelta(days=1)).strftime("%Y-%m")
 
 

@@ -10,8 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from core.models import Role, User
-from core.types import utcnow
-from credit_profile.borrowers import today_local
+from core.types import local_today, utcnow
 from credit_profile.errors import ConsentRequiredError
 from matching.inbox import LeadView, officer_lead, officer_leads
 from matching.leads import LEAD_TRANSITIONS, claim_lead, lead_credit_profile, transition_lead
@@ -74,7 +73,7 @@ def _step_forms(lead: LeadView, bound: dict[str, NoteForm] | None = None) -> dic
                 amount=lead.amount,
                 term_months=lead.term_months,
                 collateral=lead.collateral,
-                disbursed_on=today_local(),
+                disbursed_on=local_today(),
             )
         else:
             forms[step] = STEP_FORMS[step](prefix=step, formdata=None)

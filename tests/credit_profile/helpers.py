@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from credit_profile.consents import grant_consent
 from credit_profile.features import period_index, period_label
 from tests.factories import DataRecordFactory
@@ -14,7 +14,7 @@ from tests.factories import DataRecordFactory
 
 def month(back: int = 1) -> str:
     """The month ``back`` months before the current one (Asia/Shanghai)."""
-    today = today_local()
+    today = local_today()
     return period_label(period_index(f"{today:%Y-%m}") - back)
 
 
@@ -30,7 +30,7 @@ def grant(session, borrower, **kwargs):
     values = {
         "sources": ["electricity", "tax", "bank_flow"],
         "purpose": "融资需求匹配",
-        "expires_on": today_local() + dt.timedelta(days=365),
+        "expires_on": local_today() + dt.timedelta(days=365),
         "actor_id": None,
     }
     values.update(kwargs)

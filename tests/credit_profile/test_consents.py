@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from core.errors import InvalidInputError
 from core.models import OutboxJob, StatusEvent
+from core.types import local_today
 from credit_profile import jobs
-from credit_profile.borrowers import today_local
 from credit_profile.consents import (
     expire_consents,
 )
@@ -73,7 +73,7 @@ def test_the_score_uses_only_the_months_a_consent_covers(session):
 
 def test_expiry_sweep_marks_consents_past_their_last_day_once(session):
     borrower = BorrowerFactory()
-    today = today_local()
+    today = local_today()
     past = ConsentFactory(borrower_id=borrower.id, expires_on=today - dt.timedelta(days=1))
     last_day = ConsentFactory(borrower_id=borrower.id, expires_on=today)
     revoked = ConsentFactory(
@@ -99,7 +99,7 @@ def test_expiry_sweep_marks_consents_past_their_last_day_once(session):
 
 def test_expiry_job_rescores_the_borrowers(session, app):
     borrower = BorrowerFactory()
-    consent = ConsentFactory(borrower_id=borrower.id, expires_on=today_local() - dt.timedelta(days=1))
+    consent = ConsentFactory(borrower_id=borrower.id, expires_on=local_today() - dt.timedelta(days=1))
     session.flush()
     store(session, borrower.id, "electricity", [month(i) for i in range(1, 13)], consent.id)
     session.flush()  # the job opens its own session on the test connection and sees this

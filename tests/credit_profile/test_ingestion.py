@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import InvalidInputError
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from credit_profile.consents import grant_consent
 from credit_profile.ingestion import import_records
 from credit_profile.models import ConsentUse, DataRecord
@@ -26,7 +26,7 @@ def consent(session, borrower, sources=("tax",), **kwargs):
         borrower_id=borrower.id,
         sources=list(sources),
         purpose="融资需求匹配",
-        expires_on=today_local() + dt.timedelta(days=30),
+        expires_on=local_today() + dt.timedelta(days=30),
         actor_id=None,
         **kwargs,
     )

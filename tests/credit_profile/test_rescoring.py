@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from core.models import OutboxJob
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from credit_profile.consents import expire_consents, grant_consent, revoke_consent
 from credit_profile.ingestion import create_provider, import_records, ingest_records
 from credit_profile.rescoring import RESCORE_JOB
@@ -30,7 +30,7 @@ def test_granting_and_revoking_a_consent_queue_the_rescoring(session):
         borrower_id=borrower.id,
         sources=["electricity"],
         purpose="贷款申请",
-        expires_on=today_local() + dt.timedelta(days=30),
+        expires_on=local_today() + dt.timedelta(days=30),
         actor_id=None,
     )
     assert rescorings(session) == [(borrower.id, f"consent-{consent.id}-granted")]
@@ -41,7 +41,7 @@ def test_granting_and_revoking_a_consent_queue_the_rescoring(session):
 
 def test_an_expiring_consent_queues_the_rescoring(session):
     borrower = BorrowerFactory()
-    consent = ConsentFactory(borrower_id=borrower.id, expires_on=today_local() - dt.timedelta(days=1))
+    consent = ConsentFactory(borrower_id=borrower.id, expires_on=local_today() - dt.timedelta(days=1))
     session.flush()
 
     expire_consents(session)

@@ -14,8 +14,7 @@ from decimal import Decimal
 
 import factory
 
-from core.types import utcnow
-from credit_profile.borrowers import today_local
+from core.types import local_today, utcnow
 from matching.models import Lead, LeadStatus, Loan, LoanPerformance, Need, NeedStatus
 from tests.factories.base import Base
 from tests.factories.core import StatusEventFactory
@@ -47,7 +46,7 @@ class NeedFactory(Base):
             is_renewal=True,
             renewal_institution_code="JARCB",
             renewal_current_amount=factory.SelfAttribute("amount"),
-            renewal_matures_on=factory.LazyFunction(lambda: today_local() + dt.timedelta(days=60)),
+            renewal_matures_on=factory.LazyFunction(lambda: local_today() + dt.timedelta(days=60)),
         )
         matched = factory.Trait(status=NeedStatus.MATCHED, dispatch_round=1)
         unmatched = factory.Trait(status=NeedStatus.UNMATCHED, dispatch_round=1)
@@ -143,7 +142,7 @@ class LoanFactory(Base):
     rate = Decimal("4.35")
     term_months = factory.LazyAttribute(lambda o: o.lead.need.term_months)
     collateral = factory.LazyAttribute(lambda o: o.lead.need.collateral)
-    disbursed_on = factory.LazyFunction(today_local)
+    disbursed_on = factory.LazyFunction(local_today)
     first_loan_borrower = False
     renewal_without_repayment = False
 
@@ -160,6 +159,6 @@ class LoanPerformanceFactory(Base):
         late_90 = factory.Trait(overdue_30=True, overdue_90=True)
 
     loan_id = factory.SelfAttribute("loan.id")
-    as_of = factory.LazyFunction(today_local)
+    as_of = factory.LazyFunction(local_today)
     overdue_30 = False
     overdue_90 = False

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from credit_profile.models import Borrower, CreditScore
 from matching.dispatch import match_need
 from matching.errors import LeadNotFoundError
@@ -164,7 +164,7 @@ def test_a_disbursed_lead_shows_its_loan_and_every_report_with_its_reporter(sess
         rate=Decimal("3.85"),
         term_months=12,
         collateral="credit",
-        disbursed_on=today_local(),
+        disbursed_on=local_today(),
         first_loan_borrower=True,
         renewal_without_repayment=False,
     )
@@ -179,7 +179,7 @@ def test_a_disbursed_lead_shows_its_loan_and_every_report_with_its_reporter(sess
             lead_id,
             officer_id=officer.id,
             institution_id=institution.id,
-            as_of=today_local(),
+            as_of=local_today(),
             overdue_30=False,
             overdue_90=False,
         )

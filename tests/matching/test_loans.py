@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from core.errors import InvalidInputError
 from core.models import Notification, OutgoingMessage
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from credit_profile.consents import grant_consent, revoke_consent
 from credit_profile.features import FEATURE_NAMES
 from credit_profile.models import ConsentUse, ScorecardVersion
@@ -23,7 +23,7 @@ from matching.errors import LeadNotFoundError, LoanNotDisbursedError
 from matching.leads import report_performance
 from matching.loans import TRAINING_COLUMNS, send_renewal_reminders, training_table
 from matching.models import Lead, Loan
-from matching.needs import RenewalInput, local_today, withdraw_need
+from matching.needs import RenewalInput, withdraw_need
 from tests.credit_profile.helpers import month, store
 from tests.factories import BorrowerFactory, InstitutionFactory, LeadFactory, ProductFactory, UserFactory
 from tests.matching.helpers import applicant, submit
@@ -40,7 +40,7 @@ def bank(session):
 
 def lead_for(bank, borrower, *, status="disbursed", disbursed_on=None) -> Lead:
     """A lead in ``status``; a disbursed one with its loan (what transition_lead leaves behind)."""
-    loan = {"loan__first_loan": True, "loan__disbursed_on": disbursed_on or today_local()}
+    loan = {"loan__first_loan": True, "loan__disbursed_on": disbursed_on or local_today()}
     return LeadFactory(
         **{status: True},
         **(loan if status == "disbursed" else {}),
@@ -57,7 +57,7 @@ def report(session, bank, lead, as_of=None, overdue_30=False, overdue_90=False):
         lead.id,
         officer_id=bank["officer"].id,
         institution_id=bank["institution_id"],
-        as_of=as_of or today_local(),
+        as_of=as_of or local_today(),
         overdue_30=overdue_30,
         overdue_90=overdue_90,
     )
@@ -65,7 +65,7 @@ def report(session, bank, lead, as_of=None, overdue_30=False, overdue_90=False):
 
 def test_performance_is_reported_on_disbursed_loans_only(session, bank):
     borrower = BorrowerFactory()
-    disbursed_on = today_local() - dt.timedelta(days=40)
+    disbursed_on = local_today() - dt.timedelta(days=40)
     lead = lead_for(bank, borrower, disbursed_on=disbursed_on)
     row = report(session, bank, lead, overdue_30=True)
     assert (row.overdue_30, row.overdue_90, row.reported_by) == (True, False, bank["officer"].id)
@@ -80,12 +80,12 @@ def test_performance_is_reported_on_disbursed_loans_only(session, bank):
             lead.id,
             officer_id=bank["officer"].id,
             institution_id=other_bank.id,
-            as_of=today_local(),
+            as_of=local_today(),
             overdue_30=False,
             overdue_90=False,
         )
     for kwargs, fields in (
-        ({"as_of": today_local() + dt.timedelta(days=1)}, {"as_of": ["in_future"]}),
+        ({"as_of": local_today() + dt.timedelta(days=1)}, {"as_of": ["in_future"]}),
         ({"as_of": disbursed_on - dt.timedelta(days=1)}, {"as_of": ["before_disbursement"]}),
         ({"overdue_90": True}, {"overdue_30": ["implied_by_overdue_90"]}),
     ):
@@ -106,7 +106,7 @@ def borrowers_with_outcomes(session, bank, outcomes):
             borrower_id=borrower.id,
             sources=["electricity"],
             purpose="融资",
-            expires_on=today_local() + dt.timedelta(days=90),
+            expires_on=local_today() + dt.timedelta(days=90),
             actor_id=None,
         )
         for back in range(1, 25):
@@ -143,7 +143,7 @@ def test_training_table_has_features_at_disbursement_and_the_chosen_target(sessi
 
 def test_immature_good_loans_wait_for_their_observation_period(session, bank):
     borrower = BorrowerFactory()
-    lead = lead_for(bank, borrower, disbursed_on=today_local() - dt.timedelta(days=100))
+    lead = lead_for(bank, borrower, disbursed_on=local_today() - dt.timedelta(days=100))
     report(session, bank, lead)
     assert len(training_table(session, min_months_on_book=3)) == 1
     assert training_table(session, min_months_on_book=4) == []

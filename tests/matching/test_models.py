@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from credit_profile.models import Borrower
 from matching.dispatch import match_need
 from matching.leads import claim_lead, transition_lead
@@ -34,7 +34,7 @@ def _disbursed(session):
         transition_lead(session, lead.id, to=step, officer_id=officer.id, institution_id=institution.id)
     loan = LoanInput(
         amount=Decimal("300000"), rate=Decimal("3.85"), term_months=24, collateral="credit",
-        disbursed_on=today_local(), first_loan_borrower=True, renewal_without_repayment=False,
+        disbursed_on=local_today(), first_loan_borrower=True, renewal_without_repayment=False,
     )  # fmt: skip
     transition_lead(
         session, lead.id, to="disbursed", officer_id=officer.id, institution_id=institution.id, loan=loan
@@ -62,7 +62,7 @@ def test_rows_written_by_the_services_carry_their_borrowers_attributes(session):
 
 def test_a_change_to_the_borrower_is_carried_to_every_row_and_moves_it_in_the_breakdowns(session):
     borrower = _disbursed(session)
-    today = today_local()
+    today = local_today()
     window = Window(today - dt.timedelta(days=1), today)
     before = breakdowns.breakdown(session, window, "county")
     assert [i["key"] for i in before["items"] if i["loans"]] == ["360802"]

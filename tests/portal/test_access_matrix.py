@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from core.identifiers import IDENTIFIER_PATTERN, is_valid_id_number, is_valid_uscc
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from tests.counts import report
 from tests.portal.web_world import (
     A_NAME,
@@ -264,7 +264,7 @@ def test_every_route_for_every_role(app, world, connection):
 
 
 def test_county_offices_see_only_their_county(world, connection):
-    today = today_local()
+    today = local_today()
     window = {"from_date": (today - dt.timedelta(days=30)).isoformat(), "to_date": today.isoformat()}
     city = world.clients["finance_city"].get("/finance/", query_string={**window, "region_code": COUNTY_C})
     assert city.status_code == 200

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from credit_profile.expert import expert_scorecard
 from credit_profile.ingestion import create_provider, sign
 from credit_profile.models import ConsentUse, DataRecord, ProviderNonce
@@ -69,7 +69,7 @@ def grant(client, headers, **overrides):
     body = {
         "sources": ["electricity", "tax"],
         "purpose": "融资需求匹配与授信参考",
-        "expires_on": (today_local() + dt.timedelta(days=180)).isoformat(),
+        "expires_on": (local_today() + dt.timedelta(days=180)).isoformat(),
     }
     body.update(overrides)
     response = client.post("/api/v1/consents", json=body, headers=headers)
@@ -159,7 +159,7 @@ def test_consent_period_is_validated(client, world):
         ({"from": "2025-13"}, "period.from"),
         ({"from": month(1), "to": month(3)}, "period.to"),
     ):
-        body = {"sources": ["tax"], "purpose": "x", "expires_on": today_local().isoformat(), "period": period}
+        body = {"sources": ["tax"], "purpose": "x", "expires_on": local_today().isoformat(), "period": period}
         error = assert_error(client.post("/api/v1/consents", json=body, headers=applicant), 422)
         assert list(error["fields"]) == [field]
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from credit_profile.consent_text import RETENTION_DAYS
 from credit_profile.consents import grant_consent
 from credit_profile.expert import expert_scorecard
@@ -32,7 +32,7 @@ def test_import_data_all_or_nothing(session, runner, tmp_path):
         borrower_id=borrower.id,
         sources=["bank_flow"],
         purpose="授信参考",
-        expires_on=today_local() + dt.timedelta(days=10),
+        expires_on=local_today() + dt.timedelta(days=10),
         actor_id=None,
     )
     session.flush()
@@ -59,7 +59,7 @@ def test_import_data_all_or_nothing(session, runner, tmp_path):
 def test_consent_sweep_expires_and_purges(session, runner):
     borrower = BorrowerFactory()
     expired = ConsentFactory(
-        borrower_id=borrower.id, sources=["electricity"], expires_on=today_local() - dt.timedelta(days=1)
+        borrower_id=borrower.id, sources=["electricity"], expires_on=local_today() - dt.timedelta(days=1)
     )
     long_gone = ConsentFactory(
         borrower_id=borrower.id,

@@ -25,7 +25,7 @@ from wtforms.fields.core import UnboundField
 from wtforms.validators import InputRequired
 
 from core.models import User
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from credit_profile.models import Borrower
 from portal.web.forms.account import LoginForm, RegisterForm
 from portal.web.forms.admin import InstitutionForm, ProviderForm, UserForm
@@ -151,7 +151,7 @@ def _base(form: Form, world: Any) -> dict[str, Any]:
     data = form_data(Route(*form.route.split(" ", 1), ""), world)
     if form.route == "POST /me/needs/new":
         # A renewal, so that the renewal fields are read rather than ignored.
-        matures = (today_local() + dt.timedelta(days=60)).isoformat()
+        matures = (local_today() + dt.timedelta(days=60)).isoformat()
         data.update(is_renewal="y", renewal_current_amount="100000", renewal_matures_on=matures)
     return data
 
@@ -298,7 +298,7 @@ FILTER_PAGES = [
 
 
 def test_bad_query_strings_on_the_filter_pages(world, connection):
-    today = today_local()
+    today = local_today()
     window = {"from_date": (today - dt.timedelta(days=30)).isoformat(), "to_date": today.isoformat()}
     before = table_digests(connection)
     checked = 0

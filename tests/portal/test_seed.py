@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from core.types import local_today
 from matching.models import Lead, LeadStatus, Loan
-from matching.needs import local_today
 from matching.workhours import DAY_END, DAY_START, LOCAL, is_working_day
 from portal.seed import seed
 from stats.figures import summary

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from credit_profile.models import Consent
 from matching.models import Need
 from tests.factories import InstitutionFactory, ProductFactory
@@ -50,13 +50,13 @@ def test_identifiers_masked_outside_own_profile(client, session):
 def test_grant_list_and_revoke_consent(client, session):
     user, borrower = applicant(session)
     login(client, user.username)
-    expires = (today_local() + dt.timedelta(days=200)).isoformat()
+    expires = (local_today() + dt.timedelta(days=200)).isoformat()
 
     missing = client.post("/me/consents", data={"purpose": "授信参考", "expires_on": expires, "agree": "y"})
     assert missing.status_code == 422
     assert "至少选择一类数据" in text(missing)
 
-    too_far = (today_local() + dt.timedelta(days=4 * 365)).isoformat()
+    too_far = (local_today() + dt.timedelta(days=4 * 365)).isoformat()
     far = client.post(
         "/me/consents", data={"sources": ["tax"], "purpose": "授信参考", "expires_on": too_far, "agree": "y"}
     )
@@ -153,7 +153,7 @@ def test_need_form_errors_are_chinese_and_nothing_is_saved(client, session):
     renewal = client.post("/me/needs/new", data={**NEED, "is_renewal": "y"})
     assert renewal.status_code == 422
     assert "此项必填" in text(renewal)
-    late = (today_local() + dt.timedelta(days=400)).isoformat()
+    late = (local_today() + dt.timedelta(days=400)).isoformat()
     renewal = client.post(
         "/me/needs/new",
         data={**NEED, "is_renewal": "y", "renewal_current_amount": "100000", "renewal_matures_on": late},
@@ -167,7 +167,7 @@ def test_full_width_amount_and_renewal_are_accepted(client, session):
     ProductFactory(published=True, tags=["renewal"])
     user, borrower = applicant(session)
     login(client, user.username)
-    soon = (today_local() + dt.timedelta(days=30)).isoformat()
+    soon = (local_today() + dt.timedelta(days=30)).isoformat()
     response = client.post(
         "/me/needs/new",
         data={

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.models import User
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from credit_profile.models import ConsentUse, CreditScore
 from matching.dispatch import match_need
 from matching.models import Lead, Loan, Need
@@ -166,7 +166,7 @@ def test_contact_approve_and_disburse_with_loan_details(client, session, lead, o
         "disbursed-rate": "3.85",
         "disbursed-term_months": "24",
         "disbursed-collateral": "credit",
-        "disbursed-disbursed_on": today_local().isoformat(),
+        "disbursed-disbursed_on": local_today().isoformat(),
         "disbursed-first_loan_borrower": "y",
     }
     bad = client.post(f"/officer/leads/{lead.id}/disbursed", data={**loan, "disbursed-rate": "NaN"})
@@ -252,14 +252,14 @@ def _inbox(session, institution, officer, n: int) -> None:
                 transition_lead(session, row.id, to=step, officer_id=officer.id, institution_id=institution)
             loan = LoanInput(
                 amount=Decimal("300000"), rate=Decimal("3.85"), term_months=24, collateral="credit",
-                disbursed_on=today_local(), first_loan_borrower=True, renewal_without_repayment=False,
+                disbursed_on=local_today(), first_loan_borrower=True, renewal_without_repayment=False,
             )  # fmt: skip
             transition_lead(
                 session, row.id, to="disbursed", officer_id=officer.id, institution_id=institution, loan=loan
             )
             report_performance(
                 session, row.id, officer_id=officer.id, institution_id=institution,
-                as_of=today_local(), overdue_30=False, overdue_90=False,
+                as_of=local_today(), overdue_30=False, overdue_90=False,
             )  # fmt: skip
     session.flush()
 

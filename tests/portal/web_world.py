@@ -26,7 +26,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from core.db import Base
-from credit_profile.borrowers import today_local
+from core.types import local_today
 from stats.exports import Column, Table, to_xlsx
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, ReportFactory, UserFactory
 from tests.portal import api_helpers
@@ -107,7 +107,7 @@ def build_world(client: Any, session: Any) -> World:
         "b": token(client, "m_applicant_b"),
         "officer_x": token(client, "m_officer_x", PASSWORD),
     }
-    expires = (today_local() + dt.timedelta(days=300)).isoformat()
+    expires = (local_today() + dt.timedelta(days=300)).isoformat()
     consents = {}
     for side in ("a", "b"):
         granted = client.post(
@@ -228,11 +228,11 @@ PARAMETER_OVERRIDES = {"POST /officer/leads/<lead_id>/claim": {"<lead_id>": "spa
 
 
 def last_month() -> str:
-    return (today_local().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    return (local_today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
 
 
 def _window() -> str:
-    today = today_local()
+    today = local_today()
     return f"from_date={(today - dt.timedelta(days=30)).isoformat()}&to_date={today.isoformat()}"
 
 
@@ -256,7 +256,7 @@ def url(route: Route, world: World) -> str:
 def form_data(route: Route, world: World) -> dict[str, Any]:
     """Data the owner side's form would post, valid on the world as built (each request is rolled back,
     so new names need not differ between requests)."""
-    today, n = today_local(), 1  # the dates people see are Shanghai's, whatever the machine's zone
+    today, n = local_today(), 1  # the dates people see are Shanghai's, whatever the machine's zone
     product = {
         "name": f"矩阵测试贷{n}", "description": "测试产品", "min_amount": "10000", "max_amount": "500000",
         "min_term_months": "3", "max_term_months": "36", "rate_min": "3.45", "rate_max": "6.00",

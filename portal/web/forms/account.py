@@ -22,7 +22,8 @@ from core.reference import (
     BORROWER_KINDS,
     INDUSTRY_SECTIONS,
 )
-from credit_profile.borrowers import EARLIEST_ESTABLISHED, today_local
+from core.types import local_today
+from credit_profile.borrowers import EARLIEST_ESTABLISHED
 from portal.messages import field_messages
 from portal.web.forms.fields import (
     Between,
@@ -115,7 +116,7 @@ class RegisterForm(PageForm):
         farmer = self.kind.data == "farmer"
         ok = require_if(self, bool(self.kind.data) and farmer, ["id_number"]) and ok
         ok = require_if(self, bool(self.kind.data) and not farmer, ["uscc"]) and ok
-        if self.established_on.data and self.established_on.data > today_local():
+        if self.established_on.data and self.established_on.data > local_today():
             self.established_on.errors = [*self.established_on.errors, _("不能晚于今天")]
             ok = False
         if self.established_on.data and self.established_on.data < EARLIEST_ESTABLISHED:
