@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
 from core.identifiers import mask_phone
-from core.models import MessageStatus, Notification, OutboxJob, OutgoingMessage
+from core.models import MessageStatus, Notification, OutgoingMessage
+from core.outbox import add_jobs
 from core.sql import insert_skipping_conflicts
 from core.types import utcnow
 
@@ -208,19 +209,7 @@ def queue_messages(session: Session, messages: Sequence[NewMessage]) -> list[int
         ).all()
     )
     ids = [written[m.dedup_key] for m in messages if m.dedup_key in written]
-    if ids:
-        session.execute(
-            insert_skipping_conflicts(session, OutboxJob, "dedup_key").returning(OutboxJob.id),  # see above
-            [
-                {
-                    "name": DELIVER_JOB,
-                    "payload": {"message_id": i},
-                    "dedup_key": f"{DELIVER_JOB}:{i}",
-                    "created_at": now,
-                }
-                for i in ids
-            ],
-        )
+    add_jobs(session, [(DELIVER_JOB, f"{DELIVER_JOB}:{i}", {"message_id": i}) for i in ids])
     return ids
 
 

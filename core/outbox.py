@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.models import OutboxJob
+from core.sql import insert_skipping_conflicts
 from core.types import utcnow
 
 
@@ -26,6 +27,22 @@ def add_job(session: Session, name: str, dedup_key: str, **payload: Any) -> Outb
     except IntegrityError:
         return None
     return job
+
+
+def add_jobs(session: Session, jobs: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    """Write many jobs (name, dedup key, payload) to the outbox in one INSERT; a key already there is
+    skipped, as `add_job` skips it."""
+    if not jobs:
+        return
+    now = utcnow()
+    session.execute(
+        # RETURNING keeps it one multi-row INSERT (without it the driver runs one per row)
+        insert_skipping_conflicts(session, OutboxJob, "dedup_key").returning(OutboxJob.id),
+        [
+            {"name": name, "payload": payload, "dedup_key": key, "created_at": now}
+            for name, key, payload in jobs
+        ],
+    )
 
 
 MAX_JOB_ATTEMPTS = 5
