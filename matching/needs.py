@@ -9,8 +9,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
@@ -25,11 +26,12 @@ from matching.errors import (
 )
 from matching.models import (
     FINAL_NEED_STATUSES,
+    Lead,
     Need,
     NeedStatus,
 )
 from matching.states import close_other_leads, lock_need, set_need_status
-from products.models import Institution
+from products.models import Institution, Product
 
 MAX_NEED_AMOUNT = Decimal("100000000.00")
 MAX_TERM_MONTHS = 360
@@ -135,8 +137,80 @@ def get_need(session: Session, need_id: int, *, borrower_id: int | None = None) 
     return need
 
 
-def list_needs(session: Session, *, borrower_id: int) -> Sequence[Need]:
-    return session.scalars(select(Need).where(Need.borrower_id == borrower_id).order_by(Need.id.desc())).all()
+def list_needs(
+    session: Session, *, borrower_id: int, page: int = 1, per_page: int | None = None
+) -> tuple[Sequence[Need], int]:
+    """The borrower's needs, newest first, and how many there are; one page of them (in SQL) when
+    `per_page` is given."""
+    where = Need.borrower_id == borrower_id
+    stmt = select(Need).where(where).order_by(Need.id.desc())
+    if per_page is None:
+        rows = session.scalars(stmt).all()
+        return rows, len(rows)
+    rows = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    total = session.scalar(select(func.count()).select_from(Need).where(where)) or 0
+    return rows, total
+
+
+@dataclass(frozen=True)
+class PushedLead:
+    """A lead of the applicant's need, as the applicant sees it: which bank, which product, how far."""
+
+    id: int
+    institution_code: str
+    institution_name: str
+    product_id: int
+    product_name: str
+    status: str
+    pushed_at: dt.datetime
+    claimed_at: dt.datetime | None
+    sla_due_at: dt.datetime | None
+    explanation: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class NeedView:
+    """A need with everything its page shows: its leads and, for the detail, its timeline."""
+
+    need: Need
+    leads: tuple[PushedLead, ...]
+    events: tuple[StatusEvent, ...]
+
+
+def need_views(session: Session, needs: Sequence[Need], *, with_events: bool) -> list[NeedView]:
+    """The needs with their leads (one statement for all of them) and, `with_events`, their timelines
+    (one more), in the order given."""
+    ids = [need.id for need in needs]
+    leads: dict[int, list[PushedLead]] = {i: [] for i in ids}
+    events: dict[int, list[StatusEvent]] = {i: [] for i in ids}
+    if ids:
+        rows = session.execute(
+            select(
+                Lead.need_id,
+                Lead.id,
+                Institution.code,
+                Institution.name,
+                Product.id,
+                Product.name,
+                Lead.status,
+                Lead.pushed_at,
+                Lead.claimed_at,
+                Lead.sla_due_at,
+                Lead.explanation,
+            )
+            .join(Institution, Institution.id == Lead.institution_id)
+            .join(Product, Product.id == Lead.product_id)
+            .where(Lead.need_id.in_(ids))
+            .order_by(Lead.id)
+        )
+        for need_id, *lead in rows:
+            leads[need_id].append(PushedLead(*lead))
+        if with_events:
+            timeline = select(StatusEvent).where(StatusEvent.need_id.in_(ids))
+            for event in session.scalars(timeline.order_by(StatusEvent.at, StatusEvent.id)):
+                assert event.need_id is not None
+                events[event.need_id].append(event)
+    return [NeedView(need, tuple(leads[need.id]), tuple(events[need.id])) for need in needs]
 
 
 def need_events(session: Session, need_id: int) -> Sequence[StatusEvent]:

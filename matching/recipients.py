@@ -85,3 +85,37 @@ def _recipients(
             reads=read_counts.get((consent.id, institution.id), 0),
         )
     return list(found.values())
+
+
+@dataclass(frozen=True)
+class UseView:
+    """One use of the borrower's data, with the name of the institution that made it (if one did)."""
+
+    id: int
+    consent_id: int | None
+    at: dt.datetime
+    action: str
+    source: str | None
+    allowed: bool
+    institution_name: str | None
+    detail: str | None
+
+
+def consent_use_views(session: Session, borrower_id: int) -> list[UseView]:
+    """Every use of the borrower's data, newest first, with institution names: one statement."""
+    rows = session.execute(
+        select(
+            ConsentUse.id,
+            ConsentUse.consent_id,
+            ConsentUse.at,
+            ConsentUse.action,
+            ConsentUse.source,
+            ConsentUse.allowed,
+            Institution.name,
+            ConsentUse.detail,
+        )
+        .outerjoin(Institution, Institution.id == ConsentUse.institution_id)
+        .where(ConsentUse.borrower_id == borrower_id)
+        .order_by(ConsentUse.id.desc())
+    )
+    return [UseView(*row) for row in rows]

@@ -1,8 +1,7 @@
 """What the domain's read models look like to the web pages (template context) and to the JSON API (dicts
 that the API's schemas dump), shared by both. Presenters run no queries: every row they show was read by
-the service that made the dataclass or object they are given. (Not yet so for the applicant's needs and
-consent uses, `need_dict` and `use_dict`: they still look up the institutions and products they name,
-and a need's leads and events, through the given object's session; they want read models of their own.)
+the service that made the dataclass they are given (matching.inbox for leads, matching.needs.need_views
+for an applicant's needs, matching.recipients for consent uses and recipients).
 """
 
 from __future__ import annotations
@@ -10,17 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.orm import object_session
-
 from core.models import StatusEvent
 from credit_profile.consents import effective_status
-from credit_profile.models import Consent, ConsentUse, DataPurge
+from credit_profile.models import Consent, DataPurge
 from matching.inbox import BorrowerIdentity, LeadPage, LeadView, LoanView, PerformanceView
-from matching.models import Need
-from matching.needs import need_events
-from matching.recipients import ConsentRecipient
+from matching.needs import NeedView
+from matching.recipients import ConsentRecipient, UseView
 from portal.timeline import describe_event
-from products.models import Institution, Product
 
 
 def page_body(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
@@ -132,26 +127,21 @@ def event_dict(event: StatusEvent) -> dict[str, Any]:
     }
 
 
-def need_dict(need: Need, *, detail: bool = True) -> dict[str, Any]:
-    session = object_session(need)
-    assert session is not None
-    leads = []
-    for lead in need.leads:
-        institution = session.get(Institution, lead.institution_id)
-        product = session.get(Product, lead.product_id)
-        assert institution is not None and product is not None
-        leads.append(
-            {
-                "id": lead.id,
-                "institution": {"code": institution.code, "name": institution.name},
-                "product": {"id": product.id, "name": product.name},
-                "status": lead.status,
-                "pushed_at": lead.pushed_at,
-                "claimed_at": lead.claimed_at,
-                "sla_due_at": lead.sla_due_at,
-                "explanation": lead.explanation,
-            }
-        )
+def need_dict(view: NeedView, *, detail: bool = True) -> dict[str, Any]:
+    need = view.need
+    leads = [
+        {
+            "id": lead.id,
+            "institution": {"code": lead.institution_code, "name": lead.institution_name},
+            "product": {"id": lead.product_id, "name": lead.product_name},
+            "status": lead.status,
+            "pushed_at": lead.pushed_at,
+            "claimed_at": lead.claimed_at,
+            "sla_due_at": lead.sla_due_at,
+            "explanation": lead.explanation,
+        }
+        for lead in view.leads
+    ]
     summary = need.match_summary or {}
     return {
         "id": need.id,
@@ -172,21 +162,19 @@ def need_dict(need: Need, *, detail: bool = True) -> dict[str, Any]:
         "dispatch_round": need.dispatch_round,
         "open_to_all": need.open_to_all,
         "leads": leads,
-        "events": [event_dict(e) for e in need_events(session, need.id)] if detail else [],
+        "events": [event_dict(e) for e in view.events] if detail else [],
         "unmatched_reasons": summary.get("exclusions", []) if detail else [],
     }
 
 
-def use_dict(use: ConsentUse) -> dict[str, Any]:
-    session = object_session(use)
-    institution = session.get(Institution, use.institution_id) if session and use.institution_id else None
+def use_dict(use: UseView) -> dict[str, Any]:
     return {
         "id": use.id,
         "at": use.at,
         "action": use.action,
         "source": use.source,
         "allowed": use.allowed,
-        "institution": institution.name if institution else None,
+        "institution": use.institution_name,
         "detail": use.detail,
     }
 
@@ -203,7 +191,7 @@ def recipient_dict(recipient: ConsentRecipient) -> dict[str, Any]:
 
 def consent_dict(
     consent: Consent,
-    uses: list[ConsentUse],
+    uses: Sequence[UseView],
     recipients: list[ConsentRecipient] | None = None,
     deletions: Sequence[DataPurge] = (),
 ) -> dict[str, Any]:

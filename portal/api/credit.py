@@ -9,7 +9,6 @@ from flask import request
 from core.i18n import N_
 from core.models import Role
 from credit_profile.consents import (
-    consent_uses,
     get_consent,
     grant_consent,
     list_consents,
@@ -22,7 +21,7 @@ from credit_profile.retention import data_purges
 from credit_profile.scoring import own_profile
 from credit_profile.tables import MAX_TABLE_BYTES, read_table
 from matching.leads import lead_credit_profile
-from matching.recipients import consent_recipients
+from matching.recipients import consent_recipients, consent_use_views
 from portal.api import api_bp
 from portal.api.common import settings
 from portal.api.needs import own_borrower_id
@@ -85,7 +84,7 @@ def create_consent(body: dict[str, Any]) -> dict[str, Any]:
 )
 def consents() -> dict[str, Any]:
     borrower_id = own_borrower_id()
-    uses = list(consent_uses(db(), borrower_id))
+    uses = consent_use_views(db(), borrower_id)
     recipients = consent_recipients(db(), borrower_id)
     deletions = data_purges(db(), borrower_id)
     return {

@@ -9,16 +9,18 @@ from marshmallow import RAISE
 from core.errors import PermissionDeniedError
 from core.i18n import N_
 from core.models import Role
+from matching.models import Need
 from matching.needs import (
     NeedInput,
     RenewalInput,
     get_need,
     list_needs,
+    need_views,
     submit_need,
     withdraw_need,
 )
 from portal.api import api_bp
-from portal.api.common import page_body, paged
+from portal.api.common import page_body
 from portal.api.schemas.base import PageQuery
 from portal.api.schemas.needs import NeedIn, NeedOut, NeedPage
 from portal.auth import api_user, token_auth
@@ -56,7 +58,7 @@ def create_need(body: dict[str, Any]) -> dict[str, Any]:
         ),
     )
     db().refresh(need)
-    return need_dict(need)
+    return _need_json(need)
 
 
 @api_bp.get("/needs")
@@ -65,8 +67,10 @@ def create_need(body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.output(NeedPage)
 @api_bp.doc(summary=N_("我的融资需求"))
 def my_needs(query: dict[str, Any]) -> dict[str, Any]:
-    rows, total = paged(list_needs(db(), borrower_id=own_borrower_id()), query["page"], query["per_page"])
-    return page_body([need_dict(n, detail=False) for n in rows], total, query["page"], query["per_page"])
+    page, per_page = query["page"], query["per_page"]
+    rows, total = list_needs(db(), borrower_id=own_borrower_id(), page=page, per_page=per_page)
+    items = [need_dict(view, detail=False) for view in need_views(db(), rows, with_events=False)]
+    return page_body(items, total, page, per_page)
 
 
 @api_bp.get("/needs/<int:need_id>")
@@ -74,7 +78,7 @@ def my_needs(query: dict[str, Any]) -> dict[str, Any]:
 @api_bp.output(NeedOut)
 @api_bp.doc(summary=N_("融资需求详情与进度"), responses=[401, 403, 404])
 def need_detail(need_id: int) -> dict[str, Any]:
-    return need_dict(get_need(db(), need_id, borrower_id=own_borrower_id()))
+    return _need_json(get_need(db(), need_id, borrower_id=own_borrower_id()))
 
 
 @api_bp.post("/needs/<int:need_id>/withdraw")
@@ -83,4 +87,9 @@ def need_detail(need_id: int) -> dict[str, Any]:
 @api_bp.doc(summary=N_("撤回融资需求"), responses=[401, 403, 404, 409])
 def withdraw(need_id: int) -> dict[str, Any]:
     need = withdraw_need(db(), get_need(db(), need_id, borrower_id=own_borrower_id()), actor_id=api_user().id)
-    return need_dict(need)
+    return _need_json(need)
+
+
+def _need_json(need: Need) -> dict[str, Any]:
+    (view,) = need_views(db(), [need], with_events=True)
+    return need_dict(view)

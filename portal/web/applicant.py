@@ -13,7 +13,7 @@ from core.models import Role, User
 from core.types import local_today
 from credit_profile.borrowers import get_borrower
 from credit_profile.consent_text import CONSENT_TEXT, CONSENT_TEXT_VERSION
-from credit_profile.consents import consent_uses, get_consent, grant_consent, list_consents, revoke_consent
+from credit_profile.consents import get_consent, grant_consent, list_consents, revoke_consent
 from credit_profile.scoring import own_profile
 from matching.needs import (
     WITHDRAWABLE,
@@ -21,9 +21,11 @@ from matching.needs import (
     RenewalInput,
     get_need,
     list_needs,
+    need_views,
     submit_need,
     withdraw_need,
 )
+from matching.recipients import consent_use_views
 from portal.auth import role_required, web_user
 from portal.db import db
 from portal.presenters import consent_dict, need_dict, use_dict
@@ -55,7 +57,7 @@ def profile() -> str:
 
 def _consents_page(form: ConsentForm, status: int = 200) -> tuple[str, int]:
     _user, borrower_id = _me()
-    uses = list(consent_uses(db(), borrower_id))
+    uses = consent_use_views(db(), borrower_id)
     consents = [consent_dict(c, uses) for c in list_consents(db(), borrower_id)]
     unlinked = [use_dict(u) for u in uses if u.consent_id is None]
     html = render_template(
@@ -137,8 +139,9 @@ def credit() -> str:
 @role_required(APPLICANT)
 def needs() -> str:
     _user, borrower_id = _me()
-    rows = list_needs(db(), borrower_id=borrower_id)
-    return render_template("applicant/needs.html", needs=[need_dict(n, detail=False) for n in rows])
+    rows, _total = list_needs(db(), borrower_id=borrower_id)
+    views = need_views(db(), rows, with_events=False)
+    return render_template("applicant/needs.html", needs=[need_dict(v, detail=False) for v in views])
 
 
 def _need_form(**kwargs: Any) -> NeedForm:
@@ -189,7 +192,7 @@ def need(need_id: int) -> str:
     row = get_need(db(), need_id, borrower_id=borrower_id)
     return render_template(
         "applicant/need.html",
-        need=need_dict(row),
+        need=need_dict(need_views(db(), [row], with_events=True)[0]),
         withdrawable=row.status in WITHDRAWABLE,
         action=ActionForm(),
     )
