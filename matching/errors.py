@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import ConflictError, NotFoundError
+from core.errors import ConflictError, InvalidInputError, NotFoundError
 
 
 class NeedNotFoundError(NotFoundError):
@@ -35,3 +35,16 @@ class LoanNotDisbursedError(ConflictError):
     """Performance can only be reported on a lead that ended in a disbursed loan."""
 
     code = "lead_not_disbursed"
+
+
+class CorrectionWindowClosedError(ConflictError):
+    """A loan may be corrected only within matching.loans.CORRECTION_DAYS of its disbursement."""
+
+    code = "correction_window_closed"
+
+
+class ImplausibleLoanError(InvalidInputError):
+    """A loan's figures break a plausibility rule; ``fields["loan"]`` holds the rules' codes
+    (matching.loans.plausibility_codes)."""
+
+    code = "implausible_loan"

@@ -18,18 +18,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, null, select, type_coerce
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, null, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
-from core.models import User
+from core.models import StatusEvent, User
 from core.reference import industry_section
+from core.types import SHANGHAI
 from credit_profile.models import Borrower, CreditScore
 from matching.errors import LeadNotFoundError
-from matching.models import Lead, Loan, LoanPerformance, Need
+from matching.loans import CORRECTION_DAYS, Declarations
+from matching.models import Lead, LeadStatus, Loan, LoanPerformance, Need
 from products.models import Institution, Product
 
 
@@ -119,6 +121,39 @@ class LoanView:
     first_loan_borrower: bool
     renewal_without_repayment: bool
     performance: tuple[PerformanceView, ...]
+    # The last day the claiming officer may correct it (matching.loans.correctable_until).
+    correctable_until: dt.date
+
+
+@dataclass(frozen=True)
+class LeadEvent:
+    """One entry of a lead's history: a status change, a note, a hand-over, a loan correction.
+
+    `note` is None where the lead is in a colleague's hands (their notes are theirs to read).
+    """
+
+    at: dt.datetime
+    kind: str
+    from_status: str | None
+    to_status: str
+    actor: str | None
+    note: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """What an officer narrows the inbox to. Amounts in yuan. `q` (a name, or the tail of a phone number
+    or of a USCC) matches only leads the officer claimed: nobody finds out whose an anonymous lead is by
+    searching for a name."""
+
+    status: str | None = None
+    mine: bool = False
+    product_id: int | None = None
+    region_code: str | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    q: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,11 +184,19 @@ class LeadView:
     borrower: BorrowerIdentity | None
     contact_phone: str | None
     loan: LoanView | None
+    # On a lead's own page (officer_lead) only: its history, and what the borrower declared (disclosed).
+    events: tuple[LeadEvent, ...] = ()
+    declarations: Declarations | None = None
 
     @property
     def disclosed(self) -> bool:
         """The officer sees who the borrower is: they claimed this lead."""
         return self.borrower is not None
+
+    @property
+    def claimed_by_colleague(self) -> bool:
+        """Another officer of the institution holds the lead."""
+        return self.claimed_by is not None and not self.disclosed
 
 
 @dataclass(frozen=True)
@@ -168,27 +211,57 @@ class LeadPage:
         return max(1, -(-self.total // self.per_page))
 
 
+IN_HAND_STATUSES = (LeadStatus.CLAIMED, LeadStatus.CONTACTED, LeadStatus.APPROVED)
+
+
+def inbox_order() -> tuple[ColumnElement[Any], ...]:
+    """The inbox's order: leads waiting to be claimed by deadline (the overdue on top), then the leads in
+    hand, then the finished ones, each most recently changed first."""
+    waiting = and_(Lead.status == LeadStatus.PUSHED, Lead.sla_due_at.is_not(None))
+    stage = case((waiting, 0), (Lead.status.in_([s.value for s in IN_HAND_STATUSES]), 1), else_=2)
+    return (stage, Lead.sla_due_at.asc().nulls_last(), Lead.updated_at.desc(), Lead.id.desc())
+
+
 def officer_leads(
     session: Session,
     *,
     institution_id: int,
     officer_id: int,
-    status: str | None = None,
+    filters: InboxFilter | None = None,
     page: int = 1,
     per_page: int = 20,
 ) -> LeadPage:
-    """One page of the institution's leads, newest first, as this officer may see them, and their total.
+    """One page of the institution's leads as this officer may see them, and their total.
 
+    Ordered by deadline: leads waiting to be claimed first, the earliest due (so the overdue) on top,
+    then the leads in hand, then the finished ones, each most recently changed first. One statement;
+    a search adds one more over the officer's own claimed leads (their identifiers are encrypted, so
+    the tails are compared after decryption, and only for leads the officer may identify).
     Raises nothing: a page past the end is empty (with the total).
     """
+    filters = filters or InboxFilter()
     where: list[ColumnElement[bool]] = [Lead.institution_id == institution_id]
-    if status:
-        where.append(Lead.status == status)
+    if filters.status:
+        where.append(Lead.status == filters.status)
+    if filters.mine:
+        where.append(Lead.claimed_by == officer_id)
+    if filters.product_id is not None:
+        where.append(Lead.product_id == filters.product_id)
+    if filters.region_code:
+        where.append(Lead.region_code == filters.region_code)
+    if filters.amount_min is not None:
+        where.append(Need.amount >= filters.amount_min)
+    if filters.amount_max is not None:
+        where.append(Need.amount <= filters.amount_max)
+    if filters.q and filters.q.strip():
+        where.append(
+            _search(session, filters.q.strip(), institution_id=institution_id, officer_id=officer_id)
+        )
     offset = (page - 1) * per_page
     stmt = (
         _lead_statement(officer_id, counted=True)
         .where(*where)
-        .order_by(Lead.pushed_at.desc(), Lead.id.desc())
+        .order_by(*inbox_order())
         .limit(per_page)
         .offset(offset)
     )
@@ -197,14 +270,35 @@ def officer_leads(
         total = int(rows[0].total)
     elif offset:
         # Past the end the window had no row to count on.
-        total = session.scalar(select(func.count()).select_from(Lead).where(*where)) or 0
+        count = select(func.count()).select_from(Lead).join(Need, Need.id == Lead.need_id).where(*where)
+        total = session.scalar(count) or 0
     else:
         total = 0
     return LeadPage(items=_views(session, rows), total=total, page=page, per_page=per_page)
 
 
+def _search(session: Session, q: str, *, institution_id: int, officer_id: int) -> ColumnElement[bool]:
+    """Leads the officer claimed whose borrower's name contains `q`, or whose contact phone or USCC ends
+    with it (at least 4 characters)."""
+    mine = and_(Lead.institution_id == institution_id, Lead.claimed_by == officer_id)
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    by_name = and_(mine, Borrower.name.like(pattern, escape="\\"))
+    if len(q) < 4:
+        return by_name
+    tail = q.upper()
+    phone = _contact_phone()
+    rows = session.execute(
+        select(Lead.id, Borrower.uscc, phone.label("phone"))
+        .join(Borrower, Borrower.id == Lead.borrower_id)
+        .where(mine)
+    ).all()
+    ids = [r.id for r in rows if (r.uscc or "").upper().endswith(tail) or (r.phone or "").endswith(q)]
+    return or_(by_name, Lead.id.in_(ids)) if ids else by_name
+
+
 def officer_lead(session: Session, lead_id: int, *, institution_id: int, officer_id: int) -> LeadView:
-    """One lead of the institution as this officer may see it.
+    """One lead of the institution as this officer may see it, with its history and, for the officer
+    who claimed it, the borrower's declarations and history on the platform.
 
     Raises LeadNotFoundError (unknown, or another institution's).
     """
@@ -214,11 +308,68 @@ def officer_lead(session: Session, lead_id: int, *, institution_id: int, officer
     rows = session.execute(stmt).all()
     if not rows:
         raise LeadNotFoundError(str(lead_id))
-    return _views(session, rows)[0]
+    row = rows[0]
+    view = _views(session, rows)[0]
+    colleague_holds = row.claimant is not None and not row.disclosed
+    declared = (
+        Declarations(
+            declared_prior_loan=row.declared_prior_loan,
+            earlier_loan_on_platform=bool(row.earlier_loan),
+            is_renewal=row.is_renewal,
+            renewal_institution_code=row.renewal_institution_code,
+            renewal_current_amount=row.renewal_current_amount,
+            renewal_matures_on=row.renewal_matures_on,
+        )
+        if row.disclosed
+        else None
+    )
+    return replace(
+        view, events=lead_events(session, lead_id, with_notes=not colleague_holds), declarations=declared
+    )
+
+
+def lead_events(session: Session, lead_id: int, *, with_notes: bool) -> tuple[LeadEvent, ...]:
+    """The lead's history, oldest first, with who did what: one statement."""
+    stmt = (
+        select(StatusEvent, User.username)
+        .outerjoin(User, User.id == StatusEvent.actor_id)
+        .where(StatusEvent.entity_type == "lead", StatusEvent.entity_id == lead_id)
+        .order_by(StatusEvent.at, StatusEvent.id)
+    )
+    return tuple(
+        lead_event(event, username, with_notes=with_notes) for event, username in session.execute(stmt)
+    )
+
+
+def lead_event(event: StatusEvent, actor: str | None, *, with_notes: bool) -> LeadEvent:
+    """A status event of a lead as its history shows it; `actor` is its actor's username."""
+    data = dict(event.data or {})
+    kind = str(data.pop("kind", "status"))
+    return LeadEvent(
+        at=event.at,
+        kind=kind,
+        from_status=event.from_status,
+        to_status=event.to_status,
+        actor=actor,
+        note=event.note if with_notes else None,
+        data=data if with_notes or kind != "loan_corrected" else {},
+    )
 
 
 _Claimant = aliased(User, name="claimant")
 _Contact = aliased(User, name="contact")
+_Earlier = aliased(Loan, name="earlier")
+
+
+def _contact_phone() -> Any:
+    """The borrower's contact: the phone of their first account."""
+    return (
+        select(_Contact.phone)
+        .where(_Contact.borrower_id == Lead.borrower_id)
+        .order_by(_Contact.id)
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _lead_statement(officer_id: int, *, counted: bool) -> Select[Any]:
@@ -236,14 +387,7 @@ def _lead_statement(officer_id: int, *, counted: bool) -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    # The borrower's contact is the phone of their first account.
-    phone = (
-        select(_Contact.phone)
-        .where(_Contact.borrower_id == Lead.borrower_id)
-        .order_by(_Contact.id)
-        .limit(1)
-        .scalar_subquery()
-    )
+    phone = _contact_phone()
     columns: list[Any] = [
         Lead.id,
         Lead.status,
@@ -284,9 +428,19 @@ def _lead_statement(officer_id: int, *, counted: bool) -> Select[Any]:
         Loan.disbursed_on.label("loan_disbursed_on"),
         Loan.first_loan_borrower.label("loan_first_loan_borrower"),
         Loan.renewal_without_repayment.label("loan_renewal_without_repayment"),
+        Loan.created_at.label("loan_created_at"),
     ]
     if counted:
         columns.append(func.count().over().label("total"))
+    else:
+        earlier = exists().where(_Earlier.borrower_id == Lead.borrower_id, _Earlier.lead_id != Lead.id)
+        columns += [
+            Need.declared_prior_loan,
+            Need.renewal_institution_code,
+            Need.renewal_current_amount,
+            Need.renewal_matures_on,
+            earlier.label("earlier_loan"),
+        ]
     return (
         select(*columns)
         .select_from(Lead)
@@ -371,6 +525,8 @@ def _view(r: Any, performance: dict[int, list[PerformanceView]]) -> LeadView:
             first_loan_borrower=r.loan_first_loan_borrower,
             renewal_without_repayment=r.loan_renewal_without_repayment,
             performance=tuple(performance.get(r.loan_id, ())),
+            correctable_until=min(r.loan_disbursed_on, r.loan_created_at.astimezone(SHANGHAI).date())
+            + dt.timedelta(days=CORRECTION_DAYS),
         )
         if r.loan_id is not None
         else None,

@@ -1,4 +1,4 @@
-"""Leads: an officer's inbox, claiming, moving a lead through its statuses, and what an institution may see.
+"""Leads: an officer's inbox, claiming, declining, handing over, notes, moving a lead through its statuses.
 
 State changes that race (claiming a lead, closing a need) are conditional UPDATEs whose row count
 decides the winner; nothing here reads a status and then writes it back.
@@ -10,14 +10,17 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import InvalidInputError, PermissionDeniedError
+from core.models import Role, StatusEvent, User
 from core.reference import REASON_CODES
-from core.types import SHANGHAI, local_today, money, utcnow
+from core.types import local_today, money, utcnow
 from credit_profile.models import CreditScore
 from credit_profile.scoring import institution_profile
+from matching.dispatch import DispatchPolicy
 from matching.errors import (
     AlreadyClaimedError,
     IllegalTransitionError,
@@ -25,7 +28,8 @@ from matching.errors import (
     LoanNotDisbursedError,
     NotClaimantError,
 )
-from matching.loans import LoanInput, loan_for_lead, validate_loan
+from matching.inbox import inbox_order
+from matching.loans import LoanInput, check_loan, loan_for_lead
 from matching.models import (
     Lead,
     LeadStatus,
@@ -36,11 +40,13 @@ from matching.models import (
 )
 from matching.states import (
     close_other_leads,
+    lead_event,
     lock_need,
     set_lead_status,
     set_need_status,
     settle_need_if_exhausted,
 )
+from matching.sweeps import redispatch_if_exhausted
 
 # Who may move a claimed lead where; anything else is an illegal transition (409).
 LEAD_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -79,14 +85,12 @@ def lead_credit_profile(
 def list_leads(
     session: Session, *, institution_id: int, status: str | None = None, limit: int = 100, offset: int = 0
 ) -> tuple[Sequence[Lead], int]:
-    """The institution's leads, newest first, and their total count."""
+    """The institution's leads in the inbox's order (matching.inbox.inbox_order), and their total count."""
     stmt = select(Lead).where(Lead.institution_id == institution_id)
     if status:
         stmt = stmt.where(Lead.status == status)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(
-        stmt.order_by(Lead.pushed_at.desc(), Lead.id.desc()).limit(limit).offset(offset)
-    ).all()
+    rows = session.scalars(stmt.order_by(*inbox_order()).limit(limit).offset(offset)).all()
     return rows, total
 
 
@@ -129,12 +133,15 @@ def transition_lead(
     reason_code: str | None = None,
     note: str | None = None,
     loan: LoanInput | None = None,
+    confirm_outlier: bool = False,
 ) -> Lead:
     """Move a claimed lead on: claimed → contacted → approved → disbursed, or rejected with a reason.
 
-    Disbursing records the loan, closes the need's other leads and marks the need disbursed; a
-    rejection that leaves the need without open leads marks it rejected. Raises LeadNotFoundError,
-    NotClaimantError, IllegalTransitionError, InvalidInputError.
+    Disbursing checks the loan's plausibility (matching.loans.plausibility_codes; ``confirm_outlier``
+    confirms an outlying amount or a renewal flag on a need that is not a renewal), records the loan,
+    closes the need's other leads and marks the need disbursed; a rejection that leaves the need
+    without open leads marks it rejected. Raises LeadNotFoundError, NotClaimantError,
+    IllegalTransitionError, InvalidInputError.
     """
     lead = get_lead(session, lead_id, institution_id=institution_id)
     if lead.claimed_by is not None and lead.claimed_by != officer_id:
@@ -151,9 +158,7 @@ def transition_lead(
     if to == LeadStatus.DISBURSED:
         if loan is None:
             raise InvalidInputError({"loan": ["required"]})
-        errors = validate_loan(loan, pushed_on=lead.pushed_at.astimezone(SHANGHAI).date())
-        if errors:
-            raise InvalidInputError(errors)
+        check_loan(session, loan, lead=lead, need=need, confirm_outlier=confirm_outlier)
     values: dict[str, Any] = {"note": note} if note else {}
     if to == LeadStatus.REJECTED:
         values["reason_code"] = reason_code
@@ -200,6 +205,111 @@ def transition_lead(
     elif to == LeadStatus.REJECTED:
         settle_need_if_exhausted(session, need, actor_id=officer_id)
     return lead
+
+
+IN_HAND = frozenset({LeadStatus.CLAIMED, LeadStatus.CONTACTED, LeadStatus.APPROVED})
+NOTE_MAX = 500
+
+
+def decline_lead(
+    session: Session,
+    lead_id: int,
+    *,
+    officer_id: int,
+    institution_id: int,
+    reason_code: str,
+    note: str | None = None,
+    policy: DispatchPolicy,
+) -> Lead:
+    """Turn down a pushed lead without claiming it (any officer of the institution), with a reason
+    from the published list. When the need has no other open lead it goes on to its next dispatch
+    round, as after an expiry, so other institutions get it.
+
+    Raises LeadNotFoundError, IllegalTransitionError (the lead is no longer pushed), InvalidInputError.
+    """
+    lead = get_lead(session, lead_id, institution_id=institution_id)
+    if reason_code not in REASON_CODES:
+        raise InvalidInputError({"reason_code": ["required" if not reason_code else "invalid_choice"]})
+    note = (note or "").strip() or None
+    if note and len(note) > NOTE_MAX:
+        raise InvalidInputError({"note": ["too_long"]})
+    need = lock_need(session, lead.need_id)
+    assert need is not None
+    values: dict[str, Any] = {"reason_code": reason_code}
+    if note:
+        values["note"] = note
+    if not set_lead_status(
+        session,
+        lead,
+        LeadStatus.DECLINED,
+        allowed_from=frozenset({LeadStatus.PUSHED}),
+        actor_id=officer_id,
+        values=values,
+        note=note,
+        data={"reason_code": reason_code},
+    ):
+        raise IllegalTransitionError(f"{lead.status}->declined")
+    redispatch_if_exhausted(session, need, policy=policy, reason="declined")
+    return lead
+
+
+def assign_lead(
+    session: Session, lead_id: int, *, officer_id: int, institution_id: int, username: str
+) -> Lead:
+    """Hand a lead in hand over to a colleague: an active officer of the same institution. Only the
+    claiming officer may; the hand-over is recorded on the lead.
+
+    Raises LeadNotFoundError, NotClaimantError, IllegalTransitionError (the lead is not in hand),
+    InvalidInputError (``username`` is not an active colleague, or the officer themselves).
+    """
+    lead = get_lead(session, lead_id, institution_id=institution_id)
+    if lead.claimed_by != officer_id:
+        raise NotClaimantError(str(lead_id))
+    colleague = session.scalar(
+        select(User).where(
+            User.username == username.strip(),
+            User.institution_id == institution_id,
+            User.role == Role.OFFICER.value,
+            User.active.is_(True),
+        )
+    )
+    if colleague is None:
+        raise InvalidInputError({"username": ["unknown_colleague"]})
+    if colleague.id == officer_id:
+        raise InvalidInputError({"username": ["self"]})
+    won = session.execute(
+        update(Lead)
+        .where(Lead.id == lead.id, Lead.claimed_by == officer_id, Lead.status.in_(list(IN_HAND)))
+        .values(claimed_by=colleague.id)
+        .returning(Lead.claimed_by)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if won is None:
+        raise IllegalTransitionError(f"{lead.status}->assigned")
+    me = session.get(User, officer_id)
+    set_committed_value(lead, "claimed_by", colleague.id)
+    data = {"kind": "assigned", "from": me.username if me else None, "to": colleague.username}
+    lead_event(session, lead, data, actor_id=officer_id)
+    return lead
+
+
+def add_note(
+    session: Session, lead_id: int, *, officer_id: int, institution_id: int, text: str
+) -> StatusEvent:
+    """Append the claiming officer's note to the lead's history. Notes are the institution's own: they
+    are not part of the applicant's timeline.
+
+    Raises LeadNotFoundError, NotClaimantError, InvalidInputError (empty or longer than NOTE_MAX).
+    """
+    lead = get_lead(session, lead_id, institution_id=institution_id)
+    if lead.claimed_by != officer_id:
+        raise NotClaimantError(str(lead_id))
+    text = text.strip()
+    if not text:
+        raise InvalidInputError({"text": ["required"]})
+    if len(text) > NOTE_MAX:
+        raise InvalidInputError({"text": ["too_long"]})
+    return lead_event(session, lead, {"kind": "note"}, actor_id=officer_id, note=text)
 
 
 def report_performance(

@@ -49,6 +49,8 @@ class LeadStatus(enum.StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     CLOSED = "closed"
+    # An officer of the institution turned the lead down before claiming it; the need goes on.
+    DECLINED = "declined"
 
 
 OPEN_LEAD_STATUSES = frozenset(

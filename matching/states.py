@@ -99,6 +99,23 @@ def need_event(session: Session, need: Need, data: dict[str, Any]) -> StatusEven
     return event
 
 
+def lead_event(
+    session: Session, lead: Lead, data: dict[str, Any], *, actor_id: int, note: str | None = None
+) -> StatusEvent:
+    """An entry of the lead's own history that does not change its status (a note, a hand-over, a
+    loan correction): the institution's, so not part of the need's (the applicant's) timeline."""
+    return record_event(
+        session,
+        entity_type="lead",
+        entity_id=lead.id,
+        from_status=lead.status,
+        to_status=lead.status,
+        actor_id=actor_id,
+        note=note,
+        data=data,
+    )
+
+
 def close_other_leads(
     session: Session, need: Need, *, keep_lead_id: int | None, actor_id: int | None
 ) -> None:

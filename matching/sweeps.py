@@ -98,6 +98,16 @@ def _redispatch(
     return leads
 
 
+def redispatch_if_exhausted(
+    session: Session, need: Need, *, policy: DispatchPolicy, reason: str, cache: ContextCache | None = None
+) -> list[Lead]:
+    """The next round for a (locked) need still being dispatched when none of its leads is open any
+    more (an officer declined the last one, say); nothing otherwise. Returns the leads pushed."""
+    if need.status not in (NeedStatus.MATCHED, NeedStatus.IN_PROGRESS) or _open_leads(session, need.id):
+        return []
+    return _redispatch(session, need, (cache or ContextCache()).get(session), policy, reason=reason)
+
+
 def overdue_need_ids(session: Session, *, now: dt.datetime) -> list[int]:
     """Needs with a pushed lead past its SLA, in id order (the order their rows are locked in)."""
     return list(

@@ -40,6 +40,7 @@ LEAD_STATUS = {
     "rejected": N_("已拒绝"),
     "expired": N_("超时未认领"),
     "closed": N_("已关闭"),
+    "declined": N_("已婉拒"),
 }
 PRODUCT_STATUS = {"draft": N_("草稿"), "published": N_("已上架"), "retired": N_("已下架")}
 CONSENT_STATUS = {"active": N_("生效中"), "revoked": N_("已撤回"), "expired": N_("已过期")}

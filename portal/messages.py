@@ -39,6 +39,9 @@ ERROR_MESSAGES = {
     "rate_limited": _l("操作过于频繁，请稍后再试"),
     "service_unavailable": _l("服务暂时不可用，请稍后再试"),
     "internal_error": _l("服务器内部错误，请稍后再试"),
+    # the officer's workbench (issue 14)
+    "implausible_loan": _l("放款信息不合理，请核实"),
+    "correction_window_closed": _l("放款已超过 30 天，不能再更正"),
 }
 
 STATUS_CODES = {
@@ -81,6 +84,15 @@ FIELD_ERROR_MESSAGES = {
     "unreadable": _l("无法读取该文件，请检查格式（CSV 请用 UTF-8 或 GBK 编码）"),
     "empty": _l("文件中没有数据行"),
     "too_many_rows": _l("一次最多导入 50000 行"),
+    # the officer's workbench (issue 14)
+    "amount_above_product_max": _l("放款金额超过该产品的最高额度"),
+    "amount_outlier": _l("放款金额超过需求金额的两倍，请核实；确属实请勾选“确认金额与标识无误”后再提交"),
+    "first_loan_conflict": _l("该借款人在平台已有贷款或自报曾有贷款，不能标为首贷户"),
+    "renewal_conflict": _l("该需求不是续贷申请，请核实无还本续贷标识；确属实请勾选“确认金额与标识无误”"),
+    "unknown_colleague": _l("本机构没有该用户名的在岗客户经理"),
+    "self": _l("不能移交给自己"),
+    "too_long": _l("最多 500 字"),
+    "unchanged": _l("没有修改任何放款信息"),
 }
 
 # Record and table errors come as "<field>:<code>" (the provider API's codes); shown as "<label>：<message>".

@@ -12,7 +12,8 @@ from typing import Any
 from core.models import StatusEvent
 from credit_profile.consents import effective_status
 from credit_profile.models import Consent, DataPurge
-from matching.inbox import BorrowerIdentity, LeadPage, LeadView, LoanView, PerformanceView
+from matching.inbox import BorrowerIdentity, LeadEvent, LeadPage, LeadView, LoanView, PerformanceView
+from matching.loans import Declarations
 from matching.needs import NeedView
 from matching.recipients import ConsentRecipient, UseView
 from portal.timeline import describe_event
@@ -62,6 +63,31 @@ def _loan_json(loan: LoanView) -> dict[str, Any]:
         "first_loan_borrower": loan.first_loan_borrower,
         "renewal_without_repayment": loan.renewal_without_repayment,
         "performance": [performance_json(report) for report in loan.performance],
+        "correctable_until": loan.correctable_until,
+    }
+
+
+def lead_event_json(event: LeadEvent) -> dict[str, Any]:
+    return {
+        "at": event.at,
+        "kind": event.kind,
+        "from_status": event.from_status,
+        "status": event.to_status,
+        "actor": event.actor,
+        "note": event.note,
+        "data": event.data,
+    }
+
+
+def _declarations_json(declared: Declarations) -> dict[str, Any]:
+    return {
+        "declared_prior_loan": declared.declared_prior_loan,
+        "earlier_loan_on_platform": declared.earlier_loan_on_platform,
+        "first_loan": declared.first_loan,
+        "is_renewal": declared.is_renewal,
+        "renewal_institution_code": declared.renewal_institution_code,
+        "renewal_current_amount": declared.renewal_current_amount,
+        "renewal_matures_on": declared.renewal_matures_on,
     }
 
 
@@ -96,6 +122,8 @@ def lead_json(lead: LeadView) -> dict[str, Any]:
         "borrower": _borrower_json(lead.borrower) if lead.borrower else None,
         "contact_phone": lead.contact_phone,
         "loan": _loan_json(lead.loan) if lead.loan else None,
+        "events": [lead_event_json(event) for event in lead.events],
+        "declarations": _declarations_json(lead.declarations) if lead.declarations else None,
     }
 
 
@@ -104,14 +132,15 @@ def lead_page_json(page: LeadPage) -> dict[str, Any]:
     return page_body([lead_json(lead) for lead in page.items], page.total, page.page, page.per_page)
 
 
-def inbox_context(page: LeadPage, status: str | None) -> dict[str, Any]:
-    """The inbox page's template context: the page's leads (LeadView) and its pager."""
+def inbox_context(page: LeadPage, query: dict[str, Any]) -> dict[str, Any]:
+    """The inbox page's template context: the page's leads (LeadView) and its pager, which keeps the
+    filters (`query`, the filter form's non-empty values)."""
     return {
         "leads": page.items,
         "total": page.total,
         "page": page.page,
         "pages": page.pages,
-        "status": status,
+        "query": query,
     }
 
 

@@ -24,6 +24,8 @@ def _need_text(event: StatusEvent, data: dict[str, Any]) -> str:
     if kind == "redispatched":
         if not n:
             return _("已没有其他符合条件的机构可以推送")
+        if data.get("reason") == "declined":
+            return _("原推送机构已婉拒，已进入第%(round)s轮，转推给%(n)s家机构", round=data.get("round"), n=n)
         if data.get("reason") == "released":
             return _(
                 "受理机构长时间未跟进，已进入第%(round)s轮，转推给%(n)s家机构", round=data.get("round"), n=n

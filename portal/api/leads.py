@@ -8,25 +8,49 @@ from marshmallow import RAISE
 
 from core.i18n import N_
 from core.models import Role
-from matching.inbox import PerformanceView, officer_lead, officer_leads
-from matching.leads import claim_lead, report_performance, transition_lead
-from matching.loans import LoanInput
+from matching.dispatch import DispatchPolicy
+from matching.errors import ImplausibleLoanError
+from matching.inbox import InboxFilter, PerformanceView, lead_event, officer_lead, officer_leads
+from matching.leads import (
+    add_note,
+    assign_lead,
+    claim_lead,
+    decline_lead,
+    report_performance,
+    transition_lead,
+)
+from matching.loans import CORRECTABLE_FIELDS, LoanInput, correct_loan
 from matching.models import LeadStatus
 from portal.api import api_bp
+from portal.api.common import settings
 from portal.api.schemas.leads import (
+    AssignIn,
     ClaimOut,
+    DeclineIn,
+    LeadEventOut,
     LeadOut,
     LeadPage,
     LeadQuery,
+    LoanCorrectionIn,
+    NoteIn,
     PerformanceIn,
     PerformanceOut,
     TransitionIn,
 )
 from portal.auth import api_user, token_auth
 from portal.db import db
-from portal.presenters import lead_json, lead_page_json, performance_json
+from portal.messages import error_message, field_messages
+from portal.presenters import lead_event_json, lead_json, lead_page_json, performance_json
 
 OFFICER = [Role.OFFICER.value]
+
+
+@api_bp.errorhandler(ImplausibleLoanError)
+def implausible_loan(error: ImplausibleLoanError) -> tuple[dict[str, Any], int]:
+    """The contract names the plausibility rules' codes in `fields.loan`; the message explains them."""
+    codes = error.fields.get("loan", [])
+    message = "；".join([error_message(error.code), *field_messages({"loan": codes})["loan"]])
+    return {"error": {"code": error.code, "message": message, "fields": {"loan": codes}}}, 422
 
 
 def _lead_json(lead_id: int) -> dict[str, Any]:
@@ -45,11 +69,20 @@ def _institution_id() -> int:
 @api_bp.output(LeadPage)
 @api_bp.doc(summary=N_("本机构线索"))
 def leads(query: dict[str, Any]) -> dict[str, Any]:
+    filters = InboxFilter(
+        status=query.get("status"),
+        mine=bool(query.get("mine")),
+        product_id=query.get("product_id"),
+        region_code=query.get("region_code"),
+        amount_min=query.get("amount_min"),
+        amount_max=query.get("amount_max"),
+        q=query.get("q"),
+    )
     page = officer_leads(
         db(),
         institution_id=_institution_id(),
         officer_id=api_user().id,
-        status=query.get("status"),
+        filters=filters,
         page=query["page"],
         per_page=query["per_page"],
     )
@@ -90,8 +123,77 @@ def transition(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
         reason_code=body.get("reason_code"),
         note=body.get("note"),
         loan=LoanInput(**loan) if loan else None,
+        confirm_outlier=body["confirm_outlier"],
     )
     return _lead_json(lead.id)
+
+
+@api_bp.post("/leads/<int:lead_id>/decline")
+@api_bp.auth_required(token_auth, roles=OFFICER)
+@api_bp.input(DeclineIn, arg_name="body")
+@api_bp.output(LeadOut)
+@api_bp.doc(
+    summary=N_("认领前婉拒线索（需求继续推送给其他机构）"),
+    description=N_("本机构任一客户经理均可，线索须为待认领；reason_code 取自公布的拒绝原因。"),
+    responses=[401, 403, 404, 409, 422],
+)
+def decline(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    lead = decline_lead(
+        db(),
+        lead_id,
+        officer_id=api_user().id,
+        institution_id=_institution_id(),
+        reason_code=body["reason_code"],
+        note=body.get("note"),
+        policy=DispatchPolicy.from_settings(settings()),
+    )
+    return _lead_json(lead.id)
+
+
+@api_bp.post("/leads/<int:lead_id>/assign")
+@api_bp.auth_required(token_auth, roles=OFFICER)
+@api_bp.input(AssignIn, arg_name="body")
+@api_bp.output(LeadOut)
+@api_bp.doc(summary=N_("将已认领的线索移交给同机构的另一位客户经理"), responses=[401, 403, 404, 409, 422])
+def assign(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    lead = assign_lead(
+        db(), lead_id, officer_id=api_user().id, institution_id=_institution_id(), username=body["username"]
+    )
+    return _lead_json(lead.id)
+
+
+@api_bp.post("/leads/<int:lead_id>/notes")
+@api_bp.auth_required(token_auth, roles=OFFICER)
+@api_bp.input(NoteIn, arg_name="body")
+@api_bp.output(LeadEventOut, status_code=201)
+@api_bp.doc(summary=N_("为线索添加跟进备注（认领人）"), responses=[401, 403, 404, 409, 422])
+def notes(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    user = api_user()
+    event = add_note(db(), lead_id, officer_id=user.id, institution_id=_institution_id(), text=body["text"])
+    return lead_event_json(lead_event(event, user.username, with_notes=True))
+
+
+@api_bp.patch("/leads/<int:lead_id>/loan")
+@api_bp.auth_required(token_auth, roles=OFFICER)
+@api_bp.input(LoanCorrectionIn, arg_name="body")
+@api_bp.output(LeadOut)
+@api_bp.doc(
+    summary=N_("更正放款信息（认领人，放款后 30 天内，须说明原因）"),
+    description=N_("与登记放款相同的合理性规则；原值保留在审计记录中，统计数据随更正后的贷款变化。"),
+    responses=[401, 403, 404, 409, 422],
+)
+def correct(lead_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    changes = {name: body[name] for name in CORRECTABLE_FIELDS if name in body}
+    correct_loan(
+        db(),
+        lead_id,
+        officer_id=api_user().id,
+        institution_id=_institution_id(),
+        changes=changes,
+        reason=body["reason"],
+        confirm_outlier=body["confirm_outlier"],
+    )
+    return _lead_json(lead_id)
 
 
 @api_bp.post("/leads/<int:lead_id>/performance")

@@ -12,7 +12,7 @@ from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from core.models import Role, User
 from core.types import local_today, utcnow
 from credit_profile.errors import ConsentRequiredError
-from matching.inbox import LeadView, officer_lead, officer_leads
+from matching.inbox import InboxFilter, LeadView, officer_lead, officer_leads
 from matching.leads import LEAD_TRANSITIONS, claim_lead, lead_credit_profile, transition_lead
 from matching.loans import LoanInput
 from portal.auth import role_required, web_user
@@ -55,9 +55,15 @@ def leads() -> str:
     if form.validate():
         status, page = form.status.data or None, form.page.data or 1
     inbox = officer_leads(
-        db(), institution_id=institution_id, officer_id=user.id, status=status, page=page, per_page=PER_PAGE
+        db(),
+        institution_id=institution_id,
+        officer_id=user.id,
+        filters=InboxFilter(status=status),
+        page=page,
+        per_page=PER_PAGE,
     )
-    return render_template("officer/leads.html", form=form, now=utcnow(), **inbox_context(inbox, status))
+    query = {"status": status} if status else {}
+    return render_template("officer/leads.html", form=form, now=utcnow(), **inbox_context(inbox, query))
 
 
 def _step_forms(lead: LeadView, bound: dict[str, NoteForm] | None = None) -> dict[str, NoteForm]:

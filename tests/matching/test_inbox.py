@@ -17,7 +17,7 @@ from core.types import local_today
 from credit_profile.models import Borrower, CreditScore
 from matching.dispatch import match_need
 from matching.errors import LeadNotFoundError
-from matching.inbox import officer_lead, officer_leads, size_band
+from matching.inbox import InboxFilter, officer_lead, officer_leads, size_band
 from matching.leads import claim_lead, list_leads, report_performance, transition_lead
 from matching.loans import LoanInput
 from matching.models import LeadStatus
@@ -59,7 +59,7 @@ def test_the_inbox_lists_what_list_leads_lists_in_its_order_with_the_need_borrow
                 session,
                 institution_id=institution.id,
                 officer_id=officer.id,
-                status=status,
+                filters=InboxFilter(status=status),
                 page=offset // limit + 1,
                 per_page=limit,
             )
@@ -241,6 +241,102 @@ def test_a_page_is_read_in_the_same_statements_whatever_its_size_and_paged_in_sq
         [statement] = seen  # leads with all they refer to one to one, counted, limited: one statement
         assert _tables(statement) == set(TABLES)
         # The page is cut by the statement itself (its own LIMIT and OFFSET, not a subquery's).
-        assert re.search(r"ORDER BY leads\.pushed_at DESC, leads\.id DESC\s+LIMIT \S+ OFFSET \S+$", statement)
+        assert re.search(r"leads\.updated_at DESC, leads\.id DESC\s+LIMIT \S+ OFFSET \S+$", statement)
         assert re.search(r"count\(\*\) OVER \(\)", statement)
     assert counts == {1: 1, 5: 1, 12: 1}
+
+
+# --- the workbench: deadline order, filters, search (issue 14) -----------------------------------
+
+
+def _inbox(session, institution, officer, **filters):
+    page = officer_leads(
+        session, institution_id=institution.id, officer_id=officer.id, filters=InboxFilter(**filters)
+    )
+    return [lead.id for lead in page.items]
+
+
+def test_the_inbox_puts_the_earliest_deadline_first_then_leads_in_hand_then_finished_ones(session):
+    from tests.factories import LeadFactory, ProductFactory
+
+    institution, product, [officer] = bank()
+    now = dt.datetime.now(dt.UTC)
+    later = LeadFactory(product=product, sla_due_at=now + dt.timedelta(hours=5))
+    overdue = LeadFactory(product=product, sla_due_at=now - dt.timedelta(hours=1))
+    soon = LeadFactory(product=product, sla_due_at=now + dt.timedelta(hours=1))
+    in_hand = LeadFactory(product=product, claimed=True, claimed_by=officer.id)
+    done = LeadFactory(product=product, disbursed=True, claimed_by=officer.id)
+    other_product = ProductFactory(institution=institution, published=True)
+    LeadFactory(product=other_product, sla_due_at=now + dt.timedelta(hours=9))
+    ids = _inbox(session, institution, officer)
+    assert ids[:5] == [overdue.id, soon.id, later.id, ids[3], in_hand.id] and ids[-1] == done.id
+    assert _inbox(session, institution, officer, mine=True) == [in_hand.id, done.id]
+    assert _inbox(session, institution, officer, product_id=other_product.id) == [ids[3]]
+    assert _inbox(session, institution, officer, status="disbursed") == [done.id]
+
+
+def test_the_inbox_filters_by_county_and_amount(session):
+    institution, _product, [officer] = bank()
+    ids = {}
+    for region, amount in (("360802", "100000"), ("360821", "500000"), ("360821", "2000000")):
+        borrower, user = applicant(region_code=region)
+        need = submit(session, borrower.id, user.id, amount=amount)
+        match_need(session, need.id, top_n=3)
+        ids[(region, amount)] = need.id
+    session.flush()
+    page = officer_leads(
+        session,
+        institution_id=institution.id,
+        officer_id=officer.id,
+        filters=InboxFilter(
+            region_code="360821", amount_min=Decimal("500000"), amount_max=Decimal("1000000")
+        ),
+    )
+    assert [lead.need_id for lead in page.items] == [ids[("360821", "500000")]]
+
+
+def test_search_finds_only_the_officers_own_claimed_leads_by_name_phone_or_uscc_tail(session):
+    institution, _product, [officer, colleague] = bank(officers=2)
+    leads = {}
+    for n, name in enumerate(("赣江种植合作社", "井冈山茶业有限公司")):
+        borrower, user = applicant(name=name)
+        user.phone = f"1390796{n:04d}"
+        need = submit(session, borrower.id, user.id)
+        [lead] = match_need(session, need.id, top_n=3)
+        leads[name] = (lead, borrower)
+    session.flush()
+    mine, theirs = leads["赣江种植合作社"][0], leads["井冈山茶业有限公司"][0]
+    # Before any claim, nothing is found by name: an anonymous lead is not identified by searching.
+    assert _inbox(session, institution, officer, q="赣江") == []
+    claim_lead(session, mine.id, officer_id=officer.id, institution_id=institution.id)
+    claim_lead(session, theirs.id, officer_id=colleague.id, institution_id=institution.id)
+    session.flush()
+    assert _inbox(session, institution, officer, q="赣江") == [mine.id]
+    assert _inbox(session, institution, officer, q="井冈山") == []
+    assert _inbox(session, institution, officer, q="0000") == [mine.id]  # the phone's tail
+    assert _inbox(session, institution, colleague, q="0001") == [theirs.id]
+    uscc = leads["赣江种植合作社"][1].uscc
+    assert uscc and _inbox(session, institution, officer, q=uscc[-6:].lower()) == [mine.id]
+    assert _inbox(session, institution, officer, q="%") == []
+
+
+def test_a_lead_page_carries_its_history_and_the_borrowers_declarations_for_its_holder(session):
+    institution, _product, [officer, colleague] = bank(officers=2)
+    borrower, user = applicant()
+    need = submit(session, borrower.id, user.id)
+    [lead] = match_need(session, need.id, top_n=3)
+    claim_lead(session, lead.id, officer_id=officer.id, institution_id=institution.id)
+    from matching.leads import add_note
+
+    add_note(session, lead.id, officer_id=officer.id, institution_id=institution.id, text="约了周三")
+    view = officer_lead(session, lead.id, institution_id=institution.id, officer_id=officer.id)
+    assert [(e.kind, e.to_status, e.actor, e.note) for e in view.events][-1] == (
+        "note",
+        "claimed",
+        officer.username,
+        "约了周三",
+    )
+    assert view.declarations is not None and view.declarations.first_loan
+    seen = officer_lead(session, lead.id, institution_id=institution.id, officer_id=colleague.id)
+    assert seen.claimed_by_colleague and seen.declarations is None
+    assert [e.note for e in seen.events] == [None] * len(view.events)

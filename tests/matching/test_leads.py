@@ -71,3 +71,49 @@ def test_a_rejection_is_a_decision_and_the_earliest_event_wins(session):
     for at, entity_type in ((earlier, "lead"), (later, "lead"), (earlier - dt.timedelta(days=1), "need")):
         StatusEventFactory(lead=lead, entity_type=entity_type, to_status="contacted", at=at)
     assert _times(session, lead.id) == ((earlier, None, rejected), (earlier, None))
+
+
+# --- decline and hand-over (issue 14) ------------------------------------------------------------
+
+
+def test_declining_the_last_open_lead_sends_the_need_on_to_another_institution(session):
+    from matching.dispatch import DispatchPolicy
+    from matching.leads import decline_lead
+    from tests.matching.helpers import leads_of
+
+    first, _p1, [officer] = bank(rate="3.00")
+    second, _p2, _ = bank(rate="5.00")
+    borrower, user = applicant()
+    need = submit(session, borrower.id, user.id)
+    [lead] = match_need(session, need.id, top_n=1)
+    assert lead.institution_id == first.id
+    decline_lead(
+        session, lead.id, officer_id=officer.id, institution_id=first.id, reason_code="policy_restricted",
+        note="限制类", policy=DispatchPolicy(top_n=1),
+    )  # fmt: skip
+    session.flush()
+    leads = leads_of(session, need.id)
+    assert [(row.institution_id, row.status) for row in leads] == [
+        (first.id, "declined"),
+        (second.id, "pushed"),
+    ]
+    assert session.get(Need, need.id).status == "matched"
+
+
+def test_declining_one_of_several_open_leads_waits_for_the_others(session):
+    from matching.dispatch import DispatchPolicy
+    from matching.leads import decline_lead
+    from tests.matching.helpers import leads_of
+
+    first, _p1, [officer] = bank(rate="3.00")
+    bank(rate="5.00")
+    borrower, user = applicant()
+    need = submit(session, borrower.id, user.id)
+    leads = match_need(session, need.id, top_n=3)
+    mine = next(row for row in leads if row.institution_id == first.id)
+    decline_lead(
+        session, mine.id, officer_id=officer.id, institution_id=first.id, reason_code="unreachable",
+        policy=DispatchPolicy(top_n=3),
+    )  # fmt: skip
+    session.flush()
+    assert len(leads_of(session, need.id)) == 2
