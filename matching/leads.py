@@ -293,6 +293,22 @@ def assign_lead(
     return lead
 
 
+def colleagues(session: Session, *, institution_id: int, officer_id: int) -> list[str]:
+    """The usernames a lead may be handed over to: the institution's other active officers."""
+    return list(
+        session.scalars(
+            select(User.username)
+            .where(
+                User.institution_id == institution_id,
+                User.role == Role.OFFICER.value,
+                User.active.is_(True),
+                User.id != officer_id,
+            )
+            .order_by(User.username)
+        )
+    )
+
+
 def add_note(
     session: Session, lead_id: int, *, officer_id: int, institution_id: int, text: str
 ) -> StatusEvent:

@@ -97,6 +97,14 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     # Not allowed from `claimed`: the page says so (flash) and nothing changes.
     "POST /officer/leads/<lead_id>/approved":      (LOGIN, DENY,  DENY,  AWAY,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
     "POST /officer/leads/<lead_id>/disbursed":     (LOGIN, DENY,  DENY,  AWAY,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    # The workbench (issue 14). Declining takes A's second lead, still pushed; notes and the hand-over
+    # (to officer_x's colleague) the claimed one; a loan correction and a repayment report on a lead that
+    # has no loan yet are refused moves, flashed.
+    "POST /officer/leads/<lead_id>/decline":       (LOGIN, DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /officer/leads/<lead_id>/notes":         (LOGIN, DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /officer/leads/<lead_id>/assign":        (LOGIN, DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /officer/leads/<lead_id>/loan":          (LOGIN, DENY,  DENY,  AWAY,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /officer/leads/<lead_id>/performance":   (LOGIN, DENY,  DENY,  AWAY,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
     # Product managers: the product is bank X's, published.
     "GET /manage/products":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  OK,    OK,    DENY,  DENY,  DENY,  DENY),
     "GET /manage/products/new":                    (LOGIN, DENY,  DENY,  DENY,  DENY,  OK,    OK,    DENY,  DENY,  DENY,  DENY),

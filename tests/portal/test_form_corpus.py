@@ -33,7 +33,16 @@ from portal.web.forms.applicant import ConsentForm, NeedForm
 from portal.web.forms.fields import AtLeastOne
 from portal.web.forms.finance import MonthlyReportForm
 from portal.web.forms.manage import ProductForm
-from portal.web.forms.officer import DisburseForm, NoteForm, RejectForm
+from portal.web.forms.officer import (
+    AssignForm,
+    CorrectLoanForm,
+    DeclineForm,
+    DisburseForm,
+    LeadNoteForm,
+    NoteForm,
+    PerformanceForm,
+    RejectForm,
+)
 from products.models import Institution
 from tests.counts import report
 from tests.portal.api_helpers import id_number, uscc
@@ -101,6 +110,14 @@ FORMS = [
     Form("POST /officer/leads/<lead_id>/rejected", "officer_x", RejectForm, "rejected-"),
     Form("POST /officer/leads/<lead_id>/disbursed", "officer_x", DisburseForm, "disbursed-",
          ("contacted", "approved")),
+    # the officer's workbench (issue 14)
+    Form("POST /officer/leads/<lead_id>/decline", "officer_x", DeclineForm, "decline-"),
+    Form("POST /officer/leads/<lead_id>/notes", "officer_x", LeadNoteForm, "note-"),
+    Form("POST /officer/leads/<lead_id>/assign", "officer_x", AssignForm, "assign-"),
+    Form("POST /officer/leads/<lead_id>/loan", "officer_x", CorrectLoanForm, "correct-",
+         ("contacted", "approved", "disbursed")),
+    Form("POST /officer/leads/<lead_id>/performance", "officer_x", PerformanceForm, "performance-",
+         ("contacted", "approved", "disbursed")),
     Form("POST /manage/products/new", "pm_x", ProductForm),
     Form("POST /manage/products/<product_id>/edit", "pm_x", ProductForm),
     Form("POST /admin/institutions", "admin", InstitutionForm),
@@ -291,7 +308,11 @@ FILTER_PAGES = [
         "anonymous",
         ("region_code", "borrower_kind", "amount", "tag", "institution", "collateral"),
     ),
-    ("/officer/leads", "officer_x", ("status", "page")),
+    (
+        "/officer/leads",
+        "officer_x",
+        ("status", "page", "q", "mine", "product", "region", "amount_min", "amount_max"),
+    ),
     ("/finance/", "finance_city", ("from_date", "to_date", "region_code")),
     ("/login", "anonymous", ("next",)),
 ]

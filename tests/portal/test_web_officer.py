@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -82,7 +83,10 @@ def test_preview_is_anonymous_until_claimed(client, session, lead, officer):
         "购置冷库设备",
     ):
         assert secret not in before
-    assert client.get(f"/officer/leads/{lead.id}/credit").status_code == 403
+    # Before the claim the credit page sends the officer back to the lead, saying why (not a bare 403).
+    refused = client.get(f"/officer/leads/{lead.id}/credit")
+    assert refused.status_code == 302
+    assert "认领后才能查看信用画像" in text(client.get(refused.headers["Location"]))
 
     claimed = client.post(f"/officer/leads/{lead.id}/claim")
     assert claimed.status_code == 302
@@ -162,7 +166,7 @@ def test_contact_approve_and_disburse_with_loan_details(client, session, lead, o
     assert "借款人此前从未在任何金融机构获得过贷款" in page
 
     loan = {
-        "disbursed-amount": "280000",
+        "disbursed-amount": "28",
         "disbursed-rate": "3.85",
         "disbursed-term_months": "24",
         "disbursed-collateral": "credit",
@@ -305,3 +309,114 @@ def test_inbox_queries_do_not_grow_with_its_leads(client, session, connection, l
         assert len(disbursed) == 3
         assert all(i["loan"]["performance"][0]["reported_by"] == officer.username for i in disbursed)
         assert all(i["purpose"] is None and i["borrower"] is None for i in items if i not in claimed)
+
+
+# --- the workbench (issue 14) ---------------------------------------------------------------------
+
+
+def _approved(client, lead, officer):
+    login(client, officer.username)
+    client.post(f"/officer/leads/{lead.id}/claim")
+    for step in ("contacted", "approved"):
+        assert client.post(f"/officer/leads/{lead.id}/{step}").status_code == 302
+
+
+def _loan_form(prefix="disbursed", **values):
+    data = {
+        "amount": "30",
+        "rate": "3.85",
+        "term_months": "24",
+        "collateral": "credit",
+        "disbursed_on": local_today().isoformat(),
+    }
+    data.update(values)
+    return {f"{prefix}-{name}": value for name, value in data.items() if value is not None}
+
+
+def test_a_colleague_sees_who_claimed_the_lead_rather_than_a_bare_403(client, session, lead, officer):
+    colleague = UserFactory(username="officer_b2", officer=True, institution_id=lead.institution_id)
+    login(client, officer.username)
+    client.post(f"/officer/leads/{lead.id}/claim")
+    login(client, colleague.username)
+    page = text(client.get(f"/officer/leads/{lead.id}"))
+    assert "该线索已由 officer_a 认领" in page
+    refused = client.get(f"/officer/leads/{lead.id}/credit")
+    assert refused.status_code == 302
+    assert "该线索已由 officer_a 认领，只有认领人可以查看信用画像" in text(
+        client.get(refused.headers["Location"])
+    )
+
+
+def test_an_outlying_disbursement_asks_for_confirmation_first(client, session, lead, officer):
+    _approved(client, lead, officer)
+    page = text(client.get(f"/officer/leads/{lead.id}"))
+    # Prefilled from the need (30万元, in 万元) and from the declarations (no prior loan: 首贷户 ticked).
+    assert 'name="disbursed-amount"' in page and 'value="30' in page
+    assert re.search(r'<input checked id="disbursed-first_loan_borrower"', page)
+    # 200万 typed for a 30万 need: refused with the reason and the confirmation box.
+    refused = client.post(f"/officer/leads/{lead.id}/disbursed", data=_loan_form(amount="200"))
+    assert refused.status_code == 422
+    body = text(refused)
+    assert "超过该产品的最高额度" not in body  # the product goes up to 300万元
+    assert "放款金额超过需求金额的两倍" in body and "确认金额与标识无误" in body
+    assert session.scalar(select(Loan).where(Loan.lead_id == lead.id)) is None
+    confirmed = client.post(
+        f"/officer/leads/{lead.id}/disbursed", data=_loan_form(amount="90", confirm_outlier="y")
+    )
+    assert confirmed.status_code == 302
+    session.expire_all()
+    assert session.scalar(select(Loan).where(Loan.lead_id == lead.id)).amount == Decimal("900000.00")
+
+
+def test_a_loan_is_corrected_with_a_reason_and_the_history_shows_both_values(client, session, lead, officer):
+    _approved(client, lead, officer)
+    assert client.post(f"/officer/leads/{lead.id}/disbursed", data=_loan_form()).status_code == 302
+    no_reason = client.post(f"/officer/leads/{lead.id}/loan", data=_loan_form("correct", amount="25"))
+    assert no_reason.status_code == 422 and "请说明更正原因" in text(no_reason)
+    done = client.post(
+        f"/officer/leads/{lead.id}/loan", data=_loan_form("correct", amount="25", reason="合同金额为25万元")
+    )
+    assert done.status_code == 302
+    session.expire_all()
+    assert session.scalar(select(Loan).where(Loan.lead_id == lead.id)).amount == Decimal("250000.00")
+    page = text(client.get(f"/officer/leads/{lead.id}"))
+    assert "更正放款信息：金额 30万元 → 25万元" in page and "合同金额为25万元" in page
+
+
+def test_decline_note_and_hand_over_from_the_pages(client, session, lead, officer):
+    colleague = UserFactory(username="officer_b2", officer=True, institution_id=lead.institution_id)
+    login(client, officer.username)
+    # A refused decline (no reason) writes nothing.
+    refused = client.post(f"/officer/leads/{lead.id}/decline", data={"decline-note": "x"})
+    assert refused.status_code == 422 and "婉拒时必须选择原因" in text(refused)
+    client.post(f"/officer/leads/{lead.id}/claim")
+    assert (
+        client.post(f"/officer/leads/{lead.id}/notes", data={"note-text": "客户周三来行面谈"}).status_code
+        == 302
+    )
+    assert "客户周三来行面谈" in text(client.get(f"/officer/leads/{lead.id}"))
+    handed = client.post(f"/officer/leads/{lead.id}/assign", data={"assign-username": colleague.username})
+    assert handed.status_code == 302
+    session.expire_all()
+    assert session.get(Lead, lead.id).claimed_by == colleague.id
+    assert "线索由 officer_a 移交给 officer_b2" in text(client.get(f"/officer/leads/{lead.id}"))
+
+
+def test_an_unclaimed_lead_is_declined_from_its_page(client, session, lead, officer):
+    login(client, officer.username)
+    done = client.post(
+        f"/officer/leads/{lead.id}/decline",
+        data={"decline-reason_code": "policy_restricted", "decline-note": ""},
+    )
+    assert done.status_code == 302
+    session.expire_all()
+    assert session.get(Lead, lead.id).status == "declined"
+    assert "已婉拒" in text(client.get("/officer/leads?status=declined"))
+
+
+def test_the_inbox_filters_amounts_in_wan(client, session, lead, officer):
+    login(client, officer.username)
+    assert f"#{lead.id}" in text(client.get("/officer/leads?amount_min=30&amount_max=30"))
+    assert f"#{lead.id}" not in text(client.get("/officer/leads?amount_min=31"))
+    bad = client.get("/officer/leads?amount_min=abc")
+    assert bad.status_code == 200 and "请输入数字" in text(bad)

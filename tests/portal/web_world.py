@@ -91,6 +91,8 @@ def build_world(client: Any, session: Any) -> World:
         "admin": {"admin": True},
     }
     users = {role: UserFactory(username=f"m_{role}", **traits) for role, traits in staff.items()}
+    # officer_x's colleague, whom a lead can be handed over to (issue 14).
+    UserFactory(username="m_colleague_x", officer=True, institution_id=bank_x.id)
     session.flush()
 
     a_code, b_code = uscc(71, COUNTY_C), uscc(72, COUNTY_D)
@@ -224,7 +226,11 @@ PARAMETERS = {
     "<report_id>": "report_id",
 }
 # Claiming needs a lead nobody has claimed yet: A's second lead, also pushed to bank X.
-PARAMETER_OVERRIDES = {"POST /officer/leads/<lead_id>/claim": {"<lead_id>": "spare_lead_id"}}
+PARAMETER_OVERRIDES = {
+    "POST /officer/leads/<lead_id>/claim": {"<lead_id>": "spare_lead_id"},
+    # Declining too needs a lead nobody has claimed (issue 14).
+    "POST /officer/leads/<lead_id>/decline": {"<lead_id>": "spare_lead_id"},
+}
 
 
 def last_month() -> str:
@@ -285,9 +291,21 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
             "rejected-reason_code": "incomplete_materials", "rejected-note": "材料不全",
         },
         "POST /officer/leads/<lead_id>/disbursed": {
-            "disbursed-amount": "150000", "disbursed-rate": "4.35", "disbursed-term_months": "12",
+            "disbursed-amount": "15", "disbursed-rate": "4.35", "disbursed-term_months": "12",
             "disbursed-collateral": "credit", "disbursed-disbursed_on": today.isoformat(), "disbursed-note": "",
         },
+        # the officer's workbench (issue 14); the loan and performance forms need a disbursed lead
+        "POST /officer/leads/<lead_id>/decline": {
+            "decline-reason_code": "policy_restricted", "decline-note": "限制类行业",
+        },
+        "POST /officer/leads/<lead_id>/notes": {"note-text": "客户约周三面谈"},
+        "POST /officer/leads/<lead_id>/assign": {"assign-username": "m_colleague_x"},
+        "POST /officer/leads/<lead_id>/loan": {
+            "correct-amount": "14", "correct-rate": "4.35", "correct-term_months": "12",
+            "correct-collateral": "credit", "correct-disbursed_on": today.isoformat(),
+            "correct-reason": "合同金额有误",
+        },
+        "POST /officer/leads/<lead_id>/performance": {"performance-as_of": today.isoformat()},
         "POST /manage/products/new": product,
         "POST /manage/products/<product_id>/edit": product,
         "POST /admin/institutions": {"code": f"NEWBANK{n}", "name": f"新机构{n}", "kind": "bank"},

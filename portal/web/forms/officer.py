@@ -1,4 +1,5 @@
-"""Forms of the officer's pages: the inbox filter and every step of a lead."""
+"""Forms of the officer's pages: the inbox filter, every step of a lead, declining, handing over, notes,
+correcting a loan and reporting its performance. Amounts in 万元."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
+    StringField,
     TextAreaField,
 )
 from wtforms.validators import (
@@ -31,14 +33,38 @@ from portal.web.forms.fields import (
     PageForm,
     WholeField,
     choices,
+    pairs,
+    region_choices,
     required,
     strip,
     text_length,
 )
 
+# People type and read amounts in 万元; the services take yuan.
+WAN = Decimal(10000)
+MAX_WAN = MAX_AMOUNT / WAN
+WAN_STEP = Decimal("0.000001")  # one cent
+
 
 class LeadFilterForm(GetForm):
+    q = StringField(
+        _l("搜索"),
+        filters=[strip],
+        validators=[Optional(), text_length(50)],
+        description=_l("客户名称，或手机号、统一社会信用代码的后几位（至少 4 位）；只查您认领的线索"),
+    )
     status = ChoiceField(_l("状态"), choices=choices(LEAD_STATUS, blank=_l("全部")), validators=[Optional()])
+    mine = BooleanField(_l("只看我认领的"))
+    product = ChoiceField(_l("产品"), choices=pairs([], blank=_l("全部")), validators=[Optional()])
+    region = ChoiceField(
+        _l("县区"), choices=region_choices(with_city=False, blank=_l("全部")), validators=[Optional()]
+    )
+    amount_min = MoneyField(
+        _l("金额从（万元）"), validators=[Optional(), Between(WAN_STEP, MAX_WAN, _l("数值超出允许范围"))]
+    )
+    amount_max = MoneyField(
+        _l("金额到（万元）"), validators=[Optional(), Between(WAN_STEP, MAX_WAN, _l("数值超出允许范围"))]
+    )
     page = WholeField(_l("页码"), default=1, validators=[Optional(), Between(1, 100_000, _l("页码无效"))])
 
 
@@ -54,11 +80,12 @@ class RejectForm(NoteForm):
     )
 
 
-class DisburseForm(NoteForm):
+class LoanFields(PageForm):
+    """What a disbursement records, amounts in 万元."""
+
     amount = MoneyField(
-        _l("放款金额（元）"),
-        places=2,
-        validators=[required(), Between(CENT, MAX_AMOUNT, _l("数值超出允许范围")), Cents()],
+        _l("放款金额（万元）"),
+        validators=[required(), Between(WAN_STEP, MAX_WAN, _l("数值超出允许范围"))],
     )
     rate = MoneyField(
         _l("年利率（%）"),
@@ -78,3 +105,45 @@ class DisburseForm(NoteForm):
     renewal_without_repayment = BooleanField(
         _l("无还本续贷"), description=_l("本笔贷款用于接续即将到期的贷款，借款人无需先归还本金")
     )
+    confirm_outlier = BooleanField(
+        _l("确认金额与标识无误"),
+        description=_l("放款金额超过需求金额两倍，或在非续贷需求上标记无还本续贷时，核实后勾选"),
+    )
+
+
+class DisburseForm(LoanFields, NoteForm):
+    pass
+
+
+class CorrectLoanForm(LoanFields):
+    reason = TextAreaField(
+        _l("更正原因"), filters=[strip], validators=[required(_l("请说明更正原因")), text_length(MAX_TEXT)]
+    )
+
+
+class DeclineForm(NoteForm):
+    reason_code = ChoiceField(
+        _l("婉拒原因"),
+        choices=choices(REASON_CODES, blank=_l("请选择")),
+        validators=[required(_l("婉拒时必须选择原因"))],
+    )
+
+
+class LeadNoteForm(PageForm):
+    text = TextAreaField(
+        _l("跟进备注"), filters=[strip], validators=[required(_l("请填写备注内容")), text_length(MAX_TEXT)]
+    )
+
+
+class AssignForm(PageForm):
+    username = ChoiceField(
+        _l("移交给"),
+        choices=pairs([], blank=_l("请选择同事")),
+        validators=[required(_l("请选择要移交的同事"))],
+    )
+
+
+class PerformanceForm(PageForm):
+    as_of = DayField(_l("截至日期"), validators=[required()])
+    overdue_30 = BooleanField(_l("曾逾期 30 天以上"))
+    overdue_90 = BooleanField(_l("曾逾期 90 天以上"))
