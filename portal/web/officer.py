@@ -48,6 +48,7 @@ from portal.web.forms.officer import (
     NoteForm,
     PerformanceForm,
     RejectForm,
+    in_wan,
 )
 from products.services import ProductFilter, list_products
 
@@ -111,7 +112,7 @@ def _loan_prefill(lead: LeadView) -> dict[str, Any]:
     """The disbursement form as the need and the borrower's declarations suggest it."""
     declared = lead.declarations
     return {
-        "amount": lead.amount / WAN,
+        "amount": in_wan(lead.amount),
         "term_months": lead.term_months,
         "collateral": lead.collateral,
         "disbursed_on": local_today(),
@@ -145,7 +146,7 @@ def _forms(lead: LeadView, user: User, bound: dict[str, FlaskForm]) -> dict[str,
             forms["correct"] = CorrectLoanForm(
                 prefix="correct",
                 formdata=None,
-                amount=loan.amount / WAN,
+                amount=in_wan(loan.amount),
                 rate=loan.rate,
                 term_months=loan.term_months,
                 collateral=loan.collateral,

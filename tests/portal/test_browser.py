@@ -185,7 +185,7 @@ def test_the_whole_loop_in_a_browser(browser_page):
     page.wait_for_load_state()
     page.get_by_role("button", name="登记为审批通过").click()
     page.wait_for_load_state()
-    page.fill("#disbursed-amount", "500000")
+    page.fill("#disbursed-amount", "50")  # 万元
     page.fill("#disbursed-rate", "4.35")
     page.fill("#disbursed-term_months", "12")
     page.select_option("#disbursed-collateral", "credit")

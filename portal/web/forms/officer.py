@@ -80,11 +80,18 @@ class RejectForm(NoteForm):
     )
 
 
+def in_wan(amount: Decimal) -> Decimal:
+    """An amount in yuan as people read it in 万元: 300000.00 → 30, 125000 → 12.5."""
+    wan = amount / WAN
+    return wan.quantize(Decimal(1)) if wan == wan.to_integral_value() else wan.normalize()
+
+
 class LoanFields(PageForm):
     """What a disbursement records, amounts in 万元."""
 
     amount = MoneyField(
         _l("放款金额（万元）"),
+        places=None,
         validators=[required(), Between(WAN_STEP, MAX_WAN, _l("数值超出允许范围"))],
     )
     rate = MoneyField(
