@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, jsonify, render_template
 from sqlalchemy import select
 
 from core.models import Role
+from matching.inbox import inbox_order
 from matching.models import Lead
 from portal.auth import api_user, role_required, token_auth, web_user
 from portal.db import db
@@ -36,7 +37,7 @@ def _leads(institution_id: int | None) -> list[Any]:
     stmt = (
         select(*columns)
         .where(Lead.institution_id == institution_id)
-        .order_by(Lead.pushed_at.desc(), Lead.id.desc())
+        .order_by(*inbox_order())  # the inbox's own order (deadline first), so the floor sorts as it does
         .limit(PER_PAGE)
     )
     return list(db().execute(stmt))
