@@ -270,7 +270,13 @@ def officer_leads(
         total = int(rows[0].total)
     elif offset:
         # Past the end the window had no row to count on.
-        count = select(func.count()).select_from(Lead).join(Need, Need.id == Lead.need_id).where(*where)
+        count = (
+            select(func.count())
+            .select_from(Lead)
+            .join(Need, Need.id == Lead.need_id)
+            .join(Borrower, Borrower.id == Lead.borrower_id)
+            .where(*where)
+        )
         total = session.scalar(count) or 0
     else:
         total = 0

@@ -340,3 +340,19 @@ def test_a_lead_page_carries_its_history_and_the_borrowers_declarations_for_its_
     seen = officer_lead(session, lead.id, institution_id=institution.id, officer_id=colleague.id)
     assert seen.claimed_by_colleague and seen.declarations is None
     assert [e.note for e in seen.events] == [None] * len(view.events)
+
+
+def test_a_search_past_the_last_page_still_counts_its_total(session):
+    institution, _product, [officer] = bank()
+    borrower, user = applicant(name="赣江种植合作社")
+    need = submit(session, borrower.id, user.id)
+    [lead] = match_need(session, need.id, top_n=3)
+    claim_lead(session, lead.id, officer_id=officer.id, institution_id=institution.id)
+    page = officer_leads(
+        session,
+        institution_id=institution.id,
+        officer_id=officer.id,
+        filters=InboxFilter(q="赣江", amount_min=Decimal("1")),
+        page=3,
+    )
+    assert (page.items, page.total) == ((), 1)
