@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("interpret")
 
+import itertools
+
 import pandas as pd
 
 from credit_profile.additive import (
@@ -116,8 +118,8 @@ def test_domain_directions_are_monotone_and_stay_out_of_pairs(fitted: Any) -> No
     arrears_points = [b.points for b in arrears.bins]
     balance_points = [b.points for b in balance.bins]
     # More arrears never raises a score; a larger lowest balance never lowers it.
-    assert all(a >= b - 1e-9 for a, b in zip(arrears_points, arrears_points[1:], strict=False))
-    assert all(a <= b + 1e-9 for a, b in zip(balance_points, balance_points[1:], strict=False))
+    assert all(a >= b - 1e-9 for a, b in itertools.pairwise(arrears_points))
+    assert all(a <= b + 1e-9 for a, b in itertools.pairwise(balance_points))
     assert len(balance_points) > 2
     constrained = {"tax_arrears_12m", "bank_min_balance"}
     assert not any({a.name for a in i.axes} & constrained for i in card.interactions)
