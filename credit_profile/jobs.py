@@ -60,11 +60,22 @@ def purge_expired_data() -> int:
     return deleted
 
 
+def check_score_stability() -> float | None:
+    """The monthly stability check: PSI of the live scores under the active version against its
+    validation scores, recorded and warned about above 0.25 (credit_profile.scorecards).
+
+    Safe to run twice: a second run records the same figure again. Returns the PSI, or None."""
+    with runtime.job_session() as session:
+        check = scorecards.check_score_stability(session)
+    return None if check is None else check.psi
+
+
 JOBS: dict[str, Callable[..., Any]] = {
     rescoring.RESCORE_JOB: recompute_score,
     scorecards.RESCORE_ALL_JOB: recompute_all_scores,
     "expire_consents": expire_consents,
     "purge_expired_data": purge_expired_data,
+    "check_score_stability": check_score_stability,
 }
 
 # The expiry sweep every SWEEP_INTERVAL_SECONDS (a consent ends with its day); the retention sweep once a
@@ -72,6 +83,8 @@ JOBS: dict[str, Callable[..., Any]] = {
 PERIODIC: tuple[runtime.Periodic, ...] = (
     runtime.Periodic("expire_consents", expire_consents),
     runtime.Periodic("purge_expired_data", purge_expired_data, cron="0 19 * * *"),
+    # 1st of every month, 20:00 UTC = 04:00 Asia/Shanghai on the 2nd.
+    runtime.Periodic("check_score_stability", check_score_stability, cron="0 20 1 * *"),
 )
 # A borrower's new score after their consent or data changed (they look at it next).
 INTERACTIVE: frozenset[str] = frozenset({rescoring.RESCORE_JOB})

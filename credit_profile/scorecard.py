@@ -301,6 +301,9 @@ class ScoreResult:
     grade: str
     version: str
     contributions: list[Contribution]
+    # The card's best possible points for this borrower's terms (offset + every term's max_points):
+    # the base from which reasons subtract their shortfalls.
+    best_points: float | None = None
 
 
 @dataclass(frozen=True)
@@ -401,7 +404,11 @@ class Scorecard:
             )
         score = min(max(math.floor(total + 0.5), self.scaling.min_score), self.scaling.max_score)
         return ScoreResult(
-            score=score, grade=self.grade_for(score), version=self.version, contributions=contributions
+            score=score,
+            grade=self.grade_for(score),
+            version=self.version,
+            contributions=contributions,
+            best_points=self.offset_points + sum(c.max_points for c in contributions),
         )
 
     def score_many(self, columns: Mapping[str, npt.ArrayLike], *, n_rows: int | None = None) -> IntArray:

@@ -37,8 +37,10 @@ def platform_table(n: int = 500, seed: int = 3) -> pd.DataFrame:
     balance = rng.gamma(2.0, 20_000.0, n)
     volatility = rng.uniform(0, 1.5, n)
     rating = rng.choice(["A", "B", "M", "C", "D"], n)
+    kwh = rng.gamma(2.0, 5_000.0, n)  # a characteristic the reason texts have no wording of their own for
     log_odds = (
         -1.5
+        - 0.6 * (kwh > 8_000)
         + 1.2 * arrears
         + np.where((balance < 20_000) & (volatility > 0.8), 1.5, 0.0)
         + np.where(np.isin(rating, ["C", "D"]), 0.8, 0.0)
@@ -50,6 +52,7 @@ def platform_table(n: int = 500, seed: int = 3) -> pd.DataFrame:
             "bank_min_balance": balance,
             "bank_inflow_cv": volatility,
             "tax_credit_rating": rating,
+            "elec_kwh_level": kwh,
             "bad": bad,
         }
     )
@@ -143,3 +146,41 @@ def test_training_chooses_on_the_development_split_and_reports_the_reference() -
     assert metadata["validation"]["auc"] == report["validation"]["auc"]
     assert metadata["reference"]["auc"] == report["reference"]["auc"]
     assert sum(metadata["score_distribution"]["shares"]) == pytest.approx(1, abs=0.01)
+
+
+def test_a_borrowers_reasons_under_a_trained_version_are_chinese_and_add_up_to_the_score(
+    session, fitted
+) -> None:
+    import re
+
+    from credit_profile.explain import base_score, reasons
+    from credit_profile.scorecards import activate_scorecard, register_scorecard
+    from credit_profile.scoring import active_scorecard, compute_score, consented_data, features_from_records
+    from tests.credit_profile.helpers import grant, month, store
+    from tests.factories import BorrowerFactory
+
+    _, _, _, artefact = fitted
+    trained = {**artefact, "metadata": {"kind": "trained", "method": "ebm", "validation": {"auc": 0.8}}}
+    # The trainer was handed raw column names as labels: the platform still shows its Chinese names.
+    trained["characteristics"] = [{**c, "label": c["name"]} for c in trained["characteristics"]]
+    register_scorecard(session, trained)
+    activate_scorecard(session, "ebm-test", actor_id=None)
+    with_data, without_data = BorrowerFactory(), BorrowerFactory()
+    consent = grant(session, with_data)
+    for source in ("electricity", "tax", "bank_flow"):
+        store(session, with_data.id, source, [month(back) for back in range(1, 25)], consent.id)
+    session.flush()
+
+    card = active_scorecard(session)
+    assert card.version == "ebm-test" and card.interactions
+    latin = re.compile(r"[A-Za-z_]{2,}")
+    for borrower in (with_data, without_data):
+        features = features_from_records(consented_data(session, borrower.id).records)
+        result = card.score(features)
+        every = reasons(result, features, limit=None)
+        assert every, "a trained card leaves some points on the table"
+        assert base_score(result) + sum(r.impact for r in every) == result.score
+        stored = compute_score(session, borrower.id)
+        assert stored.score == result.score and stored.model_version == "ebm-test"
+        texts = [r.text for r in every] + [r["text"] for r in stored.reasons]
+        assert all(not latin.search(text) for text in texts), texts
