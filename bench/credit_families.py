@@ -43,6 +43,13 @@ class FoldResult:
     ks: dict[str, float]
 
 
+def first_columns(df: pd.DataFrame, target: str, columns: int | None) -> pd.DataFrame:
+    """Only the first ``columns`` characteristics (in the table's order) and the target; all with None."""
+    if columns is None:
+        return df
+    return df[[*[name for name in df.columns if name != target][:columns], target]]
+
+
 def ks_statistic(y: np.ndarray, risk: np.ndarray) -> float:
     false_positive, true_positive, _ = roc_curve(y, risk)
     return float(np.max(true_positive - false_positive))

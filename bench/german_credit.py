@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 import pandas as pd
-from credit_families import main
+from credit_families import first_columns, main
 
 TARGET = "creditability"
 # The sizes of `--tiny`, which the test suite runs (tests/bench/test_benches.py) so that this bench cannot rot.
@@ -37,9 +37,7 @@ def load_german_credit(columns: int | None = None) -> pd.DataFrame:
     only the first that many characteristics (in the file's order) and the target."""
     df = pd.read_csv(german_credit_path())
     df[TARGET] = (df[TARGET] == "bad").astype(int)
-    if columns is not None:
-        df = df[[*[name for name in df.columns if name != TARGET][:columns], TARGET]]
-    return df
+    return first_columns(df, TARGET, columns)
 
 
 if __name__ == "__main__":
