@@ -13,6 +13,7 @@ from credit_profile.expert import expert_scorecard
 from credit_profile.models import ScorecardVersion
 from credit_profile.scorecards import RESCORE_ALL_JOB, activate_scorecard, list_scorecards, register_scorecard
 from credit_profile.scoring import active_scorecard, compute_score
+from tests.credit_profile.helpers import trained_artefact
 from tests.factories import BorrowerFactory
 
 pytestmark = pytest.mark.smoke
@@ -104,23 +105,11 @@ def test_rescore_all_job_scores_every_borrower_with_the_active_version(session, 
     assert sorted(scored) == sorted(b.id for b in borrowers)
 
 
-def trained(version: str, auc: float | None, offset: float = 600.0) -> dict:
-    card = artefact(version, offset)
-    card["metadata"] = {
-        "kind": "trained",
-        "method": "ebm",
-        "training_data": {"fingerprint": f"sha256:{version}", "n_rows": 1000, "n_bad": 300},
-        "validation": {} if auc is None else {"auc": auc, "ks": 0.4, "gini": 2 * auc - 1, "psi": 0.01},
-        "reference": {"model": "hgb", "auc": 0.77},
-    }
-    return card
-
-
 def test_a_worse_version_needs_a_reason_which_is_audited_and_the_expert_card_comes_back(session):
     from credit_profile.expert import EXPERT_VERSION
 
     for version, auc in (("good", 0.78), ("worse", 0.74), ("chance", 0.40), ("unknown", None)):
-        register_scorecard(session, trained(version, auc))
+        register_scorecard(session, trained_artefact(version, auc))
     activate_scorecard(session, "good", actor_id=None)  # better than the expert card's unknown AUC floor
     jobs_before = session.scalar(select(func.count()).select_from(OutboxJob))
 
@@ -159,7 +148,7 @@ def test_monthly_stability_check_warns_above_the_threshold(session, caplog):
 
     borrowers = [BorrowerFactory() for _ in range(4)]
     assert check_score_stability(session) is None  # the expert card keeps no validation distribution
-    stable = trained("stable", 0.8, offset=600.0)
+    stable = trained_artefact("stable", 0.8, offset=600.0)
     stable["metadata"]["score_distribution"] = score_distribution([600] * 6)
     register_scorecard(session, stable)
     activate_scorecard(session, "stable", actor_id=None)
@@ -168,7 +157,7 @@ def test_monthly_stability_check_warns_above_the_threshold(session, caplog):
     check = check_score_stability(session)
     assert check is not None and check.n_scores == 4 and not check.warning
 
-    shifted = trained("shifted", 0.8, offset=600.0)
+    shifted = trained_artefact("shifted", 0.8, offset=600.0)
     shifted["metadata"]["score_distribution"] = score_distribution(list(range(300, 900, 10)))
     register_scorecard(session, shifted)
     activate_scorecard(session, "shifted", actor_id=None, reason="测试")
