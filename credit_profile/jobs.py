@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core import runtime
-from credit_profile import consents, rescoring, retention, scorecards, scoring
+from credit_profile import bulk_scoring, consents, rescoring, retention, scorecards, scoring
 
 log = logging.getLogger(__name__)
 RESCORE_BATCH = 200
@@ -20,7 +20,8 @@ def recompute_score(borrower_id: int) -> None:
 
 
 def recompute_all_scores() -> None:
-    """Score every borrower again (after a scorecard version is activated), one committed batch at a time.
+    """Score every borrower again (after a scorecard version is activated), one committed batch at a time,
+    each batch in bulk (credit_profile.bulk_scoring: two queries and the vectorised features and scores).
 
     Safe to run twice or to resume after a crash: each run scores whatever is held when it gets there.
     """
@@ -28,8 +29,7 @@ def recompute_all_scores() -> None:
     while True:
         with runtime.job_session() as session:
             batch = scorecards.borrower_ids_after(session, after, limit=RESCORE_BATCH)
-            for borrower_id in batch:
-                scoring.compute_score(session, borrower_id)
+            bulk_scoring.rescore_many(session, batch)
         if not batch:
             return
         after = batch[-1]
