@@ -185,9 +185,19 @@ def test_cli_trains_and_scores_in_input_order(cli: Any, tmp_path: Path) -> None:
     assert trained.exit_code == 0, trained.output
     assert "验证集 AUC：" in trained.output
     assert "验证集 KS：" in trained.output
+    assert "对照（未调参的梯度提升树" in trained.output
     assert Scorecard.from_dict(json.loads(model.read_text(encoding="utf-8"))).version == "cli-1"
     report = json.loads((tmp_path / "model.report.json").read_text(encoding="utf-8"))
     assert report["validation"]["auc"] > 0.75
+    # The default method is chosen by accuracy on the development rows, never the validation rows.
+    assert report["selection"]["requested"] == "auto"
+    check = report["selection"]["check_auc"]
+    assert report["method"] == max(check, key=check.get)
+    assert (
+        f"模型类型：{ {'scorecard': '分箱逻辑回归评分卡', 'ebm': '可解释加性提升模型（EBM）'}[report['method']] }"
+        in trained.output
+    )
+    assert report["reference"]["auc"] > 0.5 and report["validation"]["calibration"]
     assert (tmp_path / "model.report.png").read_bytes().startswith(b"\x89PNG")
 
     to_score = synthetic_table(n=50, seed=11).drop(columns=["sector"]).sample(frac=1, random_state=1)
