@@ -193,10 +193,8 @@ def test_cli_trains_and_scores_in_input_order(cli: Any, tmp_path: Path) -> None:
     assert report["selection"]["requested"] == "auto"
     check = report["selection"]["check_auc"]
     assert report["method"] == max(check, key=check.get)
-    assert (
-        f"模型类型：{ {'scorecard': '分箱逻辑回归评分卡', 'ebm': '可解释加性提升模型（EBM）'}[report['method']] }"
-        in trained.output
-    )
+    method_name = {"scorecard": "分箱逻辑回归评分卡", "ebm": "可解释加性提升模型（EBM）"}[report["method"]]
+    assert f"模型类型：{method_name}" in trained.output
     assert report["reference"]["auc"] > 0.5 and report["validation"]["calibration"]
     assert (tmp_path / "model.report.png").read_bytes().startswith(b"\x89PNG")
 
