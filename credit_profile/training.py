@@ -310,7 +310,9 @@ def train_scorecard(
         "development": development,
         "validation": validation,
         "reference": reference_figures,
-        "characteristics": _characteristic_summary(model) if model is not None else _term_summary(scorecard),
+        "characteristics": _characteristic_summary(model)
+        if model is not None
+        else _term_summary(scorecard, selection.get("ebm", {}).get("dropped", [])),
         "bin_tables": {b.name: _bin_table(b, scorecard) for b in model.binned} if model is not None else {},
         "score_distribution": histogram,
     }
@@ -335,10 +337,11 @@ def _logistic_artefact(
     )
 
 
-def _term_summary(scorecard: Scorecard) -> list[dict[str, Any]]:
+def _term_summary(scorecard: Scorecard, dropped: Sequence[str]) -> list[dict[str, Any]]:
     terms: list[dict[str, Any]] = [
         {"name": c.name, "decision": "selected"} for c in scorecard.characteristics
     ]
+    terms += [{"name": name, "decision": "low_importance"} for name in dropped]
     return terms + [{"name": i.name, "decision": "pair"} for i in scorecard.interactions]
 
 

@@ -118,7 +118,7 @@ def train_command(
         _(
             "入模特征：%(selected)d 个（候选 %(total)d 个）",
             selected=selected,
-            total=len(report["characteristics"]),
+            total=sum(1 for c in report["characteristics"] if c["decision"] != "pair"),
         )
     )
     click.echo(_("%(sample)s AUC：%(value).4f", sample=sample, value=metrics["auc"]))
@@ -126,6 +126,9 @@ def train_command(
     click.echo(_("%(sample)s Gini：%(value).4f", sample=sample, value=metrics["gini"]))
     if report["validation"]:
         click.echo(_("PSI（训练集对验证集）：%(value).4f", value=report["validation"]["psi"]))
+    pairs = [c["name"] for c in report["characteristics"] if c["decision"] == "pair"]
+    if pairs:
+        click.echo(_("两两组合项：%(pairs)s", pairs=_join(pairs)))
     if report["reference"]:
         click.echo(
             _(

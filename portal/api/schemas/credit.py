@@ -131,10 +131,16 @@ class ScorecardItem(ScorecardOut):
     """ScorecardOut as a list item."""
 
 
+class ActiveScorecard(ScorecardOut):
+    """ScorecardOut of the active version, beside the list."""
+
+
 class ScorecardPage(PageOut):
     items = List(Nested(ScorecardItem))
     active_version = String()
-    active = Nested(ScorecardOut, metadata={"description": "the active version, for side-by-side comparison"})
+    active = Nested(
+        ActiveScorecard, metadata={"description": "the active version, for side-by-side comparison"}
+    )
 
 
 class ActivateIn(In):
