@@ -259,6 +259,29 @@ def latest_stability(session: Session, version_ids: Sequence[int]) -> dict[int, 
     return {event.entity_id: {**(event.data or {}), "at": event.at} for event in events}
 
 
+@dataclass(frozen=True)
+class VersionsOverview:
+    """Every registered version (newest first), the active one (None: the built-in expert card) with
+    its quality, and each version's last stability check, read in three queries."""
+
+    rows: Sequence[ScorecardVersion]
+    active_row: ScorecardVersion | None
+    active: VersionQuality | None
+    stability: Mapping[int, Mapping[str, Any]]
+
+
+def versions_overview(session: Session) -> VersionsOverview:
+    """What the admin page and API show of the versions (see VersionsOverview). Raises nothing."""
+    rows = list_scorecards(session)
+    active_row = next((row for row in rows if row.active), None)
+    return VersionsOverview(
+        rows=rows,
+        active_row=active_row,
+        active=version_quality(active_row.artefact) if active_row else None,
+        stability=latest_stability(session, [row.id for row in rows]),
+    )
+
+
 def check_score_stability(session: Session) -> StabilityCheck | None:
     """PSI of every borrower's latest score under the active version against the distribution its
     validation produced; recorded in the audit trail, logged as a warning above ``PSI_WARNING``.

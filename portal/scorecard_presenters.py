@@ -24,7 +24,8 @@ def scorecard_dict(
     live = stability.get(row.id, {}) if row is not None else {}
     return {
         "version": quality.version,
-        "active": row.active if row is not None else active is not None and active.version == EXPERT_VERSION,
+        # An unregistered expert card is the one in use exactly when no version is active.
+        "active": row.active if row is not None else active is None or active.version == EXPERT_VERSION,
         "created_at": row.created_at if row is not None else None,
         "note": row.note if row is not None else None,
         "target_meaning": artefact.get("target_meaning"),

@@ -8,8 +8,7 @@ from marshmallow import RAISE
 
 from core.i18n import N_
 from core.models import Role
-from credit_profile.expert import EXPERT_VERSION
-from credit_profile.scorecards import activate_scorecard, latest_stability, list_scorecards, version_quality
+from credit_profile.scorecards import activate_scorecard, version_quality, versions_overview
 from portal.api import api_bp
 from portal.api.common import page_body, paged
 from portal.api.schemas.base import PageQuery
@@ -35,15 +34,13 @@ ADMIN = [Role.ADMIN.value]
 )
 def scorecards(query: dict[str, Any]) -> dict[str, Any]:
     page, per_page = query["page"], query["per_page"]
-    every = list_scorecards(db())
-    rows, total = paged(every, page, per_page)
-    active_row = next((row for row in every if row.active), None)
-    active = version_quality(active_row.artefact) if active_row else None
-    stability = latest_stability(db(), [row.id for row in rows] + ([active_row.id] if active_row else []))
+    overview = versions_overview(db())
+    rows, total = paged(overview.rows, page, per_page)
+    active, stability, active_row = overview.active, overview.stability, overview.active_row
     items = [scorecard_dict(row, active=active, stability=stability) for row in rows]
     body = page_body(items, total, page, per_page)
     body["active"] = scorecard_dict(active_row, active=active, stability=stability)
-    body["active_version"] = body["active"]["version"] if active_row else EXPERT_VERSION
+    body["active_version"] = body["active"]["version"]
     return body
 
 

@@ -11,7 +11,7 @@ from core.errors import InvalidInputError
 from core.models import Role
 from credit_profile.errors import ScorecardNotFoundError, ScorecardVersionConflictError
 from credit_profile.expert import EXPERT_VERSION
-from credit_profile.scorecards import activate_scorecard, latest_stability, list_scorecards, version_quality
+from credit_profile.scorecards import activate_scorecard, versions_overview
 from portal.auth import role_required, web_user
 from portal.db import db
 from portal.scorecard_presenters import scorecard_dict
@@ -22,11 +22,9 @@ bp = Blueprint("admin_scorecards", __name__, url_prefix="/admin/scorecards")
 
 
 def _versions() -> list[dict[str, Any]]:
-    rows = list_scorecards(db())
-    active_row = next((row for row in rows if row.active), None)
-    active = version_quality(active_row.artefact) if active_row else None
-    stability = latest_stability(db(), [row.id for row in rows])
-    items = [scorecard_dict(row, active=active, stability=stability) for row in rows]
+    overview = versions_overview(db())
+    active, stability = overview.active, overview.stability
+    items = [scorecard_dict(row, active=active, stability=stability) for row in overview.rows]
     if not any(item["version"] == EXPERT_VERSION for item in items):
         items.append(scorecard_dict(None, active=active, stability=stability))
     # The active version first: every other row reads against it.

@@ -23,6 +23,9 @@ def _register(session) -> None:
 def test_api_shows_quality_beside_the_active_version_and_gates_activation(client, session):
     _register(session)
     admin = token(client, UserFactory(admin=True).username, PASSWORD)
+    listed = client.get("/api/v1/admin/scorecards", headers=admin).get_json()
+    assert listed["active_version"] == EXPERT_VERSION
+    assert (listed["active"]["kind"], listed["active"]["active"], listed["total"]) == ("expert", True, 2)
     assert client.post("/api/v1/admin/scorecards/good/activate", json={}, headers=admin).status_code == 200
 
     listed = client.get("/api/v1/admin/scorecards", headers=admin).get_json()
