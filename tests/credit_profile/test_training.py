@@ -241,11 +241,17 @@ def test_cli_report_dir_and_text_target(cli: Any, tmp_path: Path) -> None:
         "坏",
         "--report-dir",
         str(tmp_path / "reports"),
+        "--method",
+        "scorecard",
     )
 
     assert result.exit_code == 0, result.output
     assert (tmp_path / "reports" / "m.report.json").is_file()
     assert (tmp_path / "reports" / "m.report.png").is_file()
+    report = json.loads((tmp_path / "reports" / "m.report.json").read_text(encoding="utf-8"))
+    # An explicit method is taken as given: nothing else is fitted to choose it.
+    assert report["method"] == "scorecard" and "check_auc" not in report["selection"]
+    assert "分箱逻辑回归评分卡" in result.output
 
 
 @pytest.mark.parametrize(
