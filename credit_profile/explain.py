@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.i18n import N_
+from credit_profile.characteristics import characteristic_label
 from credit_profile.features import BANK_FLOW_FEATURES, ELECTRICITY_FEATURES, TAX_FEATURES
-from credit_profile.scorecard import Contribution, ScoreResult
+from credit_profile.scorecard import Contribution, FeatureValue, ScoreResult
 
 TEXTS: dict[str, str] = {
     "electricity_data_missing": N_("尚未授权用电数据或数据不足6个月，授权并积累数据后可获得更准确的评分"),
@@ -42,6 +43,9 @@ TEXTS: dict[str, str] = {
     "bank_balance_low": N_("近12个月最低月末余额为{amount}，保持更充足的账户余额可提高评分"),
     "bank_outflow_months": N_("近12个月有{count}个月支出大于收入，保持收支平衡可提高评分"),
     "characteristic_low": N_("{label}当前为{value}，未达到最优水平，改善该项可提高评分"),
+    "pair_low": N_(
+        "{first}（{first_value}）与{second}（{second_value}）的组合拉低了评分，改善其中任一项可提高评分"
+    ),
     "data_deleted": N_("该项依据的数据已在授权结束后按保留期限删除"),
 }
 
@@ -136,9 +140,24 @@ def _reason(key: str, code: str, impact: int, params: dict[str, str], names: tup
     )
 
 
+def _shown(value: FeatureValue) -> str:
+    if value is None:
+        return "暂无数据"
+    return _number(value) if isinstance(value, int | float) else str(value)
+
+
 def _describe(contribution: Contribution, impact: int) -> Reason:
     name, value = contribution.name, contribution.value
-    params = {"label": contribution.label}
+    if contribution.pair is not None:
+        (first, first_value), (second, second_value) = contribution.pair
+        params = {
+            "first": characteristic_label(first),
+            "first_value": _shown(first_value),
+            "second": characteristic_label(second),
+            "second_value": _shown(second_value),
+        }
+        return _reason("pair_low", f"{first}&{second}_low", impact, params, (first, second))
+    params = {"label": characteristic_label(name, contribution.label)}
     if value is None:
         return _reason("feature_unavailable", f"{name}_unavailable", impact, params, (name,))
     if name == "tax_credit_rating" and isinstance(value, str):
@@ -148,28 +167,62 @@ def _describe(contribution: Contribution, impact: int) -> Reason:
         key, params = describe(float(value))
         return _reason(key, key, impact, params, (name,))
     # A characteristic this module has no wording for (a trained scorecard may add some).
-    params["value"] = _number(value) if isinstance(value, int | float) else str(value)
+    params["value"] = _shown(value)
     return _reason("characteristic_low", f"{name}_low", impact, params, (name,))
 
 
-def reasons(result: ScoreResult, features: Mapping[str, Any], *, limit: int = 4) -> list[Reason]:
-    """The ``limit`` reasons that cost the most points, most costly first (ties by code).
+def _impacts(result: ScoreResult) -> dict[str, int]:
+    """Every term's cost in whole points, apportioned (largest remainder) so that they add up exactly:
+    the best possible score minus the score, before clamping to the card's range."""
+    shortfalls = {c.name: max(c.shortfall, 0.0) for c in result.contributions}
+    if result.best_points is None:
+        return {name: _impact(s) for name, s in shortfalls.items()}
+    best = math.floor(result.best_points + 0.5)
+    total = best - math.floor(result.best_points - sum(shortfalls.values()) + 0.5)
+    whole = {name: math.floor(s) for name, s in shortfalls.items()}
+    left = total - sum(whole.values())
+    by_remainder = sorted(shortfalls, key=lambda n: (shortfalls[n] - whole[n], n), reverse=left > 0)
+    for name in by_remainder:
+        if left == 0:
+            break
+        if left > 0:
+            whole[name] += 1
+            left -= 1
+        elif whole[name] > 0:
+            whole[name] -= 1
+            left += 1
+    return {name: -points for name, points in whole.items()}
+
+
+def base_score(result: ScoreResult) -> int:
+    """The best possible score under the card for this borrower's terms: the base from which
+    ``reasons(..., limit=None)`` subtract their impacts to give the score (before clamping)."""
+    if result.best_points is None:
+        return result.score - sum(_impacts(result).values())
+    return math.floor(result.best_points + 0.5)
+
+
+def reasons(result: ScoreResult, features: Mapping[str, Any], *, limit: int | None = 4) -> list[Reason]:
+    """The ``limit`` reasons that cost the most points, most costly first (ties by code); with
+    ``limit=None`` every reason, whose impacts then add up with :func:`base_score` to the score
+    (before clamping). A pairwise term's reason names both characteristics and their values.
 
     A source whose features are all missing from ``features`` gives one "not authorised" reason
     carrying the summed shortfall of its characteristics. Characteristics already at their best
     points give no reason. Raises nothing.
     """
     found: list[Reason] = []
-    pending = [c for c in result.contributions if _impact(c.shortfall) < 0]
+    impacts = _impacts(result)
+    pending = [c for c in result.contributions if impacts[c.name] < 0]
     for key, names in _SOURCES:
         if any(features.get(name) is not None for name in names):
             continue
-        missing = [c for c in pending if c.name in names and c.value is None]
+        missing = [c for c in pending if c.name in names and c.value is None and c.pair is None]
         if missing:
-            impact = _impact(sum(c.shortfall for c in missing))
+            impact = sum(impacts[c.name] for c in missing)
             found.append(_reason(key, key, impact, {}, tuple(c.name for c in missing)))
             folded = {c.name for c in missing}
             pending = [c for c in pending if c.name not in folded]
-    found.extend(_describe(c, _impact(c.shortfall)) for c in pending)
+    found.extend(_describe(c, impacts[c.name]) for c in pending)
     found.sort(key=lambda reason: (reason.impact, reason.code))
-    return found[: max(limit, 0)]
+    return found if limit is None else found[: max(limit, 0)]

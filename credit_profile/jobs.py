@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core import runtime
-from credit_profile import consents, rescoring, retention, scorecards, scoring
+from credit_profile import bulk_scoring, consents, rescoring, retention, scorecards, scoring
 
 log = logging.getLogger(__name__)
 RESCORE_BATCH = 200
@@ -20,7 +20,8 @@ def recompute_score(borrower_id: int) -> None:
 
 
 def recompute_all_scores() -> None:
-    """Score every borrower again (after a scorecard version is activated), one committed batch at a time.
+    """Score every borrower again (after a scorecard version is activated), one committed batch at a time,
+    each batch in bulk (credit_profile.bulk_scoring: two queries and the vectorised features and scores).
 
     Safe to run twice or to resume after a crash: each run scores whatever is held when it gets there.
     """
@@ -28,8 +29,7 @@ def recompute_all_scores() -> None:
     while True:
         with runtime.job_session() as session:
             batch = scorecards.borrower_ids_after(session, after, limit=RESCORE_BATCH)
-            for borrower_id in batch:
-                scoring.compute_score(session, borrower_id)
+            bulk_scoring.rescore_many(session, batch)
         if not batch:
             return
         after = batch[-1]
@@ -60,11 +60,22 @@ def purge_expired_data() -> int:
     return deleted
 
 
+def check_score_stability() -> float | None:
+    """The monthly stability check: PSI of the live scores under the active version against its
+    validation scores, recorded and warned about above 0.25 (credit_profile.scorecards).
+
+    Safe to run twice: a second run records the same figure again. Returns the PSI, or None."""
+    with runtime.job_session() as session:
+        check = scorecards.check_score_stability(session)
+    return None if check is None else check.psi
+
+
 JOBS: dict[str, Callable[..., Any]] = {
     rescoring.RESCORE_JOB: recompute_score,
     scorecards.RESCORE_ALL_JOB: recompute_all_scores,
     "expire_consents": expire_consents,
     "purge_expired_data": purge_expired_data,
+    "check_score_stability": check_score_stability,
 }
 
 # The expiry sweep every SWEEP_INTERVAL_SECONDS (a consent ends with its day); the retention sweep once a
@@ -72,6 +83,8 @@ JOBS: dict[str, Callable[..., Any]] = {
 PERIODIC: tuple[runtime.Periodic, ...] = (
     runtime.Periodic("expire_consents", expire_consents),
     runtime.Periodic("purge_expired_data", purge_expired_data, cron="0 19 * * *"),
+    # 1st of every month, 20:00 UTC = 04:00 Asia/Shanghai on the 2nd.
+    runtime.Periodic("check_score_stability", check_score_stability, cron="0 20 1 * *"),
 )
 # A borrower's new score after their consent or data changed (they look at it next).
 INTERACTIVE: frozenset[str] = frozenset({rescoring.RESCORE_JOB})

@@ -28,6 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 FORMAT: Final = "jihuitong-scorecard/1"
+# Version 2 of the family adds pairwise terms (``interactions``); a card without them is written as /1.
+FORMAT_PAIRS: Final = "jihuitong-scorecard/2"
+FORMATS: Final = frozenset({FORMAT, FORMAT_PAIRS})
 
 FeatureValue = float | int | str | None
 FloatArray = npt.NDArray[np.float64]
@@ -181,6 +184,87 @@ Characteristic = NumericCharacteristic | CategoricalCharacteristic
 
 
 @dataclass(frozen=True)
+class PairAxis:
+    """One side of a pairwise term: a value's cell index is 0 when missing, then 1 + its bin (numeric:
+    ``cuts`` ascending, a value equal to a cut falls above it) or 1 + its position in ``values``
+    (categorical, compared by ``str()``); an unseen category gets the last index."""
+
+    name: str
+    cuts: tuple[float, ...] | None = None
+    values: tuple[str, ...] | None = None
+
+    @property
+    def size(self) -> int:
+        """How many cells the axis has (missing, the bins or values, unseen)."""
+        inner = len(self.cuts) + 1 if self.cuts is not None else len(self.values or ())
+        return inner + 2
+
+    def index_for(self, value: FeatureValue) -> int:
+        """The cell of one raw value.
+
+        Raises:
+            TypeError: a numeric axis received a non-numeric value.
+        """
+        if is_missing(value):
+            return 0
+        if self.cuts is not None:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"characteristic {self.name!r} is numeric, got {value!r}")
+            return bisect.bisect_right(self.cuts, float(value)) + 1
+        return self._positions.get(str(value), self.size - 1)
+
+    def index_many(self, values: npt.ArrayLike) -> IntArray:
+        """The cells of a column (NaN/``None`` = missing)."""
+        if self.cuts is not None:
+            array = np.asarray(values, dtype=np.float64)
+            found = np.searchsorted(np.asarray(self.cuts, dtype=np.float64), array, side="right") + 1
+            indices: IntArray = np.where(np.isnan(array), 0, found).astype(np.int64)
+            return indices
+        column = np.asarray(values, dtype=object).ravel()
+        return np.fromiter((self.index_for(v) for v in column.tolist()), dtype=np.int64, count=column.size)
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {value: i + 1 for i, value in enumerate(self.values or ())}
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """A pairwise term: points for every combination of two characteristics' cells (``points[i][j]``)."""
+
+    label: str
+    axes: tuple[PairAxis, PairAxis]
+    points: tuple[tuple[float, ...], ...]
+
+    @property
+    def name(self) -> str:
+        """``a&b``: how the term is named in reports and reason codes."""
+        return f"{self.axes[0].name}&{self.axes[1].name}"
+
+    @property
+    def max_points(self) -> float:
+        """The most points any combination can earn."""
+        return max(max(row) for row in self.points)
+
+    def points_for(self, features: Mapping[str, FeatureValue]) -> float:
+        """Points earned by one borrower's pair of values (absent = missing)."""
+        first, second = self.axes
+        return self.points[first.index_for(features.get(first.name))][
+            second.index_for(features.get(second.name))
+        ]
+
+    def points_many(self, columns: Mapping[str, npt.NDArray[Any]], size: int) -> FloatArray:
+        """Points earned by every row (a characteristic without a column is missing everywhere)."""
+        indices = [
+            axis.index_many(columns[axis.name]) if axis.name in columns else np.zeros(size, dtype=np.int64)
+            for axis in self.axes
+        ]
+        table = np.asarray(self.points, dtype=np.float64)
+        points: FloatArray = table[indices[0], indices[1]]
+        return points
+
+
+@dataclass(frozen=True)
 class Grade:
     """A risk grade given to scores at or above ``min_score`` (and below the next grade's)."""
 
@@ -200,6 +284,8 @@ class Contribution:
     value: FeatureValue
     points: float
     max_points: float
+    # For a pairwise term: the two characteristics and their values (``value`` is then None).
+    pair: tuple[tuple[str, FeatureValue], tuple[str, FeatureValue]] | None = None
 
     @property
     def shortfall(self) -> float:
@@ -215,6 +301,9 @@ class ScoreResult:
     grade: str
     version: str
     contributions: list[Contribution]
+    # The card's best possible points for this borrower's terms (offset + every term's max_points):
+    # the base from which reasons subtract their shortfalls.
+    best_points: float | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +318,7 @@ class Scorecard:
     characteristics: tuple[Characteristic, ...]
     grades: tuple[Grade, ...]
     metadata: Mapping[str, Any] | None = None
+    interactions: tuple[Interaction, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scorecard:
@@ -245,7 +335,7 @@ class Scorecard:
     def to_dict(self) -> dict[str, Any]:
         """Serialise to the JSON-compatible artefact dict accepted by :meth:`from_dict`."""
         data: dict[str, Any] = {
-            "format": FORMAT,
+            "format": FORMAT_PAIRS if self.interactions else FORMAT,
             "version": self.version,
             "created_at": self.created_at.isoformat(),
             "target_meaning": self.target_meaning,
@@ -260,6 +350,8 @@ class Scorecard:
             "characteristics": [_characteristic_to_dict(c) for c in self.characteristics],
             "grades": [{"grade": g.grade, "min_score": g.min_score} for g in self.grades],
         }
+        if self.interactions:
+            data["interactions"] = [_interaction_to_dict(i) for i in self.interactions]
         if self.metadata is not None:
             data["metadata"] = dict(self.metadata)
         return data
@@ -293,9 +385,30 @@ class Scorecard:
                     max_points=characteristic.max_points,
                 )
             )
+        for interaction in self.interactions:
+            points = interaction.points_for(features)
+            total += points
+            first, second = (axis.name for axis in interaction.axes)
+            contributions.append(
+                Contribution(
+                    name=interaction.name,
+                    label=interaction.label,
+                    value=None,
+                    points=points,
+                    max_points=interaction.max_points,
+                    pair=(
+                        (first, _present(features.get(first))),
+                        (second, _present(features.get(second))),
+                    ),
+                )
+            )
         score = min(max(math.floor(total + 0.5), self.scaling.min_score), self.scaling.max_score)
         return ScoreResult(
-            score=score, grade=self.grade_for(score), version=self.version, contributions=contributions
+            score=score,
+            grade=self.grade_for(score),
+            version=self.version,
+            contributions=contributions,
+            best_points=self.offset_points + sum(c.max_points for c in contributions),
         )
 
     def score_many(self, columns: Mapping[str, npt.ArrayLike], *, n_rows: int | None = None) -> IntArray:
@@ -308,6 +421,19 @@ class Scorecard:
         Raises:
             ValueError: columns differ in length, no column is given and ``n_rows`` is not, or a
                 numeric column cannot be converted to float.
+        """
+        total = self.points_total_many(columns, n_rows=n_rows)
+        scores = np.clip(np.floor(total + 0.5), self.scaling.min_score, self.scaling.max_score)
+        return scores.astype(np.int64)
+
+    def points_total_many(
+        self, columns: Mapping[str, npt.ArrayLike], *, n_rows: int | None = None
+    ) -> FloatArray:
+        """The unrounded, unclamped points of many borrowers (see :meth:`score_many`); on the log-odds
+        scale ``ln(odds of good) = (total - offset) / factor``.
+
+        Raises:
+            ValueError: as :meth:`score_many`.
         """
         arrays = {name: np.asarray(values).ravel() for name, values in columns.items()}
         lengths = {array.size for array in arrays.values()} | ({n_rows} if n_rows is not None else set())
@@ -324,8 +450,23 @@ class Scorecard:
                 total = total + characteristic.missing_points
             else:
                 total = total + characteristic.points_many(column)
-        scores = np.clip(np.floor(total + 0.5), self.scaling.min_score, self.scaling.max_score)
-        return scores.astype(np.int64)
+        for interaction in self.interactions:
+            total = total + interaction.points_many(arrays, size)
+        return total
+
+
+def _present(value: FeatureValue) -> FeatureValue:
+    return None if is_missing(value) else value
+
+
+def _interaction_to_dict(interaction: Interaction) -> dict[str, Any]:
+    axes = []
+    for axis in interaction.axes:
+        if axis.cuts is not None:
+            axes.append({"name": axis.name, "kind": "numeric", "cuts": list(axis.cuts)})
+        else:
+            axes.append({"name": axis.name, "kind": "categorical", "values": list(axis.values or ())})
+    return {"label": interaction.label, "axes": axes, "points": [list(row) for row in interaction.points]}
 
 
 def _characteristic_to_dict(characteristic: Characteristic) -> dict[str, Any]:
@@ -370,9 +511,11 @@ _OPTIONAL_CHARACTERISTIC_KEYS: Final = frozenset({"woe", "event_rate"})
 
 def _parse_scorecard(data: Mapping[str, Any]) -> Scorecard:
     data = _mapping(data, "scorecard")
-    _check_keys(data, _TOP_LEVEL_KEYS, frozenset({"metadata"}), "scorecard")
-    if data["format"] != FORMAT:
-        raise ScorecardFormatError(f"format must be {FORMAT!r}, got {data['format']!r}")
+    _check_keys(data, _TOP_LEVEL_KEYS, frozenset({"metadata", "interactions"}), "scorecard")
+    if data["format"] not in FORMATS:
+        raise ScorecardFormatError(f"format must be one of {sorted(FORMATS)}, got {data['format']!r}")
+    if "interactions" in data and data["format"] != FORMAT_PAIRS:
+        raise ScorecardFormatError(f"interactions need format {FORMAT_PAIRS!r}")
     version = _string(data["version"], "version")
     target_meaning = _string(data["target_meaning"], "target_meaning")
     created_at = _timestamp(data["created_at"], "created_at")
@@ -392,6 +535,10 @@ def _parse_scorecard(data: Mapping[str, Any]) -> Scorecard:
         raise ScorecardFormatError(f"duplicated characteristic names: {duplicated}")
 
     grades = _parse_grades(_list(data["grades"], "grades"), scaling)
+    interactions = tuple(
+        _parse_interaction(_mapping(raw, f"interactions[{i}]"), f"interactions[{i}]", characteristics)
+        for i, raw in enumerate(_list(data.get("interactions", []), "interactions"))
+    )
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, Mapping):
         raise ScorecardFormatError("metadata must be an object")
@@ -404,7 +551,48 @@ def _parse_scorecard(data: Mapping[str, Any]) -> Scorecard:
         characteristics=characteristics,
         grades=grades,
         metadata=None if metadata is None else copy.deepcopy(dict(metadata)),
+        interactions=interactions,
     )
+
+
+def _parse_interaction(
+    data: Mapping[str, Any], where: str, characteristics: Sequence[Characteristic]
+) -> Interaction:
+    _check_keys(data, frozenset({"label", "axes", "points"}), frozenset(), where)
+    kinds = {c.name: c.kind for c in characteristics}
+    raw_axes = _list(data["axes"], f"{where}.axes")
+    if len(raw_axes) != 2:
+        raise ScorecardFormatError(f"{where}.axes must hold two axes")
+    axes = []
+    for i, raw in enumerate(raw_axes):
+        item = _mapping(raw, f"{where}.axes[{i}]")
+        at = f"{where}.axes[{i}]"
+        name = _string(item.get("name"), f"{at}.name")
+        kind = item.get("kind")
+        if kinds.get(name) != kind:
+            raise ScorecardFormatError(f"{at}: {name!r} is not a {kind!r} characteristic of the card")
+        if kind == "numeric":
+            _check_keys(item, frozenset({"name", "kind", "cuts"}), frozenset(), at)
+            cuts = tuple(_number(v, f"{at}.cuts") for v in _list(item["cuts"], f"{at}.cuts"))
+            if any(a >= b for a, b in itertools.pairwise(cuts)):
+                raise ScorecardFormatError(f"{at}.cuts must be strictly ascending")
+            axes.append(PairAxis(name=name, cuts=cuts))
+        else:
+            _check_keys(item, frozenset({"name", "kind", "values"}), frozenset(), at)
+            values = tuple(_string(v, f"{at}.values") for v in _list(item["values"], f"{at}.values"))
+            if len(set(values)) != len(values):
+                raise ScorecardFormatError(f"{at}.values must be distinct")
+            axes.append(PairAxis(name=name, values=values))
+    if axes[0].name == axes[1].name:
+        raise ScorecardFormatError(f"{where}: a pair needs two different characteristics")
+    rows = _list(data["points"], f"{where}.points")
+    points = tuple(
+        tuple(_number(v, f"{where}.points[{r}]") for v in _list(row, f"{where}.points[{r}]"))
+        for r, row in enumerate(rows)
+    )
+    if len(points) != axes[0].size or any(len(row) != axes[1].size for row in points):
+        raise ScorecardFormatError(f"{where}.points must be {axes[0].size} x {axes[1].size}")
+    return Interaction(label=_string(data["label"], f"{where}.label"), axes=(axes[0], axes[1]), points=points)
 
 
 def _parse_scaling(data: Mapping[str, Any]) -> Scaling:

@@ -39,7 +39,7 @@ from credit_profile.models import (
     ScorecardVersion,
     Source,
 )
-from credit_profile.scorecard import Scorecard
+from credit_profile.scorecard import Scorecard, ScoreResult
 
 
 def active_scorecard(session: Session) -> Scorecard:
@@ -118,10 +118,21 @@ def score_now(session: Session, borrower_id: int) -> CreditScore:
     """
     get_borrower(session, borrower_id)
     data = consented_data(session, borrower_id)
-    records, consented = data.records, data.sources
-    features = features_from_records(records)
+    features = features_from_records(data.records)
     card = active_scorecard(session)
-    result = card.score(features)
+    return credit_score(borrower_id, card, card.score(features), features, data.records, data.sources)
+
+
+def credit_score(
+    borrower_id: int,
+    card: Scorecard,
+    result: ScoreResult,
+    features: Mapping[str, FeatureValue],
+    records: Mapping[str, Sequence[DataRecord]],
+    consented: Sequence[str],
+) -> CreditScore:
+    """The score row of one borrower scored by ``card`` (``result``), with its reasons and what each
+    source covers: shared by `score_now` and the bulk re-scoring (credit_profile.bulk_scoring)."""
     sources: dict[str, Any] = {}
     for source in DATA_SOURCES:
         cov = coverage(records.get(source, []))

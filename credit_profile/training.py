@@ -34,7 +34,9 @@ is fitted on the development part and its artefact scored, through the runtime m
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
+import json
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +50,14 @@ from optbinning import OptimalBinning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
+from credit_profile.additive import (
+    AdditiveSettings,
+    choose_additive,
+    export_additive,
+    fit_additive,
+    inner_split,
+)
+from credit_profile.characteristics import characteristic_label
 from credit_profile.scorecard import (
     FORMAT,
     CategoricalCharacteristic,
@@ -58,9 +68,13 @@ from credit_profile.scorecard import (
     Scaling,
     Scorecard,
 )
+from credit_profile.stability import score_distribution
 from credit_profile.validation import (
     FloatArray,
     IntArray,
+    bad_rate_of_scores,
+    calibration,
+    hgb_reference,
     metrics,
     population_stability_index,
     score_histogram,
@@ -70,6 +84,7 @@ REPORT_FORMAT: Final = "jihuitong-scorecard-report/1"
 DEFAULT_GRADES: Final = (("A", 750), ("B", 680), ("C", 620), ("D", 560), ("E", 300))
 TARGET_MEANING: Final = "1 = bad outcome"
 MIN_ROWS: Final = 20
+METHODS: Final = frozenset({"scorecard", "ebm", "auto"})
 
 Kind = Literal["numeric", "categorical"]
 Column = npt.NDArray[Any]
@@ -137,6 +152,7 @@ def train_scorecard(
     target: str,
     *,
     version: str,
+    method: str = "scorecard",
     pdo: float = 40,
     base_score: float = 600,
     base_odds: float = 50,
@@ -147,79 +163,196 @@ def train_scorecard(
     categorical: Collection[str] = (),
     exclude: Collection[str] = (),
     settings: TrainingSettings | None = None,
+    additive: AdditiveSettings | None = None,
+    reference: bool = True,
     created_at: datetime | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Train a scorecard on ``df`` and return ``(artefact, report)``.
+    """Train a card on ``df`` and return ``(artefact, report)``.
+
+    ``method`` picks the model family: ``"scorecard"`` (binned WoE logistic regression, see the module
+    docstring), ``"ebm"`` (an additive boosted model per characteristic with a few pairwise terms, see
+    :mod:`credit_profile.additive`) or ``"auto"``, which fits both on part of the development rows and
+    keeps the one with the higher AUC on the rest (never looking at the validation rows).
 
     Every column but ``target`` and ``exclude`` is a characteristic: numeric dtypes are binned as
     numbers, everything else (and the columns named in ``categorical``) as categories compared by their
     ``str()``. ``target`` must hold 0 (good) and 1 (bad) only. ``labels`` maps column names to the
-    labels shown to users (default: the column name). See the module docstring for the method.
+    labels shown to users (default: the platform's Chinese name of a platform characteristic, else the
+    column name).
 
-    The artefact is a ``jihuitong-scorecard/1`` dict (see :class:`credit_profile.scorecard.Scorecard`);
-    the report holds AUC/KS/Gini on the development and validation parts, the PSI between their score
-    distributions, every characteristic's IV and fate, bin tables and a score histogram by outcome
-    (see :func:`render_score_distribution`).
+    The artefact is a ``jihuitong-scorecard/1`` dict (``/2`` with pairwise terms; see
+    :class:`credit_profile.scorecard.Scorecard`) whose ``metadata`` records the method, the training
+    data's fingerprint and the validation figures. The report holds AUC/KS/Gini on the development and
+    validation parts, the PSI between their score distributions, calibration per score band, the same
+    figures for an untuned HistGradientBoosting fitted on the same rows (``reference``), and for the
+    scorecard family every characteristic's IV and fate and the bin tables.
 
     Raises:
         TrainingDataError: (``code`` in brackets) the target column is missing (``missing_target``),
             holds anything but 0/1 (``target_not_binary``) or only one of them (``single_class``);
             there are fewer than ``MIN_ROWS`` rows (``too_few_rows``) or no other columns
             (``no_characteristics``); a validation part would lack good or bad rows
-            (``too_few_outcomes``); no characteristic is predictive (``no_predictive_characteristic``).
+            (``too_few_outcomes``); no characteristic is predictive (``no_predictive_characteristic``);
+            ``method`` is unknown (``unknown_method``).
     """
+    if method not in METHODS:
+        raise TrainingDataError("unknown_method", f"method must be one of {sorted(METHODS)}, got {method!r}")
     settings = settings or TrainingSettings()
+    additive = additive or AdditiveSettings(random_state=settings.random_state)
     scaling = Scaling(
         base_score=base_score, base_odds=base_odds, pdo=pdo, min_score=min_score, max_score=max_score
     )
     columns, kinds, y = _prepare(df, target, categorical, exclude)
+    labels = {name: (labels or {}).get(name) or characteristic_label(name) for name in columns}
+    dev_idx, val_idx = (
+        _split(y, settings) if settings.validation_fraction > 0 else (np.arange(y.size), np.arange(0))
+    )
+    dev_columns, dev_y = _take(columns, dev_idx), y[dev_idx]
+
+    selection: dict[str, Any] = {"requested": method}
+    if method in ("ebm", "auto"):
+        additive, selection["ebm"] = choose_additive(dev_columns, kinds, dev_y, additive)
+    if method == "auto":
+        check_auc = {"ebm": max(t["check_auc"] for t in selection["ebm"]["tried"])}
+        fit_idx, check_idx = inner_split(dev_y, additive.random_state)
+        try:
+            check_card = Scorecard.from_dict(
+                _logistic_artefact(
+                    _take(dev_columns, fit_idx), kinds, dev_y[fit_idx], settings, scaling, labels
+                )
+            )
+            check_scores = _score_columns(check_card, _take(dev_columns, check_idx))
+            check_auc["scorecard"] = metrics(dev_y[check_idx], check_scores)["auc"]
+        except TrainingDataError:
+            check_auc["scorecard"] = 0.0
+        method = max(check_auc, key=lambda m: (check_auc[m], m == "scorecard"))
+        selection["check_auc"] = check_auc
+    selection["method"] = method
+
+    model: _Model | None = None
+
+    def fit(part: Mapping[str, Column], part_y: IntArray) -> dict[str, Any]:
+        nonlocal model
+        if method == "ebm":
+            return export_additive(
+                fit_additive(part, kinds, part_y, additive),
+                kinds,
+                scaling,
+                version=version,
+                grades=grades,
+                labels=labels,
+                created_at=created_at,
+            )
+        model = _fit(part, kinds, part_y, settings)
+        return _artefact_for(
+            model, scaling, version=version, grades=grades, labels=labels, created_at=created_at
+        )
 
     validation: dict[str, Any] | None = None
+    reference_figures: dict[str, Any] | None = None
+    distribution: dict[str, Any] | None = None
     development: dict[str, Any]
-    if settings.validation_fraction > 0:
-        dev_idx, val_idx = _split(y, settings)
-        dev_card = _artefact_for(
-            _fit(_take(columns, dev_idx), kinds, y[dev_idx], settings),
-            scaling,
-            version=version,
-            grades=grades,
-            labels=labels,
-            created_at=created_at,
-        )
-        dev_scores = _score_columns(Scorecard.from_dict(dev_card), _take(columns, dev_idx))
-        val_scores = _score_columns(Scorecard.from_dict(dev_card), _take(columns, val_idx))
-        development = metrics(y[dev_idx], dev_scores)
+    if val_idx.size:
+        dev_card = Scorecard.from_dict(fit(dev_columns, dev_y))
+        dev_scores = _score_columns(dev_card, dev_columns)
+        val_scores = _score_columns(dev_card, _take(columns, val_idx))
+        development = metrics(dev_y, dev_scores)
         validation = metrics(y[val_idx], val_scores)
         validation["psi"] = population_stability_index(dev_scores, val_scores)
+        validation["calibration"] = calibration(
+            y[val_idx], bad_rate_of_scores(val_scores, scaling), val_scores
+        )
         histogram = score_histogram(y[val_idx], val_scores, scaling, "validation")
+        distribution = score_distribution(val_scores)
+        if reference:
+            reference_figures = hgb_reference(columns, kinds, y, dev_idx, val_idx, settings.random_state)
 
-    model = _fit(columns, kinds, y, settings)
-    artefact = _artefact_for(
-        model, scaling, version=version, grades=grades, labels=labels, created_at=created_at
-    )
+    artefact = fit(columns, y)
     scorecard = Scorecard.from_dict(artefact)
     all_scores = _score_columns(scorecard, columns)
     if validation is None:
         development = metrics(y, all_scores)
         histogram = score_histogram(y, all_scores, scaling, "development")
+        distribution = score_distribution(all_scores)
     else:
         development = {**development, "refit_in_sample": metrics(y, all_scores)}
 
+    figures = validation or development
+    artefact["metadata"] = {
+        "kind": "trained",
+        "method": method,
+        "training_data": {
+            "fingerprint": fingerprint(df, target),
+            "n_rows": int(y.size),
+            "n_bad": int(y.sum()),
+            "target": target,
+        },
+        "validation": {
+            key: figures[key] for key in ("n_rows", "n_bad", "auc", "ks", "gini") if key in figures
+        }
+        | ({"psi": figures["psi"]} if "psi" in figures else {}),
+        "reference": None
+        if reference_figures is None
+        else {k: reference_figures[k] for k in ("model", "auc", "ks", "gini")},
+        "score_distribution": distribution,
+    }
     report = {
         "format": REPORT_FORMAT,
         "version": version,
+        "method": method,
+        "selection": selection,
         "target": target,
         "n_rows": int(y.size),
         "n_bad": int(y.sum()),
         "bad_rate": float(y.mean()),
-        "settings": dataclasses.asdict(settings),
+        "training_data_fingerprint": artefact["metadata"]["training_data"]["fingerprint"],
+        "settings": dataclasses.asdict(settings) if method == "scorecard" else dataclasses.asdict(additive),
         "development": development,
         "validation": validation,
-        "characteristics": _characteristic_summary(model),
-        "bin_tables": {b.name: _bin_table(b, scorecard) for b in model.binned},
+        "reference": reference_figures,
+        "characteristics": _characteristic_summary(model)
+        if model is not None
+        else _term_summary(scorecard, selection.get("ebm", {}).get("dropped", [])),
+        "bin_tables": {b.name: _bin_table(b, scorecard) for b in model.binned} if model is not None else {},
         "score_distribution": histogram,
     }
     return artefact, report
+
+
+def _logistic_artefact(
+    columns: Mapping[str, Column],
+    kinds: Mapping[str, Kind],
+    y: IntArray,
+    settings: TrainingSettings,
+    scaling: Scaling,
+    labels: Mapping[str, str],
+) -> dict[str, Any]:
+    return _artefact_for(
+        _fit(columns, kinds, y, settings),
+        scaling,
+        version="check",
+        grades=DEFAULT_GRADES,
+        labels=labels,
+        created_at=None,
+    )
+
+
+def _term_summary(scorecard: Scorecard, dropped: Sequence[str]) -> list[dict[str, Any]]:
+    terms: list[dict[str, Any]] = [
+        {"name": c.name, "decision": "selected"} for c in scorecard.characteristics
+    ]
+    terms += [{"name": name, "decision": "low_importance"} for name in dropped]
+    return terms + [{"name": i.name, "decision": "pair"} for i in scorecard.interactions]
+
+
+def fingerprint(df: pd.DataFrame, target: str) -> str:
+    """SHA-256 of the training table (column names, then every row as CSV), order included: the same
+    file always gives the same fingerprint."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([str(c) for c in df.columns], ensure_ascii=False).encode())
+    digest.update(target.encode())
+    digest.update(df.to_csv(index=False, header=False).encode())
+    return "sha256:" + digest.hexdigest()
 
 
 def score_table(scorecard: Scorecard, df: pd.DataFrame) -> list[int]:

@@ -127,3 +127,15 @@ def web_label(code: Any, table: str) -> str:
         return _("暂无")
     names = WEB_LABELS[table]
     return _(names[str(code)]) if str(code) in names else str(code)
+
+
+# Scorecard versions: the codes of the admin page and API (credit_profile.scorecards.version_quality).
+WEB_LABELS["scorecard_kind"] = {
+    "expert": N_("内置专家评分卡"),
+    "trained": N_("统计训练"),
+    "manual": N_("人工编写"),
+}
+WEB_LABELS["scorecard_method"] = {
+    "scorecard": N_("分箱逻辑回归评分卡"),
+    "ebm": N_("可解释加性提升模型（EBM）"),
+}

@@ -79,6 +79,8 @@ FIELD_ERROR_MESSAGES = {
     "before_disbursement": _l("不能早于放款日期"),
     "implied_by_overdue_90": _l("曾逾期 90 天以上必然曾逾期 30 天以上，请同时选择"),
     "unknown_characteristic": _l("评分卡包含平台不计算的特征，不能用于本平台"),
+    "reason_required": _l("该版本的验证集 AUC 低于当前版本、低于 0.6 或未知，启用须填写理由"),
+    "too_long": _l("内容过长"),
     "unsupported_type": _l("仅支持 .csv 或 .xlsx 文件"),
     "too_large": _l("文件不能超过 1 MiB"),
     "unreadable": _l("无法读取该文件，请检查格式（CSV 请用 UTF-8 或 GBK 编码）"),

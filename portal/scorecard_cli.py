@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 CSV_ENCODING = "utf-8-sig"  # also reads files saved by Excel with a byte-order mark
 
+METHOD_LABELS = {"scorecard": _l("分箱逻辑回归评分卡"), "ebm": _l("可解释加性提升模型（EBM）")}
+
 scorecard_cli = AppGroup("scorecard", help=_l("评分卡：训练与批量评分"))
 
 
@@ -49,6 +51,17 @@ scorecard_cli = AppGroup("scorecard", help=_l("评分卡：训练与批量评分
 )
 @click.option("--exclude", multiple=True, help=_l("不参与建模的列（如编号），可重复"))
 @click.option("--categorical", multiple=True, help=_l("按类别处理的列（即使内容是数字），可重复"))
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "scorecard", "ebm"]),
+    default="auto",
+    show_default=True,
+    help=_l(
+        "模型类型：scorecard = 分箱逻辑回归评分卡；"
+        "ebm = 可解释加性提升模型（每个特征一张分值表，可含少量两两组合）；"
+        "auto = 只用训练集比较两者，选准确度高的"
+    ),
+)
 def train_command(
     data_path: Path,
     target: str,
@@ -58,6 +71,7 @@ def train_command(
     bad_value: str | None,
     exclude: tuple[str, ...],
     categorical: tuple[str, ...],
+    method: str,
 ) -> None:
     from credit_profile.training import TrainingDataError, train_scorecard
     from credit_profile.validation import render_score_distribution
@@ -81,7 +95,7 @@ def train_command(
     version = version or f"trained-{datetime.now(UTC):%Y%m%d%H%M%S}"
     try:
         artefact, report = train_scorecard(
-            df, target, version=version, exclude=exclude, categorical=categorical
+            df, target, version=version, exclude=exclude, categorical=categorical, method=method
         )
     except TrainingDataError as exc:
         raise click.ClickException(_training_error_message(exc)) from exc
@@ -99,11 +113,12 @@ def train_command(
     sample = _("验证集") if report["validation"] else _("训练集")
     selected = sum(1 for c in report["characteristics"] if c["decision"] == "selected")
     click.echo(_("评分卡版本：%(version)s", version=version))
+    click.echo(_("模型类型：%(method)s", method=METHOD_LABELS.get(report["method"], report["method"])))
     click.echo(
         _(
             "入模特征：%(selected)d 个（候选 %(total)d 个）",
             selected=selected,
-            total=len(report["characteristics"]),
+            total=sum(1 for c in report["characteristics"] if c["decision"] != "pair"),
         )
     )
     click.echo(_("%(sample)s AUC：%(value).4f", sample=sample, value=metrics["auc"]))
@@ -111,6 +126,18 @@ def train_command(
     click.echo(_("%(sample)s Gini：%(value).4f", sample=sample, value=metrics["gini"]))
     if report["validation"]:
         click.echo(_("PSI（训练集对验证集）：%(value).4f", value=report["validation"]["psi"]))
+    pairs = [c["name"] for c in report["characteristics"] if c["decision"] == "pair"]
+    if pairs:
+        click.echo(_("两两组合项：%(pairs)s", pairs=_join(pairs)))
+    if report["reference"]:
+        click.echo(
+            _(
+                "对照（未调参的梯度提升树 HistGradientBoosting，同一划分）"
+                "验证集 AUC：%(value).4f，差距 %(gap)+.4f",
+                value=report["reference"]["auc"],
+                gap=metrics["auc"] - report["reference"]["auc"],
+            )
+        )
     click.echo(_("评分卡文件：%(path)s", path=str(out_path)))
     click.echo(_("验证报告：%(json)s，%(png)s", json=str(report_json), png=str(report_png)))
 
@@ -218,6 +245,7 @@ def _training_error_message(exc: Exception) -> str:
         "too_few_outcomes": _("好或坏样本太少，无法划分验证集"),
         "no_characteristics": _("除目标列外没有可用的特征列"),
         "no_predictive_characteristic": _("没有任何特征能区分好坏样本，无法训练评分卡"),
+        "unknown_method": _("未知的模型类型"),
     }
     message: str = messages.get(getattr(exc, "code", ""), _("训练失败：%(detail)s", detail=str(exc)))
     return message

@@ -12,6 +12,9 @@ def register_web(app: Flask) -> None:
 
     for module in (public, account, applicant, officer, manage, finance, admin):
         app.register_blueprint(module.bp)
+    from portal.web import scorecards
+
+    app.register_blueprint(scorecards.bp)
     app.context_processor(inject_globals)
     # Blueprint-level before_request hooks trip APIFlask's OpenAPI generation, so this is app-level.
     app.before_request(no_store_private)

@@ -49,6 +49,7 @@ def _benches() -> dict[str, Bench]:
         "stats": Bench("bench/stats.py", env=(("BENCH_DATABASE_URL", f"{SERVER}/postgres"),)),
         "scoring": Bench("bench/scoring.py"),
         "german_credit": Bench("bench/german_credit.py"),
+        "credit_data": Bench("bench/credit_data.py"),
         "load": Bench("bench/load.py", database),
         "soak": Bench("bench/soak.py", database),
     }
@@ -184,13 +185,27 @@ def test_scoring(runs: dict[str, Run]) -> None:  # under a second: not slow
         assert same.group(1) == same.group(2), same.group(0)
 
 
+# Both model families beside the reference: fold, then AUC and KS of scorecard, EBM and HGB, then the gaps.
+FAMILIES_ROW = rf" +{RATIO} +{RATIO} +{RATIO} +{RATIO} +{RATIO} +{RATIO} +[+-]{RATIO} +[+-]{RATIO}"
+
+
+def check_credit_families(runs: dict[str, Run], bench: str) -> None:
+    stdout = finished(runs, bench)
+    folds = lines_matching(rf" +(\d+){FAMILIES_ROW}", stdout)
+    assert [int(m.group(1)) for m in folds] == [1, 2], stdout
+    assert lines_matching(rf" +mean{FAMILIES_ROW}", stdout), stdout
+    assert lines_matching(r"best glass-box family: (scorecard|ebm) .*", stdout), stdout
+    assert lines_matching(r"(OK|FAIL) \(not graded at --tiny\): .*", stdout), stdout
+
+
 @pytest.mark.slow
 def test_german_credit(runs: dict[str, Run]) -> None:
-    stdout = finished(runs, "german_credit")
-    folds = lines_matching(rf" +(\d+) +{RATIO} +{RATIO} +{RATIO} +{RATIO} +[+-]{RATIO}", stdout)
-    assert [int(m.group(1)) for m in folds] == [1, 2], stdout
-    assert lines_matching(rf" +mean +{RATIO} +{RATIO} +{RATIO} +{RATIO} +[+-]{RATIO}", stdout), stdout
-    assert lines_matching(r"(OK|FAIL) \(not graded at --tiny\): .*", stdout), stdout
+    check_credit_families(runs, "german_credit")
+
+
+@pytest.mark.slow
+def test_credit_data(runs: dict[str, Run]) -> None:
+    check_credit_families(runs, "credit_data")
 
 
 @pytest.mark.slow

@@ -39,3 +39,21 @@ def grant(session, borrower, **kwargs):
 
 def count(session, model, *where) -> int:
     return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def trained_artefact(version: str, auc: float | None, offset: float = 600.0) -> dict:
+    """The expert card's points under a new version, with the metadata a trained version carries
+    (method, training-data fingerprint, validation figures; no figures when ``auc`` is None)."""
+    from credit_profile.expert import expert_scorecard
+
+    card = expert_scorecard()
+    card["version"] = version
+    card["offset_points"] = offset
+    card["metadata"] = {
+        "kind": "trained",
+        "method": "ebm",
+        "training_data": {"fingerprint": f"sha256:{version:0<12}", "n_rows": 1000, "n_bad": 300},
+        "validation": {} if auc is None else {"auc": auc, "ks": 0.4, "gini": 2 * auc - 1, "psi": 0.01},
+        "reference": {"model": "hgb", "auc": 0.77},
+    }
+    return card

@@ -91,7 +91,7 @@ def _broken(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        (("format",), "jihuitong-scorecard/2", "format must be"),
+        (("format",), "jihuitong-scorecard/9", "format must be"),
         (("version",), KeyError, "missing keys"),
         (("typo_key",), 1, "unknown keys"),
         (("created_at",), "2026-11-22T00:00:00", "timezone"),

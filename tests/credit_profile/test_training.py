@@ -185,9 +185,17 @@ def test_cli_trains_and_scores_in_input_order(cli: Any, tmp_path: Path) -> None:
     assert trained.exit_code == 0, trained.output
     assert "验证集 AUC：" in trained.output
     assert "验证集 KS：" in trained.output
+    assert "对照（未调参的梯度提升树" in trained.output
     assert Scorecard.from_dict(json.loads(model.read_text(encoding="utf-8"))).version == "cli-1"
     report = json.loads((tmp_path / "model.report.json").read_text(encoding="utf-8"))
     assert report["validation"]["auc"] > 0.75
+    # The default method is chosen by accuracy on the development rows, never the validation rows.
+    assert report["selection"]["requested"] == "auto"
+    check = report["selection"]["check_auc"]
+    assert report["method"] == max(check, key=check.get)
+    method_name = {"scorecard": "分箱逻辑回归评分卡", "ebm": "可解释加性提升模型（EBM）"}[report["method"]]
+    assert f"模型类型：{method_name}" in trained.output
+    assert report["reference"]["auc"] > 0.5 and report["validation"]["calibration"]
     assert (tmp_path / "model.report.png").read_bytes().startswith(b"\x89PNG")
 
     to_score = synthetic_table(n=50, seed=11).drop(columns=["sector"]).sample(frac=1, random_state=1)
@@ -233,11 +241,17 @@ def test_cli_report_dir_and_text_target(cli: Any, tmp_path: Path) -> None:
         "坏",
         "--report-dir",
         str(tmp_path / "reports"),
+        "--method",
+        "scorecard",
     )
 
     assert result.exit_code == 0, result.output
     assert (tmp_path / "reports" / "m.report.json").is_file()
     assert (tmp_path / "reports" / "m.report.png").is_file()
+    report = json.loads((tmp_path / "reports" / "m.report.json").read_text(encoding="utf-8"))
+    # An explicit method is taken as given: nothing else is fitted to choose it.
+    assert report["method"] == "scorecard" and "check_auc" not in report["selection"]
+    assert "分箱逻辑回归评分卡" in result.output
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ from portal.web.forms.officer import (
     PerformanceForm,
     RejectForm,
 )
+from portal.web.forms.scorecards import ActivateForm
 from products.models import Institution
 from tests.counts import report
 from tests.portal.api_helpers import id_number, uscc
@@ -124,6 +125,7 @@ FORMS = [
     Form("POST /admin/users", "admin", UserForm),
     Form("POST /admin/providers", "admin", ProviderForm),
     Form("POST /finance/reports", "finance_c", MonthlyReportForm),
+    Form("POST /admin/scorecards", "admin", ActivateForm),
 ]  # fmt: skip
 # POST routes whose form is only the CSRF token (a button): covered by the access matrix.
 BUTTONS = {

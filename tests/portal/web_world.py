@@ -315,6 +315,7 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
         },
         "POST /admin/providers": {"name": f"矩阵数据提供方{n}", "source": "tax"},
         "POST /finance/reports": {"month": last_month(), "region_code": ""},
+        "POST /admin/scorecards": {"version": "expert-2026.11", "reason": ""},
     }  # fmt: skip
     return dict(data.get(route.key, {}))
 

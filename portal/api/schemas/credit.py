@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Date, DateTime, Dict, File, Integer, List, Nested, Raw, String
+from apiflask.fields import Boolean, Date, DateTime, Dict, File, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import Length
 
 from core.i18n import N_
@@ -98,10 +98,30 @@ class ImportOut(Schema):
     imported = Integer()
 
 
-class ScorecardOut(Schema):
+class ScorecardQualityOut(Schema):
+    """A version's method, training data and validation figures (null where unknown)."""
+
+    kind = String(metadata={"description": "expert / trained / manual"})
+    method = String(allow_none=True, metadata={"description": "scorecard / ebm"})
+    training_fingerprint = String(allow_none=True)
+    training_rows = Integer(allow_none=True)
+    validation_auc = Float(allow_none=True)
+    validation_ks = Float(allow_none=True)
+    validation_gini = Float(allow_none=True)
+    validation_psi = Float(allow_none=True)
+    reference_auc = Float(
+        allow_none=True, metadata={"description": "untuned HistGradientBoosting, same split"}
+    )
+    interactions = List(String())
+    live_psi = Float(allow_none=True, metadata={"description": "last monthly PSI of live scores"})
+    live_psi_at = DateTime(allow_none=True)
+    needs_reason = Boolean(metadata={"description": "activating it needs a reason"})
+
+
+class ScorecardOut(ScorecardQualityOut):
     version = String()
     active = Boolean()
-    created_at = DateTime()
+    created_at = DateTime(allow_none=True)
     note = String(allow_none=True)
     target_meaning = String()
     characteristics = List(String())
@@ -111,9 +131,26 @@ class ScorecardItem(ScorecardOut):
     """ScorecardOut as a list item."""
 
 
+class ActiveScorecard(ScorecardOut):
+    """ScorecardOut of the active version, beside the list."""
+
+
 class ScorecardPage(PageOut):
     items = List(Nested(ScorecardItem))
     active_version = String()
+    active = Nested(
+        ActiveScorecard, metadata={"description": "the active version, for side-by-side comparison"}
+    )
+
+
+class ActivateIn(In):
+    reason = String(
+        validate=Length(max=500, error=N_("理由最多 500 字")),
+        allow_none=True,
+        metadata={
+            "description": "required when the version's validation AUC is below the active one's or 0.6"
+        },
+    )
 
 
 class RecordsIn(In):
