@@ -126,7 +126,11 @@ def report_default(
     if result.compensation > ZERO:
         session.add(
             Compensation(
-                default_id=report.id, party=primary, amount_due=result.compensation, claimed_on=today
+                default_id=report.id,
+                party=primary,
+                kind="compensation",
+                amount_due=result.compensation,
+                claimed_on=today,
             )
         )
     cover.status, cover.defaulted_on = CoverStatus.DEFAULTED, data.overdue_since
@@ -177,7 +181,11 @@ def record_payment(
             if party not in (Party.BANK, primary) and Decimal(share) > ZERO:
                 session.add(
                     Compensation(
-                        default_id=report.id, party=party, amount_due=Decimal(share), claimed_on=paid_on
+                        default_id=report.id,
+                        party=party,
+                        kind="claim",
+                        amount_due=Decimal(share),
+                        claimed_on=paid_on,
                     )
                 )
     _event(session, cover, cover.status, actor_id=user_id, paid=row.party, amount=str(amount))

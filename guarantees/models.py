@@ -174,6 +174,8 @@ class Compensation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     default_id: Mapped[int] = mapped_column(ForeignKey("guarantee_defaults.id"))
     party: Mapped[str] = mapped_column(String(16))
+    # `compensation`: the primary payer's 代偿 to the bank; `claim`: a party above it reimbursing it.
+    kind: Mapped[str] = mapped_column(String(12))
     amount_due: Mapped[Decimal] = mapped_column(MONEY)
     claimed_on: Mapped[dt.date]
     amount_paid: Mapped[Decimal | None] = mapped_column(MONEY)

@@ -255,6 +255,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("default_id", sa.Integer(), nullable=False),
         sa.Column("party", sa.String(length=16), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
         sa.Column("amount_due", sa.Numeric(precision=16, scale=2), nullable=False),
         sa.Column("claimed_on", sa.Date(), nullable=False),
         sa.Column("amount_paid", sa.Numeric(precision=16, scale=2), nullable=True),

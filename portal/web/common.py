@@ -22,6 +22,7 @@ ROLE_HOME = {
     Role.PRODUCT_MANAGER.value: "manage.products",
     Role.FINANCE.value: "finance.dashboard",
     Role.ADMIN.value: "admin.users",
+    Role.GUARANTOR.value: "guarantees.queue",
 }
 INVALID_FORM = 422
 
@@ -65,7 +66,9 @@ def flash_error(error: DomainError) -> None:
     flash(error_message(error.code), "error")
 
 
-PRIVATE_BLUEPRINTS = frozenset({"account", "applicant", "officer", "manage", "finance", "admin"})
+PRIVATE_BLUEPRINTS = frozenset(
+    {"account", "applicant", "officer", "manage", "finance", "admin", "guarantees"}
+)
 
 
 def no_store_private() -> None:
