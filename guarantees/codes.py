@@ -12,6 +12,13 @@ GUARANTEE_LABELS: dict[str, dict[str, str]] = {
         "compensation_fund": N_("风险补偿资金"),
         "bridge_fund": N_("续贷周转金"),
     },
+    # What the supermarket shows on a product a scheme covers.
+    "scheme_badge": {
+        "guarantee": N_("政府性担保"),
+        "reguarantee": N_("政府性担保"),
+        "compensation_fund": N_("风险补偿"),
+        "bridge_fund": N_("续贷周转金"),
+    },
     "scheme_status": {"active": N_("运行中"), "paused": N_("已暂停")},
     "cover_status": {
         "requested": N_("待审核"),

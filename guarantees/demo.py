@@ -191,7 +191,7 @@ def _load(session: Session, password: str) -> None:
             .order_by(User.id)
         )
         assert officer is not None
-        # A small unpaid part, so that the bank's 5 % cap bites only on its second default.
+        # A small unpaid part, within the bank's 5 % compensation cap on a small demo portfolio.
         principal = (loan.amount * Decimal("0.04")).quantize(Decimal("0.01"))
         report = defaults.report_default(
             session,

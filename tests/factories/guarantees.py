@@ -9,7 +9,8 @@ import factory
 
 from core.sql import add_months_py
 from core.types import local_today, utcnow
-from guarantees.models import Cover, CoverStatus, Scheme
+from guarantees.models import BridgeApplication, Cover, CoverStatus, Scheme
+from matching.models import Lead
 from tests.factories.base import Base
 from tests.factories.matching import LoanFactory
 from tests.factories.products import InstitutionFactory
@@ -95,3 +96,31 @@ class CoverFactory(Base):
     activated_on = factory.SelfAttribute("loan.disbursed_on")
     matures_on = factory.LazyAttribute(lambda o: add_months_py(o.loan.disbursed_on, o.loan.term_months))
     filing_due_on = factory.LazyFunction(lambda: local_today() + dt.timedelta(days=30))
+
+
+def requested_cover(lead: Lead, scheme: Scheme) -> Cover:
+    """A cover asked for on a lead (no loan yet), as `covers.request_cover` writes it."""
+    session = SchemeFactory._meta.sqlalchemy_session
+    cover = Cover(
+        scheme_id=scheme.id, operator_id=scheme.operator_id, lead_id=lead.id, institution_id=lead.institution_id,
+        borrower_id=lead.borrower_id, region_code=lead.region_code, amount=Decimal("200000.00"), term_months=12,
+        fee_rate=Decimal("0.008"), status=CoverStatus.REQUESTED, decision_due_at=utcnow() + dt.timedelta(hours=8),
+    )  # fmt: skip
+    session.add(cover)
+    session.flush()
+    return cover
+
+
+def submitted_bridge(
+    scheme: Scheme, *, borrower_id: int, institution_id: int, region_code: str
+) -> BridgeApplication:
+    """A bridge application waiting for the bank's commitment."""
+    session = SchemeFactory._meta.sqlalchemy_session
+    app = BridgeApplication(
+        scheme_id=scheme.id, borrower_id=borrower_id, region_code=region_code, institution_id=institution_id,
+        contract_no="MATRIX-1", maturing_principal=Decimal("300000.00"),
+        matures_on=local_today() + dt.timedelta(days=10), amount=Decimal("250000.00"),
+    )  # fmt: skip
+    session.add(app)
+    session.flush()
+    return app
