@@ -72,8 +72,12 @@ class SchemeOut(Schema):
     product_ids = List(Integer())
 
 
+class SchemeItem(SchemeOut):
+    """A scheme in a list (its own name in the OpenAPI document)."""
+
+
 class SchemeList(Schema):
-    items = List(Nested(SchemeOut))
+    items = List(Nested(SchemeItem))
 
 
 class PauseIn(In):
@@ -303,8 +307,12 @@ class BridgeOut(Schema):
     steps = List(Nested(StepOut))
 
 
+class BridgeItem(BridgeOut):
+    """A bridge application in a list (its own name in the OpenAPI document)."""
+
+
 class BridgeList(Schema):
-    items = List(Nested(BridgeOut))
+    items = List(Nested(BridgeItem))
 
 
 class FiguresQuery(In):
