@@ -58,7 +58,11 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
         "deliver_pending_messages",
         "expire_consents",
         "purge_expired_data",
+        "guarantees_maturity_radar",
+        "guarantees_overdue_bridges",
+        "guarantees_activate_covers",
     }
+    daily = {"guarantees_maturity_radar", "guarantees_overdue_bridges"}  # 01:30 Asia/Shanghai
     assert set(worker.periodic_jobs()) == declared
     extra = runtime.Periodic("extra_every_minute", lambda: None, interval=60)
     monkeypatch.setattr(worker, "PERIODIC", (*worker.PERIODIC, extra))
@@ -71,12 +75,15 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
     assert isinstance(scheduler, CronScheduler)
     schedule = {job.name: (job.interval, job.cron) for job in scheduler.get_jobs()}
     assert schedule == {
-        **dict.fromkeys(declared - {"purge_expired_data"}, (300, None)),
+        **dict.fromkeys(declared - {"purge_expired_data"} - daily, (300, None)),
         "purge_expired_data": (None, "0 19 * * *"),
+        **dict.fromkeys(daily, (None, "30 17 * * *")),
         "extra_every_minute": (60, None),
     }
     enqueued = {job.name for job in scheduler.enqueue_jobs()}
-    assert enqueued == set(schedule) - {"purge_expired_data"}  # interval jobs at once, the cron line later
+    assert (
+        enqueued == set(schedule) - {"purge_expired_data"} - daily
+    )  # interval jobs at once, cron lines later
     queue = _queue(redis_url)
     jobs = [Job.fetch(job_id, connection=connection, serializer=JSONSerializer) for job_id in queue.job_ids]
     assert sorted((job.func_name, list(job.args)) for job in jobs) == sorted(
