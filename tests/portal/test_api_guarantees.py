@@ -72,8 +72,13 @@ def test_a_cover_from_request_to_recovery(client, session, people) -> None:
     lead.status = "disbursed"
     LoanFactory(lead=lead, amount=D("1000000.00"), disbursed_on=local_today() - dt.timedelta(days=3))
     assert activate_disbursed_covers(session) == 1
-    # The borrower sees their cover; another bank does not.
+    # The borrower sees their cover, and was told of each change of its status; another bank does not.
     assert client.get(f"/api/v1/guarantees/covers/{cover_id}", headers=h["applicant"]).status_code == 200
+    told = client.get("/api/v1/notifications", headers=h["applicant"]).get_json()["items"]
+    assert [n["text"] for n in told if n["kind"] == "guarantee_cover"] == [
+        f"您的贷款担保/补偿#{cover_id}：在保", f"您的贷款担保/补偿#{cover_id}：已同意，待放款",
+        f"您的贷款担保/补偿#{cover_id}：待审核",
+    ]  # fmt: skip
     assert_error(client.get(f"/api/v1/guarantees/covers/{cover_id}", headers=h["other_officer"]), 404)
     filed = client.post(
         "/api/v1/guarantees/covers/filings", json={"cover_ids": [cover_id]}, headers=h["guarantor"]
