@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
@@ -278,8 +278,12 @@ def cover_queue(
         return [], 0
     if status:
         query = query.where(Cover.status == status)
-    total = len(session.scalars(query.with_only_columns(Cover.id)).all())
-    rows = session.scalars(query.order_by(Cover.decision_due_at, Cover.id).limit(limit).offset(offset)).all()
+    total = session.scalar(query.with_only_columns(func.count(Cover.id))) or 0
+    # Requests waiting for a decision first, the most urgent first.
+    first = case((Cover.status == CoverStatus.REQUESTED, 0), else_=1)
+    rows = session.scalars(
+        query.order_by(first, Cover.decision_due_at, Cover.id).limit(limit).offset(offset)
+    ).all()
     schemes = {s.id: s.name for s in session.scalars(select(Scheme))}
     names = _names(session, {c.institution_id for c in rows})
     now, today = utcnow(), local_today()
