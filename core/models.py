@@ -19,6 +19,8 @@ class Role(enum.StrEnum):
     PRODUCT_MANAGER = "product_manager"
     FINANCE = "finance"
     ADMIN = "admin"
+    # Staff of a guarantee company, re-guarantor or fund operator (guarantees package).
+    GUARANTOR = "guarantor"
 
 
 class User(Base):

@@ -10,6 +10,7 @@ import credit_profile.models  # noqa: F401
 import matching.models  # noqa: F401
 import stats.models  # noqa: F401
 import products.models  # noqa: F401
+import guarantees.models  # noqa: F401
 from core.db import Base, make_engine
 from core.settings import Settings
 from core.types import EncryptedText, UTCDateTime

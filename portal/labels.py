@@ -21,6 +21,7 @@ from core.reference import (
     REGIONS,
     industry_section,
 )
+from guarantees.codes import GUARANTEE_LABELS
 
 NEED_STATUS = {
     "submitted": N_("已提交，匹配中"),
@@ -50,6 +51,7 @@ ROLE_NAMES = {
     "product_manager": N_("产品经理"),
     "finance": N_("金融办"),
     "admin": N_("平台管理员"),
+    "guarantor": N_("担保机构/资金管理方"),
 }
 LABELS: dict[str, dict[str, str]] = {
     "region": {**REGIONS, CITY_CODE: CITY_NAME},
@@ -66,6 +68,7 @@ LABELS: dict[str, dict[str, str]] = {
     "consent_status": CONSENT_STATUS,
     "role": ROLE_NAMES,
 }
+LABELS.update(GUARANTEE_LABELS)
 
 
 def label(code: Any, table: str) -> str:

@@ -42,6 +42,11 @@ ERROR_MESSAGES = {
     # the officer's workbench (issue 14)
     "implausible_loan": _l("放款信息不合理，请核实"),
     "correction_window_closed": _l("放款已超过 30 天，不能再更正"),
+    # guarantees
+    "scheme_paused": _l("该方案已暂停受理新业务"),
+    "commitment_missing": _l("银行书面续贷承诺尚未入档，周转金不能审批"),
+    "limit_exceeded": _l("超出方案限额（承诺金额比例、单户上限或资金余额）"),
+    "invalid_state": _l("当前办理状态不允许该操作"),
 }
 
 STATUS_CODES = {
@@ -80,7 +85,6 @@ FIELD_ERROR_MESSAGES = {
     "implied_by_overdue_90": _l("曾逾期 90 天以上必然曾逾期 30 天以上，请同时选择"),
     "unknown_characteristic": _l("评分卡包含平台不计算的特征，不能用于本平台"),
     "reason_required": _l("该版本的验证集 AUC 低于当前版本、低于 0.6 或未知，启用须填写理由"),
-    "too_long": _l("内容过长"),
     "unsupported_type": _l("仅支持 .csv 或 .xlsx 文件"),
     "too_large": _l("文件不能超过 1 MiB"),
     "unreadable": _l("无法读取该文件，请检查格式（CSV 请用 UTF-8 或 GBK 编码）"),
@@ -95,6 +99,26 @@ FIELD_ERROR_MESSAGES = {
     "self": _l("不能移交给自己"),
     "too_long": _l("最多 500 字"),
     "unchanged": _l("没有修改任何放款信息"),
+    # guarantees
+    "not_found": _l("不存在或无权使用"),
+    "invalid_shares": _l("各方比例应在 0 到 1 之间且合计为 1"),
+    "invalid_tiers": _l("费率分段无效：最后一段应不设天数上限，日费率在 0 到 1 之间"),
+    "above_cap": _l("超过方案规定的上限"),
+    "amount_mismatch": _l("金额应与应付金额一致"),
+    "before_claim": _l("不能早于请求日期"),
+    "nothing_to_return": _l("各方损失均已足额返还，无可分配金额"),
+    "above_covered_amount": _l("不能超过担保/补偿金额"),
+    "above_single_cap": _l("超过方案单户上限"),
+    "above_principal": _l("不能超过到期本金"),
+    "invalid_hash": _l("应为 64 位十六进制 SHA-256 摘要"),
+    "before_previous_step": _l("不能早于上一步的日期"),
+    "not_fileable": _l("含有不在保或已备案的业务"),
+    "filing_overdue": _l("含有已超过备案期限的业务"),
+    "region": _l("借款主体所在地区不在方案范围内"),
+    "borrower_kind": _l("借款主体类型不在方案范围内"),
+    "industry": _l("借款主体所属行业被方案排除"),
+    "tags": _l("产品不属于方案支持的类别"),
+    "single_cap": _l("超过方案单户上限"),
 }
 
 # Record and table errors come as "<field>:<code>" (the provider API's codes); shown as "<label>：<message>".

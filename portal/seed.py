@@ -24,6 +24,7 @@ from credit_profile.borrowers import BorrowerInput, register_borrower
 from credit_profile.consents import grant_consent
 from credit_profile.models import Borrower, DataRecord
 from credit_profile.scoring import compute_score
+from guarantees.demo import seed_guarantees
 from matching.dispatch import match_need
 from matching.leads import claim_lead, transition_lead
 from matching.loans import LoanInput
@@ -322,6 +323,7 @@ def seed(session: Session) -> dict[str, int]:
 
     if not session.scalar(select(func.count()).select_from(Need)):
         _demo_needs(session, borrowers, officers, rng)
+    guarantee_counts = seed_guarantees(session, password=DEMO_PASSWORD)
 
     return {
         "机构": session.scalar(select(func.count()).select_from(Institution)) or 0,
@@ -330,6 +332,7 @@ def seed(session: Session) -> dict[str, int]:
         "融资需求": session.scalar(select(func.count()).select_from(Need)) or 0,
         "线索": session.scalar(select(func.count()).select_from(Lead)) or 0,
         "贷款": session.scalar(select(func.count()).select_from(Loan)) or 0,
+        **guarantee_counts,
     }
 
 

@@ -57,6 +57,7 @@ from core.outbox import MAX_JOB_ATTEMPTS, REQUEUE_AFTER, add_job, complete_job, 
 from core.settings import Settings
 from core.types import utcnow
 from credit_profile import jobs as credit_jobs
+from guarantees import jobs as guarantee_jobs
 from matching import jobs as matching_jobs
 from stats import jobs as stats_jobs
 
@@ -68,9 +69,12 @@ JOBS: dict[str, Callable[..., Any]] = {
     **matching_jobs.JOBS,
     **credit_jobs.JOBS,
     **stats_jobs.JOBS,
+    **guarantee_jobs.JOBS,
 }
 FOLLOW_UPS: dict[str, tuple[str, ...]] = {**matching_jobs.FOLLOW_UPS}
-PERIODIC: tuple[runtime.Periodic, ...] = core_jobs.PERIODIC + matching_jobs.PERIODIC + credit_jobs.PERIODIC
+PERIODIC: tuple[runtime.Periodic, ...] = (
+    core_jobs.PERIODIC + matching_jobs.PERIODIC + credit_jobs.PERIODIC + guarantee_jobs.PERIODIC
+)
 INTERACTIVE: frozenset[str] = (
     core_jobs.INTERACTIVE | matching_jobs.INTERACTIVE | credit_jobs.INTERACTIVE | stats_jobs.INTERACTIVE
 )

@@ -10,6 +10,7 @@ from portal.api import (  # noqa: E402, F401
     accounts,
     alerts,
     credit,
+    guarantees,
     leads,
     needs,
     notifications,

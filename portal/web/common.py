@@ -22,6 +22,7 @@ ROLE_HOME = {
     Role.PRODUCT_MANAGER.value: "manage.products",
     Role.FINANCE.value: "finance.dashboard",
     Role.ADMIN.value: "admin.users",
+    Role.GUARANTOR.value: "guarantees.queue",
 }
 INVALID_FORM = 422
 
@@ -66,7 +67,7 @@ def flash_error(error: DomainError) -> None:
 
 
 PRIVATE_BLUEPRINTS = frozenset(
-    {"account", "applicant", "officer", "manage", "finance", "admin", "admin_scorecards"}
+    {"account", "applicant", "officer", "manage", "finance", "admin", "admin_scorecards", "guarantees"}
 )
 
 

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, g, render_template, request,
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from guarantees.schemes import product_badges
 from portal.db import db
 from portal.messages import error_message
 from portal.web.forms.public import ProductFilterForm
@@ -43,7 +44,8 @@ def products() -> str:
             collateral=form.collateral.data or None,
         )
     items = list_products(db(), flt)
-    return render_template("public/products.html", form=form, products=items)
+    badges = product_badges(db(), [p.id for p in items])
+    return render_template("public/products.html", form=form, products=items, badges=badges)
 
 
 @bp.get("/products/<int:product_id>")
@@ -51,7 +53,8 @@ def product(product_id: int) -> str:
     item = get_product(db(), product_id)
     if item.status != ProductStatus.PUBLISHED:
         raise ProductNotFoundError(str(product_id))
-    return render_template("public/product.html", product=item)
+    badges = product_badges(db(), [item.id]).get(item.id, [])
+    return render_template("public/product.html", product=item, badges=badges)
 
 
 @bp.get("/favicon.ico")

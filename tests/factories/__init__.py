@@ -12,6 +12,7 @@ from tests.factories.credit_profile import (
     CreditScoreFactory,
     DataRecordFactory,
 )
+from tests.factories.guarantees import CoverFactory, SchemeFactory
 from tests.factories.matching import LeadFactory, LoanFactory, LoanPerformanceFactory, NeedFactory
 from tests.factories.products import InstitutionFactory, ProductFactory
 from tests.factories.stats import ReportFactory
@@ -20,6 +21,7 @@ __all__ = [
     "PASSWORD",
     "BorrowerFactory",
     "ConsentFactory",
+    "CoverFactory",
     "CreditScoreFactory",
     "DataRecordFactory",
     "InstitutionFactory",
@@ -29,6 +31,7 @@ __all__ = [
     "NeedFactory",
     "ProductFactory",
     "ReportFactory",
+    "SchemeFactory",
     "StatusEventFactory",
     "UserFactory",
     "bind_factories",

@@ -137,6 +137,12 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     "POST /admin/providers":                       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  MADE),
     "GET /admin/scorecards":                       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
     "POST /admin/scorecards":                      (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
+    # Guarantees (the guarantor role is not a column: tests/portal/test_web_guarantees.py covers it). A cover
+    # asked for on A's lead with bank X, and a bridge application of A's with bank X, both in county C.
+    "GET /guarantees/queue":                       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "GET /guarantees/covers/<cover_id>":           (LOGIN, OK,    HIDE,  OK,    HIDE,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
+    "GET /guarantees/bridges/<bridge_id>":         (LOGIN, OK,    HIDE,  OK,    HIDE,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
+    "GET /guarantees/schemes":                     (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
 }  # fmt: skip
 
 # The only writes a GET may make, by route, each required by a contract rather than tolerated:

@@ -35,6 +35,7 @@ from portal.app import create_app
 from tests.conftest import make_settings
 from tests.counts import report
 from tests.factories import BorrowerFactory, ConsentFactory, InstitutionFactory, ProductFactory, UserFactory
+from tests.factories.guarantees import SchemeFactory, submitted_bridge
 from tests.portal.api_helpers import need_as_read
 
 pytestmark = pytest.mark.slow
@@ -48,7 +49,7 @@ CHECKS = [
     response_schema_conformance,
     negative_data_rejection,
 ]
-ROLES = ("applicant", "officer", "product_manager", "finance", "admin")
+ROLES = ("applicant", "officer", "product_manager", "finance", "admin", "guarantor")
 
 
 def _spec() -> dict[str, Any]:
@@ -104,6 +105,8 @@ def world(app, session, client):
         "product_manager": UserFactory(product_manager=True, institution_id=bank.id),
         "finance": UserFactory(finance=True),
         "admin": UserFactory(admin=True),
+        # Staff of the operator of a guarantee scheme and of a bridge fund (guarantees).
+        "guarantor": UserFactory(role="guarantor", institution_id=other.id),
     }
     UserFactory(officer=True, institution_id=other.id)
     session.flush()
@@ -132,8 +135,19 @@ def world(app, session, client):
             "need_id": need["id"],
             "product_id": product.id,
             "consent_id": consent_id,
+            **guarantee_ids(
+                bank=bank, operator=other, borrower_id=borrower.id, region_code=borrower.region_code
+            ),
         },
     }
+
+
+def guarantee_ids(*, bank: Any, operator: Any, borrower_id: int, region_code: str) -> dict[str, int]:
+    """A scheme and a bridge fund run by `operator`, a bridge application of the borrower with `bank`."""
+    scheme = SchemeFactory(operator=operator)
+    fund = SchemeFactory(bridge=True, operator=operator)
+    bridge = submitted_bridge(fund, borrower_id=borrower_id, institution_id=bank.id, region_code=region_code)
+    return {"scheme_id": scheme.id, "bridge_id": bridge.id}
 
 
 def _strategy(operation: Any, mode: GenerationMode, ids: dict[str, int]) -> Any:

@@ -317,6 +317,7 @@ FILTER_PAGES = [
     ),
     ("/finance/", "finance_city", ("from_date", "to_date", "region_code")),
     ("/login", "anonymous", ("next",)),
+    ("/guarantees/schemes", "finance_city", ("from_date", "to_date", "region_code", "by")),
 ]
 
 
@@ -326,7 +327,7 @@ def test_bad_query_strings_on_the_filter_pages(world, connection):
     before = table_digests(connection)
     checked = 0
     for path, role, names in FILTER_PAGES:
-        base = window if path == "/finance/" else {}
+        base = window if path in ("/finance/", "/guarantees/schemes") else {}
         for name in names:
             for value_name, value in CORPUS.items():
                 response = world.clients[role].get(path, query_string={**base, name: value})

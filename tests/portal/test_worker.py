@@ -59,6 +59,9 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
         "expire_consents",
         "purge_expired_data",
         "check_score_stability",
+        "guarantees_maturity_radar",
+        "guarantees_overdue_bridges",
+        "guarantees_activate_covers",
     }
     assert set(worker.periodic_jobs()) == declared
     extra = runtime.Periodic("extra_every_minute", lambda: None, interval=60)
@@ -71,7 +74,12 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
 
     assert isinstance(scheduler, CronScheduler)
     schedule = {job.name: (job.interval, job.cron) for job in scheduler.get_jobs()}
-    cron_lines = {"purge_expired_data": "0 19 * * *", "check_score_stability": "0 20 1 * *"}
+    cron_lines = {
+        "purge_expired_data": "0 19 * * *",
+        "check_score_stability": "0 20 1 * *",
+        "guarantees_maturity_radar": "30 17 * * *",  # 01:30 Asia/Shanghai
+        "guarantees_overdue_bridges": "30 17 * * *",
+    }
     assert schedule == {
         **dict.fromkeys(declared - set(cron_lines), (300, None)),
         **{name: (None, line) for name, line in cron_lines.items()},

@@ -27,8 +27,10 @@ from sqlalchemy.engine import Connection
 
 from core.db import Base
 from core.types import local_today
+from matching.models import Lead
 from stats.exports import Column, Table, to_xlsx
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, ReportFactory, UserFactory
+from tests.factories.guarantees import SchemeFactory, requested_cover, submitted_bridge
 from tests.portal import api_helpers
 from tests.portal.api_helpers import register_body, token, uscc
 
@@ -131,6 +133,15 @@ def build_world(client: Any, session: Any) -> World:
     report = ReportFactory(
         done=True, month=last_month(), region_code=COUNTY_C, content=workbook, filename="c.xlsx"
     )
+    # A cover asked for on A's lead and a bridge application of A's with bank X (guarantees pages).
+    lead_row = session.get(Lead, lead_a)
+    cover = requested_cover(lead_row, SchemeFactory())
+    bridge = submitted_bridge(
+        SchemeFactory(bridge=True),
+        borrower_id=lead_row.borrower_id,
+        institution_id=bank_x.id,
+        region_code=COUNTY_C,
+    )
     session.expire_all()
     return World(
         ids={
@@ -146,6 +157,8 @@ def build_world(client: Any, session: Any) -> World:
             "lead_b": need_b["leads"][0]["id"],
             "institution_x": bank_x.id,
             "report_id": report.id,
+            "cover_id": cover.id,
+            "bridge_id": bridge.id,
         },
         codes={"a": a_code, "b": b_code},
         usernames={
@@ -224,6 +237,8 @@ PARAMETERS = {
     "<consent_id>": "consent_id",
     "<lead_id>": "lead_id",
     "<report_id>": "report_id",
+    "<cover_id>": "cover_id",
+    "<bridge_id>": "bridge_id",
 }
 # Claiming needs a lead nobody has claimed yet: A's second lead, also pushed to bank X.
 PARAMETER_OVERRIDES = {

@@ -1,0 +1,266 @@
+"""Schemes as data, maintained by the city finance office: creating and changing them, naming the
+products they cover, eligibility, and pausing (by hand or by a pause rule)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInputError, NotFoundError
+from core.events import record_event
+from credit_profile.models import Borrower
+from guarantees.models import Scheme, SchemeKind, SchemeProduct, SchemeStatus
+from guarantees.waterfall import parse_shares
+from products.models import Institution, Product
+
+MAX_AMOUNT = Decimal("100000000000")
+SCHEME_ENTITY = "guarantee_scheme"
+
+
+@dataclass
+class SchemeInput:
+    """What the finance office enters for a scheme; validated by `validate_scheme`."""
+
+    code: str
+    name: str
+    kind: str
+    sponsor: str
+    operator_code: str
+    capital: Decimal
+    leverage_limit: Decimal
+    loss_shares: dict[str, Any]
+    fee_rate_cap: Decimal
+    single_cap: Decimal
+    comp_cap_rate: Decimal
+    filing_deadline_days: int
+    claim_deadline_days: int
+    funding_shares: dict[str, Any] = field(default_factory=dict)
+    tenor_bands: list[dict[str, Any]] = field(default_factory=list)
+    covers_interest: bool = False
+    decision_sla_hours: int = 48
+    eligibility: dict[str, Any] = field(default_factory=dict)
+    bridge_max_ratio: Decimal | None = None
+    bridge_max_days: int | None = None
+    fee_tiers: list[dict[str, Any]] = field(default_factory=list)
+    pause_overdue_ratio: Decimal | None = None
+
+
+def _fraction(value: Any) -> bool:
+    try:
+        return Decimal(str(value)).is_finite() and Decimal(0) <= Decimal(str(value)) <= 1
+    except (InvalidOperation, ValueError):
+        return False
+
+
+def _shares_ok(raw: Any) -> bool:
+    try:
+        parse_shares(raw)
+    except (ValueError, InvalidOperation, TypeError, AttributeError):
+        return False
+    return True
+
+
+def validate_scheme(data: SchemeInput) -> dict[str, list[str]]:
+    """Field error codes for a scheme that cannot be saved (empty when it can)."""
+    errors: dict[str, list[str]] = {}
+    if data.kind not in set(SchemeKind):
+        errors["kind"] = ["invalid_choice"]
+    if not data.code.strip() or len(data.code) > 32:
+        errors["code"] = ["required"]
+    if not data.name.strip() or len(data.name) > 128:
+        errors["name"] = ["required"]
+    for name in ("capital", "single_cap"):
+        if not Decimal(0) < getattr(data, name) <= MAX_AMOUNT:
+            errors[name] = ["out_of_range"]
+    if not Decimal(0) < data.leverage_limit <= 100:
+        errors["leverage_limit"] = ["out_of_range"]
+    for name in ("fee_rate_cap", "comp_cap_rate"):
+        if not _fraction(getattr(data, name)):
+            errors[name] = ["out_of_range"]
+    if not _shares_ok(data.loss_shares):
+        errors["loss_shares"] = ["invalid_shares"]
+    if any(not isinstance(b, dict) or not _shares_ok(b.get("shares")) for b in data.tenor_bands):
+        errors["tenor_bands"] = ["invalid_shares"]
+    if data.funding_shares and not _shares_ok(data.funding_shares):
+        errors["funding_shares"] = ["invalid_shares"]
+    for name in ("filing_deadline_days", "claim_deadline_days"):
+        if not 1 <= getattr(data, name) <= 3650:
+            errors[name] = ["out_of_range"]
+    if not 1 <= data.decision_sla_hours <= 720:
+        errors["decision_sla_hours"] = ["out_of_range"]
+    if data.kind == SchemeKind.BRIDGE_FUND:
+        if data.bridge_max_ratio is None or not Decimal(0) < data.bridge_max_ratio <= 1:
+            errors["bridge_max_ratio"] = ["out_of_range"]
+        if data.bridge_max_days is None or not 1 <= data.bridge_max_days <= 90:
+            errors["bridge_max_days"] = ["out_of_range"]
+        if data.pause_overdue_ratio is None or not _fraction(data.pause_overdue_ratio):
+            errors["pause_overdue_ratio"] = ["out_of_range"]
+        if (
+            not data.fee_tiers
+            or data.fee_tiers[-1].get("up_to_day") is not None
+            or any(not _fraction(t.get("daily_rate")) for t in data.fee_tiers)
+        ):
+            errors["fee_tiers"] = ["invalid_tiers"]
+    return errors
+
+
+def _operator(session: Session, code: str) -> Institution:
+    institution = session.scalar(select(Institution).where(Institution.code == code))
+    if institution is None:
+        raise InvalidInputError({"operator_code": ["not_found"]})
+    return institution
+
+
+def create_scheme(session: Session, data: SchemeInput, *, actor_id: int | None) -> Scheme:
+    """Save a new scheme. Raises InvalidInputError with field codes (`code: taken` among them)."""
+    errors = validate_scheme(data)
+    if errors:
+        raise InvalidInputError(errors)
+    if session.scalar(select(Scheme.id).where(Scheme.code == data.code)) is not None:
+        raise InvalidInputError({"code": ["taken"]})
+    operator = _operator(session, data.operator_code)
+    scheme = Scheme(
+        code=data.code,
+        name=data.name,
+        kind=data.kind,
+        sponsor=data.sponsor,
+        funding_shares=data.funding_shares,
+        operator_id=operator.id,
+        capital=data.capital,
+        leverage_limit=data.leverage_limit,
+        loss_shares={k: str(v) for k, v in data.loss_shares.items()},
+        tenor_bands=data.tenor_bands,
+        covers_interest=data.covers_interest,
+        fee_rate_cap=data.fee_rate_cap,
+        single_cap=data.single_cap,
+        comp_cap_rate=data.comp_cap_rate,
+        filing_deadline_days=data.filing_deadline_days,
+        claim_deadline_days=data.claim_deadline_days,
+        decision_sla_hours=data.decision_sla_hours,
+        eligibility=data.eligibility,
+        bridge_max_ratio=data.bridge_max_ratio,
+        bridge_max_days=data.bridge_max_days,
+        fee_tiers=data.fee_tiers,
+        pause_overdue_ratio=data.pause_overdue_ratio,
+    )
+    session.add(scheme)
+    session.flush()
+    record_event(
+        session, entity_type=SCHEME_ENTITY, entity_id=scheme.id, to_status=scheme.status, actor_id=actor_id
+    )
+    return scheme
+
+
+def get_scheme(session: Session, scheme_id: int) -> Scheme:
+    """Raises NotFoundError."""
+    scheme = session.get(Scheme, scheme_id)
+    if scheme is None:
+        raise NotFoundError("scheme")
+    return scheme
+
+
+def list_schemes(session: Session, *, kind: str | None = None) -> list[Scheme]:
+    query = select(Scheme).order_by(Scheme.id)
+    if kind:
+        query = query.where(Scheme.kind == kind)
+    return list(session.scalars(query))
+
+
+def set_paused(
+    session: Session,
+    scheme: Scheme,
+    *,
+    paused: bool,
+    reason: str | None,
+    actor_id: int | None,
+    by_rule: bool = False,
+) -> bool:
+    """Pause (with the reason people will read) or resume a scheme; returns whether it changed.
+    Raises InvalidInputError(reason=['required']) for a pause without a reason."""
+    reason = (reason or "").strip() or None
+    if paused and reason is None:
+        raise InvalidInputError({"reason": ["required"]})
+    target = SchemeStatus.PAUSED if paused else SchemeStatus.ACTIVE
+    if scheme.status == target:
+        return False
+    before = scheme.status
+    scheme.status = target
+    scheme.paused_reason = reason if paused else None
+    scheme.paused_by_rule = paused and by_rule
+    record_event(
+        session,
+        entity_type=SCHEME_ENTITY,
+        entity_id=scheme.id,
+        from_status=before,
+        to_status=target,
+        actor_id=actor_id,
+        note=reason,
+    )
+    return True
+
+
+def link_products(session: Session, scheme: Scheme, product_ids: Iterable[int]) -> int:
+    """Name products the scheme covers (idempotent); returns how many links are new."""
+    existing = set(
+        session.scalars(select(SchemeProduct.product_id).where(SchemeProduct.scheme_id == scheme.id))
+    )
+    new = [pid for pid in dict.fromkeys(product_ids) if pid not in existing]
+    for product_id in new:
+        if session.get(Product, product_id) is None:
+            raise InvalidInputError({"product_ids": ["not_found"]})
+        session.add(SchemeProduct(scheme_id=scheme.id, product_id=product_id))
+    session.flush()
+    return len(new)
+
+
+@dataclass(frozen=True)
+class SchemeBadge:
+    scheme_id: int
+    code: str
+    name: str
+    kind: str
+
+
+def product_badges(session: Session, product_ids: Sequence[int]) -> dict[int, list[SchemeBadge]]:
+    """The schemes covering each product, active ones only (the supermarket's 政府性担保 / 风险补偿)."""
+    if not product_ids:
+        return {}
+    rows = session.execute(
+        select(SchemeProduct.product_id, Scheme.id, Scheme.code, Scheme.name, Scheme.kind)
+        .join(Scheme, Scheme.id == SchemeProduct.scheme_id)
+        .where(SchemeProduct.product_id.in_(product_ids), Scheme.status == SchemeStatus.ACTIVE)
+        .order_by(SchemeProduct.product_id, Scheme.id)
+    )
+    badges: dict[int, list[SchemeBadge]] = {}
+    for product_id, scheme_id, code, name, kind in rows:
+        badges.setdefault(product_id, []).append(SchemeBadge(scheme_id, code, name, kind))
+    return badges
+
+
+def eligibility_errors(
+    scheme: Scheme, borrower: Borrower, *, amount: Decimal, product_tags: Sequence[str] = ()
+) -> list[str]:
+    """Why a loan cannot be covered by the scheme (codes); empty when it can."""
+    rules: Mapping[str, Any] = scheme.eligibility or {}
+    errors = []
+    if rules.get("region_codes") and borrower.region_code not in rules["region_codes"]:
+        errors.append("region")
+    if rules.get("borrower_kinds") and borrower.kind not in rules["borrower_kinds"]:
+        errors.append("borrower_kind")
+    if any(borrower.industry_code.startswith(code) for code in rules.get("industries_excluded", [])):
+        errors.append("industry")
+    if rules.get("tags") and not set(rules["tags"]) & set(product_tags):
+        errors.append("tags")
+    if amount > scheme.single_cap:
+        errors.append("single_cap")
+    return errors
+
+
+def deadline(start: dt.date, days: int) -> dt.date:
+    return start + dt.timedelta(days=days)
