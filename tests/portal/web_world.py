@@ -30,7 +30,7 @@ from core.types import local_today
 from stats.exports import Column, Table, to_xlsx
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, ReportFactory, UserFactory
 from tests.portal import api_helpers
-from tests.portal.api_helpers import register_body, token, uscc
+from tests.portal.api_helpers import register, register_body, token, uscc
 
 COUNTY_C, COUNTY_D, CITY = "360821", "360826", "360800"
 ROLES = (
@@ -100,7 +100,7 @@ def build_world(client: Any, session: Any) -> World:
         "m_applicant_b", 72, name="泰和乙方测试有限公司", uscc=b_code, region_code=COUNTY_D
     )
     for body in (body_a, body_b):
-        response = client.post("/api/v1/register", json=body)
+        response = register(client, body)
         assert response.status_code == 201, response.get_json()
     headers = {
         "a": token(client, "m_applicant_a"),
