@@ -26,7 +26,7 @@ from core.verification import (
 )
 from core.verification import reset_password as reset_password_with_code
 from core.verification import verify_phone as verify_phone_code
-from credit_profile.borrowers import BorrowerInput, register_borrower
+from credit_profile.borrowers import BorrowerInput, get_borrower, register_borrower, update_borrower_profile
 from portal.auth import end_web_session, role_required, start_web_session, web_user
 from portal.db import db, keep_on_error
 from portal.extensions import limiter
@@ -38,6 +38,7 @@ from portal.web.forms.account import (
     LoginForm,
     PasswordChangeForm,
     PhoneChangeForm,
+    ProfileForm,
     RegisterForm,
     ResetPasswordForm,
     VerifyPhoneForm,
@@ -190,6 +191,8 @@ def register() -> Any:
 @limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed_form)
 def verify_phone() -> Any:
     """The code texted at registration or after a change of phone; then the applicant is signed in."""
+    if current_user.is_authenticated and web_user().phone_verified:
+        return redirect(role_home(current_user.role))
     username = web_user().username if current_user.is_authenticated else session.get(VERIFY_USERNAME)
     if not username:
         return redirect(url_for(".login"))
@@ -298,11 +301,38 @@ def phone() -> Any:
     return render_template("account/phone.html", form=form, current=user.phone), status
 
 
+@bp.route("/account/profile", methods=["GET", "POST"])
+@role_required(Role.APPLICANT.value)
+def profile() -> Any:
+    user = web_user()
+    if user.borrower_id is None:
+        return redirect(url_for("applicant.profile"))
+    borrower = get_borrower(db(), user.borrower_id)
+    form = ProfileForm(obj=borrower if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            update_borrower_profile(
+                db(),
+                borrower.id,
+                name=form.name.data,
+                established_on=form.established_on.data,
+                employees=form.employees.data,
+                actor_id=user.id,
+            )
+        except InvalidInputError as exc:
+            apply_errors(form, exc)
+        else:
+            ok(_("资料已保存"))
+            return redirect(url_for("applicant.profile"))
+    status = INVALID_FORM if request.method == "POST" else 200
+    return render_template("account/profile.html", form=form, borrower=borrower), status
+
+
 @bp.get("/notifications")
 @role_required()
 def notifications() -> Any:
     user = web_user()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
     unread_only = request.args.get("unread") == "1"
     rows, total = list_notifications(
         db(),

@@ -181,3 +181,25 @@ def test_notification_centre_lists_links_and_marks_read(client, session):
     theirs = notify(session, [other.id], kind="lead_closed", lead_id=43)[0]
     session.flush()
     assert client.post(f"/notifications/{theirs.id}/read").status_code == 404
+
+
+def test_applicant_corrects_their_profile_but_not_their_identifiers(client, session):
+    from credit_profile.models import Borrower
+    from tests.portal.test_web_support import applicant
+
+    user, borrower = applicant(session)
+    session.flush()
+    login(client, user.username)
+    code = borrower.uscc
+    future = client.post(
+        "/account/profile", data={"name": "新名称有限公司", "established_on": "2999-01-01", "employees": "5"}
+    )
+    assert future.status_code == 422 and "不能晚于今天" in text(future)
+    response = client.post(
+        "/account/profile",
+        data={"name": "新名称有限公司", "established_on": "2015-03-01", "employees": "12", "uscc": "X"},
+    )
+    assert response.headers["Location"].endswith("/me/")
+    session.expire_all()
+    row = session.get(Borrower, borrower.id)
+    assert (row.name, row.employees, row.uscc) == ("新名称有限公司", 12, code)

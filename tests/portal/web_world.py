@@ -26,7 +26,9 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from core.db import Base
+from core.models import Notification
 from core.types import local_today
+from credit_profile.ingestion import create_provider
 from stats.exports import Column, Table, to_xlsx
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, ReportFactory, UserFactory
 from tests.portal import api_helpers
@@ -129,6 +131,11 @@ def build_world(client: Any, session: Any) -> World:
     report = ReportFactory(
         done=True, month=last_month(), region_code=COUNTY_C, content=workbook, filename="c.xlsx"
     )
+    # Issue 13: a data provider (to rotate and deactivate) and officer X's notification of the lead.
+    provider, _secret = create_provider(session, name="矩阵数据提供方", source="tax")
+    notification_id = session.scalar(
+        select(Notification.id).where(Notification.user_id == users["officer_x"].id).order_by(Notification.id)
+    )
     session.expire_all()
     return World(
         ids={
@@ -144,6 +151,9 @@ def build_world(client: Any, session: Any) -> World:
             "lead_b": need_b["leads"][0]["id"],
             "institution_x": bank_x.id,
             "report_id": report.id,
+            "user_id": users["officer_x"].id,
+            "provider_id": provider.id,
+            "notification_id": notification_id,
         },
         codes={"a": a_code, "b": b_code},
         usernames={
@@ -222,6 +232,10 @@ PARAMETERS = {
     "<consent_id>": "consent_id",
     "<lead_id>": "lead_id",
     "<report_id>": "report_id",
+    "<user_id>": "user_id",
+    "<provider_id>": "provider_id",
+    "<notification_id>": "notification_id",
+    "<institution_id>": "institution_x",
 }
 # Claiming needs a lead nobody has claimed yet: A's second lead, also pushed to bank X.
 PARAMETER_OVERRIDES = {"POST /officer/leads/<lead_id>/claim": {"<lead_id>": "spare_lead_id"}}
@@ -297,6 +311,23 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
         },
         "POST /admin/providers": {"name": f"矩阵数据提供方{n}", "source": "tax"},
         "POST /finance/reports": {"month": last_month(), "region_code": ""},
+        # Issue 13: accounts and administration. The current password is the staff's (an applicant's
+        # is another, so theirs is refused); the reset code is never right.
+        "POST /account/password": {
+            "current_password": PASSWORD, "new_password": "Ganjiang-river-77", "new_password_again": "Ganjiang-river-77",
+        },
+        "POST /password/forgot": {"phone": A_PHONE},
+        "POST /password/reset": {
+            "phone": "13907969999", "code": "000000", "new_password": "Ganjiang-river-77",
+            "new_password_again": "Ganjiang-river-77",
+        },
+        "POST /register/verify": {"code": "000000"},
+        "POST /account/phone": {"phone": "13907962222"},
+        "POST /account/profile": {"name": "吉安资料更正测试有限公司", "established_on": "2018-05-01", "employees": "9"},
+        "POST /admin/institutions/<institution_id>": {"name": "吉安X银行（更名）", "kind": "bank", "active": "1"},
+        "POST /admin/users/<user_id>": {
+            "role": "officer", "institution_id": str(world.ids["institution_x"]), "region_code": "", "active": "0",
+        },
     }  # fmt: skip
     return dict(data.get(route.key, {}))
 

@@ -183,3 +183,19 @@ class PhoneChangeForm(PageForm):
         validators=[required(), PHONE],
         description=_l("保存后将向新号码发送验证码，验证通过后生效"),
     )
+
+
+class ProfileForm(PageForm):
+    """What an applicant may correct of their profile (identifiers, kind, county and industry stay)."""
+
+    name = StringField(
+        _l("名称或姓名"),
+        filters=[strip],
+        validators=[required(), text_length(128)],
+        description=_l("企业、个体工商户填写营业执照上的名称；农户填写本人姓名"),
+    )
+    established_on = DayField(_l("成立日期"), validators=[Optional()])
+    employees = WholeField(
+        _l("从业人数"),
+        validators=[Optional(), Between(0, 1_000_000, _l("应在 0 到 1000000 之间"))],
+    )

@@ -48,7 +48,9 @@ class InstitutionForm(PageForm):
         validators=[
             required(),
             text_length(32, 2),
-            Regexp(r"^[A-Z0-9_-]+$", message=_l("只能使用字母、数字、下划线和连字符")),
+            Regexp(
+                r"^[A-Z0-9][A-Z0-9_-]*$", message=_l("只能使用字母、数字、下划线和连字符，且以字母或数字开头")
+            ),
         ],
     )
     name = StringField(_l("机构名称"), filters=[strip], validators=[required(), text_length(128)])
