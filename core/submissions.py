@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,10 +43,9 @@ def claim_submission(session: Session, key: str, *, user_id: int | None) -> bool
     )
     if session.scalar(select(FormSubmission.key).where(FormSubmission.key == key)) is not None:
         return False
-    session.add(FormSubmission(key=key, user_id=user_id, created_at=now))
     try:
         with session.begin_nested():
-            session.flush()
+            session.execute(insert(FormSubmission).values(key=key, user_id=user_id, created_at=now))
     except IntegrityError:
         return False
     return True

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core.accounts import revoke_user_sessions, set_password
 from core.errors import InvalidInputError
 from core.events import record_event
+from core.i18n import N_
 from core.models import Role, User, VerificationCode
 from core.notifications import queue_message
 from core.passwords import check_password_strength
@@ -28,8 +29,8 @@ MAX_ATTEMPTS = 5
 PHONE = "phone"
 RESET = "reset"
 SMS_TEXT = {
-    PHONE: "【吉惠通】您的注册验证码为 {code}，10 分钟内有效。如非本人操作，请忽略本短信。",
-    RESET: "【吉惠通】您正在重置密码，验证码为 {code}，10 分钟内有效。验证码请勿告诉他人。",
+    PHONE: N_("【吉惠通】您的注册验证码为 {code}，10 分钟内有效。如非本人操作，请忽略本短信。"),
+    RESET: N_("【吉惠通】您正在重置密码，验证码为 {code}，10 分钟内有效。验证码请勿告诉他人。"),
 }
 
 
