@@ -97,6 +97,7 @@ def create_admin(username: str, password: str | None) -> None:
     is_flag=True,
     help=N_("在 PostgreSQL 上也创建演示账号（其密码公开在 README 中，只可用于演示或测试环境）"),
 )
+@with_appcontext
 def seed_demo(demo_accounts: bool) -> None:
     """载入演示数据（合成数据，可重复执行，不会覆盖用户已做的操作）。"""
     from portal.db import commit, db
