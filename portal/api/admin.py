@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import RAISE
+
 from core.administration import (
     UserChange,
     UserFilter,
@@ -63,7 +65,7 @@ def _one(user_id: int) -> dict[str, Any]:
 
 @api_bp.get("/admin/users")
 @api_bp.auth_required(token_auth, roles=ADMIN)
-@api_bp.input(AdminUserQuery, location="query", arg_name="query")
+@api_bp.input(AdminUserQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(AdminUserList)
 @api_bp.doc(summary=N_("用户列表（搜索、筛选、分页）"))
 def admin_users(query: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +133,7 @@ def provider_json(provider: Any) -> dict[str, Any]:
 
 @api_bp.get("/admin/providers")
 @api_bp.auth_required(token_auth, roles=ADMIN)
-@api_bp.input(PageQuery, location="query", arg_name="query")
+@api_bp.input(PageQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(ProviderList)
 @api_bp.doc(summary=N_("数据提供方列表（含最近使用时间，不含密钥）"))
 def admin_providers(query: dict[str, Any]) -> dict[str, Any]:
