@@ -83,11 +83,6 @@ def create_user(
     return user
 
 
-def list_users(session: Session) -> list[User]:
-    """Every account, oldest first."""
-    return list(session.scalars(select(User).order_by(User.id)))
-
-
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
