@@ -119,7 +119,8 @@ def seed(env: dict[str, str], *, cheap_passwords: bool = False) -> float:
     """
     flask = [sys.executable, "-c", FLASK_CHEAP_PASSWORDS] if cheap_passwords else [str(BIN / "flask")]
     started = time.perf_counter()
-    for args in (["db", "upgrade"], ["seed-demo"]):
+    # The bench's scratch database may be PostgreSQL, where demo accounts are created only on request.
+    for args in (["db", "upgrade"], ["seed-demo", "--demo-accounts"]):
         subprocess.run(
             [*flask, "--app", "wsgi", *args],
             cwd=ROOT,

@@ -1,4 +1,5 @@
-"""Accounts: users, passwords, signing in, and the authentication sessions of pages and API tokens."""
+"""Accounts: users, passwords, signing in (with per-account locks), and the authentication sessions of
+pages and API tokens."""
 
 from __future__ import annotations
 
@@ -9,33 +10,40 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Boolean, Integer, bindparam, column, select, table, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.errors import AuthenticationError, InvalidInputError
+from core.errors import AuthenticationError, InvalidInputError, PermissionDeniedError, TooManyAttemptsError
 from core.models import AuthSession, Role, User
+from core.passwords import check_password_strength
 from core.types import utcnow
 
 _hasher = PasswordHasher()
 # Verified against when the username does not exist, so a wrong name costs as much as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
-MIN_PASSWORD_LENGTH = 8
+# After this many consecutive failed sign-ins an account is locked for LOCK_DURATION, whatever the
+# address and even with the right password (docs/api.md "Accounts and sign-in").
+MAX_FAILED_LOGINS = 10
+LOCK_DURATION = dt.timedelta(minutes=15)
+
+
+class AccountLockedError(TooManyAttemptsError):
+    """Too many consecutive failed sign-ins; `until` is when the lock ends (HTTP 429)."""
+
+    code = "account_locked"
+    until: dt.datetime
+
+
+class PhoneUnverifiedError(PermissionDeniedError):
+    """An applicant whose phone has not been verified by its SMS code yet."""
+
+    code = "phone_unverified"
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
-
-
-def check_password_strength(password: str) -> list[str]:
-    """Error codes for a password that is too weak: `too_short`, `too_simple`."""
-    errors = []
-    if len(password) < MIN_PASSWORD_LENGTH:
-        errors.append("too_short")
-    if len(set(password)) < 4 or (password.isdigit() and len(password) < 12):
-        errors.append("too_simple")
-    return errors
 
 
 def create_user(
@@ -48,9 +56,10 @@ def create_user(
     institution_id: int | None = None,
     region_code: str | None = None,
     borrower_id: int | None = None,
+    phone_verified: bool = True,
 ) -> User:
     """Create an account. Raises InvalidInputError(username=['taken']) or (password=[...])."""
-    weak = check_password_strength(password)
+    weak = check_password_strength(password, username=username)
     if weak:
         raise InvalidInputError({"password": weak})
     if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -63,6 +72,7 @@ def create_user(
         institution_id=institution_id,
         region_code=region_code,
         borrower_id=borrower_id,
+        phone_verified=phone_verified,
     )
     session.add(user)
     try:
@@ -73,21 +83,69 @@ def create_user(
     return user
 
 
-def list_users(session: Session) -> list[User]:
-    """Every account, oldest first (the admin's user list)."""
-    return list(session.scalars(select(User).order_by(User.id)))
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
-    """The active user with these credentials. Raises AuthenticationError otherwise."""
+    """The active user with these credentials.
+
+    Raises AccountLockedError while the account is locked (checked before the password, so the right
+    one is refused too), AuthenticationError for a wrong name or password, an inactive account or one of
+    a deactivated institution, and PhoneUnverifiedError for an applicant whose phone is not verified.
+    A wrong password counts towards the lock: the caller must keep that write although it answers with
+    an error (portal.db.keep_on_error).
+    """
     user = session.scalar(select(User).where(User.username == username))
+    now = utcnow()
+    if user is not None and user.locked_until is not None and _aware(user.locked_until) > now:
+        raise AccountLockedError(until=_aware(user.locked_until))
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError) as exc:
+        if user is not None:
+            _count_failure(session, user, now)
         raise AuthenticationError() from exc
-    if user is None or not user.active:
+    if user is None or not user.active or not _institution_active(session, user):
         raise AuthenticationError()
+    if user.failed_logins or user.locked_until is not None:
+        user.failed_logins = 0
+        user.locked_until = None
+        session.flush()
+    if user.role == Role.APPLICANT and not user.phone_verified:
+        raise PhoneUnverifiedError()
     return user
+
+
+def _count_failure(session: Session, user: User, now: dt.datetime) -> None:
+    """One more consecutive failure, counted in the database (concurrent failures all count)."""
+    failures = session.scalar(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session=False)
+    )
+    if failures is not None and failures >= MAX_FAILED_LOGINS:
+        session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=0, locked_until=now + LOCK_DURATION)
+            .execution_options(synchronize_session=False)
+        )
+    session.expire(user, ["failed_logins", "locked_until"])
+
+
+# Institutions live in `products`; the kernel refers to their table by name only.
+_INSTITUTIONS = table("institutions", column("id", Integer), column("active", Boolean))
+
+
+def _institution_active(session: Session, user: User) -> bool:
+    if user.institution_id is None:
+        return True
+    return bool(
+        session.scalar(select(_INSTITUTIONS.c.active).where(_INSTITUTIONS.c.id == user.institution_id))
+    )
 
 
 def _digest(token: str) -> str:
@@ -133,3 +191,39 @@ def revoke_session(session: Session, token: str) -> None:
         .where(AuthSession.token_hash == _digest(token), AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+
+
+def revoke_user_sessions(session: Session, user_ids: list[int], *, keep_token: str | None = None) -> None:
+    """End every live session and token of these users at once (but `keep_token`, the caller's own)."""
+    stmt = update(AuthSession).where(AuthSession.user_id.in_(user_ids), AuthSession.revoked_at.is_(None))
+    if keep_token is not None:
+        stmt = stmt.where(AuthSession.token_hash != _digest(keep_token))
+    session.execute(stmt.values(revoked_at=utcnow()).execution_options(synchronize_session=False))
+
+
+def set_password(session: Session, user: User, new_password: str, *, keep_token: str | None = None) -> None:
+    """Replace the password after checking its strength; every other session and token of the user
+    ends. Raises InvalidInputError(new_password=[...])."""
+    weak = check_password_strength(new_password, username=user.username)
+    if weak:
+        raise InvalidInputError({"new_password": weak})
+    user.password_hash = hash_password(new_password)
+    user.must_change_password = False
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    revoke_user_sessions(session, [user.id], keep_token=keep_token)
+
+
+def change_password(
+    session: Session, user: User, *, current_password: str, new_password: str, keep_token: str | None = None
+) -> None:
+    """The user changes their own password. Raises InvalidInputError(current_password=['wrong']) or
+    (new_password=[...]); see `set_password`."""
+    try:
+        _hasher.verify(user.password_hash, current_password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise InvalidInputError({"current_password": ["wrong_password"]}) from exc
+    if current_password == new_password:
+        raise InvalidInputError({"new_password": ["same_as_current"]})
+    set_password(session, user, new_password, keep_token=keep_token)

@@ -41,3 +41,13 @@ class InvalidInputError(DomainError):
 
 class AuthenticationError(DomainError):
     code = "invalid_credentials"
+
+
+class TooManyAttemptsError(DomainError):
+    """Refused for a while after too many attempts (HTTP 429); `until` is when it may be tried again."""
+
+    code = "rate_limited"
+
+    def __init__(self, until: object = None, detail: str = "") -> None:
+        super().__init__(detail or self.code)
+        self.until = until

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -30,13 +30,53 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32))
-    phone: Mapped[str | None] = mapped_column(EncryptedText())
+    # Encrypted at rest; `User.phone == number` matches through the keyed blind index (password reset).
+    phone: Mapped[str | None] = mapped_column(EncryptedText(index="phone_index"))
+    phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
     # Institutions and borrowers live in other packages; the kernel refers to them by table name only.
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"), index=True)
     region_code: Mapped[str | None] = mapped_column(String(6))
     borrower_id: Mapped[int | None] = mapped_column(ForeignKey("borrowers.id"), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # An applicant signs in once the code sent to their phone came back (core.verification); staff
+    # accounts and accounts older than verification are verified.
+    phone_verified: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Set by an administrator's password reset: the temporary password must be changed at sign-in.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Consecutive failed sign-ins, and the end of the lock they led to (core.accounts.authenticate).
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class VerificationCode(Base):
+    """A 6-digit code sent by SMS: to verify a phone at registration, or to reset a password.
+
+    Only its hash is stored; it expires, allows a few tries, and works once.
+    """
+
+    __tablename__ = "verification_codes"
+    __table_args__ = (Index("ix_verification_codes_user_purpose", "user_id", "purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class FormSubmission(Base):
+    """A form that created something, by a digest of who sent what where (core.submissions): the same
+    submission again within the window (a refresh, a double click) finds the row and creates nothing."""
+
+    __tablename__ = "form_submissions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class AuthSession(Base):
@@ -130,7 +170,8 @@ class OutgoingMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(8))
-    to: Mapped[str] = mapped_column(String(128))
+    # Encrypted at rest like every phone number (an applicant is texted at registration).
+    to: Mapped[str] = mapped_column(EncryptedText())
     body: Mapped[str] = mapped_column(Text)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     dedup_key: Mapped[str] = mapped_column(String(128))

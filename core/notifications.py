@@ -151,6 +151,17 @@ def mark_read(session: Session, notification_id: int, *, user_id: int) -> Notifi
     return row
 
 
+def mark_all_read(session: Session, user_id: int) -> int:
+    """Mark every unread notification of the user read; how many were."""
+    result = session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 # --- outgoing messages --------------------------------------------------------------------------
 
 

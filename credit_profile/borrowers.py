@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
+from core.events import record_event
 from core.identifiers import is_valid_id_number, is_valid_uscc, normalize_code
 from core.reference import BORROWER_KINDS, REGIONS, industry_section
 from core.types import local_today
@@ -126,3 +127,53 @@ def find_borrower(
     if id_number:
         return session.scalar(select(Borrower).where(Borrower.id_number == normalize_code(id_number)))
     return None
+
+
+def update_borrower_profile(
+    session: Session,
+    borrower_id: int,
+    *,
+    name: str,
+    established_on: dt.date | None,
+    employees: int | None,
+    actor_id: int,
+) -> Borrower:
+    """The applicant corrects their own profile: name, date of establishment, employees. Identifiers,
+    kind, county and industry stay (they key the statistics and the check characters); recorded in the
+    audit trail. Raises BorrowerNotFoundError, InvalidInputError."""
+    borrower = get_borrower(session, borrower_id)
+    errors: dict[str, list[str]] = {}
+    if not name.strip() or len(name.strip()) > 128:
+        errors["name"] = ["required"]
+    if established_on is not None and established_on > local_today():
+        errors["established_on"] = ["in_future"]
+    if established_on is not None and established_on < EARLIEST_ESTABLISHED:
+        errors["established_on"] = ["too_early"]
+    if employees is not None and not 0 <= employees <= 1_000_000:
+        errors["employees"] = ["out_of_range"]
+    if errors:
+        raise InvalidInputError(errors)
+    before = {
+        "name": borrower.name,
+        "established_on": borrower.established_on.isoformat() if borrower.established_on else None,
+        "employees": borrower.employees,
+    }
+    borrower.name = name.strip()
+    borrower.established_on = established_on
+    borrower.employees = employees
+    session.flush()
+    after = {
+        "name": borrower.name,
+        "established_on": established_on.isoformat() if established_on else None,
+        "employees": employees,
+    }
+    if after != before:
+        record_event(
+            session,
+            entity_type="borrower",
+            entity_id=borrower.id,
+            to_status="profile_updated",
+            actor_id=actor_id,
+            data={"changed": sorted(k for k in after if after[k] != before[k])},
+        )
+    return borrower

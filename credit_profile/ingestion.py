@@ -110,6 +110,7 @@ def verify_provider(
         )
     )
     session.add(ProviderNonce(signature=signature.lower(), provider_id=provider.id, seen_at=utcnow()))
+    provider.last_used_at = utcnow()
     try:
         with session.begin_nested():
             session.flush()

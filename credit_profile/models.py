@@ -149,6 +149,9 @@ class DataProvider(Base):
     secret: Mapped[str] = mapped_column(String(128))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The last accepted signed request (shown to the administrator beside deactivate and rotate).
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class ProviderNonce(Base):

@@ -40,7 +40,7 @@ from matching.models import (
 )
 from matching.states import lock_need, set_need_status
 from matching.workhours import add_working_hours
-from products.models import Product, ProductStatus
+from products.models import Institution, Product, ProductStatus
 
 MICROSECONDS_PER_HOUR = 3_600_000_000
 
@@ -181,7 +181,10 @@ class CatalogueEntry:
 def load_match_context(session: Session) -> MatchContext:
     """The published catalogue and the institutions' records, read now; valid across transactions."""
     products = session.scalars(
-        select(Product).where(Product.status == ProductStatus.PUBLISHED).order_by(Product.id)
+        select(Product)
+        .join(Product.institution)
+        .where(Product.status == ProductStatus.PUBLISHED, Institution.active.is_(True))
+        .order_by(Product.id)
     ).all()
     entries = {p.id: CatalogueEntry(product_spec(p), p.institution.name, p.sla_hours) for p in products}
     return MatchContext(

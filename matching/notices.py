@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ from matching.models import Lead, LeadStatus, Need, NeedStatus
 from products.models import Institution
 
 SMS_TEXTS = {
-    "lead_pushed": N_("【吉惠通】新线索待认领：{amount}元融资需求（{product}），请于{due}前登录平台认领。"),
+    "lead_pushed": N_("【吉惠通】新线索待认领：{amount}万元融资需求（{product}），请于{due}前登录平台认领。"),
     "lead_stale": N_(
         "【吉惠通】线索#{lead}已超过{hours}个工作小时未更新进度，请尽快跟进；再过{hours}个工作小时仍未更新，"
         "线索将转给其他机构。"
@@ -44,6 +45,12 @@ SMS_TEXTS = {
         "请及时跟进续贷需求#{need}。"
     ),
 }
+
+
+def wan(amount: Decimal) -> str:
+    """An amount in 元 as people read it in 万元: 300000 -> "30", 125000.5 -> "12.50005"."""
+    text = f"{amount / 10000:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _local(moment: dt.datetime) -> str:
@@ -197,7 +204,7 @@ def leads_pushed(session: Session, need: Need, pushed: Sequence[PushedLead]) -> 
             NewNotification(u.id, "lead_pushed", p.event_id, need.id, lead.id, data) for u in team
         ]
         due = _local(lead.sla_due_at) if lead.sla_due_at else ""
-        body = SMS_TEXTS["lead_pushed"].format(amount=amount, product=p.product_name, due=due)
+        body = SMS_TEXTS["lead_pushed"].format(amount=wan(need.amount), product=p.product_name, due=due)
         messages += [
             NewMessage("sms", u.phone, body, f"lead_pushed:{lead.id}:{u.id}", user_id=u.id)
             for u in team

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 from typing import Any
 
 import click
@@ -27,9 +29,11 @@ from core.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    TooManyAttemptsError,
 )
 from core.i18n import N_
 from core.settings import Settings
+from core.types import utcnow
 from portal import filters
 from portal.db import close_session, db, end_transaction
 from portal.extensions import babel, csrf, limiter, login_manager
@@ -272,10 +276,14 @@ def _register_errors(app: APIFlask) -> None:
             status = 401
         elif isinstance(error, InvalidInputError):
             status, fields = 422, field_messages(error.fields)
+        headers = {}
+        if isinstance(error, TooManyAttemptsError):
+            status, headers = 429, retry_after(error)
         code = error.code if error.code in _known_codes() else STATUS_CODES.get(status, "bad_request")
         if is_api_request():
-            return api_error(code, status, fields)
-        return render_template("error.html", status=status, message=error_message(code)), status
+            body, status = api_error(code, status, fields)
+            return body, status, headers
+        return render_template("error.html", status=status, message=error_message(code)), status, headers
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
@@ -292,6 +300,14 @@ def _register_errors(app: APIFlask) -> None:
         if is_api_request():
             return api_error("internal_error", 500)
         return render_template("error.html", status=500, message=error_message("internal_error")), 500
+
+
+def retry_after(error: TooManyAttemptsError) -> dict[str, str]:
+    """The Retry-After header (seconds) of a refusal that ends at a known time."""
+    until = error.until
+    if not isinstance(until, dt.datetime):
+        return {}
+    return {"Retry-After": str(max(1, math.ceil((until - utcnow()).total_seconds())))}
 
 
 ERROR_RESPONSES = {

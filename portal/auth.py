@@ -8,16 +8,20 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from apiflask import HTTPTokenAuth
-from flask import abort, current_app, session
+from flask import abort, current_app, redirect, request, session, url_for
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from core.accounts import open_session, resolve_session, revoke_session
+from core.errors import PermissionDeniedError
 from core.i18n import N_
 from core.models import Role, User
 from portal.db import db
 from portal.extensions import login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
+# What a user whose password an administrator reset may reach before choosing a new one.
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"account.password", "account.logout"})
+API_PASSWORD_CHANGE_ENDPOINTS = frozenset({"api.change_my_password", "api.logout", "api.me"})
 WEB_SESSION_TTL = dt.timedelta(hours=12)
 
 
@@ -73,6 +77,9 @@ def role_required(*roles: str) -> Callable[[F], F]:
                 return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
             if roles and current_user.role not in roles:
                 abort(403)
+            if current_user.user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+                # A temporary password set by an administrator is changed before anything else.
+                return redirect(url_for("account.password"))
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -83,9 +90,20 @@ def role_required(*roles: str) -> Callable[[F], F]:
 token_auth = HTTPTokenAuth(scheme="Bearer", description=N_("POST /api/v1/auth/token 获取的访问令牌"))
 
 
+class PasswordChangeRequiredError(PermissionDeniedError):
+    code = "password_change_required"
+
+
 @token_auth.verify_token
 def _verify(token: str) -> User | None:
-    return resolve_session(db(), token, kind="api")
+    user = resolve_session(db(), token, kind="api")
+    if (
+        user is not None
+        and user.must_change_password
+        and request.endpoint not in API_PASSWORD_CHANGE_ENDPOINTS
+    ):
+        raise PasswordChangeRequiredError()
+    return user
 
 
 @token_auth.get_user_roles
@@ -96,6 +114,12 @@ def _roles(user: User) -> list[str]:
 def api_user() -> User:
     user: User = token_auth.current_user
     return user
+
+
+def api_token() -> str:
+    """The bearer token of the current API request (verified by `token_auth`)."""
+    auth = request.authorization
+    return (auth.token or "") if auth is not None else ""
 
 
 ROLES = tuple(r.value for r in Role)

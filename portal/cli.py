@@ -92,11 +92,28 @@ def create_admin(username: str, password: str | None) -> None:
 
 
 @click.command("seed-demo")
-def seed_demo() -> None:
+@click.option(
+    "--demo-accounts",
+    is_flag=True,
+    help=N_("在 PostgreSQL 上也创建演示账号（其密码公开在 README 中，只可用于演示或测试环境）"),
+)
+@with_appcontext
+def seed_demo(demo_accounts: bool) -> None:
     """载入演示数据（合成数据，可重复执行，不会覆盖用户已做的操作）。"""
     from portal.db import commit, db
     from portal.seed import seed
 
+    # The demo accounts' password is published: on PostgreSQL (a real deployment) they are created
+    # only when asked for by name. SQLite is the local demo of ./scripts/run.
+    if db().get_bind().dialect.name == "postgresql" and not demo_accounts:
+        click.echo(
+            _(
+                "拒绝执行：演示账号（包括管理员 admin）的密码公开在 README 中，不能在 PostgreSQL 上默认创建。"
+                "如确为演示或测试环境，请加 --demo-accounts；正式环境请用 create-admin 创建第一个管理员。"
+            ),
+            err=True,
+        )
+        raise SystemExit(1)
     counts = seed(db())
     commit()
     click.echo(_("演示数据已就绪：%(counts)s", counts="，".join(f"{_(k)} {v}" for k, v in counts.items())))

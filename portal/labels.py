@@ -122,6 +122,29 @@ WEB_LABELS: dict[str, dict[str, str]] = {
         "farmer_loans": N_("农户贷款（笔）"),
         "farmer_amount": N_("农户贷款金额"),
     },
+    # the administrators' audit trail (issue 13)
+    "audit_entity": {
+        "user": N_("用户"),
+        "institution": N_("机构"),
+        "provider": N_("数据提供方"),
+        "need": N_("融资需求"),
+        "lead": N_("线索"),
+        "product": N_("产品"),
+        "consent": N_("授权"),
+        "loan": N_("贷款"),
+    },
+    "audit_action": {
+        "created": N_("创建"),
+        "updated": N_("修改"),
+        "disabled": N_("停用账号"),
+        "enabled": N_("恢复账号"),
+        "password_reset": N_("重置密码"),
+        "phone_verified": N_("确认手机号码"),
+        "phone_changed": N_("更换手机号码"),
+        "deactivated": N_("停用"),
+        "active": N_("恢复启用"),
+        "rotated": N_("轮换密钥"),
+    },
 }
 
 

@@ -47,6 +47,13 @@ ERROR_MESSAGES = {
     "commitment_missing": _l("银行书面续贷承诺尚未入档，周转金不能审批"),
     "limit_exceeded": _l("超出方案限额（承诺金额比例、单户上限或资金余额）"),
     "invalid_state": _l("当前办理状态不允许该操作"),
+    # accounts (issue 13)
+    "account_locked": _l("该账户连续多次密码错误，已暂时锁定，请 15 分钟后再试或通过短信验证码重置密码"),
+    "phone_unverified": _l("手机号码尚未验证，请先输入短信验证码完成验证"),
+    "invalid_code": _l("验证码不正确或已失效，请重新获取"),
+    "user_not_found": _l("用户不存在"),
+    "provider_not_found": _l("数据提供方不存在"),
+    "password_change_required": _l("请先修改管理员重置的临时密码（POST /api/v1/me/password）"),
 }
 
 STATUS_CODES = {
@@ -75,7 +82,12 @@ FIELD_ERROR_MESSAGES = {
     "in_past": _l("不能早于今天"),
     "too_far": _l("授权期限最长三年"),
     "too_short": _l("密码至少 8 位"),
-    "too_simple": _l("密码过于简单，请混合使用字母、数字和符号"),
+    "too_simple": _l("密码过于简单或过于常见，请换一个更难猜的密码"),
+    "contains_username": _l("密码不能包含用户名"),
+    "wrong_password": _l("当前密码不正确"),
+    "same_as_current": _l("新密码不能与当前密码相同"),
+    "invalid_code": _l("验证码不正确或已失效，请重新获取"),
+    "own_account": _l("不能停用自己的账户或修改自己的角色"),
     "unknown": _l("不存在"),
     "before_push": _l("放款日期不能早于线索推送日期"),
     "too_many": _l("一次最多提交 1000 条"),

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -27,6 +27,8 @@ class Institution(Base):
     name: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A deactivated institution's products are not matched and its staff cannot sign in.
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class Product(Base):

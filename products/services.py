@@ -301,6 +301,8 @@ def list_products(
     stmt = select(Product).join(Product.institution).order_by(Product.id)
     if status is not None:
         stmt = stmt.where(Product.status == status)
+    if status == ProductStatus.PUBLISHED:  # a deactivated institution's products leave the catalogue
+        stmt = stmt.where(Institution.active.is_(True))
     if institution_id is not None:
         stmt = stmt.where(Product.institution_id == institution_id)
     if flt.institution:

@@ -7,13 +7,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import flash, g, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import DomainError, InvalidInputError
 from core.models import Role
-from portal.db import after_commit, mark_failed
+from core.notifications import unread_count
+from core.submissions import claim_submission, submission_key
+from portal.db import after_commit, db, mark_failed
 from portal.messages import error_message, field_messages
 
 ROLE_HOME = {
@@ -88,10 +91,32 @@ def inject_globals() -> dict[str, Any]:
         "current_role": role,
         "current_username": principal.user.username if principal else None,
         "role_home": role_home(role) if role else url_for("public.home"),
+        "unread_notifications": _unread(principal.user.id) if principal else 0,
     }
+
+
+def _unread(user_id: int) -> int:
+    """The header's unread count: one COUNT on the (user_id, read_at) index per page."""
+    try:
+        return unread_count(db(), user_id)
+    except SQLAlchemyError:
+        return 0
 
 
 def ok(message: str) -> None:
     """Tell the user their action is done, once it is: the message is flashed after the request's
     commit, never when the commit fails."""
     after_commit(functools.partial(flash, message, "success"))
+
+
+def first_submission(form_name: str) -> bool:
+    """The idempotency guard of a form that creates something (core.submissions): True the first time
+    these values are posted to this form by this user within the window; False for a refresh or a
+    double click, which must create nothing (the caller redirects to the list with `repeated()`)."""
+    values = {k: request.form.getlist(k) for k in request.form if k != "csrf_token"}
+    user_id = current_user.user.id if current_user.is_authenticated else None
+    return claim_submission(db(), submission_key(user_id, form_name, values), user_id=user_id)
+
+
+def repeated() -> None:
+    flash(_("这份表单刚刚已经提交过，没有重复创建。"), "info")

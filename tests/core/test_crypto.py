@@ -14,7 +14,7 @@ from credit_profile.borrowers import find_borrower
 from credit_profile.models import Borrower
 from tests.conftest import TEST_DATA_KEY
 from tests.factories import BorrowerFactory, UserFactory, make_id_number, make_uscc
-from tests.portal.api_helpers import register_body, uscc
+from tests.portal.api_helpers import register, register_body, uscc
 
 pytestmark = pytest.mark.smoke
 
@@ -61,13 +61,13 @@ def test_same_value_encrypts_differently_but_indexes_the_same(session):
 
 def test_lookups_and_uniqueness_work_through_the_blind_index(client, session):
     code = uscc(41)
-    assert client.post("/api/v1/register", json=register_body("enc_user1", 41)).status_code == 201
+    assert register(client, register_body("enc_user1", 41)).status_code == 201
     found = find_borrower(session, uscc=code.lower())
     assert found is not None and found.uscc == code
     assert session.scalar(select(Borrower.id).where(Borrower.uscc == code)) == found.id
     assert session.scalar(select(Borrower.id).where(Borrower.uscc != code, Borrower.id == found.id)) is None
     assert session.scalar(select(Borrower.id).where(Borrower.id_number.is_(None), Borrower.id == found.id))
-    again = client.post("/api/v1/register", json=register_body("enc_user2", 41))
+    again = register(client, register_body("enc_user2", 41))
     assert again.status_code == 422
     assert again.get_json()["error"]["fields"]["borrower.uscc"] == ["该统一社会信用代码已注册"]
     # The database itself refuses a second row with the same identifier, whatever Python checked.
@@ -83,7 +83,7 @@ def test_other_comparisons_on_encrypted_columns_are_refused():
 
 
 def test_nothing_identifying_is_stored_in_clear_after_registration(client, session):
-    client.post("/api/v1/register", json=register_body("enc_user3", 42))
+    register(client, register_body("enc_user3", 42))
     client.post(
         "/api/v1/register",
         json=register_body(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,6 +22,35 @@ def uscc(n: int, region: str = "360802") -> str:
 def id_number(n: int, region: str = "360821") -> str:
     first17 = f"{region}19800101{n % 1000:03d}"
     return first17 + id_check_char(first17)
+
+
+def sms_code(client: Any, username: str) -> str:
+    """The last code texted to the user, read from the SMS outbox (as their phone would show it)."""
+    from core.models import OutgoingMessage, User
+
+    with client.application.extensions["jihuitong.session_factory"]() as s:
+        user_id = s.scalar(select(User.id).where(User.username == username))
+        body = s.scalar(
+            select(OutgoingMessage.body)
+            .where(OutgoingMessage.user_id == user_id)
+            .order_by(OutgoingMessage.id.desc())
+            .limit(1)
+        )
+    found = re.search(r"\b(\d{6})\b", body or "")
+    assert found, body
+    return found.group(1)
+
+
+def register(client: Any, body: dict[str, Any]) -> Any:
+    """Register through the API and verify the phone with the texted code; the registration's response."""
+    response = client.post("/api/v1/register", json=body)
+    if response.status_code == 201:
+        verified = client.post(
+            "/api/v1/register/verify",
+            json={"username": body["username"], "code": sms_code(client, body["username"])},
+        )
+        assert verified.status_code == 200, verified.get_json()
+    return response
 
 
 def token(client: Any, username: str, password: str = PASSWORD) -> dict[str, str]:

@@ -14,7 +14,7 @@ from matching.models import Lead, LeadStatus
 from portal.app import create_app
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory
-from tests.portal.api_helpers import register_body, token
+from tests.portal.api_helpers import register, register_body, token
 
 NEED = {
     "amount": 600000,
@@ -51,7 +51,7 @@ def test_unclaimed_need_moves_on_each_round_then_opens_to_all_and_alerts_its_cou
     for username, region in (("fin_jizhou", "360802"), ("fin_taihe", "360826"), ("fin_city", "360800")):
         UserFactory(username=username, role="finance", region_code=region)
     session.commit()
-    assert client.post("/api/v1/register", json=register_body("shop", 3)).status_code == 201
+    assert register(client, register_body("shop", 3)).status_code == 201
     applicant = token(client, "shop")
 
     need_id = client.post("/api/v1/needs", json=NEED, headers=applicant).get_json()["id"]

@@ -12,7 +12,7 @@ from core.accounts import create_user
 from core.types import SHANGHAI
 from portal.app import create_app
 from tests.conftest import make_settings
-from tests.portal.api_helpers import ADMIN_PASSWORD, PASSWORD, product_body, register_body, token
+from tests.portal.api_helpers import ADMIN_PASSWORD, PASSWORD, product_body, register, register_body, token
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def test_whole_loop_through_the_api(live_app):
     listed = client.get("/api/v1/products?borrower_kind=enterprise&amount=500000").get_json()
     assert [p["id"] for p in listed["items"]] == [product["id"]]
 
-    response = client.post("/api/v1/register", json=register_body("applicant", 7))
+    response = register(client, register_body("applicant", 7))
     assert response.status_code == 201, response.get_json()
     applicant = token(client, "applicant")
     response = client.post(

@@ -18,7 +18,7 @@ from tests.factories import (
     ProductFactory,
     UserFactory,
 )
-from tests.portal.api_helpers import id_number, need_as_read, register_body, token, uscc
+from tests.portal.api_helpers import id_number, need_as_read, register, register_body, token, uscc
 
 pytestmark = pytest.mark.smoke
 
@@ -95,7 +95,7 @@ def need_body(**overrides):
 def test_register_rejects_bad_borrower_fields(client, session, field, value):
     before = snapshot(session)
     body = register_body("newuser1", 5, **{field: value})
-    error = assert_error(client.post("/api/v1/register", json=body), 422, "validation_error")
+    error = assert_error(register(client, body), 422, "validation_error")
     assert any(key.endswith(field) for key in error["fields"]), error
     assert snapshot(session) == before
 
@@ -106,19 +106,19 @@ def test_register_farmer_with_wrong_id_check_digit_is_refused_in_chinese(client,
     ok_body = register_body("farmer0", 1, kind="farmer", uscc=None, id_number=valid, industry_code="A")
     bad_body = register_body("farmer1", 2, kind="farmer", uscc=None, id_number=wrong, industry_code="A")
     before = snapshot(session)
-    error = assert_error(client.post("/api/v1/register", json=bad_body), 422)
+    error = assert_error(register(client, bad_body), 422)
     assert "身份证" in error["fields"]["borrower.id_number"][0]
     assert snapshot(session) == before
-    assert client.post("/api/v1/register", json=ok_body).status_code == 201
+    assert register(client, ok_body).status_code == 201
 
 
 def test_register_duplicate_username_and_uscc(client, session, world):
     body = register_body("applicant1", 77)
-    assert_error(client.post("/api/v1/register", json=body), 422)
-    ok = client.post("/api/v1/register", json=register_body("fresh_user", 78))
+    assert_error(register(client, body), 422)
+    ok = register(client, register_body("fresh_user", 78))
     assert ok.status_code == 201
     again = register_body("fresh_user2", 78)
-    error = assert_error(client.post("/api/v1/register", json=again), 422)
+    error = assert_error(register(client, again), 422)
     assert error["fields"]["borrower.uscc"] == ["该统一社会信用代码已注册"]
 
 
@@ -359,7 +359,7 @@ def test_text_direction_and_control_marks_are_refused_in_api_and_pages(client, s
 
     before = snapshot(session)
     body = register_body("bidi_user", 88, name=f"吉安{mark}司公限有")
-    response = client.post("/api/v1/register", json=body)
+    response = register(client, body)
     assert response.status_code == 422
     assert response.get_json()["error"]["fields"]["borrower.name"] == ["不能包含控制字符"]
     page = client.post("/register", data={
@@ -369,5 +369,5 @@ def test_text_direction_and_control_marks_are_refused_in_api_and_pages(client, s
     })  # fmt: skip
     assert page.status_code == 422 and "不能包含控制字符" in text(page)
     assert snapshot(session) == before
-    ok = client.post("/api/v1/register", json=register_body("plain_user", 90, name="吉安\t蜜柚合作社"))
+    ok = register(client, register_body("plain_user", 90, name="吉安\t蜜柚合作社"))
     assert ok.status_code == 201

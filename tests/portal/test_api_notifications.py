@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.factories import PASSWORD, InstitutionFactory, UserFactory
-from tests.portal.api_helpers import product_body, register_body, token
+from tests.portal.api_helpers import product_body, register, register_body, token
 
 NEED = {
     "amount": 300000,
@@ -19,7 +19,7 @@ def test_publishing_a_product_matches_a_waiting_need_and_everyone_concerned_is_t
     UserFactory(username="pm", role="product_manager", institution_id=institution.id)
     UserFactory(username="officer", role="officer", institution_id=institution.id)
     session.commit()
-    assert client.post("/api/v1/register", json=register_body("firm", 11)).status_code == 201
+    assert register(client, register_body("firm", 11)).status_code == 201
     applicant = token(client, "firm")
     need_id = client.post("/api/v1/needs", json=NEED, headers=applicant).get_json()["id"]
     assert client.get(f"/api/v1/needs/{need_id}", headers=applicant).get_json()["status"] == "unmatched"
@@ -41,7 +41,7 @@ def test_publishing_a_product_matches_a_waiting_need_and_everyone_concerned_is_t
     assert (inbox["total"], inbox["unread"]) == (1, 1)
     note = inbox["items"][0]
     assert note["kind"] == "lead_pushed" and note["need_id"] == need_id and note["read"] is False
-    assert note["text"].startswith("新线索待认领：300000.00元融资需求")
+    assert note["text"].startswith("新线索待认领：30万元融资需求")
 
     mine = client.get("/api/v1/notifications?unread=true", headers=applicant).get_json()
     texts = [n["text"] for n in mine["items"]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -17,9 +18,11 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from core.accounts import create_user
+from core.models import OutgoingMessage, User
 from core.types import SHANGHAI
 from portal.app import create_app
 from products.services import ProductInput, create_product, publish_product
@@ -123,7 +126,23 @@ def logout(page) -> None:
     page.wait_for_load_state()
 
 
-def test_the_whole_loop_in_a_browser(browser_page):
+def texted_code(committed_db, username: str) -> str:
+    """The last code texted to the user, read from the SMS outbox as their phone would show it."""
+    _engine, factory = committed_db
+    with factory() as session:
+        body = session.scalar(
+            select(OutgoingMessage.body)
+            .join(User, User.id == OutgoingMessage.user_id)
+            .where(User.username == username)
+            .order_by(OutgoingMessage.id.desc())
+            .limit(1)
+        )
+    found = re.search(r"\b(\d{6})\b", body or "")
+    assert found, body
+    return found.group(1)
+
+
+def test_the_whole_loop_in_a_browser(browser_page, committed_db):
     page, base, width, failed = browser_page
     suffix = 10 if width == "phone" else 11
     username = f"applicant_{width}"
@@ -141,6 +160,10 @@ def test_the_whole_loop_in_a_browser(browser_page):
     page.select_option("#industry_code", "C")
     shot(page, "register", width)
     page.get_by_role("button", name="注册").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/register/verify"), page.content()[:2000]
+    page.fill("#code", texted_code(committed_db, username))
+    page.get_by_role("button", name="验证", exact=True).click()
     page.wait_for_load_state()
     assert "/register" not in page.url, page.content()[:2000]
 

@@ -20,7 +20,7 @@ from core.identifiers import IDENTIFIER_PATTERN, mask_identifier
 from credit_profile.ingestion import create_provider, sign
 from tests.counts import report
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory, make_id_number
-from tests.portal.api_helpers import need_as_read, register_body, token, uscc
+from tests.portal.api_helpers import need_as_read, register, register_body, token, uscc
 
 pytestmark = pytest.mark.smoke
 
@@ -46,11 +46,11 @@ def world(client, session):
         UserFactory(username=username, **traits)
     session.flush()
     firm_code, farmer_code = uscc(61), make_id_number(62)
-    assert client.post("/api/v1/register", json=register_body("firm", 61)).status_code == 201
+    assert register(client, register_body("firm", 61)).status_code == 201
     farmer_body = register_body(
         "farmer", 62, kind="farmer", uscc=None, id_number=farmer_code, industry_code="A"
     )
-    assert client.post("/api/v1/register", json=farmer_body).status_code == 201
+    assert register(client, farmer_body).status_code == 201
     headers = {name: token(client, name, PASSWORD) for name in
                ("claimant", "colleague", "outsider", "pm", "city", "root")}  # fmt: skip
     headers["firm"] = token(client, "firm")
@@ -119,7 +119,7 @@ def test_no_unmasked_identifier_in_any_get_response_or_log_line(client, world, c
 
     codes = world["codes"]
     new_code = uscc(63)
-    assert client.post("/api/v1/register", json=register_body("firm_three", 63)).status_code == 201
+    assert register(client, register_body("firm_three", 63)).status_code == 201
     entitled = {
         ("firm", "/api/v1/me"): {codes["firm"]},
         ("farmer", "/api/v1/me"): {codes["farmer"]},
@@ -142,7 +142,7 @@ def test_no_unmasked_identifier_in_any_get_response_or_log_line(client, world, c
         headers={"X-Provider-Key": key, "X-Timestamp": stamp, "X-Signature": sign(secret, stamp, body)},
     )
     assert response.get_json()["accepted"] == 2, response.get_json()
-    assert client.post("/api/v1/register", json=register_body("firm_again", 61)).status_code == 422
+    assert register(client, register_body("firm_again", 61)).status_code == 422
 
     leaks, scanned, shown = [], 0, set()
     for viewer, headers in [*world["headers"].items(), ("anonymous", {})]:

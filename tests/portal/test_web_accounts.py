@@ -12,6 +12,7 @@ from credit_profile.models import Borrower
 from matching.models import Need
 from matching.needs import NeedInput, submit_need
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory, make_uscc
+from tests.portal.api_helpers import sms_code
 from tests.portal.test_web_support import applicant, csrf_token, login, text
 
 
@@ -116,7 +117,10 @@ def test_register_accepts_full_width_code_and_logs_in(client, session):
     response = client.post("/register", data=data)
 
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/me/consents")
+    assert response.headers["Location"].endswith("/register/verify")
+    assert client.get("/me/").status_code == 302  # not signed in before the phone is verified
+    verified = client.post("/register/verify", data={"code": sms_code(client, data["username"])})
+    assert verified.headers["Location"].endswith("/me/consents")
     user = session.scalar(select(User).where(User.username == data["username"]))
     borrower = session.get(Borrower, user.borrower_id)
     assert borrower.uscc == code
@@ -239,8 +243,10 @@ def test_registering_over_a_live_session_ends_it_as_logging_in_does(client, sess
     assert client.get("/register").headers["Location"] == "/officer/leads"
     stolen = client.get_cookie("session").value
 
-    response = client.post("/register", data=registration())
+    data = registration()
+    response = client.post("/register", data=data)
     assert response.status_code == 302
+    client.post("/register/verify", data={"code": sms_code(client, data["username"])})
     assert client.get("/me/").status_code == 200  # now the new applicant
 
     client.set_cookie("session", stolen)

@@ -26,13 +26,15 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from core.db import Base
+from core.models import Notification
 from core.types import local_today
+from credit_profile.ingestion import create_provider
 from matching.models import Lead
 from stats.exports import Column, Table, to_xlsx
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, ReportFactory, UserFactory
 from tests.factories.guarantees import SchemeFactory, requested_cover, submitted_bridge
 from tests.portal import api_helpers
-from tests.portal.api_helpers import register_body, token, uscc
+from tests.portal.api_helpers import register, register_body, token, uscc
 
 COUNTY_C, COUNTY_D, CITY = "360821", "360826", "360800"
 ROLES = (
@@ -104,7 +106,7 @@ def build_world(client: Any, session: Any) -> World:
         "m_applicant_b", 72, name="泰和乙方测试有限公司", uscc=b_code, region_code=COUNTY_D
     )
     for body in (body_a, body_b):
-        response = client.post("/api/v1/register", json=body)
+        response = register(client, body)
         assert response.status_code == 201, response.get_json()
     headers = {
         "a": token(client, "m_applicant_a"),
@@ -142,6 +144,11 @@ def build_world(client: Any, session: Any) -> World:
         institution_id=bank_x.id,
         region_code=COUNTY_C,
     )
+    # Issue 13: a data provider (to rotate and deactivate) and officer X's notification of the lead.
+    provider, _secret = create_provider(session, name="矩阵数据提供方", source="tax")
+    notification_id = session.scalar(
+        select(Notification.id).where(Notification.user_id == users["officer_x"].id).order_by(Notification.id)
+    )
     session.expire_all()
     return World(
         ids={
@@ -159,6 +166,9 @@ def build_world(client: Any, session: Any) -> World:
             "report_id": report.id,
             "cover_id": cover.id,
             "bridge_id": bridge.id,
+            "user_id": users["officer_x"].id,
+            "provider_id": provider.id,
+            "notification_id": notification_id,
         },
         codes={"a": a_code, "b": b_code},
         usernames={
@@ -239,6 +249,10 @@ PARAMETERS = {
     "<report_id>": "report_id",
     "<cover_id>": "cover_id",
     "<bridge_id>": "bridge_id",
+    "<user_id>": "user_id",
+    "<provider_id>": "provider_id",
+    "<notification_id>": "notification_id",
+    "<institution_id>": "institution_x",
 }
 # Claiming needs a lead nobody has claimed yet: A's second lead, also pushed to bank X.
 PARAMETER_OVERRIDES = {
@@ -331,6 +345,23 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
         "POST /admin/providers": {"name": f"矩阵数据提供方{n}", "source": "tax"},
         "POST /finance/reports": {"month": last_month(), "region_code": ""},
         "POST /admin/scorecards": {"version": "expert-2026.11", "reason": ""},
+        # Issue 13: accounts and administration. The current password is the staff's (an applicant's
+        # is another, so theirs is refused); the reset code is never right.
+        "POST /account/password": {
+            "current_password": PASSWORD, "new_password": "Ganjiang-river-77", "new_password_again": "Ganjiang-river-77",
+        },
+        "POST /password/forgot": {"phone": A_PHONE},
+        "POST /password/reset": {
+            "phone": "13907969999", "code": "000000", "new_password": "Ganjiang-river-77",
+            "new_password_again": "Ganjiang-river-77",
+        },
+        "POST /register/verify": {"code": "000000"},
+        "POST /account/phone": {"phone": "13907962222"},
+        "POST /account/profile": {"name": "吉安资料更正测试有限公司", "established_on": "2018-05-01", "employees": "9"},
+        "POST /admin/institutions/<institution_id>": {"name": "吉安X银行（更名）", "kind": "bank", "active": "1"},
+        "POST /admin/users/<user_id>": {
+            "role": "officer", "institution_id": str(world.ids["institution_x"]), "region_code": "", "active": "0",
+        },
     }  # fmt: skip
     return dict(data.get(route.key, {}))
 

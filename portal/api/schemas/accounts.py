@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Date, DateTime, Integer, Nested, String
+from apiflask.fields import Boolean, Date, DateTime, Integer, List, Nested, String
 from apiflask.validators import Length
 
 from core.i18n import N_
@@ -12,7 +12,7 @@ from core.reference import (
     DATA_SOURCES,
     INSTITUTION_KINDS,
 )
-from portal.api.schemas.base import In, choice, int_range, text
+from portal.api.schemas.base import In, PageOut, PageQuery, choice, int_range, text
 
 
 class TokenIn(In):
@@ -24,6 +24,7 @@ class TokenOut(Schema):
     token = String()
     role = String()
     expires_at = DateTime()
+    must_change_password = Boolean(metadata={"description": N_("为 true 时须先修改管理员重置的临时密码")})
 
 
 class InstitutionRef(Schema):
@@ -74,6 +75,7 @@ class RegisterIn(In):
 class RegisterOut(Schema):
     user_id = Integer()
     borrower_id = Integer()
+    verification = String(metadata={"description": N_("sms_sent：验证码已通过短信发送")})
 
 
 class InstitutionIn(In):
@@ -117,5 +119,102 @@ class ProviderOut(Schema):
     id = Integer()
     name = String()
     source = String()
+    key = String()
+    secret = String()
+
+
+# --- accounts (issue 13): passwords, codes, administration ------------------------------------------
+
+PASSWORD = Length(max=256, error=N_("密码过长"))
+CODE = Length(min=1, max=12, error=N_("验证码为 6 位数字"))
+
+
+class PasswordChangeIn(In):
+    current_password = String(required=True, validate=PASSWORD)
+    new_password = String(required=True, validate=PASSWORD)
+
+
+class PasswordResetIn(In):
+    phone = String(required=True, validate=Length(min=1, max=32, error=N_("请输入手机号码")))
+
+
+class AcceptedOut(Schema):
+    status = String(metadata={"description": N_("accepted：如该号码已注册，验证码已发出")})
+
+
+class PasswordResetConfirmIn(In):
+    phone = String(required=True, validate=Length(min=1, max=32, error=N_("请输入手机号码")))
+    code = String(required=True, validate=CODE)
+    new_password = String(required=True, validate=PASSWORD)
+
+
+class RegisterVerifyIn(In):
+    username = text(64, required=True)
+    code = String(required=True, validate=CODE)
+
+
+class VerifiedOut(Schema):
+    status = String()
+
+
+class AdminUserQuery(PageQuery):
+    q = String(validate=Length(max=64, error=N_("搜索词过长")))
+    role = choice(("applicant", "officer", "product_manager", "finance", "admin"))
+    institution = String(validate=Length(max=32))
+    active = Boolean()
+
+
+class AdminUserOut(Schema):
+    id = Integer()
+    username = String()
+    role = String()
+    active = Boolean()
+    phone_verified = Boolean()
+    must_change_password = Boolean()
+    locked_until = DateTime(allow_none=True)
+    institution = Nested(InstitutionRef, allow_none=True)
+    region_code = String(allow_none=True)
+    created_at = DateTime()
+
+
+class AdminUserItem(AdminUserOut):
+    """AdminUserOut as a list item."""
+
+
+class AdminUserList(PageOut):
+    items = List(Nested(AdminUserItem))
+
+
+class AdminUserPatchIn(In):
+    active = Boolean()
+    role = choice(("officer", "product_manager", "finance", "admin"))
+    institution_code = String(validate=Length(max=32))
+    region_code = String(validate=Length(max=6))
+
+
+class TemporaryPasswordOut(Schema):
+    temporary_password = String()
+
+
+class ProviderItem(Schema):
+    id = Integer()
+    name = String()
+    source = String()
+    key = String()
+    active = Boolean()
+    created_at = DateTime()
+    last_used_at = DateTime(allow_none=True)
+    rotated_at = DateTime(allow_none=True)
+
+
+class ProviderListItem(ProviderItem):
+    """ProviderItem as a list item."""
+
+
+class ProviderList(PageOut):
+    items = List(Nested(ProviderListItem))
+
+
+class ProviderKeyOut(Schema):
     key = String()
     secret = String()

@@ -17,7 +17,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from core.accounts import check_password_strength
+from core.passwords import check_password_strength
 from core.reference import (
     BORROWER_KINDS,
     INDUSTRY_SECTIONS,
@@ -49,8 +49,12 @@ class LoginForm(PageForm):
 
 
 class StrongPassword:
+    """At least 8 characters, not guessable by the strength estimator, never containing the username
+    (the form's `username` field, or the signed-in user's name passed to the form)."""
+
     def __call__(self, form: Any, field: Any) -> None:
-        codes = check_password_strength(field.data or "")
+        username = form.username.data if "username" in form else getattr(form, "known_username", None)
+        codes = check_password_strength(field.data or "", username=username or None)
         if codes:
             raise ValidationError("；".join(field_messages({"password": codes})["password"]))
 
@@ -70,7 +74,7 @@ class RegisterForm(PageForm):
     password = PasswordField(
         _l("密码"),
         validators=[required(), text_length(256), StrongPassword()],
-        description=_l("至少 8 位，混合使用字母、数字和符号"),
+        description=_l("至少 8 位，不能包含用户名，不能是常见密码；建议使用一句容易记住的话"),
     )
     password_again = PasswordField(
         _l("再次输入密码"), validators=[required(), EqualTo("password", message=_l("两次输入的密码不一致"))]
@@ -123,3 +127,75 @@ class RegisterForm(PageForm):
             self.established_on.errors = [*self.established_on.errors, _("不能早于 1900 年 1 月 1 日")]
             ok = False
         return ok
+
+
+PASSWORD_HINT = _l("至少 8 位，不能包含用户名，不能是常见密码；建议使用一句容易记住的话")
+CODE = Regexp(r"^[0-9]{6}$", message=_l("请输入短信中的 6 位数字验证码"))
+
+
+def code_field() -> StringField:
+    return StringField(_l("短信验证码"), filters=[fold], validators=[required(_l("请输入验证码")), CODE])
+
+
+def new_password_fields() -> tuple[PasswordField, PasswordField]:
+    return (
+        PasswordField(
+            _l("新密码"),
+            validators=[required(), text_length(256), StrongPassword()],
+            description=PASSWORD_HINT,
+        ),
+        PasswordField(
+            _l("再次输入新密码"),
+            validators=[required(), EqualTo("new_password", message=_l("两次输入的密码不一致"))],
+        ),
+    )
+
+
+class VerifyPhoneForm(PageForm):
+    """The code texted at registration (or to a new phone number)."""
+
+    code = code_field()
+
+
+class PasswordChangeForm(PageForm):
+    current_password = PasswordField(_l("当前密码"), validators=[required(), text_length(256)])
+    new_password, new_password_again = new_password_fields()
+
+    def __init__(self, *args: Any, username: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.known_username = username
+
+
+class ForgotPasswordForm(PageForm):
+    phone = StringField(_l("注册时填写的手机号码"), filters=[fold], validators=[required(), PHONE])
+
+
+class ResetPasswordForm(PageForm):
+    phone = StringField(_l("手机号码"), filters=[fold], validators=[required(), PHONE])
+    code = code_field()
+    new_password, new_password_again = new_password_fields()
+
+
+class PhoneChangeForm(PageForm):
+    phone = StringField(
+        _l("新手机号码"),
+        filters=[fold],
+        validators=[required(), PHONE],
+        description=_l("保存后将向新号码发送验证码，验证通过后生效"),
+    )
+
+
+class ProfileForm(PageForm):
+    """What an applicant may correct of their profile (identifiers, kind, county and industry stay)."""
+
+    name = StringField(
+        _l("名称或姓名"),
+        filters=[strip],
+        validators=[required(), text_length(128)],
+        description=_l("企业、个体工商户填写营业执照上的名称；农户填写本人姓名"),
+    )
+    established_on = DayField(_l("成立日期"), validators=[Optional()])
+    employees = WholeField(
+        _l("从业人数"),
+        validators=[Optional(), Between(0, 1_000_000, _l("应在 0 到 1000000 之间"))],
+    )

@@ -16,6 +16,7 @@ from wtforms.validators import (
     Regexp,
 )
 
+from core.i18n import N_
 from core.reference import (
     DATA_SOURCES,
     INSTITUTION_KINDS,
@@ -23,8 +24,12 @@ from core.reference import (
 from portal.labels import ROLE_NAMES
 from portal.web.forms.account import PHONE, StrongPassword
 from portal.web.forms.fields import (
+    Between,
     ChoiceField,
+    DayField,
+    GetForm,
     PageForm,
+    WholeField,
     choices,
     fold,
     pairs,
@@ -43,7 +48,9 @@ class InstitutionForm(PageForm):
         validators=[
             required(),
             text_length(32, 2),
-            Regexp(r"^[A-Z0-9_-]+$", message=_l("只能使用字母、数字、下划线和连字符")),
+            Regexp(
+                r"^[A-Z0-9][A-Z0-9_-]*$", message=_l("只能使用字母、数字、下划线和连字符，且以字母或数字开头")
+            ),
         ],
     )
     name = StringField(_l("机构名称"), filters=[strip], validators=[required(), text_length(128)])
@@ -89,3 +96,76 @@ class ProviderForm(PageForm):
     source = ChoiceField(
         _l("数据类型"), choices=choices(DATA_SOURCES, blank=_l("请选择")), validators=[required()]
     )
+
+
+# --- administration of existing accounts, institutions and the audit trail (issue 13) --------------
+
+ACTIVE_CHOICES = {"1": N_("正常"), "0": N_("已停用")}
+AUDIT_ENTITIES = {"user": N_("用户"), "institution": N_("机构"), "provider": N_("数据提供方")}
+
+
+class UserFilterForm(GetForm):
+    q = StringField(_l("用户名"), filters=[strip], validators=[Optional(), text_length(64)])
+    role = ChoiceField(
+        _l("角色"),
+        choices=pairs(((r, _l(name)) for r, name in ROLE_NAMES.items()), blank=_l("全部")),
+        validators=[Optional()],
+    )
+    institution = ChoiceField(_l("机构"), choices=[], validators=[Optional()])
+    active = ChoiceField(
+        _l("状态"), choices=choices(ACTIVE_CHOICES, blank=_l("全部")), validators=[Optional()]
+    )
+    page = WholeField(_l("页码"), default=1, validators=[Optional(), Between(1, 100_000, _l("页码无效"))])
+
+    def __init__(self, *args: Any, institutions: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.institution.choices = pairs(institutions, blank=_("全部"))
+
+
+class UserEditForm(PageForm):
+    role = ChoiceField(
+        _l("角色"),
+        choices=pairs(((r, _l(ROLE_NAMES[r])) for r in STAFF_ROLES), blank=_l("请选择")),
+        validators=[Optional()],
+        description=_l("申请人账号的角色不能修改"),
+    )
+    institution_id = ChoiceField(
+        _l("所属机构"), choices=[], validators=[Optional()], description=_l("客户经理、产品经理必填")
+    )
+    region_code = ChoiceField(
+        _l("所属金融办"), choices=region_choices(with_city=True, blank=_l("请选择")), validators=[Optional()]
+    )
+    active = ChoiceField(_l("账号状态"), choices=choices(ACTIVE_CHOICES), validators=[required()])
+
+    def __init__(self, *args: Any, institutions: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.institution_id.choices = pairs(institutions, blank=_("请选择"))
+
+
+class InstitutionEditForm(PageForm):
+    name = StringField(_l("机构名称"), filters=[strip], validators=[required(), text_length(128)])
+    kind = ChoiceField(_l("机构类型"), choices=choices(INSTITUTION_KINDS), validators=[required()])
+    active = ChoiceField(
+        _l("状态"),
+        choices=choices(ACTIVE_CHOICES),
+        validators=[required()],
+        description=_l("停用后，该机构的产品不再参与匹配，其用户不能登录"),
+    )
+
+
+class AuditFilterForm(GetForm):
+    actor = StringField(_l("操作人"), filters=[strip], validators=[Optional(), text_length(64)])
+    entity_type = ChoiceField(
+        _l("对象类型"), choices=choices(AUDIT_ENTITIES, blank=_l("全部")), validators=[Optional()]
+    )
+    entity_id = WholeField(_l("对象编号"), validators=[Optional(), Between(0, 2**31 - 1, _l("编号无效"))])
+    since = DayField(_l("开始日期"), validators=[Optional()])
+    until = DayField(_l("结束日期"), validators=[Optional()])
+    page = WholeField(_l("页码"), default=1, validators=[Optional(), Between(1, 100_000, _l("页码无效"))])
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.since.data and self.until.data and self.until.data < self.since.data:
+            self.until.errors = [*self.until.errors, _("结束日期不能早于开始日期")]
+            ok = False
+        return ok
