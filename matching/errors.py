@@ -35,3 +35,21 @@ class LoanNotDisbursedError(ConflictError):
     """Performance can only be reported on a lead that ended in a disbursed loan."""
 
     code = "lead_not_disbursed"
+
+
+class DuplicateNeedError(ConflictError):
+    """The applicant already has an open need of the same amount, term and collateral."""
+
+    code = "duplicate_need"
+
+
+class TooManyOpenNeedsError(ConflictError):
+    """An applicant may have at most MAX_OPEN_NEEDS open needs at once."""
+
+    code = "too_many_open_needs"
+
+
+class NeedClaimedError(ConflictError):
+    """A need can be edited only while no lead of it is claimed."""
+
+    code = "need_claimed"

@@ -139,9 +139,13 @@ def need_dict(view: NeedView, *, detail: bool = True) -> dict[str, Any]:
             "claimed_at": lead.claimed_at,
             "sla_due_at": lead.sla_due_at,
             "explanation": lead.explanation,
+            "officer": {"name": lead.officer_name, "phone": lead.officer_phone}
+            if lead.officer_name is not None
+            else None,
         }
         for lead in view.leads
     ]
+    loan = view.loan
     summary = need.match_summary or {}
     return {
         "id": need.id,
@@ -164,6 +168,17 @@ def need_dict(view: NeedView, *, detail: bool = True) -> dict[str, Any]:
         "leads": leads,
         "events": [event_dict(e) for e in view.events] if detail else [],
         "unmatched_reasons": summary.get("exclusions", []) if detail else [],
+        "requested_product_id": need.requested_product_id,
+        "loan": {
+            "amount": loan.amount,
+            "rate": loan.rate,
+            "term_months": loan.term_months,
+            "disbursed_on": loan.disbursed_on,
+            "matures_on": loan.matures_on,
+            "institution": {"code": loan.institution_code, "name": loan.institution_name},
+        }
+        if loan is not None
+        else None,
     }
 
 
