@@ -27,7 +27,7 @@ from core.settings import Settings
 from core.sql import duration_us, grouped_medians, insert_skipping_conflicts
 from core.types import utcnow
 from credit_profile.models import Borrower
-from credit_profile.scoring import latest_score
+from credit_profile.scoring import has_data, latest_score
 from matching import engine, notices
 from matching.errors import (
     NeedNotFoundError,
@@ -209,6 +209,8 @@ def need_specs(session: Session, need: Need) -> tuple[engine.NeedSpec, engine.Bo
     borrower = session.get(Borrower, need.borrower_id)
     assert borrower is not None
     score = latest_score(session, borrower.id)
+    if not has_data(score):
+        score = None  # computed from no data: no score, as the applicant's credit page says
     return (
         engine.NeedSpec(
             amount=need.amount,

@@ -21,7 +21,7 @@ from core.outbox import add_job
 from core.reference import COLLATERAL_KINDS
 from core.types import local_today, money, utcnow
 from credit_profile.models import Borrower
-from credit_profile.scoring import latest_score
+from credit_profile.scoring import has_data, latest_score
 from matching import engine
 from matching.dispatch import product_spec
 from matching.errors import (
@@ -140,6 +140,8 @@ class ProductFit:
 
 def borrower_spec(session: Session, borrower: Borrower) -> engine.BorrowerSpec:
     score = latest_score(session, borrower.id)
+    if not has_data(score):
+        score = None
     return engine.BorrowerSpec(
         kind=borrower.kind,
         region_code=borrower.region_code,

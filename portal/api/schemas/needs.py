@@ -6,6 +6,7 @@ from apiflask import Schema
 from apiflask.fields import Boolean, Date, DateTime, Dict, Integer, List, Nested, String
 from apiflask.validators import Length
 
+from core.i18n import N_
 from core.reference import (
     COLLATERAL_KINDS,
 )
@@ -30,7 +31,9 @@ class NeedIn(In):
         1,
         2_147_483_647,
         allow_none=True,
-        metadata={"description": "申请的产品：该产品可受理时首先推送给它，否则 422 并在 fields 中给出原因"},
+        metadata={
+            "description": N_("申请的产品：该产品可受理时首先推送给它，否则 422 并在 fields 中给出原因")
+        },
     )
 
 
@@ -60,7 +63,7 @@ class NeedLeadOut(Schema):
     claimed_at = DateTime(allow_none=True)
     sla_due_at = DateTime(allow_none=True)
     explanation = Dict(allow_none=True)
-    officer = Nested(OfficerOut, allow_none=True, metadata={"description": "认领后：客户经理姓名与电话"})
+    officer = Nested(OfficerOut, allow_none=True, metadata={"description": N_("认领后：客户经理姓名与电话")})
 
 
 class NeedLoanOut(Schema):
@@ -101,7 +104,9 @@ class NeedOut(Schema):
     events = List(Nested(EventOut))
     unmatched_reasons = List(Dict())
     requested_product_id = Integer(allow_none=True)
-    loan = Nested(NeedLoanOut, allow_none=True, metadata={"description": "已放款时：贷款金额、利率与到期日"})
+    loan = Nested(
+        NeedLoanOut, allow_none=True, metadata={"description": N_("已放款时：贷款金额、利率与到期日")}
+    )
 
 
 class NeedItem(NeedOut):
