@@ -386,7 +386,8 @@ def _target_day(kind: str, rng: random.Random, today: dt.date) -> dt.date:
     """When a demo loan was disbursed: farmers' in spring planting (March-April) or autumn (September-
     October); others' over two years, busier before the Spring Festival and at the half-year."""
     while True:
-        day = today - dt.timedelta(days=rng.randint(1, 700))
+        # At least a month back: the steps after the start, days apart, must all lie in the past.
+        day = today - dt.timedelta(days=rng.randint(30, 700))
         month = day.month
         if kind == "farmer":
             # Started early in the month: its few working days of steps end in the same season.
@@ -486,7 +487,7 @@ def _demo_needs(
             _push_earlier(session, need, hours=rng.uniform(0.5, 30))
             continue
         days = (today - _target_day(borrower.kind, rng, today)).days if outcome == "disbursed" else 0
-        _spread(session, need, lead, rng, days=days or rng.randint(5, 300))
+        _spread(session, need, lead, rng, days=days or rng.randint(30, 300))
         if outcome == "disbursed":
             _report_overdue(session, lead, officer, rng)
 

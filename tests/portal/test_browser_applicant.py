@@ -5,6 +5,7 @@ at 390 and 1366 px into test-artifacts/ (see tests/portal/test_browser.py for th
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -145,6 +146,7 @@ def test_a_farmer_filters_in_wan_applies_edits_and_sees_the_officer_and_the_loan
             from core.models import User
 
             officer = session.scalar(select(User).where(User.username == "abc_officer"))
+            bank_id = officer.institution_id
             lead = session.scalar(
                 select(Lead).where(Lead.need_id == need_id, Lead.institution_id == officer.institution_id)
             )
@@ -167,5 +169,29 @@ def test_a_farmer_filters_in_wan_applies_edits_and_sees_the_officer_and_the_loan
         assert "客户经理：abc_officer" in content and "13907965678" in content
         assert "贷款信息" in content and "3.95%" in content and "25万元" in content
         shot(page, "applicant-need-loan", width)
+
+        # The bank read the farmer's profile three times (reloads): one row, by bank and data, in Chinese.
+        with factory() as session:
+            from core.models import User
+            from credit_profile.consents import grant_consent, record_use
+
+            me = session.scalar(select(User).where(User.username == f"farmer_{width}"))
+            consent = grant_consent(
+                session, borrower_id=me.borrower_id, sources=["electricity", "bank_flow"], purpose="融资需求匹配",
+                expires_on=local_today() + dt.timedelta(days=300), actor_id=me.id,
+            )  # fmt: skip
+            for _ in range(3):
+                record_use(session, borrower_id=me.borrower_id, consent_id=consent.id, action="institution_read",
+                           institution_id=bank_id, detail="bank_flow,electricity")  # fmt: skip
+            session.commit()
+        page.goto(f"{base}/me/consents")
+        content = page.content()
+        assert "当天共 3 次" in content and "（银行流水、用电数据）" in content
+        assert "中国农业银行吉安分行" in content
+        shot(page, "applicant-consents", width)
+        page.goto(f"{base}/me/credit")
+        assert "暂无数据，授权后可评分" in page.content()
+        assert "已授权用电数据，数据提供方尚未报送" in page.content()
+        shot(page, "applicant-credit", width)
         assert not failed, failed
         browser.close()
