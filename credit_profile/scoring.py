@@ -176,6 +176,12 @@ def latest_score(session: Session, borrower_id: int) -> CreditScore | None:
     )
 
 
+def has_data(score: CreditScore | None) -> bool:
+    """Whether the score rests on at least one month of authorised data. A score computed from nothing
+    (every characteristic neutral) is not shown as a score nor used by matching: "暂无数据，授权后可评分"."""
+    return score is not None and any((cov or {}).get("months") for cov in (score.sources or {}).values())
+
+
 def latest_scores(session: Session, borrower_ids: Iterable[int]) -> dict[int, CreditScore]:
     """`latest_score` of many borrowers in one query, by borrower id; a borrower never scored is absent."""
     ids = sorted(set(borrower_ids))

@@ -10,6 +10,7 @@ unique (need_id, institution_id) key: re-matching relies on it rather than on re
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 from collections import Counter
@@ -26,7 +27,7 @@ from core.settings import Settings
 from core.sql import duration_us, grouped_medians, insert_skipping_conflicts
 from core.types import utcnow
 from credit_profile.models import Borrower
-from credit_profile.scoring import latest_score
+from credit_profile.scoring import has_data, latest_score
 from matching import engine, notices
 from matching.errors import (
     NeedNotFoundError,
@@ -211,6 +212,8 @@ def need_specs(session: Session, need: Need) -> tuple[engine.NeedSpec, engine.Bo
     borrower = session.get(Borrower, need.borrower_id)
     assert borrower is not None
     score = latest_score(session, borrower.id)
+    if not has_data(score):
+        score = None  # computed from no data: no score, as the applicant's credit page says
     return (
         engine.NeedSpec(
             amount=need.amount,
@@ -354,6 +357,27 @@ def push(
     return leads
 
 
+def put_requested_first(
+    need: Need,
+    context: MatchContext,
+    result: engine.MatchResult,
+    specs: tuple[engine.NeedSpec, engine.BorrowerSpec],
+) -> engine.MatchResult:
+    """The picks with the product the applicant applied for first (when it is still published and
+    eligible), in place of its institution's other product; the round keeps its size."""
+    entry = context.products.get(need.requested_product_id) if need.requested_product_id else None
+    if entry is None or not result.picks:
+        return result
+    own = engine.evaluate(*specs, engine.prepare([entry.spec]), context.stats, top_n=1)
+    if not own.picks:
+        return result
+    others = [pick for pick in result.picks if pick.institution_id != entry.spec.institution_id]
+    picks = (own.picks[0], *others[: len(result.picks) - 1])
+    return dataclasses.replace(
+        result, picks=tuple(dataclasses.replace(pick, rank=i) for i, pick in enumerate(picks, start=1))
+    )
+
+
 def match_need(
     session: Session, need_id: int, *, top_n: int, context: MatchContext | None = None
 ) -> list[Lead]:
@@ -368,7 +392,10 @@ def match_need(
     if need.status != NeedStatus.SUBMITTED:
         return []
     context = context or load_match_context(session)
-    result = evaluate(session, need, context, limit=top_n)
+    specs = need_specs(session, need)[:2]
+    result = put_requested_first(
+        need, context, evaluate(session, need, context, limit=top_n, specs=specs), specs
+    )
     need.dispatch_round = 1
     leads = push(session, need, context, result, round_no=1)
     set_need_status(

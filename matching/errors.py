@@ -48,3 +48,21 @@ class ImplausibleLoanError(InvalidInputError):
     (matching.loans.plausibility_codes)."""
 
     code = "implausible_loan"
+
+
+class DuplicateNeedError(ConflictError):
+    """The applicant already has an open need of the same amount, term and collateral."""
+
+    code = "duplicate_need"
+
+
+class TooManyOpenNeedsError(ConflictError):
+    """An applicant may have at most MAX_OPEN_NEEDS open needs at once."""
+
+    code = "too_many_open_needs"
+
+
+class NeedClaimedError(ConflictError):
+    """A need can be edited only while no lead of it is claimed."""
+
+    code = "need_claimed"

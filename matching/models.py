@@ -139,6 +139,8 @@ class Need(BorrowerCopy, Base):
     contacted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     match_summary: Mapped[dict[str, Any] | None]
+    # The product the applicant applied for ("申请此产品"): the first round pushes to it first.
+    requested_product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

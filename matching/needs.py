@@ -16,22 +16,29 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
 from core.events import record_event
-from core.models import StatusEvent
+from core.models import StatusEvent, User
 from core.outbox import add_job
 from core.reference import COLLATERAL_KINDS
 from core.types import local_today, money, utcnow
+from credit_profile.models import Borrower
+from credit_profile.scoring import has_data, latest_score
+from matching import engine
+from matching.dispatch import product_spec
 from matching.errors import (
+    DuplicateNeedError,
     NeedNotFoundError,
     NeedStateError,
+    TooManyOpenNeedsError,
 )
 from matching.models import (
     FINAL_NEED_STATUSES,
     Lead,
+    Loan,
     Need,
     NeedStatus,
 )
 from matching.states import close_other_leads, lock_need, set_need_status
-from products.models import Institution, Product
+from products.models import Institution, Product, ProductStatus
 
 MAX_NEED_AMOUNT = Decimal("100000000.00")
 MAX_TERM_MONTHS = 360
@@ -40,6 +47,10 @@ MATCH_JOB = "match_need"
 WITHDRAWABLE = frozenset(
     {NeedStatus.SUBMITTED, NeedStatus.MATCHED, NeedStatus.UNMATCHED, NeedStatus.IN_PROGRESS}
 )
+# Open needs are those still being worked on; an applicant may have this many at once (one need posted
+# thirty times in seconds became 93 leads and ~186 text messages).
+OPEN_NEED_STATUSES = WITHDRAWABLE
+MAX_OPEN_NEEDS = 3
 
 
 @dataclass
@@ -88,11 +99,111 @@ def validate_need(session: Session, data: NeedInput) -> dict[str, list[str]]:
     return errors
 
 
-def submit_need(session: Session, *, borrower_id: int, data: NeedInput, actor_id: int | None) -> Need:
-    """Record a financing need and queue its matching (outbox). Raises InvalidInputError."""
+def lock_borrower(session: Session, borrower_id: int) -> None:
+    """Hold the borrower's row to the end of the transaction, so that two submissions of one applicant
+    are checked against each other's needs rather than both against the needs before them."""
+    session.execute(select(Borrower.id).where(Borrower.id == borrower_id).with_for_update())
+
+
+def check_open_needs(
+    session: Session, *, borrower_id: int, amount: Decimal, term_months: int, collateral: str,
+    except_need_id: int | None = None, adding: bool = True,
+) -> None:  # fmt: skip
+    """Refuse a need identical (amount, term, collateral) to an open one of the borrower, or, `adding`,
+    one beyond MAX_OPEN_NEEDS. Raises DuplicateNeedError, TooManyOpenNeedsError."""
+    rows = session.execute(
+        select(Need.id, Need.amount, Need.term_months, Need.collateral).where(
+            Need.borrower_id == borrower_id, Need.status.in_(list(OPEN_NEED_STATUSES))
+        )
+    ).all()
+    others = [row for row in rows if row.id != except_need_id]
+    if any(
+        money(row.amount) == money(amount) and row.term_months == term_months and row.collateral == collateral
+        for row in others
+    ):
+        raise DuplicateNeedError()
+    if adding and len(others) >= MAX_OPEN_NEEDS:
+        raise TooManyOpenNeedsError()
+
+
+@dataclass(frozen=True)
+class ProductFit:
+    """Whether one published product can serve a need, and if not, every rule it fails."""
+
+    product: Product
+    reasons: tuple[engine.ExclusionReason, ...]
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+
+def borrower_spec(session: Session, borrower: Borrower) -> engine.BorrowerSpec:
+    score = latest_score(session, borrower.id)
+    if not has_data(score):
+        score = None
+    return engine.BorrowerSpec(
+        kind=borrower.kind,
+        region_code=borrower.region_code,
+        industry_code=borrower.industry_code,
+        score=score.score if score else None,
+        grade=score.grade if score else None,
+    )
+
+
+def need_spec(data: NeedInput) -> engine.NeedSpec:
+    return engine.NeedSpec(
+        amount=data.amount,
+        term_months=data.term_months,
+        collateral=data.collateral,
+        is_renewal=data.renewal is not None,
+        renewal_institution_code=data.renewal.institution_code if data.renewal else None,
+    )
+
+
+def product_fit(session: Session, *, borrower_id: int, product_id: int, data: NeedInput) -> ProductFit:
+    """The engine's verdict on one published product for the need the borrower is about to post.
+    Raises InvalidInputError (`product_id: unknown`) for a product that is not published."""
+    product = session.get(Product, product_id)
+    borrower = session.get(Borrower, borrower_id)
+    if product is None or product.status != ProductStatus.PUBLISHED or borrower is None:
+        raise InvalidInputError({"product_id": ["unknown"]})
+    result = engine.evaluate(
+        need_spec(data), borrower_spec(session, borrower), [product_spec(product)], {}, top_n=1
+    )
+    reasons = result.exclusions[0].reasons if result.exclusions else ()
+    return ProductFit(product, reasons)
+
+
+def submit_need(
+    session: Session,
+    *,
+    borrower_id: int,
+    data: NeedInput,
+    actor_id: int | None,
+    product_id: int | None = None,
+) -> Need:
+    """Record a financing need and queue its matching (outbox). With `product_id` (the applicant
+    applied for that product), the first round pushes to it first.
+
+    Raises InvalidInputError (the need's fields; `product_id` with the product's exclusion codes when
+    it cannot serve the need), DuplicateNeedError, TooManyOpenNeedsError.
+    """
     errors = validate_need(session, data)
     if errors:
         raise InvalidInputError(errors)
+    lock_borrower(session, borrower_id)
+    check_open_needs(
+        session,
+        borrower_id=borrower_id,
+        amount=data.amount,
+        term_months=data.term_months,
+        collateral=data.collateral,
+    )
+    if product_id is not None:
+        fit = product_fit(session, borrower_id=borrower_id, product_id=product_id, data=data)
+        if not fit.eligible:
+            raise InvalidInputError({"product_id": [reason.code for reason in fit.reasons]})
     need = Need(
         borrower_id=borrower_id,
         created_by=actor_id,
@@ -101,6 +212,7 @@ def submit_need(session: Session, *, borrower_id: int, data: NeedInput, actor_id
         purpose=data.purpose.strip(),
         collateral=data.collateral,
         declared_prior_loan=data.declared_prior_loan,
+        requested_product_id=product_id,
         status=NeedStatus.SUBMITTED,
         submitted_at=utcnow(),
         updated_at=utcnow(),
@@ -166,23 +278,49 @@ class PushedLead:
     claimed_at: dt.datetime | None
     sla_due_at: dt.datetime | None
     explanation: dict[str, Any] | None
+    # The officer who claimed it, once claimed: the applicant's contact at the bank.
+    officer_name: str | None = None
+    officer_phone: str | None = None
+
+
+@dataclass(frozen=True)
+class NeedLoan:
+    """The loan a need ended in, as the applicant sees it."""
+
+    amount: Decimal
+    rate: Decimal
+    term_months: int
+    disbursed_on: dt.date
+    matures_on: dt.date
+    institution_code: str
+    institution_name: str
 
 
 @dataclass(frozen=True)
 class NeedView:
-    """A need with everything its page shows: its leads and, for the detail, its timeline."""
+    """A need with everything its page shows: its leads, its loan and, for the detail, its timeline."""
 
     need: Need
     leads: tuple[PushedLead, ...]
     events: tuple[StatusEvent, ...]
+    loan: NeedLoan | None = None
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day `months` later, or the month's last day when it has fewer days."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last))
 
 
 def need_views(session: Session, needs: Sequence[Need], *, with_events: bool) -> list[NeedView]:
-    """The needs with their leads (one statement for all of them) and, `with_events`, their timelines
-    (one more), in the order given."""
+    """The needs with their leads and claiming officers (one statement for all of them), their loans
+    (one more) and, `with_events`, their timelines (one more), in the order given."""
     ids = [need.id for need in needs]
     leads: dict[int, list[PushedLead]] = {i: [] for i in ids}
     events: dict[int, list[StatusEvent]] = {i: [] for i in ids}
+    loans: dict[int, NeedLoan] = {}
     if ids:
         rows = session.execute(
             select(
@@ -197,20 +335,39 @@ def need_views(session: Session, needs: Sequence[Need], *, with_events: bool) ->
                 Lead.claimed_at,
                 Lead.sla_due_at,
                 Lead.explanation,
+                User.username,
+                User.phone,
             )
             .join(Institution, Institution.id == Lead.institution_id)
             .join(Product, Product.id == Lead.product_id)
+            .outerjoin(User, User.id == Lead.claimed_by)
             .where(Lead.need_id.in_(ids))
             .order_by(Lead.id)
         )
         for need_id, *lead in rows:
             leads[need_id].append(PushedLead(*lead))
+        for loan, code, name in session.execute(
+            select(Loan, Institution.code, Institution.name)
+            .join(Institution, Institution.id == Loan.institution_id)
+            .where(Loan.need_id.in_(ids))
+        ):
+            loans[loan.need_id] = NeedLoan(
+                amount=loan.amount,
+                rate=loan.rate,
+                term_months=loan.term_months,
+                disbursed_on=loan.disbursed_on,
+                matures_on=add_months(loan.disbursed_on, loan.term_months),
+                institution_code=code,
+                institution_name=name,
+            )
         if with_events:
             timeline = select(StatusEvent).where(StatusEvent.need_id.in_(ids))
             for event in session.scalars(timeline.order_by(StatusEvent.at, StatusEvent.id)):
                 assert event.need_id is not None
                 events[event.need_id].append(event)
-    return [NeedView(need, tuple(leads[need.id]), tuple(events[need.id])) for need in needs]
+    return [
+        NeedView(need, tuple(leads[need.id]), tuple(events[need.id]), loans.get(need.id)) for need in needs
+    ]
 
 
 def need_events(session: Session, need_id: int) -> Sequence[StatusEvent]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.types import to_shanghai
 from credit_profile.consents import consent_end, list_consents
 from credit_profile.models import Consent, ConsentUse
 from matching.models import (
@@ -99,6 +100,23 @@ class UseView:
     allowed: bool
     institution_name: str | None
     detail: str | None
+    # Identical uses on one day (an officer reloading the credit page) are one row: how many, and the
+    # first of them (`at` is the latest).
+    count: int = 1
+    first_at: dt.datetime | None = None
+
+
+def distinct_uses(uses: Sequence[UseView]) -> list[UseView]:
+    """The uses, newest first, with identical ones of the same day (Asia/Shanghai) folded into one row
+    carrying their count: a page reload is not a new use. Every recorded row still stands in the log
+    (and in the API)."""
+    folded: dict[tuple[Any, ...], UseView] = {}
+    for use in uses:
+        key = (use.consent_id, use.action, use.source, use.allowed, use.institution_name, use.detail,
+               to_shanghai(use.at).date())  # fmt: skip
+        seen = folded.get(key)
+        folded[key] = use if seen is None else replace(seen, count=seen.count + 1, first_at=use.at)
+    return list(folded.values())
 
 
 def consent_use_views(session: Session, borrower_id: int) -> list[UseView]:

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.errors import InvalidInputError
+from core.types import money, utcnow
 from matching import engine
 from matching.dispatch import MatchContext, evaluate, load_match_context, need_specs, push
+from matching.errors import NeedClaimedError, NeedStateError
 from matching.models import (
     Lead,
+    LeadStatus,
     Need,
     NeedStatus,
 )
-from matching.states import lock_need, need_event, set_need_status
+from matching.needs import (
+    OPEN_NEED_STATUSES,
+    NeedInput,
+    RenewalInput,
+    check_open_needs,
+    lock_borrower,
+    validate_need,
+)
+from matching.states import lock_need, need_event, set_lead_status, set_need_status
 from products.services import CATALOGUE_CHANGED_JOB
 
 # Re-matching after a catalogue change is announced by the products package (its outbox job).
@@ -108,3 +124,120 @@ def rematch_open_needs(
     for need_id in need_ids:
         created += rematch_need(session, need_id, top_n=top_n, context=context, probe=probe, reason=reason)
     return created
+
+
+@dataclass(frozen=True)
+class NeedChanges:
+    """What an applicant may change on a need before anyone claims it; None keeps the value."""
+
+    amount: Decimal | None = None
+    term_months: int | None = None
+    purpose: str | None = None
+    collateral: str | None = None
+
+
+# A lead of the need in any of these states means a bank is working on it: the need is no longer edited.
+CLAIMED_LEAD_STATUSES = frozenset(
+    {LeadStatus.CLAIMED, LeadStatus.CONTACTED, LeadStatus.APPROVED, LeadStatus.DISBURSED}
+)
+
+
+def edit_need(
+    session: Session, need: Need, changes: NeedChanges, *, actor_id: int | None, top_n: int
+) -> Need:
+    """Change an open need nobody has claimed, and match it again at once: pushed leads whose product no
+    longer fits are closed, and the need is topped up to `top_n` open leads (an `unmatched` need that
+    now fits becomes `matched`, a `matched` one that no longer fits anything becomes `unmatched`). A
+    need still `submitted` keeps its queued first round, which reads the new values.
+
+    Raises InvalidInputError, DuplicateNeedError, NeedStateError (not open), NeedClaimedError.
+    """
+    lock_borrower(session, need.borrower_id)
+    locked = lock_need(session, need.id)
+    assert locked is not None
+    if locked.status not in OPEN_NEED_STATUSES:
+        raise NeedStateError(locked.status)
+    claimed = session.scalar(
+        select(func.count()).where(Lead.need_id == need.id, Lead.status.in_(list(CLAIMED_LEAD_STATUSES)))
+    )
+    if claimed:
+        raise NeedClaimedError()
+    data = NeedInput(
+        amount=changes.amount if changes.amount is not None else locked.amount,
+        term_months=changes.term_months if changes.term_months is not None else locked.term_months,
+        purpose=changes.purpose if changes.purpose is not None else locked.purpose,
+        collateral=changes.collateral if changes.collateral is not None else locked.collateral,
+        declared_prior_loan=locked.declared_prior_loan,
+        renewal=RenewalInput(
+            current_amount=locked.renewal_current_amount or Decimal(0),
+            matures_on=locked.renewal_matures_on,
+            institution_code=locked.renewal_institution_code,
+        )
+        if locked.is_renewal and locked.renewal_matures_on is not None
+        else None,
+    )
+    errors = {k: v for k, v in validate_need(session, data).items() if not k.startswith("renewal.")}
+    if errors:
+        raise InvalidInputError(errors)
+    check_open_needs(
+        session,
+        borrower_id=locked.borrower_id,
+        amount=data.amount,
+        term_months=data.term_months,
+        collateral=data.collateral,
+        except_need_id=locked.id,
+        adding=False,
+    )
+    before: dict[str, Any] = {
+        "amount": str(locked.amount),
+        "term_months": locked.term_months,
+        "purpose": locked.purpose,
+        "collateral": locked.collateral,
+    }
+    locked.amount = money(data.amount)
+    locked.term_months = data.term_months
+    locked.purpose = data.purpose.strip()
+    locked.collateral = data.collateral
+    locked.updated_at = utcnow()
+    session.flush()
+    need_event(session, locked, {"kind": "edited", "before": before})
+    if locked.status != NeedStatus.SUBMITTED:
+        _rematch_edited(session, locked, actor_id=actor_id, top_n=top_n)
+    return locked
+
+
+def _rematch_edited(session: Session, need: Need, *, actor_id: int | None, top_n: int) -> None:
+    context = load_match_context(session)
+    specs = need_specs(session, need)[:2]
+    pushed = session.scalars(
+        select(Lead).where(Lead.need_id == need.id, Lead.status == LeadStatus.PUSHED).order_by(Lead.id)
+    ).all()
+    still_open = 0
+    for lead in pushed:
+        entry = context.products.get(lead.product_id)
+        fits = entry is not None and engine.evaluate(*specs, [entry.spec], {}, top_n=1).eligible_count
+        if fits:
+            still_open += 1
+            continue
+        set_lead_status(
+            session,
+            lead,
+            LeadStatus.CLOSED,
+            allowed_from=frozenset({LeadStatus.PUSHED}),
+            actor_id=actor_id,
+            values={"reason_code": "need_edited"},
+            data={"reason": "need_edited"},
+        )
+    round_no = max(need.dispatch_round, 1)
+    result = evaluate(session, need, context, limit=max(top_n - still_open, 0), specs=specs)
+    need.dispatch_round = round_no
+    leads = push(session, need, context, result, round_no=round_no)
+    matched = bool(still_open + len(leads))
+    set_need_status(
+        session,
+        need,
+        NeedStatus.MATCHED if matched else NeedStatus.UNMATCHED,
+        allowed_from=frozenset({NeedStatus.UNMATCHED if matched else NeedStatus.MATCHED}),
+        actor_id=None,
+        data={"leads": len(leads), "round": round_no, "reason": "edited"},
+    )

@@ -43,7 +43,12 @@ LEAD_STATUS = {
     "closed": N_("已关闭"),
     "declined": N_("已婉拒"),
 }
-PRODUCT_STATUS = {"draft": N_("草稿"), "published": N_("已上架"), "retired": N_("已下架")}
+PRODUCT_STATUS = {
+    "draft": N_("草稿"),
+    "published": N_("已上架"),
+    "retired": N_("已下架"),
+    "paused": N_("已暂停"),
+}
 CONSENT_STATUS = {"active": N_("生效中"), "revoked": N_("已撤回"), "expired": N_("已过期")}
 ROLE_NAMES = {
     "applicant": N_("申请人"),

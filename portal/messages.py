@@ -54,6 +54,9 @@ ERROR_MESSAGES = {
     "user_not_found": _l("用户不存在"),
     "provider_not_found": _l("数据提供方不存在"),
     "password_change_required": _l("请先修改管理员重置的临时密码（POST /api/v1/me/password）"),
+    "duplicate_need": _l("您已有一笔金额、期限和担保方式都相同的融资需求正在办理，无需重复提交"),
+    "too_many_open_needs": _l("您同时办理中的融资需求已有 3 笔，请等其中一笔办结或撤回后再提交"),
+    "need_claimed": _l("已有客户经理认领该需求，不能再修改；如需变更请联系客户经理"),
 }
 
 STATUS_CODES = {
@@ -184,13 +187,24 @@ FIELD_SPECIFIC = {
     ("id_number", "taken"): _l("该身份证号码已注册"),
     ("username", "taken"): _l("用户名已被占用"),
     ("code", "taken"): _l("机构代码已存在"),
-    ("amount", "out_of_range"): _l("申请金额须在 1000 元至 1 亿元之间"),
+    ("amount", "out_of_range"): _l("申请金额须在 0.1 万元至 10000 万元之间"),
     ("term_months", "out_of_range"): _l("期限须在 1 至 360 个月之间"),
     ("renewal.matures_on", "out_of_range"): _l("到期日须在今天至一年之内"),
     ("reason_code", "required"): _l("拒绝时必须选择原因"),
     ("period.from", "invalid_format"): _l("月份格式应为 YYYY-MM（2000 年及以后）"),
     ("period.to", "invalid_format"): _l("月份格式应为 YYYY-MM（2000 年及以后）"),
     ("model", "invalid_format"): _l("评分卡文件格式无效"),
+    # Why the product an applicant applied for cannot serve the need (matching.engine's exclusion codes).
+    ("product_id", "unknown"): _l("该产品不存在或已暂停受理"),
+    ("product_id", "region"): _l("该产品未覆盖您所在的地区"),
+    ("product_id", "borrower_kind"): _l("该产品不面向您这类客户"),
+    ("product_id", "amount_below_min"): _l("申请金额低于该产品的最低额度"),
+    ("product_id", "amount_above_max"): _l("申请金额高于该产品的最高额度"),
+    ("product_id", "term"): _l("申请期限不在该产品的期限范围内"),
+    ("product_id", "collateral"): _l("该产品不接受您选择的担保方式"),
+    ("product_id", "industry_excluded"): _l("该产品不支持您所在的行业"),
+    ("product_id", "score_below_min"): _l("您的信用评分低于该产品的要求"),
+    ("product_id", "no_score"): _l("该产品要求信用评分，您暂无数据，授权后可评分"),
 }
 
 

@@ -7,11 +7,14 @@ for an applicant's needs, matching.recipients for consent uses and recipients).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
+from core.i18n import N_
 from core.models import StatusEvent
 from credit_profile.consents import effective_status
-from credit_profile.models import Consent, DataPurge
+from credit_profile.models import Consent, CreditScore, DataPurge
+from matching.advice import NearProduct
 from matching.inbox import BorrowerIdentity, LeadEvent, LeadPage, LeadView, LoanView, PerformanceView
 from matching.loans import Declarations
 from matching.needs import NeedView
@@ -168,9 +171,13 @@ def need_dict(view: NeedView, *, detail: bool = True) -> dict[str, Any]:
             "claimed_at": lead.claimed_at,
             "sla_due_at": lead.sla_due_at,
             "explanation": lead.explanation,
+            "officer": {"name": lead.officer_name, "phone": lead.officer_phone}
+            if lead.officer_name is not None
+            else None,
         }
         for lead in view.leads
     ]
+    loan = view.loan
     summary = need.match_summary or {}
     return {
         "id": need.id,
@@ -193,6 +200,17 @@ def need_dict(view: NeedView, *, detail: bool = True) -> dict[str, Any]:
         "leads": leads,
         "events": [event_dict(e) for e in view.events] if detail else [],
         "unmatched_reasons": summary.get("exclusions", []) if detail else [],
+        "requested_product_id": need.requested_product_id,
+        "loan": {
+            "amount": loan.amount,
+            "rate": loan.rate,
+            "term_months": loan.term_months,
+            "disbursed_on": loan.disbursed_on,
+            "matures_on": loan.matures_on,
+            "institution": {"code": loan.institution_code, "name": loan.institution_name},
+        }
+        if loan is not None
+        else None,
     }
 
 
@@ -205,6 +223,8 @@ def use_dict(use: UseView) -> dict[str, Any]:
         "allowed": use.allowed,
         "institution": use.institution_name,
         "detail": use.detail,
+        "count": use.count,
+        "first_at": use.first_at,
     }
 
 
@@ -252,3 +272,58 @@ def consent_dict(
         ],
         "uses": [use_dict(u) for u in uses if u.consent_id == consent.id],
     }
+
+
+def near_product_dict(near: NearProduct) -> dict[str, Any]:
+    """A product the applicant's unmatched need nearly fits, with the changes that make it fit and the
+    edit page's arguments for them (the amount in 万元, as the form takes it)."""
+    edit: dict[str, str] = {}
+    for change in near.changes:
+        if change.field == "amount" and isinstance(change.value, Decimal):
+            edit["amount"] = f"{(change.value / 10000).normalize():f}"
+        elif change.field == "term_months":
+            edit["term_months"] = str(change.value)
+    return {
+        "product_id": near.product_id,
+        "product": near.product_name,
+        "institution": near.institution_name,
+        "rate_min": near.rate_min,
+        "changes": [{"field": c.field, "value": c.value} for c in near.changes],
+        "edit_args": edit,
+    }
+
+
+# --- the applicant's credit page: one story with matching (credit_profile.scoring.has_data) ----------
+
+SOURCE_MISSING_REASON = "_data_missing"
+MIN_MONTHS = 6
+
+
+def credit_reasons(score: CreditScore) -> list[dict[str, Any]]:
+    """The score's reasons, with each "authorise this data" reason replaced by where that source stands:
+    not authorised, authorised but nothing sent by its provider yet, or fewer than six months so far.
+    `text` is a msgid with `params` (the page translates it)."""
+    reasons: list[dict[str, Any]] = []
+    for reason in score.reasons:
+        code = str(reason.get("code", ""))
+        if not code.endswith(SOURCE_MISSING_REASON):
+            reasons.append({**reason, "params": {}})
+            continue
+        source = code.removesuffix(SOURCE_MISSING_REASON)
+        cov = (score.sources or {}).get(source) or {}
+        months = int(cov.get("months") or 0)
+        if not cov.get("consented"):
+            text, code = N_("尚未授权%(source)s，授权后可获得更准确的评分"), "not_consented"
+        elif months == 0:
+            text, code = (
+                N_("已授权%(source)s，数据提供方尚未报送，数据到达后评分会自动更新"),
+                "awaiting_provider",
+            )
+        elif months < MIN_MONTHS:
+            text, code = N_("%(source)s目前仅有 %(months)s 个月，满 6 个月后评分更准确"), "too_few_months"
+        else:
+            reasons.append({**reason, "params": {}})
+            continue
+        reasons.append({"code": code, "text": text, "impact": reason.get("impact"),
+                        "params": {"source": source, "months": months}})  # fmt: skip
+    return reasons

@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.accounts import create_user
+from core.errors import ConflictError
 from core.identifiers import id_check_char, uscc_check_char
 from core.models import Role, StatusEvent, User
-from core.reference import REGIONS
+from core.reference import REASON_CODES, REGIONS
 from core.types import SHANGHAI, utcnow
 from credit_profile.borrowers import BorrowerInput, register_borrower
 from credit_profile.consents import grant_consent
@@ -26,12 +27,12 @@ from credit_profile.models import Borrower, DataRecord
 from credit_profile.scoring import compute_score
 from guarantees.demo import seed_guarantees
 from matching.dispatch import match_need
-from matching.leads import claim_lead, transition_lead
+from matching.leads import claim_lead, report_performance, transition_lead
 from matching.loans import LoanInput
 from matching.models import Lead, LeadStatus, Loan, Need
 from matching.needs import NeedInput, RenewalInput, submit_need, withdraw_need
 from matching.sweeps import expire_overdue_leads
-from matching.workhours import add_working_hours
+from matching.workhours import DAY_END, DAY_START, add_working_hours, is_working_day
 from products.models import Institution, Product
 from products.services import ProductInput, create_institution, create_product, publish_product
 
@@ -120,6 +121,20 @@ SHOP_INDUSTRIES = [
     "F52",
     "F52",
 ]
+
+
+# A name that says where the business is (县、区、市 or a street of the city centre) is filed under that
+# county; the others keep the county they are given.
+COUNTY_OF_NAME = {
+    "吉州区": "360802", "文山路": "360802", "人民广场": "360802", "青原区": "360803", "吉安县": "360821",
+    "吉水县": "360822", "峡江县": "360823", "新干县": "360824", "永丰县": "360825", "泰和县": "360826",
+    "遂川县": "360827", "万安县": "360828", "安福县": "360829", "永新县": "360830", "井冈山": "360881",
+}  # fmt: skip
+
+
+def county_of(name: str, default: str) -> str:
+    """The county a demo name places its business in, else `default`."""
+    return next((code for prefix, code in COUNTY_OF_NAME.items() if name.startswith(prefix)), default)
 
 
 def _uscc(kind_digit: str, region: str, n: int) -> str:
@@ -267,9 +282,12 @@ def seed(session: Session) -> dict[str, int]:
     borrowers: list[tuple[Borrower, User]] = []
     specs: list[tuple[str, str, str, str]] = []
     for i, name in enumerate(ENTERPRISE_NAMES):
-        specs.append(("enterprise", f"{name}有限公司", INDUSTRIES[i], regions[i % len(regions)]))
+        specs.append(
+            ("enterprise", f"{name}有限公司", INDUSTRIES[i], county_of(name, regions[i % len(regions)]))
+        )
     for i, name in enumerate(SHOP_NAMES):
-        specs.append(("individual_business", name, SHOP_INDUSTRIES[i], regions[(i + 3) % len(regions)]))
+        region = county_of(name, regions[(i + 3) % len(regions)])
+        specs.append(("individual_business", name, SHOP_INDUSTRIES[i], region))
     for i, name in enumerate(FARMER_NAMES):
         specs.append(("farmer", f"{name}（农户）", "A01", regions[(i + 5) % len(regions)]))
     for n, (kind, name, industry, region) in enumerate(specs, start=1):
@@ -342,95 +360,229 @@ def _officer_for(session: Session, lead: Lead, officers: dict[str, list[User]]) 
     return officers[inst.code][0]
 
 
+# The demo's loan book: most needs end in a loan, the rest in every other outcome; one rejection for each
+# reason code a bank can give, and some loans later reported overdue.
+OPEN_OUTCOMES = ("approved", "contacted", "claimed", "pushed", "pushed", "unmatched")
+CLOSED_OUTCOMES = ("withdrawn", "expired")
+OVERDUE_SHARE = (0.08, 0.03)  # of the loans: reported 30 days past due, and of those 90 days past due
+
+
+def _plan(borrowers: list[tuple[Borrower, User]]) -> list[tuple[str, int]]:
+    """(outcome, index of the borrower) for every demo need: every kind of borrower gets loans (the
+    farmers' in the planting seasons), rejections with every reason code, and every open state."""
+    by_kind: dict[str, list[int]] = {}
+    for i, (borrower, _user) in enumerate(borrowers):
+        by_kind.setdefault(borrower.kind, []).append(i)
+    plan: list[tuple[str, int]] = []
+    outcomes = (
+        ["disbursed"] * 34 + [f"rejected:{code}" for code in REASON_CODES] + list(OPEN_OUTCOMES) * 2
+        + list(CLOSED_OUTCOMES) * 2
+    )  # fmt: skip
+    kinds = ["enterprise", "individual_business", "farmer"]
+    for turn, outcome in enumerate(outcomes):
+        pool = by_kind[kinds[turn % len(kinds)]]
+        plan.append((outcome, pool[(turn // len(kinds)) % len(pool)]))
+    return plan
+
+
+def _target_day(kind: str, rng: random.Random, today: dt.date) -> dt.date:
+    """When a demo loan was disbursed: farmers' in spring planting (March-April) or autumn (September-
+    October); others' over two years, busier before the Spring Festival and at the half-year."""
+    while True:
+        # At least a month back: the steps after the start, days apart, must all lie in the past.
+        day = today - dt.timedelta(days=rng.randint(30, 700))
+        month = day.month
+        if kind == "farmer":
+            # Started early in the month: its few working days of steps end in the same season.
+            if month in (3, 4, 9, 10) and day.day <= 10:
+                return day
+        elif month in (1, 6, 11, 12) or rng.random() < 0.6:
+            return day
+
+
 def _demo_needs(
     session: Session,
     borrowers: list[tuple[Borrower, User]],
     officers: dict[str, list[User]],
     rng: random.Random,
 ) -> None:
-    """Needs in every status, spread over the last twelve months."""
-    plan = ["disbursed"] * 22 + ["approved", "contacted", "claimed", "pushed", "pushed", "rejected", "rejected",
-            "withdrawn", "expired", "unmatched"] * 2  # fmt: skip
+    """Needs in every status over the last two years (see `_plan`), each step at a plausible working
+    time (`_spread`)."""
     today = utcnow().astimezone(SHANGHAI).date()
-    for i, outcome in enumerate(plan):
-        borrower, user = borrowers[i % len(borrowers)]
-        renewal = outcome == "disbursed" and i % 4 == 0
+    for i, (outcome, who) in enumerate(_plan(borrowers)):
+        borrower, user = borrowers[who]
+        outcome, _sep, reason_code = outcome.partition(":")
+        renewal = outcome == "disbursed" and i % 5 == 0
         amount = Decimal(
             {"enterprise": 800_000, "individual_business": 150_000, "farmer": 80_000}[borrower.kind]
         )
         amount = (amount * Decimal(rng.choice(["0.5", "1", "1.5", "2"]))).quantize(Decimal("1"))
         if outcome == "unmatched":
             amount = Decimal("60000000")
-        need = submit_need(
-            session,
-            borrower_id=borrower.id,
-            actor_id=user.id,
-            data=NeedInput(
-                amount=amount,
-                term_months=12 if borrower.kind != "enterprise" else 24,
-                purpose=rng.choice(["采购原材料", "购置设备", "补充流动资金", "春耕生产", "扩大门店经营"])
-                + SYNTHETIC_NOTE,
-                collateral="mortgage" if renewal else rng.choice(["credit", "credit", "guarantee"]),
-                declared_prior_loan=renewal or i % 3 == 0,
-                renewal=RenewalInput(current_amount=amount, matures_on=today + dt.timedelta(days=20))
-                if renewal
-                else None,
-            ),
-        )
+        purposes = (["春耕购买化肥种苗", "秋收烘干设备", "扩大养殖规模"] if borrower.kind == "farmer"
+                    else ["采购原材料", "购置设备", "补充流动资金", "扩大门店经营"])  # fmt: skip
+        try:
+            need = submit_need(
+                session,
+                borrower_id=borrower.id,
+                actor_id=user.id,
+                data=NeedInput(
+                    amount=amount,
+                    term_months=12 if borrower.kind != "enterprise" else 24,
+                    purpose=rng.choice(purposes) + SYNTHETIC_NOTE,
+                    collateral="mortgage" if renewal else rng.choice(["credit", "credit", "guarantee"]),
+                    declared_prior_loan=renewal or i % 3 == 0,
+                    renewal=RenewalInput(current_amount=amount, matures_on=today + dt.timedelta(days=20))
+                    if renewal
+                    else None,
+                ),
+            )
+        except ConflictError:
+            continue  # the same open need twice, or a fourth open one: a real applicant is refused too
         leads = match_need(session, need.id, top_n=3)
         if outcome in ("unmatched", "pushed") or not leads:
-            pass
-        elif outcome == "withdrawn":
+            continue
+        if outcome == "withdrawn":
             withdraw_need(session, need, actor_id=user.id)
-        elif outcome == "expired":
+            _backdate(session, need, days=rng.randint(1, 200))
+            continue
+        if outcome == "expired":
             for lead in leads:
                 lead.sla_due_at = utcnow() - dt.timedelta(hours=1)
             session.flush()
             expire_overdue_leads(session, top_n=3)
-        else:
-            lead = leads[0]
-            officer = _officer_for(session, lead, officers)
-            inst_id = lead.institution_id
-            claim_lead(session, lead.id, officer_id=officer.id, institution_id=inst_id)
-            if outcome == "rejected":
-                for other in leads:
-                    if other.id != lead.id:
-                        other_officer = _officer_for(session, other, officers)
-                        claim_lead(
-                            session,
-                            other.id,
-                            officer_id=other_officer.id,
-                            institution_id=other.institution_id,
-                        )
-                        transition_lead(
-                            session, other.id, to="rejected", officer_id=other_officer.id,
-                            institution_id=other.institution_id, reason_code="insufficient_collateral",
-                        )  # fmt: skip
-                transition_lead(
-                    session, lead.id, to="rejected", officer_id=officer.id, institution_id=inst_id,
-                    reason_code=rng.choice(["insufficient_cash_flow", "poor_credit_record", "incomplete_materials"]),
-                )  # fmt: skip
-            steps = {"claimed": [], "contacted": ["contacted"], "approved": ["contacted", "approved"],
-                     "disbursed": ["contacted", "approved", "disbursed"]}.get(outcome, [])  # fmt: skip
-            for step in steps:
-                loan = None
-                if step == "disbursed":
-                    loan = LoanInput(
-                        amount=need.amount, rate=Decimal(rng.choice(["3.45", "3.85", "4.20", "4.65", "5.10"])),
-                        term_months=need.term_months, collateral=need.collateral, disbursed_on=today,
-                        first_loan_borrower=not need.declared_prior_loan, renewal_without_repayment=renewal,
-                    )  # fmt: skip
-                transition_lead(
-                    session, lead.id, to=step, officer_id=officer.id, institution_id=inst_id, loan=loan
+            _backdate(session, need, days=rng.randint(1, 200))
+            continue
+        lead = leads[0]
+        officer = _officer_for(session, lead, officers)
+        inst_id = lead.institution_id
+        claim_lead(session, lead.id, officer_id=officer.id, institution_id=inst_id)
+        if outcome == "rejected":
+            for other in leads[1:]:
+                other_officer = _officer_for(session, other, officers)
+                claim_lead(
+                    session, other.id, officer_id=other_officer.id, institution_id=other.institution_id
                 )
-        if outcome not in ("unmatched", "pushed", "withdrawn", "expired") and leads:
-            # Banks take hours, not microseconds, to claim: the institutions' board needs real spreads.
+                transition_lead(
+                    session, other.id, to="rejected", officer_id=other_officer.id,
+                    institution_id=other.institution_id, reason_code=reason_code,
+                )  # fmt: skip
+            transition_lead(session, lead.id, to="contacted", officer_id=officer.id, institution_id=inst_id)
+            transition_lead(
+                session, lead.id, to="rejected", officer_id=officer.id, institution_id=inst_id,
+                reason_code=reason_code,
+            )  # fmt: skip
+        steps = {"claimed": [], "contacted": ["contacted"], "approved": ["contacted", "approved"],
+                 "disbursed": ["contacted", "approved", "disbursed"]}.get(outcome, [])  # fmt: skip
+        for step in steps:
+            loan = None
+            if step == "disbursed":
+                loan = LoanInput(
+                    amount=need.amount, rate=Decimal(rng.choice(["3.45", "3.85", "4.20", "4.65", "5.10"])),
+                    term_months=need.term_months, collateral=need.collateral, disbursed_on=today,
+                    first_loan_borrower=not need.declared_prior_loan, renewal_without_repayment=renewal,
+                )  # fmt: skip
+            transition_lead(
+                session, lead.id, to=step, officer_id=officer.id, institution_id=inst_id, loan=loan
+            )
+        if outcome in ("claimed", "contacted", "approved"):
+            # Still with a bank: pushed hours ago, or the first SLA / stale sweep would move it on.
             _push_earlier(session, need, hours=rng.uniform(0.5, 30))
-        days = rng.randint(0, 330) if outcome == "disbursed" else rng.randint(0, 20)
-        # Leads still waiting on a bank stay fresh, or the first SLA / stale sweep would move them on.
-        _backdate(
-            session, need, days=0 if outcome in ("pushed", "claimed", "contacted", "approved") else days
-        )
+            continue
+        days = (today - _target_day(borrower.kind, rng, today)).days if outcome == "disbursed" else 0
+        _spread(session, need, lead, rng, days=days or rng.randint(30, 300))
+        if outcome == "disbursed":
+            _report_overdue(session, lead, officer, rng)
+
+
+def _working_time(start: dt.datetime, rng: random.Random, *, min_days: int, max_days: int) -> dt.datetime:
+    """A moment in working hours (DAY_START-DAY_END, Asia/Shanghai) on a working day `min_days`..`max_days` working days after
+    `start` (the same day allowed when `min_days` is 0 and time remains)."""
+    local = start.astimezone(SHANGHAI)
+    day, left = local.date(), rng.randint(min_days, max_days)
+    while left > 0 or not is_working_day(day):
+        day += dt.timedelta(days=1)
+        left -= is_working_day(day)
+    earliest = dt.datetime.combine(day, DAY_START, SHANGHAI)
+    if day == local.date():
+        earliest = max(earliest, local + dt.timedelta(minutes=20))
+    latest = dt.datetime.combine(day, DAY_END, SHANGHAI)
+    if earliest >= latest:
+        return _working_time(start, rng, min_days=max(min_days, 1), max_days=max(max_days, 1))
+    return earliest + (latest - earliest) * rng.random()
+
+
+# Working days between steps: claim, first contact, decision, disbursement.
+STEP_GAPS = {"contacted": (0, 2), "approved": (2, 6), "rejected": (1, 5), "disbursed": (1, 4)}
+
+
+def _spread(session: Session, need: Need, lead: Lead, rng: random.Random, *, days: int) -> None:
+    """Give a finished demo need a believable history `days` days back: submitted and pushed on a
+    working morning or afternoon, claimed within working hours, each later step a few working days
+    after the previous one, the loan dated on its disbursement day. The step times copied onto the
+    lead and the need (contacted_at, approved_at, decided_at) follow the events."""
+    start = _working_time(utcnow() - dt.timedelta(days=days), rng, min_days=0, max_days=0)
+    stmt = select(StatusEvent).where(StatusEvent.need_id == need.id).order_by(StatusEvent.id)
+    events = session.scalars(stmt).all()
+    latest: dict[int, dt.datetime] = {}  # lead id -> time of its latest step so far
+    last = start
+    for event in events:
+        status, lead_id = event.to_status, event.entity_id
+        if event.entity_type != "lead":
+            event.at = start if status in ("submitted", "matched", "unmatched") else last
+        elif status == "pushed":
+            event.at = latest[lead_id] = start
+        elif status == "claimed":
+            # Claimed within the working hours after the push (the main lead first).
+            hours = rng.uniform(0.5, 6) if lead_id == lead.id else rng.uniform(4, 20)
+            event.at = latest[lead_id] = add_working_hours(start, max(1, round(hours)))
+        elif status in STEP_GAPS:
+            low, high = STEP_GAPS[status]
+            event.at = latest[lead_id] = _working_time(latest[lead_id], rng, min_days=low, max_days=high)
+        else:
+            event.at = latest.get(lead_id, last)
+        last = max(last, event.at)
+    need.submitted_at, need.updated_at = start, last
+    for row in session.scalars(select(Lead).where(Lead.need_id == need.id)):
+        own = [e for e in events if e.entity_type == "lead" and e.entity_id == row.id]
+        row.pushed_at = start
+        row.updated_at = latest.get(row.id, start)
+        product = session.get(Product, row.product_id)
+        assert product is not None
+        row.sla_due_at = add_working_hours(start, product.sla_hours)
+        row.claimed_at = next((e.at for e in own if e.to_status == "claimed"), None)
+        row.contacted_at = next((e.at for e in own if e.to_status == "contacted"), None)
+        row.approved_at = next((e.at for e in own if e.to_status == "approved"), None)
+        row.decided_at = next((e.at for e in own if e.to_status in ("approved", "rejected")), None)
+    need.contacted_at = min(
+        (e.at for e in events if e.entity_type == "lead" and e.to_status == "contacted"), default=None
+    )
+    need.approved_at = min(
+        (e.at for e in events if e.entity_type == "lead" and e.to_status == "approved"), default=None
+    )
+    disbursed = next((e.at for e in events if e.entity_type == "lead" and e.to_status == "disbursed"), last)
+    for loan in session.scalars(select(Loan).where(Loan.need_id == need.id)):
+        loan.disbursed_on = disbursed.astimezone(SHANGHAI).date()
+        loan.created_at = disbursed
+    session.flush()
+
+
+def _report_overdue(session: Session, lead: Lead, officer: User, rng: random.Random) -> None:
+    """Some demo loans are reported overdue by their bank, a month or more after disbursement."""
+    late_30 = rng.random() < OVERDUE_SHARE[0]
+    if not late_30:
+        return
+    loan = session.scalar(select(Loan).where(Loan.lead_id == lead.id))
+    assert loan is not None
+    as_of = min(
+        loan.disbursed_on + dt.timedelta(days=rng.randint(60, 200)), utcnow().astimezone(SHANGHAI).date()
+    )
+    if as_of <= loan.disbursed_on:
+        return
+    report_performance(
+        session, lead.id, officer_id=officer.id, institution_id=lead.institution_id, as_of=as_of,
+        overdue_30=True, overdue_90=rng.random() < OVERDUE_SHARE[1] / OVERDUE_SHARE[0],
+    )  # fmt: skip
 
 
 def _push_earlier(session: Session, need: Need, *, hours: float) -> None:

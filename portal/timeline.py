@@ -37,6 +37,8 @@ def _need_text(event: StatusEvent, data: dict[str, Any]) -> str:
         if data.get("reason") == "score":
             return _("信用评分更新后重新匹配，已追加推送给%(n)s家机构", n=n)
         return _("有新产品上架或产品调整，已追加推送给%(n)s家机构", n=n)
+    if kind == "edited":
+        return _("申请人修改了需求，平台已按新的金额、期限和担保方式重新匹配")
     if kind == "back_to_dispatch":
         return _("受理机构已释放线索，需求重新等待机构认领")
     if event.to_status == "submitted":
@@ -63,6 +65,8 @@ def _lead_text(event: StatusEvent, data: dict[str, Any]) -> str:
         )
     if kind == "released":
         return _("%(inst)s超过跟进时限未更新进度，线索已释放", inst=institution)
+    if data.get("reason") == "need_edited":
+        return _("需求修改后已不符合%(inst)s的产品条件，线索已关闭", inst=institution)
     if kind == "sla_expired":
         return _("%(inst)s未在时限内认领，线索已失效", inst=institution)
     if event.to_status == "pushed":

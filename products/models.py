@@ -16,6 +16,8 @@ from core.types import MONEY, RATE, UTCDateTime, utcnow
 class ProductStatus(enum.StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
+    # Off the shelf for a while (a quota used up, a policy under review): back with `resume`.
+    PAUSED = "paused"
     RETIRED = "retired"
 
 

@@ -256,10 +256,46 @@ def _move(
         to_status=to,
         actor_id=actor_id,
     )
-    announce_catalogue_change(
-        session, product, reason="published" if to == ProductStatus.PUBLISHED else "retired"
-    )
+    announce_catalogue_change(session, product, reason=STEP_REASONS[to])
     return product
+
+
+STEP_REASONS = {
+    ProductStatus.PUBLISHED: "published",
+    ProductStatus.RETIRED: "retired",
+    ProductStatus.PAUSED: "paused",
+}
+
+
+def pause_product(session: Session, product: Product, *, actor_id: int | None) -> Product:
+    """Take a published product off the shelf for a while: no new needs are pushed to it and the
+    supermarket no longer shows it; leads already pushed stay with the institution.
+
+    Raises ProductStateError unless it is published.
+    """
+    return _move(session, product, ProductStatus.PAUSED, {ProductStatus.PUBLISHED}, actor_id)
+
+
+def resume_product(session: Session, product: Product, *, actor_id: int | None) -> Product:
+    """Put a paused product back on the shelf and announce it for re-matching.
+
+    Raises ProductStateError unless it is paused.
+    """
+    return _move(session, product, ProductStatus.PUBLISHED, {ProductStatus.PAUSED}, actor_id)
+
+
+COPY_SUFFIX = "（副本）"
+
+
+def copy_product(session: Session, product: Product, *, actor_id: int | None) -> Product:
+    """A new draft of the same institution with the product's rules, named "…（副本）"."""
+    name = product.name[: 128 - len(COPY_SUFFIX)] + COPY_SUFFIX
+    return create_product(
+        session,
+        institution_id=product.institution_id,
+        data=product_input_from(product, name=name),
+        actor_id=actor_id,
+    )
 
 
 def publish_product(session: Session, product: Product, *, actor_id: int | None) -> Product:
@@ -276,7 +312,11 @@ def retire_product(session: Session, product: Product, *, actor_id: int | None) 
     Raises ProductStateError if already retired.
     """
     return _move(
-        session, product, ProductStatus.RETIRED, {ProductStatus.DRAFT, ProductStatus.PUBLISHED}, actor_id
+        session,
+        product,
+        ProductStatus.RETIRED,
+        {ProductStatus.DRAFT, ProductStatus.PUBLISHED, ProductStatus.PAUSED},
+        actor_id,
     )
 
 
@@ -288,6 +328,13 @@ class ProductFilter:
     tag: str | None = None
     institution: str | None = None
     collateral: str | None = None
+    # Words in the product's name, description or institution's name (every word must appear).
+    keyword: str | None = None
+    # "rate": lowest rate first; "amount": highest ceiling first; otherwise by id.
+    sort: str | None = None
+
+
+PRODUCT_SORTS = ("rate", "amount")
 
 
 def list_products(
@@ -325,7 +372,15 @@ def list_products(
             continue
         if flt.collateral and flt.collateral not in product.collateral:
             continue
+        if flt.keyword:
+            haystack = f"{product.name} {product.description} {product.institution.name}".casefold()
+            if not all(word in haystack for word in flt.keyword.casefold().split()):
+                continue
         result.append(product)
+    if flt.sort == "rate":
+        result.sort(key=lambda p: (p.rate_min, p.id))
+    elif flt.sort == "amount":
+        result.sort(key=lambda p: (-p.max_amount, p.id))
     return result
 
 

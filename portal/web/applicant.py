@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
 
 from core.errors import ConflictError, InvalidInputError
 from core.models import Role, User
@@ -14,7 +15,10 @@ from core.types import local_today
 from credit_profile.borrowers import get_borrower
 from credit_profile.consent_text import CONSENT_TEXT, CONSENT_TEXT_VERSION
 from credit_profile.consents import get_consent, grant_consent, list_consents, revoke_consent
-from credit_profile.scoring import own_profile
+from credit_profile.scoring import has_data, own_profile
+from matching.advice import nearest_products
+from matching.errors import NeedNotFoundError
+from matching.models import NeedStatus
 from matching.needs import (
     WITHDRAWABLE,
     NeedInput,
@@ -25,13 +29,15 @@ from matching.needs import (
     submit_need,
     withdraw_need,
 )
-from matching.recipients import consent_use_views
+from matching.recipients import consent_use_views, distinct_uses
+from matching.rematching import NeedChanges, edit_need
 from portal.auth import role_required, web_user
 from portal.db import db
-from portal.presenters import consent_dict, need_dict, use_dict
+from portal.presenters import consent_dict, credit_reasons, near_product_dict, need_dict, use_dict
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
-from portal.web.forms.applicant import ConsentForm, NeedForm
+from portal.web.forms.applicant import ConsentForm, NeedEditForm, NeedForm
 from portal.web.forms.fields import ActionForm
+from products.models import Product, ProductStatus
 from products.services import list_institutions
 
 bp = Blueprint("applicant", __name__, url_prefix="/me")
@@ -57,7 +63,7 @@ def profile() -> str:
 
 def _consents_page(form: ConsentForm, status: int = 200) -> tuple[str, int]:
     _user, borrower_id = _me()
-    uses = consent_use_views(db(), borrower_id)
+    uses = distinct_uses(consent_use_views(db(), borrower_id))
     consents = [consent_dict(c, uses) for c in list_consents(db(), borrower_id)]
     unlinked = [use_dict(u) for u in uses if u.consent_id is None]
     html = render_template(
@@ -129,7 +135,9 @@ def credit() -> str:
     # Scored on every visit, as GET /api/v1/credit-profile does, so it reflects consents revoked a
     # moment ago; the read is recorded as a use the applicant sees on the consents page.
     score = own_profile(db(), borrower_id, actor_id=user.id)
-    return render_template("applicant/credit.html", score=score)
+    return render_template(
+        "applicant/credit.html", score=score, scored=has_data(score), reasons=credit_reasons(score)
+    )
 
 
 # --- financing needs ---------------------------------------------------------------------------
@@ -149,11 +157,40 @@ def _need_form(**kwargs: Any) -> NeedForm:
     return NeedForm(institutions=institutions, **kwargs)
 
 
+def _requested_product(form: NeedForm) -> Product | None:
+    """The published product the form applies for, if any (a stale or foreign id shows no product)."""
+    raw = (form.product_id.data or "").strip()
+    if not raw.isdigit() or len(raw) > 9:
+        return None
+    product = db().get(Product, int(raw))
+    return product if product is not None and product.status == ProductStatus.PUBLISHED else None
+
+
+def _prefill(borrower_id: int) -> dict[str, Any]:
+    """Initial values: a product applied for (`?product_id=`), or a need posted again (`?from=`)."""
+    values: dict[str, Any] = {}
+    product_id = request.args.get("product_id", "")
+    if product_id.isdigit() and len(product_id) <= 9:
+        values["product_id"] = product_id
+    source = request.args.get("from", "")
+    if source.isdigit() and len(source) <= 9:
+        try:
+            old = get_need(db(), int(source), borrower_id=borrower_id)
+        except NeedNotFoundError:
+            return values
+        values.update(
+            amount=old.amount, term_months=old.term_months, purpose=old.purpose, collateral=old.collateral,
+            declared_prior_loan=old.declared_prior_loan,
+        )  # fmt: skip
+    return values
+
+
 @bp.route("/needs/new", methods=["GET", "POST"])
 @role_required(APPLICANT)
 def new_need() -> Any:
     user, borrower_id = _me()
-    form = _need_form()
+    form = _need_form() if request.method == "POST" else _need_form(**_prefill(borrower_id))
+    product = _requested_product(form)
     if form.validate_on_submit():
         renewal = None
         if form.is_renewal.data:
@@ -167,6 +204,7 @@ def new_need() -> Any:
                 db(),
                 borrower_id=borrower_id,
                 actor_id=user.id,
+                product_id=product.id if product else None,
                 data=NeedInput(
                     amount=form.amount.data,
                     term_months=form.term_months.data,
@@ -178,11 +216,13 @@ def new_need() -> Any:
             )
         except InvalidInputError as exc:
             apply_errors(form, exc)
+        except ConflictError as exc:
+            flash_error(exc)
         else:
             ok(_("融资需求已提交，平台正在为您匹配产品"))
             return redirect(url_for(".need", need_id=need.id))
     status = INVALID_FORM if request.method == "POST" else 200
-    return render_template("applicant/need_new.html", form=form), status
+    return render_template("applicant/need_new.html", form=form, product=product), status
 
 
 @bp.get("/needs/<int:need_id>")
@@ -190,12 +230,62 @@ def new_need() -> Any:
 def need(need_id: int) -> str:
     _user, borrower_id = _me()
     row = get_need(db(), need_id, borrower_id=borrower_id)
+    view = need_dict(need_views(db(), [row], with_events=True)[0])
+    nearest = (
+        [near_product_dict(n) for n in nearest_products(db(), row)]
+        if row.status == NeedStatus.UNMATCHED
+        else []
+    )
     return render_template(
         "applicant/need.html",
-        need=need_dict(need_views(db(), [row], with_events=True)[0]),
+        need=view,
         withdrawable=row.status in WITHDRAWABLE,
+        editable=row.status in WITHDRAWABLE and not any(lead["officer"] for lead in view["leads"]),
+        nearest=nearest,
         action=ActionForm(),
     )
+
+
+@bp.route("/needs/<int:need_id>/edit", methods=["GET", "POST"])
+@role_required(APPLICANT)
+def edit_need_page(need_id: int) -> Any:
+    user, borrower_id = _me()
+    row = get_need(db(), need_id, borrower_id=borrower_id)
+    if request.method == "POST":
+        form = NeedEditForm()
+    else:
+        form = NeedEditForm(
+            amount=row.amount, term_months=row.term_months, purpose=row.purpose, collateral=row.collateral
+        )
+        for name in ("amount", "term_months"):
+            # A suggestion from the need page ("把金额降到50万元"): prefilled, still to be confirmed.
+            value = request.args.get(name, "")
+            if value and len(value) <= 12:
+                form[name].process(MultiDict({name: value}))
+    if form.validate_on_submit():
+        try:
+            edit_need(
+                db(),
+                row,
+                NeedChanges(
+                    amount=form.amount.data,
+                    term_months=form.term_months.data,
+                    purpose=form.purpose.data,
+                    collateral=form.collateral.data,
+                ),
+                actor_id=user.id,
+                top_n=current_app.extensions["jihuitong.settings"].dispatch_top_n,
+            )
+        except InvalidInputError as exc:
+            apply_errors(form, exc)
+        except ConflictError as exc:
+            flash_error(exc)
+            return redirect(url_for(".need", need_id=need_id))
+        else:
+            ok(_("需求已修改，平台已重新为您匹配"))
+            return redirect(url_for(".need", need_id=need_id))
+    status = INVALID_FORM if request.method == "POST" else 200
+    return render_template("applicant/need_edit.html", form=form, need_id=need_id), status
 
 
 @bp.post("/needs/<int:need_id>/withdraw")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, current_app, g, render_template, request, send_from_directory
+from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.models import Role
 from guarantees.schemes import product_badges
+from matching.advice import fitting_product_ids
 from portal.db import db
 from portal.messages import error_message
 from portal.web.forms.public import ProductFilterForm
@@ -32,8 +35,12 @@ def institution_choices() -> list[tuple[str, str]]:
 @bp.get("/products")
 def products() -> str:
     """The 金融超市."""
-    form = ProductFilterForm(formdata=request.args, institutions=institution_choices())
+    borrower_id = _own_borrower_id()
+    form = ProductFilterForm(
+        formdata=request.args or None, institutions=institution_choices(), fit=borrower_id is not None
+    )
     flt = ProductFilter()
+    fit = borrower_id is not None and bool(form.fit.data)
     if request.args and form.validate():
         flt = ProductFilter(
             region_code=form.region_code.data or None,
@@ -42,10 +49,32 @@ def products() -> str:
             tag=form.tag.data or None,
             institution=form.institution.data or None,
             collateral=form.collateral.data or None,
+            keyword=form.q.data or None,
+            sort=form.sort.data or None,
         )
+    elif request.args:
+        fit = False
     items = list_products(db(), flt)
+    if fit and borrower_id is not None:
+        fitting = fitting_product_ids(db(), borrower_id, items)
+        items = [p for p in items if p.id in fitting]
     badges = product_badges(db(), [p.id for p in items])
-    return render_template("public/products.html", form=form, products=items, badges=badges)
+    return render_template(
+        "public/products.html",
+        form=form,
+        products=items,
+        badges=badges,
+        can_fit=borrower_id is not None,
+        fit=fit,
+    )
+
+
+def _own_borrower_id() -> int | None:
+    """The signed-in applicant's borrower, for "适合我"; None for anyone else."""
+    principal = current_user if current_user.is_authenticated else None
+    if principal is None or principal.role != Role.APPLICANT:
+        return None
+    return principal.user.borrower_id
 
 
 @bp.get("/products/<int:product_id>")

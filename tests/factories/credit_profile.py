@@ -89,5 +89,10 @@ class CreditScoreFactory(Base):
     score = 600
     grade = "C"
     reasons = factory.LazyFunction(list)
-    sources = factory.LazyFunction(dict)
+    # A score rests on data (credit_profile.scoring.has_data); the `no_data` trait is one computed from
+    # nothing, which matching and the credit page treat as no score.
+    sources = factory.LazyFunction(lambda: {"tax": {"months": 12, "gaps": 0, "consented": True}})
     model_version = "t"
+
+    class Params:
+        no_data = factory.Trait(sources=factory.LazyFunction(dict))

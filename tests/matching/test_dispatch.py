@@ -119,9 +119,10 @@ def test_approval_rates_count_approved_and_disbursed_against_rejected_per_band()
 
 
 def _history(session, institution, product, statuses, band="none"):
-    """Decided leads of this institution on needs of a borrower of their own."""
-    borrower, user = applicant()
+    """Decided leads of this institution, each on the need of a borrower of its own (one applicant may
+    not post the same need twice, nor more than three)."""
     for status in statuses:
+        borrower, user = applicant()
         need = submit(session, borrower.id, user.id)
         LeadFactory(need=need, product=product, status=status, explanation={"score_band": band})
 

@@ -29,6 +29,9 @@ from tests.factories import (
 )
 from tests.matching.helpers import applicant, bank, event_kinds, leads_of, submit
 
+# A score resting on a year of tax data (a score computed from no data is no score: scoring.has_data).
+WITH_DATA = {"tax": {"months": 12, "gaps": 0, "consented": True}}
+
 
 def test_an_unmatched_need_is_matched_when_a_product_that_fits_is_published(session):
     bank(max_amount=Decimal("100000"))  # too small for the need
@@ -110,7 +113,9 @@ def test_a_new_score_rematches_the_borrowers_needs_through_a_follow_up_job(
     def fake_rescore(borrower_id):
         with runtime.job_session() as s:
             s.add(
-                CreditScore(borrower_id=borrower_id, score=760, grade="A", sources={}, model_version="test")
+                CreditScore(
+                    borrower_id=borrower_id, score=760, grade="A", sources=WITH_DATA, model_version="test"
+                )
             )
 
     monkeypatch.setitem(worker.JOBS, "recompute_score", fake_rescore)
@@ -146,7 +151,9 @@ def test_activating_a_scorecard_rematches_every_open_need_after_the_rescoring(
     def fake_rescore_all():
         with runtime.job_session() as s:
             s.add(
-                CreditScore(borrower_id=borrower.id, score=760, grade="A", sources={}, model_version="test")
+                CreditScore(
+                    borrower_id=borrower.id, score=760, grade="A", sources=WITH_DATA, model_version="test"
+                )
             )
 
     monkeypatch.setitem(worker.JOBS, RESCORE_ALL_JOB, fake_rescore_all)

@@ -87,6 +87,9 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     "POST /me/needs/new":                          (LOGIN, DONE,  DONE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
     "GET /me/needs/<need_id>":                     (LOGIN, OK,    HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
     "POST /me/needs/<need_id>/withdraw":           (LOGIN, DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    # Editing a need (issue 14); the POST edits A's second need, which nobody has claimed.
+    "GET /me/needs/<need_id>/edit":                (LOGIN, OK,    HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /me/needs/<need_id>/edit":               (LOGIN, DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
     # Officers: the lead is A's, pushed to bank X and claimed by X's officer.
     "GET /officer/leads":                          (LOGIN, DENY,  DENY,  OK,    OK,    DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
     "GET /officer/leads/<lead_id>":                (LOGIN, DENY,  DENY,  OK,    HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
@@ -114,6 +117,10 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     "POST /manage/products/<product_id>/edit":     (LOGIN, DENY,  DENY,  DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY),
     "POST /manage/products/<product_id>/publish":  (LOGIN, DENY,  DENY,  DENY,  DENY,  AWAY,  HIDE,  DENY,  DENY,  DENY,  DENY),
     "POST /manage/products/<product_id>/retire":   (LOGIN, DENY,  DENY,  DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY),
+    # Pause, resume and copy (issue 14): the product is published, so resuming it is a refused move (AWAY).
+    "POST /manage/products/<product_id>/pause":    (LOGIN, DENY,  DENY,  DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY),
+    "POST /manage/products/<product_id>/resume":   (LOGIN, DENY,  DENY,  DENY,  DENY,  AWAY,  HIDE,  DENY,  DENY,  DENY,  DENY),
+    "POST /manage/products/<product_id>/copy":     (LOGIN, DENY,  DENY,  DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY),
     # Finance offices: each sees its own region by default (scoping by query: test_county_offices_...).
     "GET /finance/":                               (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
     "GET /finance/trend":                          (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),

@@ -183,7 +183,7 @@ def test_the_whole_loop_in_a_browser(browser_page, committed_db):
     shot(page, "credit-profile", width)
 
     page.goto(f"{base}/me/needs/new")
-    page.fill("#amount", "500000")
+    page.fill("#amount", "50")  # 万元
     page.fill("#term_months", "12")
     page.fill("#purpose", "采购原材料")
     page.select_option("#collateral", "credit")

@@ -38,7 +38,7 @@ from portal.web.forms.account import (
     VerifyPhoneForm,
 )
 from portal.web.forms.admin import InstitutionEditForm, InstitutionForm, ProviderForm, UserEditForm, UserForm
-from portal.web.forms.applicant import ConsentForm, NeedForm
+from portal.web.forms.applicant import ConsentForm, NeedEditForm, NeedForm
 from portal.web.forms.fields import AtLeastOne
 from portal.web.forms.finance import MonthlyReportForm
 from portal.web.forms.manage import ProductForm
@@ -116,6 +116,7 @@ FORMS = [
     Form("POST /register", "anonymous", RegisterForm),
     Form("POST /me/consents", "applicant_a", ConsentForm),
     Form("POST /me/needs/new", "applicant_a", NeedForm),
+    Form("POST /me/needs/<need_id>/edit", "applicant_a", NeedEditForm),
     Form("POST /officer/leads/<lead_id>/contacted", "officer_x", NoteForm, "contacted-"),
     Form("POST /officer/leads/<lead_id>/approved", "officer_x", NoteForm, "approved-", ("contacted",)),
     Form("POST /officer/leads/<lead_id>/rejected", "officer_x", RejectForm, "rejected-"),
@@ -161,6 +162,9 @@ BUTTONS = {
     "POST /admin/users/<user_id>/verify-phone",
     "POST /admin/providers/<provider_id>/deactivate",
     "POST /admin/providers/<provider_id>/rotate",
+    "POST /manage/products/<product_id>/pause",
+    "POST /manage/products/<product_id>/resume",
+    "POST /manage/products/<product_id>/copy",
 }
 # Writes a refused form must make, by route: a wrong password counts towards the account's lock.
 REFUSALS_RECORDED = {"POST /login": {"users"}}
@@ -179,7 +183,7 @@ def _prepare(form: Form, client: Any, world: Any) -> dict[str, str]:
 
 
 # Text fields that hold a code: nothing of the corpus is a valid one.
-CODES = {"uscc", "id_number", "phone", "industries_excluded", "month", "code"}
+CODES = {"uscc", "id_number", "phone", "industries_excluded", "month", "code", "product_id"}
 # The rest of the form where the default data would ignore the field (only farmers give an ID number).
 CONTEXT = {
     ("POST /register", "id_number"): {"kind": "farmer", "uscc": ""},
@@ -217,7 +221,7 @@ def _base(form: Form, world: Any) -> dict[str, Any]:
     if form.route == "POST /me/needs/new":
         # A renewal, so that the renewal fields are read rather than ignored.
         matures = (local_today() + dt.timedelta(days=60)).isoformat()
-        data.update(is_renewal="y", renewal_current_amount="100000", renewal_matures_on=matures)
+        data.update(is_renewal="y", renewal_current_amount="10", renewal_matures_on=matures)
     return data
 
 

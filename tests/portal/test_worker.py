@@ -360,7 +360,8 @@ def test_a_request_commit_only_wakes_the_worker_thread_and_runs_no_job(committed
         client = app.test_client()
         headers = token(client, username, PASSWORD)
         ran.clear()
-        response = client.post("/api/v1/needs", json=body, headers=headers)
+        # Another term: the same need again would be a duplicate (409 duplicate_need).
+        response = client.post("/api/v1/needs", json={**body, "term_months": 24}, headers=headers)
         assert response.status_code == 201
         need_id = response.get_json()["id"]
         _eventually(lambda: _status(factory, need_id) == NeedStatus.MATCHED)

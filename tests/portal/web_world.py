@@ -70,8 +70,9 @@ class World:
         return (A_NAME, A_PURPOSE, self.codes["a"], A_PHONE)
 
 
-def _need(client: Any, headers: dict[str, str], purpose: str) -> dict[str, Any]:
-    body = {"amount": 200000, "term_months": 12, "purpose": purpose, "collateral": "credit",
+def _need(client: Any, headers: dict[str, str], purpose: str, term_months: int = 12) -> dict[str, Any]:
+    # A second need of the same amount, term and collateral would be a duplicate (409 duplicate_need).
+    body = {"amount": 200000, "term_months": term_months, "purpose": purpose, "collateral": "credit",
             "declared_prior_loan": False}  # fmt: skip
     return api_helpers.need_as_read(client, client.post("/api/v1/needs", json=body, headers=headers), headers)
 
@@ -124,7 +125,7 @@ def build_world(client: Any, session: Any) -> World:
         assert granted.status_code == 201, granted.get_json()
         consents[side] = granted.get_json()["id"]
     need_a = _need(client, headers["a"], A_PURPOSE)
-    spare_a = _need(client, headers["a"], A_PURPOSE + "（第二笔）")
+    spare_a = _need(client, headers["a"], A_PURPOSE + "（第二笔）", term_months=24)
     need_b = _need(client, headers["b"], "乙方购置农机")
     for need, bank in ((need_a, bank_x), (spare_a, bank_x), (need_b, bank_y)):
         assert [lead["institution"]["code"] for lead in need["leads"]] == [bank.code], need
@@ -161,6 +162,8 @@ def build_world(client: Any, session: Any) -> World:
             # The claimed lead, for the pages and moves; a second lead of A's, still pushed, for claiming.
             "lead_id": lead_a,
             "spare_lead_id": spare_lead,
+            # A's second need: nobody has claimed it, so A may still edit it.
+            "spare_need_id": spare_a["id"],
             "lead_b": need_b["leads"][0]["id"],
             "institution_x": bank_x.id,
             "report_id": report.id,
@@ -259,6 +262,8 @@ PARAMETER_OVERRIDES = {
     "POST /officer/leads/<lead_id>/claim": {"<lead_id>": "spare_lead_id"},
     # Declining too needs a lead nobody has claimed (issue 14).
     "POST /officer/leads/<lead_id>/decline": {"<lead_id>": "spare_lead_id"},
+    # Editing needs a need nobody has claimed yet: A's second need.
+    "POST /me/needs/<need_id>/edit": {"<need_id>": "spare_need_id"},
 }
 
 
@@ -293,7 +298,7 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
     so new names need not differ between requests)."""
     today, n = local_today(), 1  # the dates people see are Shanghai's, whatever the machine's zone
     product = {
-        "name": f"矩阵测试贷{n}", "description": "测试产品", "min_amount": "10000", "max_amount": "500000",
+        "name": f"矩阵测试贷{n}", "description": "测试产品", "min_amount": "1", "max_amount": "50",
         "min_term_months": "3", "max_term_months": "36", "rate_min": "3.45", "rate_max": "6.00",
         "collateral": ["credit"], "borrower_kinds": ["enterprise"], "region_codes": [COUNTY_C],
         "industries_excluded": "K", "min_score": "", "tags": ["first_loan"], "sla_hours": "8",
@@ -311,8 +316,11 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
             "agree": "y",
         },
         "POST /me/needs/new": {
-            "amount": "150000", "term_months": "12", "purpose": "采购原材料", "collateral": "credit",
+            "amount": "15", "term_months": "12", "purpose": "采购原材料", "collateral": "credit",
             "renewal_institution_code": "", "renewal_current_amount": "", "renewal_matures_on": "",
+        },
+        "POST /me/needs/<need_id>/edit": {
+            "amount": "25", "term_months": "12", "purpose": "采购原材料", "collateral": "credit",
         },
         "POST /officer/leads/<lead_id>/contacted": {"contacted-note": "已电话联系"},
         "POST /officer/leads/<lead_id>/approved": {"approved-note": "审批通过"},

@@ -6,6 +6,7 @@ from apiflask import Schema
 from apiflask.fields import Boolean, Date, DateTime, Dict, Integer, List, Nested, String
 from apiflask.validators import Length
 
+from core.i18n import N_
 from core.reference import (
     COLLATERAL_KINDS,
 )
@@ -26,11 +27,31 @@ class NeedIn(In):
     collateral = choice(COLLATERAL_KINDS, required=True)
     declared_prior_loan = Boolean(required=True)
     renewal = Nested(RenewalIn, allow_none=True)
+    product_id = int_range(
+        1,
+        2_147_483_647,
+        allow_none=True,
+        metadata={
+            "description": N_("申请的产品：该产品可受理时首先推送给它，否则 422 并在 fields 中给出原因")
+        },
+    )
+
+
+class NeedPatchIn(In):
+    amount = money()
+    term_months = int_range(1, 360)
+    purpose = text(MAX_TEXT)
+    collateral = choice(COLLATERAL_KINDS)
 
 
 class ProductRef(Schema):
     id = Integer()
     name = String()
+
+
+class OfficerOut(Schema):
+    name = String()
+    phone = String(allow_none=True)
 
 
 class NeedLeadOut(Schema):
@@ -42,6 +63,16 @@ class NeedLeadOut(Schema):
     claimed_at = DateTime(allow_none=True)
     sla_due_at = DateTime(allow_none=True)
     explanation = Dict(allow_none=True)
+    officer = Nested(OfficerOut, allow_none=True, metadata={"description": N_("认领后：客户经理姓名与电话")})
+
+
+class NeedLoanOut(Schema):
+    amount = money_out()
+    rate = money_out()
+    term_months = Integer()
+    disbursed_on = Date()
+    matures_on = Date()
+    institution = Nested(InstitutionRef)
 
 
 class EventOut(Schema):
@@ -72,6 +103,10 @@ class NeedOut(Schema):
     leads = List(Nested(NeedLeadOut))
     events = List(Nested(EventOut))
     unmatched_reasons = List(Dict())
+    requested_product_id = Integer(allow_none=True)
+    loan = Nested(
+        NeedLoanOut, allow_none=True, metadata={"description": N_("已放款时：贷款金额、利率与到期日")}
+    )
 
 
 class NeedItem(NeedOut):

@@ -10,12 +10,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
+    HiddenField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import (
     InputRequired,
     Optional,
+    Regexp,
 )
 
 from core.reference import (
@@ -31,9 +33,9 @@ from portal.web.forms.fields import (
     Cents,
     ChoiceField,
     DayField,
-    MoneyField,
     MultiChoiceField,
     PageForm,
+    WanYuanField,
     WholeField,
     choices,
     pairs,
@@ -63,14 +65,15 @@ class ConsentForm(PageForm):
 
 
 class NeedForm(PageForm):
-    amount = MoneyField(
-        _l("申请金额（元）"),
-        places=2,
+    amount = WanYuanField(
+        _l("申请金额（万元）"),
+        places=6,
         validators=[
             required(),
-            Between(Decimal(1000), MAX_AMOUNT, _l("申请金额须在 1000 元至 1 亿元之间")),
+            Between(Decimal(1000), MAX_AMOUNT, _l("申请金额须在 0.1 万元至 10000 万元之间")),
             Cents(),
         ],
+        description=_l("单位：万元，例如 5 表示 5 万元"),
     )
     term_months = WholeField(
         _l("期限（月）"), validators=[required(), Between(1, 360, _l("期限须在 1 至 360 个月之间"))]
@@ -87,12 +90,16 @@ class NeedForm(PageForm):
     declared_prior_loan = BooleanField(_l("我（本单位）以前在银行等金融机构贷过款（含已还清的）"))
     is_renewal = BooleanField(_l("这是续贷申请：现有贷款即将到期，希望续贷"))
     renewal_institution_code = ChoiceField(_l("现有贷款的机构"), choices=[], validators=[Optional()])
-    renewal_current_amount = MoneyField(
-        _l("现有贷款余额（元）"),
-        places=2,
+    renewal_current_amount = WanYuanField(
+        _l("现有贷款余额（万元）"),
+        places=6,
         validators=[Optional(), Between(CENT, MAX_AMOUNT, _l("数值超出允许范围")), Cents()],
     )
     renewal_matures_on = DayField(_l("现有贷款到期日"), validators=[Optional()])
+    # The product applied for from its page ("申请此产品"); errors about it are shown above the form.
+    product_id = HiddenField(
+        validators=[Optional(), Regexp(r"^[0-9]{1,9}$", message=_l("产品编号无效，请从金融超市重新选择产品"))]
+    )
 
     def __init__(self, *args: Any, institutions: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -104,3 +111,12 @@ class NeedForm(PageForm):
             require_if(self, bool(self.is_renewal.data), ["renewal_current_amount", "renewal_matures_on"])
             and ok
         )
+
+
+class NeedEditForm(PageForm):
+    """What may change on a need before a bank claims it (matching.rematching.edit_need)."""
+
+    amount = NeedForm.amount
+    term_months = NeedForm.term_months
+    purpose = NeedForm.purpose
+    collateral = NeedForm.collateral

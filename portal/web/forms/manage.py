@@ -8,17 +8,21 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    SelectChoice,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import (
     Optional,
+    ValidationError,
 )
 
 from core.reference import (
     BORROWER_KINDS,
     COLLATERAL_KINDS,
+    INDUSTRY_SECTIONS,
     PRODUCT_TAGS,
+    industry_section,
 )
 from portal.web.forms.fields import (
     CENT,
@@ -29,27 +33,55 @@ from portal.web.forms.fields import (
     MoneyField,
     MultiChoiceField,
     PageForm,
+    WanYuanField,
     WholeField,
     choices,
     region_choices,
     required,
+    split_codes,
     strip,
     text_length,
 )
+
+AMOUNT_RANGE = _l("额度应在 0.000001 万元至 10000 万元之间")
+
+
+class IndustryCodes:
+    """Every typed code is a GB/T 4754 code (section letter and 2-4 digits of that section); the error
+    names the codes that are not."""
+
+    def __call__(self, form: Any, field: Any) -> None:
+        bad = [code for code in split_codes(field.data) if industry_section(code) is None]
+        if bad:
+            raise ValidationError(
+                _(
+                    "行业代码 %(codes)s 无效：应为门类字母（如 K）或门类字母加 2–4 位数字（如 C13）",
+                    codes="、".join(bad[:5]),
+                )
+            )
 
 
 class ProductForm(PageForm):
     name = StringField(_l("产品名称"), filters=[strip], validators=[required(), text_length(128)])
     description = TextAreaField(_l("产品介绍"), filters=[strip], validators=[Optional(), text_length(2000)])
-    min_amount = MoneyField(
-        _l("最低额度（元）"),
-        places=2,
-        validators=[required(), Between(CENT, MAX_AMOUNT, _l("额度应在 0.01 元至 1 亿元之间")), Cents()],
+    min_amount = WanYuanField(
+        _l("最低额度（万元）"),
+        places=6,
+        validators=[
+            required(),
+            Between(CENT, MAX_AMOUNT, _l("额度应在 0.000001 万元至 10000 万元之间")),
+            Cents(),
+        ],
+        description=_l("单位：万元，例如 50 表示 50 万元"),
     )
-    max_amount = MoneyField(
-        _l("最高额度（元）"),
-        places=2,
-        validators=[required(), Between(CENT, MAX_AMOUNT, _l("额度应在 0.01 元至 1 亿元之间")), Cents()],
+    max_amount = WanYuanField(
+        _l("最高额度（万元）"),
+        places=6,
+        validators=[
+            required(),
+            Between(CENT, MAX_AMOUNT, _l("额度应在 0.000001 万元至 10000 万元之间")),
+            Cents(),
+        ],
     )
     min_term_months = WholeField(
         _l("最短期限（月）"), validators=[required(), Between(1, 360, _l("期限须在 1 至 360 个月之间"))]
@@ -76,10 +108,17 @@ class ProductForm(PageForm):
     region_codes = MultiChoiceField(
         _l("适用地区"), choices=region_choices(with_city=True), description=_l("不选表示全市均可申请")
     )
+    industry_sections = MultiChoiceField(
+        _l("不支持的行业（门类）"),
+        choices=[SelectChoice(code, f"{code} {_l(name)}") for code, name in INDUSTRY_SECTIONS.items()],
+        description=_l("国民经济行业分类（GB/T 4754-2017）门类，勾选的行业不能申请"),
+    )
     industries_excluded = StringField(
-        _l("不支持的行业"),
-        validators=[Optional(), text_length(400)],
-        description=_l("国民经济行业代码（GB/T 4754-2017），如 K 或 C13，多个用逗号或空格分隔"),
+        _l("不支持的细分行业（可选）"),
+        validators=[Optional(), text_length(400), IndustryCodes()],
+        description=_l(
+            "更细的行业代码：门类字母加 2–4 位数字，如 C13（农副食品加工业）、C2511，多个用逗号或空格分隔"
+        ),
     )
     min_score = WholeField(
         _l("最低信用评分"),

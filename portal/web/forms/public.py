@@ -8,10 +8,12 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, StringField
 from wtforms.validators import (
     Optional,
 )
 
+from core.i18n import N_
 from core.reference import (
     BORROWER_KINDS,
     COLLATERAL_KINDS,
@@ -22,10 +24,12 @@ from portal.web.forms.fields import (
     Between,
     ChoiceField,
     GetForm,
-    MoneyField,
+    WanYuanField,
     choices,
     pairs,
     region_choices,
+    strip,
+    text_length,
 )
 
 
@@ -36,9 +40,9 @@ class ProductFilterForm(GetForm):
     borrower_kind = ChoiceField(
         _l("客户类型"), choices=choices(BORROWER_KINDS, blank=_l("全部类型")), validators=[Optional()]
     )
-    amount = MoneyField(
-        _l("需要金额（元）"),
-        places=2,
+    amount = WanYuanField(
+        _l("需要金额（万元）"),
+        places=6,
         validators=[Optional(), Between(Decimal(0), MAX_AMOUNT, _l("数值超出允许范围"))],
     )
     tag = ChoiceField(
@@ -48,6 +52,15 @@ class ProductFilterForm(GetForm):
     collateral = ChoiceField(
         _l("担保方式"), choices=choices(COLLATERAL_KINDS, blank=_l("不限")), validators=[Optional()]
     )
+
+    q = StringField(_l("关键词"), filters=[strip], validators=[Optional(), text_length(50)],
+                    description=_l("产品名称、介绍或机构名称"))  # fmt: skip
+    sort = ChoiceField(
+        _l("排序"),
+        choices=choices({"rate": N_("利率从低到高"), "amount": N_("额度从高到低")}, blank=_l("默认排序")),
+        validators=[Optional()],
+    )
+    fit = BooleanField(_l("只看适合我的"), description=_l("按我的资料（地区、客户类型、行业、信用评分）筛选"))
 
     def __init__(self, *args: Any, institutions: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
