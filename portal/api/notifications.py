@@ -14,6 +14,7 @@ from portal.api import api_bp
 from portal.api.schemas.notifications import NotificationOut, NotificationPage, NotificationQuery
 from portal.auth import api_user, token_auth
 from portal.db import db
+from portal.labels import label
 from portal.timeline import describe_event
 
 
@@ -50,6 +51,12 @@ def notification_text(row: Notification, event: StatusEvent | None) -> str:
             date=data.get("matures_on", ""),
             days=data.get("days", ""),
             need=row.need_id,
+        )
+    if row.kind == "report_ready":
+        return _(
+            "%(month)s %(region)s月度报告已生成，请在“月度报表”页面查看或下载",
+            month=data.get("month", ""),
+            region=label(data.get("region_code", ""), "region"),
         )
     if event is not None:
         return describe_event(event)

@@ -120,6 +120,8 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     # County C's monthly report: the city office and C's may download it; D's does not see it.
     "GET /finance/reports/<report_id>":            (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
     "GET /finance/reports/<report_id>/pdf":        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
+    "GET /finance/reports/<report_id>/view":       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
+    "GET /finance/reports/report.css":             (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
     "POST /finance/reports":                       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE,  DONE,  DONE,  DENY),
     "GET /admin/institutions":                     (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
     "POST /admin/institutions":                    (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),

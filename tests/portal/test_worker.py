@@ -58,6 +58,7 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
         "deliver_pending_messages",
         "expire_consents",
         "purge_expired_data",
+        "queue_monthly_reports",
     }
     assert set(worker.periodic_jobs()) == declared
     extra = runtime.Periodic("extra_every_minute", lambda: None, interval=60)
@@ -71,12 +72,13 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
     assert isinstance(scheduler, CronScheduler)
     schedule = {job.name: (job.interval, job.cron) for job in scheduler.get_jobs()}
     assert schedule == {
-        **dict.fromkeys(declared - {"purge_expired_data"}, (300, None)),
+        **dict.fromkeys(declared - {"purge_expired_data", "queue_monthly_reports"}, (300, None)),
         "purge_expired_data": (None, "0 19 * * *"),
+        "queue_monthly_reports": (None, "30 17 * * *"),
         "extra_every_minute": (60, None),
     }
     enqueued = {job.name for job in scheduler.enqueue_jobs()}
-    assert enqueued == set(schedule) - {"purge_expired_data"}  # interval jobs at once, the cron line later
+    assert enqueued == set(schedule) - {"purge_expired_data", "queue_monthly_reports"}  # cron lines later
     queue = _queue(redis_url)
     jobs = [Job.fetch(job_id, connection=connection, serializer=JSONSerializer) for job_id in queue.job_ids]
     assert sorted((job.func_name, list(job.args)) for job in jobs) == sorted(
