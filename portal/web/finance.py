@@ -27,7 +27,14 @@ from portal.labels import WEB_LABELS
 from portal.stats_scope import attachment, check_group, export_file, scoped_region, stats_window
 from portal.web.common import INVALID_FORM, apply_errors, ok
 from portal.web.forms.fields import region_choices
-from portal.web.forms.finance import DashboardForm, ExportForm, FigureForm, MonthlyReportForm, StatsForm
+from portal.web.forms.finance import (
+    SORT_COLUMNS,
+    DashboardForm,
+    ExportForm,
+    FigureForm,
+    MonthlyReportForm,
+    StatsForm,
+)
 from stats import breakdowns, charts, drilldowns, funnels, glossary, maturities, periods
 from stats.exports import (
     DIMENSION_LABELS,
@@ -368,6 +375,12 @@ def dashboard(section: str) -> tuple[str, int]:
     )
 
 
+def _shown(form: FigureForm) -> dict[str, str]:
+    """How the rows are shown (sort column, order, filter text), as query arguments for links."""
+    shown = {"sort": form.sort.data or "", "order": form.order.data or "", "q": form.q.data or ""}
+    return {name: value for name, value in shown.items() if value}
+
+
 @bp.get("/drilldown")
 @role_required(FINANCE)
 def drilldown() -> tuple[str, int]:
@@ -383,12 +396,14 @@ def drilldown() -> tuple[str, int]:
     rows: list[dict[str, Any]] = []
     total = 0
     page = form.page.data or 1
+    shown = _shown(form)
     if window is not None:
         try:
             check_group(window, by, key)
             rows, total = drilldowns.drilldown(
-                db(), window, figure, by=by, key=key, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
-            )
+                db(), window, figure, by=by, key=key, limit=PER_PAGE, offset=(page - 1) * PER_PAGE,
+                sort=shown.get("sort"), descending=shown.get("order") == "desc", query=shown.get("q"),
+            )  # fmt: skip
         except breakdowns.NotAttributableError:
             form.by.errors = [*form.by.errors, _("该指标不能按此维度细分")]
             window = None
@@ -411,6 +426,8 @@ def drilldown() -> tuple[str, int]:
             pages=pages,
             base=_base_args(window) if window else {},
             group={"by": by, "key": key} if by else {},
+            shown=shown,
+            sort_columns={code: _(text) for code, text in SORT_COLUMNS.items()},
             per_page=PER_PAGE,
         ),
         200 if window is not None else INVALID_FORM,
@@ -434,6 +451,9 @@ def export() -> Response | tuple[str, int]:
                 by=form.by.data or None,
                 figure=form.figure.data or None,
                 key=form.key.data or None,
+                sort=form.sort.data or None,
+                descending=form.order.data == "desc",
+                query=form.q.data or None,
             )
         except InvalidInputError as error:
             apply_errors(form, error)
@@ -446,8 +466,8 @@ def export() -> Response | tuple[str, int]:
 @bp.get("/metrics")
 @role_required(FINANCE)
 def metrics() -> str:
-    """What every figure means (the Chinese edition of docs/metrics.md, same anchors)."""
-    return render_template("finance/metrics.html")
+    """The glossary: what every figure counts, from which step, with an example (stats.glossary)."""
+    return render_template("finance/metrics.html", terms=glossary.TERMS)
 
 
 # --- monthly reports ---------------------------------------------------------------------------

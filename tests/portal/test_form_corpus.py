@@ -293,6 +293,8 @@ FILTER_PAGES = [
     ),
     ("/officer/leads", "officer_x", ("status", "page")),
     ("/finance/", "finance_city", ("from_date", "to_date", "region_code")),
+    ("/finance/", "finance_city", ("period",)),
+    ("/finance/drilldown", "finance_city", ("sort", "order", "q")),
     ("/login", "anonymous", ("next",)),
 ]
 
@@ -303,7 +305,7 @@ def test_bad_query_strings_on_the_filter_pages(world, connection):
     before = table_digests(connection)
     checked = 0
     for path, role, names in FILTER_PAGES:
-        base = window if path == "/finance/" else {}
+        base = {"/finance/": window, "/finance/drilldown": {**window, "figure": "loans"}}.get(path, {})
         for name in names:
             for value_name, value in CORPUS.items():
                 response = world.clients[role].get(path, query_string={**base, name: value})

@@ -14,6 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from core.identifiers import mask_identifier
+from core.types import local_today
 from stats import breakdowns
 from stats.figures import summary
 from stats.models import Report, ReportStatus
@@ -230,3 +231,54 @@ def test_drilldown_pages_through_the_rows(client, data, monkeypatch):
     ids = [set(re.findall(r"<td>(\d+)</td>\s*<td>\d{4}-", text(page(client, "drilldown", figure="loans", page=str(n)))))
            for n in (1, 2, 3)]  # fmt: skip
     assert [len(i) for i in ids] == [2, 2, 1] and len(set().union(*ids)) == 5
+
+
+def test_the_default_period_is_the_last_complete_month_with_presets(client, data):
+    login(client, "city")
+    today = local_today()
+    last = today.replace(day=1) - dt.timedelta(days=1)
+    body = text(client.get("/finance/"))
+    assert f"{last.replace(day=1)} 至 {last}" in body  # not month-to-date: never a near-empty first screen
+    for preset in ("上月", "本季", "本年", "近12个月", "自定义"):
+        assert preset in body
+    assert 'aria-current="true">上月' in body
+    year = text(client.get("/finance/trend", query_string={"period": "year"}))
+    assert f"{today.replace(month=1, day=1)} 至 {today}" in year
+    custom = text(client.get("/finance/trend", query_string={"period": "custom", **WINDOW}))
+    assert f"{FROM} 至 {TO}" in custom
+
+
+def test_zeros_and_dashes_are_not_links(client, data):
+    login(client, "city")
+    body = page(client, "breakdown", by="county").get_data(as_text=True)
+    # 吉安县 (360821) has no row at all: its figures are shown, none of them links to an empty list.
+    assert "key=360821" not in body
+    assert "key=360802" in body
+    for link in links(page(client, "breakdown", by="county")):
+        if link.startswith("/finance/drilldown"):
+            assert "共 0 条" not in text(client.get(link)), link
+
+
+def test_drilldown_sorts_filters_and_exports_as_shown(client, data):
+    login(client, "city")
+    ascending = text(page(client, "drilldown", figure="loans", sort="amount", order="asc"))
+    amounts = [float(a) * 10000 for a in re.findall(r'<td class="num">([\d.]+)万元</td>', ascending)]
+    assert amounts == sorted(amounts) and len(amounts) == 5
+    descending = text(page(client, "drilldown", figure="loans", sort="amount", order="desc"))
+    assert [
+        float(a) * 10000 for a in re.findall(r'<td class="num">([\d.]+)万元</td>', descending)
+    ] == amounts[::-1]
+    assert 'aria-sort="descending"' in descending
+    firm = data["borrowers"][0]
+    farmer = next(b for b in data["borrowers"] if b.kind == "farmer")
+    filtered = text(page(client, "drilldown", figure="loans", q=firm.name))
+    assert "共 1 条" in filtered
+    assert "共 0 条" in text(
+        page(client, "drilldown", figure="loans", q=farmer.name)
+    )  # masked names never match
+    exported = page(client, "export", table="drilldown", figure="loans", file_format="csv", sort="amount",
+                    order="desc", q="测试")  # fmt: skip
+    rows = list(csv.reader(io.StringIO(exported.get_data().decode("utf-8-sig"))))
+    column = rows[0].index("金额（元）")
+    assert [float(r[column]) for r in rows[1:]] == amounts[::-1]
+    assert page(client, "drilldown", figure="loans", sort="nonsense").status_code == 422

@@ -63,13 +63,30 @@ class DashboardForm(StatsForm):
     by = ChoiceField(_l("分组维度"), choices=choices(STATS_DIMENSIONS), validators=[Optional()])
 
 
+# Columns a drill-down is sorted by (stats.drilldowns.SORTS) and their headers.
+SORT_COLUMNS = {
+    "date": N_("日期"),
+    "amount": N_("金额"),
+    "id": N_("编号"),
+    "rate": N_("利率"),
+    "matures_on": N_("到期日"),
+}
+ORDERS = {"asc": N_("升序"), "desc": N_("降序")}
+
+
 class FigureForm(StatsForm):
-    """A figure's rows, or a table to export: the figure and breakdown key are checked by the service."""
+    """A figure's rows, or a table to export: the figure and breakdown key are checked by the service;
+    the rows sorted by a column and filtered by a name, as shown (and exported as shown)."""
 
     figure = StringField(_l("指标"), filters=[strip], validators=[Optional(), text_length(40)])
     by = ChoiceField(_l("分组维度"), choices=choices(STATS_DIMENSIONS), validators=[Optional()])
     key = StringField(_l("分组"), filters=[strip], validators=[Optional(), text_length(40)])
     page = WholeField(_l("页码"), default=1, validators=[Optional(), Between(1, 100_000, _l("页码无效"))])
+    sort = ChoiceField(_l("排序"), choices=choices(SORT_COLUMNS), validators=[Optional()])
+    order = ChoiceField(_l("顺序"), choices=choices(ORDERS), validators=[Optional()])
+    q = StringField(
+        _l("筛选（机构、产品或企业名称）"), filters=[strip], validators=[Optional(), text_length(40)]
+    )
 
 
 class ExportForm(FigureForm):
