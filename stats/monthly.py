@@ -32,6 +32,7 @@ from stats.exports import (
     timeseries_table,
 )
 from stats.figures import figures_plan, run_plans
+from stats.quality import FLAG_LABELS, flagged_loans
 from stats.windows import Window
 
 # --- what a section is made of --------------------------------------------------------------------
@@ -353,6 +354,9 @@ def summary(ctx: ReportContext) -> Section:
         lines.append(_counties_behind(ctx))
     lines.append(_banks_behind(ctx))
     lines.append(_maturing_next_month(ctx))
+    flagged, _counts = ctx.memo("quality", lambda: flagged_loans(ctx.session, ctx.window))
+    if flagged:
+        lines.append(f"有 {len(flagged)} 笔放款的填报可能有误（见“数据质量提示”），建议报送前向银行核实。")
     return Section("summary", "情况摘要", (Paragraphs(tuple(lines)),), ("indicators", "maturities"))
 
 
@@ -612,6 +616,43 @@ def first_and_renewal(ctx: ReportContext) -> Section:
     )
 
 
+def quality(ctx: ReportContext) -> Section:
+    """The loans to check with their bank before the figures go out (stats.quality)."""
+    flagged, counts = ctx.memo("quality", lambda: flagged_loans(ctx.session, ctx.window))
+    total = len({f.loan_id for f in flagged})
+    if not total:
+        lines: tuple[str, ...] = ("本月没有需要核实的放款记录。",)
+    else:
+        lines = (
+            f"本月有 {total} 笔放款的填报可能有误，建议在报送前向放款银行核实：" + "；".join(
+                f"{FLAG_LABELS[name]} {n} 笔" for name, n in counts.items() if n
+            ) + "。这些贷款仍计入以上各项统计。",
+        )  # fmt: skip
+    columns = [
+        Column("disbursed_on", "放款日期"),
+        Column("borrower", "借款主体"),
+        Column("institution", "金融机构"),
+        Column("amount", "放款金额（元）", "amount"),
+        Column("need_amount", "申请金额（元）", "amount"),
+        Column("flags", "提示"),
+    ]
+    rows = [
+        {
+            "disbursed_on": f.disbursed_on.isoformat(),
+            "borrower": f.borrower,
+            "institution": f.institution,
+            "amount": f.amount,
+            "need_amount": f.need_amount,
+            "flags": "；".join(FLAG_LABELS[k] for k in f.flags),
+        }
+        for f in flagged[:QUALITY_ROWS]
+    ]
+    table = Table("quality", "需要核实的放款", columns, rows)
+    blocks: tuple[Block, ...] = (Paragraphs(lines), table_block(table)) if rows else (Paragraphs(lines),)
+    return Section("quality", "数据质量提示", blocks, ("quality",))
+
+
+QUALITY_ROWS = 30
 DETAIL_COLUMNS = (
     "label",
     "needs",
@@ -659,6 +700,7 @@ for _key, _build in (
     ("banks", banks),
     ("funnel", funnel),
     ("first_and_renewal", first_and_renewal),
+    ("quality", quality),
     ("details", details),
 ):
     register(_key, _build)

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, PermissionDeniedError
 from core.i18n import N_
 from core.models import Role, User
 from core.reference import CITY_CODE
@@ -35,7 +35,7 @@ from portal.web.forms.finance import (
     MonthlyReportForm,
     StatsForm,
 )
-from stats import breakdowns, charts, drilldowns, funnels, glossary, maturities, periods
+from stats import breakdowns, charts, drilldowns, funnels, glossary, maturities, monthly, periods, quality
 from stats.exports import (
     DIMENSION_LABELS,
     FIGURE_LABELS,
@@ -215,7 +215,10 @@ def _overview(session: Session, window: Window, _form: DashboardForm) -> dict[st
         },
         _("主要指标与去年同期"),
     )
+    _flagged, flag_counts = quality.flagged_loans(session, window, limit=0)
     return {
+        "flag_counts": flag_counts,
+        "flag_labels": quality.FLAG_LABELS,
         "result": result,
         "rows": [(name, result.get(name)) for name in WEB_LABELS["stat"]],
         "indicators": indicators,
@@ -335,6 +338,50 @@ def _maturities(session: Session, window: Window, _form: DashboardForm) -> dict[
     }
 
 
+def _quality(session: Session, window: Window, form: DashboardForm) -> dict[str, Any]:
+    flag = form.flag.data or None
+    rows, counts = quality.flagged_loans(session, window, flag=flag)
+    return {"flag": flag, "flagged": rows, "counts": counts, "flag_labels": quality.FLAG_LABELS}
+
+
+def _ranking(session: Session, window: Window, form: DashboardForm) -> dict[str, Any]:
+    """The 13 divisions ranked on a headline figure, with the change from the period before."""
+    if window.county is not None:
+        raise PermissionDeniedError("the ranking compares every county: the city's")
+    by = form.rank_by.data or "loans_amount"
+    before = previous_window(window)
+    now = breakdowns.breakdown(session, window, "county")
+    then = breakdowns.breakdown(session, before, "county")
+    ranking = monthly.county_ranking(now, then, by)
+    chart = charts.responsive(
+        charts.bar_chart,
+        [row["label"] for row in ranking],
+        {_("本期"): [_number(row[by]) / (10000 if "amount" in by else 1) for row in ranking],
+         _("上期"): [_number(row["previous"].get(by)) / (10000 if "amount" in by else 1) for row in ranking]},
+        _("各县（市、区）%(figure)s", figure=monthly.wan_label(_(FIGURE_LABELS[by]))),
+    )  # fmt: skip
+    return {
+        "rank_by": by,
+        "ranked": monthly.RANKED,
+        "ranking": ranking,
+        "table": monthly.table_block(monthly.ranking_table(ranking, by)),
+        "before": before,
+        "chart_uri": chart,
+    }
+
+
+def previous_window(window: Window) -> Window:
+    """The period a ranking compares with: the month before a whole calendar month, else the same number
+    of days just before."""
+    if window.first.day == 1 and window.last == periods.month_end(window.first):
+        last = window.first - dt.timedelta(days=1)
+        return Window(last.replace(day=1), last, window.region_code)
+    days = (window.last - window.first).days + 1
+    return Window(
+        window.first - dt.timedelta(days=days), window.first - dt.timedelta(days=1), window.region_code
+    )
+
+
 BUILDERS: dict[str, Callable[[Session, Window, DashboardForm], dict[str, Any]]] = {
     "overview": _overview,
     "trend": _trend,
@@ -342,11 +389,13 @@ BUILDERS: dict[str, Callable[[Session, Window, DashboardForm], dict[str, Any]]] 
     "funnel": _funnel,
     "institutions": _institutions,
     "maturities": _maturities,
+    "quality": _quality,
+    "ranking": _ranking,
 }
 
 
 @bp.get("/", defaults={"section": "overview"})
-@bp.get("/<any(trend, breakdown, funnel, institutions, maturities):section>")
+@bp.get("/<any(trend, breakdown, funnel, institutions, maturities, quality, ranking):section>")
 @role_required(FINANCE)
 def dashboard(section: str) -> tuple[str, int]:
     user = web_user()

@@ -113,6 +113,9 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     "GET /finance/institutions":                   (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
     "GET /finance/maturities":                     (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
     "GET /finance/metrics":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    "GET /finance/quality":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    # The ranking compares every county: the city office's alone.
+    "GET /finance/ranking":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    DENY,  DENY,  DENY),
     "GET /finance/reports":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
     # The needs of the last 30 days, on a page and as a file: each office gets its own region's.
     "GET /finance/drilldown":                      (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),

@@ -282,3 +282,27 @@ def test_drilldown_sorts_filters_and_exports_as_shown(client, data):
     column = rows[0].index("金额（元）")
     assert [float(r[column]) for r in rows[1:]] == amounts[::-1]
     assert page(client, "drilldown", figure="loans", sort="nonsense").status_code == 422
+
+
+def test_county_ranking_lists_the_13_divisions_with_their_change(client, data):
+    login(client, "city")
+    response = page(client, "ranking", rank_by="loans_amount")
+    body = text(response)
+    assert response.status_code == 200
+    rows = re.findall(r"<tr><td class=\"num\">(\d+)</td><th scope=\"row\">([^<]+)</th>", body)
+    assert [int(n) for n, _name in rows] == list(range(1, 14))
+    assert rows[0][1] == "青原区"  # 580,000 yuan, ahead of 吉州区's 500,000
+    assert [name for _n, name in rows[:3]] == ["青原区", "吉州区", "井冈山市"]
+    assert "名次变化" in body and "环比" in body
+    login(client, "jizhou")
+    assert page(client, "ranking").status_code == 403  # it compares every county
+
+
+def test_quality_flags_on_the_dashboard_link_to_the_rows(client, data):
+    login(client, "city")
+    overview = text(page(client, ""))
+    # The fixture's loans were claimed and approved within a microsecond: all five are flagged.
+    assert "认领与审批在同一分钟内登记：5 笔" in overview
+    link = re.search(r'href="(/finance/quality\?[^"]*flag=same_minute[^"]*)"', overview).group(1)
+    rows = text(client.get(link))  # `text` decoded the entities already
+    assert rows.count('class="quality-flag"') == 5

@@ -31,6 +31,9 @@ from portal.web.forms.fields import (
     strip,
     text_length,
 )
+from stats.exports import FIGURE_LABELS
+from stats.monthly import RANKED
+from stats.quality import FLAG_LABELS
 
 
 class StatsForm(GetForm):
@@ -59,8 +62,14 @@ STATS_DIMENSIONS = {
 }
 
 
+# The figures the county ranking can be sorted on, and the data-quality flags (their labels are the stats').
+RANK_FIGURES = {name: FIGURE_LABELS[name] for name in RANKED}
+
+
 class DashboardForm(StatsForm):
     by = ChoiceField(_l("分组维度"), choices=choices(STATS_DIMENSIONS), validators=[Optional()])
+    rank_by = ChoiceField(_l("排名指标"), choices=choices(RANK_FIGURES), validators=[Optional()])
+    flag = ChoiceField(_l("提示类型"), choices=choices(FLAG_LABELS), validators=[Optional()])
 
 
 # Columns a drill-down is sorted by (stats.drilldowns.SORTS) and their headers.
