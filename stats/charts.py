@@ -65,12 +65,13 @@ def _legend(names: Sequence[str], y: float, width: int, colors: Sequence[str]) -
     """Legend entries laid left to right, wrapping at the width; returns the marks and the next free y."""
     marks: list[str] = []
     x = 0.0
+    size_ = 13 if width == NARROW else SMALL
     for name, color in zip(names, colors, strict=True):
-        size = 18 + SMALL * len(name) + 14
+        size = 18 + size_ * len(name) + 14
         if x and x + size > width:
-            x, y = 0.0, y + 18
+            x, y = 0.0, y + size_ + 7
         marks.append(f'<rect x="{x:.1f}" y="{y - 9:.1f}" width="12" height="10" fill="{color}"/>')
-        marks.append(_text(x + 16, y, name, size=SMALL, fill=MUTED))
+        marks.append(_text(x + 16, y, name, size=size_, fill=MUTED))
         x += size
     return marks, y + 14
 
@@ -96,14 +97,16 @@ def bar_chart(
     top = max([0.0, *[float(v) for values in series.values() for v in values]]) or 1.0
     room = width - 90  # the value text stays right of the longest bar
     bar = 12 if len(names) > 1 else 16
+    # On a phone the drawing is shown at about its own size: labels as large as the page's small text.
+    label_size, value_size = (15, 13) if width == NARROW else (SIZE - 1, SMALL)
     for i, label in enumerate(labels):
-        body.append(_text(0, y + 12, label, size=SMALL + 1))
-        y += 18
+        body.append(_text(0, y + label_size - 1, label, size=label_size))
+        y += label_size + 6
         for j, name in enumerate(names):
             value = float(series[name][i])
             length = max(1.0, room * value / top) if value else 0.0
             body.append(f'<rect x="0" y="{y:.1f}" width="{length:.1f}" height="{bar}" fill="{colors[j]}"/>')
-            body.append(_text(length + 4, y + bar - 2, value_format(value), size=SMALL))
+            body.append(_text(length + 4, y + bar - 2, value_format(value), size=value_size))
             y += bar + 3
         y += 8
     for note in notes:
@@ -142,20 +145,21 @@ def line_chart(
         x = left + (i * step if n > 1 else (width - left - right) / 2)
         return x, bottom - plot_height * (v / top if top else 0)
 
+    axis = 13 if width == NARROW else SMALL
     for k in range(5):
         value = top * k / 4
         gy = bottom - plot_height * k / 4
         body.append(f'<line x1="{left}" y1="{gy:.1f}" x2="{width - right}" y2="{gy:.1f}" stroke="{GRID}"/>')
-        body.append(_text(left - 6, gy + 4, value_format(value), size=SMALL, anchor="end", fill=MUTED))
+        body.append(_text(left - 6, gy + 4, value_format(value), size=axis, anchor="end", fill=MUTED))
     every = 1 if n * 34 <= width - left else 2
     for i, period in enumerate(periods):
         if (n - 1 - i) % every:
             continue
         x, _y = at(i, 0)
         year, month = period[:4], int(period[5:7])
-        body.append(_text(x, bottom + 16, f"{month}月", size=SMALL, anchor="middle", fill=MUTED))
+        body.append(_text(x, bottom + 17, f"{month}月", size=axis, anchor="middle", fill=MUTED))
         if i == 0 or month == 1 or (every == 2 and month == 2):
-            body.append(_text(x, bottom + 30, f"{year}年", size=SMALL - 1, anchor="middle", fill=MUTED))
+            body.append(_text(x, bottom + 32, f"{year}年", size=axis - 1, anchor="middle", fill=MUTED))
     for j, name in enumerate(names):
         points = [at(i, float(v)) for i, v in enumerate(series[name])]
         solid = points[:-1] if partial_last and len(points) > 1 else points

@@ -542,7 +542,9 @@ def ranking_table(ranking: list[dict[str, Any]], by: str) -> Table:
     ]
     rows = []
     for row in ranking:
-        moved = "—" if row["previous_rank"] is None else _rank_change(row["previous_rank"] - row["rank"])
+        # A rank among zeros says nothing: no change is shown where the county had none of it before.
+        had = row["previous"].get(by) not in (None, 0, "0", "0.00")
+        moved = _rank_change(row["previous_rank"] - row["rank"]) if had and row["previous_rank"] else "—"
         rows.append(
             {**row, "change": formats.change(kind, row[by], row["previous"].get(by)), "rank_change": moved}
         )
