@@ -294,14 +294,13 @@ def key_figures(ctx: ReportContext) -> Section:
         )
     note = Paragraphs(
         (
-            f"环比：与{_name_of(ctx.previous_month)}相比；同比：与{_name_of(ctx.last_year)}相比。"
-            "数量和金额列增长率，占比和利率列相差的百分点；对比期为 0 时不计增长率，显示“—”。",
+            f"环比对比{_name_of(ctx.previous_month)}，同比对比{_name_of(ctx.last_year)}；说明见附录“同比、环比”。",
         )
     )
     return Section(
         "key_figures",
         "主要指标",
-        (KeyFigures(tuple(items)), note),
+        (note, KeyFigures(tuple(items))),
         (*[_anchor(n) for n in KEY_FIGURES], "indicators"),
         (_key_figures_sheet(rows),),
     )
