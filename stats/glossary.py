@@ -21,6 +21,11 @@ class Term:
     def all_codes(self) -> tuple[str, ...]:
         return (self.anchor, *self.codes)
 
+    @property
+    def declared(self) -> bool:
+        """The figure rests on the lending bank's declaration, which the platform cannot verify."""
+        return _DECLARED in self.counts
+
 
 _DECLARED = "由放款银行在报告放款时填报，平台无法核实。"
 

@@ -363,6 +363,7 @@ def _ranking(session: Session, window: Window, form: DashboardForm) -> dict[str,
     return {
         "rank_by": by,
         "ranked": monthly.RANKED,
+        "rank_labels": {code: monthly.wan_label(_(FIGURE_LABELS[code])) for code in monthly.RANKED},
         "ranking": ranking,
         "table": monthly.table_block(monthly.ranking_table(ranking, by)),
         "before": before,
