@@ -214,6 +214,10 @@ def test_monthly_report_goes_from_queued_to_done_and_downloads(client, session, 
     download = client.get(status["download_url"], headers=city)
     assert download.status_code == 200
     assert "filename*=UTF-8''" in download.headers["Content-Disposition"]
+    told = client.get("/api/v1/notifications", headers=city).get_json()["items"]
+    assert any(n["kind"] == "report_ready" and f"{month} 吉州区月度报告已生成" in n["text"] for n in told), (
+        told
+    )
     book = load_workbook(io.BytesIO(download.get_data()))
     assert book.sheetnames[0] == "主要指标" and book.sheetnames[-1] == "说明"
     assert {"月度趋势", "转化漏斗", "机构响应看板", "按主体类型"} <= set(book.sheetnames)
