@@ -23,6 +23,9 @@ ERROR_MESSAGES = {
     "notification_not_found": _l("通知不存在"),
     "report_not_found": _l("报表不存在"),
     "report_not_ready": _l("报表尚未生成完成，请稍后再试"),
+    "report_pdf_unavailable": _l(
+        "生成该报告的服务器未安装 PDF 排版组件，暂无 PDF；请在网页上查看报告或下载 Excel 明细表"
+    ),
     "method_not_allowed": _l("不支持该请求方法"),
     "conflict": _l("当前状态不允许该操作"),
     "already_claimed": _l("该线索已被其他客户经理认领"),

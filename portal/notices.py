@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from core.models import Notification, Role, StatusEvent
 from matching.notices import wan
+from portal.labels import label
 from portal.timeline import describe_event
 
 
@@ -54,6 +55,12 @@ def notification_text(row: Notification, event: StatusEvent | None) -> str:
             days=data.get("days", ""),
             need=row.need_id,
         )
+    if row.kind == "report_ready":
+        return _(
+            "%(month)s %(region)s月度报告已生成，请在“月度报表”页面查看或下载",
+            month=data.get("month", ""),
+            region=label(data.get("region_code", ""), "region"),
+        )
     if event is not None:
         return describe_event(event)
     # Never an internal code on a page: an unknown kind reads as a generic notice.
@@ -66,4 +73,6 @@ def notification_link(row: Notification, role: str) -> str | None:
         return url_for("officer.lead", lead_id=row.lead_id)
     if row.need_id is not None and role == Role.APPLICANT:
         return url_for("applicant.need", need_id=row.need_id)
+    if row.kind == "report_ready" and role == Role.FINANCE:
+        return url_for("finance.reports")
     return None

@@ -4,7 +4,9 @@ scope allows, the window checks, and the export files (docs/metrics.md#window, #
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from flask import Response
 from flask_babel import gettext
@@ -13,8 +15,9 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInputError, PermissionDeniedError
 from core.models import User
 from core.reference import CITY_CODE, REGIONS
+from portal.labels import label
 from stats import breakdowns, drilldowns
-from stats.exports import build_table, to_csv, to_xlsx
+from stats.exports import DIMENSION_LABELS, FIGURE_LABELS, build_table, region_name, to_csv, to_xlsx
 from stats.reports import XLSX_TYPE
 from stats.windows import Window
 
@@ -80,30 +83,49 @@ def export_file(
     by: str | None = None,
     figure: str | None = None,
     key: str | None = None,
+    sort: str | None = None,
+    descending: bool = False,
+    query: str | None = None,
 ) -> ExportFile:
-    """One statistics table as CSV or XLSX, Chinese headers, window and filters written in the file.
-    Raises InvalidInputError (missing or unknown table, dimension, figure) or PermissionDeniedError."""
+    """One statistics table as CSV or XLSX, Chinese headers (the XLSX with the window, filters and
+    definitions on a sheet of their own), named in Chinese; a drill-down as shown (sorted, filtered).
+    Raises InvalidInputError (missing or unknown table, dimension, figure, sort) or PermissionDeniedError."""
     if table == "breakdown" and by is None:
         raise InvalidInputError({"by": ["required"]})
     if table == "drilldown":
         if figure not in drilldowns.DRILLDOWN_FIGURES:
             raise InvalidInputError({"figure": ["required" if figure is None else "invalid_choice"]})
         check_group(window, by, key)
+    if sort is not None and sort not in drilldowns.SORTS:
+        raise InvalidInputError({"sort": ["invalid_choice"]})
     try:
-        built = build_table(session, table, window, by=by, figure=figure, key=key, translate=gettext)
+        built = build_table(
+            session, table, window, by=by, figure=figure, key=key, translate=gettext, label=label,
+            sort=sort, descending=descending, query=query,
+        )  # fmt: skip
     except breakdowns.NotAttributableError as exc:
         raise InvalidInputError({"by": ["invalid_choice"]}) from exc
     except ValueError as exc:
         raise InvalidInputError({"table": ["invalid_choice"]}) from exc
-    stem = f"jihuitong-{table}{'-' + by if by and table == 'breakdown' else ''}-{window.first}-{window.last}"
-    stem += f"-{window.county or CITY_CODE}"
+    parts = [gettext("吉惠通"), built.title]
+    if table == "breakdown" and by:
+        parts.append(gettext(DIMENSION_LABELS[by]))
+    if table == "drilldown" and figure:
+        parts.append(gettext(FIGURE_LABELS.get(figure, figure)).split("（")[0])
+    parts.append(gettext(region_name(window.county or CITY_CODE)))
+    parts.append(gettext("%(a)s至%(b)s", a=window.first, b=window.last))
+    stem = "_".join(parts)
     if file_format == "csv":
         return ExportFile(to_csv(built), "text/csv; charset=utf-8", f"{stem}.csv")
     return ExportFile(to_xlsx([built], translate=gettext), XLSX_TYPE, f"{stem}.xlsx")
 
 
 def attachment(filename: str, mimetype: str, body: bytes | str) -> Response:
-    """A file to download (an export or a report), page and API alike."""
-    return Response(
-        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    """A file to download (an export or a report), page and API alike. The name travels as RFC 6266's
+    `filename*` (UTF-8, percent-encoded) with an ASCII `filename` for clients that ignore it."""
+    stem, _dot, extension = filename.rpartition(".")
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-") or "jihuitong"
+    disposition = (
+        f"attachment; filename=\"{fallback}.{extension}\"; filename*=UTF-8''{quote(filename, safe='')}"
     )
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": disposition})

@@ -73,7 +73,7 @@ JOBS: dict[str, Callable[..., Any]] = {
 }
 FOLLOW_UPS: dict[str, tuple[str, ...]] = {**matching_jobs.FOLLOW_UPS}
 PERIODIC: tuple[runtime.Periodic, ...] = (
-    core_jobs.PERIODIC + matching_jobs.PERIODIC + credit_jobs.PERIODIC + guarantee_jobs.PERIODIC
+    core_jobs.PERIODIC + matching_jobs.PERIODIC + credit_jobs.PERIODIC + guarantee_jobs.PERIODIC + stats_jobs.PERIODIC
 )
 INTERACTIVE: frozenset[str] = (
     core_jobs.INTERACTIVE | matching_jobs.INTERACTIVE | credit_jobs.INTERACTIVE | stats_jobs.INTERACTIVE

@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    and_,
     func,
+    or_,
     select,
 )
 from sqlalchemy.orm import Session
@@ -23,28 +25,52 @@ from stats.maturities import loan_maturity
 from stats.windows import BUSINESS_KINDS, CREDIT, INCLUSIVE_LINE, Window, in_region
 
 MAX_DRILLDOWN_ROWS = 50_000
+# Columns a drill-down can be sorted by (newest first without one).
+SORTS = ("date", "amount", "id", "rate", "matures_on")
 
 
 NEED_FIGURES = {
-    "needs": None, "needs_amount": None, "renewal_requests": "renewal",
+    "needs": None,
+    "needs_amount": None,
+    "renewal_requests": "renewal",
     "renewal_success_rate": "renewal_final",
-    "funnel_matched": "matched", "funnel_claimed": "claimed", "funnel_contacted": "contacted",
-    "funnel_approved": "approved", "funnel_disbursed": "disbursed", "maturing_needs": "maturing",
-}  # fmt: skip
+    "funnel_matched": "matched",
+    "funnel_claimed": "claimed",
+    "funnel_contacted": "contacted",
+    "funnel_approved": "approved",
+    "funnel_disbursed": "disbursed",
+    "maturing_needs": "maturing",
+}
 LEAD_FIGURES = {
-    "leads_pushed": None, "leads_claimed": "claimed", "median_hours_to_claim": "claimed",
+    "leads_pushed": None,
+    "leads_claimed": "claimed",
+    "median_hours_to_claim": "claimed",
     "sla_breaches": "sla_breach",
-}  # fmt: skip
+}
 LOAN_FIGURES = {
-    "loans": None, "loans_amount": None, "borrowers": None, "avg_rate": None,
-    "first_loan_borrowers": "first", "first_loan_share": "first", "first_loan_loans": "first",
-    "first_loan_amount": "first", "renewal_loans": "renewal", "renewal_amount": "renewal",
-    "credit_loan_share": "credit", "credit_loans": "credit", "credit_amount": "credit",
-    "farmer_loans": "farmer", "farmer_amount": "farmer",
-    "inclusive_loans_pboc": "pboc", "inclusive_amount_pboc": "pboc", "inclusive_borrowers_pboc": "pboc",
-    "inclusive_loans_nfra": "nfra", "inclusive_amount_nfra": "nfra", "inclusive_borrowers_nfra": "nfra",
+    "loans": None,
+    "loans_amount": None,
+    "borrowers": None,
+    "avg_rate": None,
+    "first_loan_borrowers": "first",
+    "first_loan_share": "first",
+    "first_loan_loans": "first",
+    "first_loan_amount": "first",
+    "renewal_loans": "renewal",
+    "renewal_amount": "renewal",
+    "credit_loan_share": "credit",
+    "credit_loans": "credit",
+    "credit_amount": "credit",
+    "farmer_loans": "farmer",
+    "farmer_amount": "farmer",
+    "inclusive_loans_pboc": "pboc",
+    "inclusive_amount_pboc": "pboc",
+    "inclusive_borrowers_pboc": "pboc",
+    "inclusive_loans_nfra": "nfra",
+    "inclusive_amount_nfra": "nfra",
+    "inclusive_borrowers_nfra": "nfra",
     "maturing_loans": "maturing",
-}  # fmt: skip
+}
 DRILLDOWN_FIGURES = (*NEED_FIGURES, *LEAD_FIGURES, *LOAN_FIGURES)
 
 
@@ -95,10 +121,17 @@ def drilldown(
     key: str | None = None,
     limit: int = 20,
     offset: int = 0,
+    sort: str | None = None,
+    descending: bool = False,
+    query: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """The needs, leads or loans behind a figure (with the breakdown key it was read under), newest
-    first, identities masked, and their total. Raises ValueError for an unknown figure or dimension
-    and NotAttributableError for need figures by institution or tag."""
+    """The needs, leads or loans behind a figure (with the breakdown key it was read under), identities
+    masked, and their total: newest first, or by `sort` (one of SORTS; ties by id); with `query`, only
+    rows whose institution, product or business name contains it (never a farmer's name, which the
+    office sees masked). Raises ValueError for an unknown figure, dimension or sort and
+    NotAttributableError for need figures by institution or tag."""
+    if sort is not None and sort not in SORTS:
+        raise ValueError(sort)
     start, end = window.bounds()
     if figure in NEED_FIGURES:
         condition = NEED_FIGURES[figure]
@@ -117,11 +150,23 @@ def drilldown(
                 where += [Need.is_renewal.is_(True), Need.status.in_([s.value for s in FINAL_NEED_STATUSES])]
             elif condition is not None:
                 where.append(need_reached(condition))
+        if query:
+            where.append(_named(query))
         need_stmt = select(Need, Borrower).join(Borrower, Borrower.id == Need.borrower_id).where(*where)
         total = session.scalar(select(func.count()).select_from(need_stmt.subquery())) or 0
-        rows = session.execute(
-            need_stmt.order_by(Need.submitted_at.desc(), Need.id.desc()).limit(limit).offset(offset)
+        order = _order(
+            {
+                "date": Need.submitted_at,
+                "amount": Need.amount,
+                "id": Need.id,
+                "matures_on": Need.renewal_matures_on,
+            },
+            Need.id,
+            sort,
+            descending,
+            default=(Need.submitted_at.desc(), Need.id.desc()),
         )
+        rows = session.execute(need_stmt.order_by(*order).limit(limit).offset(offset))
         return [_need_row(need, borrower) for need, borrower in rows], total
     if figure in LEAD_FIGURES:
         condition = LEAD_FIGURES[figure]
@@ -131,6 +176,8 @@ def drilldown(
             where.append(Lead.claimed_at.is_not(None))
         elif condition == "sla_breach":
             where.append(sla_breach())
+        if query:
+            where.append(_named(query, Institution.name, Product.name))
         lead_stmt = (
             select(Lead, Need, Borrower, Institution, Product)
             .join(Need, Need.id == Lead.need_id)
@@ -143,13 +190,37 @@ def drilldown(
             session.scalar(select(func.count()).select_from(lead_stmt.with_only_columns(Lead.id).subquery()))
             or 0
         )
-        lead_rows = session.execute(
-            lead_stmt.order_by(Lead.pushed_at.desc(), Lead.id.desc()).limit(limit).offset(offset)
+        order = _order(
+            {"date": Lead.pushed_at, "amount": Need.amount, "id": Lead.id},
+            Lead.id,
+            sort,
+            descending,
+            default=(Lead.pushed_at.desc(), Lead.id.desc()),
         )
+        lead_rows = session.execute(lead_stmt.order_by(*order).limit(limit).offset(offset))
         return [_lead_row(*row) for row in lead_rows], total
     if figure in LOAN_FIGURES:
-        return _loan_rows(session, window, LOAN_FIGURES[figure], by, key, limit, offset)
+        return _loan_rows(
+            session, window, LOAN_FIGURES[figure], by, key, limit, offset, (sort, descending, query)
+        )
     raise ValueError(figure)
+
+
+def _named(query: str, *names: Any) -> ColumnElement[bool]:
+    """The business (not farmer) borrower's name, or one of `names` (institution, product), contains
+    the text, taken literally."""
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    business = and_(Borrower.kind != BorrowerKind.FARMER.value, Borrower.name.like(pattern, escape="\\"))
+    return or_(business, *[name.like(pattern, escape="\\") for name in names])
+
+
+def _order(
+    columns: dict[str, Any], id_column: Any, sort: str | None, descending: bool, *, default: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    if sort is None:
+        return default
+    column = columns.get(sort, id_column)
+    return (column.desc(), id_column.desc()) if descending else (column.asc(), id_column.asc())
 
 
 def _loan_rows(
@@ -160,7 +231,9 @@ def _loan_rows(
     key: str | None,
     limit: int,
     offset: int,
+    shown: tuple[str | None, bool, str | None] = (None, False, None),
 ) -> tuple[list[dict[str, Any]], int]:
+    sort, descending, query = shown
     maturity = loan_maturity()
     where = [*in_region(window), *_group_condition(session, "loan", by, key)]
     if condition == "maturing":
@@ -191,12 +264,24 @@ def _loan_rows(
         where.append(Loan.collateral == CREDIT)
     elif condition == "farmer":
         where.append(Borrower.kind == BorrowerKind.FARMER.value)
+    if query:
+        where.append(_named(query, Institution.name, Product.name))
     stmt = stmt.where(*where)
     total = session.scalar(select(func.count()).select_from(stmt.with_only_columns(Loan.id).subquery())) or 0
-    order = (
-        (maturity.asc(), Loan.id.asc())
+    order = _order(
+        {
+            "date": Loan.disbursed_on,
+            "amount": Loan.amount,
+            "id": Loan.id,
+            "rate": Loan.rate,
+            "matures_on": maturity,
+        },
+        Loan.id,
+        sort,
+        descending,
+        default=(maturity.asc(), Loan.id.asc())
         if condition == "maturing"
-        else (Loan.disbursed_on.desc(), Loan.id.desc())
+        else (Loan.disbursed_on.desc(), Loan.id.desc()),
     )
     rows = session.execute(stmt.order_by(*order).limit(limit).offset(offset))
     return [_loan_row(*row) for row in rows], total

@@ -20,7 +20,7 @@ class ReportStatus(enum.StrEnum):
 
 
 class Report(Base):
-    """A generated statistics report; the file is kept in the database so every web machine can serve it."""
+    """A generated statistics report; its files are kept in the database so every web machine serves them."""
 
     __tablename__ = "reports"
 
@@ -37,4 +37,8 @@ class Report(Base):
     error: Mapped[str | None] = mapped_column(Text)
     filename: Mapped[str | None] = mapped_column(String(128))
     content_type: Mapped[str | None] = mapped_column(String(100))
-    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # the workbook
+    # The report as HTML (the screen edition and the PDF's source) and the PDF printed from it; no PDF
+    # when the server lacks the typesetting libraries (stats.printouts).
+    html: Mapped[str | None] = mapped_column(Text, deferred=True)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)

@@ -6,6 +6,7 @@ the page `finance.metrics`."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -15,20 +16,26 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, PermissionDeniedError
 from core.i18n import N_
 from core.models import Role, User
 from core.reference import CITY_CODE
 from core.types import local_today
-from portal import charts
 from portal.auth import role_required, web_user
 from portal.db import db
 from portal.labels import WEB_LABELS
 from portal.stats_scope import attachment, check_group, export_file, scoped_region, stats_window
 from portal.web.common import INVALID_FORM, apply_errors, ok
 from portal.web.forms.fields import region_choices
-from portal.web.forms.finance import DashboardForm, ExportForm, FigureForm, MonthlyReportForm, StatsForm
-from stats import breakdowns, drilldowns, funnels, maturities
+from portal.web.forms.finance import (
+    SORT_COLUMNS,
+    DashboardForm,
+    ExportForm,
+    FigureForm,
+    MonthlyReportForm,
+    StatsForm,
+)
+from stats import breakdowns, charts, drilldowns, funnels, glossary, maturities, monthly, periods, quality
 from stats.exports import (
     DIMENSION_LABELS,
     FIGURE_LABELS,
@@ -39,7 +46,15 @@ from stats.exports import (
     TABLES,
     TYPE_LABELS,
 )
-from stats.reports import list_reports, report_file, report_pdf, request_monthly_report
+from stats.printouts import stylesheet
+from stats.reports import (
+    last_complete_month,
+    list_reports,
+    report_file,
+    report_html,
+    report_pdf,
+    request_monthly_report,
+)
 from stats.windows import Window
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
@@ -47,25 +62,6 @@ FINANCE = Role.FINANCE.value
 SECTIONS = ("overview", "trend", "breakdown", "funnel", "institutions", "maturities")
 MONEY_FIELDS = {"needs_amount", "loans_amount", "renewal_amount", "farmer_amount"}
 SHARE_FIELDS = {"first_loan_share", "renewal_success_rate", "credit_loan_share"}
-# Where each figure is defined (docs/metrics.md and the metrics page share these anchors).
-ANCHORS = {
-    "needs_amount": "needs",
-    "leads_claimed": "leads_pushed",
-    "loans_amount": "loans",
-    "renewal_amount": "renewal_loans",
-    "inclusive_loans_pboc": "inclusive_loans",
-    "inclusive_loans_nfra": "inclusive_loans",
-    "farmer_amount": "farmer_loans",
-    "first_loan_amount": "first_loan_loans",
-    "credit_amount": "credit_loans",
-    "inclusive_amount_pboc": "inclusive_amount",
-    "inclusive_amount_nfra": "inclusive_amount",
-    "inclusive_borrowers_pboc": "inclusive_amount",
-    "inclusive_borrowers_nfra": "inclusive_amount",
-    "decided": "approval_rate",
-    "approved": "approval_rate",
-    "sla_breach_rate": "sla_breaches",
-}
 # Columns of the breakdown table (all figures are in the export).
 BREAKDOWN_COLUMNS = (
     "needs", "loans", "loans_amount", "borrowers", "first_loan_borrowers", "renewal_loans",
@@ -107,7 +103,21 @@ REPORT_STATUS_LABELS = {
 
 
 def anchor(figure: str) -> str:
-    return ANCHORS.get(figure, figure)
+    """The glossary entry that explains a figure."""
+    return glossary.anchor(figure)
+
+
+_DIGITS = re.compile(r"[^0-9.]")
+
+
+@bp.app_template_filter("nonzero")
+def nonzero(text: Any) -> bool:
+    """Whether a shown figure (`1,234`, `0.00`, `12.5%`, `—`) is a number other than zero."""
+    digits = _DIGITS.sub("", str(text))
+    try:
+        return bool(digits) and Decimal(digits) != 0
+    except ArithmeticError:
+        return False
 
 
 @bp.context_processor
@@ -131,12 +141,18 @@ def finance_labels() -> dict[str, Any]:
     }
 
 
-def _default_args(user: User) -> MultiDict[str, str]:
-    today = local_today()
-    first = today.replace(day=1) if today.day > 1 else today - dt.timedelta(days=30)
-    return MultiDict(
-        {"from_date": first.isoformat(), "to_date": today.isoformat(), "region_code": user.region_code or ""}
+def period_args(args: MultiDict[str, str], user: User) -> tuple[MultiDict[str, str], str]:
+    """The query with its preset applied, and the preset shown as chosen: a preset (上月, 本季, 本年,
+    近12个月) sets the dates; dates without a preset are custom; nothing at all is the last complete month."""
+    chosen = args.get("period") or (
+        periods.CUSTOM if "from_date" in args or "to_date" in args else periods.DEFAULT
     )
+    result = MultiDict(args)
+    result.setdefault("region_code", user.region_code or "")
+    if chosen in periods.PRESETS:
+        first, last = periods.preset_dates(chosen, local_today())
+        result["from_date"], result["to_date"] = first.isoformat(), last.isoformat()
+    return result, chosen
 
 
 def _window_of(form: StatsForm, user: User) -> Window | None:
@@ -191,7 +207,7 @@ def _overview(session: Session, window: Window, _form: DashboardForm) -> dict[st
     result, indicators = breakdowns.overview(session, window)
     by_code = {item["code"]: item for item in indicators["items"]}
     chart = charts.responsive(
-        charts.grouped_bar_chart,
+        charts.bar_chart,
         [_(FIGURE_LABELS[code]) for code in COMPARED],
         {
             _("本期"): [_number(by_code[code]["value"]) for code in COMPARED],
@@ -199,7 +215,10 @@ def _overview(session: Session, window: Window, _form: DashboardForm) -> dict[st
         },
         _("主要指标与去年同期"),
     )
+    _flagged, flag_counts = quality.flagged_loans(session, window, limit=0)
     return {
+        "flag_counts": flag_counts,
+        "flag_labels": quality.FLAG_LABELS,
         "result": result,
         "rows": [(name, result.get(name)) for name in WEB_LABELS["stat"]],
         "indicators": indicators,
@@ -211,25 +230,29 @@ def _overview(session: Session, window: Window, _form: DashboardForm) -> dict[st
 def _trend(session: Session, window: Window, _form: DashboardForm) -> dict[str, Any]:
     series = breakdowns.timeseries(session, window)
     items = series["items"]
-    periods = [item["period"] for item in items]
+    months = [item["period"] for item in items]
+    partial = periods.partial_note(dt.date.fromisoformat(items[-1]["to"])) if items else None
     counts = charts.responsive(
         charts.line_chart,
-        periods,
+        months,
         {_(FIGURE_LABELS[name]): [_number(item[name]) for item in items]
          for name in ("needs", "loans", "first_loan_borrowers")},
         _("需求、放款与首贷户（按月）"),
+        partial_last=partial,
     )  # fmt: skip
     amounts = charts.responsive(
         charts.line_chart,
-        periods,
+        months,
         {_("放款金额（万元）"): [_wan(item["loans_amount"]) for item in items],
          _("无还本续贷金额（万元）"): [_wan(item["renewal_amount"]) for item in items]},
         _("放款与续贷金额（按月，万元）"),
+        partial_last=partial,
     )  # fmt: skip
     return {
         "series": series,
         "columns": TREND_COLUMNS,
         "charts": [counts, amounts],
+        "partial": partial,
     }
 
 
@@ -241,7 +264,7 @@ def _breakdown(session: Session, window: Window, form: DashboardForm) -> dict[st
     chart = charts.responsive(
         charts.bar_chart,
         [name for _item, name in shown] or [_("暂无数据")],
-        [_wan(item["loans_amount"]) for item, _name in shown] or [0.0],
+        {"": [_wan(item["loans_amount"]) for item, _name in shown] or [0.0]},
         _("放款金额（万元）· %(dimension)s", dimension=_(DIMENSION_LABELS[by])),
     )
     return {
@@ -277,7 +300,7 @@ def _institutions(session: Session, window: Window, _form: DashboardForm) -> dic
     chart = charts.responsive(
         charts.bar_chart,
         [item["name"] for item in timed] or [_("暂无数据")],
-        [_number(item["median_hours_to_claim"]) for item in timed] or [0.0],
+        {"": [_number(item["median_hours_to_claim"]) for item in timed] or [0.0]},
         _("认领时长中位数（小时）"),
     )
     return {"result": result, "chart_uri": chart}
@@ -288,7 +311,7 @@ def _maturities(session: Session, window: Window, _form: DashboardForm) -> dict[
     result = maturities.maturities(session, ahead)
     bands = [f"{lo}-{hi}" for lo, hi in maturities.MATURITY_BANDS]
     chart = charts.responsive(
-        charts.grouped_bar_chart,
+        charts.bar_chart,
         [_("%(band)s 天", band=band) for band in bands],
         {
             _(SOURCE_LABELS[source]): [
@@ -315,6 +338,51 @@ def _maturities(session: Session, window: Window, _form: DashboardForm) -> dict[
     }
 
 
+def _quality(session: Session, window: Window, form: DashboardForm) -> dict[str, Any]:
+    flag = form.flag.data or None
+    rows, counts = quality.flagged_loans(session, window, flag=flag)
+    return {"flag": flag, "flagged": rows, "counts": counts, "flag_labels": quality.FLAG_LABELS}
+
+
+def _ranking(session: Session, window: Window, form: DashboardForm) -> dict[str, Any]:
+    """The 13 divisions ranked on a headline figure, with the change from the period before."""
+    if window.county is not None:
+        raise PermissionDeniedError("the ranking compares every county: the city's")
+    by = form.rank_by.data or "loans_amount"
+    before = previous_window(window)
+    now = breakdowns.breakdown(session, window, "county")
+    then = breakdowns.breakdown(session, before, "county")
+    ranking = monthly.county_ranking(now, then, by)
+    chart = charts.responsive(
+        charts.bar_chart,
+        [row["label"] for row in ranking],
+        {_("本期"): [_number(row[by]) / (10000 if "amount" in by else 1) for row in ranking],
+         _("上期"): [_number(row["previous"].get(by)) / (10000 if "amount" in by else 1) for row in ranking]},
+        _("各县（市、区）%(figure)s", figure=monthly.wan_label(_(FIGURE_LABELS[by]))),
+    )  # fmt: skip
+    return {
+        "rank_by": by,
+        "ranked": monthly.RANKED,
+        "rank_labels": {code: monthly.wan_label(_(FIGURE_LABELS[code])) for code in monthly.RANKED},
+        "ranking": ranking,
+        "table": monthly.table_block(monthly.ranking_table(ranking, by)),
+        "before": before,
+        "chart_uri": chart,
+    }
+
+
+def previous_window(window: Window) -> Window:
+    """The period a ranking compares with: the month before a whole calendar month, else the same number
+    of days just before."""
+    if window.first.day == 1 and window.last == periods.month_end(window.first):
+        last = window.first - dt.timedelta(days=1)
+        return Window(last.replace(day=1), last, window.region_code)
+    days = (window.last - window.first).days + 1
+    return Window(
+        window.first - dt.timedelta(days=days), window.first - dt.timedelta(days=1), window.region_code
+    )
+
+
 BUILDERS: dict[str, Callable[[Session, Window, DashboardForm], dict[str, Any]]] = {
     "overview": _overview,
     "trend": _trend,
@@ -322,15 +390,18 @@ BUILDERS: dict[str, Callable[[Session, Window, DashboardForm], dict[str, Any]]] 
     "funnel": _funnel,
     "institutions": _institutions,
     "maturities": _maturities,
+    "quality": _quality,
+    "ranking": _ranking,
 }
 
 
 @bp.get("/", defaults={"section": "overview"})
-@bp.get("/<any(trend, breakdown, funnel, institutions, maturities):section>")
+@bp.get("/<any(trend, breakdown, funnel, institutions, maturities, quality, ranking):section>")
 @role_required(FINANCE)
 def dashboard(section: str) -> tuple[str, int]:
     user = web_user()
-    form = DashboardForm(formdata=request.args if request.args else _default_args(user))
+    args, period = period_args(request.args, user)
+    form = DashboardForm(formdata=args)
     window = _window_of(form, user)
     is_city = _limit_regions(form, user)
     context: dict[str, Any] = {}
@@ -344,12 +415,20 @@ def dashboard(section: str) -> tuple[str, int]:
             window=window,
             base=_base_args(window) if window else {},
             is_city=is_city,
+            period=period,
+            presets={key: _(text) for key, text in periods.PRESETS.items()},
             money_fields=MONEY_FIELDS,
             share_fields=SHARE_FIELDS,
             **context,
         ),
         200 if window is not None else INVALID_FORM,
     )
+
+
+def _shown(form: FigureForm) -> dict[str, str]:
+    """How the rows are shown (sort column, order, filter text), as query arguments for links."""
+    shown = {"sort": form.sort.data or "", "order": form.order.data or "", "q": form.q.data or ""}
+    return {name: value for name, value in shown.items() if value}
 
 
 @bp.get("/drilldown")
@@ -367,12 +446,14 @@ def drilldown() -> tuple[str, int]:
     rows: list[dict[str, Any]] = []
     total = 0
     page = form.page.data or 1
+    shown = _shown(form)
     if window is not None:
         try:
             check_group(window, by, key)
             rows, total = drilldowns.drilldown(
-                db(), window, figure, by=by, key=key, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
-            )
+                db(), window, figure, by=by, key=key, limit=PER_PAGE, offset=(page - 1) * PER_PAGE,
+                sort=shown.get("sort"), descending=shown.get("order") == "desc", query=shown.get("q"),
+            )  # fmt: skip
         except breakdowns.NotAttributableError:
             form.by.errors = [*form.by.errors, _("该指标不能按此维度细分")]
             window = None
@@ -395,6 +476,8 @@ def drilldown() -> tuple[str, int]:
             pages=pages,
             base=_base_args(window) if window else {},
             group={"by": by, "key": key} if by else {},
+            shown=shown,
+            sort_columns={code: _(text) for code, text in SORT_COLUMNS.items()},
             per_page=PER_PAGE,
         ),
         200 if window is not None else INVALID_FORM,
@@ -418,6 +501,9 @@ def export() -> Response | tuple[str, int]:
                 by=form.by.data or None,
                 figure=form.figure.data or None,
                 key=form.key.data or None,
+                sort=form.sort.data or None,
+                descending=form.order.data == "desc",
+                query=form.q.data or None,
             )
         except InvalidInputError as error:
             apply_errors(form, error)
@@ -430,16 +516,11 @@ def export() -> Response | tuple[str, int]:
 @bp.get("/metrics")
 @role_required(FINANCE)
 def metrics() -> str:
-    """What every figure means (the Chinese edition of docs/metrics.md, same anchors)."""
-    return render_template("finance/metrics.html")
+    """The glossary: what every figure counts, from which step, with an example (stats.glossary)."""
+    return render_template("finance/metrics.html", terms=glossary.TERMS)
 
 
 # --- monthly reports ---------------------------------------------------------------------------
-
-
-def _last_month() -> str:
-    first = local_today().replace(day=1)
-    return (first - dt.timedelta(days=1)).strftime("%Y-%m")
 
 
 @bp.route("/reports", methods=["GET", "POST"])
@@ -447,7 +528,7 @@ def _last_month() -> str:
 def reports() -> Any:
     """Request a monthly report (built by a job) and follow its progress; done reports download."""
     user = web_user()
-    form = MonthlyReportForm(data={"month": _last_month(), "region_code": user.region_code})
+    form = MonthlyReportForm(data={"month": last_complete_month(), "region_code": user.region_code})
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
@@ -483,3 +564,19 @@ def report_download(report_id: int) -> Response:
 def report_download_pdf(report_id: int) -> Response:
     """A finished report as PDF. Raises ReportNotFoundError (404) or ReportNotReadyError (409)."""
     return attachment(*report_pdf(db(), report_id, viewer_region=web_user().region_code))
+
+
+@bp.get("/reports/<int:report_id>/view")
+@role_required(FINANCE)
+def report_view(report_id: int) -> str:
+    """A finished report on screen: the HTML its PDF was printed from. Raises ReportNotFoundError (404)
+    or ReportNotReadyError (409)."""
+    report, body = report_html(db(), report_id, viewer_region=web_user().region_code)
+    return render_template("finance/report_view.html", report=report, body=body)
+
+
+@bp.get("/reports/report.css")
+@role_required(FINANCE)
+def report_css() -> Response:
+    """The report's stylesheet, the same one the PDF is printed with."""
+    return Response(stylesheet(), mimetype="text/css")

@@ -47,6 +47,7 @@ def _benches() -> dict[str, Bench]:
     return {
         "matching": Bench("bench/matching.py", ("--postgres", SERVER) if SERVER else ()),
         "stats": Bench("bench/stats.py", env=(("BENCH_DATABASE_URL", f"{SERVER}/postgres"),)),
+        "report": Bench("bench/report.py", env=(("BENCH_DATABASE_URL", f"{SERVER}/postgres"),)),
         "scoring": Bench("bench/scoring.py"),
         "german_credit": Bench("bench/german_credit.py"),
         "credit_data": Bench("bench/credit_data.py"),
@@ -125,7 +126,7 @@ def runs(
     started: dict[str, Run] = {}
     try:
         for name in BENCHES:
-            if name in selected and (name != "stats" or IS_POSTGRES):
+            if name in selected and (name not in ("stats", "report") or IS_POSTGRES):
                 started[name] = _start(name, directory)
         yield started
     finally:
@@ -173,6 +174,21 @@ def test_stats(runs: dict[str, Run]) -> None:
     assert lines_matching(
         rf"city summary ratio {RATIO}, worst breakdown ratio {RATIO} \(not graded at --tiny\);.*", stdout
     ), stdout
+
+
+@pytest.mark.slow
+def test_report(runs: dict[str, Run]) -> None:
+    if not IS_POSTGRES:
+        pytest.skip("bench/report.py runs on PostgreSQL only")
+    stdout = finished(runs, "report")
+    assert lines_matching(r"floor: the month summary +\d+ ms", stdout), stdout
+    for label in ("report city", "report 360821"):
+        [line] = lines_matching(
+            rf"{label} +\d+ ms +sections +\d+ ms +render, PDF, workbook +\d+ ms +ratio +{RATIO} +(\d+) pages",
+            stdout,
+        )
+        assert int(line.group(1)) > 1, line.group(0)  # a PDF was printed, cover and sections
+    assert lines_matching(r"city report \d+\.\d s \(not graded at --tiny\);.*", stdout), stdout
 
 
 def test_scoring(runs: dict[str, Run]) -> None:  # under a second: not slow

@@ -129,6 +129,9 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     "GET /finance/institutions":                   (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
     "GET /finance/maturities":                     (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
     "GET /finance/metrics":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    "GET /finance/quality":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    # The ranking compares every county: the city office's alone.
+    "GET /finance/ranking":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    DENY,  DENY,  DENY),
     "GET /finance/reports":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
     # The needs of the last 30 days, on a page and as a file: each office gets its own region's.
     "GET /finance/drilldown":                      (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
@@ -136,6 +139,8 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     # County C's monthly report: the city office and C's may download it; D's does not see it.
     "GET /finance/reports/<report_id>":            (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
     "GET /finance/reports/<report_id>/pdf":        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
+    "GET /finance/reports/<report_id>/view":       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
+    "GET /finance/reports/report.css":             (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
     "POST /finance/reports":                       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE,  DONE,  DONE,  DENY),
     "GET /admin/institutions":                     (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
     "POST /admin/institutions":                    (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),

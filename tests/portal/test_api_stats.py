@@ -11,7 +11,6 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from core.identifiers import mask_identifier
-from stats import reports
 from tests.factories import PASSWORD, ReportFactory
 from tests.stats.test_stats_properties import BASE
 
@@ -128,18 +127,21 @@ def test_county_export_holds_no_other_county(client, data):
         response = client.get(url(f"/api/v1/stats/export?table={table}&format=csv&"), headers=county)
         assert response.status_code == 200, (table, response.get_data(as_text=True)[:300])
         text = response.get_data().decode("utf-8-sig")
-        assert "360802" in text
-        for code in ("360803", "360881", "360821"):
-            assert code not in text, (table, code)
+        for name in ("青原区", "井冈山市", "吉安县"):
+            assert name not in text, (table, name)
         assert not any(name in text for name in other_names)
+        # Plain CSV for Excel: the header row first, no comment lines (the window is in the file name).
+        assert not text.startswith("#") and "\n#" not in text, table
+        assert (
+            "吉州区" in response.headers["Content-Disposition"]
+            or "%E5%90%89%E5%B7%9E%E5%8C%BA" in (response.headers["Content-Disposition"])
+        )
     rows = _csv_rows(
         client.get(url("/api/v1/stats/export?table=drilldown&figure=loans&format=csv&"), headers=county)
     )
-    comments = [r for r in rows if r and r[0].startswith("#")]
-    assert any("统计区间" in r[0] and r[1] == f"{FROM} 至 {TO}" for r in comments)
-    header = rows[len(comments)]
-    assert header[:3] == ["类型", "编号", "日期"]
-    assert len(rows) == len(comments) + 1 + 2  # two loans in 吉州区
+    assert rows[0][:3] == ["类型", "编号", "日期"]
+    assert len(rows) == 1 + 2  # two loans in 吉州区
+    assert {r[3] for r in rows[1:]} == {"已放款"}  # statuses by name, not code
 
 
 def test_xlsx_export_opens_and_lists_its_filters(client, data):
@@ -150,17 +152,30 @@ def test_xlsx_export_opens_and_lists_its_filters(client, data):
     assert response.mimetype.endswith("spreadsheetml.sheet")
     assert "attachment" in response.headers["Content-Disposition"]
     book = load_workbook(io.BytesIO(response.get_data()))
-    assert book.sheetnames == ["分组统计", "筛选条件"]
-    conditions = {row[0]: row[1] for row in book["筛选条件"].iter_rows(min_row=2, values_only=True)}
+    assert book.sheetnames == ["分组统计", "说明"]
+    conditions = {row[0]: row[1] for row in book["说明"].iter_rows(min_row=2, values_only=True)}
     assert conditions["统计区间"] == f"{FROM} 至 {TO}"
-    assert conditions["区域"] == "青原区（360803）"
+    assert conditions["区域"] == "青原区"
     assert conditions["维度"] == "主体类型"
+    assert "首贷户数" in conditions and "举例" in conditions["首贷户数"]  # definitions in plain Chinese
     sheet = book["分组统计"]
     header = [c.value for c in sheet[1]]
-    assert header[:3] == ["代码", "名称", "融资需求数"]
+    assert header[:2] == ["主体类型", "融资需求数"]  # names, not codes
     rows = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)}
-    assert rows["enterprise"]["放款笔数"] == 1 and rows["farmer"]["放款笔数"] == 1
+    assert rows["小微企业"]["放款笔数"] == 1 and rows["农户"]["放款笔数"] == 1
     assert rows["合计"]["放款金额（元）"] == 580000
+    # Formatted as an analyst expects: widths that fit the labels, thousands and percentages, a frozen
+    # header with filters; no repository path anywhere.
+    total = sheet.cell(row=len(rows) + 1, column=header.index("放款金额（元）") + 1)
+    assert total.number_format == "#,##0.00"
+    share = sheet.cell(row=len(rows) + 1, column=header.index("首贷户占比") + 1)
+    assert share.number_format == "0.00%" and 0 <= share.value <= 1
+    assert sheet.column_dimensions["A"].width >= 10 and sheet.column_dimensions["B"].width >= 12
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
+    cells = [
+        c.value for ws in book.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)
+    ]
+    assert not any("docs/" in c or ".md" in c for c in cells)
 
 
 def test_user_text_is_never_a_formula_in_exports(client, data):
@@ -198,22 +213,26 @@ def test_monthly_report_goes_from_queued_to_done_and_downloads(client, session, 
     assert status["download_url"].endswith(f"/reports/{created['id']}/download")
     download = client.get(status["download_url"], headers=city)
     assert download.status_code == 200
+    assert "filename*=UTF-8''" in download.headers["Content-Disposition"]
+    told = client.get("/api/v1/notifications", headers=city).get_json()["items"]
+    assert any(n["kind"] == "report_ready" and f"{month} 吉州区月度报告已生成" in n["text"] for n in told), (
+        told
+    )
     book = load_workbook(io.BytesIO(download.get_data()))
-    assert book.sheetnames[0] == "统计汇总" and book.sheetnames[-1] == "筛选条件"
-    assert {"分县区", "分机构", "月度趋势", "转化漏斗", "机构响应看板", "到期与续贷"} <= set(book.sheetnames)
-    summary = {r[0]: r[1] for r in book["统计汇总"].iter_rows(min_row=2, values_only=True)}
-    assert summary["放款笔数"] == 2
-    conditions = {r[0]: r[1] for r in book["筛选条件"].iter_rows(min_row=2, values_only=True)}
-    assert conditions["月份"] == month and conditions["区域"] == "吉州区（360802）"
+    assert book.sheetnames[0] == "主要指标" and book.sheetnames[-1] == "说明"
+    assert {"月度趋势", "转化漏斗", "机构响应看板", "按主体类型"} <= set(book.sheetnames)
+    key_figures = {r[0]: r[1] for r in book["主要指标"].iter_rows(min_row=2, values_only=True)}
+    assert key_figures["放款笔数"] == 2
+    notes = {r[0]: r[1] for r in book["说明"].iter_rows(min_row=2, values_only=True)}
+    assert notes["月份"] == month and notes["区域"] == "吉州区"
 
-    # The same figures as PDF, drawn from the stored workbook.
+    # The PDF is printed from the report's HTML: the same figures as the workbook.
     pdf = client.get(f"/api/v1/reports/{created['id']}/pdf", headers=city)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
-    assert pdf.headers["Content-Disposition"].endswith('.pdf"')
+    assert pdf.headers["Content-Disposition"].endswith(".pdf")
     pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf.get_data())).pages]
-    assert f"吉惠通普惠金融月度监测报表 {month} 吉州区" in pages[0] and "吉州区（360802）" in pages[0]
-    assert len(pages) >= len(book.sheetnames)
-    assert any("统计汇总" in page and "放款笔数" in page for page in pages)
+    assert "吉州区" in pages[0] and "普惠金融监测报告" in pages[0]
+    assert any("主要指标" in page and "放款笔数" in page for page in pages)
 
     county = token(client, "jizhou")
     assert client.get(f"/api/v1/reports/{created['id']}", headers=county).status_code == 200
@@ -228,23 +247,6 @@ def test_monthly_report_goes_from_queued_to_done_and_downloads(client, session, 
     ]
     assert client.post("/api/v1/reports/monthly", json={"month": "2026-13"}, headers=city).status_code == 422
     assert client.post("/api/v1/reports/monthly", json={"month": "2099-01"}, headers=city).status_code == 422
-
-
-def test_report_progress_is_reported_sheet_by_sheet(session, data):
-    report = reports.request_monthly_report(session, month=BASE.strftime("%Y-%m"), region_code="360800",
-                                            requested_by=None)  # fmt: skip
-    assert (report.status, report.progress) == ("queued", 0)
-    seen: list[tuple[str, int]] = []
-    reports.build_monthly_report(
-        session, report.id, on_progress=lambda r: seen.append((r.status, r.progress))
-    )
-    assert seen[0] == ("running", 0)
-    progress = [p for _s, p in seen]
-    assert progress == sorted(progress) and len(set(progress)) == len(reports.MONTHLY_SHEETS) + 1
-    assert (report.status, report.progress) == ("done", 100)
-    content = report.content
-    reports.build_monthly_report(session, report.id, on_progress=lambda r: seen.append(("again", 0)))
-    assert report.content == content and seen[-1][0] != "again"  # a finished report is not rebuilt
 
 
 def test_report_not_ready_is_a_409(client, session, data):

@@ -369,6 +369,8 @@ FILTER_PAGES = [
         ("status", "page", "q", "mine", "product", "region", "amount_min", "amount_max"),
     ),
     ("/finance/", "finance_city", ("from_date", "to_date", "region_code")),
+    ("/finance/", "finance_city", ("period",)),
+    ("/finance/drilldown", "finance_city", ("sort", "order", "q")),
     ("/login", "anonymous", ("next",)),
     ("/guarantees/schemes", "finance_city", ("from_date", "to_date", "region_code", "by")),
     ("/admin/users", "admin", ("q", "role", "institution", "active", "page")),
@@ -383,7 +385,11 @@ def test_bad_query_strings_on_the_filter_pages(world, connection):
     before = table_digests(connection)
     checked = 0
     for path, role, names in FILTER_PAGES:
-        base = window if path in ("/finance/", "/guarantees/schemes") else {}
+        base = {
+            "/finance/": window,
+            "/guarantees/schemes": window,
+            "/finance/drilldown": {**window, "figure": "loans"},
+        }.get(path, {})
         for name in names:
             for value_name, value in CORPUS.items():
                 response = world.clients[role].get(path, query_string={**base, name: value})

@@ -3,7 +3,6 @@ their definitions and to the rows behind them, exports and the monthly report, a
 
 from __future__ import annotations
 
-import base64
 import csv
 import datetime as dt
 import html
@@ -15,6 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from core.identifiers import mask_identifier
+from core.types import local_today
 from stats import breakdowns
 from stats.figures import summary
 from stats.models import Report, ReportStatus
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.smoke
 
 WINDOW = {"from_date": FROM, "to_date": TO}
 SECTIONS = ("", "trend", "breakdown", "funnel", "institutions", "maturities")
-IMAGE = re.compile(r'(?:src|srcset)="data:image/svg\+xml;base64,([^"]+)"')
+SVG_ELEMENT = re.compile(r"<svg .*?</svg>", re.S)
 LINK = re.compile(r'href="(/finance/(?:drilldown|export)\?[^"]+)"')
 ANCHOR = re.compile(r'href="/finance/metrics#([a-z_]+)"')
 
@@ -50,10 +50,10 @@ def test_every_view_renders_its_charts_and_tables(client, data):
         response = page(client, section)
         assert response.status_code == 200, section
         body = response.get_data(as_text=True)
-        images = IMAGE.findall(body)
-        assert len(images) >= 2, section  # each chart drawn for a desktop column and for a phone
-        for encoded in images:
-            root = ET.fromstring(base64.b64decode(encoded))
+        drawings = SVG_ELEMENT.findall(body)
+        assert len(drawings) >= 2, section  # each chart drawn inline for a desktop column and for a phone
+        for drawing in drawings:
+            root = ET.fromstring(drawing)
             assert root.tag.endswith("svg")
         assert "<table" in body and "图表数据见下表" in body, section
         assert "file_format=csv" in body and "file_format=xlsx" in body, section
@@ -142,7 +142,7 @@ def test_county_office_is_held_to_its_county_everywhere(client, data):
     exported = page(client, "export", table="drilldown", figure="loans", file_format="csv")
     assert exported.status_code == 200
     content = exported.get_data().decode("utf-8-sig")
-    assert "360802" in content and "360803" not in content
+    assert "吉州区" in content and "青原区" not in content
     assert not any(name in content for name in others)
 
 
@@ -152,9 +152,9 @@ def test_web_exports_carry_chinese_headers_and_filters(client, data):
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
     book = load_workbook(io.BytesIO(response.get_data()))
-    conditions = {row[0]: row[1] for row in book["筛选条件"].iter_rows(min_row=2, values_only=True)}
-    assert conditions["统计区间"] == f"{FROM} 至 {TO}" and conditions["区域"] == "青原区（360803）"
-    assert [c.value for c in book[book.sheetnames[0]][1]][:2] == ["机构代码", "机构名称"]
+    conditions = {row[0]: row[1] for row in book["说明"].iter_rows(min_row=2, values_only=True)}
+    assert conditions["统计区间"] == f"{FROM} 至 {TO}" and conditions["区域"] == "青原区"
+    assert [c.value for c in book[book.sheetnames[0]][1]][:2] == ["金融机构", "推送线索数"]
     rows = list(csv.reader(io.StringIO(page(client, "export", table="funnel", file_format="csv")
                                        .get_data().decode("utf-8-sig"))))  # fmt: skip
     assert any(r and r[0] == "口径" for r in rows)
@@ -187,7 +187,7 @@ def test_monthly_report_from_the_page(csrf_app, session, data):
     assert 'http-equiv="refresh"' not in listing.get_data(as_text=True)
     download = client.get(f"/finance/reports/{report.id}")
     assert download.status_code == 200
-    assert "统计汇总" in load_workbook(io.BytesIO(download.get_data())).sheetnames
+    assert "主要指标" in load_workbook(io.BytesIO(download.get_data())).sheetnames
 
     queued = ReportFactory(month="2025-11", progress=40, created_at=report.created_at)
     waiting = client.get("/finance/reports").get_data(as_text=True)
@@ -228,6 +228,81 @@ def test_drilldown_pages_through_the_rows(client, data, monkeypatch):
     assert "共 5 条" in first and "第 1 / 3 页" in first and "下一页" in first and "上一页" not in first
     last = text(page(client, "drilldown", figure="loans", page="3"))
     assert "第 3 / 3 页" in last and "上一页" in last and "下一页" not in last
-    ids = [set(re.findall(r"<td>(\d+)</td>\s*<td>\d{4}-", text(page(client, "drilldown", figure="loans", page=str(n)))))
+    ids = [set(re.findall(r"<td>(\d+)</td>\s*</tr>", text(page(client, "drilldown", figure="loans", page=str(n)))))
            for n in (1, 2, 3)]  # fmt: skip
     assert [len(i) for i in ids] == [2, 2, 1] and len(set().union(*ids)) == 5
+
+
+def test_the_default_period_is_the_last_complete_month_with_presets(client, data):
+    login(client, "city")
+    today = local_today()
+    last = today.replace(day=1) - dt.timedelta(days=1)
+    body = text(client.get("/finance/"))
+    assert f"{last.replace(day=1)} 至 {last}" in body  # not month-to-date: never a near-empty first screen
+    for preset in ("上月", "本季", "本年", "近12个月", "自定义"):
+        assert preset in body
+    assert 'aria-current="true">上月' in body
+    year = text(client.get("/finance/trend", query_string={"period": "year"}))
+    assert f"{today.replace(month=1, day=1)} 至 {today}" in year
+    custom = text(client.get("/finance/trend", query_string={"period": "custom", **WINDOW}))
+    assert f"{FROM} 至 {TO}" in custom
+
+
+def test_zeros_and_dashes_are_not_links(client, data):
+    login(client, "city")
+    body = page(client, "breakdown", by="county").get_data(as_text=True)
+    # 吉安县 (360821) has no row at all: its figures are shown, none of them links to an empty list.
+    assert "key=360821" not in body
+    assert "key=360802" in body
+    for link in links(page(client, "breakdown", by="county")):
+        if link.startswith("/finance/drilldown"):
+            assert "共 0 条" not in text(client.get(link)), link
+
+
+def test_drilldown_sorts_filters_and_exports_as_shown(client, data):
+    login(client, "city")
+    ascending = text(page(client, "drilldown", figure="loans", sort="amount", order="asc"))
+    amounts = [float(a) * 10000 for a in re.findall(r'<td class="num">([\d.]+)万元</td>', ascending)]
+    assert amounts == sorted(amounts) and len(amounts) == 5
+    descending = text(page(client, "drilldown", figure="loans", sort="amount", order="desc"))
+    assert [
+        float(a) * 10000 for a in re.findall(r'<td class="num">([\d.]+)万元</td>', descending)
+    ] == amounts[::-1]
+    assert 'aria-sort="descending"' in descending
+    firm = data["borrowers"][0]
+    farmer = next(b for b in data["borrowers"] if b.kind == "farmer")
+    filtered = text(page(client, "drilldown", figure="loans", q=firm.name))
+    assert "共 1 条" in filtered
+    assert "共 0 条" in text(
+        page(client, "drilldown", figure="loans", q=farmer.name)
+    )  # masked names never match
+    exported = page(client, "export", table="drilldown", figure="loans", file_format="csv", sort="amount",
+                    order="desc", q="测试")  # fmt: skip
+    rows = list(csv.reader(io.StringIO(exported.get_data().decode("utf-8-sig"))))
+    column = rows[0].index("金额（元）")
+    assert [float(r[column]) for r in rows[1:]] == amounts[::-1]
+    assert page(client, "drilldown", figure="loans", sort="nonsense").status_code == 422
+
+
+def test_county_ranking_lists_the_13_divisions_with_their_change(client, data):
+    login(client, "city")
+    response = page(client, "ranking", rank_by="loans_amount")
+    body = text(response)
+    assert response.status_code == 200
+    rows = re.findall(r"<tr><td class=\"num\">(\d+)</td><th scope=\"row\">([^<]+)</th>", body)
+    assert [int(n) for n, _name in rows] == list(range(1, 14))
+    assert rows[0][1] == "青原区"  # 580,000 yuan, ahead of 吉州区's 500,000
+    assert [name for _n, name in rows[:3]] == ["青原区", "吉州区", "井冈山市"]
+    assert "名次变化" in body and "环比" in body
+    login(client, "jizhou")
+    assert page(client, "ranking").status_code == 403  # it compares every county
+
+
+def test_quality_flags_on_the_dashboard_link_to_the_rows(client, data):
+    login(client, "city")
+    overview = text(page(client, ""))
+    # The fixture's loans were claimed and approved within a microsecond: all five are flagged.
+    assert "认领与审批在同一分钟内登记：5 笔" in overview
+    link = re.search(r'href="(/finance/quality\?[^"]*flag=same_minute[^"]*)"', overview).group(1)
+    rows = text(client.get(link))  # `text` decoded the entities already
+    assert rows.count('class="quality-flag"') == 5

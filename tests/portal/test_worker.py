@@ -62,6 +62,7 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
         "guarantees_maturity_radar",
         "guarantees_overdue_bridges",
         "guarantees_activate_covers",
+        "queue_monthly_reports",
     }
     assert set(worker.periodic_jobs()) == declared
     extra = runtime.Periodic("extra_every_minute", lambda: None, interval=60)
@@ -79,6 +80,7 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
         "check_score_stability": "0 20 1 * *",
         "guarantees_maturity_radar": "30 17 * * *",  # 01:30 Asia/Shanghai
         "guarantees_overdue_bridges": "30 17 * * *",
+        "queue_monthly_reports": "30 17 * * *",
     }
     assert schedule == {
         **dict.fromkeys(declared - set(cron_lines), (300, None)),

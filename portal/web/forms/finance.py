@@ -31,6 +31,9 @@ from portal.web.forms.fields import (
     strip,
     text_length,
 )
+from stats.exports import FIGURE_LABELS
+from stats.monthly import RANKED
+from stats.quality import FLAG_LABELS
 
 
 class StatsForm(GetForm):
@@ -59,17 +62,40 @@ STATS_DIMENSIONS = {
 }
 
 
+# The figures the county ranking can be sorted on, and the data-quality flags (their labels are the stats').
+RANK_FIGURES = {name: FIGURE_LABELS[name] for name in RANKED}
+
+
 class DashboardForm(StatsForm):
     by = ChoiceField(_l("分组维度"), choices=choices(STATS_DIMENSIONS), validators=[Optional()])
+    rank_by = ChoiceField(_l("排名指标"), choices=choices(RANK_FIGURES), validators=[Optional()])
+    flag = ChoiceField(_l("提示类型"), choices=choices(FLAG_LABELS), validators=[Optional()])
+
+
+# Columns a drill-down is sorted by (stats.drilldowns.SORTS) and their headers.
+SORT_COLUMNS = {
+    "date": N_("日期"),
+    "amount": N_("金额"),
+    "id": N_("编号"),
+    "rate": N_("利率"),
+    "matures_on": N_("到期日"),
+}
+ORDERS = {"asc": N_("升序"), "desc": N_("降序")}
 
 
 class FigureForm(StatsForm):
-    """A figure's rows, or a table to export: the figure and breakdown key are checked by the service."""
+    """A figure's rows, or a table to export: the figure and breakdown key are checked by the service;
+    the rows sorted by a column and filtered by a name, as shown (and exported as shown)."""
 
     figure = StringField(_l("指标"), filters=[strip], validators=[Optional(), text_length(40)])
     by = ChoiceField(_l("分组维度"), choices=choices(STATS_DIMENSIONS), validators=[Optional()])
     key = StringField(_l("分组"), filters=[strip], validators=[Optional(), text_length(40)])
     page = WholeField(_l("页码"), default=1, validators=[Optional(), Between(1, 100_000, _l("页码无效"))])
+    sort = ChoiceField(_l("排序"), choices=choices(SORT_COLUMNS), validators=[Optional()])
+    order = ChoiceField(_l("顺序"), choices=choices(ORDERS), validators=[Optional()])
+    q = StringField(
+        _l("筛选（机构、产品或企业名称）"), filters=[strip], validators=[Optional(), text_length(40)]
+    )
 
 
 class ExportForm(FigureForm):
