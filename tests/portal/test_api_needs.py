@@ -12,7 +12,7 @@ from core.types import local_today
 from portal.app import create_app
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory
-from tests.portal.api_helpers import register_body, snapshot, token
+from tests.portal.api_helpers import register, register_body, snapshot, token
 
 NEED = {"amount": 600000, "term_months": 12, "purpose": "购置设备", "collateral": "credit",
         "declared_prior_loan": False}  # fmt: skip
@@ -24,7 +24,7 @@ def app(session_factory, session):
 
 
 def _applicant(client, n=3):
-    assert client.post("/api/v1/register", json=register_body("shop", n)).status_code == 201
+    assert register(client, register_body("shop", n)).status_code == 201
     return token(client, "shop")
 
 
