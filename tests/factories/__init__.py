@@ -13,6 +13,7 @@ from tests.factories.credit_profile import (
     DataRecordFactory,
 )
 from tests.factories.matching import LeadFactory, LoanFactory, LoanPerformanceFactory, NeedFactory
+from tests.factories.monitoring import EarlyWarningFactory
 from tests.factories.products import InstitutionFactory, ProductFactory
 from tests.factories.stats import ReportFactory
 
@@ -22,6 +23,7 @@ __all__ = [
     "ConsentFactory",
     "CreditScoreFactory",
     "DataRecordFactory",
+    "EarlyWarningFactory",
     "InstitutionFactory",
     "LeadFactory",
     "LoanFactory",
