@@ -19,3 +19,9 @@ class WarningStateError(ConflictError):
 
 class RuleNotFoundError(NotFoundError):
     code = "rule_not_found"
+
+
+class LoanNotFoundError(NotFoundError):
+    """No such loan, or not the caller's."""
+
+    code = "loan_not_found"

@@ -23,8 +23,9 @@ from credit_profile.models import Consent, ConsentPurpose, ConsentStatus, DataRe
 from matching.models import Loan
 from monitoring.signals import GRADE_VALUES, Panel
 
-# Months of history before the first one evaluated: the same 3 months last year need 14 more.
-HISTORY_MONTHS = 15
+# Months of data before disbursement a 贷后监测 consent asks for: the same 3 months last year need 14
+# months of history before the first month evaluated, the peers' comparison a few more.
+HISTORY_MONITORING_MONTHS = 24
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from monitoring.models import (
     WarningOutcome,
     WarningStatus,
 )
-from monitoring.panels import LoadedPanel, load_panel, monitored, peer_loans
+from monitoring.panels import LoadedPanel, MonitoredLoan, load_panel, monitored, peer_loans
 from monitoring.rules import Rule, current_rules
 from monitoring.signals import YELLOW, Signals, compute_signals, evaluate
 
@@ -122,9 +122,10 @@ class Finding:
     evidence: list[dict[str, object]]
 
 
-def findings(loaded: LoadedPanel, rules: Sequence[Rule], loan_ids: set[int]) -> list[Finding]:
+def findings(
+    loaded: LoadedPanel, signals: Signals, rules: Sequence[Rule], loan_ids: set[int]
+) -> list[Finding]:
     """For each of these loans, what the rules say about its latest consented month after disbursement."""
-    signals = compute_signals(loaded.panel)
     levels = evaluate(rules, signals)
     by_code = {rule.code: rule for rule in rules}
     first = period_index(loaded.first_period)
@@ -150,7 +151,6 @@ def monitor_borrower(
     raise) a warning where a rule fires on the latest month. Without an active 贷后监测 consent for the
     loan's institution nothing is read. Safe to run twice. Returns the warnings opened or raised.
     """
-    now = now or utcnow()
     loans = list(session.scalars(select(Loan).where(Loan.borrower_id == borrower_id).order_by(Loan.id)))
     own = monitored(session, loans)
     if not own:
@@ -160,29 +160,46 @@ def monitor_borrower(
         for loan in peer_loans(session, m.loan):
             peers[loan.id] = loan
     group = monitored(session, sorted(peers.values(), key=lambda loan: loan.id))
+    return _monitor(session, own, group, now or utcnow())
+
+
+def monitor_all(session: Session, *, now: dt.datetime | None = None) -> list[EarlyWarning]:
+    """`monitor_borrower` for every monitored loan at once: one panel, one vectorised pass (the bulk
+    path, e.g. after the rules changed). Returns the warnings opened or raised."""
+    loans = list(session.scalars(select(Loan).order_by(Loan.id)))
+    every = monitored(session, loans)
+    return _monitor(session, every, every, now or utcnow()) if every else []
+
+
+def _monitor(
+    session: Session, own: list[MonitoredLoan], group: list[MonitoredLoan], now: dt.datetime
+) -> list[EarlyWarning]:
     loaded = load_panel(session, group)
     own_ids = {m.loan.id for m in own}
+    own_consents = {m.consent.id: m.loan.borrower_id for m in own}
     for consent_id, sources in sorted(loaded.used.items()):
-        if any(m.consent.id == consent_id for m in own):
+        if consent_id in own_consents:
             for source in sorted(sources):
                 record_use(
                     session,
-                    borrower_id=borrower_id,
+                    borrower_id=own_consents[consent_id],
                     consent_id=consent_id,
                     source=source,
                     action="monitoring",
                 )
-    _store_signals(session, loaded, own_ids, now)
+    signals = compute_signals(loaded.panel)
+    _store_signals(session, loaded, signals, own_ids, now)
     changed = []
-    for finding in findings(loaded, current_rules(session), own_ids):
+    for finding in findings(loaded, signals, current_rules(session), own_ids):
         warning = _open_or_raise(session, finding, now)
         if warning is not None:
             changed.append(warning)
     return changed
 
 
-def _store_signals(session: Session, loaded: LoadedPanel, loan_ids: set[int], now: dt.datetime) -> None:
-    signals = compute_signals(loaded.panel)
+def _store_signals(
+    session: Session, loaded: LoadedPanel, signals: Signals, loan_ids: set[int], now: dt.datetime
+) -> None:
     first = period_index(loaded.first_period)
     for row, m in enumerate(loaded.loans):
         period = loaded.last_period.get(m.loan.id)

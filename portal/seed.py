@@ -31,6 +31,7 @@ from matching.models import Lead, LeadStatus, Loan, Need
 from matching.needs import NeedInput, RenewalInput, submit_need, withdraw_need
 from matching.sweeps import expire_overdue_leads
 from matching.workhours import add_working_hours
+from monitoring.demo import seed_monitoring
 from products.models import Institution, Product
 from products.services import ProductInput, create_institution, create_product, publish_product
 
@@ -322,6 +323,7 @@ def seed(session: Session) -> dict[str, int]:
 
     if not session.scalar(select(func.count()).select_from(Need)):
         _demo_needs(session, borrowers, officers, rng)
+    seed_monitoring(session)  # post-loan monitoring: its own synthetic loans (monitoring.demo)
 
     return {
         "机构": session.scalar(select(func.count()).select_from(Institution)) or 0,
