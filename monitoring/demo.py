@@ -29,6 +29,7 @@ from credit_profile.features import period_index, period_label
 from credit_profile.models import Borrower, ConsentPurpose, DataRecord
 from matching.models import Lead, LeadStatus, Loan, LoanPerformance, Need, NeedStatus
 from monitoring.enrolment import MONITORING_PURPOSE_TEXT, MONITORING_SOURCES
+from monitoring.models import EarlyWarning, WarningStatus
 from monitoring.panels import HISTORY_MONITORING_MONTHS
 from monitoring.warnings import monitor_all
 from products.models import Institution, Product
@@ -171,8 +172,33 @@ def seed_monitoring(session: Session, *, seed: int = 20261206) -> dict[str, int]
             late30 = default_at is not None and t >= default_at - 2
             session.add(LoanPerformance(loan_id=loan.id, as_of=as_of, overdue_30=late30, overdue_90=late90))
     session.flush()
-    opened = len(monitor_all(session))
-    return {"贷后监测样本贷款": len(borrower_ids), "贷后预警": opened}
+    opened = monitor_all(session)
+    _history(session, opened, rng)
+    return {"贷后监测样本贷款": len(borrower_ids), "贷后预警": len(opened)}
+
+
+def _history(session: Session, warnings: list[EarlyWarning], rng: random.Random) -> None:
+    """Give the demo's warnings a past: half were opened days ago, most of those acknowledged (one in
+    four late), some actioned, so that the acknowledgement figures mean something."""
+    for warning in warnings[::2]:
+        days = rng.randint(3, 20)
+        warning.opened_at -= dt.timedelta(days=days)
+        warning.ack_due_at -= dt.timedelta(days=days)
+        if rng.random() < 0.8:
+            late = rng.random() < 0.25
+            warning.acknowledged_at = warning.ack_due_at + dt.timedelta(
+                hours=rng.randint(2, 30) * (1 if late else -1) / 4
+            )
+            warning.acknowledged_by = session.scalar(
+                select(Lead.claimed_by).join(Loan, Loan.lead_id == Lead.id).where(Loan.id == warning.loan_id)
+            )
+            warning.status = WarningStatus.ACKNOWLEDGED
+            if rng.random() < 0.5:
+                warning.status = WarningStatus.ACTIONED
+                warning.action = rng.choice(["contacted", "site_visit"])
+                warning.action_note = "已电话联系借款人，了解到订单减少，正在协商续贷安排"
+                warning.actioned_at = warning.acknowledged_at + dt.timedelta(days=1)
+    session.flush()
 
 
 def _loan(

@@ -44,18 +44,18 @@ def _maturity(loan: Loan) -> dt.date:
 
 def _coverages(session: Session, loans: list[Loan]) -> list[LoanCoverage]:
     consents = monitoring_consents(session, (loan.borrower_id for loan in loans))
-    names = dict(
-        session.execute(
-            select(Borrower.id, Borrower.name).where(Borrower.id.in_({loan.borrower_id for loan in loans}))
-        ).tuples()
-    )
-    institutions = dict(
-        session.execute(
-            select(Institution.id, Institution.name).where(
-                Institution.id.in_({loan.institution_id for loan in loans})
-            )
-        ).tuples()
-    )
+    borrower_ids = sorted({loan.borrower_id for loan in loans})
+    institution_ids = sorted({loan.institution_id for loan in loans})
+    names: dict[int, str] = {
+        row.id: row.name
+        for row in session.execute(select(Borrower.id, Borrower.name).where(Borrower.id.in_(borrower_ids)))
+    }
+    institutions: dict[int, str] = {
+        row.id: row.name
+        for row in session.execute(
+            select(Institution.id, Institution.name).where(Institution.id.in_(institution_ids))
+        )
+    }
     result = []
     for loan in loans:
         consent = consent_for_loan(consents.get(loan.borrower_id, []), loan)

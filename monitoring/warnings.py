@@ -75,7 +75,7 @@ LEVEL_TEXT = {Level.YELLOW: N_("黄色"), Level.RED: N_("红色")}
 
 
 def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    return f"{value:,.0f}" if abs(value) >= 100 or value.is_integer() else f"{value:,.2f}"
 
 
 def _change(value: float) -> str:

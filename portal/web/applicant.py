@@ -26,6 +26,7 @@ from matching.needs import (
     withdraw_need,
 )
 from matching.recipients import consent_use_views
+from monitoring.enrolment import borrower_loans
 from portal.auth import role_required, web_user
 from portal.db import db
 from portal.presenters import consent_dict, need_dict, use_dict
@@ -62,6 +63,7 @@ def _consents_page(form: ConsentForm, status: int = 200) -> tuple[str, int]:
     unlinked = [use_dict(u) for u in uses if u.consent_id is None]
     html = render_template(
         "applicant/consents.html",
+        loans=borrower_loans(db(), borrower_id),  # post-loan monitoring consent, asked per loan
         form=form,
         action=ActionForm(),
         consents=consents,

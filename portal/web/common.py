@@ -65,7 +65,9 @@ def flash_error(error: DomainError) -> None:
     flash(error_message(error.code), "error")
 
 
-PRIVATE_BLUEPRINTS = frozenset({"account", "applicant", "officer", "manage", "finance", "admin"})
+PRIVATE_BLUEPRINTS = frozenset(
+    {"account", "applicant", "officer", "manage", "finance", "admin", "monitoring"}
+)
 
 
 def no_store_private() -> None:
