@@ -97,13 +97,13 @@ def warning_figures(session: Session, region_code: str) -> WarningFigures:
         select(EarlyWarning.region_code, EarlyWarning.level, func.count())
         .where(*active)
         .group_by(EarlyWarning.region_code, EarlyWarning.level)
-    ).tuples()
+    )
     by_institution = session.execute(
         select(Institution.name, EarlyWarning.level, func.count())
         .join(Institution, Institution.id == EarlyWarning.institution_id)
         .where(*active)
         .group_by(Institution.name, EarlyWarning.level)
-    ).tuples()
+    )
     regions = _counts(list(by_region))
     now = utcnow()
     due_rows = session.execute(
@@ -124,7 +124,7 @@ def warning_figures(session: Session, region_code: str) -> WarningFigures:
             .join(Institution, Institution.id == EarlyWarning.institution_id)
             .where(*active, EarlyWarning.level == Level.RED)
             .order_by(EarlyWarning.id)
-        ).tuples()
+        )
     )
     schemes = public_schemes(session, [w.loan_id for w, *_rest in red])
     named = [

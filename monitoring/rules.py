@@ -36,6 +36,8 @@ from monitoring.signals import SIGNALS
 DIRECTIONS = ("below", "above")
 MAX_WINDOW_MONTHS = 12
 MAX_THRESHOLD = Decimal("100000")
+# Every threshold is a change (> -100 %), a count, a grade or a ratio of amounts: never -1 or below.
+MIN_THRESHOLD = Decimal("-1")
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def _decimal(value: object, name: str, errors: dict[str, list[str]]) -> Decimal 
     except InvalidOperation:
         errors[name] = ["invalid_number"]
         return None
-    if not number.is_finite() or abs(number) > MAX_THRESHOLD:
+    if not number.is_finite() or number > MAX_THRESHOLD or number <= MIN_THRESHOLD:
         errors[name] = ["out_of_range"]
         return None
     return number.quantize(Decimal("0.0001"))
@@ -141,13 +143,17 @@ def validate_rule(rule: Rule, values: Mapping[str, Any]) -> Rule:
 
 
 def update_rule(session: Session, code: str, values: Mapping[str, Any], *, actor_id: int | None) -> Rule:
-    """Change one rule's thresholds, persistence, peer limit or switch. The first change stores the
+    """Change one rule's thresholds, persistence, peer limit or switch (what `values` names; the rest
+    stays). The first change stores the
     whole starting set, so that from then on every rule is data. Raises RuleNotFoundError,
     InvalidInputError (nothing changes)."""
     rules = {rule.code: rule for rule in current_rules(session)}
     if code not in rules:
         raise RuleNotFoundError(code)
-    changed = validate_rule(rules[code], values)
+    editable = ("yellow", "red", "persist_months", "window_months", "peer_pct_max", "enabled")
+    merged = {name: getattr(rules[code], name) for name in editable}
+    merged.update({name: value for name, value in values.items() if name in editable})
+    changed = validate_rule(rules[code], merged)
     if not session.scalar(select(MonitoringRule.id).limit(1)):
         for rule in STARTING_RULES:
             session.add(_row(rule))

@@ -97,7 +97,7 @@ def officer_warnings(
         )
         .limit(per_page)
         .offset((page - 1) * per_page)
-    ).tuples()
+    )
     return [_view(w, loan, name, officer_id) for w, loan, name in rows], total
 
 

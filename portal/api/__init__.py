@@ -11,6 +11,7 @@ from portal.api import (  # noqa: E402, F401
     alerts,
     credit,
     leads,
+    monitoring,
     needs,
     notifications,
     products,

@@ -33,6 +33,7 @@ from portal.web.forms.applicant import ConsentForm, NeedForm
 from portal.web.forms.fields import AtLeastOne
 from portal.web.forms.finance import MonthlyReportForm
 from portal.web.forms.manage import ProductForm
+from portal.web.forms.monitoring import RuleForm, WarningActionForm, WarningCloseForm
 from portal.web.forms.officer import DisburseForm, NoteForm, RejectForm
 from products.models import Institution
 from tests.counts import report
@@ -107,6 +108,9 @@ FORMS = [
     Form("POST /admin/users", "admin", UserForm),
     Form("POST /admin/providers", "admin", ProviderForm),
     Form("POST /finance/reports", "finance_c", MonthlyReportForm),
+    Form("POST /officer/warnings/<warning_id>/action", "officer_x", WarningActionForm),
+    Form("POST /officer/warnings/<warning_id>/close", "officer_x", WarningCloseForm),
+    Form("POST /admin/monitoring/rules/<code>", "admin", RuleForm, "elec_drop-"),
 ]  # fmt: skip
 # POST routes whose form is only the CSRF token (a button): covered by the access matrix.
 BUTTONS = {
@@ -116,6 +120,10 @@ BUTTONS = {
     "POST /officer/leads/<lead_id>/claim",
     "POST /manage/products/<product_id>/publish",
     "POST /manage/products/<product_id>/retire",
+    "POST /officer/warnings/<warning_id>/acknowledge",
+    "POST /me/consents/<consent_id>/pause",
+    "POST /me/consents/<consent_id>/resume",
+    "POST /me/loans/<loan_id>/monitoring-consent",
 }
 # Text fields that hold a code: nothing of the corpus is a valid one.
 CODES = {"uscc", "id_number", "phone", "industries_excluded", "month"}

@@ -26,9 +26,19 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from core.db import Base
+from core.models import User
 from core.types import local_today
 from stats.exports import Column, Table, to_xlsx
-from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, ReportFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    EarlyWarningFactory,
+    InstitutionFactory,
+    LeadFactory,
+    LoanFactory,
+    ProductFactory,
+    ReportFactory,
+    UserFactory,
+)
 from tests.portal import api_helpers
 from tests.portal.api_helpers import register_body, token, uscc
 
@@ -129,6 +139,7 @@ def build_world(client: Any, session: Any) -> World:
     report = ReportFactory(
         done=True, month=last_month(), region_code=COUNTY_C, content=workbook, filename="c.xlsx"
     )
+    monitored = _monitoring(session, users["officer_x"].id, product_x)
     session.expire_all()
     return World(
         ids={
@@ -144,6 +155,7 @@ def build_world(client: Any, session: Any) -> World:
             "lead_b": need_b["leads"][0]["id"],
             "institution_x": bank_x.id,
             "report_id": report.id,
+            **monitored,
         },
         codes={"a": a_code, "b": b_code},
         usernames={
@@ -152,6 +164,24 @@ def build_world(client: Any, session: Any) -> World:
             **{role: user.username for role, user in users.items()},
         },
     )
+
+
+def _monitoring(session: Any, officer_id: int, product: Any) -> dict[str, Any]:
+    """Post-loan monitoring: a loan of A's at bank X on a lead X's officer claimed, an open warning on
+    it and one already actioned (for closing), and the rule the admin edits."""
+    borrower_id = session.scalar(select(User.borrower_id).where(User.username == "m_applicant_a"))
+    lead = LeadFactory(disbursed=True, loan=None, product=product, need__borrower_id=borrower_id)
+    lead.claimed_by = officer_id
+    loan = LoanFactory(lead=lead)
+    warning = EarlyWarningFactory(loan=loan, red=True)
+    actioned = EarlyWarningFactory(loan=loan, period="2020-01", status="actioned", action="contacted")
+    session.flush()
+    return {
+        "loan_id": loan.id,
+        "warning_id": warning.id,
+        "actioned_warning_id": actioned.id,
+        "rule_code": "elec_drop",
+    }
 
 
 def passwords(role: str) -> str:
@@ -222,9 +252,16 @@ PARAMETERS = {
     "<consent_id>": "consent_id",
     "<lead_id>": "lead_id",
     "<report_id>": "report_id",
+    "<warning_id>": "warning_id",
+    "<loan_id>": "loan_id",
+    "<code>": "rule_code",
 }
 # Claiming needs a lead nobody has claimed yet: A's second lead, also pushed to bank X.
-PARAMETER_OVERRIDES = {"POST /officer/leads/<lead_id>/claim": {"<lead_id>": "spare_lead_id"}}
+PARAMETER_OVERRIDES = {
+    "POST /officer/leads/<lead_id>/claim": {"<lead_id>": "spare_lead_id"},
+    # Closing needs a warning whose action is recorded.
+    "POST /officer/warnings/<warning_id>/close": {"<warning_id>": "actioned_warning_id"},
+}
 
 
 def last_month() -> str:
@@ -297,6 +334,12 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
         },
         "POST /admin/providers": {"name": f"矩阵数据提供方{n}", "source": "tax"},
         "POST /finance/reports": {"month": last_month(), "region_code": ""},
+        "POST /officer/warnings/<warning_id>/action": {"action": "contacted", "note": "已电话联系"},
+        "POST /officer/warnings/<warning_id>/close": {"outcome": "resolved", "note": "已续贷"},
+        "POST /admin/monitoring/rules/<code>": {
+            "elec_drop-yellow": "-0.25", "elec_drop-red": "-0.5", "elec_drop-persist_months": "1",
+            "elec_drop-window_months": "1", "elec_drop-peer_pct_max": "", "elec_drop-enabled": "y",
+        },
     }  # fmt: skip
     return dict(data.get(route.key, {}))
 
