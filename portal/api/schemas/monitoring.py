@@ -52,8 +52,12 @@ class WarningOut(Schema):
     mine = Boolean()
 
 
+class WarningItem(WarningOut):
+    """A warning in a list (its own name in the OpenAPI document, as ConsentItem)."""
+
+
 class WarningPage(PageOut):
-    items = List(Nested(WarningOut))
+    items = List(Nested(WarningItem))
 
 
 class WarningActionIn(In):
