@@ -38,6 +38,8 @@ def _loan(kwh_by_back: dict[int, str], *, bad_from: int | None = None):
 def test_precision_recall_and_lead_time_per_rule(session):
     _loan({10: "200", 9: "200", 8: "200", 7: "200"}, bad_from=5)  # drop at month -10, 90 DPD at -5
     _loan({10: "200", 9: "200", 8: "200"})  # the same drop, repaid: a false alarm (horizon passed)
+    _loan({10: "200", 9: "200", 8: "200"}, bad_from=1)  # defaults, but long after the 6-month horizon
+    _loan({4: "200", 3: "200", 2: "200"})  # red lately, no default yet: its outcome is not known
     _loan({}, bad_from=4)  # nothing visible, defaults all the same
     _loan({})  # steady
     session.flush()
@@ -45,10 +47,11 @@ def test_precision_recall_and_lead_time_per_rule(session):
     report = rule_quality(session)
 
     drop = next(q for q in report.rules if q.code == "elec_drop")
-    assert (report.loans, report.defaults) == (4, 2)
-    assert (drop.red_loans, drop.red_then_default, drop.precision) == (2, 1, 0.5)
-    assert (drop.defaults_warned, drop.recall) == (1, 0.5)
-    assert 100 <= drop.median_lead_days_90 <= 160  # about five months between warning and report
+    assert (report.loans, report.defaults) == (6, 3)
+    assert (drop.red_loans, drop.red_then_default) == (3, 1)
+    assert drop.precision == pytest.approx(1 / 3)
+    assert drop.defaults_warned == 2 and drop.recall == pytest.approx(2 / 3)
+    assert 100 <= drop.median_lead_days_90 <= 300  # months between the warning and the report
 
 
 def test_tighter_thresholds_change_the_figures(session):
