@@ -58,6 +58,7 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
         "deliver_pending_messages",
         "expire_consents",
         "purge_expired_data",
+        "escalate_early_warnings",
     }
     assert set(worker.periodic_jobs()) == declared
     extra = runtime.Periodic("extra_every_minute", lambda: None, interval=60)
