@@ -6,7 +6,7 @@ Four kinds of loan, in peer groups of a county and an industry:
 - steady: seasonal data with noise, repaid on time;
 - going bad: electricity falls to about a third, bank inflow by 60 %, the tax grade to C then D, a
   few months after disbursement; 30 then 90 days overdue four and six months later;
-- false alarm: electricity down 40-60 % for three months (a line being refitted), then back;
+- false alarm: electricity down 40-70 % for three months (a line being refitted), then back;
   repaid on time;
 - silent default: nothing visible in the data, 90 days overdue all the same (what no rule can catch);
 - dropping now: the fall starts in the last three months; no overdue report yet (open warnings).
@@ -73,8 +73,8 @@ def _profile(
             grade[t] = "C" if t - start < 3 else "D"
         default_at = start + 6 + rng.randint(0, 1)
     elif kind == "false_alarm":
-        start = loan_month + rng.randint(2, 8)
-        depth = rng.uniform(0.38, 0.62)
+        start = loan_month + rng.randint(1, 5)
+        depth = rng.uniform(0.3, 0.6)
         for t in range(start, min(start + 3, MONTHS)):
             elec[t] = depth
     elif kind == "silent_default":
