@@ -149,14 +149,22 @@ def monitoring_consent(body: dict[str, Any]) -> dict[str, Any]:
     return consent_dict(consent, [])
 
 
-@api_bp.post("/consents/<int:consent_id>/<any(pause, resume):step>")
+@api_bp.post("/consents/<int:consent_id>/pause")
 @api_bp.auth_required(token_auth, roles=APPLICANT)
 @api_bp.output(ConsentOut)
-@api_bp.doc(summary=N_("暂停或恢复授权（暂停期间不采集、不使用数据）"), responses=[401, 403, 404, 409])
-def pause_or_resume(consent_id: int, step: str) -> dict[str, Any]:
+@api_bp.doc(summary=N_("暂停授权（暂停期间不采集、不使用数据）"), responses=[401, 403, 404, 409])
+def pause(consent_id: int) -> dict[str, Any]:
     consent = get_consent(db(), consent_id, borrower_id=own_borrower_id())
-    change = pause_consent if step == "pause" else resume_consent
-    return consent_dict(change(db(), consent, actor_id=api_user().id), [])
+    return consent_dict(pause_consent(db(), consent, actor_id=api_user().id), [])
+
+
+@api_bp.post("/consents/<int:consent_id>/resume")
+@api_bp.auth_required(token_auth, roles=APPLICANT)
+@api_bp.output(ConsentOut)
+@api_bp.doc(summary=N_("恢复已暂停的授权"), responses=[401, 403, 404, 409])
+def resume(consent_id: int) -> dict[str, Any]:
+    consent = get_consent(db(), consent_id, borrower_id=own_borrower_id())
+    return consent_dict(resume_consent(db(), consent, actor_id=api_user().id), [])
 
 
 @api_bp.get("/stats/warnings")
