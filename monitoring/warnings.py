@@ -66,7 +66,7 @@ TEXTS = {
 PEER_TEXT = N_("；在同县同行业 {count} 户中处于第 {pct} 百分位")
 NUDGE_TEXT = N_(
     "我们注意到您近期的经营数据有所波动。如需续贷、转贷周转或担保支持，可在“融资需求”中提交申请，"
-    "或联系您的客户经理{officer_hint}，我们会尽力帮助您渡过难关。"
+    "或联系您的客户经理，我们会尽力帮助您渡过难关。"
 )
 OFFICER_TEXT = N_("贷后预警（{level}）：{borrower}，贷款#{loan}，请于{due}前确认")
 ESCALATED_TEXT = N_("贷后预警#{warning}超过确认时限未确认，已升级至本机构处理")
@@ -320,7 +320,7 @@ def _nudge(session: Session, warning: EarlyWarning, now: dt.datetime) -> None:
         session,
         [u.id for u in users],
         kind="monitoring_nudge",
-        data={"text": NUDGE_TEXT.format(officer_hint="")},
+        data={"text": NUDGE_TEXT},
         dedup_key=f"monitoring_nudge:{warning.id}",
     )
     warning.nudged_at = now

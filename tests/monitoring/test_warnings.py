@@ -74,6 +74,7 @@ def _warnings(session, loan_id):
 
 def test_a_push_with_an_80_percent_drop_opens_a_red_warning_for_the_claiming_officer(app, client, session):
     loan, officer, borrower, consent = _world(session)
+    applicant = UserFactory(borrower_id=borrower.id)
 
     _push(client, session, borrower, kwh="200")
 
@@ -88,6 +89,8 @@ def test_a_push_with_an_80_percent_drop_opens_a_red_warning_for_the_claiming_off
     notes = session.scalars(select(Notification).where(Notification.user_id == officer.id)).all()
     assert [n.kind for n in notes] == ["early_warning"]
     assert "红色" in notes[0].data["text"]
+    [nudge] = session.scalars(select(Notification).where(Notification.user_id == applicant.id)).all()
+    assert nudge.kind == "monitoring_nudge" and "续贷" in nudge.data["text"]
     uses = session.scalars(select(ConsentUse).where(ConsentUse.action == "monitoring")).all()
     assert {u.consent_id for u in uses} == {consent.id}
     assert session.scalar(
