@@ -179,6 +179,10 @@ def validate_record(source: str, record: object) -> tuple[dict[str, Any], list[s
             clean[name] = arrears
         else:
             clean[name] = _amount(record, name, errors)
+    if source == "electricity" and record.get("bill_overdue") is not None:
+        if not isinstance(record["bill_overdue"], bool):
+            errors.append("bill_overdue:not_a_boolean")
+        clean["bill_overdue"] = record["bill_overdue"]
     return clean, errors
 
 
@@ -205,7 +209,8 @@ class _ConsentCache:
 
     def consents(self, borrower_id: int) -> list[Consent]:
         if borrower_id not in self._consents:
-            self._consents[borrower_id] = active_consent_list(self.session, borrower_id)
+            # Data comes in under a consent of any purpose; each use reads only its own purpose's.
+            self._consents[borrower_id] = active_consent_list(self.session, borrower_id, purpose=None)
         return self._consents[borrower_id]
 
 
@@ -389,6 +394,8 @@ def _upsert(session: Session, borrower_id: int, source: str, consent_id: int, cl
     row.received_at = utcnow()
     for name in SOURCE_FIELDS[source]:
         setattr(row, name, clean[name])
+    if source == "electricity":
+        row.bill_overdue = clean.get("bill_overdue")
     session.flush()
 
 

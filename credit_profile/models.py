@@ -43,8 +43,25 @@ class Source(enum.StrEnum):
 
 class ConsentStatus(enum.StrEnum):
     ACTIVE = "active"
+    PAUSED = "paused"
     REVOKED = "revoked"
     EXPIRED = "expired"
+
+
+class ConsentPurpose(enum.StrEnum):
+    """What the data may be used for (PIPL art. 14: a purpose, consented to as such). Consents granted
+    before purposes existed are application assessment (revision 7c1e9a3b5d20)."""
+
+    APPLICATION = "application"  # 申请评估: scoring, matching, the officer's view of the profile
+    MONITORING = "monitoring"  # 贷后监测: post-loan early warnings for the lending institutions
+    GUARANTEE_REVIEW = "guarantee_review"  # 担保审查
+    BRIDGE_REVIEW = "bridge_review"  # 转贷审查
+
+
+class FetchFrequency(enum.StrEnum):
+    ONCE = "once"
+    MONTHLY = "monthly"
+    WEEKLY = "weekly"
 
 
 def industry_section_sql(code: SQLColumnExpression[str]) -> ColumnElement[str | None]:
@@ -119,6 +136,22 @@ class Consent(Base):
     revoke_reason: Mapped[str | None] = mapped_column(String(200))
     text_version: Mapped[str] = mapped_column(String(32))
     text_hash: Mapped[str] = mapped_column(String(64))
+    # The consent artefact (India's Account Aggregator model): a purpose code, how long a recipient may
+    # keep the data (months; None = until the consent ends), how often it may be fetched, and the
+    # institutions that may receive it (empty = the institutions the borrower's needs are pushed to).
+    # Never edited: a change is a new consent that `replaces_id` the old one (consents.change_consent);
+    # `artefact_hash` is the SHA-256 of the granted terms, so an edit in the database shows.
+    purpose_code: Mapped[str] = mapped_column(
+        String(24), default=ConsentPurpose.APPLICATION, server_default=ConsentPurpose.APPLICATION.value
+    )
+    data_life_months: Mapped[int | None]
+    fetch_frequency: Mapped[str] = mapped_column(
+        String(16), default=FetchFrequency.MONTHLY, server_default=FetchFrequency.MONTHLY.value
+    )
+    recipient_ids: Mapped[list[int]] = mapped_column(JsonType, default=list, server_default="[]")
+    paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
+    artefact_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ConsentUse(Base):
@@ -182,6 +215,8 @@ class DataRecord(Base):
     inflow: Mapped[Decimal | None] = mapped_column(MONEY)
     outflow: Mapped[Decimal | None] = mapped_column(MONEY)
     end_balance: Mapped[Decimal | None] = mapped_column(MONEY)
+    # Electricity: whether the month's bill was overdue (optional in a push; post-loan monitoring).
+    bill_overdue: Mapped[bool | None]
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

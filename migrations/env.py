@@ -9,6 +9,7 @@ import core.models  # noqa: F401  (registers tables)
 import credit_profile.models  # noqa: F401
 import matching.models  # noqa: F401
 import stats.models  # noqa: F401
+import monitoring.models  # noqa: F401
 import products.models  # noqa: F401
 import guarantees.models  # noqa: F401
 from core.db import Base, make_engine

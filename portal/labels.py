@@ -170,3 +170,58 @@ WEB_LABELS["scorecard_method"] = {
     "scorecard": N_("分箱逻辑回归评分卡"),
     "ebm": N_("可解释加性提升模型（EBM）"),
 }
+# --- post-loan monitoring (monitoring/) ---------------------------------------------------------
+CONSENT_STATUS["paused"] = N_("已暂停")
+WEB_LABELS["use_action"]["monitoring"] = N_("贷后监测读取数据")
+LABELS.update(
+    {
+        "consent_purpose": {
+            "application": N_("申请评估"),
+            "monitoring": N_("贷后监测"),
+            "guarantee_review": N_("担保审查"),
+            "bridge_review": N_("转贷审查"),
+        },
+        "fetch_frequency": {"once": N_("一次"), "monthly": N_("每月"), "weekly": N_("每周")},
+        "warning_level": {"yellow": N_("黄色预警"), "red": N_("红色预警")},
+        "warning_status": {
+            "open": N_("待确认"),
+            "acknowledged": N_("已确认"),
+            "actioned": N_("已处置"),
+            "closed": N_("已关闭"),
+        },
+        "warning_action": {
+            "contacted": N_("已联系借款人"),
+            "site_visit": N_("实地走访"),
+            "restructured": N_("已调整还款安排"),
+            "no_issue": N_("核实无问题"),
+            "escalated": N_("已上报"),
+        },
+        "warning_outcome": {
+            "resolved": N_("已化解"),
+            "escalated_to_default": N_("转为违约处置"),
+            "false_positive": N_("误报"),
+        },
+        "monitoring_rule": {
+            "elec_drop": N_("用电量同比下降"),
+            "elec_stop": N_("用电量接近停产"),
+            "elec_bills": N_("电费逾期"),
+            "tax_grade": N_("纳税信用级别下降"),
+            "tax_arrears": N_("欠税"),
+            "tax_sales": N_("开票销售额同比下降"),
+            "inflow_drop": N_("银行流入下降"),
+            "balance_short": N_("余额不足以覆盖下期还款"),
+            "elec_and_inflow": N_("用电与流入同时下降"),
+            "any": N_("任一规则"),
+        },
+        "monitoring_signal": {
+            "elec_3m_yoy": N_("近3个月用电量同比"),
+            "elec_vs_12m": N_("当月用电量较近12个月月均"),
+            "bills_overdue_6m": N_("近6个月电费逾期次数"),
+            "sales_3m_yoy": N_("近3个月开票销售额同比"),
+            "tax_grade": N_("纳税信用级别（A=0，B/M=1，C=2，D=3）"),
+            "tax_arrears": N_("欠税记录（有=1）"),
+            "inflow_vs_6m": N_("当月银行流入较前6个月月均"),
+            "balance_cover": N_("月末余额/下期应还"),
+        },
+    }
+)

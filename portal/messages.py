@@ -230,3 +230,22 @@ def _field_message(name: str, code: str) -> str:
         message = RECORD_ERROR_MESSAGES.get(what) or _("内容无效")
         return f"{label}：{message}"
     return str(FIELD_SPECIFIC.get((name, code)) or FIELD_ERROR_MESSAGES.get(code) or _("内容无效"))
+
+
+# --- post-loan monitoring (monitoring/) ---------------------------------------------------------
+ERROR_MESSAGES.update(
+    {
+        "warning_not_found": _l("预警不存在"),
+        "warning_state_conflict": _l("该预警当前状态不允许此操作（请先确认、登记处置后再关闭）"),
+        "rule_not_found": _l("预警规则不存在"),
+        "loan_not_found": _l("贷款不存在"),
+    }
+)
+FIELD_ERROR_MESSAGES.update(
+    {
+        "beyond_red": _l("黄色阈值不能比红色阈值更严重"),
+        "invalid_number": _l("请输入数字"),
+        "too_long": _l("内容过长"),
+    }
+)
+RECORD_FIELD_LABELS["bill_overdue"] = _l("电费是否逾期")

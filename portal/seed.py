@@ -33,6 +33,7 @@ from matching.models import Lead, LeadStatus, Loan, Need
 from matching.needs import NeedInput, RenewalInput, submit_need, withdraw_need
 from matching.sweeps import expire_overdue_leads
 from matching.workhours import DAY_END, DAY_START, add_working_hours, is_working_day
+from monitoring.demo import seed_monitoring
 from products.models import Institution, Product
 from products.services import ProductInput, create_institution, create_product, publish_product
 
@@ -342,6 +343,7 @@ def seed(session: Session) -> dict[str, int]:
     if not session.scalar(select(func.count()).select_from(Need)):
         _demo_needs(session, borrowers, officers, rng)
     guarantee_counts = seed_guarantees(session, password=DEMO_PASSWORD)
+    seed_monitoring(session)  # post-loan monitoring: its own synthetic loans (monitoring.demo)
 
     return {
         "机构": session.scalar(select(func.count()).select_from(Institution)) or 0,

@@ -59,6 +59,7 @@ from core.types import utcnow
 from credit_profile import jobs as credit_jobs
 from guarantees import jobs as guarantee_jobs
 from matching import jobs as matching_jobs
+from monitoring import jobs as monitoring_jobs
 from stats import jobs as stats_jobs
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,21 @@ JOBS: dict[str, Callable[..., Any]] = {
     **credit_jobs.JOBS,
     **stats_jobs.JOBS,
     **guarantee_jobs.JOBS,
+    **monitoring_jobs.JOBS,
 }
-FOLLOW_UPS: dict[str, tuple[str, ...]] = {**matching_jobs.FOLLOW_UPS}
+# Several packages may follow the same job (a new score re-matches needs and checks monitored loans).
+_FOLLOWERS = (matching_jobs.FOLLOW_UPS, monitoring_jobs.FOLLOW_UPS)
+FOLLOW_UPS: dict[str, tuple[str, ...]] = {
+    name: tuple(job for followers in _FOLLOWERS for job in followers.get(name, ()))
+    for name in {name for followers in _FOLLOWERS for name in followers}
+}
 PERIODIC: tuple[runtime.Periodic, ...] = (
-    core_jobs.PERIODIC + matching_jobs.PERIODIC + credit_jobs.PERIODIC + guarantee_jobs.PERIODIC + stats_jobs.PERIODIC
+    core_jobs.PERIODIC
+    + matching_jobs.PERIODIC
+    + credit_jobs.PERIODIC
+    + guarantee_jobs.PERIODIC
+    + stats_jobs.PERIODIC
+    + monitoring_jobs.PERIODIC
 )
 INTERACTIVE: frozenset[str] = (
     core_jobs.INTERACTIVE | matching_jobs.INTERACTIVE | credit_jobs.INTERACTIVE | stats_jobs.INTERACTIVE

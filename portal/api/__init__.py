@@ -13,6 +13,7 @@ from portal.api import (  # noqa: E402, F401
     credit,
     guarantees,
     leads,
+    monitoring,
     needs,
     notifications,
     products,

@@ -71,6 +71,9 @@ def create_consent(body: dict[str, Any]) -> dict[str, Any]:
         actor_id=api_user().id,
         period_from=(body.get("period") or {}).get("from_"),
         period_to=(body.get("period") or {}).get("to"),
+        purpose_code=body["purpose_code"],
+        data_life_months=body.get("data_life_months"),
+        fetch_frequency=body["fetch_frequency"],
     )
     return consent_dict(consent, [])
 

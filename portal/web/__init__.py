@@ -7,10 +7,10 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     from portal.labels import web_label
-    from portal.web import account, admin, applicant, finance, guarantees, manage, officer, public
+    from portal.web import account, admin, applicant, finance, guarantees, manage, monitoring, officer, public
     from portal.web.common import inject_globals, no_store_private
 
-    for module in (public, account, applicant, officer, manage, finance, admin, guarantees):
+    for module in (public, account, applicant, officer, manage, finance, admin, guarantees, monitoring):
         app.register_blueprint(module.bp)
     from portal.web import scorecards
 

@@ -31,6 +31,7 @@ from matching.needs import (
 )
 from matching.recipients import consent_use_views, distinct_uses
 from matching.rematching import NeedChanges, edit_need
+from monitoring.enrolment import borrower_loans
 from portal.auth import role_required, web_user
 from portal.db import db
 from portal.presenters import consent_dict, credit_reasons, near_product_dict, need_dict, use_dict
@@ -68,6 +69,7 @@ def _consents_page(form: ConsentForm, status: int = 200) -> tuple[str, int]:
     unlinked = [use_dict(u) for u in uses if u.consent_id is None]
     html = render_template(
         "applicant/consents.html",
+        loans=borrower_loans(db(), borrower_id),  # post-loan monitoring consent, asked per loan
         form=form,
         action=ActionForm(),
         consents=consents,

@@ -70,7 +70,17 @@ def flash_error(error: DomainError) -> None:
 
 
 PRIVATE_BLUEPRINTS = frozenset(
-    {"account", "applicant", "officer", "manage", "finance", "admin", "admin_scorecards", "guarantees"}
+    {
+        "account",
+        "applicant",
+        "officer",
+        "manage",
+        "finance",
+        "admin",
+        "admin_scorecards",
+        "guarantees",
+        "monitoring",
+    }
 )
 
 

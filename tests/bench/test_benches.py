@@ -53,6 +53,7 @@ def _benches() -> dict[str, Bench]:
         "credit_data": Bench("bench/credit_data.py"),
         "load": Bench("bench/load.py", database),
         "soak": Bench("bench/soak.py", database),
+        "monitoring": Bench("bench/monitoring.py"),
     }
 
 
@@ -254,3 +255,13 @@ def test_soak(runs: dict[str, Run]) -> None:
     workers = lines_matching(r" *\d+ +[\d.]+ MiB +[\d.]+ MiB +[\d.]+ MiB +[\d.]+ MiB +[+-][\d.]+%", stdout)
     assert len(workers) == 2, stdout
     assert "PASS: 0 errors, the same workers throughout (memory growth not graded at --tiny)" in stdout
+
+
+def test_monitoring(runs: dict[str, Run]) -> None:  # about a second: not slow
+    stdout = finished(runs, "monitoring")
+    for path in ("floor: bare numpy, dense", "project: signals \\+ rules"):
+        assert lines_matching(rf"{path} +[\d,]+ +{RATIO}", stdout), (path, stdout)
+    # The project's rules as data give the floor's hand-written levels for every loan and month.
+    [same] = lines_matching(r"levels equal, project vs floor: +([\d,]+) of ([\d,]+)", stdout)
+    assert same.group(1) == same.group(2), same.group(0)
+    assert lines_matching(rf"ratio to the floor {RATIO} \(goal 0.3\): not graded at --tiny", stdout), stdout

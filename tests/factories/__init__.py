@@ -14,6 +14,7 @@ from tests.factories.credit_profile import (
 )
 from tests.factories.guarantees import CoverFactory, SchemeFactory
 from tests.factories.matching import LeadFactory, LoanFactory, LoanPerformanceFactory, NeedFactory
+from tests.factories.monitoring import EarlyWarningFactory
 from tests.factories.products import InstitutionFactory, ProductFactory
 from tests.factories.stats import ReportFactory
 
@@ -24,6 +25,7 @@ __all__ = [
     "CoverFactory",
     "CreditScoreFactory",
     "DataRecordFactory",
+    "EarlyWarningFactory",
     "InstitutionFactory",
     "LeadFactory",
     "LoanFactory",

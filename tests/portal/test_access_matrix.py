@@ -188,6 +188,19 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     "POST /admin/providers/<provider_id>/deactivate": (LOGIN, DENY, DENY, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
     "POST /admin/providers/<provider_id>/rotate":  (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  MADE),
     "GET /admin/audit":                            (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
+    # Post-loan monitoring: a loan of A's at bank X, claimed by X's officer, with an open warning (and
+    # an actioned one, for closing); A's consent paused (resuming an active one is refused, flashed).
+    "GET /officer/warnings":                       (LOGIN, DENY,  DENY,  OK,    OK,    DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "GET /officer/warnings/<warning_id>":          (LOGIN, DENY,  DENY,  OK,    HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /officer/warnings/<warning_id>/acknowledge": (LOGIN, DENY, DENY, DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /officer/warnings/<warning_id>/action":  (LOGIN, DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /officer/warnings/<warning_id>/close":   (LOGIN, DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /me/consents/<consent_id>/pause":        (LOGIN, DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /me/consents/<consent_id>/resume":       (LOGIN, AWAY,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /me/loans/<loan_id>/monitoring-consent": (LOGIN, DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "GET /finance/warnings":                       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
+    "GET /admin/monitoring/rules":                 (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
+    "POST /admin/monitoring/rules/<code>":         (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
 }  # fmt: skip
 
 # The only writes a GET may make, by route, each required by a contract rather than tolerated:

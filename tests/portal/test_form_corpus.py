@@ -42,6 +42,7 @@ from portal.web.forms.applicant import ConsentForm, NeedEditForm, NeedForm
 from portal.web.forms.fields import AtLeastOne
 from portal.web.forms.finance import MonthlyReportForm
 from portal.web.forms.manage import ProductForm
+from portal.web.forms.monitoring import RuleForm, WarningActionForm, WarningCloseForm
 from portal.web.forms.officer import (
     AssignForm,
     CorrectLoanForm,
@@ -146,6 +147,9 @@ FORMS = [
     Form("POST /register/verify", "applicant_a", VerifyPhoneForm),
     Form("POST /admin/institutions/<institution_id>", "admin", InstitutionEditForm),
     Form("POST /admin/users/<user_id>", "admin", UserEditForm),
+    Form("POST /officer/warnings/<warning_id>/action", "officer_x", WarningActionForm),
+    Form("POST /officer/warnings/<warning_id>/close", "officer_x", WarningCloseForm),
+    Form("POST /admin/monitoring/rules/<code>", "admin", RuleForm, "elec_drop-"),
 ]  # fmt: skip
 # POST routes whose form is only the CSRF token (a button): covered by the access matrix.
 BUTTONS = {
@@ -165,6 +169,10 @@ BUTTONS = {
     "POST /manage/products/<product_id>/pause",
     "POST /manage/products/<product_id>/resume",
     "POST /manage/products/<product_id>/copy",
+    "POST /officer/warnings/<warning_id>/acknowledge",
+    "POST /me/consents/<consent_id>/pause",
+    "POST /me/consents/<consent_id>/resume",
+    "POST /me/loans/<loan_id>/monitoring-consent",
 }
 # Writes a refused form must make, by route: a wrong password counts towards the account's lock.
 REFUSALS_RECORDED = {"POST /login": {"users"}}

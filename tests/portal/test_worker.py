@@ -63,6 +63,7 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
         "guarantees_overdue_bridges",
         "guarantees_activate_covers",
         "queue_monthly_reports",
+        "escalate_early_warnings",
     }
     assert set(worker.periodic_jobs()) == declared
     extra = runtime.Periodic("extra_every_minute", lambda: None, interval=60)

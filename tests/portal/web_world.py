@@ -26,12 +26,21 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from core.db import Base
-from core.models import Notification
+from core.models import Notification, User
 from core.types import local_today
 from credit_profile.ingestion import create_provider
 from matching.models import Lead
 from stats.exports import Column, Table, to_xlsx
-from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, ReportFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    EarlyWarningFactory,
+    InstitutionFactory,
+    LeadFactory,
+    LoanFactory,
+    ProductFactory,
+    ReportFactory,
+    UserFactory,
+)
 from tests.factories.guarantees import SchemeFactory, requested_cover, submitted_bridge
 from tests.portal import api_helpers
 from tests.portal.api_helpers import register, register_body, token, uscc
@@ -150,6 +159,7 @@ def build_world(client: Any, session: Any) -> World:
     notification_id = session.scalar(
         select(Notification.id).where(Notification.user_id == users["officer_x"].id).order_by(Notification.id)
     )
+    monitored = _monitoring(session, users["officer_x"].id, product_x)
     session.expire_all()
     return World(
         ids={
@@ -172,6 +182,7 @@ def build_world(client: Any, session: Any) -> World:
             "user_id": users["officer_x"].id,
             "provider_id": provider.id,
             "notification_id": notification_id,
+            **monitored,
         },
         codes={"a": a_code, "b": b_code},
         usernames={
@@ -180,6 +191,24 @@ def build_world(client: Any, session: Any) -> World:
             **{role: user.username for role, user in users.items()},
         },
     )
+
+
+def _monitoring(session: Any, officer_id: int, product: Any) -> dict[str, Any]:
+    """Post-loan monitoring: a loan of A's at bank X on a lead X's officer claimed, an open warning on
+    it and one already actioned (for closing), and the rule the admin edits."""
+    borrower_id = session.scalar(select(User.borrower_id).where(User.username == "m_applicant_a"))
+    lead = LeadFactory(disbursed=True, loan=None, product=product, need__borrower_id=borrower_id)
+    lead.claimed_by = officer_id
+    loan = LoanFactory(lead=lead)
+    warning = EarlyWarningFactory(loan=loan, red=True)
+    actioned = EarlyWarningFactory(loan=loan, period="2020-01", status="actioned", action="contacted")
+    session.flush()
+    return {
+        "loan_id": loan.id,
+        "warning_id": warning.id,
+        "actioned_warning_id": actioned.id,
+        "rule_code": "elec_drop",
+    }
 
 
 def passwords(role: str) -> str:
@@ -256,6 +285,9 @@ PARAMETERS = {
     "<provider_id>": "provider_id",
     "<notification_id>": "notification_id",
     "<institution_id>": "institution_x",
+    "<warning_id>": "warning_id",
+    "<loan_id>": "loan_id",
+    "<code>": "rule_code",
 }
 # Claiming needs a lead nobody has claimed yet: A's second lead, also pushed to bank X.
 PARAMETER_OVERRIDES = {
@@ -264,6 +296,8 @@ PARAMETER_OVERRIDES = {
     "POST /officer/leads/<lead_id>/decline": {"<lead_id>": "spare_lead_id"},
     # Editing needs a need nobody has claimed yet: A's second need.
     "POST /me/needs/<need_id>/edit": {"<need_id>": "spare_need_id"},
+    # Closing needs a warning whose action is recorded.
+    "POST /officer/warnings/<warning_id>/close": {"<warning_id>": "actioned_warning_id"},
 }
 
 
@@ -369,6 +403,12 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
         "POST /admin/institutions/<institution_id>": {"name": "吉安X银行（更名）", "kind": "bank", "active": "1"},
         "POST /admin/users/<user_id>": {
             "role": "officer", "institution_id": str(world.ids["institution_x"]), "region_code": "", "active": "0",
+        },
+        "POST /officer/warnings/<warning_id>/action": {"action": "contacted", "note": "已电话联系"},
+        "POST /officer/warnings/<warning_id>/close": {"outcome": "resolved", "note": "已续贷"},
+        "POST /admin/monitoring/rules/<code>": {
+            "elec_drop-yellow": "-0.25", "elec_drop-red": "-0.5", "elec_drop-persist_months": "1",
+            "elec_drop-window_months": "1", "elec_drop-peer_pct_max": "", "elec_drop-enabled": "y",
         },
     }  # fmt: skip
     return dict(data.get(route.key, {}))

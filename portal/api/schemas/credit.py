@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apiflask import Schema
 from apiflask.fields import Boolean, Date, DateTime, Dict, File, Float, Integer, List, Nested, Raw, String
-from apiflask.validators import Length
+from apiflask.validators import Length, Range
 
 from core.i18n import N_
 from core.reference import (
@@ -28,6 +28,12 @@ class ConsentIn(In):
     purpose = text(200, required=True)
     expires_on = Date(required=True)
     period = Nested(PeriodIn, allow_none=True)
+    # 申请评估 unless given; post-loan monitoring is consented to per loan (POST /monitoring/consents)
+    purpose_code = choice(("application", "guarantee_review", "bridge_review"), load_default="application")
+    data_life_months = Integer(
+        allow_none=True, validate=Range(min=1, max=120, error=N_("应为 1 至 120 个月"))
+    )
+    fetch_frequency = choice(("once", "monthly", "weekly"), load_default="monthly")
 
 
 class PeriodOut(Schema):
@@ -66,6 +72,13 @@ class ConsentOut(Schema):
     status = String()
     sources = List(String())
     purpose = String()
+    purpose_code = String()
+    data_life_months = Integer(allow_none=True)
+    fetch_frequency = String()
+    recipient_ids = List(Integer())
+    paused_at = DateTime(allow_none=True)
+    replaces_id = Integer(allow_none=True)
+    artefact_hash = String(allow_none=True)
     granted_at = DateTime()
     expires_on = Date()
     revoked_at = DateTime(allow_none=True)
