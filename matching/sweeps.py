@@ -208,13 +208,14 @@ def check_stale_lead(
     it with a note and send the need back to dispatch) once another window has passed since the flag.
     Returns "flagged", "released" or None. Idempotent."""
     window = lead.follow_up_hours
+    calendar = cache.calendar(session)
     if lead.stale_flagged_at is None:
-        if working_hours_between(lead.updated_at, now) >= window and _flag_stale(
+        if working_hours_between(lead.updated_at, now, calendar=calendar) >= window and _flag_stale(
             session, lead.lead_id, status=lead.status, since=lead.updated_at, hours=window, now=now
         ):
             return "flagged"
         return None
-    if working_hours_between(lead.stale_flagged_at, now) < window:
+    if working_hours_between(lead.stale_flagged_at, now, calendar=calendar) < window:
         return None
     need = lock_need(session, lead.need_id)
     row = session.get(Lead, lead.lead_id)

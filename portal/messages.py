@@ -81,6 +81,10 @@ FIELD_ERROR_MESSAGES = {
     "unreadable": _l("无法读取该文件，请检查格式（CSV 请用 UTF-8 或 GBK 编码）"),
     "empty": _l("文件中没有数据行"),
     "too_many_rows": _l("一次最多导入 50000 行"),
+    # the working calendar (core.calendars)
+    "outside_year": _l("日期不属于所选年份"),
+    "duplicate": _l("日期重复"),
+    "also_a_holiday": _l("同一天不能既是假日又是调休上班日"),
 }
 
 # Record and table errors come as "<field>:<code>" (the provider API's codes); shown as "<label>：<message>".

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.accounts import create_user
+from core.calendars import working_calendar
 from core.identifiers import id_check_char, uscc_check_char
 from core.models import Role, StatusEvent, User
 from core.reference import REGIONS
@@ -440,7 +441,9 @@ def _push_earlier(session: Session, need: Need, *, hours: float) -> None:
             # In working hours from the earlier push, as dispatch computes it (never 20:45 on a Monday).
             product = session.get(Product, lead.product_id)
             assert product is not None
-            lead.sla_due_at = add_working_hours(lead.pushed_at, product.sla_hours)
+            lead.sla_due_at = add_working_hours(
+                lead.pushed_at, product.sla_hours, calendar=working_calendar(session)
+            )
     early = ("submitted", "matched", "pushed")
     for event in session.scalars(
         select(StatusEvent).where(StatusEvent.need_id == need.id, StatusEvent.to_status.in_(early))

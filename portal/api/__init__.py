@@ -9,6 +9,7 @@ api_bp = APIBlueprint("api", __name__, url_prefix="/api/v1")
 from portal.api import (  # noqa: E402, F401
     accounts,
     alerts,
+    calendars,
     credit,
     leads,
     needs,

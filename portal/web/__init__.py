@@ -7,10 +7,10 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     from portal.labels import web_label
-    from portal.web import account, admin, applicant, finance, manage, officer, public
+    from portal.web import account, admin, applicant, calendars, finance, manage, officer, public
     from portal.web.common import inject_globals, no_store_private
 
-    for module in (public, account, applicant, officer, manage, finance, admin):
+    for module in (public, account, applicant, officer, manage, finance, admin, calendars):
         app.register_blueprint(module.bp)
     app.context_processor(inject_globals)
     # Blueprint-level before_request hooks trip APIFlask's OpenAPI generation, so this is app-level.

@@ -127,6 +127,8 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     "POST /admin/users":                           (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
     "GET /admin/providers":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
     "POST /admin/providers":                       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  MADE),
+    "GET /admin/calendar":                         (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
+    "POST /admin/calendar":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
 }  # fmt: skip
 
 # The only writes a GET may make, by route, each required by a contract rather than tolerated:

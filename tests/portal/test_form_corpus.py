@@ -30,6 +30,7 @@ from credit_profile.models import Borrower
 from portal.web.forms.account import LoginForm, RegisterForm
 from portal.web.forms.admin import InstitutionForm, ProviderForm, UserForm
 from portal.web.forms.applicant import ConsentForm, NeedForm
+from portal.web.forms.calendars import CalendarForm
 from portal.web.forms.fields import AtLeastOne
 from portal.web.forms.finance import MonthlyReportForm
 from portal.web.forms.manage import ProductForm
@@ -106,6 +107,7 @@ FORMS = [
     Form("POST /admin/institutions", "admin", InstitutionForm),
     Form("POST /admin/users", "admin", UserForm),
     Form("POST /admin/providers", "admin", ProviderForm),
+    Form("POST /admin/calendar", "admin", CalendarForm),
     Form("POST /finance/reports", "finance_c", MonthlyReportForm),
 ]  # fmt: skip
 # POST routes whose form is only the CSRF token (a button): covered by the access matrix.

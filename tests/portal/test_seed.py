@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from core.calendars import working_calendar
 from core.types import local_today
 from matching.models import Lead, LeadStatus, Loan
-from matching.workhours import DAY_END, DAY_START, LOCAL, is_working_day
+from matching.workhours import DAY_END, DAY_START, LOCAL
 from portal.seed import seed
 from stats.figures import summary
 from stats.windows import Window
@@ -35,6 +36,7 @@ def test_demo_loans_are_dated_and_counted(session):
     # Every deadline an officer sees falls in working time, as dispatch computes it.
     deadlines = session.scalars(select(Lead.sla_due_at).where(Lead.status == LeadStatus.PUSHED)).all()
     assert deadlines
+    calendar = working_calendar(session)
     for due in deadlines:
         local = due.astimezone(LOCAL)
-        assert is_working_day(local.date()) and DAY_START <= local.time() <= DAY_END, local
+        assert calendar.is_working_day(local.date()) and DAY_START <= local.time() <= DAY_END, local
