@@ -35,6 +35,8 @@ from core.types import UTCDateTime, utcnow
 
 # The first year chinesecalendar has data for; earlier dates are never read by an SLA clock.
 FIRST_YEAR = 2004
+# The last year anyone may ask for: far beyond any SLA, and short of the date type's end.
+LAST_YEAR = 2100
 MAKE_UP_NAME = "调休上班"
 WARNING_FROM = (11, 1)  # month, day: admins are warned from then while next year is provisional
 
@@ -216,7 +218,7 @@ def load_official(
     previous arrangement. Raises InvalidInputError (a date outside the year, a date in both lists,
     duplicates, no holidays) and changes nothing then.
     """
-    if not FIRST_YEAR <= year <= 9999:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
         raise InvalidInputError({"year": ["out_of_range"]})
     errors = _validate(year, holidays, workdays)
     if errors:
@@ -253,9 +255,9 @@ def load_official(
 def year_calendar(session: Session, year: int) -> YearView:
     """Every date of `year`: the database's arrangement, or the packages' when the year is not loaded.
 
-    Raises InvalidInputError for a year outside FIRST_YEAR..9999.
+    Raises InvalidInputError for a year outside FIRST_YEAR..LAST_YEAR.
     """
-    if not FIRST_YEAR <= year <= 9999:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
         raise InvalidInputError({"year": ["out_of_range"]})
     row = session.get(CalendarYear, year)
     if row is None:

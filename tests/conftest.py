@@ -180,6 +180,7 @@ def make_settings(**overrides: Any) -> Settings:
         "data_keys": (TEST_DATA_KEY,),
         "testing": True,
         "login_rate_limit": "1000 per minute",
+        "register_rate_limit": "1000 per minute",
         "api_rate_limit": "100000 per minute",
     }
     values.update(overrides)

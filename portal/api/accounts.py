@@ -68,8 +68,13 @@ def me() -> dict[str, Any]:
     }
 
 
+def _register_limit() -> str:
+    return settings().register_rate_limit
+
+
 @api_bp.post("/register")
 @limiter.limit(_login_limit)
+@limiter.limit(_register_limit)
 @api_bp.input(RegisterIn, arg_name="body")
 @api_bp.output(RegisterOut, status_code=201)
 @api_bp.doc(summary=N_("申请人注册"), responses=[422, 429])

@@ -8,8 +8,9 @@ from flask_babel import gettext as _
 from marshmallow import RAISE
 
 from core.i18n import N_
+from core.masking import borrower_name
 from core.models import Role
-from credit_profile.models import Borrower
+from credit_profile.models import Borrower, BorrowerKind
 from matching.alerts import list_alerts
 from matching.models import Alert, AlertKind, Need
 from portal.api import api_bp
@@ -56,7 +57,7 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
             "term_months": need.term_months,
             "dispatch_round": need.dispatch_round,
             "open_to_all": need.open_to_all,
-            "borrower": borrower.name,
+            "borrower": borrower_name(borrower.name, is_person=borrower.kind == BorrowerKind.FARMER),
             "borrower_kind": borrower.kind,
         },
     }

@@ -6,11 +6,11 @@ from apiflask import Schema
 from apiflask.fields import Boolean, Date, Integer, List, Nested, String
 from apiflask.validators import Length, Range
 
-from core.calendars import FIRST_YEAR
+from core.calendars import FIRST_YEAR, LAST_YEAR
 from core.i18n import N_
 from portal.api.schemas.base import In
 
-YEAR_RANGE = Range(min=FIRST_YEAR, max=9999, error=N_("应在 {min} 到 {max} 之间"))
+YEAR_RANGE = Range(min=FIRST_YEAR, max=LAST_YEAR, error=N_("应在 {min} 到 {max} 之间"))
 # A year has at most 366 dates; more than that in one list is malformed, not an arrangement.
 _DATES = Length(max=366, error=N_("日期过多"))
 

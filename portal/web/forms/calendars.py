@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import TextAreaField
 from wtforms.validators import NumberRange
 
-from core.calendars import FIRST_YEAR
+from core.calendars import FIRST_YEAR, LAST_YEAR
 from core.identifiers import normalize_code
 from portal.web.forms.fields import PageForm, WholeField, required, text_length
 
@@ -58,7 +58,7 @@ def _padded(value: str) -> str:
 class CalendarForm(PageForm):
     year = WholeField(
         _l("年份"),
-        validators=[required(), NumberRange(min=FIRST_YEAR, max=9999, message=_l("年份无效"))],
+        validators=[required(), NumberRange(min=FIRST_YEAR, max=LAST_YEAR, message=_l("年份无效"))],
     )
     holidays = DatesField(
         _l("放假日期（含节假日期间的周末）"),
