@@ -9,13 +9,15 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import AuthenticationError, InvalidInputError
 from core.models import AuthSession, Role, User
+from core.phones import normalize_mobile
 from core.types import utcnow
+from core.usernames import casefold_username, normalize_username
 
 _hasher = PasswordHasher()
 # Verified against when the username does not exist, so a wrong name costs as much as a wrong password.
@@ -49,11 +51,15 @@ def create_user(
     region_code: str | None = None,
     borrower_id: int | None = None,
 ) -> User:
-    """Create an account. Raises InvalidInputError(username=['taken']) or (password=[...])."""
+    """Create an account. Raises InvalidInputError(username=['taken']) or (password=[...]); the username
+    and phone are normalised or refused by core.usernames and core.phones."""
     weak = check_password_strength(password)
     if weak:
         raise InvalidInputError({"password": weak})
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
+    username = normalize_username(username)
+    phone = normalize_mobile(phone) if phone else None
+    taken = select(User.id).where(func.lower(User.username) == casefold_username(username))
+    if session.scalar(taken) is not None:
         raise InvalidInputError({"username": ["taken"]})
     user = User(
         username=username,

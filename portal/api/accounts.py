@@ -9,7 +9,9 @@ from core.accounts import authenticate, create_user, open_session
 from core.errors import InvalidInputError
 from core.i18n import N_
 from core.models import Role
+from core.phones import normalize_mobile
 from core.reference import CITY_CODE, REGIONS
+from core.usernames import normalize_username
 from credit_profile.borrowers import BorrowerInput, get_borrower, register_borrower
 from credit_profile.ingestion import create_provider
 from credit_profile.models import Borrower
@@ -80,8 +82,9 @@ def _register_limit() -> str:
 @api_bp.doc(summary=N_("申请人注册"), responses=[422, 429])
 def register(body: dict[str, Any]) -> dict[str, Any]:
     b = body["borrower"]
-    if not body["phone"].isdigit():
-        raise InvalidInputError({"phone": ["invalid_choice"]})
+    # Before the borrower is written: a bad phone or username refuses the whole registration.
+    normalize_username(body["username"])
+    normalize_mobile(body["phone"])
     try:
         borrower = _register_borrower(b)
     except InvalidInputError as exc:
