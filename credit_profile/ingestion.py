@@ -45,6 +45,12 @@ from credit_profile.tables import COLUMNS as SOURCE_FIELDS
 from credit_profile.tables import TableRow
 
 SIGNATURE_MAX_AGE_SECONDS = 300
+# How far a provider's clock may run ahead of ours. A timestamp further ahead is refused: it would
+# stretch the signature's life (and the time its nonce must be kept) beyond SIGNATURE_MAX_AGE_SECONDS.
+FUTURE_SKEW_SECONDS = 30
+# A signature accepted at s (timestamp at most floor(s) + skew) stays acceptable while
+# floor(now) - timestamp <= max age, i.e. until s + max age + skew + 1; its nonce is kept past that.
+NONCE_RETENTION = dt.timedelta(seconds=SIGNATURE_MAX_AGE_SECONDS + FUTURE_SKEW_SECONDS + 2)
 MAX_RECORDS_PER_BATCH = 1000
 MAX_RECORD_AMOUNT = Decimal("1000000000000")
 CREDIT_RATINGS = ("A", "B", "M", "C", "D")
@@ -84,8 +90,10 @@ def verify_provider(
 ) -> DataProvider:
     """The provider behind a fresh, untampered, first-seen request for its own source.
 
-    Raises SignatureError for a missing header, unknown key, stale timestamp, bad signature, another
-    source, or a replay. The replay guard is a row keyed by the signature, inserted in the caller's
+    Raises SignatureError for a missing header, unknown key, a timestamp older than
+    SIGNATURE_MAX_AGE_SECONDS or ahead by more than FUTURE_SKEW_SECONDS, bad signature, another
+    source, or a replay (nonces are kept for NONCE_RETENTION, longer than any signature stays fresh).
+    The replay guard is a row keyed by the signature, inserted in the caller's
     transaction: a replay fails to insert it even when both copies arrive at once.
     """
     if not key or not timestamp or not signature:
@@ -97,21 +105,20 @@ def verify_provider(
         sent_at = int(timestamp)
     except ValueError as exc:
         raise SignatureError("bad timestamp") from exc
-    now = int(utcnow().timestamp())
-    if abs(now - sent_at) > SIGNATURE_MAX_AGE_SECONDS:
+    moment = utcnow()
+    now = int(moment.timestamp())
+    if now - sent_at > SIGNATURE_MAX_AGE_SECONDS:
         raise SignatureError("stale")
+    if sent_at - now > FUTURE_SKEW_SECONDS:
+        raise SignatureError("timestamp in the future")
     if not hmac.compare_digest(sign(provider.secret, timestamp, body), signature.lower()):
         raise SignatureError("bad signature")
     if provider.source != source:
         raise SignatureError("wrong source")
-    session.execute(
-        delete(ProviderNonce).where(
-            ProviderNonce.seen_at < utcnow() - dt.timedelta(seconds=2 * SIGNATURE_MAX_AGE_SECONDS)
-        )
-    )
-    session.add(ProviderNonce(signature=signature.lower(), provider_id=provider.id, seen_at=utcnow()))
+    session.execute(delete(ProviderNonce).where(ProviderNonce.seen_at < moment - NONCE_RETENTION))
     try:
         with session.begin_nested():
+            session.add(ProviderNonce(signature=signature.lower(), provider_id=provider.id, seen_at=moment))
             session.flush()
     except IntegrityError as exc:
         raise SignatureError("replay") from exc
