@@ -81,6 +81,8 @@ FIELD_ERROR_MESSAGES = {
     "unreadable": _l("无法读取该文件，请检查格式（CSV 请用 UTF-8 或 GBK 编码）"),
     "empty": _l("文件中没有数据行"),
     "too_many_rows": _l("一次最多导入 50000 行"),
+    "too_many_columns": _l("一行最多 200 个单元格"),
+    "cell_too_long": _l("单元格内容不能超过 1000 个字符"),
     "invalid_phone": _l("请输入有效的中国大陆手机号码"),
     "invalid_username": _l("用户名只能使用字母、数字、下划线、点、连字符和汉字，不能含空格或不可见字符"),
     # the working calendar (core.calendars)
