@@ -19,6 +19,7 @@ from matching.alerts import raise_alert
 from matching.dispatch import ContextCache, DispatchPolicy, MatchContext, evaluate, push
 from matching.models import (
     OPEN_LEAD_STATUSES,
+    AlertKind,
     Lead,
     LeadStatus,
     Need,
@@ -95,6 +96,9 @@ def _redispatch(
         raise_alert(session, need, event, data)
     if not leads:
         settle_need_if_exhausted(session, need, actor_id=None)
+        if not need.open_to_all:
+            # Out of institutions before the last round: the county hears now, not never.
+            raise_alert(session, need, event, data, kind=AlertKind.NO_INSTITUTIONS)
     return leads
 
 

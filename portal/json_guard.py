@@ -18,6 +18,8 @@ from typing import Any
 from apiflask import APIFlask, HTTPError
 from flask import request
 
+from core.i18n import N_
+
 # Deeper than any request schema of the API (a provider's records: object > list > object > value).
 MAX_DEPTH = 32
 # Digits of a JSON number: money and counts need 20 at most.
@@ -91,12 +93,12 @@ def bad_strings(value: Any) -> dict[str, list[str]]:
         path, item = stack.pop()
         if isinstance(item, str):
             if _BAD_TEXT.search(item):
-                found[path or "_schema"] = ["不能包含无效字符（空字符或不成对的代理码位）"]
+                found[path or "_schema"] = [N_("不能包含无效字符（空字符或不成对的代理码位）")]
         elif isinstance(item, dict):
             for key, child in item.items():
                 name = f"{path}.{key}" if path else str(key)
                 if _BAD_TEXT.search(key):
-                    found[path or "_schema"] = ["字段名包含无效字符"]
+                    found[path or "_schema"] = [N_("字段名包含无效字符")]
                     continue
                 stack.append((name, child))
         elif isinstance(item, list):

@@ -35,6 +35,14 @@ def alert_text(alert: Alert) -> str:
             rounds=data.get("rounds", 0),
             n=data.get("leads", 0),
         )
+    if alert.kind == AlertKind.NO_INSTITUTIONS:
+        return _(
+            "%(region)s融资需求#%(need)s（%(amount)s元）已推送给所有符合条件的机构但无人受理，"
+            "已无可推送的机构，请关注并协调",
+            region=region,
+            need=alert.need_id,
+            amount=data.get("amount", ""),
+        )
     return alert.kind
 
 

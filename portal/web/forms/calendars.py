@@ -16,7 +16,7 @@ from core.identifiers import normalize_code
 from portal.web.forms.fields import PageForm, WholeField, required, text_length
 
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}"
-_RANGE = re.compile(rf"^({_DATE})(?:[~～至]({_DATE}))?$")
+_RANGE = re.compile(rf"^({_DATE})(?:~({_DATE}))?$")
 MAX_SPAN_DAYS = 366
 
 
