@@ -26,6 +26,7 @@ from credit_profile.models import (
     ConsentStatus,
     ConsentUse,
 )
+from credit_profile.receipts import note_uses
 from credit_profile.rescoring import enqueue_rescoring
 
 CONSENT_MAX_DAYS = 3 * 366
@@ -255,6 +256,7 @@ def record_use(
     )
     session.add(use)
     session.flush()
+    note_uses(session, [use])
     return use
 
 

@@ -40,6 +40,7 @@ from credit_profile.models import (
     DataRecord,
     ProviderNonce,
 )
+from credit_profile.receipts import note_uses
 from credit_profile.rescoring import enqueue_rescoring
 from credit_profile.tables import COLUMNS as SOURCE_FIELDS
 from credit_profile.tables import TableRow
@@ -347,18 +348,18 @@ def import_records(
         record.received_at = now
         for name in SOURCE_FIELDS[source]:
             setattr(record, name, clean[name])
-        session.add(
-            ConsentUse(
-                borrower_id=borrower.id,
-                consent_id=consent.id,
-                source=source,
-                action="import",
-                actor_id=actor_id,
-                allowed=True,
-                detail=clean["period"],
-                at=now,
-            )
+        use = ConsentUse(
+            borrower_id=borrower.id,
+            consent_id=consent.id,
+            source=source,
+            action="import",
+            actor_id=actor_id,
+            allowed=True,
+            detail=clean["period"],
+            at=now,
         )
+        session.add(use)
+        note_uses(session, [use])
     session.flush()
     for borrower_id in sorted(borrower_ids):
         enqueue_rescoring(session, borrower_id, reason="import")

@@ -59,6 +59,7 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
         "expire_consents",
         "purge_expired_data",
         "load_calendar_years",
+        "anchor_audit_chain",
     }
     assert set(worker.periodic_jobs()) == declared
     extra = runtime.Periodic("extra_every_minute", lambda: None, interval=60)
@@ -72,7 +73,10 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
     assert isinstance(scheduler, CronScheduler)
     schedule = {job.name: (job.interval, job.cron) for job in scheduler.get_jobs()}
     assert schedule == {
-        **dict.fromkeys(declared - {"purge_expired_data", "load_calendar_years"}, (300, None)),
+        **dict.fromkeys(
+            declared - {"purge_expired_data", "load_calendar_years", "anchor_audit_chain"}, (300, None)
+        ),
+        "anchor_audit_chain": (300, None),
         "purge_expired_data": (None, "0 19 * * *"),
         "load_calendar_years": (None, "5 16 * * *"),
         "extra_every_minute": (60, None),
