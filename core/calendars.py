@@ -225,11 +225,9 @@ def load_official(
         raise InvalidInputError(errors)
     previous = session.get(CalendarYear, year)
     before = previous.status if previous else None
-    known = builtin_year(year).days
-    days: dict[dt.date, tuple[bool, str | None]] = {}
-    for day in holidays:
-        name = known.get(day, (False, None))[1]
-        days[day] = (False, name if name != MAKE_UP_NAME else None)
+    days: dict[dt.date, tuple[bool, str | None]] = {
+        day: (False, name) for day, name in _holiday_names(year, holidays).items()
+    }
     for day in workdays:
         days[day] = (True, MAKE_UP_NAME)
     _store(
@@ -250,6 +248,24 @@ def load_official(
         },
     )
     return year_calendar(session, year)
+
+
+def _holiday_names(year: int, holidays: list[dt.date]) -> dict[dt.date, str | None]:
+    """Each holiday named after the statutory holiday its run of consecutive days mostly falls on
+    (a run 5-13 February is 春节 throughout, its eve and make-up days included)."""
+    known = builtin_year(year).days
+    names: dict[dt.date, str | None] = {}
+    run: list[dt.date] = []
+    for day in [*sorted(holidays), dt.date.max]:
+        if run and (day == dt.date.max or day - run[-1] != dt.timedelta(days=1)):
+            found = [n for d in run if (n := known.get(d, (True, None))[1]) and n != MAKE_UP_NAME]
+            plain = [n for n in found if "（" not in n and "除夕" not in n] or found
+            name = max(set(plain), key=plain.count) if plain else None
+            names.update(dict.fromkeys(run, name))
+            run = []
+        if day != dt.date.max:
+            run.append(day)
+    return names
 
 
 def year_calendar(session: Session, year: int) -> YearView:

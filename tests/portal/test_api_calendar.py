@@ -51,7 +51,7 @@ def test_admin_loads_the_arrangement_and_it_becomes_official(client, admin) -> N
     assert body["status"] == "official"
     days = _days(body)
     assert days["2027-01-31"] == {"date": "2027-01-31", "working": True, "name": "调休上班"}
-    assert days["2027-02-12"]["working"] is False
+    assert days["2027-02-12"] == {"date": "2027-02-12", "working": False, "name": "春节"}
     assert days["2027-10-01"]["working"] is True
 
 
