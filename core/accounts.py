@@ -10,14 +10,16 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, Integer, bindparam, column, select, table, update
+from sqlalchemy import Boolean, Integer, bindparam, column, func, select, table, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import AuthenticationError, InvalidInputError, PermissionDeniedError, TooManyAttemptsError
 from core.models import AuthSession, Role, User
 from core.passwords import check_password_strength
+from core.phones import normalize_mobile
 from core.types import utcnow
+from core.usernames import casefold_username, normalize_username
 
 _hasher = PasswordHasher()
 # Verified against when the username does not exist, so a wrong name costs as much as a wrong password.
@@ -58,11 +60,15 @@ def create_user(
     borrower_id: int | None = None,
     phone_verified: bool = True,
 ) -> User:
-    """Create an account. Raises InvalidInputError(username=['taken']) or (password=[...])."""
+    """Create an account. Raises InvalidInputError(username=['taken']) or (password=[...]); the username
+    and phone are normalised or refused by core.usernames and core.phones."""
     weak = check_password_strength(password, username=username)
     if weak:
         raise InvalidInputError({"password": weak})
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
+    username = normalize_username(username)
+    phone = normalize_mobile(phone) if phone else None
+    taken = select(User.id).where(func.lower(User.username) == casefold_username(username))
+    if session.scalar(taken) is not None:
         raise InvalidInputError({"username": ["taken"]})
     user = User(
         username=username,

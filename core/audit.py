@@ -104,7 +104,9 @@ def _seal_on_commit(session: Session) -> None:
 
 @dataclass(frozen=True)
 class ChainProblem:
-    """One inconsistency: `kind` is `unsealed`, `missing`, `broken_link` or `edited`."""
+    """One inconsistency: `kind` is `unsealed`, `missing`, `broken_link`, `edited`, or against an
+    anchor (core.anchors) `truncated` (the anchored row is gone: the newest rows were deleted) or
+    `anchor_mismatch` (the row at an anchored position has another hash: the chain was rewritten)."""
 
     kind: str
     chain_seq: int | None
@@ -132,12 +134,13 @@ def _sealed_rows(session: Session) -> Iterator[RowMapping]:
     yield from result.mappings()
 
 
-def verify_chain(session: Session) -> ChainReport:
+def verify_chain(session: Session, *, anchors: Mapping[int, str] | None = None) -> ChainReport:
     """Recompute the whole chain. Every row must be sealed, numbered 1..N without gaps, linked to its
     predecessor and hash to its stored hash; a deleted row shows as `missing`, an edited one as `edited`
-    (or a `broken_link` after it). Deleting the newest rows is only visible against a recorded head, so
-    the report returns the head for the operator to keep.
+    (or a `broken_link` after it). Deleting the newest rows is only visible against a recorded head:
+    pass `anchors` (chain_seq -> hash, core.anchors.read_anchors) to check them.
     """
+    anchors = anchors or {}
     unsealed = session.scalars(select(_table.c.id).where(_table.c.hash.is_(None)).order_by(_table.c.id))
     problems = [
         ChainProblem("unsealed", None, event_id, "row written without going through the audit service")
@@ -155,5 +158,14 @@ def verify_chain(session: Session) -> ChainReport:
             problems.append(ChainProblem("broken_link", seq, row["id"], "prev_hash does not match"))
         if event_hash(row, chain_seq=seq, prev_hash=row["prev_hash"]) != row["hash"]:
             problems.append(ChainProblem("edited", seq, row["id"], "content does not match its hash"))
+        if seq in anchors and anchors[seq] != row["hash"]:
+            problems.append(ChainProblem("anchor_mismatch", seq, row["id"], "hash differs from its anchor"))
         expected_seq, prev = seq + 1, row["hash"]
-    return ChainReport(rows=rows, head_seq=expected_seq - 1, head_hash=prev, problems=problems)
+    head = expected_seq - 1
+    if anchors and max(anchors) > head:
+        problems.append(
+            ChainProblem(
+                "truncated", max(anchors), None, f"rows after #{head} up to #{max(anchors)} are gone"
+            )
+        )
+    return ChainReport(rows=rows, head_seq=head, head_hash=prev, problems=problems)

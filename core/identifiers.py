@@ -60,27 +60,3 @@ def is_valid_id_number(value: str) -> bool:
     if born.year < 1900 or born > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
         return False
     return id_check_char(value[:17]) == value[17]
-
-
-def mask_identifier(value: str | None) -> str | None:
-    """Keep the first 6 (region / registration) and last 4 characters: 360802********123X."""
-    if not value:
-        return value
-    if len(value) <= 10:
-        return "*" * len(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
-
-
-def mask_phone(value: str | None) -> str | None:
-    if not value:
-        return value
-    if len(value) < 7:
-        return "*" * len(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
-
-
-def mask_name(value: str | None) -> str | None:
-    """A natural person's name reduced to its first character: 张三丰 -> 张**."""
-    if not value:
-        return value
-    return value[0] + "*" * max(len(value) - 1, 1)

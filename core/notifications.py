@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
-from core.identifiers import mask_phone
+from core.masking import Personal, mask
 from core.models import MessageStatus, Notification, OutgoingMessage
 from core.outbox import add_jobs
 from core.sql import insert_skipping_conflicts
@@ -303,7 +303,7 @@ class LoggingSender:
     """The default sender: writes each message to the log (numbers masked) and sends nothing."""
 
     def send(self, message: Outbound) -> None:
-        to = mask_phone(message.to) if message.channel == "sms" else message.to
+        to = mask(Personal.PHONE, message.to) if message.channel == "sms" else message.to
         log.info("outgoing %s #%s to %s: %s", message.channel, message.id, to, message.body)
 
 

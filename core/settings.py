@@ -78,6 +78,8 @@ class Settings:
     job_retry_delays: tuple[int, ...] = (10, 60, 300)
     message_sender: str = "core.notifications:LoggingSender"
     login_rate_limit: str = "10 per minute"
+    # Registration answers whether an identifier is free: this bounds how fast one address can ask.
+    register_rate_limit: str = "5 per hour"
     api_rate_limit: str = "600 per minute"
     secure_cookies: bool = False
     # Reverse proxies in front of the app whose X-Forwarded-* headers are believed (0: none, so
@@ -111,6 +113,7 @@ class Settings:
             "job_retry_delays": _ints(env.get("JOB_RETRY_DELAYS"), (10, 60, 300)),
             "message_sender": env.get("MESSAGE_SENDER") or "core.notifications:LoggingSender",
             "login_rate_limit": env.get("LOGIN_RATE_LIMIT") or "10 per minute",
+            "register_rate_limit": env.get("REGISTER_RATE_LIMIT") or "5 per hour",
             "api_rate_limit": env.get("API_RATE_LIMIT") or "600 per minute",
             "secure_cookies": _bool(env.get("SECURE_COOKIES")),
             "trusted_proxies": _count("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES")),

@@ -35,6 +35,7 @@ from credit_profile.models import (
     ConsentUse,
     FetchFrequency,
 )
+from credit_profile.receipts import note_uses
 from credit_profile.rescoring import enqueue_rescoring
 
 CONSENT_MAX_DAYS = 3 * 366
@@ -392,6 +393,7 @@ def record_use(
     )
     session.add(use)
     session.flush()
+    note_uses(session, [use])
     return use
 
 

@@ -40,11 +40,18 @@ from credit_profile.models import (
     DataRecord,
     ProviderNonce,
 )
+from credit_profile.receipts import note_uses
 from credit_profile.rescoring import enqueue_rescoring
 from credit_profile.tables import COLUMNS as SOURCE_FIELDS
 from credit_profile.tables import TableRow
 
 SIGNATURE_MAX_AGE_SECONDS = 300
+# How far a provider's clock may run ahead of ours. A timestamp further ahead is refused: it would
+# stretch the signature's life (and the time its nonce must be kept) beyond SIGNATURE_MAX_AGE_SECONDS.
+FUTURE_SKEW_SECONDS = 30
+# A signature accepted at s (timestamp at most floor(s) + skew) stays acceptable while
+# floor(now) - timestamp <= max age, i.e. until s + max age + skew + 1; its nonce is kept past that.
+NONCE_RETENTION = dt.timedelta(seconds=SIGNATURE_MAX_AGE_SECONDS + FUTURE_SKEW_SECONDS + 2)
 MAX_RECORDS_PER_BATCH = 1000
 MAX_RECORD_AMOUNT = Decimal("1000000000000")
 CREDIT_RATINGS = ("A", "B", "M", "C", "D")
@@ -84,8 +91,10 @@ def verify_provider(
 ) -> DataProvider:
     """The provider behind a fresh, untampered, first-seen request for its own source.
 
-    Raises SignatureError for a missing header, unknown key, stale timestamp, bad signature, another
-    source, or a replay. The replay guard is a row keyed by the signature, inserted in the caller's
+    Raises SignatureError for a missing header, unknown key, a timestamp older than
+    SIGNATURE_MAX_AGE_SECONDS or ahead by more than FUTURE_SKEW_SECONDS, bad signature, another
+    source, or a replay (nonces are kept for NONCE_RETENTION, longer than any signature stays fresh).
+    The replay guard is a row keyed by the signature, inserted in the caller's
     transaction: a replay fails to insert it even when both copies arrive at once.
     """
     if not key or not timestamp or not signature:
@@ -97,22 +106,21 @@ def verify_provider(
         sent_at = int(timestamp)
     except ValueError as exc:
         raise SignatureError("bad timestamp") from exc
-    now = int(utcnow().timestamp())
-    if abs(now - sent_at) > SIGNATURE_MAX_AGE_SECONDS:
+    moment = utcnow()
+    now = int(moment.timestamp())
+    if now - sent_at > SIGNATURE_MAX_AGE_SECONDS:
         raise SignatureError("stale")
+    if sent_at - now > FUTURE_SKEW_SECONDS:
+        raise SignatureError("timestamp in the future")
     if not hmac.compare_digest(sign(provider.secret, timestamp, body), signature.lower()):
         raise SignatureError("bad signature")
     if provider.source != source:
         raise SignatureError("wrong source")
-    session.execute(
-        delete(ProviderNonce).where(
-            ProviderNonce.seen_at < utcnow() - dt.timedelta(seconds=2 * SIGNATURE_MAX_AGE_SECONDS)
-        )
-    )
-    session.add(ProviderNonce(signature=signature.lower(), provider_id=provider.id, seen_at=utcnow()))
-    provider.last_used_at = utcnow()
+    session.execute(delete(ProviderNonce).where(ProviderNonce.seen_at < moment - NONCE_RETENTION))
+    provider.last_used_at = moment
     try:
         with session.begin_nested():
+            session.add(ProviderNonce(signature=signature.lower(), provider_id=provider.id, seen_at=moment))
             session.flush()
     except IntegrityError as exc:
         raise SignatureError("replay") from exc
@@ -346,18 +354,18 @@ def import_records(
         record.received_at = now
         for name in SOURCE_FIELDS[source]:
             setattr(record, name, clean[name])
-        session.add(
-            ConsentUse(
-                borrower_id=borrower.id,
-                consent_id=consent.id,
-                source=source,
-                action="import",
-                actor_id=actor_id,
-                allowed=True,
-                detail=clean["period"],
-                at=now,
-            )
+        use = ConsentUse(
+            borrower_id=borrower.id,
+            consent_id=consent.id,
+            source=source,
+            action="import",
+            actor_id=actor_id,
+            allowed=True,
+            detail=clean["period"],
+            at=now,
         )
+        session.add(use)
+        note_uses(session, [use])
     session.flush()
     for borrower_id in sorted(borrower_ids):
         enqueue_rescoring(session, borrower_id, reason="import")

@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.calendars import working_calendar
 from core.errors import InvalidInputError, NotFoundError
 from core.sql import add_months_py
 from core.types import local_today, utcnow
@@ -97,7 +98,7 @@ def request_cover(
         status=CoverStatus.REQUESTED,
         requested_by=officer_id,
         requested_at=now,
-        decision_due_at=add_working_hours(now, scheme.decision_sla_hours),
+        decision_due_at=add_working_hours(now, scheme.decision_sla_hours, calendar=working_calendar(session)),
     )
     session.add(cover)
     session.flush()

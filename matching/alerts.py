@@ -21,11 +21,20 @@ from matching.models import (
 )
 
 
-def raise_alert(session: Session, need: Need, event: StatusEvent, data: dict[str, Any]) -> None:
+def raise_alert(
+    session: Session,
+    need: Need,
+    event: StatusEvent,
+    data: dict[str, Any],
+    *,
+    kind: AlertKind = AlertKind.OPEN_TO_ALL,
+) -> None:
+    """Raise the alert of `kind` for the need in its borrower's county, once, and tell the county's
+    and the city's finance offices in-app."""
     borrower = session.get(Borrower, need.borrower_id)
     assert borrower is not None
     alert = Alert(
-        kind=AlertKind.OPEN_TO_ALL,
+        kind=kind,
         need_id=need.id,
         region_code=borrower.region_code,
         data={**data, "amount": f"{need.amount:.2f}"},
@@ -37,7 +46,7 @@ def raise_alert(session: Session, need: Need, event: StatusEvent, data: dict[str
             session.flush()
     except IntegrityError:
         return
-    notices.need_opened_to_all(session, need, event, region_code=borrower.region_code)
+    notices.need_alerted(session, need, event, region_code=borrower.region_code, kind=kind)
 
 
 def list_alerts(

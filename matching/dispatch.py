@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.calendars import WorkCalendar, working_calendar
 from core.events import NewEvent, record_events
 from core.models import Role, User
 from core.settings import Settings
@@ -168,6 +169,8 @@ class MatchContext:
     products: Mapping[int, CatalogueEntry]
     stats: Mapping[int, engine.InstitutionStats]
     institution_count: int
+    # The working calendar the SLA deadlines of this context's pushes are computed on.
+    calendar: WorkCalendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +196,7 @@ def load_match_context(session: Session) -> MatchContext:
         products=entries,
         stats=institution_stats(session),
         institution_count=len({p.institution_id for p in products}),
+        calendar=working_calendar(session),
     )
 
 
@@ -201,11 +205,20 @@ class ContextCache:
 
     def __init__(self, context: MatchContext | None = None) -> None:
         self.context = context
+        self._calendar: WorkCalendar | None = None
 
     def get(self, session: Session) -> MatchContext:
         if self.context is None:
             self.context = load_match_context(session)
         return self.context
+
+    def calendar(self, session: Session) -> WorkCalendar:
+        """The working calendar, read once, without the catalogue when that is not needed."""
+        if self.context is not None:
+            return self.context.calendar
+        if self._calendar is None:
+            self._calendar = working_calendar(session)
+        return self._calendar
 
 
 def need_specs(session: Session, need: Need) -> tuple[engine.NeedSpec, engine.BorrowerSpec, Borrower]:
@@ -312,7 +325,9 @@ def push(
             "explanation": dict(pick.explanation),
             "pushed_at": now,
             "updated_at": now,
-            "sla_due_at": add_working_hours(now, context.products[pick.product_id].sla_hours),
+            "sla_due_at": add_working_hours(
+                now, context.products[pick.product_id].sla_hours, calendar=context.calendar
+            ),
         }
         for pick in result.picks
     ]

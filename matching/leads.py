@@ -123,6 +123,29 @@ def claim_lead(session: Session, lead_id: int, *, officer_id: int, institution_i
     return lead
 
 
+def _decision_data(to: str, reason_code: str | None, loan: LoanInput | None) -> dict[str, Any] | None:
+    """What the lead's status event carries onto the audit chain: the reason of a rejection, the
+    figures of a disbursed loan (later corrections record theirs the same way)."""
+    if to == LeadStatus.REJECTED and reason_code:
+        return {"reason_code": reason_code}
+    if to == LeadStatus.DISBURSED and loan is not None:
+        return {"loan": loan_figures(loan)}
+    return None
+
+
+def loan_figures(loan: LoanInput) -> dict[str, Any]:
+    """A loan's figures as plain JSON values, for the audit chain."""
+    return {
+        "amount": str(loan.amount),
+        "rate": str(loan.rate),
+        "term_months": loan.term_months,
+        "collateral": loan.collateral,
+        "disbursed_on": loan.disbursed_on.isoformat(),
+        "first_loan_borrower": loan.first_loan_borrower,
+        "renewal_without_repayment": loan.renewal_without_repayment,
+    }
+
+
 def transition_lead(
     session: Session,
     lead_id: int,
@@ -170,7 +193,7 @@ def transition_lead(
         actor_id=officer_id,
         values=values,
         note=note,
-        data={"reason_code": reason_code} if reason_code and to == LeadStatus.REJECTED else None,
+        data=_decision_data(to, reason_code, loan),
     ):
         raise IllegalTransitionError(f"{lead.status}->{to}")
     if to == LeadStatus.DISBURSED:

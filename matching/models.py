@@ -244,6 +244,8 @@ class LoanPerformance(Base):
 
 class AlertKind(enum.StrEnum):
     OPEN_TO_ALL = "open_to_all"
+    # Every eligible institution has been tried before the last round: nobody is left to serve it.
+    NO_INSTITUTIONS = "no_institutions"
 
 
 class Alert(Base):

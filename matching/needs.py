@@ -296,6 +296,27 @@ class NeedLoan:
     institution_name: str
 
 
+# Lead statuses that mean an institution looked at the need and said no (`declined`: before claiming).
+DECIDED_AGAINST = frozenset({"rejected", "declined"})
+
+
+def outcome_of(need_status: str, lead_statuses: Sequence[str]) -> str | None:
+    """Why a `rejected` need ended: `declined` when an institution turned it down, `no_response` when
+    every institution let its time pass (or none was left); None for any other status."""
+    if need_status != NeedStatus.REJECTED:
+        return None
+    return "declined" if DECIDED_AGAINST.intersection(lead_statuses) else "no_response"
+
+
+def rejection_outcome(session: Session, need_id: int) -> str | None:
+    """`outcome_of` the need as stored now (one query for its status, one for its leads)."""
+    need = session.get(Need, need_id)
+    if need is None:
+        return None
+    statuses = session.scalars(select(Lead.status).where(Lead.need_id == need_id)).all()
+    return outcome_of(need.status, statuses)
+
+
 @dataclass(frozen=True)
 class NeedView:
     """A need with everything its page shows: its leads, its loan and, for the detail, its timeline."""
@@ -304,6 +325,10 @@ class NeedView:
     leads: tuple[PushedLead, ...]
     events: tuple[StatusEvent, ...]
     loan: NeedLoan | None = None
+
+    @property
+    def outcome(self) -> str | None:
+        return outcome_of(self.need.status, [lead.status for lead in self.leads])
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

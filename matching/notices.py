@@ -232,8 +232,11 @@ def lead_stale(session: Session, lead: Lead, event: StatusEvent, *, hours: int) 
         _sms(session, [claimant], "lead_stale", f"lead_stale:{lead.id}:{event.id}", lead=lead.id, hours=hours)
 
 
-def need_opened_to_all(session: Session, need: Need, event: StatusEvent, *, region_code: str) -> None:
-    """The county finance office of the borrower, and the city office, hear about it in-app."""
+ALERT_NOTIFICATIONS = {"open_to_all": "need_open_to_all", "no_institutions": "need_no_institutions"}
+
+
+def need_alerted(session: Session, need: Need, event: StatusEvent, *, region_code: str, kind: str) -> None:
+    """The county finance office of the borrower, and the city office, hear about an alert in-app."""
     finance = session.scalars(
         select(User.id).where(
             User.role == Role.FINANCE,
@@ -242,7 +245,12 @@ def need_opened_to_all(session: Session, need: Need, event: StatusEvent, *, regi
         )
     )
     notify(
-        session, list(finance), kind="need_open_to_all", event_id=event.id, need_id=need.id, data=event.data
+        session,
+        list(finance),
+        kind=ALERT_NOTIFICATIONS[kind],
+        event_id=event.id,
+        need_id=need.id,
+        data=event.data,
     )
 
 

@@ -19,6 +19,7 @@ from matching.alerts import raise_alert
 from matching.dispatch import ContextCache, DispatchPolicy, MatchContext, evaluate, push
 from matching.models import (
     OPEN_LEAD_STATUSES,
+    AlertKind,
     Lead,
     LeadStatus,
     Need,
@@ -95,6 +96,9 @@ def _redispatch(
         raise_alert(session, need, event, data)
     if not leads:
         settle_need_if_exhausted(session, need, actor_id=None)
+        if not need.open_to_all:
+            # Out of institutions before the last round: the county hears now, not never.
+            raise_alert(session, need, event, data, kind=AlertKind.NO_INSTITUTIONS)
     return leads
 
 
@@ -218,13 +222,14 @@ def check_stale_lead(
     it with a note and send the need back to dispatch) once another window has passed since the flag.
     Returns "flagged", "released" or None. Idempotent."""
     window = lead.follow_up_hours
+    calendar = cache.calendar(session)
     if lead.stale_flagged_at is None:
-        if working_hours_between(lead.updated_at, now) >= window and _flag_stale(
+        if working_hours_between(lead.updated_at, now, calendar=calendar) >= window and _flag_stale(
             session, lead.lead_id, status=lead.status, since=lead.updated_at, hours=window, now=now
         ):
             return "flagged"
         return None
-    if working_hours_between(lead.stale_flagged_at, now) < window:
+    if working_hours_between(lead.stale_flagged_at, now, calendar=calendar) < window:
         return None
     need = lock_need(session, lead.need_id)
     row = session.get(Lead, lead.lead_id)

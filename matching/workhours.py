@@ -2,11 +2,10 @@
 
 Pure computation, no I/O.
 
-- Working day: a date `chinese_calendar.is_workday` accepts, which knows the State Council's public
-  holidays and the make-up working days (调休) on weekends. For years outside the package's data it
-  raises NotImplementedError; those years fall back to Monday-Friday, holidays unknown. Upgrading
-  `chinesecalendar` each December, when the next year's arrangement is published, keeps the fallback
-  from being reached.
+- Working day: a date the `calendar` argument calls one. Callers pass `core.calendars.working_calendar`,
+  the database's working calendar (the State Council's public holidays and make-up working days, 调休,
+  loaded each year; provisional by the statutory rules until then), so no clock is computed on a
+  calendar of its own.
 - Working hours: 09:00-17:00 local time, contiguous, 8 hours a day. Banks' counters break for lunch,
   but an SLA counts the hours an officer can be expected to act on a lead, and one block keeps every
   deadline easy to state ("by 11:00 the next working day").
@@ -21,9 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from functools import lru_cache
-
-import chinese_calendar
+from typing import Protocol
 
 LOCAL = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 DAY_START = dt.time(9, 0)
@@ -34,21 +31,18 @@ _ONE_DAY = dt.timedelta(days=1)
 _ONE_HOUR = dt.timedelta(hours=1)
 
 
-@lru_cache(maxsize=8192)
-def is_working_day(day: dt.date) -> bool:
-    """Whether `day` is a working day in mainland China (Monday-Friday outside chinesecalendar's years)."""
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        return day.weekday() < 5
+class Calendar(Protocol):
+    """Which dates are working days (core.calendars.WorkCalendar)."""
+
+    def is_working_day(self, day: dt.date, /) -> bool: ...
 
 
-def next_working_moment(moment: dt.datetime) -> dt.datetime:
+def next_working_moment(moment: dt.datetime, *, calendar: Calendar) -> dt.datetime:
     """`moment` itself in working time, else the next opening, in UTC. Raises ValueError if naive."""
-    return _next_working_moment(_local(moment, "moment")).astimezone(dt.UTC)
+    return _next_working_moment(_local(moment, "moment"), calendar).astimezone(dt.UTC)
 
 
-def add_working_hours(start: dt.datetime, hours: float) -> dt.datetime:
+def add_working_hours(start: dt.datetime, hours: float, *, calendar: Calendar) -> dt.datetime:
     """The moment `hours` working hours after `start`, in UTC.
 
     A start outside working time counts from the next opening. A deadline that uses up a day exactly
@@ -58,16 +52,16 @@ def add_working_hours(start: dt.datetime, hours: float) -> dt.datetime:
     if not math.isfinite(hours) or hours < 0:
         raise ValueError(f"hours must be finite and not negative, got {hours!r}")
     remaining = dt.timedelta(hours=hours)
-    current = _next_working_moment(_local(start, "start"))
+    current = _next_working_moment(_local(start, "start"), calendar)
     while True:
         available = _closing(current.date()) - current
         if remaining <= available:
             return (current + remaining).astimezone(dt.UTC)
         remaining -= available
-        current = _opening(_next_working_day(current.date()))
+        current = _opening(_next_working_day(current.date(), calendar))
 
 
-def working_hours_between(start: dt.datetime, end: dt.datetime) -> float:
+def working_hours_between(start: dt.datetime, end: dt.datetime, *, calendar: Calendar) -> float:
     """Working hours from `start` to `end`; negative when `end` is before `start`.
 
     Raises ValueError if either is naive.
@@ -75,12 +69,12 @@ def working_hours_between(start: dt.datetime, end: dt.datetime) -> float:
     local_start = _local(start, "start")
     local_end = _local(end, "end")
     if local_end < local_start:
-        return -working_hours_between(end, start)
+        return -working_hours_between(end, start, calendar=calendar)
     total = dt.timedelta(0)
     day = local_start.date()
     last = local_end.date()
     while day <= last:
-        if is_working_day(day):
+        if calendar.is_working_day(day):
             low = max(local_start, _opening(day))
             high = min(local_end, _closing(day))
             if high > low:
@@ -103,18 +97,18 @@ def _closing(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, DAY_END, tzinfo=LOCAL)
 
 
-def _next_working_day(day: dt.date) -> dt.date:
+def _next_working_day(day: dt.date, calendar: Calendar) -> dt.date:
     day += _ONE_DAY
-    while not is_working_day(day):
+    while not calendar.is_working_day(day):
         day += _ONE_DAY
     return day
 
 
-def _next_working_moment(local: dt.datetime) -> dt.datetime:
+def _next_working_moment(local: dt.datetime, calendar: Calendar) -> dt.datetime:
     day = local.date()
-    if is_working_day(day):
+    if calendar.is_working_day(day):
         if local < _opening(day):
             return _opening(day)
         if local < _closing(day):
             return local
-    return _opening(_next_working_day(day))
+    return _opening(_next_working_day(day, calendar))

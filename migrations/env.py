@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import JSON
 
-import core.models  # noqa: F401  (registers tables)
+import core.calendars  # registers its tables
+import core.models  # noqa: F401
 import credit_profile.models  # noqa: F401
 import matching.models  # noqa: F401
 import stats.models  # noqa: F401

@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.calendars import working_calendar
 from core.errors import InvalidInputError
 from core.events import record_event
 from core.i18n import N_
@@ -271,7 +272,7 @@ def _open_or_raise(session: Session, finding: Finding, now: dt.datetime) -> Earl
         evidence=finding.evidence,
         status=WarningStatus.OPEN,
         opened_at=now,
-        ack_due_at=add_working_hours(now, ACK_WORKING_HOURS),
+        ack_due_at=add_working_hours(now, ACK_WORKING_HOURS, calendar=working_calendar(session)),
     )
     session.add(warning)
     session.flush()

@@ -151,8 +151,11 @@ def create_app(
     _register_security_headers(app)
     app.teardown_appcontext(close_session)
 
+    from portal import json_guard
     from portal.api import api_bp
     from portal.web import register_web
+
+    json_guard.install(app)
 
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
@@ -333,12 +336,14 @@ def declare_error_responses(spec: dict[str, Any]) -> dict[str, Any]:
     for path, operations in spec.get("paths", {}).items():
         if not path.startswith("/api/v1/") or path == "/api/v1/openapi.json":
             continue
-        for operation in operations.values():
+        for method, operation in operations.items():
             locations = {p.get("in") for p in operation.get("parameters", [])}
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "path" and parameter.get("schema", {}).get("type") == "integer":
                     parameter["schema"].update(minimum=0, maximum=MAX_ID)
             codes = {"503"}
+            if method in ("post", "put", "patch", "delete"):
+                codes.add("400")  # a body that is not JSON, or outside portal.json_guard's limits
             if operation.get("requestBody"):
                 codes |= {"400", "413", "422"}
             if "query" in locations:

@@ -221,20 +221,41 @@ def rotate_data_key() -> None:
     click.echo(_("已重新加密：%(done)s", done=done))
 
 
-@audit_cli.command("verify")
-def audit_verify() -> None:
-    """重算审计哈希链：发现被修改或删除的记录时列出问题并以非零状态退出。"""
-    from core.audit import verify_chain
+@audit_cli.command("anchor")
+@click.option("--file", "path", default=None, help=N_("锚点文件（默认 AUDIT_ANCHOR_FILE）"))
+def audit_anchor(path: str | None) -> None:
+    """把审计链当前链头追加写入锚点文件和日志（链头未变时不写）。"""
+    from core.anchors import anchor_file, anchor_head
     from portal.db import db
 
-    report = verify_chain(db())
+    anchor = anchor_head(db(), Path(path) if path else anchor_file())
+    if anchor is None:
+        click.echo(_("链头未变化，未写入新锚点"))
+    else:
+        click.echo(_("已写入锚点：#%(seq)s %(hash)s", seq=anchor.chain_seq, hash=anchor.hash))
+
+
+@audit_cli.command("verify")
+@click.option("--anchors", "anchors_path", default=None, help=N_("锚点文件（默认 AUDIT_ANCHOR_FILE）"))
+def audit_verify(anchors_path: str | None) -> None:
+    """重算审计哈希链并与锚点比对：发现被修改或删除的记录时列出问题并以非零状态退出。"""
+    from core.anchors import anchor_file, read_anchors
+    from core.audit import verify_chain
+    from credit_profile.receipts import verify_use_receipts
+    from portal.db import db
+
+    report = verify_chain(db(), anchors=read_anchors(Path(anchors_path) if anchors_path else anchor_file()))
     kinds = {
         "unsealed": _("未封存"),
         "missing": _("缺失"),
         "broken_link": _("链接断裂"),
         "edited": _("内容被修改"),
+        "truncated": _("链尾被删除"),
+        "anchor_mismatch": _("与锚点不符"),
+        "receipt_mismatch": _("数据使用记录与回执不符"),
     }
-    for problem in report.problems:
+    problems = [*report.problems, *verify_use_receipts(db())]
+    for problem in problems:
         where = f"#{problem.chain_seq}" if problem.chain_seq is not None else f"id={problem.event_id}"
         click.echo(f"{kinds.get(problem.kind, problem.kind)} {where}: {problem.detail}", err=True)
     click.echo(
@@ -245,7 +266,7 @@ def audit_verify() -> None:
             hash=report.head_hash,
         )
     )
-    if not report.ok:
+    if problems:
         raise SystemExit(1)
     click.echo(_("审计链完整"))
 

@@ -10,7 +10,7 @@ from flask import Flask, g
 from flask_babel import get_translations
 from flask_babel import gettext as _
 
-from core.identifiers import mask_identifier, mask_phone
+from core.masking import Personal, mask
 from core.types import to_shanghai
 from portal.labels import LABELS, label
 
@@ -59,8 +59,8 @@ def register(app: Flask) -> None:
         yuan=yuan,
         percent=percent,
         local_time=local_time,
-        mask=mask_identifier,
-        mask_phone=mask_phone,
+        mask=lambda value, kind=Personal.USCC: mask(kind, value),
+        mask_phone=lambda value: mask(Personal.PHONE, value),
         label=label,
     )
     app.jinja_env.globals.update(LABELS=LABELS, label=label)

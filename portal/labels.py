@@ -72,6 +72,11 @@ LABELS: dict[str, dict[str, str]] = {
     "product_status": PRODUCT_STATUS,
     "consent_status": CONSENT_STATUS,
     "role": ROLE_NAMES,
+    # why a rejected need ended (matching.needs.outcome_of)
+    "need_outcome": {
+        "declined": N_("银行审核后未批准本次申请"),
+        "no_response": N_("没有银行在规定时限内响应，并非审核未通过；可调整需求后重新提交"),
+    },
 }
 LABELS.update(GUARANTEE_LABELS)
 

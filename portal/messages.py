@@ -137,6 +137,14 @@ FIELD_ERROR_MESSAGES = {
     "industry": _l("借款主体所属行业被方案排除"),
     "tags": _l("产品不属于方案支持的类别"),
     "single_cap": _l("超过方案单户上限"),
+    "too_many_columns": _l("一行最多 200 个单元格"),
+    "cell_too_long": _l("单元格内容不能超过 1000 个字符"),
+    "invalid_phone": _l("请输入有效的中国大陆手机号码"),
+    "invalid_username": _l("用户名只能使用字母、数字、下划线、点、连字符和汉字，不能含空格或不可见字符"),
+    # the working calendar (core.calendars)
+    "outside_year": _l("日期不属于所选年份"),
+    "duplicate": _l("日期重复"),
+    "also_a_holiday": _l("同一天不能既是假日又是调休上班日"),
 }
 
 # Record and table errors come as "<field>:<code>" (the provider API's codes); shown as "<label>：<message>".

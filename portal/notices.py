@@ -41,6 +41,8 @@ def notification_text(row: Notification, event: StatusEvent | None) -> str:
         return _("线索#%(id)s长时间未跟进，已释放并转给其他机构", id=row.lead_id)
     if row.kind == "lead_closed":
         return _("线索#%(id)s已关闭：需求已撤回或已由其他机构办理", id=row.lead_id)
+    if row.kind == "need_no_institutions":
+        return _("融资需求#%(need)s已无可推送的机构，需求已结束，请关注并协调", need=row.need_id)
     if row.kind == "need_open_to_all":
         return _(
             "融资需求#%(need)s已连续%(rounds)s轮无机构认领，已开放给所有符合条件的机构，请关注",

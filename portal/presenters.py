@@ -197,6 +197,7 @@ def need_dict(view: NeedView, *, detail: bool = True) -> dict[str, Any]:
         "submitted_at": need.submitted_at,
         "dispatch_round": need.dispatch_round,
         "open_to_all": need.open_to_all,
+        "outcome": view.outcome,
         "leads": leads,
         "events": [event_dict(e) for e in view.events] if detail else [],
         "unmatched_reasons": summary.get("exclusions", []) if detail else [],

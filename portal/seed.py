@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.accounts import create_user
+from core.calendars import WorkCalendar, working_calendar
 from core.errors import ConflictError
 from core.identifiers import id_check_char, uscc_check_char
 from core.models import Role, StatusEvent, User
@@ -32,7 +33,7 @@ from matching.loans import LoanInput
 from matching.models import Lead, LeadStatus, Loan, Need
 from matching.needs import NeedInput, RenewalInput, submit_need, withdraw_need
 from matching.sweeps import expire_overdue_leads
-from matching.workhours import DAY_END, DAY_START, add_working_hours, is_working_day
+from matching.workhours import DAY_END, DAY_START, add_working_hours
 from monitoring.demo import seed_monitoring
 from products.models import Institution, Product
 from products.services import ProductInput, create_institution, create_product, publish_product
@@ -411,6 +412,7 @@ def _demo_needs(
     """Needs in every status over the last two years (see `_plan`), each step at a plausible working
     time (`_spread`)."""
     today = utcnow().astimezone(SHANGHAI).date()
+    calendar = working_calendar(session)
     for i, (outcome, who) in enumerate(_plan(borrowers)):
         borrower, user = borrowers[who]
         outcome, _sep, reason_code = outcome.partition(":")
@@ -492,25 +494,27 @@ def _demo_needs(
             _push_earlier(session, need, hours=rng.uniform(0.5, 30))
             continue
         days = (today - _target_day(borrower.kind, rng, today)).days if outcome == "disbursed" else 0
-        _spread(session, need, lead, rng, days=days or rng.randint(30, 300))
+        _spread(session, need, lead, rng, calendar, days=days or rng.randint(30, 300))
         if outcome == "disbursed":
             _report_overdue(session, lead, officer, rng)
 
 
-def _working_time(start: dt.datetime, rng: random.Random, *, min_days: int, max_days: int) -> dt.datetime:
+def _working_time(
+    start: dt.datetime, rng: random.Random, calendar: WorkCalendar, *, min_days: int, max_days: int
+) -> dt.datetime:
     """A moment in working hours (DAY_START-DAY_END, Asia/Shanghai) on a working day `min_days`..`max_days` working days after
     `start` (the same day allowed when `min_days` is 0 and time remains)."""
     local = start.astimezone(SHANGHAI)
     day, left = local.date(), rng.randint(min_days, max_days)
-    while left > 0 or not is_working_day(day):
+    while left > 0 or not calendar.is_working_day(day):
         day += dt.timedelta(days=1)
-        left -= is_working_day(day)
+        left -= calendar.is_working_day(day)
     earliest = dt.datetime.combine(day, DAY_START, SHANGHAI)
     if day == local.date():
         earliest = max(earliest, local + dt.timedelta(minutes=20))
     latest = dt.datetime.combine(day, DAY_END, SHANGHAI)
     if earliest >= latest:
-        return _working_time(start, rng, min_days=max(min_days, 1), max_days=max(max_days, 1))
+        return _working_time(start, rng, calendar, min_days=max(min_days, 1), max_days=max(max_days, 1))
     return earliest + (latest - earliest) * rng.random()
 
 
@@ -518,12 +522,14 @@ def _working_time(start: dt.datetime, rng: random.Random, *, min_days: int, max_
 STEP_GAPS = {"contacted": (0, 2), "approved": (2, 6), "rejected": (1, 5), "disbursed": (1, 4)}
 
 
-def _spread(session: Session, need: Need, lead: Lead, rng: random.Random, *, days: int) -> None:
+def _spread(
+    session: Session, need: Need, lead: Lead, rng: random.Random, calendar: WorkCalendar, *, days: int
+) -> None:
     """Give a finished demo need a believable history `days` days back: submitted and pushed on a
     working morning or afternoon, claimed within working hours, each later step a few working days
     after the previous one, the loan dated on its disbursement day. The step times copied onto the
     lead and the need (contacted_at, approved_at, decided_at) follow the events."""
-    start = _working_time(utcnow() - dt.timedelta(days=days), rng, min_days=0, max_days=0)
+    start = _working_time(utcnow() - dt.timedelta(days=days), rng, calendar, min_days=0, max_days=0)
     stmt = select(StatusEvent).where(StatusEvent.need_id == need.id).order_by(StatusEvent.id)
     events = session.scalars(stmt).all()
     latest: dict[int, dt.datetime] = {}  # lead id -> time of its latest step so far
@@ -537,10 +543,12 @@ def _spread(session: Session, need: Need, lead: Lead, rng: random.Random, *, day
         elif status == "claimed":
             # Claimed within the working hours after the push (the main lead first).
             hours = rng.uniform(0.5, 6) if lead_id == lead.id else rng.uniform(4, 20)
-            event.at = latest[lead_id] = add_working_hours(start, max(1, round(hours)))
+            event.at = latest[lead_id] = add_working_hours(start, max(1, round(hours)), calendar=calendar)
         elif status in STEP_GAPS:
             low, high = STEP_GAPS[status]
-            event.at = latest[lead_id] = _working_time(latest[lead_id], rng, min_days=low, max_days=high)
+            event.at = latest[lead_id] = _working_time(
+                latest[lead_id], rng, calendar, min_days=low, max_days=high
+            )
         else:
             event.at = latest.get(lead_id, last)
         last = max(last, event.at)
@@ -551,7 +559,7 @@ def _spread(session: Session, need: Need, lead: Lead, rng: random.Random, *, day
         row.updated_at = latest.get(row.id, start)
         product = session.get(Product, row.product_id)
         assert product is not None
-        row.sla_due_at = add_working_hours(start, product.sla_hours)
+        row.sla_due_at = add_working_hours(start, product.sla_hours, calendar=calendar)
         row.claimed_at = next((e.at for e in own if e.to_status == "claimed"), None)
         row.contacted_at = next((e.at for e in own if e.to_status == "contacted"), None)
         row.approved_at = next((e.at for e in own if e.to_status == "approved"), None)
@@ -597,7 +605,9 @@ def _push_earlier(session: Session, need: Need, *, hours: float) -> None:
             # In working hours from the earlier push, as dispatch computes it (never 20:45 on a Monday).
             product = session.get(Product, lead.product_id)
             assert product is not None
-            lead.sla_due_at = add_working_hours(lead.pushed_at, product.sla_hours)
+            lead.sla_due_at = add_working_hours(
+                lead.pushed_at, product.sla_hours, calendar=working_calendar(session)
+            )
     early = ("submitted", "matched", "pushed")
     for event in session.scalars(
         select(StatusEvent).where(StatusEvent.need_id == need.id, StatusEvent.to_status.in_(early))

@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from core.identifiers import mask_identifier, mask_name
+from core.masking import Personal, borrower_name, mask
 from core.types import SHANGHAI
 from credit_profile.models import Borrower, BorrowerKind
 from matching.models import FINAL_NEED_STATUSES, Lead, LeadStatus, Loan, Need
@@ -100,9 +100,9 @@ def _borrower(borrower: Borrower) -> dict[str, Any]:
     return {
         "id": borrower.id,
         "kind": borrower.kind,
-        "name": mask_name(borrower.name) if person else borrower.name,
-        "uscc": mask_identifier(borrower.uscc),
-        "id_number": mask_identifier(borrower.id_number),
+        "name": borrower_name(borrower.name, is_person=person),
+        "uscc": mask(Personal.USCC, borrower.uscc),
+        "id_number": mask(Personal.ID_NUMBER, borrower.id_number),
         "region_code": borrower.region_code,
         "industry_code": borrower.industry_code,
     }

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from core.identifiers import mask_name
+from core.masking import Personal, mask
 from core.sql import duration_us
 from credit_profile.models import Borrower, BorrowerKind
 from matching.models import Lead, Loan, Need
@@ -127,7 +127,7 @@ def flagged_loans(
                 loan_id=loan_id,
                 need_id=need_id,
                 disbursed_on=disbursed_on,
-                borrower=(mask_name(name) if kind == BorrowerKind.FARMER.value else name) or "",
+                borrower=(mask(Personal.NAME, name) if kind == BorrowerKind.FARMER.value else name) or "",
                 region_code=region,
                 institution=institution,
                 product=product,

@@ -154,6 +154,14 @@ def jobs_run_at_commit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(worker, "jobs_committed", run_now)
 
 
+@pytest.fixture(autouse=True)
+def audit_anchor_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Each test's audit anchors (core.anchors) in a file of its own, never the repository's instance/."""
+    path = tmp_path / "audit-anchors.jsonl"
+    monkeypatch.setenv("AUDIT_ANCHOR_FILE", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
     engine = make_engine(DATABASE_URL)
@@ -180,6 +188,7 @@ def make_settings(**overrides: Any) -> Settings:
         "data_keys": (TEST_DATA_KEY,),
         "testing": True,
         "login_rate_limit": "1000 per minute",
+        "register_rate_limit": "1000 per minute",
         "api_rate_limit": "100000 per minute",
     }
     values.update(overrides)

@@ -10,6 +10,7 @@ from portal.api import (  # noqa: E402, F401
     accounts,
     admin,
     alerts,
+    calendars,
     credit,
     guarantees,
     leads,

@@ -12,7 +12,9 @@ from core.administration import record_admin_action
 from core.errors import InvalidInputError
 from core.i18n import N_
 from core.models import Role
+from core.phones import normalize_mobile
 from core.reference import CITY_CODE, REGIONS
+from core.usernames import normalize_username
 from core.verification import PHONE, request_password_reset, reset_password, send_code, verify_phone
 from credit_profile.borrowers import BorrowerInput, get_borrower, register_borrower
 from credit_profile.ingestion import create_provider
@@ -146,15 +148,21 @@ def me() -> dict[str, Any]:
     }
 
 
+def _register_limit() -> str:
+    return settings().register_rate_limit
+
+
 @api_bp.post("/register")
 @limiter.limit(_login_limit)
+@limiter.limit(_register_limit)
 @api_bp.input(RegisterIn, arg_name="body")
 @api_bp.output(RegisterOut, status_code=201)
 @api_bp.doc(summary=N_("申请人注册"), responses=[422, 429])
 def register(body: dict[str, Any]) -> dict[str, Any]:
     b = body["borrower"]
-    if not body["phone"].isdigit():
-        raise InvalidInputError({"phone": ["invalid_choice"]})
+    # Before the borrower is written: a bad phone or username refuses the whole registration.
+    normalize_username(body["username"])
+    normalize_mobile(body["phone"])
     try:
         borrower = _register_borrower(b)
     except InvalidInputError as exc:

@@ -8,8 +8,9 @@ from flask_babel import gettext as _
 from marshmallow import RAISE
 
 from core.i18n import N_
+from core.masking import borrower_name
 from core.models import Role
-from credit_profile.models import Borrower
+from credit_profile.models import Borrower, BorrowerKind
 from matching.alerts import list_alerts
 from matching.models import Alert, AlertKind, Need
 from portal.api import api_bp
@@ -34,6 +35,14 @@ def alert_text(alert: Alert) -> str:
             rounds=data.get("rounds", 0),
             n=data.get("leads", 0),
         )
+    if alert.kind == AlertKind.NO_INSTITUTIONS:
+        return _(
+            "%(region)s融资需求#%(need)s（%(amount)s元）已推送给所有符合条件的机构但无人受理，"
+            "已无可推送的机构，请关注并协调",
+            region=region,
+            need=alert.need_id,
+            amount=data.get("amount", ""),
+        )
     return alert.kind
 
 
@@ -56,7 +65,7 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
             "term_months": need.term_months,
             "dispatch_round": need.dispatch_round,
             "open_to_all": need.open_to_all,
-            "borrower": borrower.name,
+            "borrower": borrower_name(borrower.name, is_person=borrower.kind == BorrowerKind.FARMER),
             "borrower_kind": borrower.kind,
         },
     }

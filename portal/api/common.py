@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from flask import current_app
 
-from core.identifiers import mask_identifier
+from core.masking import Personal, mask
 from core.settings import Settings
 from credit_profile.models import Borrower
 from portal.presenters import page_body as page_body
@@ -27,13 +27,12 @@ def paged(items: Sequence[T], page: int, per_page: int) -> tuple[Sequence[T], in
 
 def borrower_dict(borrower: Borrower, *, masked: bool) -> dict[str, Any]:
     """The borrower as the API shows it; identifiers masked unless the viewer is entitled to them."""
-    mask = mask_identifier if masked else (lambda v: v)
     return {
         "id": borrower.id,
         "kind": borrower.kind,
         "name": borrower.name,
-        "uscc": mask(borrower.uscc),
-        "id_number": mask(borrower.id_number),
+        "uscc": mask(Personal.USCC, borrower.uscc) if masked else borrower.uscc,
+        "id_number": mask(Personal.ID_NUMBER, borrower.id_number) if masked else borrower.id_number,
         "region_code": borrower.region_code,
         "industry_code": borrower.industry_code,
         "established_on": borrower.established_on,

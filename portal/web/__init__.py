@@ -7,10 +7,32 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     from portal.labels import web_label
-    from portal.web import account, admin, applicant, finance, guarantees, manage, monitoring, officer, public
+    from portal.web import (
+        account,
+        admin,
+        applicant,
+        calendars,
+        finance,
+        guarantees,
+        manage,
+        monitoring,
+        officer,
+        public,
+    )
     from portal.web.common import inject_globals, no_store_private
 
-    for module in (public, account, applicant, officer, manage, finance, admin, guarantees, monitoring):
+    for module in (
+        public,
+        account,
+        applicant,
+        officer,
+        manage,
+        finance,
+        admin,
+        guarantees,
+        monitoring,
+        calendars,
+    ):
         app.register_blueprint(module.bp)
     from portal.web import scorecards
 

@@ -142,8 +142,13 @@ def logout() -> Any:
     return redirect(url_for("public.home"))
 
 
+def _register_limit() -> str:
+    return str(current_app.extensions["jihuitong.settings"].register_rate_limit)
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_register_limit, methods=["POST"])
 def register() -> Any:
     if current_user.is_authenticated and request.method == "GET":
         return redirect(role_home(current_user.role))

@@ -9,6 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from core.errors import InvalidInputError
+from credit_profile import tables
 from credit_profile.tables import MAX_TABLE_BYTES, read_table
 
 pytestmark = pytest.mark.smoke
@@ -110,3 +111,74 @@ def test_unusable_files_are_refused(filename, content, errors):
     with pytest.raises(InvalidInputError) as caught:
         read_table(filename, content, "tax")
     assert caught.value.fields == {"file": errors}
+
+
+# --- limits checked before any work (issue 19, item 2) ---------------------------------------------
+
+HEADER = "uscc,period,kwh,bill_amount\n"
+ROW = "91360802MA35A1B2C3,2025-03,100,68\n"
+
+
+def test_blank_rows_count_towards_the_row_limit(monkeypatch):
+    monkeypatch.setattr(tables, "MAX_TABLE_ROWS", 10)
+    content = (HEADER + ROW + ",,,\n" * 20).encode()
+    with pytest.raises(InvalidInputError) as caught:
+        read_table("e.csv", content, "electricity")
+    assert caught.value.fields == {"file": ["too_many_rows"]}
+    gaps = (HEADER + ROW + "\n" * 20 + ROW).encode()  # empty lines are rows of a spreadsheet too
+    with pytest.raises(InvalidInputError):
+        read_table("e.csv", gaps, "electricity")
+
+
+def test_an_xlsx_declaring_more_rows_than_allowed_is_refused_before_reading(monkeypatch):
+    monkeypatch.setattr(tables, "MAX_TABLE_ROWS", 10)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["uscc", "period", "kwh", "bill_amount"])
+    sheet.append(["91360802MA35A1B2C3", "2025-03", 100, 68])
+    sheet.cell(row=5000, column=1, value=" ")  # a gap of blank rows down to row 5000
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with pytest.raises(InvalidInputError) as caught:
+        read_table("e.xlsx", buffer.getvalue(), "electricity")
+    assert caught.value.fields == {"file": ["too_many_rows"]}
+
+
+def test_too_many_cells_in_a_row_are_refused():
+    content = (HEADER + "91360802MA35A1B2C3,2025-03,100,68" + ",1" * 5000 + "\n").encode()
+    with pytest.raises(InvalidInputError) as caught:
+        read_table("e.csv", content, "electricity")
+    assert caught.value.fields == {"file": ["too_many_columns"]}
+
+
+def test_a_long_header_cell_is_refused_without_being_parsed():
+    # 80 KB of opening brackets in one header cell made the unit-stripping regex quadratic (24.8 s).
+    content = ("uscc,period,kwh,bill_amount," + "(" * 80_000 + "\n" + ROW).encode()
+    with pytest.raises(InvalidInputError) as caught:
+        read_table("e.csv", content, "electricity")
+    assert caught.value.fields == {"file": ["cell_too_long"]}
+
+
+def test_the_unit_pattern_is_linear():
+    # A bracket run without a closing one matches nowhere, and each start position stops at the next
+    # bracket: no `.*` to the end of the text and back.
+    assert "[^" in tables._UNIT.pattern
+    assert tables._header("用电量（千瓦时）") == "kwh" and tables._header("电费(元)") == "bill_amount"
+
+
+def test_utf8_with_bom_and_gbk_are_both_read():
+    text = "身份证号码,所属期,用电量,电费\n360821198001010011,2025-03,100,68\n"
+    for content in (b"\xef\xbb\xbf" + text.encode(), text.encode("gbk")):
+        (row,) = read_table("e.csv", content, "electricity")
+        assert row.values["id_number"] == "360821198001010011"
+
+
+def test_an_xlsx_that_inflates_beyond_the_limit_is_refused():
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b" " * (tables.MAX_INFLATED_BYTES + 1))
+    with pytest.raises(InvalidInputError) as caught:
+        read_table("e.xlsx", buffer.getvalue(), "electricity")
+    assert caught.value.fields == {"file": ["too_large"]}

@@ -150,3 +150,46 @@ def test_an_institution_that_approves_borrowers_like_this_one_ranks_first(sessio
         assert stats[cheap.id].approval_rate_by_band == {}
         assert first.institution_id == cheap.id
         assert first.explanation["approval_history"] == 0.5
+
+
+def test_a_need_that_runs_out_of_institutions_before_the_last_round_raises_the_alert_at_once(session):
+    banks = [bank(f"3.{i}0") for i in range(1, 3)]  # two institutions only
+    UserFactory(finance=True, region_code="360802", username="county_jz2")
+    borrower, user = applicant(region_code="360802")
+    need = submit(session, borrower.id, user.id)
+    match_need(session, need.id, top_n=2)
+    assert len(leads_of(session, need.id)) == len(banks)
+
+    # Round 1 expires with nobody left to try, long before round 3 would open the need to everyone.
+    expire_overdue_leads(session, top_n=2, max_rounds=3, now=utcnow() + FAR_FUTURE)
+    assert need.status == NeedStatus.REJECTED and not need.open_to_all
+    alert = session.scalar(select(Alert))
+    assert alert is not None, "the county office hears about a need nobody can serve"
+    assert (alert.kind, alert.need_id, alert.region_code) == ("no_institutions", need.id, "360802")
+    county = session.scalar(select(User).where(User.username == "county_jz2"))
+    kinds = {n.kind for n in session.scalars(select(Notification).where(Notification.user_id == county.id))}
+    assert "need_no_institutions" in kinds
+
+
+def test_the_outcome_of_a_rejected_need_says_whether_a_bank_declined_or_nobody_answered(session):
+    from matching.leads import transition_lead
+    from matching.needs import rejection_outcome
+
+    banks = [bank("3.10")]
+    borrower, user = applicant()
+    ignored = submit(session, borrower.id, user.id)
+    match_need(session, ignored.id, top_n=1)
+    expire_overdue_leads(session, top_n=1, max_rounds=1, now=utcnow() + FAR_FUTURE)
+    assert ignored.status == NeedStatus.REJECTED
+    assert rejection_outcome(session, ignored.id) == "no_response"
+
+    declined = submit(session, borrower.id, user.id, amount=320000)
+    (lead,) = match_need(session, declined.id, top_n=1)
+    institution, _product, officers = banks[0]
+    claim_lead(session, lead.id, officer_id=officers[0].id, institution_id=institution.id)
+    transition_lead(
+        session, lead.id, to="rejected", officer_id=officers[0].id, institution_id=institution.id,
+        reason_code="incomplete_materials",
+    )  # fmt: skip
+    assert declined.status == NeedStatus.REJECTED
+    assert rejection_outcome(session, declined.id) == "declined"

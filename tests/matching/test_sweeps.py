@@ -7,16 +7,23 @@ import datetime as dt
 from sqlalchemy import select
 
 from core import runtime
+from core.calendars import FIRST_YEAR, builtin_calendar
 from core.models import Notification, OutgoingMessage
 from core.types import utcnow
-from matching import jobs
+from matching import jobs, workhours
 from matching.dispatch import match_need
 from matching.leads import claim_lead, transition_lead
 from matching.models import LeadStatus, NeedStatus
 from matching.sweeps import RELEASE_NOTE, sweep_stale_leads
-from matching.workhours import add_working_hours
 from tests.conftest import make_settings
 from tests.matching.helpers import applicant, bank, event_kinds, leads_of, submit
+
+# What the database's calendar is while no year is loaded.
+CALENDAR = builtin_calendar(range(FIRST_YEAR, dt.date.today().year + 3))
+
+
+def add_working_hours(start: dt.datetime, hours: float) -> dt.datetime:
+    return workhours.add_working_hours(start, hours, calendar=CALENDAR)
 
 
 def _claimed(session, *, banks=3, follow_up_hours=24):

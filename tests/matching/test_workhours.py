@@ -7,15 +7,29 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.workhours import (
-    add_working_hours,
-    is_working_day,
-    next_working_moment,
-    working_hours_between,
-)
+from core.calendars import FIRST_YEAR, builtin_calendar
+from matching import workhours
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 LAST_YEAR_WITH_DATA = max(chinese_calendar.holidays).year
+# The packages' calendar, as the database holds it before an admin loads anything.
+CALENDAR = builtin_calendar(range(FIRST_YEAR, LAST_YEAR_WITH_DATA + 4))
+
+
+def add_working_hours(start: dt.datetime, hours: float) -> dt.datetime:
+    return workhours.add_working_hours(start, hours, calendar=CALENDAR)
+
+
+def working_hours_between(start: dt.datetime, end: dt.datetime) -> float:
+    return workhours.working_hours_between(start, end, calendar=CALENDAR)
+
+
+def next_working_moment(moment: dt.datetime) -> dt.datetime:
+    return workhours.next_working_moment(moment, calendar=CALENDAR)
+
+
+def is_working_day(day: dt.date) -> bool:
+    return CALENDAR.is_working_day(day)
 
 
 def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
@@ -91,15 +105,24 @@ def test_other_time_zones_are_converted() -> None:
     assert add_working_hours(start_utc, 2) == local(2025, 3, 17, 10)
 
 
-def test_years_without_holiday_data_fall_back_to_monday_to_friday() -> None:
-    year = LAST_YEAR_WITH_DATA + 5
+def test_years_without_chinesecalendar_data_keep_the_statutory_holidays_off() -> None:
+    year = LAST_YEAR_WITH_DATA + 1
     with pytest.raises(NotImplementedError):
         chinese_calendar.is_workday(dt.date(year, 1, 1))
-    days = [dt.date(year, 1, 1) + dt.timedelta(days=i) for i in range(14)]
-    assert [is_working_day(d) for d in days] == [d.weekday() < 5 for d in days]
+    # 1 October is National Day whatever weekday it falls on; the 2nd and 3rd too.
+    for day in (1, 2, 3):
+        assert not is_working_day(dt.date(year, 10, day))
+    start = dt.datetime(year, 9, 30, 16, tzinfo=SHANGHAI)
+    assert add_working_hours(start, 2) > dt.datetime(year, 10, 4, tzinfo=SHANGHAI)
+
+
+def test_a_calendar_without_exceptions_is_monday_to_friday() -> None:
+    plain = builtin_calendar([])
+    days = [dt.date(2040, 1, 1) + dt.timedelta(days=i) for i in range(14)]
+    assert [plain.is_working_day(d) for d in days] == [d.weekday() < 5 for d in days]
     friday = next(d for d in days if d.weekday() == 4)
     start = dt.datetime.combine(friday, dt.time(16), tzinfo=SHANGHAI)
-    assert add_working_hours(start, 2) == start + dt.timedelta(days=3, hours=-6)
+    assert workhours.add_working_hours(start, 2, calendar=plain) == start + dt.timedelta(days=3, hours=-6)
 
 
 def test_naive_and_invalid_inputs_are_rejected() -> None:

@@ -201,16 +201,19 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     "GET /finance/warnings":                       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
     "GET /admin/monitoring/rules":                 (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
     "POST /admin/monitoring/rules/<code>":         (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
+    "GET /admin/calendar":                         (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
+    "POST /admin/calendar":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
 }  # fmt: skip
 
 # The only writes a GET may make, by route, each required by a contract rather than tolerated:
 READS_RECORDED = {
     # Every read of a credit profile by an officer is recorded as a use of the consent (api-v1.md,
     # "every read is recorded as a use of the consent"); the borrower sees it on the consents page.
-    "GET /officer/leads/<lead_id>/credit": {"consent_uses"},
+    "GET /officer/leads/<lead_id>/credit": {"consent_uses", "status_events"},
     # The applicant's own read is recorded too (action `self_read`), listed with the uses on that page.
-    "GET /me/credit": {"consent_uses"},
+    "GET /me/credit": {"consent_uses", "status_events"},
 }
+# (status_events: the uses' receipt on the audit chain, credit_profile/receipts.py.)
 
 # Who may see what of each side: A's name, need, phone and unmasked USCC; links to the owner side's
 # objects. Everyone else must never get them, whatever the status of the answer.

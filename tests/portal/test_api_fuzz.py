@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import time
 from collections import Counter
 from typing import Any
@@ -261,3 +262,96 @@ def test_linked_operations_survive_sequences(app, world):
     report("api fuzz", "stateful steps (linked sequences)", sum(steps.values()))
     report("api fuzz", "stateful: operations reached through links or at random", len(steps))
     assert sum(steps.values()) >= STATEFUL_SCENARIOS
+
+
+# The shapes of the contract's "Input that must never produce a 500": raw bodies, sent as they are.
+DEEP = 100_000
+HOSTILE_BODIES: dict[str, bytes] = {
+    "nested_array": b"[" * DEEP + b"]" * DEEP,
+    "nested_object": b'{"a":' * DEEP + b"1" + b"}" * DEEP,
+    "huge_integer": b'{"amount": ' + b"9" * 5000 + b"}",
+    "huge_float": b'{"amount": 1' + b"0" * 5000 + b".5e99999}",
+    "not_json": b"amount=1&term_months=12",
+    "truncated_json": b'{"username": "a',
+    "bad_utf8": b'{"username": "\xff\xfe"}',
+}
+# Lone surrogates and NUL in every string: each documented top-level property, and a query parameter.
+HOSTILE_STRINGS = {"lone_surrogate": "\\ud800", "low_surrogate": "x\\udfffy", "nul": "a\\u0000b"}
+HOSTILE_QUERY = {"surrogate_bytes": "%ED%A0%80", "nul": "a%00b", "huge_integer": "9" * 5000}
+
+
+def _properties(method: str, path: str) -> list[str]:
+    body = SPEC["paths"][path][method.lower()].get("requestBody")
+    if not body:
+        return []
+    schema = next(iter(body["content"].values()))["schema"]
+    if "$ref" in schema:
+        schema = SPEC["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return sorted(schema.get("properties", {}))
+
+
+def _hostile_requests(method: str, path: str) -> list[tuple[str, str, bytes | None, str]]:
+    """(shape, query string, body, content type) for one operation."""
+    found: list[tuple[str, str, bytes | None, str]] = []
+    params = [
+        p["name"] for p in SPEC["paths"][path][method.lower()].get("parameters", []) if p["in"] == "query"
+    ]
+    for shape, raw in HOSTILE_QUERY.items():
+        found += [(f"query_{shape}", f"{name}={raw}", None, "") for name in params]
+    if "{" in path:
+        found += [("huge_path_id", "", None, ""), ("surrogate_path", "", None, "")]
+    if method in ("GET", "DELETE"):
+        return found
+    for shape, body in HOSTILE_BODIES.items():
+        found.append((shape, "", body, "application/json"))
+    found.append(("text_plain", "", b'{"a": 1}', "text/plain"))
+    names = _properties(method, path) or ["records"]
+    for shape, raw in HOSTILE_STRINGS.items():
+        body = "{" + ",".join(f'"{name}": "{raw}"' for name in names) + "}"
+        found.append((f"strings_{shape}", "", body.encode(), "application/json"))
+        nested = "{" + ",".join(f'"{name}": {{"name": "{raw}", "items": ["{raw}"]}}' for name in names) + "}"
+        found.append((f"nested_strings_{shape}", "", nested.encode(), "application/json"))
+    return found
+
+
+def _url(path: str, ids: dict[str, int], query: str, shape: str) -> str:
+    url = path
+    for name, value in ids.items():
+        url = url.replace("{" + name + "}", "9" * 5000 if shape == "huge_path_id" else str(value))
+    url = url.replace("{year}", "9" * 5000 if shape == "huge_path_id" else "2027")
+    url = re.sub(r"\{[a-z_]+\}", "%ED%A0%80" if shape == "surrogate_path" else "electricity", url)
+    return url + (f"?{query}" if query else "")
+
+
+def test_hostile_shapes_on_every_operation_signed_in_and_not(app, world, client):
+    """Deeply nested JSON, integers and numbers of thousands of digits, lone UTF-16 surrogates and NUL
+    in strings, non-JSON bodies: on every operation, by its declared role and anonymously, a 4xx with
+    the error body, never a 5xx; a caller entitled to the operation gets 400 or 422."""
+    sent, failures = 0, []
+    for method, path in OPERATIONS:
+        role = declared_role(method, path)
+        callers = {"anonymous": {}}
+        if role:
+            callers[role] = {"Authorization": f"Bearer {world['tokens'][role]}"}
+        for shape, query, body, content_type in _hostile_requests(method, path):
+            for caller, headers in callers.items():
+                extra = {"Content-Type": content_type} if content_type else {}
+                response = client.open(
+                    _url(path, world["ids"], query, shape),
+                    method=method,
+                    data=body,
+                    headers={**headers, **extra},
+                )
+                sent += 1
+                status = response.status_code
+                payload = response.get_json(silent=True) or {}
+                if status >= 500 or (status >= 400 and "error" not in payload):
+                    failures.append(f"{method} {path} {shape} as {caller}: {status} {str(payload)[:120]}")
+                    continue
+                # Where the operation reads what was sent, the caller it is meant for gets 400 or 422.
+                # (A query value that is merely odd, such as U+FFFD for undecodable bytes, may match nothing.)
+                reads = body is not None and _properties(method, path)
+                if reads and (caller != "anonymous" or role is None) and status not in (400, 422):
+                    failures.append(f"{method} {path} {shape} as {caller}: {status} {str(payload)[:120]}")
+    report("api fuzz", "hostile shapes sent (nested, huge numbers, surrogates, NUL, non-JSON)", sent)
+    assert not failures, "\n".join(failures[:60]) + f"\n({len(failures)} in all)"

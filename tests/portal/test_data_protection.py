@@ -16,7 +16,8 @@ import time
 import pytest
 from sqlalchemy import event
 
-from core.identifiers import IDENTIFIER_PATTERN, mask_identifier
+from core.identifiers import IDENTIFIER_PATTERN
+from core.masking import Personal, mask
 from credit_profile.ingestion import create_provider, sign
 from tests.counts import report
 from tests.factories import PASSWORD, InstitutionFactory, ProductFactory, UserFactory, make_id_number
@@ -101,7 +102,7 @@ def _identifiers(text: str) -> set[str]:
 def test_scanner_sees_an_unmasked_identifier_and_not_a_masked_one():
     code = uscc(1)
     assert _identifiers(json.dumps({"uscc": code})) == {code}
-    assert _identifiers(json.dumps({"uscc": mask_identifier(code)})) == set()
+    assert _identifiers(json.dumps({"uscc": mask(Personal.USCC, code)})) == set()
     # Eighteen digits inside a SHA-256 hex digest (seen in a logged token hash) are not an identifier.
     digest = "18636099f41b487af73dfa7eae577602351208499825bfcaf8145fb9f9d5d4e9"
     assert _identifiers(f"{{'token_hash': '{digest}'}}") == set()

@@ -39,6 +39,7 @@ from portal.web.forms.account import (
 )
 from portal.web.forms.admin import InstitutionEditForm, InstitutionForm, ProviderForm, UserEditForm, UserForm
 from portal.web.forms.applicant import ConsentForm, NeedEditForm, NeedForm
+from portal.web.forms.calendars import CalendarForm
 from portal.web.forms.fields import AtLeastOne
 from portal.web.forms.finance import MonthlyReportForm
 from portal.web.forms.manage import ProductForm
@@ -136,6 +137,7 @@ FORMS = [
     Form("POST /admin/institutions", "admin", InstitutionForm),
     Form("POST /admin/users", "admin", UserForm),
     Form("POST /admin/providers", "admin", ProviderForm),
+    Form("POST /admin/calendar", "admin", CalendarForm),
     Form("POST /finance/reports", "finance_c", MonthlyReportForm),
     Form("POST /admin/scorecards", "admin", ActivateForm),
     # Issue 13: accounts and administration.

@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from core.calendars import working_calendar
 from core.types import local_today
 from matching.models import Lead, LeadStatus, Loan
-from matching.workhours import DAY_END, DAY_START, LOCAL, is_working_day
+from matching.workhours import DAY_END, DAY_START, LOCAL
 from portal.seed import seed
 from stats.figures import summary
 from stats.windows import Window
@@ -35,9 +36,10 @@ def test_demo_loans_are_dated_and_counted(session):
     # Every deadline an officer sees falls in working time, as dispatch computes it.
     deadlines = session.scalars(select(Lead.sla_due_at).where(Lead.status == LeadStatus.PUSHED)).all()
     assert deadlines
+    calendar = working_calendar(session)
     for due in deadlines:
         local = due.astimezone(LOCAL)
-        assert is_working_day(local.date()) and DAY_START <= local.time() <= DAY_END, local
+        assert calendar.is_working_day(local.date()) and DAY_START <= local.time() <= DAY_END, local
 
 
 def test_demo_data_reads_as_a_real_loan_book(session):
@@ -49,6 +51,7 @@ def test_demo_data_reads_as_a_real_loan_book(session):
     from portal.seed import COUNTY_OF_NAME
 
     seed(session)
+    calendar = working_calendar(session)
     # Firms named after a county are filed under it.
     for name, region in session.execute(select(Borrower.name, Borrower.region_code)):
         for prefix, code in COUNTY_OF_NAME.items():
@@ -74,7 +77,7 @@ def test_demo_data_reads_as_a_real_loan_book(session):
         spans.append((max(steps) - min(steps)).days)
         for at in steps:
             local = at.astimezone(LOCAL)
-            assert is_working_day(local.date()) and DAY_START <= local.time() <= DAY_END, local
+            assert calendar.is_working_day(local.date()) and DAY_START <= local.time() <= DAY_END, local
         assert loan.disbursed_on == max(steps).astimezone(LOCAL).date()
     assert sorted(spans)[len(spans) // 2] >= 3  # the median loan takes days from push to disbursement
     assert session.scalar(select(func.count()).select_from(Need)) >= 50

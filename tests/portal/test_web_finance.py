@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from openpyxl import load_workbook
 
-from core.identifiers import mask_identifier
+from core.masking import Personal, mask
 from core.types import local_today
 from stats import breakdowns
 from stats.figures import summary
@@ -117,7 +117,10 @@ def test_drilldown_masks_identities_and_pages(client, data):
                 assert identifier not in body
         if borrower.kind == "farmer":
             assert borrower.name not in body
-    masked = [mask_identifier(b.uscc or b.id_number) for b in data["borrowers"][:2]]
+    masked = [
+        mask(Personal.USCC, b.uscc) if b.uscc else mask(Personal.ID_NUMBER, b.id_number)
+        for b in data["borrowers"][:2]
+    ]
     assert all(m in body for m in masked)
     for bad, message in (({"figure": "nonsense"}, "指标无效"), ({"figure": "needs", "by": "institution", "key": "B0"},
                          "该指标不能按此维度细分"), ({"figure": "loans", "page": "0"}, "页码无效"),

@@ -64,6 +64,8 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
         "guarantees_activate_covers",
         "queue_monthly_reports",
         "escalate_early_warnings",
+        "load_calendar_years",
+        "anchor_audit_chain",
     }
     assert set(worker.periodic_jobs()) == declared
     extra = runtime.Periodic("extra_every_minute", lambda: None, interval=60)
@@ -82,6 +84,7 @@ def test_every_periodic_declaration_reaches_rq_cron_and_its_jobs_are_json(redis_
         "guarantees_maturity_radar": "30 17 * * *",  # 01:30 Asia/Shanghai
         "guarantees_overdue_bridges": "30 17 * * *",
         "queue_monthly_reports": "30 17 * * *",
+        "load_calendar_years": "5 16 * * *",
     }
     assert schedule == {
         **dict.fromkeys(declared - set(cron_lines), (300, None)),

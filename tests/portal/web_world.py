@@ -380,6 +380,9 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
         "POST /manage/products/new": product,
         "POST /manage/products/<product_id>/edit": product,
         "POST /admin/institutions": {"code": f"NEWBANK{n}", "name": f"新机构{n}", "kind": "bank"},
+        "POST /admin/calendar": {
+            "year": str(today.year + 1), "holidays": f"{today.year + 1}-10-01~{today.year + 1}-10-07", "workdays": "",
+        },
         "POST /admin/users": {
             "username": f"matrix_staff{n}", "password": "Ji'an-2026-ok", "role": "officer",
             "institution_id": str(world.ids["institution_x"]), "region_code": "", "phone": "",

@@ -100,6 +100,9 @@ class NeedOut(Schema):
     submitted_at = DateTime()
     dispatch_round = Integer()
     open_to_all = Boolean()
+    # Why a rejected need ended: `declined` (an institution turned it down) or `no_response` (no
+    # institution acted in time, or none was left); null otherwise.
+    outcome = String(allow_none=True, metadata={"enum": ["declined", "no_response", None]})
     leads = List(Nested(NeedLeadOut))
     events = List(Nested(EventOut))
     unmatched_reasons = List(Dict())

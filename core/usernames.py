@@ -1,0 +1,35 @@
+"""Usernames: one spelling per account, nothing that looks like another account.
+
+A username is normalised to NFKC (full-width letters become ASCII) and must then consist of ASCII
+letters, digits, `_`, `.`, `-` and CJK ideographs only. That refuses whitespace anywhere (`admin `),
+invisible characters (zero-width spaces and joiners, the BOM, soft hyphens) and letters of other
+scripts that mimic Latin ones (Cyrillic `а`, Greek `α`): the confusables of UTS #39 that matter here
+are exactly those, since Latin and CJK ideographs do not mimic each other. Uniqueness ignores case, so
+`Admin2` is taken once `admin2` exists (core.accounts.create_user compares `casefold_username`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from core.errors import InvalidInputError
+
+MIN_LENGTH, MAX_LENGTH = 3, 64
+_ALLOWED = re.compile(r"[A-Za-z0-9_.\-\u4e00-\u9fff\u3400-\u4dbf]+")
+
+
+def normalize_username(value: str) -> str:
+    """The username as stored. Raises InvalidInputError({"username": [code]}) with `invalid_username`
+    (a character outside the allowed set) or `out_of_range` (length)."""
+    name = unicodedata.normalize("NFKC", value or "")
+    if not MIN_LENGTH <= len(name) <= MAX_LENGTH:
+        raise InvalidInputError({"username": ["out_of_range"]})
+    if not _ALLOWED.fullmatch(name):
+        raise InvalidInputError({"username": ["invalid_username"]})
+    return name
+
+
+def casefold_username(value: str) -> str:
+    """The key two usernames are compared by: equal keys are the same account name."""
+    return unicodedata.normalize("NFKC", value).casefold()
