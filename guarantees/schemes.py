@@ -4,7 +4,7 @@ products they cover, eligibility, and pausing (by hand or by a pause rule)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInputError, NotFoundError
 from core.events import record_event
 from credit_profile.models import Borrower
-from guarantees.models import Scheme, SchemeKind, SchemeProduct, SchemeStatus
+from guarantees.models import Cover, CoverStatus, Scheme, SchemeKind, SchemeProduct, SchemeStatus
 from guarantees.waterfall import parse_shares
 from products.models import Institution, Product
 
@@ -264,3 +264,20 @@ def eligibility_errors(
 
 def deadline(start: dt.date, days: int) -> dt.date:
     return start + dt.timedelta(days=days)
+
+
+def loan_schemes(session: Session, loan_ids: Collection[int]) -> dict[int, str]:
+    """The public scheme standing behind each of these loans, by name: loans with a cover in force
+    (active, or defaulted and not yet closed). Post-loan monitoring names its red warnings only for
+    these loans (monitoring.figures.register_public_scheme_lookup, installed by the portal)."""
+    if not loan_ids:
+        return {}
+    rows = session.execute(
+        select(Cover.loan_id, Scheme.name)
+        .join(Scheme, Scheme.id == Cover.scheme_id)
+        .where(
+            Cover.loan_id.in_(list(loan_ids)),
+            Cover.status.in_([CoverStatus.ACTIVE, CoverStatus.DEFAULTED]),
+        )
+    )
+    return {loan_id: name for loan_id, name in rows if loan_id is not None}

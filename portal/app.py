@@ -168,6 +168,12 @@ def create_app(
     from portal.cli import register_cli
 
     register_cli(app)
+    # Post-loan monitoring names red warnings only on loans under a public scheme; which loans those
+    # are is the guarantees package's knowledge, which monitoring may not import.
+    from guarantees.schemes import loan_schemes
+    from monitoring.figures import register_public_scheme_lookup
+
+    register_public_scheme_lookup(loan_schemes)
     if not settings.redis_url and not settings.testing and not _in_cli_command():
         from portal.worker import start_embedded_worker
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import PASSWORD, ConsentFactory, EarlyWarningFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    ConsentFactory,
+    CoverFactory,
+    EarlyWarningFactory,
+    SchemeFactory,
+    UserFactory,
+)
 from tests.factories.monitoring import claimed_loan
 from tests.portal.api_helpers import assert_error, token
 
@@ -102,7 +109,15 @@ def test_finance_figures_stay_in_the_office_county(client, world, session):
         "/api/v1/stats/warnings", headers=token(client, city.username, PASSWORD)
     ).get_json()
     assert city_figures["active_red"] == 1 and city_figures["named_red"] == []
-    assert city_figures["schemes_connected"] is False
+    assert city_figures["schemes_connected"] is True
+    # Once a public scheme stands behind the loan, the office sees the red warning by name.
+    scheme = SchemeFactory(name="科贷通风险补偿资金")
+    CoverFactory(scheme=scheme, loan=world["loan"])
+    session.flush()
+    named = client.get("/api/v1/stats/warnings", headers=token(client, city.username, PASSWORD)).get_json()
+    assert [(w["warning_id"], w["scheme"]) for w in named["named_red"]] == [
+        (world["warning"].id, "科贷通风险补偿资金")
+    ]
     county_headers = token(client, county.username, PASSWORD)
     assert client.get("/api/v1/stats/warnings", headers=county_headers).get_json()["active_red"] == 0
     assert_error(client.get("/api/v1/stats/warnings?region_code=360802", headers=county_headers), 403)
