@@ -22,12 +22,15 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.calendars import WorkCalendar, working_calendar
+from core.events import record_event
 from core.models import Role, User
 from core.types import SHANGHAI, local_today
 from credit_profile.consents import grant_consent
 from credit_profile.features import period_index, period_label
 from credit_profile.models import Borrower, ConsentPurpose, DataRecord
 from matching.models import Lead, LeadStatus, Loan, LoanPerformance, Need, NeedStatus
+from matching.workhours import add_working_hours
 from monitoring.enrolment import MONITORING_PURPOSE_TEXT, MONITORING_SOURCES
 from monitoring.models import EarlyWarning, WarningStatus
 from monitoring.panels import HISTORY_MONITORING_MONTHS
@@ -105,6 +108,7 @@ def seed_monitoring(session: Session, *, seed: int = 20261206) -> dict[str, int]
     if not banks:
         return {}
     today = local_today()
+    calendar = working_calendar(session)
     last = period_index(f"{today:%Y-%m}") - 1
     first = last - MONTHS + 1
     periods = [period_label(first + i) for i in range(MONTHS)]
@@ -131,7 +135,7 @@ def seed_monitoring(session: Session, *, seed: int = 20261206) -> dict[str, int]
         )  # fmt: skip
         scale = rng.uniform(8_000, 60_000)
         amount = _money(round(scale * 11 * rng.uniform(1.5, 3.0), -4))
-        _loan(session, borrower, bank, products[bank.id], staff[bank.id], disbursed_on, amount)
+        _loan(session, borrower, bank, products[bank.id], staff[bank.id], disbursed_on, amount, calendar)
         grant_consent(
             session, borrower_id=borrower.id, sources=MONITORING_SOURCES, purpose=MONITORING_PURPOSE_TEXT,
             expires_on=expires, actor_id=None, purpose_code=ConsentPurpose.MONITORING, data_life_months=12,
@@ -209,22 +213,57 @@ def _loan(
     officer: User,
     disbursed_on: dt.date,
     amount: Decimal,
+    calendar: WorkCalendar,
 ) -> Loan:
-    at = dt.datetime.combine(disbursed_on - dt.timedelta(days=20), dt.time(10), SHANGHAI).astimezone(dt.UTC)
+    """A loan with the history a real one has: pushed and claimed on a working morning about three
+    weeks before disbursement, contacted and approved on later working days, disbursed on a working
+    afternoon; each step a status event, as the officer's reports would have written it."""
+
+    def working(day: dt.date) -> dt.date:
+        while not calendar.is_working_day(day):
+            day -= dt.timedelta(days=1)
+        return day
+
+    def at(day: dt.date, hour: int) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(hour), SHANGHAI).astimezone(dt.UTC)
+
+    disbursed_on = working(disbursed_on)
+    pushed_day = working(disbursed_on - dt.timedelta(days=20))
+    contacted_day = pushed_day + dt.timedelta(days=1)
+    while not calendar.is_working_day(contacted_day):
+        contacted_day += dt.timedelta(days=1)
+    approved_day = working(disbursed_on - dt.timedelta(days=5))
+    steps = [
+        ("pushed", at(pushed_day, 10)),
+        ("claimed", at(pushed_day, 12)),
+        ("contacted", at(contacted_day, 10)),
+        ("approved", at(approved_day, 14)),
+        ("disbursed", at(disbursed_on, 15)),
+    ]
+    submitted = steps[0][1]
     need = Need(
         borrower_id=borrower.id, amount=amount, term_months=24, purpose="购买原材料、补充流动资金",
         collateral="credit", declared_prior_loan=False, status=NeedStatus.DISBURSED, dispatch_round=1,
-        submitted_at=at, updated_at=at,
+        submitted_at=submitted, updated_at=steps[-1][1],
     )  # fmt: skip
     session.add(need)
     session.flush()
     lead = Lead(
         need_id=need.id, borrower_id=borrower.id, institution_id=bank.id, product_id=product.id,
-        status=LeadStatus.DISBURSED, pushed_at=at, updated_at=at, claimed_at=at + dt.timedelta(hours=2),
-        claimed_by=officer.id,
+        status=LeadStatus.DISBURSED, pushed_at=submitted, updated_at=steps[-1][1], claimed_at=steps[1][1],
+        claimed_by=officer.id, contacted_at=steps[2][1], approved_at=steps[3][1], decided_at=steps[3][1],
+        sla_due_at=add_working_hours(submitted, product.sla_hours, calendar=calendar),
     )  # fmt: skip
     session.add(lead)
     session.flush()
+    previous = None
+    for status, moment in steps:
+        event = record_event(
+            session, entity_type="lead", entity_id=lead.id, from_status=previous, to_status=status,
+            actor_id=None if status == "pushed" else officer.id, need_id=need.id,
+        )  # fmt: skip
+        event.at = moment
+        previous = status
     loan = Loan(
         lead_id=lead.id, need_id=need.id, borrower_id=borrower.id, institution_id=bank.id,
         product_id=product.id, amount=amount, rate=Decimal("4.20"), term_months=24, collateral="credit",

@@ -355,7 +355,9 @@ def test_only_the_claiming_officer_reads_the_profile_and_a_colleague_leaves_no_u
     uses = session.scalar(select(func.count(ConsentUse.id)))
     assert_error(client.get(f"/api/v1/leads/{lead_id}/credit-profile", headers=colleague), 403)
     login(client, "officer_b")
-    assert client.get(f"/officer/leads/{lead_id}/credit").status_code == 403
+    # The page sends a colleague back to the lead, which says who holds it (issue 14), and reads nothing.
+    page = client.get(f"/officer/leads/{lead_id}/credit")
+    assert page.status_code == 302 and page.headers["Location"].endswith(f"/officer/leads/{lead_id}")
     assert session.scalar(select(func.count(ConsentUse.id))) == uses
     assert client.get(f"/api/v1/leads/{lead_id}/credit-profile", headers=officer).status_code == 200
     assert session.scalar(select(func.count(ConsentUse.id))) > uses
