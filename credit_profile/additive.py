@@ -106,6 +106,9 @@ def fit_additive(
     with warnings.catch_warnings():
         # interpret asks to replace missing values for its charts; missing is a bin of its own here.
         warnings.filterwarnings("ignore", message="Missing values detected", category=UserWarning)
+        # On a few dozen rows a characteristic's bin can be empty in one outer bag; interpret's own
+        # nan-statistics then warn, and the term is simply flat there.
+        warnings.filterwarnings("ignore", message="All-NaN slice encountered", category=RuntimeWarning)
         model.fit(frame, y)
     return model
 

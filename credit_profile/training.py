@@ -210,10 +210,18 @@ def train_scorecard(
     dev_columns, dev_y = _take(columns, dev_idx), y[dev_idx]
 
     selection: dict[str, Any] = {"requested": method}
+    ebm_failed = False
     if method in ("ebm", "auto"):
-        additive, selection["ebm"] = choose_additive(dev_columns, kinds, dev_y, additive)
+        try:
+            additive, selection["ebm"] = choose_additive(dev_columns, kinds, dev_y, additive)
+        except ValueError as exc:
+            # interpret cannot bag a few dozen rows (its windows outgrow the data): the additive
+            # family is not an option on such a table; asked for by name, that is the caller's error.
+            if method == "ebm":
+                raise TrainingDataError("too_few_outcomes", f"cannot fit the additive model: {exc}") from exc
+            ebm_failed, selection["ebm"] = True, {"error": str(exc)}
     if method == "auto":
-        check_auc = {"ebm": max(t["check_auc"] for t in selection["ebm"]["tried"])}
+        check_auc = {"ebm": 0.0 if ebm_failed else max(t["check_auc"] for t in selection["ebm"]["tried"])}
         fit_idx, check_idx = inner_split(dev_y, additive.random_state)
         try:
             check_card = Scorecard.from_dict(
@@ -265,7 +273,12 @@ def train_scorecard(
         histogram = score_histogram(y[val_idx], val_scores, scaling, "validation")
         distribution = score_distribution(val_scores)
         if reference:
-            reference_figures = hgb_reference(columns, kinds, y, dev_idx, val_idx, settings.random_state)
+            try:
+                reference_figures = hgb_reference(columns, kinds, y, dev_idx, val_idx, settings.random_state)
+            except ValueError:
+                # scikit-learn cannot fit its boosting on a table this small; the report says there is
+                # no reference line rather than failing the card.
+                reference_figures = None
 
     artefact = fit(columns, y)
     scorecard = Scorecard.from_dict(artefact)

@@ -117,13 +117,13 @@ def test_a_refusal_answered_with_a_redirect_leaves_nothing(client, session, monk
     institution = InstitutionFactory()
     product = ProductFactory(institution=institution)
     pm = UserFactory(product_manager=True, institution_id=institution.id)
-    real = manage.publish_product
+    real, message = manage.STEPS["publish"]
 
     def half_done(*args, **kwargs):
         real(*args, **kwargs)
         raise ConflictError("refused after publishing")
 
-    monkeypatch.setattr(manage, "publish_product", half_done)
+    monkeypatch.setitem(manage.STEPS, "publish", (half_done, message))
     login(client, pm.username)
     jobs_before = session.scalar(select(func.count()).select_from(OutboxJob))
     response = client.post(f"/manage/products/{product.id}/publish")

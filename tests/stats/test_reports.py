@@ -39,6 +39,12 @@ def build(session, region: str = "360800", **kwargs) -> Report:
     return reports.build_monthly_report(session, report.id, **kwargs)
 
 
+@pytest.fixture
+def no_printing(monkeypatch):
+    """For the tests about everything but the PDF: skip WeasyPrint's typesetting (the slow part)."""
+    monkeypatch.setattr(reports, "html_pdf", lambda document: b"%PDF-1.7 not printed in this test")
+
+
 def pdf_pages(report: Report) -> list[str]:
     return [page.extract_text() for page in PdfReader(io.BytesIO(report.pdf)).pages]
 
@@ -68,7 +74,7 @@ def test_a_county_gets_the_same_report_for_its_county(session, world):
     assert "附录" in text
 
 
-def test_the_workbook_is_formatted_for_an_analyst(session, world):
+def test_the_workbook_is_formatted_for_an_analyst(session, world, no_printing):
     report = build(session)
     book = load_workbook(io.BytesIO(report.content))
     assert book.sheetnames[0] == "主要指标" and book.sheetnames[-1] == "说明"
@@ -93,7 +99,9 @@ def test_the_workbook_is_formatted_for_an_analyst(session, world):
     assert notes["区域"] == "吉安市" and "首贷户数" in notes
 
 
-def test_progress_is_committed_section_by_section_and_a_done_report_is_not_rebuilt(session, world):
+def test_progress_is_committed_section_by_section_and_a_done_report_is_not_rebuilt(
+    session, world, no_printing
+):
     seen: list[tuple[str, int]] = []
     report = build(session, on_progress=lambda r: seen.append((r.status, r.progress)))
     assert seen[0] == ("running", 0)
@@ -121,7 +129,7 @@ def test_a_section_is_one_function_and_one_registration(session, world, monkeypa
         monthly.register("guarantees", guarantees)
 
 
-def test_scheduled_reports_are_queued_once_per_region_and_notify_the_offices(session, world):
+def test_scheduled_reports_are_queued_once_per_region_and_notify_the_offices(session, world, no_printing):
     city = UserFactory(finance=True, region_code="360800")
     jizhou = UserFactory(finance=True, region_code="360802")
     other = UserFactory(finance=True, region_code="360803")

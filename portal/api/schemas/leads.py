@@ -45,7 +45,7 @@ class LeadQuery(PageQuery):
         )
     )
     mine = Boolean(metadata={"description": N_("只看我认领的线索")})
-    product_id = Integer(strict=False, validate=Range(min=1, error=N_("产品编号无效")))
+    product_id = Integer(strict=False, validate=Range(min=1, max=2**31 - 1, error=N_("产品编号无效")))
     region_code = choice(REGIONS, metadata={"description": N_("借款人所在县区")})
     amount_min = money()
     amount_max = money()

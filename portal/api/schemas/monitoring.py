@@ -87,7 +87,7 @@ class CoverageList(Schema):
 
 
 class MonitoringConsentIn(In):
-    loan_id = Integer(required=True, validate=Range(min=1, error=N_("贷款编号无效")))
+    loan_id = Integer(required=True, validate=Range(min=1, max=2**31 - 1, error=N_("贷款编号无效")))
 
 
 class CountOut(Schema):
