@@ -300,3 +300,28 @@ def test_cli_score_explains_a_broken_model_in_chinese(cli: Any, tmp_path: Path) 
 
     assert result.exit_code == 1
     assert "评分卡文件格式无效" in result.output
+
+
+def test_auto_falls_back_to_the_scorecard_when_the_libraries_cannot_fit_a_small_table(
+    table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """interpret and scikit-learn refuse some small tables (ValueError from their internals): `auto`
+    then trains the scorecard and reports why, with no reference line; `ebm` by name is refused."""
+    from credit_profile import training
+
+    def cannot(*_args: Any, **_kwargs: Any) -> Any:
+        raise ValueError("window shape cannot be larger than input array shape")
+
+    monkeypatch.setattr(training, "choose_additive", cannot)
+    monkeypatch.setattr(training, "hgb_reference", cannot)
+
+    artefact, report = train_scorecard(table, TARGET, version="small", method="auto", exclude=["borrower_id"])
+
+    assert report["method"] == "scorecard" and artefact["characteristics"]
+    assert (
+        report["selection"]["check_auc"]["ebm"] == 0.0
+        and "window shape" in report["selection"]["ebm"]["error"]
+    )
+    assert report["reference"] is None
+    with pytest.raises(TrainingDataError):
+        train_scorecard(table, TARGET, version="small-ebm", method="ebm", exclude=["borrower_id"])

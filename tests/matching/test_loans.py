@@ -184,6 +184,9 @@ def test_export_train_register_closes_the_loop(session, bank, runner, tmp_path):
             str(artefact),
             "--version",
             "loop-1",
+            # The loop is what this test is about; choosing the family is tests/portal/test_cli_credit.py's.
+            "--method",
+            "scorecard",
         ]
     )
     assert result.exit_code == 0, result.output
