@@ -265,3 +265,32 @@ def test_monitoring(runs: dict[str, Run]) -> None:  # about a second: not slow
     [same] = lines_matching(r"levels equal, project vs floor: +([\d,]+) of ([\d,]+)", stdout)
     assert same.group(1) == same.group(2), same.group(0)
     assert lines_matching(rf"ratio to the floor {RATIO} \(goal 0.3\): not graded at --tiny", stdout), stdout
+
+
+def test_credit_families_runs_at_tiny_size_on_any_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/credit_families.py is the shared body of the two credit benches; run it here directly, at
+    --tiny, on a small synthetic table, so that it cannot rot even if a dataset package goes away."""
+    import numpy as np
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    try:
+        import credit_families
+    finally:
+        sys.path.pop(0)
+
+    def load(columns: int | None) -> pd.DataFrame:
+        rng = np.random.default_rng(7)
+        arrears = rng.gamma(2.0, 10.0, 400).round()
+        bad = (rng.random(400) < 1 / (1 + np.exp(3.0 - 0.1 * arrears))).astype(int)
+        frame = pd.DataFrame({"arrears": arrears, "noise": rng.normal(size=400), "bad": bad})
+        return frame if columns is None else frame[[*frame.columns[:columns], "bad"]]
+
+    code = credit_families.main(
+        "synthetic", load, "bad", "合成数据", tiny={"folds": 2, "columns": 2}, argv=["--tiny"]
+    )
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert [int(m.group(1)) for m in lines_matching(rf" +(\d+){FAMILIES_ROW}", out)] == [1, 2], out
+    assert lines_matching(r"(OK|FAIL) \(not graded at --tiny\): .*", out), out
