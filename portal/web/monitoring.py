@@ -109,44 +109,39 @@ def acknowledge(warning_id: int) -> Any:
     return redirect(url_for(".warning", warning_id=warning_id))
 
 
-@bp.post("/officer/warnings/<int:warning_id>/action")
-@role_required(OFFICER)
-def act(warning_id: int) -> Any:
+def _record(
+    warning_id: int, form: WarningActionForm | WarningCloseForm, slot: str, step: Any, field: str, done: str
+) -> Any:
+    """The officer's action or closing on a warning: the form, the service `step` with the form's
+    `field` and note, a Chinese flash; the warning page again (422) with the errors on a bad form."""
     user, institution_id = _officer()
     found = get_warning(db(), warning_id, institution_id=institution_id)
-    form = WarningActionForm()
     if not form.validate_on_submit():
-        return _warning_page(warning_id, action_form=form, status=INVALID_FORM)
+        return _warning_page(warning_id, **{slot: form}, status=INVALID_FORM)
     try:
-        record_action(db(), found, action=form.action.data, note=form.note.data, actor_id=user.id)
+        step(db(), found, note=form.note.data, actor_id=user.id, **{field: getattr(form, field).data})
     except InvalidInputError as exc:
         apply_errors(form, exc)
-        return _warning_page(warning_id, action_form=form, status=INVALID_FORM)
+        return _warning_page(warning_id, **{slot: form}, status=INVALID_FORM)
     except ConflictError as exc:
         flash_error(exc)
     else:
-        ok(_("已登记处置情况"))
+        ok(done)
     return redirect(url_for(".warning", warning_id=warning_id))
+
+
+@bp.post("/officer/warnings/<int:warning_id>/action")
+@role_required(OFFICER)
+def act(warning_id: int) -> Any:
+    return _record(
+        warning_id, WarningActionForm(), "action_form", record_action, "action", _("已登记处置情况")
+    )
 
 
 @bp.post("/officer/warnings/<int:warning_id>/close")
 @role_required(OFFICER)
 def close(warning_id: int) -> Any:
-    user, institution_id = _officer()
-    found = get_warning(db(), warning_id, institution_id=institution_id)
-    form = WarningCloseForm()
-    if not form.validate_on_submit():
-        return _warning_page(warning_id, close_form=form, status=INVALID_FORM)
-    try:
-        close_warning(db(), found, outcome=form.outcome.data, note=form.note.data, actor_id=user.id)
-    except InvalidInputError as exc:
-        apply_errors(form, exc)
-        return _warning_page(warning_id, close_form=form, status=INVALID_FORM)
-    except ConflictError as exc:
-        flash_error(exc)
-    else:
-        ok(_("预警已关闭"))
-    return redirect(url_for(".warning", warning_id=warning_id))
+    return _record(warning_id, WarningCloseForm(), "close_form", close_warning, "outcome", _("预警已关闭"))
 
 
 # --- applicants ----------------------------------------------------------------------------------
