@@ -146,6 +146,20 @@ def default_of(session: Session, cover_id: int) -> DefaultReport:
     return report
 
 
+def operator_compensation_cover(session: Session, compensation_id: int, *, operator_id: int) -> int:
+    """The cover a payment due belongs to, when it is on the operator's own covers. Raises
+    NotFoundError for any other."""
+    cover_id = session.scalar(
+        select(Cover.id)
+        .join(DefaultReport, DefaultReport.cover_id == Cover.id)
+        .join(Compensation, Compensation.default_id == DefaultReport.id)
+        .where(Compensation.id == compensation_id, Cover.operator_id == operator_id)
+    )
+    if cover_id is None:
+        raise NotFoundError("compensation")
+    return int(cover_id)
+
+
 def record_payment(
     session: Session,
     compensation_id: int,
@@ -161,11 +175,10 @@ def record_payment(
     Raises NotFoundError, StateError (already paid), InvalidInputError (`amount` not the amount due,
     `paid_on` before the claim or in the future).
     """
+    cover = session.get(Cover, operator_compensation_cover(session, compensation_id, operator_id=operator_id))
     row = session.get(Compensation, compensation_id)
     report = session.get(DefaultReport, row.default_id) if row else None
-    cover = session.get(Cover, report.cover_id) if report else None
-    if row is None or report is None or cover is None or cover.operator_id != operator_id:
-        raise NotFoundError("compensation")
+    assert row is not None and report is not None and cover is not None
     if row.paid_on is not None:
         raise StateError("paid")
     if amount != row.amount_due:

@@ -16,6 +16,7 @@ from core.errors import NotFoundError
 from core.models import Role, StatusEvent, User
 from core.reference import CITY_CODE
 from core.types import local_today, utcnow
+from credit_profile.models import Borrower
 from guarantees.bridges import BRIDGE_ENTITY, Clock, clock
 from guarantees.covers import COVER_ENTITY
 from guarantees.models import (
@@ -26,8 +27,13 @@ from guarantees.models import (
     DefaultReport,
     Recovery,
     Scheme,
+    SchemeKind,
+    SchemeProduct,
+    SchemeStatus,
 )
-from products.models import Institution
+from guarantees.schemes import eligibility_errors, list_schemes
+from matching.models import Lead, Loan
+from products.models import Institution, Product
 
 
 @dataclass(frozen=True)
@@ -401,3 +407,78 @@ def bridge_list(session: Session, viewer: Viewer, *, limit: int = 50) -> list[Br
     elif viewer.role != Role.FINANCE:
         return []
     return [bridge_view(session, app_id, viewer) for app_id, _s in session.execute(query.limit(limit))]
+
+
+@dataclass(frozen=True)
+class SchemeOption:
+    """A cover scheme as a bank officer chooses among them for a lead: its terms, and why the lead
+    cannot be covered by it (eligibility codes, empty when it can; `paused` when it takes nothing new)."""
+
+    id: int
+    name: str
+    kind: str
+    operator_name: str
+    fee_rate_cap: Decimal
+    single_cap: Decimal
+    comp_cap_rate: Decimal
+    loss_shares: dict[str, Decimal]
+    decision_sla_hours: int
+    filing_deadline_days: int
+    paused: bool
+    paused_reason: str | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LeadCoverOptions:
+    """What the officer's request page shows for one of the bank's leads: the amount and term a cover
+    would take, the cover already asked for (if any), and every cover scheme with its eligibility."""
+
+    lead_id: int
+    lead_status: str
+    amount: Decimal
+    term_months: int
+    cover_id: int | None
+    schemes: tuple[SchemeOption, ...]
+
+
+def lead_cover_options(session: Session, lead_id: int, *, institution_id: int) -> LeadCoverOptions:
+    """The schemes a bank officer may ask to cover one of the bank's leads under, each with the reasons
+    it does not fit (the same rules `covers.request_cover` applies). Raises NotFoundError for another
+    bank's lead."""
+    lead = session.get(Lead, lead_id)
+    if lead is None or lead.institution_id != institution_id:
+        raise NotFoundError("lead")
+    loan = session.scalar(select(Loan).where(Loan.lead_id == lead.id))
+    amount = loan.amount if loan else lead.need.amount
+    term = loan.term_months if loan else lead.need.term_months
+    borrower = session.get(Borrower, lead.borrower_id)
+    product = session.get(Product, lead.product_id)
+    assert borrower is not None and product is not None
+    cover_id = session.scalar(select(Cover.id).where(Cover.lead_id == lead.id))
+    schemes = [s for s in list_schemes(session) if s.kind != SchemeKind.BRIDGE_FUND]
+    names = _names(session, {s.operator_id for s in schemes})
+    # Schemes naming the lead's product first: the bank chose the product for them.
+    linked = set(
+        session.scalars(select(SchemeProduct.scheme_id).where(SchemeProduct.product_id == product.id))
+    )
+    schemes.sort(key=lambda s: (s.id not in linked, s.id))
+    options = tuple(
+        SchemeOption(
+            id=s.id,
+            name=s.name,
+            kind=s.kind,
+            operator_name=names.get(s.operator_id, ""),
+            fee_rate_cap=s.fee_rate_cap,
+            single_cap=s.single_cap,
+            comp_cap_rate=s.comp_cap_rate,
+            loss_shares={k: Decimal(str(v)) for k, v in s.loss_shares.items()},
+            decision_sla_hours=s.decision_sla_hours,
+            filing_deadline_days=s.filing_deadline_days,
+            paused=s.status != SchemeStatus.ACTIVE,
+            paused_reason=s.paused_reason,
+            reasons=tuple(eligibility_errors(s, borrower, amount=amount, product_tags=product.tags)),
+        )
+        for s in schemes
+    )
+    return LeadCoverOptions(lead.id, lead.status, amount, term, cover_id, options)

@@ -1,19 +1,31 @@
-"""Government credit enhancement pages: the guarantor's queue (covers with their SLA clock, bridges with
-their days-left clock), a cover with its loss waterfall, a bridge application with its clock, and the
-finance office's scheme page (each scheme against its limits, the cap monitor, the figures by county,
-bank, guarantor or scheme). Read-only: every step of the workflows is in the JSON API (docs/api.md).
-Who may see which cover or bridge is decided in guarantees.views; another's is a 404."""
+"""Government credit enhancement pages: the guarantor's queue (covers with their SLA clock and filing
+deadline, bridges with their days-left clock), a cover with its loss waterfall, a bridge application with
+its clock, and the finance office's scheme page (each scheme against its limits, the cap monitor, the
+figures by county, bank, guarantor or scheme).
+
+Every step of a cover has its form here and calls the same service as the JSON API: the bank officer
+asks for cover of a lead, reports the loan repaid or in default; the guarantor decides, files (备案)
+singly or in batches, records each payment and the recoveries. Who may see which cover or bridge is
+decided in guarantees.views, who may change it in guarantees.covers / guarantees.defaults; another's is
+a 404. Finance offices and borrowers read only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 
-from core.errors import InvalidInputError
+from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from core.models import Role, User
 from core.types import local_today
+from guarantees import covers, defaults
+from guarantees.codes import GUARANTEE_LABELS
+from guarantees.errors import StateError
 from guarantees.figures import (
     BRIDGE_FIGURES,
     COVER_FIGURES,
@@ -23,16 +35,39 @@ from guarantees.figures import (
     cover_figures,
     scheme_figures,
 )
-from guarantees.views import bridge_list, bridge_view, cover_queue, cover_view, viewer_of
+from guarantees.views import (
+    CoverView,
+    bridge_list,
+    bridge_view,
+    cover_queue,
+    cover_view,
+    lead_cover_options,
+    viewer_of,
+)
 from portal.auth import role_required, web_user
-from portal.db import db
+from portal.db import db, mark_failed
+from portal.labels import label
+from portal.messages import error_message, field_messages
 from portal.stats_scope import stats_window
-from portal.web.common import INVALID_FORM, apply_errors
-from portal.web.forms.guarantees import SchemeFiguresForm
+from portal.web.common import INVALID_FORM, apply_errors, first_submission, flash_error, ok, repeated
+from portal.web.forms.fields import pairs
+from portal.web.forms.guarantees import (
+    CoverRequestForm,
+    DecisionForm,
+    DefaultForm,
+    FilingForm,
+    PaymentForm,
+    RecoveryForm,
+    ReleaseForm,
+    SchemeFiguresForm,
+)
+from portal.web.forms.officer import in_wan
 from products.models import Institution
 
 bp = Blueprint("guarantees", __name__, url_prefix="/guarantees")
 GUARANTOR = Role.GUARANTOR.value
+OFFICER = Role.OFFICER.value
+COVER_STATUS = GUARANTEE_LABELS["cover_status"]
 READERS = (GUARANTOR, Role.OFFICER.value, Role.FINANCE.value, Role.APPLICANT.value)
 MONEY = {
     "balance_in_force", "new_amount", "matured_amount", "compensation_amount", "claims_pending_amount",
@@ -41,22 +76,32 @@ MONEY = {
 RATES = {"avg_fee_rate", "compensation_rate", "recovery_rate"}
 
 
+def _queue_page(filing: FilingForm | None = None, status: int = 200) -> tuple[str, int]:
+    viewer = viewer_of(web_user())
+    rows, total = cover_queue(db(), viewer, limit=100)
+    bridges = bridge_list(db(), viewer)
+    html = render_template(
+        "guarantees/queue.html",
+        covers=rows,
+        total=total,
+        bridges=bridges,
+        today=local_today(),
+        filing=filing or FilingForm(formdata=None),
+        fileable=[c for c in rows if c.status == "active" and c.filed_on is None],
+    )
+    return html, status
+
+
 @bp.get("/queue")
 @role_required(GUARANTOR)
-def queue() -> str:
-    viewer = viewer_of(web_user())
-    covers, total = cover_queue(db(), viewer, limit=100)
-    bridges = bridge_list(db(), viewer)
-    return render_template(
-        "guarantees/queue.html", covers=covers, total=total, bridges=bridges, today=local_today()
-    )
+def queue() -> tuple[str, int]:
+    return _queue_page()
 
 
 @bp.get("/covers/<int:cover_id>")
 @role_required(*READERS)
-def cover(cover_id: int) -> str:
-    view = cover_view(db(), cover_id, viewer_of(web_user()))
-    return render_template("guarantees/cover.html", cover=view)
+def cover(cover_id: int) -> tuple[str, int]:
+    return _cover_page(cover_id)
 
 
 @bp.get("/bridges/<int:bridge_id>")
@@ -127,3 +172,282 @@ def _figures(period: Period, by: str) -> dict[str, Any]:
         "rates": RATES,
         "as_at": period.as_at,
     }
+
+
+# --- the steps of a cover ---------------------------------------------------------------------------
+
+
+def _staff() -> tuple[User, int]:
+    user = web_user()
+    if user.institution_id is None:
+        raise PermissionDeniedError("staff without institution")
+    return user, user.institution_id
+
+
+def _not_now(exc: ConflictError) -> None:
+    """A step refused in the record's present state: the second post of a step already done lands
+    here (a double click, a refresh), and nothing is written twice."""
+    if isinstance(exc, StateError) and exc.detail in COVER_STATUS:
+        mark_failed()
+        flash(
+            _(
+                "这笔业务当前为“%(s)s”，该步骤已办理过或现在不能办理，未作任何更改。",
+                s=label(exc.detail, "cover_status"),
+            ),
+            "error",
+        )
+    else:
+        flash_error(exc)
+
+
+def _cover_forms(view: CoverView, role: str, bound: dict[str, FlaskForm]) -> dict[str, FlaskForm]:
+    """The forms the cover's page offers this role now; a form just posted and refused replaces its
+    blank one. Finance offices and borrowers get none."""
+    forms: dict[str, FlaskForm] = {}
+    today = local_today()
+    if role == GUARANTOR:
+        if view.status == "requested":
+            forms["decision"] = DecisionForm(prefix="decision", formdata=None)
+        if view.status == "active" and view.filed_on is None:
+            forms["filing"] = FilingForm(formdata=None, cover_ids=[view.id])
+        if view.status == "defaulted" and view.default is not None:
+            due = next((p for p in view.default.payments if p.paid_on is None), None)
+            if due is not None:
+                forms["payment"] = PaymentForm(
+                    prefix="payment", formdata=None, paid_on=today, amount=due.amount_due
+                )
+            forms["recovery"] = RecoveryForm(prefix="recovery", formdata=None, recovered_on=today)
+    elif role == OFFICER and view.status == "active":
+        forms["release"] = ReleaseForm(prefix="release", formdata=None, repaid_on=today)
+        forms["default"] = DefaultForm(prefix="default", formdata=None, overdue_since=today)
+    forms.update({name: form for name, form in bound.items() if name in forms})
+    return forms
+
+
+def _cover_page(
+    cover_id: int, bound: dict[str, FlaskForm] | None = None, status: int = 200
+) -> tuple[str, int]:
+    user = web_user()
+    view = cover_view(db(), cover_id, viewer_of(user))
+    forms = _cover_forms(view, user.role, bound or {})
+    due = None
+    if view.default is not None:
+        due = next((p for p in view.default.payments if p.paid_on is None), None)
+    html = render_template(
+        "guarantees/cover.html", cover=view, forms=forms, due=due, today=local_today(), exact=_exact
+    )
+    return html, status
+
+
+def _exact(amount: Decimal | str | int) -> str:
+    """An amount to the fen in 元, as the waterfall's arithmetic is written (never rounded to 万元)."""
+    return _("%(n)s元", n=f"{Decimal(amount):,.2f}")
+
+
+def _step(cover_id: int, name: str, form: FlaskForm, call: Callable[[], object], done: str) -> Any:
+    """One step posted on the cover's page: the page again (422) with the reasons when the form or the
+    service refuses the input, a flashed reason for a step refused in the cover's state, else `done`."""
+    if not form.validate_on_submit():
+        return _cover_page(cover_id, {name: form}, INVALID_FORM)
+    try:
+        call()
+    except InvalidInputError as exc:
+        apply_errors(form, exc)
+        return _cover_page(cover_id, {name: form}, INVALID_FORM)
+    except ConflictError as exc:
+        _not_now(exc)
+    else:
+        ok(done)
+    return redirect(url_for(".cover", cover_id=cover_id))
+
+
+@bp.route("/leads/<int:lead_id>/cover", methods=["GET", "POST"])
+@role_required(OFFICER)
+def request_cover(lead_id: int) -> Any:
+    """The bank officer asks for cover of an approved lead (covers.request_cover)."""
+    user, institution_id = _staff()
+    options = lead_cover_options(db(), lead_id, institution_id=institution_id)
+    form = CoverRequestForm()
+    form.scheme_id.choices = pairs(
+        ((str(o.id), o.name) for o in options.schemes if not o.paused and not o.reasons), blank=_("请选择")
+    )
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                cover = covers.request_cover(
+                    db(),
+                    lead_id,
+                    int(form.scheme_id.data),
+                    officer_id=user.id,
+                    institution_id=institution_id,
+                    fee_rate=form.fee_rate.data / 100,
+                )
+            except InvalidInputError as exc:
+                apply_errors(form, exc)
+            except StateError as exc:
+                mark_failed()
+                if options.cover_id is not None:
+                    flash(_("该线索已申请过担保/补偿，未重复申请。"), "error")
+                    return redirect(url_for(".cover", cover_id=options.cover_id))
+                flash(error_message(exc.code), "error")
+                return redirect(url_for(".request_cover", lead_id=lead_id))
+            except ConflictError as exc:
+                flash_error(exc)
+                return redirect(url_for(".request_cover", lead_id=lead_id))
+            else:
+                ok(_("已提交担保/补偿申请，等待担保机构审核"))
+                return redirect(url_for(".cover", cover_id=cover.id))
+        status = INVALID_FORM
+    html = render_template(
+        "guarantees/request.html",
+        options=options,
+        form=form,
+        reason_texts=lambda codes: field_messages({"scheme_id": list(codes)})["scheme_id"],
+    )
+    return html, status
+
+
+@bp.post("/covers/<int:cover_id>/decision")
+@role_required(GUARANTOR)
+def decide(cover_id: int) -> Any:
+    """The guarantor approves or refuses a request, with a reason (covers.decide_cover)."""
+    user, operator_id = _staff()
+    covers.operator_cover(db(), cover_id, operator_id=operator_id)
+    form = DecisionForm(prefix="decision")
+    approve = form.decision.data == "approve"
+    return _step(
+        cover_id,
+        "decision",
+        form,
+        lambda: covers.decide_cover(
+            db(), cover_id, approve=approve, reason=form.reason.data, user_id=user.id, operator_id=operator_id
+        ),
+        _("已同意承保") if approve else _("已登记不予承保，银行和借款人将看到原因"),
+    )
+
+
+@bp.post("/covers/filings")
+@role_required(GUARANTOR)
+def file_covers() -> Any:
+    """File (备案) the ticked active covers in one batch, all or none (covers.file_covers)."""
+    user, operator_id = _staff()
+    form = FilingForm()
+    if form.validate_on_submit():
+        try:
+            batch = covers.file_covers(db(), form.cover_ids.data, operator_id=operator_id, user_id=user.id)
+        except InvalidInputError as exc:
+            apply_errors(form, exc)
+        else:
+            ok(_("已备案 %(n)s 笔，批次号 %(b)s", n=len(form.cover_ids.data), b=batch))
+            ids = form.cover_ids.data
+            return redirect(url_for(".cover", cover_id=ids[0]) if len(ids) == 1 else url_for(".queue"))
+    return _queue_page(form, INVALID_FORM)
+
+
+@bp.post("/covers/<int:cover_id>/release")
+@role_required(OFFICER)
+def release(cover_id: int) -> Any:
+    """The bank reports the covered loan repaid (covers.release_cover)."""
+    user, institution_id = _staff()
+    covers.bank_cover(db(), cover_id, institution_id=institution_id)
+    form = ReleaseForm(prefix="release")
+    return _step(
+        cover_id,
+        "release",
+        form,
+        lambda: covers.release_cover(
+            db(), cover_id, institution_id=institution_id, user_id=user.id, repaid_on=form.repaid_on.data
+        ),
+        _("已登记结清并解除担保"),
+    )
+
+
+@bp.post("/covers/<int:cover_id>/default")
+@role_required(OFFICER)
+def report_default(cover_id: int) -> Any:
+    """The bank reports the covered loan in default with its figures (defaults.report_default)."""
+    user, institution_id = _staff()
+    cover = covers.bank_cover(db(), cover_id, institution_id=institution_id)
+    form = DefaultForm(prefix="default")
+    if not form.validate_on_submit():
+        return _cover_page(cover_id, {"default": form}, INVALID_FORM)
+    data = defaults.DefaultInput(
+        form.overdue_since.data,
+        form.principal.data,
+        form.interest.data,
+        form.collateral_realised.data or Decimal(0),
+    )
+    try:
+        defaults.report_default(db(), cover_id, data, institution_id=institution_id, user_id=user.id)
+    except InvalidInputError as exc:
+        apply_errors(form, exc)
+        if "above_covered_amount" in exc.fields.get("principal", []):
+            # Typed in 元 instead of 万元 (or a zero too many): say what the loan allows, in its unit.
+            form.principal.errors = [
+                _(
+                    "逾期本金不能超过担保/补偿金额 %(a)s 万元，请核对单位（万元）和位数",
+                    a=in_wan(cover.amount),
+                )
+            ]
+        return _cover_page(cover_id, {"default": form}, INVALID_FORM)
+    except ConflictError as exc:
+        _not_now(exc)
+    else:
+        ok(_("已报告逾期，损失分担已按方案计算"))
+    return redirect(url_for(".cover", cover_id=cover_id, _anchor="waterfall"))
+
+
+@bp.post("/compensations/<int:compensation_id>/payment")
+@role_required(GUARANTOR)
+def record_payment(compensation_id: int) -> Any:
+    """Record a payer's 代偿 or share as paid in full (defaults.record_payment)."""
+    user, operator_id = _staff()
+    cover_id = defaults.operator_compensation_cover(db(), compensation_id, operator_id=operator_id)
+    form = PaymentForm(prefix="payment")
+    if not form.validate_on_submit():
+        return _cover_page(cover_id, {"payment": form}, INVALID_FORM)
+    try:
+        defaults.record_payment(
+            db(), compensation_id, operator_id=operator_id, user_id=user.id, paid_on=form.paid_on.data,
+            amount=form.amount.data,
+        )  # fmt: skip
+    except InvalidInputError as exc:
+        apply_errors(form, exc)
+        return _cover_page(cover_id, {"payment": form}, INVALID_FORM)
+    except StateError:
+        mark_failed()
+        flash(_("这笔款项已登记支付，未重复登记。"), "error")
+    except ConflictError as exc:
+        flash_error(exc)
+    else:
+        ok(_("已登记支付"))
+    return redirect(url_for(".cover", cover_id=cover_id, _anchor="waterfall"))
+
+
+@bp.post("/covers/<int:cover_id>/recoveries")
+@role_required(GUARANTOR)
+def record_recovery(cover_id: int) -> Any:
+    """Record money recovered, returned to each party pro rata (defaults.record_recovery). The same
+    recovery posted twice (a double click) is recorded once."""
+    user, operator_id = _staff()
+    covers.operator_cover(db(), cover_id, operator_id=operator_id)
+    form = RecoveryForm(prefix="recovery")
+    if not form.validate_on_submit():
+        return _cover_page(cover_id, {"recovery": form}, INVALID_FORM)
+    if not first_submission("cover_recovery"):
+        repeated()
+        return redirect(url_for(".cover", cover_id=cover_id, _anchor="waterfall"))
+    try:
+        defaults.record_recovery(
+            db(), cover_id, operator_id=operator_id, user_id=user.id, amount=form.amount.data,
+            recovered_on=form.recovered_on.data, method=form.method.data,
+        )  # fmt: skip
+    except InvalidInputError as exc:
+        apply_errors(form, exc)
+        return _cover_page(cover_id, {"recovery": form}, INVALID_FORM)
+    except ConflictError as exc:
+        _not_now(exc)
+    else:
+        ok(_("已登记回收 %(a)s 万元，并按各方承担比例返还", a=in_wan(form.amount.data)))
+    return redirect(url_for(".cover", cover_id=cover_id, _anchor="waterfall"))
