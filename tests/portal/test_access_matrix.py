@@ -26,6 +26,7 @@ from tests.portal.web_world import (
     A_NAME,
     COUNTY_C,
     COUNTY_D,
+    GUARANTOR_ROLES,
     ROLES,
     World,
     build_world,
@@ -203,6 +204,17 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     "POST /admin/monitoring/rules/<code>":         (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
     "GET /admin/calendar":                         (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK),
     "POST /admin/calendar":                        (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DONE),
+    # The steps of a cover (issue 16; the guarantor's own columns are GUARANTOR_EXPECTED below). Bank X asks
+    # for cover of a disbursed lead of A's and reports an active cover repaid or in default; the decision,
+    # filing, payments and recoveries are the guarantor's alone. Finance offices and borrowers only read.
+    "GET /guarantees/leads/<lead_id>/cover":       (LOGIN, DENY,  DENY,  OK,    HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /guarantees/leads/<lead_id>/cover":      (LOGIN, DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /guarantees/covers/<cover_id>/decision": (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /guarantees/covers/filings":             (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /guarantees/covers/<cover_id>/release":  (LOGIN, DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /guarantees/covers/<cover_id>/default":  (LOGIN, DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
+    "POST /guarantees/compensations/<compensation_id>/payment": (LOGIN, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY),
+    "POST /guarantees/covers/<cover_id>/recoveries": (LOGIN, DENY, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
 }  # fmt: skip
 
 # The only writes a GET may make, by route, each required by a contract rather than tolerated:
@@ -371,16 +383,17 @@ def test_an_officer_of_another_bank_finds_no_lead_of_the_owner_side(world):
 @pytest.fixture
 def csrf_world(csrf_app, session):
     world = build_world(csrf_app.test_client(), session)  # through the JSON API, which takes no CSRF token
-    world.clients = {role: log_in(csrf_app, world, role) for role in ROLES}
+    world.clients = {role: log_in(csrf_app, world, role) for role in ROLES + GUARANTOR_ROLES}
     return world
 
 
 def _doer(key: str) -> str:
-    """The first role for whom the table says the POST succeeds (or at least gets past the checks)."""
-    row = EXPECTED[key]
+    """The first role for whom the table says the POST succeeds (or at least gets past the checks); the
+    guarantor's officer for its own steps."""
+    roles, row = ROLES + GUARANTOR_ROLES, EXPECTED[key] + GUARANTOR_EXPECTED.get(key, (DENY, DENY))
     for wanted in (DONE, MADE, AWAY, FORM):
         if wanted in row:
-            return ROLES[row.index(wanted)]
+            return roles[row.index(wanted)]
     raise AssertionError(f"nobody may {key}")
 
 
@@ -405,7 +418,9 @@ def test_every_post_without_a_valid_csrf_token_is_refused(csrf_app, csrf_world, 
             assert "页面已过期或来源不明" in response.get_data(as_text=True)
             assert written == set(), (route.key, role, token, written)
         # The same post with the session's own token goes through: the refusal was the token's doing.
-        expected = EXPECTED[route.key][ROLES.index(role)]
+        expected = (EXPECTED[route.key] + GUARANTOR_EXPECTED.get(route.key, (DENY, DENY)))[
+            (ROLES + GUARANTOR_ROLES).index(role)
+        ]
         page = "/login" if role == "anonymous" else "/"
         with rolled_back(connection, client):
             data = {**form_data(route, world), "csrf_token": csrf_token(client.get(page))}
@@ -417,3 +432,89 @@ def test_every_post_without_a_valid_csrf_token_is_refused(csrf_app, csrf_world, 
     report(
         "access matrix", "CSRF: POST routes refused without a valid token (none, foreign, garbage)", refused
     )
+
+
+# --- the guarantor's officers (issue 16) ----------------------------------------------------------
+# Columns: guarantor G (the operator of the world's cover scheme), guarantor H (another guarantor). Every
+# route not listed here is (DENY, DENY): a guarantor's officer sees its own queue and covers, the public
+# pages and its own account, nothing of the banks', the borrowers' or the finance offices'.
+#                                                         G      H
+GUARANTOR_EXPECTED: dict[str, tuple[Outcome, Outcome]] = {
+    "GET /":                                              (OK,    OK),
+    "GET /healthz":                                       (OK,    OK),
+    "GET /readyz":                                        (OK,    OK),
+    "GET /favicon.ico":                                   (OK,    OK),
+    "GET /products":                                      (OK,    OK),
+    "GET /products/<product_id>":                         (OK,    OK),
+    "GET /login":                                         (AWAY,  AWAY),
+    "POST /login":                                        (DONE,  DONE),
+    "POST /logout":                                       (DONE,  DONE),
+    "GET /register":                                      (AWAY,  AWAY),
+    "POST /register":                                     (DONE,  DONE),
+    "GET /register/verify":                               (AWAY,  AWAY),
+    "POST /register/verify":                              (AWAY,  AWAY),
+    "POST /register/resend":                              (AWAY,  AWAY),
+    "GET /account/password":                              (OK,    OK),
+    "POST /account/password":                             (DONE,  DONE),
+    "GET /password/forgot":                               (OK,    OK),
+    "POST /password/forgot":                              (DONE,  DONE),
+    "GET /password/reset":                                (OK,    OK),
+    "POST /password/reset":                               (FORM,  FORM),
+    "GET /notifications":                                 (OK,    OK),
+    "POST /notifications/<notification_id>/read":         (HIDE,  HIDE),
+    "POST /notifications/read-all":                       (AWAY,  AWAY),
+    "GET /guarantees/queue":                              (OK,    OK),
+    "GET /guarantees/covers/<cover_id>":                  (OK,    HIDE),
+    # The world's bridge fund is another operator's.
+    "GET /guarantees/bridges/<bridge_id>":                (HIDE,  HIDE),
+    "POST /guarantees/covers/<cover_id>/decision":        (DONE,  HIDE),
+    # Filing names the covers in the form: another operator's cover is refused as unknown, on the form.
+    "POST /guarantees/covers/filings":                    (DONE,  FORM),
+    "POST /guarantees/compensations/<compensation_id>/payment": (DONE, HIDE),
+    "POST /guarantees/covers/<cover_id>/recoveries":      (DONE,  HIDE),
+}  # fmt: skip
+
+
+def _guarantor_expected(key: str) -> tuple[Outcome, Outcome]:
+    return GUARANTOR_EXPECTED.get(key, (DENY, DENY))
+
+
+def test_the_guarantor_table_names_only_routes_that_exist(app):
+    routes = {route.key for route in html_routes(app)}
+    assert set(GUARANTOR_EXPECTED) <= routes, sorted(set(GUARANTOR_EXPECTED) - routes)
+    # A guarantor-only step has somebody allowed to do it, for the CSRF test below.
+    assert all(_doer(key) for key in routes if key.startswith("POST /guarantees/"))
+
+
+def test_every_route_for_the_guarantors(app, world, connection):
+    clients = {role: log_in(app, world, role) for role in GUARANTOR_ROLES}
+    baseline = table_digests(connection)
+    failures = []
+    for route in html_routes(app):
+        path = url(route, world)
+        for role, expected in zip(GUARANTOR_ROLES, _guarantor_expected(route.key), strict=True):
+            client = clients[role]
+            with rolled_back(connection, client):
+                response = client.open(path, method=route.method, data=form_data(route, world))
+                written = changed_tables(baseline, table_digests(connection))
+            body = _text_of(response)
+            response.close()
+            cell = f"{route.key} as {role}"
+            location = response.headers.get("Location", "")
+            if response.status_code != expected.status:
+                failures.append(f"{cell}: {response.status_code} {location}, expected {expected!r}")
+                continue
+            if expected.status == 302 and ("/login" in location) != expected.to_login:
+                failures.append(f"{cell}: redirected to {location}, expected {expected!r}")
+            if expected.writes and not written:
+                failures.append(f"{cell}: expected a write, nothing changed")
+            elif not expected.writes and written:
+                failures.append(f"{cell}: wrote {sorted(written)}")
+            leaks = _leaks(world, role, body)
+            if leaks:
+                failures.append(f"{cell}: shows {leaks}")
+    assert failures == [], "\n".join(failures)
+    queue = clients["guarantor_g"].get("/guarantees/queue").get_data(as_text=True)
+    assert f'/guarantees/covers/{world.ids["cover_id"]}"' in queue
+    other = clients["guarantor_h"].get("/guarantees/queue").get_data(as_text=True)
+    assert f'/guarantees/covers/{world.ids["cover_id"]}"' not in other

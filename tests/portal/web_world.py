@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, text
@@ -29,6 +30,8 @@ from core.db import Base
 from core.models import Notification, User
 from core.types import local_today
 from credit_profile.ingestion import create_provider
+from guarantees.defaults import DefaultInput, report_default
+from guarantees.models import Compensation
 from matching.models import Lead
 from stats.exports import Column, Table, to_xlsx
 from tests.factories import (
@@ -41,7 +44,7 @@ from tests.factories import (
     ReportFactory,
     UserFactory,
 )
-from tests.factories.guarantees import SchemeFactory, requested_cover, submitted_bridge
+from tests.factories.guarantees import CoverFactory, SchemeFactory, requested_cover, submitted_bridge
 from tests.portal import api_helpers
 from tests.portal.api_helpers import register, register_body, token, uscc
 
@@ -59,6 +62,9 @@ ROLES = (
     "finance_d",
     "admin",
 )
+# The guarantor's officers (issue 16): G works for the operator of the world's cover scheme, H for
+# another guarantor. Their own table in tests/portal/test_access_matrix.py (GUARANTOR_EXPECTED).
+GUARANTOR_ROLES = ("guarantor_g", "guarantor_h")
 # What only applicant A and the officer who claimed A's lead may ever read: written into A's profile and
 # need so that any page showing them to someone else is caught.
 A_NAME = "甲方井冈蜜柚专属标记有限公司"
@@ -147,7 +153,9 @@ def build_world(client: Any, session: Any) -> World:
     )
     # A cover asked for on A's lead and a bridge application of A's with bank X (guarantees pages).
     lead_row = session.get(Lead, lead_a)
-    cover = requested_cover(lead_row, SchemeFactory())
+    # No compensation cap in the way of the default's figures (its own tests are in tests/guarantees).
+    scheme = SchemeFactory(comp_cap_rate=Decimal(1))
+    cover = requested_cover(lead_row, scheme)
     bridge = submitted_bridge(
         SchemeFactory(bridge=True),
         borrower_id=lead_row.borrower_id,
@@ -160,6 +168,15 @@ def build_world(client: Any, session: Any) -> World:
         select(Notification.id).where(Notification.user_id == users["officer_x"].id).order_by(Notification.id)
     )
     monitored = _monitoring(session, users["officer_x"].id, product_x)
+    covered = _covers(session, scheme, users["officer_x"].id, product_x)
+    guarantors = {
+        "guarantor_g": UserFactory(
+            username="m_guarantor_g", role="guarantor", institution_id=scheme.operator_id
+        ),
+        "guarantor_h": UserFactory(
+            username="m_guarantor_h", role="guarantor", institution_id=InstitutionFactory(kind="guarantor").id
+        ),
+    }
     session.expire_all()
     return World(
         ids={
@@ -178,17 +195,20 @@ def build_world(client: Any, session: Any) -> World:
             "institution_x": bank_x.id,
             "report_id": report.id,
             "cover_id": cover.id,
+            "scheme_id": scheme.id,
             "bridge_id": bridge.id,
             "user_id": users["officer_x"].id,
             "provider_id": provider.id,
             "notification_id": notification_id,
             **monitored,
+            **covered,
         },
         codes={"a": a_code, "b": b_code},
         usernames={
             "applicant_a": "m_applicant_a",
             "applicant_b": "m_applicant_b",
             **{role: user.username for role, user in users.items()},
+            **{role: user.username for role, user in guarantors.items()},
         },
     )
 
@@ -208,6 +228,34 @@ def _monitoring(session: Any, officer_id: int, product: Any) -> dict[str, Any]:
         "warning_id": warning.id,
         "actioned_warning_id": actioned.id,
         "rule_code": "elec_drop",
+    }
+
+
+def _covers(session: Any, scheme: Any, officer_id: int, product: Any) -> dict[str, int]:
+    """Covers at each step (issue 16), all of A's loans at bank X under the world's scheme: a disbursed
+    lead of A's that officer X claimed and nobody has asked cover for, an active cover (to file,
+    release or report in default) and a cover in default with the guarantor's 代偿 due."""
+    borrower_id = session.scalar(select(User.borrower_id).where(User.username == "m_applicant_a"))
+
+    def loan() -> Any:
+        lead = LeadFactory(disbursed=True, loan=None, product=product, need__borrower_id=borrower_id)
+        lead.claimed_by = officer_id
+        return LoanFactory(lead=lead)
+
+    coverable = loan()
+    active = CoverFactory(scheme=scheme, loan=loan())
+    defaulted = CoverFactory(scheme=scheme, loan=loan())
+    session.flush()
+    report = report_default(
+        session, defaulted.id, DefaultInput(local_today(), defaulted.amount / 2, Decimal(0), Decimal(0)),
+        institution_id=defaulted.institution_id, user_id=officer_id,
+    )  # fmt: skip
+    compensation_id = session.scalar(select(Compensation.id).where(Compensation.default_id == report.id))
+    return {
+        "coverable_lead_id": coverable.lead_id,
+        "active_cover_id": active.id,
+        "defaulted_cover_id": defaulted.id,
+        "compensation_id": compensation_id,
     }
 
 
@@ -288,6 +336,7 @@ PARAMETERS = {
     "<warning_id>": "warning_id",
     "<loan_id>": "loan_id",
     "<code>": "rule_code",
+    "<compensation_id>": "compensation_id",
 }
 # Claiming needs a lead nobody has claimed yet: A's second lead, also pushed to bank X.
 PARAMETER_OVERRIDES = {
@@ -298,6 +347,12 @@ PARAMETER_OVERRIDES = {
     "POST /me/needs/<need_id>/edit": {"<need_id>": "spare_need_id"},
     # Closing needs a warning whose action is recorded.
     "POST /officer/warnings/<warning_id>/close": {"<warning_id>": "actioned_warning_id"},
+    # Cover steps (issue 16): each on a cover at the step before it (the world's own cover is requested).
+    "GET /guarantees/leads/<lead_id>/cover": {"<lead_id>": "coverable_lead_id"},
+    "POST /guarantees/leads/<lead_id>/cover": {"<lead_id>": "coverable_lead_id"},
+    "POST /guarantees/covers/<cover_id>/release": {"<cover_id>": "active_cover_id"},
+    "POST /guarantees/covers/<cover_id>/default": {"<cover_id>": "active_cover_id"},
+    "POST /guarantees/covers/<cover_id>/recoveries": {"<cover_id>": "defaulted_cover_id"},
 }
 
 
@@ -409,6 +464,21 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
         },
         "POST /officer/warnings/<warning_id>/action": {"action": "contacted", "note": "已电话联系"},
         "POST /officer/warnings/<warning_id>/close": {"outcome": "resolved", "note": "已续贷"},
+        # Cover steps (issue 16): amounts in 万元; the active cover is 50万元, the 代偿 due 20万元.
+        "POST /guarantees/leads/<lead_id>/cover": {"scheme_id": str(world.ids["scheme_id"]), "fee_rate": "0.8"},
+        "POST /guarantees/covers/<cover_id>/decision": {"decision-decision": "refuse", "decision-reason": "反担保不足"},
+        "POST /guarantees/covers/filings": {"cover_ids": [str(world.ids["active_cover_id"])]},
+        "POST /guarantees/covers/<cover_id>/release": {"release-repaid_on": today.isoformat()},
+        "POST /guarantees/covers/<cover_id>/default": {
+            "default-overdue_since": today.isoformat(), "default-principal": "40", "default-interest": "1",
+            "default-collateral_realised": "5",
+        },
+        "POST /guarantees/compensations/<compensation_id>/payment": {
+            "payment-paid_on": today.isoformat(), "payment-amount": "20",
+        },
+        "POST /guarantees/covers/<cover_id>/recoveries": {
+            "recovery-recovered_on": today.isoformat(), "recovery-amount": "2", "recovery-method": "litigation",
+        },
         "POST /admin/monitoring/rules/<code>": {
             "elec_drop-yellow": "-0.25", "elec_drop-red": "-0.5", "elec_drop-persist_months": "1",
             "elec_drop-window_months": "1", "elec_drop-peer_pct_max": "", "elec_drop-enabled": "y",
