@@ -42,6 +42,15 @@ from portal.web.forms.applicant import ConsentForm, NeedEditForm, NeedForm
 from portal.web.forms.calendars import CalendarForm
 from portal.web.forms.fields import AtLeastOne
 from portal.web.forms.finance import MonthlyReportForm
+from portal.web.forms.guarantees import (
+    CoverRequestForm,
+    DecisionForm,
+    DefaultForm,
+    FilingForm,
+    PaymentForm,
+    RecoveryForm,
+    ReleaseForm,
+)
 from portal.web.forms.manage import ProductForm
 from portal.web.forms.monitoring import RuleForm, WarningActionForm, WarningCloseForm
 from portal.web.forms.officer import (
@@ -61,6 +70,7 @@ from tests.portal.api_helpers import id_number, sms_code, uscc
 from tests.portal.web_world import (
     A_PHONE,
     COUNTY_C,
+    GUARANTOR_ROLES,
     ROLES,
     Route,
     build_world,
@@ -152,6 +162,14 @@ FORMS = [
     Form("POST /officer/warnings/<warning_id>/action", "officer_x", WarningActionForm),
     Form("POST /officer/warnings/<warning_id>/close", "officer_x", WarningCloseForm),
     Form("POST /admin/monitoring/rules/<code>", "admin", RuleForm, "elec_drop-"),
+    # The steps of a cover (issue 16).
+    Form("POST /guarantees/leads/<lead_id>/cover", "officer_x", CoverRequestForm),
+    Form("POST /guarantees/covers/<cover_id>/decision", "guarantor_g", DecisionForm, "decision-"),
+    Form("POST /guarantees/covers/filings", "guarantor_g", FilingForm),
+    Form("POST /guarantees/covers/<cover_id>/release", "officer_x", ReleaseForm, "release-"),
+    Form("POST /guarantees/covers/<cover_id>/default", "officer_x", DefaultForm, "default-"),
+    Form("POST /guarantees/compensations/<compensation_id>/payment", "guarantor_g", PaymentForm, "payment-"),
+    Form("POST /guarantees/covers/<cover_id>/recoveries", "guarantor_g", RecoveryForm, "recovery-"),
 ]  # fmt: skip
 # POST routes whose form is only the CSRF token (a button): covered by the access matrix.
 BUTTONS = {
@@ -267,7 +285,7 @@ def test_every_post_route_is_a_form_here_or_a_button(app):
     posts = {route.key for route in html_routes(app) if route.method == "POST"}
     listed = {form.route for form in FORMS} | BUTTONS
     assert posts == listed, f"new: {sorted(posts - listed)}, gone: {sorted(listed - posts)}"
-    assert set(ROLES) >= {form.role for form in FORMS}
+    assert set(ROLES + GUARANTOR_ROLES) >= {form.role for form in FORMS}
 
 
 def test_bad_input_in_every_field_of_every_form(app, world, connection):
