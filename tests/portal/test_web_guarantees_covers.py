@@ -140,7 +140,7 @@ def test_guarantor_approves_on_its_queue_and_a_second_post_changes_nothing(app, 
     cover = _requested(session, side)
     guarantor = _login(app, side["guarantor"])
     queue = _text(guarantor.get("/guarantees/queue"))
-    assert f"#{cover.id}<" in queue and "审核时限" in queue
+    assert f"#{cover.id}<" in queue and "办理时限" in queue
     page = _text(guarantor.get(f"/guarantees/covers/{cover.id}"))
     assert "提交审核结论" in page and "同意承保" in page
 
