@@ -267,10 +267,17 @@ class QueueRow:
 
 
 def cover_queue(
-    session: Session, viewer: Viewer, *, status: str | None = None, limit: int = 50, offset: int = 0
+    session: Session,
+    viewer: Viewer,
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    to_file: bool = False,
 ) -> tuple[list[QueueRow], int]:
     """The covers a viewer may see (a guarantor its own queue, a bank its own, a finance office its
-    county), requests past their SLA first, then by request time; with the total."""
+    county), requests past their SLA first, then by request time; with the total. `to_file`: only the
+    active covers not yet filed (备案), the nearest filing deadline first."""
     query = select(Cover)
     if viewer.role == Role.GUARANTOR:
         query = query.where(Cover.operator_id == viewer.institution_id)
@@ -284,12 +291,13 @@ def cover_queue(
         return [], 0
     if status:
         query = query.where(Cover.status == status)
+    if to_file:
+        query = query.where(Cover.status == CoverStatus.ACTIVE, Cover.filed_on.is_(None))
     total = session.scalar(query.with_only_columns(func.count(Cover.id))) or 0
     # Requests waiting for a decision first, the most urgent first.
     first = case((Cover.status == CoverStatus.REQUESTED, 0), else_=1)
-    rows = session.scalars(
-        query.order_by(first, Cover.decision_due_at, Cover.id).limit(limit).offset(offset)
-    ).all()
+    order = (Cover.filing_due_on, Cover.id) if to_file else (first, Cover.decision_due_at, Cover.id)
+    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
     schemes = {s.id: s.name for s in session.scalars(select(Scheme))}
     names = _names(session, {c.institution_id for c in rows})
     now, today = utcnow(), local_today()

@@ -37,6 +37,7 @@ from guarantees.figures import (
 )
 from guarantees.views import (
     CoverView,
+    PaymentView,
     bridge_list,
     bridge_view,
     cover_queue,
@@ -46,8 +47,9 @@ from guarantees.views import (
 )
 from portal.auth import role_required, web_user
 from portal.db import db, mark_failed
+from portal.filters import percent
 from portal.labels import label
-from portal.messages import error_message, field_messages
+from portal.messages import field_messages
 from portal.stats_scope import stats_window
 from portal.web.common import INVALID_FORM, apply_errors, first_submission, flash_error, ok, repeated
 from portal.web.forms.fields import pairs
@@ -87,7 +89,7 @@ def _queue_page(filing: FilingForm | None = None, status: int = 200) -> tuple[st
         bridges=bridges,
         today=local_today(),
         filing=filing or FilingForm(formdata=None),
-        fileable=[c for c in rows if c.status == "active" and c.filed_on is None],
+        fileable=cover_queue(db(), viewer, to_file=True, limit=covers.MAX_BATCH)[0],
     )
     return html, status
 
@@ -200,9 +202,11 @@ def _not_now(exc: ConflictError) -> None:
         flash_error(exc)
 
 
-def _cover_forms(view: CoverView, role: str, bound: dict[str, FlaskForm]) -> dict[str, FlaskForm]:
-    """The forms the cover's page offers this role now; a form just posted and refused replaces its
-    blank one. Finance offices and borrowers get none."""
+def _cover_forms(
+    view: CoverView, due: PaymentView | None, role: str, bound: dict[str, FlaskForm]
+) -> dict[str, FlaskForm]:
+    """The forms the cover's page offers this role now (`due`: the first payment not yet recorded); a
+    form just posted and refused replaces its blank one. Finance offices and borrowers get none."""
     forms: dict[str, FlaskForm] = {}
     today = local_today()
     if role == GUARANTOR:
@@ -210,8 +214,7 @@ def _cover_forms(view: CoverView, role: str, bound: dict[str, FlaskForm]) -> dic
             forms["decision"] = DecisionForm(prefix="decision", formdata=None)
         if view.status == "active" and view.filed_on is None:
             forms["filing"] = FilingForm(formdata=None, cover_ids=[view.id])
-        if view.status == "defaulted" and view.default is not None:
-            due = next((p for p in view.default.payments if p.paid_on is None), None)
+        if view.status == "defaulted":
             if due is not None:
                 forms["payment"] = PaymentForm(
                     prefix="payment", formdata=None, paid_on=today, amount=due.amount_due
@@ -229,10 +232,9 @@ def _cover_page(
 ) -> tuple[str, int]:
     user = web_user()
     view = cover_view(db(), cover_id, viewer_of(user))
-    forms = _cover_forms(view, user.role, bound or {})
-    due = None
-    if view.default is not None:
-        due = next((p for p in view.default.payments if p.paid_on is None), None)
+    payments = view.default.payments if view.default else ()
+    due = next((p for p in payments if p.paid_on is None), None)
+    forms = _cover_forms(view, due, user.role, bound or {})
     html = render_template(
         "guarantees/cover.html", cover=view, forms=forms, due=due, today=local_today(), exact=_exact
     )
@@ -285,12 +287,17 @@ def request_cover(lead_id: int) -> Any:
                 )
             except InvalidInputError as exc:
                 apply_errors(form, exc)
-            except StateError as exc:
+                chosen = next((o for o in options.schemes if str(o.id) == form.scheme_id.data), None)
+                if chosen is not None and "above_cap" in exc.fields.get("fee_rate", []):
+                    form.fee_rate.errors = [
+                        _("不能超过该方案的费率上限 %(c)s", c=percent(chosen.fee_rate_cap))
+                    ]
+            except StateError:
                 mark_failed()
                 if options.cover_id is not None:
                     flash(_("该线索已申请过担保/补偿，未重复申请。"), "error")
                     return redirect(url_for(".cover", cover_id=options.cover_id))
-                flash(error_message(exc.code), "error")
+                flash(_("线索审批通过后才能申请担保/补偿。"), "error")
                 return redirect(url_for(".request_cover", lead_id=lead_id))
             except ConflictError as exc:
                 flash_error(exc)

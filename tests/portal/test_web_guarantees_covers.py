@@ -86,7 +86,7 @@ def test_officer_requests_cover_from_the_lead_page(app, session, side):
     url = f"/guarantees/leads/{lead.id}/cover"
     # Above the scheme's fee cap (1 %): refused where typed, nothing written.
     above = officer.post(url, data={"scheme_id": str(side["scheme"].id), "fee_rate": "1.5"})
-    assert above.status_code == 422 and "超过方案规定的上限" in _text(above)
+    assert above.status_code == 422 and "不能超过该方案的费率上限 1.00%" in _text(above)
     assert _covers(session, lead.id) == 0
     missing = officer.post(url, data={"scheme_id": "", "fee_rate": "abc"})
     assert missing.status_code == 422 and "请选择方案" in _text(missing) and "请输入数字" in _text(missing)
@@ -121,7 +121,7 @@ def test_a_lead_not_yet_approved_cannot_be_covered(app, session, side):
         f"/guarantees/leads/{lead.id}/cover", data={"scheme_id": str(side["scheme"].id), "fee_rate": "0.8"}
     )
     assert refused.status_code == 302 and _covers(session, lead.id) == 0
-    assert "当前办理状态不允许该操作" in _text(officer.get(refused.headers["Location"]))
+    assert "线索审批通过后才能申请担保/补偿" in _text(officer.get(refused.headers["Location"]))
 
 
 # --- 2. the guarantor decides ------------------------------------------------------------------------
