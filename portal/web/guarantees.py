@@ -393,7 +393,7 @@ def report_default(cover_id: int) -> Any:
             # Typed in 元 instead of 万元 (or a zero too many): say what the loan allows, in its unit.
             form.principal.errors = [
                 _(
-                    "逾期本金不能超过担保/补偿金额 %(a)s 万元，请核对单位（万元）和位数",
+                    "逾期本金不能超过担保/补偿金额 %(a)s万元，请核对单位（万元）和位数",
                     a=in_wan(cover.amount),
                 )
             ]
@@ -456,5 +456,5 @@ def record_recovery(cover_id: int) -> Any:
     except ConflictError as exc:
         _not_now(exc)
     else:
-        ok(_("已登记回收 %(a)s 万元，并按各方承担比例返还", a=in_wan(form.amount.data)))
+        ok(_("已登记回收 %(a)s万元，并按各方承担比例返还", a=in_wan(form.amount.data)))
     return redirect(url_for(".cover", cover_id=cover_id, _anchor="waterfall"))

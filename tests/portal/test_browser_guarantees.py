@@ -1,6 +1,7 @@
 """Real browser, the guarantor's officer on its queue: approves a request within its SLA, files covers in a
-batch, and reads a defaulted cover's waterfall with the arithmetic per party. Screenshots of the queue and
-the waterfall at 390 and 1366 px into test-artifacts/."""
+batch, and reads a defaulted cover's waterfall with the arithmetic per party; then the bank's officer asks
+for cover of a loan and types a default ten times too large (refused on the field, in 万元). Screenshots of
+the queue, the waterfall, the request and the refused default at 390 and 1366 px into test-artifacts/."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from tests.factories import (
     bind_factories,
 )
 from tests.portal.api_helpers import PASSWORD
-from tests.portal.test_browser import CHROMIUM, VIEWPORTS, login, shot
+from tests.portal.test_browser import CHROMIUM, VIEWPORTS, login, logout, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -90,7 +91,9 @@ def desk(committed_db) -> Iterator[tuple[str, dict[str, int], object]]:
         filed = CoverFactory(scheme=scheme, loan=loan("安福县火腿加工厂", "200000"))
         session.flush()
         file_covers(session, [filed.id], operator_id=guarantor.id, user_id=operator.id)
-        ids = {"asked": asked.id, "defaulted": defaulted.id, "first": files[0].id, "second": files[1].id}
+        open_lead = loan("新干县箱包加工厂", "400000").lead_id
+        ids = {"asked": asked.id, "defaulted": defaulted.id, "first": files[0].id, "second": files[1].id,
+               "open_lead": open_lead}  # fmt: skip
         session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -150,10 +153,34 @@ def test_the_guarantor_approves_files_and_reads_the_waterfall(desk, width):
         )
         page.locator("#waterfall").scroll_into_view_if_needed()
         shot(page, "guarantees-waterfall", width)
-        assert failed == [], failed
+
+        # The bank's side: ask for cover of another loan, then a default typed ten times too large.
+        logout(page)
+        login(page, base, "officer_b1")
+        page.goto(f"{base}/guarantees/leads/{ids['open_lead']}/cover")
+        assert "担保费率上限（年）" in page.content() and "本笔贷款符合该方案条件" in page.content()
+        page.select_option("#scheme_id", label="吉安市政银担“4321”风险分担")
+        page.fill("#fee_rate", "0.8")
+        shot(page, "guarantees-request", width)
+        page.get_by_role("button", name="提交担保/补偿申请").click()
+        page.wait_for_load_state()
+        assert "已提交担保/补偿申请" in page.content()
+        page.goto(f"{base}/guarantees/covers/{ids['first']}")
+        page.locator("#default summary").click()
+        page.fill("#default-principal", "500")
+        page.fill("#default-interest", "1.2")
+        page.get_by_role("button", name="提交逾期报告").click()
+        page.wait_for_load_state()
+        assert "逾期本金不能超过担保/补偿金额 50万元" in page.content()
+        page.locator("#default-principal").scroll_into_view_if_needed()
+        shot(page, "guarantees-default-slip", width)
+        # The refused report answered 422, as a refused form does; nothing else failed.
+        assert [f for f in failed if "422" not in f] == [], failed
         context.close()
         browser.close()
 
     with factory() as session:
         assert session.get(Cover, ids["asked"]).status == CoverStatus.ACTIVE
         assert session.get(Cover, ids["first"]).filed_on == local_today()
+        assert session.get(Cover, ids["first"]).status == CoverStatus.ACTIVE
+        assert session.query(Cover).filter_by(lead_id=ids["open_lead"]).one().status == CoverStatus.REQUESTED

@@ -306,7 +306,7 @@ def test_bank_reports_default_in_wan_and_a_tenfold_slip_is_refused_where_typed(a
     # 500 (万元) for 50: ten times the covered amount; refused on the principal field, nothing written.
     slip = officer.post(url, data=_default_data(**{"default-principal": "500"}))
     body = _text(slip)
-    assert slip.status_code == 422 and "逾期本金不能超过担保/补偿金额 50 万元" in body
+    assert slip.status_code == 422 and "逾期本金不能超过担保/补偿金额 50万元" in body
     assert 'id="default-principal-errors"' in body
     assert session.scalar(select(func.count(DefaultReport.id))) == 0
     letters = officer.post(url, data=_default_data(**{"default-interest": "abc"}))
@@ -427,7 +427,7 @@ def test_recovery_split_back_pro_rata_and_recorded_once(app, session, side):
         "fund": "1000.00",
     }
     page = _text(guarantor.get(done.headers["Location"]))
-    assert "已登记回收 1 万元" in page and "再担保机构 3,000.00元" in page
+    assert "已登记回收 1万元" in page and "再担保机构 3,000.00元" in page
     again = guarantor.post(url, data=data)
     assert again.status_code == 302 and session.scalar(select(func.count(Recovery.id))) == 1
     assert "这份表单刚刚已经提交过" in _text(guarantor.get(again.headers["Location"]))
