@@ -100,6 +100,15 @@ def queue() -> tuple[str, int]:
     return _queue_page()
 
 
+@bp.get("/covers")
+@role_required(*READERS)
+def cover_list() -> str:
+    """The covers the viewer may see: the borrower's own, the bank's, the county's (the guarantor's are
+    its queue)."""
+    rows, total = cover_queue(db(), viewer_of(web_user()), limit=100)
+    return render_template("guarantees/covers.html", covers=rows, total=total)
+
+
 @bp.get("/covers/<int:cover_id>")
 @role_required(*READERS)
 def cover(cover_id: int) -> tuple[str, int]:

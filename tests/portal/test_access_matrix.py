@@ -207,6 +207,8 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     # The steps of a cover (issue 16; the guarantor's own columns are GUARANTOR_EXPECTED below). Bank X asks
     # for cover of a disbursed lead of A's and reports an active cover repaid or in default; the decision,
     # filing, payments and recoveries are the guarantor's alone. Finance offices and borrowers only read.
+    # The covers each reader may see: the borrower's own, the bank's, the county's (none for the other side).
+    "GET /guarantees/covers":                      (LOGIN, OK,    OK,    OK,    OK,    DENY,  DENY,  OK,    OK,    OK,    DENY),
     "GET /guarantees/leads/<lead_id>/cover":       (LOGIN, DENY,  DENY,  OK,    HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
     "POST /guarantees/leads/<lead_id>/cover":      (LOGIN, DENY,  DENY,  DONE,  HIDE,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
     "POST /guarantees/covers/<cover_id>/decision": (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
@@ -464,6 +466,7 @@ GUARANTOR_EXPECTED: dict[str, tuple[Outcome, Outcome]] = {
     "POST /notifications/<notification_id>/read":         (HIDE,  HIDE),
     "POST /notifications/read-all":                       (AWAY,  AWAY),
     "GET /guarantees/queue":                              (OK,    OK),
+    "GET /guarantees/covers":                             (OK,    OK),
     "GET /guarantees/covers/<cover_id>":                  (OK,    HIDE),
     # The world's bridge fund is another operator's.
     "GET /guarantees/bridges/<bridge_id>":                (HIDE,  HIDE),

@@ -441,3 +441,19 @@ def test_finance_and_borrower_read_the_waterfall_without_forms(app, session, sid
     county_d = UserFactory(finance=True, region_code="360826")
     if cover.region_code != "360826":
         assert _login(app, county_d).get(f"/guarantees/covers/{cover.id}").status_code == 404
+
+
+def test_each_reader_lists_the_covers_that_concern_them(app, session, side):
+    cover = _requested(session, side)
+    stranger = UserFactory(borrower_id=LeadFactory().borrower_id)
+    for who, sees in (
+        ("borrower", True),
+        ("officer", True),
+        ("finance_city", True),
+        ("other_officer", False),
+    ):
+        page = _login(app, side[who]).get("/guarantees/covers")
+        assert page.status_code == 200, who
+        assert (f'/guarantees/covers/{cover.id}"' in _text(page)) is sees, who
+    assert f'/guarantees/covers/{cover.id}"' not in _text(_login(app, stranger).get("/guarantees/covers"))
+    assert "我的担保" in _text(_login(app, side["borrower"]).get("/guarantees/covers"))
