@@ -242,6 +242,7 @@ def audit_verify(anchors_path: str | None) -> None:
     from core.anchors import anchor_file, read_anchors
     from core.audit import verify_chain
     from credit_profile.receipts import verify_use_receipts
+    from guarantees.schemes import verify_schemes
     from portal.db import db
 
     report = verify_chain(db(), anchors=read_anchors(Path(anchors_path) if anchors_path else anchor_file()))
@@ -253,8 +254,9 @@ def audit_verify(anchors_path: str | None) -> None:
         "truncated": _("链尾被删除"),
         "anchor_mismatch": _("与锚点不符"),
         "receipt_mismatch": _("数据使用记录与回执不符"),
+        "scheme_mismatch": _("担保方案与审计记录不符"),
     }
-    problems = [*report.problems, *verify_use_receipts(db())]
+    problems = [*report.problems, *verify_use_receipts(db()), *verify_schemes(db())]
     for problem in problems:
         where = f"#{problem.chain_seq}" if problem.chain_seq is not None else f"id={problem.event_id}"
         click.echo(f"{kinds.get(problem.kind, problem.kind)} {where}: {problem.detail}", err=True)
