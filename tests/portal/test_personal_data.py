@@ -28,6 +28,7 @@ def test_masks_follow_jr_t_0171() -> None:
     assert mask(Personal.NAME, "李四") == "*四"
     assert mask(Personal.PHONE, "13907960000") == "139****0000"
     assert mask(Personal.USCC, "91360802MA0000001X") == "913608********001X"
+    assert mask(Personal.BANK_CARD, "6222021234567890123") == "622202*********0123"
     assert mask(Personal.ID_NUMBER, None) is None
 
 
