@@ -15,7 +15,7 @@ import secrets
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.accounts import revoke_user_sessions, set_password
+from core.accounts import find_user, revoke_user_sessions, set_password
 from core.errors import InvalidInputError
 from core.events import record_event
 from core.i18n import N_
@@ -111,7 +111,7 @@ def verify_phone(session: Session, username: str, code: str) -> User:
     """Mark the applicant's phone verified with the code sent at registration (or a new one).
     Raises InvalidInputError(code=['invalid_code']) for any wrong, used, expired or unknown code; a wrong
     code's try must be kept by the caller although it answers with an error."""
-    user = session.scalar(select(User).where(User.username == username))
+    user = find_user(session, username)
     if user is None or user.role != Role.APPLICANT or not _consume(session, user, PHONE, code):
         raise InvalidCodeError()
     user.phone_verified = True
@@ -169,6 +169,6 @@ def change_phone(session: Session, user: User, phone: str) -> str | None:
 
 def resend_phone_code(session: Session, username: str) -> None:
     """A new registration code for an applicant whose phone is not verified yet; nothing otherwise."""
-    user = session.scalar(select(User).where(User.username == username))
+    user = find_user(session, username)
     if user is not None and user.role == Role.APPLICANT and not user.phone_verified:
         send_code(session, user, PHONE)
