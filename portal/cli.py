@@ -136,7 +136,7 @@ def _echo_field_errors(exc: InvalidInputError) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def import_data(source: str, path: Path) -> None:
-    """导入 CSV 或 XLSX 月度数据（全部成功或全部不导入；每行须有有效授权；分批短事务写入，不阻塞其他用户）。"""
+    """导入 CSV 或 XLSX 月度数据（全部成功或全部不导入；每行须有有效授权；分批短事务写入）。"""
     from core import runtime
     from credit_profile.imports import get_import, run_import, submit_import
     from credit_profile.models import ImportStatus

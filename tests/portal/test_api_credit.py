@@ -269,7 +269,11 @@ def test_import_csv_and_xlsx(client, session, consented):
     response = upload(client, admin, "electricity", "用电.csv", csv_content)
     assert response.status_code == 202, response.get_json()
     accepted = response.get_json()
-    assert response.headers["Location"] == accepted["status_url"] == f"/api/v1/admin/data/imports/{accepted['id']}"
+    assert (
+        response.headers["Location"]
+        == accepted["status_url"]
+        == f"/api/v1/admin/data/imports/{accepted['id']}"
+    )
     # The job ran after the upload's commit (here at once; in production on the worker).
     status = client.get(accepted["status_url"], headers=admin).get_json()
     assert status["status"] == "published" and status["imported"] == 1
@@ -301,7 +305,10 @@ def test_import_with_a_bad_row_fails_and_stores_nothing(client, session, consent
     assert status["errors"] == {"row 3": ["用电量：应为数字"]}
     # Nothing but the import's own record (and its finished job) was written.
     after = snapshot(session)
-    assert {t: n - before[t] for t, n in after.items() if n != before[t]} == {"data_imports": 1, "outbox_jobs": 1}
+    assert {t: n - before[t] for t, n in after.items() if n != before[t]} == {
+        "data_imports": 1,
+        "outbox_jobs": 1,
+    }
     assert_error(client.get("/api/v1/admin/data/imports/999999", headers=admin), 404)
     officer = token(client, "officer_a", PASSWORD)
     assert_error(client.get(response.get_json()["status_url"], headers=officer), 403)
