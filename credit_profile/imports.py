@@ -90,6 +90,17 @@ def get_import(session: Session, import_id: int) -> DataImport:
     return data_import
 
 
+def recent_imports(session: Session, *, limit: int = 20) -> list[DataImport]:
+    """The latest imports, newest first (their files are not loaded)."""
+    from sqlalchemy.orm import defer
+
+    return list(
+        session.scalars(
+            select(DataImport).options(defer(DataImport.content)).order_by(DataImport.id.desc()).limit(limit)
+        )
+    )
+
+
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
