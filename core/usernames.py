@@ -35,11 +35,12 @@ def normalize_username(value: str) -> str:
 def typed_username(value: str) -> str | None:
     """What a person typed at sign-in (or to name a colleague), normalised as usernames are stored: NFKC,
     invisible (format) characters and surrounding whitespace dropped. None when what is left could not
-    be anybody's username, so the caller looks nothing up (a lone surrogate never reaches the database).
+    be anybody's username (empty, too long, a lone surrogate), so the caller looks nothing up.
     """
     text = unicodedata.normalize("NFKC", value or "")
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip()
-    if not MIN_LENGTH <= len(text) <= MAX_LENGTH or not _ALLOWED.fullmatch(text):
+    # Length and characters are not judged here: accounts older than those rules keep signing in.
+    if not text or len(text) > MAX_LENGTH or any(unicodedata.category(ch) == "Cs" for ch in text):
         return None
     return text
 
