@@ -153,6 +153,10 @@ FORMS = [
     Form("POST /officer/warnings/<warning_id>/close", "officer_x", WarningCloseForm),
     Form("POST /admin/monitoring/rules/<code>", "admin", RuleForm, "elec_drop-"),
 ]  # fmt: skip
+# POST routes that take a file (multipart): their text fields are a choice; the file's own refusals
+# (type, size, limits, cells) are tested in tests/credit_profile/test_tables.py and the upload's in
+# tests/portal/test_web_admin.py; who may post them, by the access matrix.
+UPLOADS = {"POST /admin/imports"}
 # POST routes whose form is only the CSRF token (a button): covered by the access matrix.
 BUTTONS = {
     "POST /logout",
@@ -265,7 +269,7 @@ def world(app, client, session):
 
 def test_every_post_route_is_a_form_here_or_a_button(app):
     posts = {route.key for route in html_routes(app) if route.method == "POST"}
-    listed = {form.route for form in FORMS} | BUTTONS
+    listed = {form.route for form in FORMS} | BUTTONS | UPLOADS
     assert posts == listed, f"new: {sorted(posts - listed)}, gone: {sorted(listed - posts)}"
     assert set(ROLES) >= {form.role for form in FORMS}
 
