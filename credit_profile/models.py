@@ -198,15 +198,9 @@ class ProviderNonce(Base):
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
-class DataRecord(Base):
-    __tablename__ = "data_records"
-    __table_args__ = (UniqueConstraint("borrower_id", "source", "period"),)
+class RecordValues:
+    """A month's figures of a source (credit_profile.tables.COLUMNS), stored or staged alike."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"))
-    source: Mapped[str] = mapped_column(String(16))
-    period: Mapped[str] = mapped_column(String(7))
-    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
     kwh: Mapped[Decimal | None] = mapped_column(MONEY)
     bill_amount: Mapped[Decimal | None] = mapped_column(MONEY)
     sales: Mapped[Decimal | None] = mapped_column(MONEY)
@@ -216,6 +210,17 @@ class DataRecord(Base):
     inflow: Mapped[Decimal | None] = mapped_column(MONEY)
     outflow: Mapped[Decimal | None] = mapped_column(MONEY)
     end_balance: Mapped[Decimal | None] = mapped_column(MONEY)
+
+
+class DataRecord(RecordValues, Base):
+    __tablename__ = "data_records"
+    __table_args__ = (UniqueConstraint("borrower_id", "source", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(7))
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
     # Electricity: whether the month's bill was overdue (optional in a push; post-loan monitoring).
     bill_overdue: Mapped[bool | None]
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -252,7 +257,7 @@ class DataImport(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-class StagedRecord(Base):
+class StagedRecord(RecordValues, Base):
     """A validated row of an import not yet published: invisible to every reader of data_records."""
 
     __tablename__ = "staged_records"
@@ -263,15 +268,6 @@ class StagedRecord(Base):
     borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"))
     consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id"))
     period: Mapped[str] = mapped_column(String(7))
-    kwh: Mapped[Decimal | None] = mapped_column(MONEY)
-    bill_amount: Mapped[Decimal | None] = mapped_column(MONEY)
-    sales: Mapped[Decimal | None] = mapped_column(MONEY)
-    tax_paid: Mapped[Decimal | None] = mapped_column(MONEY)
-    credit_rating: Mapped[str | None] = mapped_column(String(1))
-    arrears: Mapped[bool | None]
-    inflow: Mapped[Decimal | None] = mapped_column(MONEY)
-    outflow: Mapped[Decimal | None] = mapped_column(MONEY)
-    end_balance: Mapped[Decimal | None] = mapped_column(MONEY)
 
 
 class CreditScore(Base):

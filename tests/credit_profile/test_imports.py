@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from core.models import OutboxJob, StatusEvent
+from core.runtime import committing
 from credit_profile import imports
 from credit_profile.imports import run_import, submit_import
 from credit_profile.models import ConsentUse, DataImport, DataRecord, ImportStatus, StagedRecord
@@ -22,17 +23,8 @@ def world(committed_db):
     """Committed borrowers with tax consents, and a session factory whose blocks commit (as jobs')."""
     _engine, factory = committed_db
 
-    @contextlib.contextmanager
     def sessions():
-        session = factory()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        return committing(factory)
 
     with factory() as session:
         bind_factories(session)
