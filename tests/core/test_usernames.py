@@ -71,7 +71,7 @@ def test_the_index_refuses_a_second_spelling_that_raced_past_the_check(session, 
 
     create_user(session, username="alice", password=PASSWORD, role="admin")
     # Another sign-up's check ran before this row existed: only the unique key can refuse it now.
-    monkeypatch.setattr(core.accounts, "casefold_username", lambda _name: "\x00no-such-key")
+    monkeypatch.setattr(core.accounts, "casefold_username", lambda _name: "#no-such-key")
     with pytest.raises(InvalidInputError) as caught:
         create_user(session, username="Alice", password=PASSWORD, role="admin")
     assert caught.value.fields == {"username": ["taken"]}

@@ -72,7 +72,9 @@ def test_colliding_usernames_stop_the_upgrade_loudly(scratch_url):
     with engine.begin() as conn:
         _user(conn, 1, "admin")
         _user(conn, 2, "ＡＤＭＩＮ")  # full-width, stored before usernames were normalised
-    with pytest.raises(RuntimeError) as failure:
+    # The upgrade on a connection of ours, closed here even though the upgrade raises.
+    with pytest.raises(RuntimeError) as failure, engine.connect() as conn:
+        config.attributes["connection"] = conn
         command.upgrade(config, REVISION)
     message = str(failure.value)
     assert "用户名规范化" in message and "Usernames collide" in message
