@@ -109,9 +109,11 @@ def insert_borrower(session: Session, data: BorrowerInput, *, synthetic: bool = 
         employees=data.employees,
         synthetic=synthetic,
     )
-    session.add(borrower)
     try:
+        # Added inside the savepoint, so that its rollback takes the row away and the session can go
+        # on (credit_profile.registration answers a lost race like any other duplicate).
         with session.begin_nested():
+            session.add(borrower)
             session.flush()
     except IntegrityError as exc:
         raise InvalidInputError({identifier_field(data.kind): ["taken"]}) from exc

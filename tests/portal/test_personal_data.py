@@ -207,3 +207,21 @@ def test_password_reset_confirm_answers_alike_for_a_known_and_an_unknown_phone(c
         )
         answers.append((response.status_code, response.get_json()))
     assert answers[0] == answers[1], answers
+
+
+def test_a_registration_that_loses_the_race_for_its_id_is_answered_alike(session, monkeypatch) -> None:
+    """Another registration took the ID between the check and the insert: still an ordinary answer."""
+    from credit_profile import registration
+    from credit_profile.borrowers import BorrowerInput
+
+    BorrowerFactory(farmer=True, id_number=VICTIM_ID, region_code="360824")
+    session.flush()
+    monkeypatch.setattr(registration, "validate_borrower", lambda _session, _data: {})  # the check missed it
+    data = BorrowerInput(
+        kind="farmer", name="某某", region_code="360824", industry_code="A", id_number=VICTIM_ID
+    )
+    done = registration.register_applicant(
+        session, data, username="late_racer", password=PASSWORD, phone="13907960000"
+    )
+    session.flush()
+    assert done.borrower.id_number is None and registration.is_unidentified(done.borrower)
