@@ -10,7 +10,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, Integer, bindparam, column, func, select, table, update
+from sqlalchemy import Boolean, Integer, bindparam, column, select, table, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from core.models import AuthSession, Role, User
 from core.passwords import check_password_strength
 from core.phones import normalize_mobile
 from core.types import utcnow
-from core.usernames import casefold_username, normalize_username
+from core.usernames import casefold_username, normalize_username, typed_username
 
 _hasher = PasswordHasher()
 # Verified against when the username does not exist, so a wrong name costs as much as a wrong password.
@@ -67,7 +67,7 @@ def create_user(
         raise InvalidInputError({"password": weak})
     username = normalize_username(username)
     phone = normalize_mobile(phone) if phone else None
-    taken = select(User.id).where(func.lower(User.username) == casefold_username(username))
+    taken = select(User.id).where(User.username_key == casefold_username(username))
     if session.scalar(taken) is not None:
         raise InvalidInputError({"username": ["taken"]})
     user = User(
@@ -89,6 +89,14 @@ def create_user(
     return user
 
 
+def find_user(session: Session, typed: str) -> User | None:
+    """The account a typed username names (core.usernames.typed_username, compared by its key), or None."""
+    name = typed_username(typed)
+    if name is None:
+        return None
+    return session.scalar(select(User).where(User.username_key == casefold_username(name)))
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
@@ -102,7 +110,7 @@ def authenticate(session: Session, username: str, password: str) -> User:
     A wrong password counts towards the lock: the caller must keep that write although it answers with
     an error (portal.db.keep_on_error).
     """
-    user = session.scalar(select(User).where(User.username == username))
+    user = find_user(session, username)
     now = utcnow()
     if user is not None and user.locked_until is not None and _aware(user.locked_until) > now:
         raise AccountLockedError(until=_aware(user.locked_until))

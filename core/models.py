@@ -7,10 +7,11 @@ import enum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false, true
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from core.db import Base
 from core.types import EncryptedText, UTCDateTime, utcnow
+from core.usernames import casefold_username
 
 
 class Role(enum.StrEnum):
@@ -28,6 +29,10 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # The name two usernames are compared by (NFKC, casefolded; core.usernames.casefold_username), kept
+    # with every write of `username`: its unique index refuses `Alice` beside `alice` even when two
+    # sign-ups race past the service's check.
+    username_key: Mapped[str] = mapped_column(String(128), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32))
     # Encrypted at rest; `User.phone == number` matches through the keyed blind index (password reset).
@@ -47,6 +52,11 @@ class User(Base):
     # Consecutive failed sign-ins, and the end of the lock they led to (core.accounts.authenticate).
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    @validates("username")
+    def _keep_username_key(self, _key: str, value: str) -> str:
+        self.username_key = casefold_username(value)
+        return value
 
 
 class VerificationCode(Base):

@@ -53,11 +53,9 @@ def settings() -> Settings:
 
 
 @contextmanager
-def job_session() -> Iterator[Session]:
-    """A session for one job: committed when the block ends normally, rolled back otherwise."""
-    if _runtime.factory is None:
-        raise RuntimeError("job runtime not bound; call core.runtime.bind() first")
-    session = _runtime.factory()
+def committing(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session of `factory`: committed when the block ends normally, rolled back otherwise."""
+    session = factory()
     try:
         yield session
         session.commit()
@@ -66,6 +64,13 @@ def job_session() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def job_session() -> Iterator[Session]:
+    """A session for one job: committed when the block ends normally, rolled back otherwise."""
+    with committing(session_factory()) as session:
+        yield session
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.accounts import revoke_user_sessions, set_password
+from core.accounts import find_user, revoke_user_sessions, set_password
 from core.errors import InvalidInputError
 from core.events import record_event
 from core.i18n import N_
@@ -80,40 +81,52 @@ def send_code(session: Session, user: User, purpose: str) -> str | None:
     return code
 
 
-def _consume(session: Session, user: User, purpose: str, code: str) -> bool:
-    """True when `code` is the user's live code of this purpose (which then stops working). A wrong
-    code uses up one of its tries."""
-    now = utcnow()
-    row = session.scalar(
+def _live_code(session: Session, user: User, purpose: str) -> VerificationCode | None:
+    return session.scalar(
         select(VerificationCode)
         .where(
             VerificationCode.user_id == user.id,
             VerificationCode.purpose == purpose,
             VerificationCode.used_at.is_(None),
-            VerificationCode.expires_at > now,
+            VerificationCode.expires_at > utcnow(),
             VerificationCode.attempts < MAX_ATTEMPTS,
         )
         .order_by(VerificationCode.id.desc())
         .limit(1)
     )
+
+
+def _matches(row: VerificationCode | None, code: str) -> bool:
+    return row is not None and hmac.compare_digest(row.code_hash, _hash(code.strip()))
+
+
+def _consume(session: Session, user: User, purpose: str, code: str) -> bool:
+    """True when `code` is the user's live code of this purpose (which then stops working). A wrong
+    code uses up one of its tries."""
+    row = _live_code(session, user, purpose)
     if row is None:
         return False
-    if not hmac.compare_digest(row.code_hash, _hash(code.strip())):
+    if not _matches(row, code):
         row.attempts += 1
         session.flush()
         return False
-    row.used_at = now
+    row.used_at = utcnow()
     session.flush()
     return True
 
 
-def verify_phone(session: Session, username: str, code: str) -> User:
+def verify_phone(
+    session: Session, username: str, code: str, *, admit: Callable[[User], None] | None = None
+) -> User:
     """Mark the applicant's phone verified with the code sent at registration (or a new one).
     Raises InvalidInputError(code=['invalid_code']) for any wrong, used, expired or unknown code; a wrong
-    code's try must be kept by the caller although it answers with an error."""
-    user = session.scalar(select(User).where(User.username == username))
+    code's try must be kept by the caller although it answers with an error. `admit`, called once the
+    code is right and before the phone counts as verified, may refuse the account by raising."""
+    user = find_user(session, username)
     if user is None or user.role != Role.APPLICANT or not _consume(session, user, PHONE, code):
         raise InvalidCodeError()
+    if admit is not None:
+        admit(user)
     user.phone_verified = True
     session.flush()
     return user
@@ -140,13 +153,20 @@ def request_password_reset(session: Session, phone: str) -> None:
 def reset_password(session: Session, *, phone: str, code: str, new_password: str) -> User:
     """Set a new password with the code sent to `phone`; every session and token of the account ends.
     Raises InvalidInputError(code=['invalid_code']) (the same for an unknown phone) or
-    (new_password=[...]) for a weak password (checked first, so a weak password costs no try)."""
+    (new_password=[...]) for a weak password (checked first, so a weak password costs no try; a
+    password containing the username only once the code is known to be right)."""
+    # Checks that do not depend on an account first, the same for every phone: a weak password must
+    # not tell a stranger that the number belongs to somebody.
+    weak = check_password_strength(new_password)
+    if weak:
+        raise InvalidInputError({"new_password": weak})
     users = session.scalars(select(User).where(User.phone == phone, User.active.is_(True))).all()
     for user in users:
-        if check_password_strength(new_password, username=user.username):
-            raise InvalidInputError(
-                {"new_password": check_password_strength(new_password, username=user.username)}
-            )
+        # A password built on the username is refused only to whoever holds the right code (the
+        # code is not used up, so they can choose another).
+        personal = check_password_strength(new_password, username=user.username)
+        if personal and _matches(_live_code(session, user, RESET), code):
+            raise InvalidInputError({"new_password": personal})
     for user in users:
         if _consume(session, user, RESET, code):
             set_password(session, user, new_password)
@@ -169,6 +189,6 @@ def change_phone(session: Session, user: User, phone: str) -> str | None:
 
 def resend_phone_code(session: Session, username: str) -> None:
     """A new registration code for an applicant whose phone is not verified yet; nothing otherwise."""
-    user = session.scalar(select(User).where(User.username == username))
+    user = find_user(session, username)
     if user is not None and user.role == Role.APPLICANT and not user.phone_verified:
         send_code(session, user, PHONE)

@@ -79,17 +79,25 @@ def validate_borrower(session: Session, data: BorrowerInput) -> dict[str, list[s
     return errors
 
 
-def register_borrower(session: Session, data: BorrowerInput, *, synthetic: bool = False) -> Borrower:
-    """Create a borrower. Identifiers are normalised first. Raises InvalidInputError."""
+def normalize_identifiers(data: BorrowerInput) -> BorrowerInput:
+    """`data` with its identifiers normalised and only the one its kind uses kept (in place)."""
     data.uscc = normalize_code(data.uscc) if data.uscc else None
     data.id_number = normalize_code(data.id_number) if data.id_number else None
     if data.kind == BorrowerKind.FARMER:
         data.uscc = None
     else:
         data.id_number = None
-    errors = validate_borrower(session, data)
-    if errors:
-        raise InvalidInputError(errors)
+    return data
+
+
+def identifier_field(kind: str) -> str:
+    """The identifier a borrower of this kind is registered by."""
+    return "id_number" if kind == BorrowerKind.FARMER else "uscc"
+
+
+def insert_borrower(session: Session, data: BorrowerInput, *, synthetic: bool = False) -> Borrower:
+    """Write a validated borrower. Raises InvalidInputError({<identifier>: ['taken']}) when a concurrent
+    registration took the identifier first."""
     borrower = Borrower(
         kind=data.kind,
         name=data.name.strip(),
@@ -101,14 +109,24 @@ def register_borrower(session: Session, data: BorrowerInput, *, synthetic: bool 
         employees=data.employees,
         synthetic=synthetic,
     )
-    session.add(borrower)
     try:
+        # Added inside the savepoint, so that its rollback takes the row away and the session can go
+        # on (credit_profile.registration answers a lost race like any other duplicate).
         with session.begin_nested():
+            session.add(borrower)
             session.flush()
     except IntegrityError as exc:
-        field = "id_number" if data.kind == BorrowerKind.FARMER else "uscc"
-        raise InvalidInputError({field: ["taken"]}) from exc
+        raise InvalidInputError({identifier_field(data.kind): ["taken"]}) from exc
     return borrower
+
+
+def register_borrower(session: Session, data: BorrowerInput, *, synthetic: bool = False) -> Borrower:
+    """Create a borrower. Identifiers are normalised first. Raises InvalidInputError."""
+    normalize_identifiers(data)
+    errors = validate_borrower(session, data)
+    if errors:
+        raise InvalidInputError(errors)
+    return insert_borrower(session, data, synthetic=synthetic)
 
 
 def get_borrower(session: Session, borrower_id: int) -> Borrower:

@@ -291,6 +291,42 @@ def ingest_records(session: Session, provider: DataProvider, records: Sequence[o
 MAX_IMPORT_ROWS = 50_000
 
 
+class RowCheck:
+    """Validates a table's rows for one source, chunk after chunk (each chunk may come with a session of
+    its own): the provider API's codes, an active consent covering subject, source and month, and one
+    row per subject and month in the whole file. Collects `errors` (``"row N"`` -> codes) and the
+    `accepted` rows as (borrower id, consent id, clean values)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.errors: dict[str, list[str]] = {}
+        self.accepted: list[tuple[int, int, dict[str, Any]]] = []
+        self._first_row: dict[tuple[int, str], int] = {}
+
+    def rows(self, session: Session, rows: Sequence[TableRow]) -> None:
+        cache = _ConsentCache(session)
+        for row in rows:
+            clean, row_errors = validate_record(self.source, row.values)
+            borrower = None
+            if not row_errors:
+                borrower = cache.borrower(clean)
+                if borrower is None:
+                    row_errors.append("subject:unknown")
+            if borrower is not None and not row_errors:
+                consents = cache.consents(borrower.id)
+                consent = consent_for_record(consents, self.source, clean["period"])
+                key = (borrower.id, clean["period"])
+                if consent is None:
+                    row_errors.append(_consent_error(consents, self.source))
+                elif key in self._first_row:
+                    row_errors.append("period:duplicate_in_file")
+                else:
+                    self._first_row[key] = row.number
+                    self.accepted.append((borrower.id, consent.id, clean))
+            if row_errors:
+                self.errors[f"row {row.number}"] = row_errors
+
+
 @dataclass
 class ImportResult:
     imported: int
@@ -316,47 +352,25 @@ def import_records(
         raise InvalidInputError({"file": ["empty"]})
     if len(rows) > MAX_IMPORT_ROWS:
         raise InvalidInputError({"file": ["too_many_rows"]})
-    cache = _ConsentCache(session)
-    errors: dict[str, list[str]] = {}
-    accepted: list[tuple[Borrower, Consent, dict[str, Any]]] = []
-    first_row: dict[tuple[int, str], int] = {}
-    for row in rows:
-        clean, row_errors = validate_record(source, row.values)
-        borrower = None
-        if not row_errors:
-            borrower = cache.borrower(clean)
-            if borrower is None:
-                row_errors.append("subject:unknown")
-        if borrower is not None and not row_errors:
-            consents = cache.consents(borrower.id)
-            consent = consent_for_record(consents, source, clean["period"])
-            key = (borrower.id, clean["period"])
-            if consent is None:
-                row_errors.append(_consent_error(consents, source))
-            elif key in first_row:
-                row_errors.append("period:duplicate_in_file")
-            else:
-                first_row[key] = row.number
-                accepted.append((borrower, consent, clean))
-        if row_errors:
-            errors[f"row {row.number}"] = row_errors
-    if errors:
-        raise InvalidInputError(errors)
-    borrower_ids = {borrower.id for borrower, _consent, _clean in accepted}
+    check = RowCheck(source)
+    check.rows(session, rows)
+    if check.errors:
+        raise InvalidInputError(check.errors)
+    borrower_ids = {borrower_id for borrower_id, _consent_id, _clean in check.accepted}
     stored = _stored_records(session, source, borrower_ids)
     now = utcnow()
-    for borrower, consent, clean in accepted:
-        record = stored.get((borrower.id, clean["period"]))
+    for borrower_id, consent_id, clean in check.accepted:
+        record = stored.get((borrower_id, clean["period"]))
         if record is None:
-            record = DataRecord(borrower_id=borrower.id, source=source, period=clean["period"])
+            record = DataRecord(borrower_id=borrower_id, source=source, period=clean["period"])
             session.add(record)
-        record.consent_id = consent.id
+        record.consent_id = consent_id
         record.received_at = now
         for name in SOURCE_FIELDS[source]:
             setattr(record, name, clean[name])
         use = ConsentUse(
-            borrower_id=borrower.id,
-            consent_id=consent.id,
+            borrower_id=borrower_id,
+            consent_id=consent_id,
             source=source,
             action="import",
             actor_id=actor_id,
@@ -369,7 +383,7 @@ def import_records(
     session.flush()
     for borrower_id in sorted(borrower_ids):
         enqueue_rescoring(session, borrower_id, reason="import")
-    return ImportResult(imported=len(accepted), borrower_ids=borrower_ids)
+    return ImportResult(imported=len(check.accepted), borrower_ids=borrower_ids)
 
 
 def _stored_records(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core import runtime
-from credit_profile import bulk_scoring, consents, rescoring, retention, scorecards, scoring
+from credit_profile import bulk_scoring, consents, imports, rescoring, retention, scorecards, scoring
 
 log = logging.getLogger(__name__)
 RESCORE_BATCH = 200
@@ -70,7 +70,14 @@ def check_score_stability() -> float | None:
     return None if check is None else check.psi
 
 
+def run_data_import(import_id: int) -> str:
+    """Check, stage and publish an administrator's table import in short transactions, all or nothing
+    (credit_profile.imports). Safe to run twice: a retry starts the unfinished import over."""
+    return imports.run_import(runtime.job_session, import_id)
+
+
 JOBS: dict[str, Callable[..., Any]] = {
+    imports.IMPORT_JOB: run_data_import,
     rescoring.RESCORE_JOB: recompute_score,
     scorecards.RESCORE_ALL_JOB: recompute_all_scores,
     "expire_consents": expire_consents,

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Computed,
     ForeignKey,
     Index,
+    LargeBinary,
     SQLColumnExpression,
     String,
     Text,
@@ -197,15 +198,9 @@ class ProviderNonce(Base):
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
-class DataRecord(Base):
-    __tablename__ = "data_records"
-    __table_args__ = (UniqueConstraint("borrower_id", "source", "period"),)
+class RecordValues:
+    """A month's figures of a source (credit_profile.tables.COLUMNS), stored or staged alike."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"))
-    source: Mapped[str] = mapped_column(String(16))
-    period: Mapped[str] = mapped_column(String(7))
-    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
     kwh: Mapped[Decimal | None] = mapped_column(MONEY)
     bill_amount: Mapped[Decimal | None] = mapped_column(MONEY)
     sales: Mapped[Decimal | None] = mapped_column(MONEY)
@@ -215,9 +210,64 @@ class DataRecord(Base):
     inflow: Mapped[Decimal | None] = mapped_column(MONEY)
     outflow: Mapped[Decimal | None] = mapped_column(MONEY)
     end_balance: Mapped[Decimal | None] = mapped_column(MONEY)
+
+
+class DataRecord(RecordValues, Base):
+    __tablename__ = "data_records"
+    __table_args__ = (UniqueConstraint("borrower_id", "source", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(7))
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
     # Electricity: whether the month's bill was overdue (optional in a push; post-loan monitoring).
     bill_overdue: Mapped[bool | None]
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ImportStatus(enum.StrEnum):
+    QUEUED = "queued"  # accepted, waiting for the worker
+    CHECKING = "checking"  # every row validated (reads only), nothing written yet
+    STAGING = "staging"  # valid rows written in short chunks to staged_records, invisible
+    PUBLISHED = "published"  # moved into data_records in one short transaction
+    FAILED = "failed"  # `errors` says why; nothing was published
+
+
+class DataImport(Base):
+    """An administrator's table import, run by a job (credit_profile.imports): its file, progress and
+    outcome. `rows_checked` and `rows_staged` move towards `rows_total` as the job goes."""
+
+    __tablename__ = "data_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(255))
+    # The uploaded table (at most credit_profile.tables.MAX_TABLE_BYTES), read again by the job.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default=ImportStatus.QUEUED)
+    rows_total: Mapped[int] = mapped_column(default=0)
+    rows_checked: Mapped[int] = mapped_column(default=0)
+    rows_staged: Mapped[int] = mapped_column(default=0)
+    imported: Mapped[int | None]
+    # {"row 3": ["amount:invalid"], ...} or {"file": [...]}: codes, worded when shown.
+    errors: Mapped[dict[str, Any] | None]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class StagedRecord(RecordValues, Base):
+    """A validated row of an import not yet published: invisible to every reader of data_records."""
+
+    __tablename__ = "staged_records"
+    __table_args__ = (UniqueConstraint("import_id", "borrower_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("data_imports.id", ondelete="CASCADE"), index=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"))
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id"))
+    period: Mapped[str] = mapped_column(String(7))
 
 
 class CreditScore(Base):

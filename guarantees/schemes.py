@@ -4,6 +4,8 @@ products they cover, eligibility, and pausing (by hand or by a pause rule)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -12,8 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.audit import ChainProblem
 from core.errors import InvalidInputError, NotFoundError
 from core.events import record_event
+from core.models import StatusEvent
 from credit_profile.models import Borrower
 from guarantees.models import Cover, CoverStatus, Scheme, SchemeKind, SchemeProduct, SchemeStatus
 from guarantees.waterfall import parse_shares
@@ -21,6 +25,85 @@ from products.models import Institution, Product
 
 MAX_AMOUNT = Decimal("100000000000")
 SCHEME_ENTITY = "guarantee_scheme"
+# What a scheme's audit event seals: every term a cover, a claim or a fee is computed from, its status
+# and its operator. `verify_schemes` compares the stored scheme with its newest sealed event.
+TERM_COLUMNS = (
+    "code", "name", "kind", "sponsor", "funding_shares", "operator_id", "capital", "leverage_limit",
+    "loss_shares", "tenor_bands", "covers_interest", "fee_rate_cap", "single_cap", "comp_cap_rate",
+    "filing_deadline_days", "claim_deadline_days", "decision_sla_hours", "eligibility",
+    "bridge_max_ratio", "bridge_max_days", "fee_tiers", "pause_overdue_ratio", "status",
+    "paused_reason", "paused_by_rule",
+)  # fmt: skip
+
+
+def _plain_term(value: Any) -> Any:
+    # Decimals by value, not by the scale a database returns them with (1.5 and 1.50 are one term).
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return value
+
+
+def scheme_terms(scheme: Scheme) -> dict[str, Any]:
+    """The scheme's terms as plain JSON values (what its audit event records)."""
+    return {name: _plain_term(getattr(scheme, name)) for name in TERM_COLUMNS}
+
+
+def terms_digest(terms: Mapping[str, Any]) -> str:
+    """SHA-256 over the terms as canonical JSON."""
+    payload = json.dumps(dict(terms), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _record_change(
+    session: Session,
+    scheme: Scheme,
+    *,
+    to_status: str,
+    from_status: str | None = None,
+    actor_id: int | None,
+    note: str | None = None,
+) -> None:
+    session.flush()
+    terms = scheme_terms(scheme)
+    record_event(
+        session,
+        entity_type=SCHEME_ENTITY,
+        entity_id=scheme.id,
+        from_status=from_status,
+        to_status=to_status,
+        actor_id=actor_id,
+        note=note,
+        data={"terms": terms, "digest": terms_digest(terms)},
+    )
+
+
+def verify_schemes(session: Session) -> list[ChainProblem]:
+    """Every scheme as stored now against its newest sealed audit event (`scheme_mismatch` when a term,
+    its status or its operator was changed around the service, or the scheme has no event at all)."""
+    latest: dict[int, StatusEvent] = {}
+    events = session.scalars(
+        select(StatusEvent)
+        .where(StatusEvent.entity_type == SCHEME_ENTITY, StatusEvent.hash.is_not(None))
+        .order_by(StatusEvent.chain_seq)
+    )
+    for event in events:
+        latest[event.entity_id] = event
+    problems = []
+    for scheme in session.scalars(select(Scheme).order_by(Scheme.id)):
+        sealed = latest.get(scheme.id)
+        digest = (sealed.data or {}).get("digest") if sealed is not None else None
+        if sealed is not None and digest is None:
+            continue  # sealed before terms were recorded: the chain vouches for its status only
+        if digest != terms_digest(scheme_terms(scheme)):
+            problems.append(
+                ChainProblem(
+                    "scheme_mismatch",
+                    sealed.chain_seq if sealed is not None else None,
+                    sealed.id if sealed is not None else None,
+                    f"scheme {scheme.code} differs from its audited terms",
+                )
+            )
+    return problems
 
 
 @dataclass
@@ -151,9 +234,7 @@ def create_scheme(session: Session, data: SchemeInput, *, actor_id: int | None) 
     )
     session.add(scheme)
     session.flush()
-    record_event(
-        session, entity_type=SCHEME_ENTITY, entity_id=scheme.id, to_status=scheme.status, actor_id=actor_id
-    )
+    _record_change(session, scheme, to_status=scheme.status, actor_id=actor_id)
     return scheme
 
 
@@ -193,15 +274,7 @@ def set_paused(
     scheme.status = target
     scheme.paused_reason = reason if paused else None
     scheme.paused_by_rule = paused and by_rule
-    record_event(
-        session,
-        entity_type=SCHEME_ENTITY,
-        entity_id=scheme.id,
-        from_status=before,
-        to_status=target,
-        actor_id=actor_id,
-        note=reason,
-    )
+    _record_change(session, scheme, from_status=before, to_status=target, actor_id=actor_id, note=reason)
     return True
 
 

@@ -136,22 +136,31 @@ def _echo_field_errors(exc: InvalidInputError) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def import_data(source: str, path: Path) -> None:
-    """导入 CSV 或 XLSX 月度数据（全部成功或全部不导入；每行须有有效授权）。"""
-    from credit_profile.ingestion import import_records
-    from credit_profile.tables import MAX_TABLE_BYTES, read_table
+    """导入 CSV 或 XLSX 月度数据（全部成功或全部不导入；每行须有有效授权；分批短事务写入）。"""
+    from core import runtime
+    from credit_profile.imports import get_import, run_import, submit_import
+    from credit_profile.models import ImportStatus
+    from credit_profile.tables import MAX_TABLE_BYTES
     from portal.db import commit, db
 
     with path.open("rb") as handle:
         content = handle.read(MAX_TABLE_BYTES + 1)
     try:
-        rows = read_table(path.name, content, source)
-        result = import_records(db(), source, rows)
+        data_import = submit_import(db(), source, path.name, content, actor_id=None)
     except InvalidInputError as exc:
         _echo_field_errors(exc)
         click.echo(_("未导入任何数据"), err=True)
         raise SystemExit(1) from exc
     commit()
-    click.echo(_("已导入 %(n)s 条，涉及 %(b)s 个主体", n=result.imported, b=len(result.borrower_ids)))
+    # Here rather than on a worker: the operator waits for the answer. The job's own short transactions.
+    status = run_import(runtime.job_session, data_import.id)
+    db().expire_all()
+    done = get_import(db(), data_import.id)
+    if status != ImportStatus.PUBLISHED:
+        _echo_field_errors(InvalidInputError(done.errors or {}))
+        click.echo(_("未导入任何数据"), err=True)
+        raise SystemExit(1)
+    click.echo(_("已导入 %(n)s 条", n=done.imported))
 
 
 @click.command("consent-sweep")
@@ -242,6 +251,7 @@ def audit_verify(anchors_path: str | None) -> None:
     from core.anchors import anchor_file, read_anchors
     from core.audit import verify_chain
     from credit_profile.receipts import verify_use_receipts
+    from guarantees.schemes import verify_schemes
     from portal.db import db
 
     report = verify_chain(db(), anchors=read_anchors(Path(anchors_path) if anchors_path else anchor_file()))
@@ -253,8 +263,9 @@ def audit_verify(anchors_path: str | None) -> None:
         "truncated": _("链尾被删除"),
         "anchor_mismatch": _("与锚点不符"),
         "receipt_mismatch": _("数据使用记录与回执不符"),
+        "scheme_mismatch": _("担保方案与审计记录不符"),
     }
-    problems = [*report.problems, *verify_use_receipts(db())]
+    problems = [*report.problems, *verify_use_receipts(db()), *verify_schemes(db())]
     for problem in problems:
         where = f"#{problem.chain_seq}" if problem.chain_seq is not None else f"id={problem.event_id}"
         click.echo(f"{kinds.get(problem.kind, problem.kind)} {where}: {problem.detail}", err=True)

@@ -72,6 +72,14 @@ LABELS: dict[str, dict[str, str]] = {
     "product_status": PRODUCT_STATUS,
     "consent_status": CONSENT_STATUS,
     "role": ROLE_NAMES,
+    # an administrator's table import (credit_profile.imports)
+    "import_status": {
+        "queued": N_("排队中"),
+        "checking": N_("校验中"),
+        "staging": N_("写入中"),
+        "published": N_("已导入"),
+        "failed": N_("未导入"),
+    },
     # why a rejected need ended (matching.needs.outcome_of)
     "need_outcome": {
         "declined": N_("银行审核后未批准本次申请"),

@@ -197,6 +197,9 @@ FIELD_SPECIFIC = {
     ("uscc", "taken"): _l("该统一社会信用代码已注册"),
     ("id_number", "taken"): _l("该身份证号码已注册"),
     ("username", "taken"): _l("用户名已被占用"),
+    ("registration", "identifier_taken"): _l(
+        "该证件号码已有账户，不能再注册。如系本人，请用原账户登录或找回密码；否则请携带证件到当地金融服务大厅办理"
+    ),
     ("code", "taken"): _l("机构代码已存在"),
     ("amount", "out_of_range"): _l("申请金额须在 0.1 万元至 10000 万元之间"),
     ("term_months", "out_of_range"): _l("期限须在 1 至 360 个月之间"),

@@ -12,13 +12,11 @@ from core.administration import record_admin_action
 from core.errors import InvalidInputError
 from core.i18n import N_
 from core.models import Role
-from core.phones import normalize_mobile
 from core.reference import CITY_CODE, REGIONS
-from core.usernames import normalize_username
-from core.verification import PHONE, request_password_reset, reset_password, send_code, verify_phone
-from credit_profile.borrowers import BorrowerInput, get_borrower, register_borrower
+from core.verification import request_password_reset, reset_password
+from credit_profile.borrowers import BorrowerInput, get_borrower
 from credit_profile.ingestion import create_provider
-from credit_profile.models import Borrower
+from credit_profile.registration import BorrowerInputError, register_applicant, verify_applicant_phone
 from portal.api import api_bp
 from portal.api.common import borrower_dict, settings
 from portal.api.schemas.accounts import (
@@ -127,7 +125,7 @@ def password_reset_confirm(body: dict[str, Any]) -> tuple[str, int]:
 @api_bp.doc(summary=N_("输入注册短信验证码，验证手机号码"), responses=[422, 429])
 def register_verify(body: dict[str, Any]) -> dict[str, str]:
     keep_on_error()  # a wrong code uses up one of its tries
-    verify_phone(db(), body["username"], body["code"])
+    verify_applicant_phone(db(), body["username"], body["code"])
     return {"status": "verified"}
 
 
@@ -160,40 +158,30 @@ def _register_limit() -> str:
 @api_bp.doc(summary=N_("申请人注册"), responses=[422, 429])
 def register(body: dict[str, Any]) -> dict[str, Any]:
     b = body["borrower"]
-    # Before the borrower is written: a bad phone or username refuses the whole registration.
-    normalize_username(body["username"])
-    normalize_mobile(body["phone"])
     try:
-        borrower = _register_borrower(b)
-    except InvalidInputError as exc:
+        registration = register_applicant(
+            db(),
+            BorrowerInput(
+                kind=b["kind"],
+                name=b["name"],
+                region_code=b["region_code"],
+                industry_code=b["industry_code"],
+                uscc=b.get("uscc"),
+                id_number=b.get("id_number"),
+                established_on=b.get("established_on"),
+                employees=b.get("employees"),
+            ),
+            username=body["username"],
+            password=body["password"],
+            phone=body["phone"],
+        )
+    except BorrowerInputError as exc:
         raise InvalidInputError({f"borrower.{k}": v for k, v in exc.fields.items()}) from exc
-    user = create_user(
-        db(),
-        username=body["username"],
-        password=body["password"],
-        role=Role.APPLICANT,
-        phone=body["phone"],
-        borrower_id=borrower.id,
-        phone_verified=False,
-    )
-    send_code(db(), user, PHONE)
-    return {"user_id": user.id, "borrower_id": borrower.id, "verification": "sms_sent"}
-
-
-def _register_borrower(b: dict[str, Any]) -> Borrower:
-    return register_borrower(
-        db(),
-        BorrowerInput(
-            kind=b["kind"],
-            name=b["name"],
-            region_code=b["region_code"],
-            industry_code=b["industry_code"],
-            uscc=b.get("uscc"),
-            id_number=b.get("id_number"),
-            established_on=b.get("established_on"),
-            employees=b.get("employees"),
-        ),
-    )
+    return {
+        "user_id": registration.user.id,
+        "borrower_id": registration.borrower.id,
+        "verification": "sms_sent",
+    }
 
 
 @api_bp.post("/admin/institutions")

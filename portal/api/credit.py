@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import request, url_for
 
 from core.i18n import N_
 from core.models import Role
@@ -15,11 +15,12 @@ from credit_profile.consents import (
     revoke_consent,
 )
 from credit_profile.errors import ConsentRequiredError
-from credit_profile.ingestion import import_records, ingest_records, verify_provider
-from credit_profile.models import CreditScore
+from credit_profile.imports import get_import, submit_import
+from credit_profile.ingestion import ingest_records, verify_provider
+from credit_profile.models import CreditScore, DataImport
 from credit_profile.retention import data_purges
 from credit_profile.scoring import own_profile
-from credit_profile.tables import MAX_TABLE_BYTES, read_table
+from credit_profile.tables import MAX_TABLE_BYTES
 from matching.leads import lead_credit_profile
 from matching.recipients import consent_recipients, consent_use_views
 from portal.api import api_bp
@@ -39,6 +40,7 @@ from portal.api.schemas.credit import (
 from portal.auth import api_user, token_auth
 from portal.db import db, keep_on_error
 from portal.extensions import limiter
+from portal.messages import field_messages
 from portal.presenters import consent_dict, use_dict
 
 APPLICANT = [Role.APPLICANT.value]
@@ -177,21 +179,56 @@ def lead_profile(lead_id: int) -> dict[str, Any]:
 @api_bp.post("/admin/data/<any(electricity, tax, bank_flow):source>/import")
 @api_bp.auth_required(token_auth, roles=[Role.ADMIN.value])
 @api_bp.input(ImportIn, location="files", arg_name="files")
-@api_bp.output(ImportOut)
+@api_bp.output(ImportOut, status_code=202)
 @api_bp.doc(
-    summary=N_("管理员导入月度数据（CSV 或 XLSX，全部成功或全部不导入）"),
+    summary=N_("管理员导入月度数据（CSV 或 XLSX，后台任务，全部成功或全部不导入）"),
     description=N_(
         "multipart/form-data，字段 file：.csv（UTF-8 或 GB18030）或 .xlsx（第一个工作表），不超过 1 MiB。"
         "首行为表头：uscc 或 id_number、period（YYYY-MM）及该类数据的字段（与数据提供方接口相同），"
-        "也接受中文表头（统一社会信用代码、所属期、用电量等）。每行须有覆盖该主体、该类数据和该月份的有效授权。"
-        "任何一行有误即返回 422，fields 以“row N”（N 为表格行号，表头为第 1 行）列出该行的错误，"
-        "且不导入任何数据；同一主体、同一月份的已有数据被替换。"
+        "也接受中文表头（统一社会信用代码、所属期、用电量等）。文件本身的问题（类型、大小、行数、列）立即返回 422。"
+        "否则返回 202 和导入任务（Location 头和 status_url 指向其状态）：后台先逐行校验（每行须有覆盖该主体、"
+        "该类数据和该月份的有效授权），再分批写入暂存区，最后一次性发布；任何一行有误则状态为 failed，"
+        "errors 以“row N”（N 为表格行号，表头为第 1 行）列出错误，且不导入任何数据。"
+        "同一主体、同一月份的已有数据被替换。"
     ),
     responses=[401, 403, 413, 422],
 )
-def import_data(source: str, files: dict[str, Any]) -> dict[str, Any]:
+def import_data(source: str, files: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     upload = files["file"]
     content = upload.stream.read(MAX_TABLE_BYTES + 1)
-    rows = read_table(upload.filename or "", content, source)
-    result = import_records(db(), source, rows, actor_id=api_user().id)
-    return {"imported": result.imported}
+    data_import = submit_import(db(), source, upload.filename or "", content, actor_id=api_user().id)
+    body = import_dict(data_import)
+    return body, 202, {"Location": body["status_url"]}
+
+
+@api_bp.get("/admin/data/imports/<int:import_id>")
+@api_bp.auth_required(token_auth, roles=[Role.ADMIN.value])
+@api_bp.output(ImportOut)
+@api_bp.doc(
+    summary=N_("数据导入任务的进度和结果"),
+    description=N_(
+        "status：queued（排队）、checking（校验中）、staging（写入暂存区）、published（已发布）、failed（失败，"
+        "errors 说明原因，未导入任何数据）。rows_done / rows_total 为进度。"
+    ),
+    responses=[401, 403, 404],
+)
+def import_status(import_id: int) -> dict[str, Any]:
+    return import_dict(get_import(db(), import_id))
+
+
+def import_dict(data_import: DataImport) -> dict[str, Any]:
+    return {
+        "id": data_import.id,
+        "source": data_import.source,
+        "filename": data_import.filename,
+        "status": data_import.status,
+        "rows_total": data_import.rows_total,
+        "rows_checked": data_import.rows_checked,
+        "rows_staged": data_import.rows_staged,
+        "rows_done": data_import.rows_staged,
+        "imported": data_import.imported,
+        "errors": field_messages(data_import.errors) if data_import.errors else None,
+        "status_url": url_for("api.import_status", import_id=data_import.id),
+        "created_at": data_import.created_at,
+        "finished_at": data_import.finished_at,
+    }

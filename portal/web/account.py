@@ -12,21 +12,19 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import TooManyRequests
 
-from core.accounts import AccountLockedError, PhoneUnverifiedError, authenticate, change_password, create_user
+from core.accounts import AccountLockedError, PhoneUnverifiedError, authenticate, change_password
 from core.errors import AuthenticationError, InvalidInputError
 from core.models import Role, StatusEvent
 from core.notifications import list_notifications, mark_all_read, mark_read
 from core.types import utcnow
 from core.verification import (
-    PHONE,
     change_phone,
     request_password_reset,
     resend_phone_code,
-    send_code,
 )
 from core.verification import reset_password as reset_password_with_code
-from core.verification import verify_phone as verify_phone_code
-from credit_profile.borrowers import BorrowerInput, get_borrower, register_borrower, update_borrower_profile
+from credit_profile.borrowers import BorrowerInput, get_borrower, update_borrower_profile
+from credit_profile.registration import register_applicant, verify_applicant_phone
 from portal.auth import end_web_session, role_required, start_web_session, web_user
 from portal.db import db, keep_on_error
 from portal.extensions import limiter
@@ -156,7 +154,7 @@ def register() -> Any:
     if form.validate_on_submit():
         farmer = form.kind.data == "farmer"
         try:
-            borrower = register_borrower(
+            user = register_applicant(
                 db(),
                 BorrowerInput(
                     kind=form.kind.data,
@@ -168,21 +166,14 @@ def register() -> Any:
                     established_on=form.established_on.data,
                     employees=form.employees.data,
                 ),
-            )
-            user = create_user(
-                db(),
                 username=form.username.data,
                 password=form.password.data,
-                role=Role.APPLICANT,
                 phone=form.phone.data,
-                borrower_id=borrower.id,
-                phone_verified=False,
-            )
+            ).user
         except InvalidInputError as exc:
             db().rollback()
             apply_errors(form, exc)
         else:
-            send_code(db(), user, PHONE)
             # Registering over a live session (a shared phone) ends that one first.
             end_web_session()
             session[VERIFY_USERNAME] = user.username
@@ -205,7 +196,7 @@ def verify_phone() -> Any:
     if form.validate_on_submit():
         keep_on_error()  # a wrong code uses up one of its tries
         try:
-            user = verify_phone_code(db(), username, form.code.data)
+            user = verify_applicant_phone(db(), username, form.code.data)
         except InvalidInputError as exc:
             apply_errors(form, exc)
         else:

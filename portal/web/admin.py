@@ -31,14 +31,18 @@ from core.errors import InvalidInputError
 from core.models import Role, User
 from core.types import SHANGHAI
 from core.verification import mark_phone_verified
+from credit_profile.imports import FINISHED, get_import, recent_imports, submit_import
 from credit_profile.ingestion import create_provider
 from credit_profile.providers import deactivate_provider, list_providers, rotate_provider
+from credit_profile.tables import MAX_TABLE_BYTES
 from portal.auth import role_required, web_user
 from portal.db import db
 from portal.labels import LABELS, WEB_LABELS, label, web_label
+from portal.messages import field_messages
 from portal.web.common import INVALID_FORM, apply_errors, first_submission, ok, repeated
 from portal.web.forms.admin import (
     AuditFilterForm,
+    ImportForm,
     InstitutionEditForm,
     InstitutionForm,
     ProviderForm,
@@ -53,6 +57,7 @@ from products.services import create_institution, list_institutions
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = Role.ADMIN.value
 PER_PAGE = 20
+IMPORT_REFRESH_SECONDS = 3  # the import page reloads itself while the job runs
 
 
 def _institution_choices() -> list[tuple[str, str]]:
@@ -274,6 +279,47 @@ def _provider_page(form: ProviderForm, created: dict[str, Any] | None) -> dict[s
         "total": total,
         "action": ActionForm(),
     }
+
+
+@bp.route("/imports", methods=["GET", "POST"])
+@role_required(ADMIN)
+def imports() -> Any:
+    """Upload a table of monthly records; it is imported by a job, whose progress the next page shows."""
+    form = ImportForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            data_import = submit_import(
+                db(),
+                form.source.data,
+                upload.filename or "",
+                upload.stream.read(MAX_TABLE_BYTES + 1),
+                actor_id=web_user().id,
+            )
+        except InvalidInputError as exc:
+            apply_errors(form, exc)
+        else:
+            ok(_("文件已接收，正在后台导入，本页会自动刷新进度。"))
+            return redirect(url_for(".import_detail", import_id=data_import.id))
+    status = INVALID_FORM if request.method == "POST" else 200
+    return render_template("admin/imports.html", form=form, imports=recent_imports(db())), status
+
+
+@bp.get("/imports/<int:import_id>")
+@role_required(ADMIN)
+def import_detail(import_id: int) -> Any:
+    data_import = get_import(db(), import_id)
+    errors = {
+        (_("第 %(n)s 行", n=where.removeprefix("row ")) if where.startswith("row ") else _("文件")): messages
+        for where, messages in field_messages(data_import.errors or {}).items()
+    }
+    return render_template(
+        "admin/import.html",
+        item=data_import,
+        errors=errors,
+        running=data_import.status not in FINISHED,
+        refresh_seconds=IMPORT_REFRESH_SECONDS,
+    )
 
 
 @bp.post("/providers/<int:provider_id>/deactivate")

@@ -14,7 +14,7 @@ from credit_profile.borrowers import find_borrower
 from credit_profile.models import Borrower
 from tests.conftest import TEST_DATA_KEY
 from tests.factories import BorrowerFactory, UserFactory, make_id_number, make_uscc
-from tests.portal.api_helpers import register, register_body, uscc
+from tests.portal.api_helpers import register, register_body, sms_code, uscc
 
 pytestmark = pytest.mark.smoke
 
@@ -67,9 +67,15 @@ def test_lookups_and_uniqueness_work_through_the_blind_index(client, session):
     assert session.scalar(select(Borrower.id).where(Borrower.uscc == code)) == found.id
     assert session.scalar(select(Borrower.id).where(Borrower.uscc != code, Borrower.id == found.id)) is None
     assert session.scalar(select(Borrower.id).where(Borrower.id_number.is_(None), Borrower.id == found.id))
-    again = register(client, register_body("enc_user2", 41))
-    assert again.status_code == 422
-    assert again.get_json()["error"]["fields"]["borrower.uscc"] == ["该统一社会信用代码已注册"]
+    # A second registration of the code is answered as any other (no oracle) and refused at verification.
+    again = client.post("/api/v1/register", json=register_body("enc_user2", 41))
+    assert again.status_code == 201
+    refused = client.post(
+        "/api/v1/register/verify", json={"username": "enc_user2", "code": sms_code(client, "enc_user2")}
+    )
+    assert refused.status_code == 422
+    assert "registration" in refused.get_json()["error"]["fields"]
+    assert session.get(Borrower, again.get_json()["borrower_id"]).uscc is None
     # The database itself refuses a second row with the same identifier, whatever Python checked.
     with pytest.raises(IntegrityError), session.begin_nested():
         BorrowerFactory(name="重复", uscc=code)

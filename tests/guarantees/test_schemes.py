@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select, text
+
+from core.models import StatusEvent
 from guarantees.models import CoverStatus
-from guarantees.schemes import loan_schemes
-from tests.factories import CoverFactory, LoanFactory, SchemeFactory
+from guarantees.schemes import (
+    SCHEME_ENTITY,
+    SchemeInput,
+    create_scheme,
+    loan_schemes,
+    set_paused,
+    verify_schemes,
+)
+from tests.factories import CoverFactory, InstitutionFactory, LoanFactory, SchemeFactory
 
 
 def test_loan_schemes_names_the_scheme_of_covers_in_force_only(session) -> None:
@@ -28,3 +41,58 @@ def test_the_portal_connects_monitoring_to_the_schemes(settings, session_factory
     assert not figures.schemes_connected()
     create_app(settings, session_factory)
     assert figures._lookup == [loan_schemes]
+
+
+def _scheme_input(operator_code: str) -> SchemeInput:
+    return SchemeInput(
+        code="JA4321",
+        name="吉安“4321”政银担风险分担",
+        kind="guarantee",
+        sponsor="吉安市财政局",
+        operator_code=operator_code,
+        capital=Decimal("1000000000.00"),
+        leverage_limit=Decimal("15"),
+        loss_shares={"bank": "0.20", "guarantor": "0.40", "reguarantor": "0.30", "fund": "0.10"},
+        fee_rate_cap=Decimal("0.01"),
+        single_cap=Decimal("20000000.00"),
+        comp_cap_rate=Decimal("0.05"),
+        filing_deadline_days=30,
+        claim_deadline_days=90,
+        funding_shares={"city": "0.6", "county": "0.4"},
+    )
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE guarantee_schemes SET comp_cap_rate = 0.5",
+        "UPDATE guarantee_schemes SET status = 'active', paused_reason = NULL",
+        'UPDATE guarantee_schemes SET loss_shares = \'{"bank": "0.0", "fund": "1.0"}\'',
+    ],
+)
+def test_audit_verify_detects_a_scheme_changed_around_the_service(runner, session, tamper) -> None:
+    operator = InstitutionFactory(kind="guarantor")
+    scheme = create_scheme(session, _scheme_input(operator.code), actor_id=None)
+    set_paused(session, scheme, paused=True, reason="代偿率超过上限", actor_id=None)
+    session.commit()
+    # Create and pause are sealed into the chain with the terms they left.
+    events = session.scalars(
+        select(StatusEvent).where(StatusEvent.entity_type == SCHEME_ENTITY).order_by(StatusEvent.chain_seq)
+    ).all()
+    assert [e.to_status for e in events] == ["active", "paused"]
+    assert events[-1].data["terms"]["comp_cap_rate"] == "0.05"
+    assert verify_schemes(session) == []
+    ok = runner.invoke(args=["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+
+    session.execute(text(tamper))
+    session.expire_all()
+    assert [p.kind for p in verify_schemes(session)] == ["scheme_mismatch"]
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "担保方案与审计记录不符" in result.output
+
+
+def test_a_scheme_inserted_around_the_service_is_reported(session) -> None:
+    SchemeFactory()
+    assert [p.kind for p in verify_schemes(session)] == ["scheme_mismatch"]

@@ -267,8 +267,17 @@ def test_import_csv_and_xlsx(client, session, consented):
     admin = token(client, "admin1", PASSWORD)
     csv_content = f"uscc,period,kwh,bill_amount\n{borrower.uscc},{month(1)},10,6.8\n".encode()
     response = upload(client, admin, "electricity", "用电.csv", csv_content)
-    assert response.status_code == 200, response.get_json()
-    assert response.get_json() == {"imported": 1}
+    assert response.status_code == 202, response.get_json()
+    accepted = response.get_json()
+    assert (
+        response.headers["Location"]
+        == accepted["status_url"]
+        == f"/api/v1/admin/data/imports/{accepted['id']}"
+    )
+    # The job ran after the upload's commit (here at once; in production on the worker).
+    status = client.get(accepted["status_url"], headers=admin).get_json()
+    assert status["status"] == "published" and status["imported"] == 1
+    assert (status["rows_total"], status["rows_checked"], status["rows_done"]) == (1, 1, 1)
 
     workbook = Workbook()
     workbook.active.append(["统一社会信用代码", "所属期", "用电量", "电费"])
@@ -277,20 +286,32 @@ def test_import_csv_and_xlsx(client, session, consented):
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = upload(client, admin, "electricity", "用电.xlsx", buffer.getvalue())
-    assert response.get_json() == {"imported": 2}
+    status = client.get(response.get_json()["status_url"], headers=admin).get_json()
+    assert (status["status"], status["imported"]) == ("published", 2)
     assert stored_kwh(session, borrower) == {month(1): "20.00", month(2): "30.00"}
 
 
-def test_import_with_a_bad_row_is_422_and_stores_nothing(client, session, consented):
+def test_import_with_a_bad_row_fails_and_stores_nothing(client, session, consented):
     borrower = consented["borrower"]
     admin = token(client, "admin1", PASSWORD)
     content = (
         f"uscc,period,kwh,bill_amount\n{borrower.uscc},{month(1)},10,6.8\n{borrower.uscc},{month(2)},abc,1\n"
     ).encode()
     before = snapshot(session)
-    error = assert_error(upload(client, admin, "electricity", "e.csv", content), 422, "validation_error")
-    assert error["fields"] == {"row 3": ["用电量：应为数字"]}
-    assert snapshot(session) == before
+    response = upload(client, admin, "electricity", "e.csv", content)
+    assert response.status_code == 202, response.get_json()
+    status = client.get(response.get_json()["status_url"], headers=admin).get_json()
+    assert status["status"] == "failed" and status["imported"] is None
+    assert status["errors"] == {"row 3": ["用电量：应为数字"]}
+    # Nothing but the import's own record (and its finished job) was written.
+    after = snapshot(session)
+    assert {t: n - before[t] for t, n in after.items() if n != before[t]} == {
+        "data_imports": 1,
+        "outbox_jobs": 1,
+    }
+    assert_error(client.get("/api/v1/admin/data/imports/999999", headers=admin), 404)
+    officer = token(client, "officer_a", PASSWORD)
+    assert_error(client.get(response.get_json()["status_url"], headers=officer), 403)
 
 
 def test_import_refusals(client, session, consented):

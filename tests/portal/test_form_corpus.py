@@ -171,6 +171,10 @@ FORMS = [
     Form("POST /guarantees/compensations/<compensation_id>/payment", "guarantor_g", PaymentForm, "payment-"),
     Form("POST /guarantees/covers/<cover_id>/recoveries", "guarantor_g", RecoveryForm, "recovery-"),
 ]  # fmt: skip
+# POST routes that take a file (multipart): their text fields are a choice; the file's own refusals
+# (type, size, limits, cells) are tested in tests/credit_profile/test_tables.py and the upload's in
+# tests/portal/test_web_admin.py; who may post them, by the access matrix.
+UPLOADS = {"POST /admin/imports"}
 # POST routes whose form is only the CSRF token (a button): covered by the access matrix.
 BUTTONS = {
     "POST /logout",
@@ -283,7 +287,7 @@ def world(app, client, session):
 
 def test_every_post_route_is_a_form_here_or_a_button(app):
     posts = {route.key for route in html_routes(app) if route.method == "POST"}
-    listed = {form.route for form in FORMS} | BUTTONS
+    listed = {form.route for form in FORMS} | BUTTONS | UPLOADS
     assert posts == listed, f"new: {sorted(posts - listed)}, gone: {sorted(listed - posts)}"
     assert set(ROLES + GUARANTOR_ROLES) >= {form.role for form in FORMS}
 

@@ -134,3 +134,54 @@ def test_audit_viewer_filters_by_date(client, session):
     bad = client.get("/admin/audit?since=2026-02-01&until=2026-01-01")
     assert bad.status_code == 200 and "结束日期不能早于开始日期" in text(bad)
     assert session.scalar(select(User.id).where(User.username == "root")) is not None
+
+
+def test_an_import_uploaded_on_the_page_shows_its_progress_and_outcome(client, session):
+    import io
+
+    from credit_profile.models import DataImport, DataRecord
+    from tests.credit_profile.helpers import month
+    from tests.factories import BorrowerFactory, ConsentFactory
+
+    _admin(client, session)
+    borrower = BorrowerFactory()
+    ConsentFactory(borrower_id=borrower.id, sources=["electricity"])
+    session.flush()
+    page = client.get("/admin/imports")
+    assert page.status_code == 200 and "上传数据表" in text(page)
+
+    good = f"统一社会信用代码,所属期,用电量,电费\n{borrower.uscc},{month(1)},10,6.8\n".encode()
+    response = client.post(
+        "/admin/imports",
+        data={"source": "electricity", "file": (io.BytesIO(good), "用电.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, text(response)
+    done = client.get(response.headers["Location"])
+    assert "已导入" in text(done) and "1 / 1 行" in text(done)
+    assert 'http-equiv="refresh"' not in done.get_data(as_text=True)  # finished: no more reloading
+    assert session.scalar(select(func.count()).select_from(DataRecord)) == 1
+
+    bad = f"uscc,period,kwh,bill_amount\n{borrower.uscc},{month(2)},abc,1\n".encode()
+    response = client.post(
+        "/admin/imports",
+        data={"source": "electricity", "file": (io.BytesIO(bad), "bad.csv")},
+        content_type="multipart/form-data",
+    )
+    failed = client.get(response.headers["Location"])
+    assert "未导入任何数据" in text(failed) and "第 2 行：用电量：应为数字" in text(failed)
+    assert session.scalar(select(func.count()).select_from(DataRecord)) == 1
+
+    # While the job has not run, the page reloads itself.
+    waiting = DataImport(source="tax", filename="t.csv", rows_total=5)
+    session.add(waiting)
+    session.flush()
+    running = client.get(f"/admin/imports/{waiting.id}")
+    assert 'http-equiv="refresh"' in running.get_data(as_text=True) and "排队中" in text(running)
+
+    refused = client.post(
+        "/admin/imports",
+        data={"source": "electricity", "file": (io.BytesIO(b"%PDF"), "x.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422 and "仅支持 .csv 或 .xlsx 文件" in text(refused)

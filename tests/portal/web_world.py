@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from core.types import local_today
 from credit_profile.ingestion import create_provider
 from guarantees.defaults import DefaultInput, report_default
 from guarantees.models import Compensation
+from credit_profile.models import DataImport
 from matching.models import Lead
 from stats.exports import Column, Table, to_xlsx
 from tests.factories import (
@@ -164,6 +166,9 @@ def build_world(client: Any, session: Any) -> World:
     )
     # Issue 13: a data provider (to rotate and deactivate) and officer X's notification of the lead.
     provider, _secret = create_provider(session, name="矩阵数据提供方", source="tax")
+    data_import = DataImport(source="tax", filename="矩阵.csv", rows_total=1, status="failed", errors={})
+    session.add(data_import)
+    session.flush()
     notification_id = session.scalar(
         select(Notification.id).where(Notification.user_id == users["officer_x"].id).order_by(Notification.id)
     )
@@ -199,6 +204,7 @@ def build_world(client: Any, session: Any) -> World:
             "bridge_id": bridge.id,
             "user_id": users["officer_x"].id,
             "provider_id": provider.id,
+            "import_id": data_import.id,
             "notification_id": notification_id,
             **monitored,
             **covered,
@@ -331,6 +337,7 @@ PARAMETERS = {
     "<bridge_id>": "bridge_id",
     "<user_id>": "user_id",
     "<provider_id>": "provider_id",
+    "<import_id>": "import_id",
     "<notification_id>": "notification_id",
     "<institution_id>": "institution_x",
     "<warning_id>": "warning_id",
@@ -443,6 +450,11 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
             "institution_id": str(world.ids["institution_x"]), "region_code": "", "phone": "",
         },
         "POST /admin/providers": {"name": f"矩阵数据提供方{n}", "source": "tax"},
+        # A file the job accepts as a file (its one row names nobody, so the import then fails).
+        "POST /admin/imports": {
+            "source": "tax",
+            "file": (io.BytesIO(b"uscc,period,sales,tax_paid,credit_rating,arrears\n1,2026-01,1,1,A,0\n"), "t.csv"),
+        },
         "POST /finance/reports": {"month": last_month(), "region_code": ""},
         "POST /admin/scorecards": {"version": "expert-2026.11", "reason": ""},
         # Issue 13: accounts and administration. The current password is the staff's (an applicant's

@@ -108,7 +108,26 @@ class ImportIn(In):
 
 
 class ImportOut(Schema):
-    imported = Integer()
+    """An import and its progress (credit_profile.imports): 202 from the upload, 200 from its status."""
+
+    id = Integer()
+    source = String()
+    filename = String()
+    status = String(metadata={"description": "queued / checking / staging / published / failed"})
+    rows_total = Integer(metadata={"description": "data rows in the file"})
+    rows_checked = Integer(metadata={"description": "rows validated so far (nothing written while checking)"})
+    rows_staged = Integer(metadata={"description": "rows written, still invisible until published"})
+    rows_done = Integer(metadata={"description": "= rows_staged: progress towards rows_total"})
+    imported = Integer(allow_none=True, metadata={"description": "rows published; null until then"})
+    errors = Dict(
+        keys=String(),
+        values=List(String()),
+        allow_none=True,
+        metadata={"description": "failed: `row N` (header = row 1) or `file` -> messages, as a 422's fields"},
+    )
+    status_url = String()
+    created_at = DateTime()
+    finished_at = DateTime(allow_none=True)
 
 
 class ScorecardQualityOut(Schema):

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     PasswordField,
     StringField,
@@ -89,6 +90,16 @@ class UserForm(PageForm):
         ok = super().validate(extra_validators)
         ok = require_if(self, self.role.data in ("officer", "product_manager"), ["institution_id"]) and ok
         return require_if(self, self.role.data == "finance", ["region_code"]) and ok
+
+
+class ImportForm(PageForm):
+    source = ChoiceField(
+        _l("数据类型"), choices=choices(DATA_SOURCES, blank=_l("请选择")), validators=[required()]
+    )
+    file = FileField(
+        _l("数据表（.csv 或 .xlsx，不超过 1 MiB）"),
+        validators=[FileRequired(message=_l("请选择要导入的文件"))],
+    )
 
 
 class ProviderForm(PageForm):
