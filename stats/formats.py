@@ -50,8 +50,14 @@ def hours(value: Any) -> str:
     return DASH if number is None else f"{number.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} 小时"
 
 
+def number(value: Any) -> str:
+    """A decimal figure without a unit of its own (days on average, a multiple): 2 places."""
+    n = _decimal(value)
+    return DASH if n is None else f"{n.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+
+
 # How a figure's value is shown, by the figure's kind.
-KINDS = {"count": count, "amount": wan, "share": percent, "rate": rate, "hours": hours}
+KINDS = {"count": count, "amount": wan, "share": percent, "rate": rate, "hours": hours, "number": number}
 
 
 def show(kind: str, value: Any) -> str:

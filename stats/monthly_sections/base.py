@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from core.reference import CITY_CODE
 from stats import breakdowns, formats, funnels, glossary, maturities, periods
 from stats.charts import Responsive
-from stats.exports import Table, region_name
+from stats.exports import region_name
 from stats.figures import figures_plan, run_plans
+from stats.tables import Table
 from stats.windows import Window
 
 # --- what a section is made of --------------------------------------------------------------------
@@ -82,7 +83,9 @@ class Section:
 
     @property
     def sheets(self) -> list[Table]:
-        return [*self.workbook, *[block.sheet for block in self.blocks if isinstance(block, TableBlock)]]
+        """The workbook's sheets: each table once (two blocks may show parts of one table)."""
+        tables = [*self.workbook, *[block.sheet for block in self.blocks if isinstance(block, TableBlock)]]
+        return list({id(table): table for table in tables}.values())
 
 
 @dataclass

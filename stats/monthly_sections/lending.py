@@ -13,8 +13,6 @@ from stats import charts, formats, periods
 from stats.exports import (
     FIGURE_LABELS,
     STEP_LABELS,
-    Column,
-    Table,
     breakdown_table,
     funnel_table,
     institutions_table,
@@ -38,6 +36,7 @@ from stats.monthly_sections.base import (
     wan_number,
 )
 from stats.quality import FLAG_LABELS, flagged_loans
+from stats.tables import Column, Table
 
 # --- the sections ---------------------------------------------------------------------------------
 

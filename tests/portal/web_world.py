@@ -30,7 +30,8 @@ from core.models import Notification, User
 from core.types import local_today
 from credit_profile.ingestion import create_provider
 from matching.models import Lead
-from stats.exports import Column, Table, to_xlsx
+from stats.exports import to_xlsx
+from stats.tables import Column, Table
 from tests.factories import (
     PASSWORD,
     EarlyWarningFactory,
