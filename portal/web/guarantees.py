@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from core.errors import InvalidInputError
 from core.models import Role, User
+from core.reference import CITY_CODE
 from core.types import local_today
 from guarantees.figures import (
     BRIDGE_FIGURES,
@@ -126,4 +127,12 @@ def _figures(period: Period, by: str) -> dict[str, Any]:
         "money": MONEY,
         "rates": RATES,
         "as_at": period.as_at,
+        # The same tables as files (stats.guarantee_tables through the finance office's export).
+        "export_base": {
+            "from_date": period.first.isoformat(),
+            "to_date": period.last.isoformat(),
+            "region_code": period.region_code or "",
+        },
+        "export_by": {"region": "county", "bank": "institution"}.get(by, by),
+        "is_city": period.region_code in (None, "", CITY_CODE),
     }
