@@ -30,6 +30,13 @@ def wan(value: Any) -> str:
     return f"{(number / TEN_THOUSAND).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
 
 
+def wan_unit(value: Any) -> str:
+    """An amount as the finance pages show a figure: 万元 with its unit, zero alike (`0` → `0.00万元`,
+    `2725000` → `272.50万元`, never `0.00元` beside `272.5万元`); `—` when missing."""
+    text = wan(value)
+    return text if text == DASH else f"{text}万元"
+
+
 def percent(value: Any, places: int = 1) -> str:
     """A share (`0.2857`) as a percentage (`28.6%`)."""
     number = _decimal(value)
