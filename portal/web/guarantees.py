@@ -31,15 +31,13 @@ from portal.stats_scope import stats_window
 from portal.web.common import INVALID_FORM, apply_errors
 from portal.web.forms.guarantees import SchemeFiguresForm
 from products.models import Institution
+from stats.guarantee_tables import AMOUNTS, SHARES
 
 bp = Blueprint("guarantees", __name__, url_prefix="/guarantees")
 GUARANTOR = Role.GUARANTOR.value
 READERS = (GUARANTOR, Role.OFFICER.value, Role.FINANCE.value, Role.APPLICANT.value)
-MONEY = {
-    "balance_in_force", "new_amount", "matured_amount", "compensation_amount", "claims_pending_amount",
-    "recoveries", "bridge_amount", "fee_income", "overdue_balance", "renewals_enabled",
-}  # fmt: skip
-RATES = {"avg_fee_rate", "compensation_rate", "recovery_rate"}
+# How the scheme page shows each figure (one place: the exports' and the report's tables).
+MONEY, RATES = AMOUNTS, SHARES
 
 
 @bp.get("/queue")
