@@ -71,7 +71,7 @@ GUARANTEE_LABELS: dict[str, dict[str, str]] = {
         "capped_government": N_("封顶后地方政府承担"),
     },
     "guarantee_figure": {
-        "covers_in_force": N_("在保户数"),
+        "covers_in_force": N_("在保笔数"),
         "balance_in_force": N_("在保余额"),
         "new_covers": N_("新增担保/补偿笔数"),
         "new_amount": N_("新增担保/补偿金额"),

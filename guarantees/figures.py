@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from core.types import local_day_bounds
@@ -32,6 +32,9 @@ from guarantees.models import (
 )
 
 DIMENSIONS = ("region", "bank", "guarantor", "scheme")
+# Not a dimension: the whole scope in one row (the 合计 of a table by a dimension), keyed TOTAL.
+ALL = "all"
+TOTAL = 0
 CITY_CODE = "360800"
 ZERO = Decimal("0.00")
 FOUR = Decimal("0.0001")
@@ -73,7 +76,17 @@ def p90(values: Iterable[int]) -> int | None:
     return ordered[math.ceil(0.9 * len(ordered)) - 1]
 
 
+def _total(column: Any) -> Any:
+    # A key every row shares; an expression over a column (PostgreSQL refuses GROUP BY a constant).
+    zero: ColumnElement[int] = literal_column(
+        str(TOTAL)
+    )  # inline, so that SELECT and GROUP BY read the same expression
+    return case((column.is_not(None), zero), else_=zero)
+
+
 def _cover_key(dimension: str) -> Any:
+    if dimension == ALL:
+        return _total(Cover.id)
     return {
         "region": Cover.region_code,
         "bank": Cover.institution_id,
@@ -83,6 +96,8 @@ def _cover_key(dimension: str) -> Any:
 
 
 def _bridge_key(dimension: str) -> Any:
+    if dimension == ALL:
+        return _total(BridgeApplication.id)
     return {
         "region": BridgeApplication.region_code,
         "bank": BridgeApplication.institution_id,
@@ -110,8 +125,9 @@ def _when(cond: ColumnElement[bool], value: Any = 1) -> ColumnElement[Any]:
 
 
 def cover_figures(session: Session, period: Period, dimension: str) -> dict[Any, dict[str, Any]]:
-    """The covers' figures by the dimension's key (a county code, an institution or scheme id)."""
-    if dimension not in DIMENSIONS:
+    """The covers' figures by the dimension's key (a county code, an institution or scheme id; ALL: one
+    row keyed TOTAL, absent when there is no cover). Raises ValueError for an unknown dimension."""
+    if dimension not in (*DIMENSIONS, ALL):
         raise ValueError(dimension)
     key = _cover_key(dimension)
     as_at = period.as_at
@@ -197,8 +213,8 @@ def cover_figures(session: Session, period: Period, dimension: str) -> dict[Any,
 
 
 def bridge_figures(session: Session, period: Period, dimension: str) -> dict[Any, dict[str, Any]]:
-    """The bridges' figures by the dimension's key."""
-    if dimension not in DIMENSIONS:
+    """The bridges' figures by the dimension's key (ALL: one row keyed TOTAL). Raises ValueError."""
+    if dimension not in (*DIMENSIONS, ALL):
         raise ValueError(dimension)
     key = _bridge_key(dimension)
     as_at = period.as_at

@@ -316,6 +316,26 @@ def product_badges(session: Session, product_ids: Sequence[int]) -> dict[int, li
     return badges
 
 
+def product_scheme_notes(session: Session, product_ids: Collection[int]) -> dict[int, list[tuple[str, str]]]:
+    """The active public schemes behind each product as matching's explanations name them: (kind, name),
+    a guarantee or re-guarantee by its guarantor's name (吉庐陵融资担保), a fund by the scheme's
+    (matching.dispatch.register_product_scheme_lookup, installed by the portal)."""
+    if not product_ids:
+        return {}
+    rows = session.execute(
+        select(SchemeProduct.product_id, Scheme.kind, Scheme.name, Institution.name)
+        .join(Scheme, Scheme.id == SchemeProduct.scheme_id)
+        .join(Institution, Institution.id == Scheme.operator_id)
+        .where(SchemeProduct.product_id.in_(list(product_ids)), Scheme.status == SchemeStatus.ACTIVE)
+        .order_by(SchemeProduct.product_id, Scheme.id)
+    )
+    notes: dict[int, list[tuple[str, str]]] = {}
+    for product_id, kind, scheme_name, operator_name in rows:
+        guarantee = kind in (SchemeKind.GUARANTEE, SchemeKind.REGUARANTEE)
+        notes.setdefault(product_id, []).append((kind, operator_name if guarantee else scheme_name))
+    return notes
+
+
 def eligibility_errors(
     scheme: Scheme, borrower: Borrower, *, amount: Decimal, product_tags: Sequence[str] = ()
 ) -> list[str]:

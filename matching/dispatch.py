@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +59,26 @@ class DispatchPolicy:
         return cls(top_n=settings.dispatch_top_n, max_rounds=settings.dispatch_max_rounds)
 
 
-def product_spec(product: Product) -> engine.ProductSpec:
+# product ids -> {product id: [(scheme kind, name)]}: the public schemes behind products, which the
+# explanations name. The schemes are the guarantees package's knowledge, which matching may not import:
+# the portal registers the lookup at start-up. Without one, no explanation mentions a scheme.
+SchemeNotes = Mapping[int, Sequence[tuple[str, str]]]
+ProductSchemeLookup = Callable[[Session, Collection[int]], SchemeNotes]
+_scheme_lookup: list[ProductSchemeLookup] = []
+
+
+def register_product_scheme_lookup(lookup: ProductSchemeLookup) -> None:
+    """Install the function that names the public schemes behind products (replaces any earlier)."""
+    _scheme_lookup[:] = [lookup]
+
+
+def product_schemes(
+    session: Session, product_ids: Collection[int]
+) -> Mapping[int, Sequence[tuple[str, str]]]:
+    return _scheme_lookup[0](session, product_ids) if _scheme_lookup and product_ids else {}
+
+
+def product_spec(product: Product, schemes: Sequence[tuple[str, str]] = ()) -> engine.ProductSpec:
     return engine.ProductSpec(
         id=product.id,
         institution_id=product.institution_id,
@@ -77,6 +96,7 @@ def product_spec(product: Product) -> engine.ProductSpec:
         industries_excluded=tuple(product.industries_excluded),
         min_score=product.min_score,
         tags=tuple(product.tags),
+        schemes=tuple(schemes),
     )
 
 
@@ -190,7 +210,11 @@ def load_match_context(session: Session) -> MatchContext:
         .where(Product.status == ProductStatus.PUBLISHED, Institution.active.is_(True))
         .order_by(Product.id)
     ).all()
-    entries = {p.id: CatalogueEntry(product_spec(p), p.institution.name, p.sla_hours) for p in products}
+    schemes = product_schemes(session, [p.id for p in products])
+    entries = {
+        p.id: CatalogueEntry(product_spec(p, schemes.get(p.id, ())), p.institution.name, p.sla_hours)
+        for p in products
+    }
     return MatchContext(
         index=engine.prepare(entry.spec for entry in entries.values()),
         products=entries,

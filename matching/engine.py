@@ -99,6 +99,11 @@ SUMMARY_TEXTS: dict[str, str] = {
     "response": N_("，该机构通常{hours}小时内响应"),
     "renewal": N_("，支持续贷"),
     "incumbent": N_("，为现有贷款机构"),
+    # A public scheme behind the product (ProductSpec.schemes), by the scheme's kind.
+    "scheme_guarantee": N_("；该产品有政府性融资担保（{name}）支持"),
+    "scheme_reguarantee": N_("；该产品有政府性再担保（{name}）支持"),
+    "scheme_compensation_fund": N_("；该产品有风险补偿基金（{name}）覆盖"),
+    "scheme_bridge_fund": N_("；到期续贷可申请续贷周转金（{name}）"),
 }
 
 
@@ -142,6 +147,8 @@ class ProductSpec:
     industries_excluded: tuple[str, ...]
     min_score: int | None
     tags: tuple[str, ...]
+    # The public schemes behind the product: (kind, name), a guarantee by its guarantor's name.
+    schemes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -567,6 +574,8 @@ def _explain(
         summary += SUMMARY_TEXTS["renewal"]
     if incumbent:
         summary += SUMMARY_TEXTS["incumbent"]
+    for kind, name in entry.spec.schemes:
+        summary += SUMMARY_TEXTS[f"scheme_{kind}"].format(name=name)
     return {
         "score_band": band,
         "approval_history": round(history, 4),

@@ -10,11 +10,13 @@ says the scheme data is not connected.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.reference import CITY_CODE
@@ -156,3 +158,66 @@ def warning_figures(session: Session, region_code: str) -> WarningFigures:
         scheme_exposure_red=sum((n.amount for n in named), Decimal("0")),
         named_red=named,
     )
+
+
+@dataclass(frozen=True)
+class WindowCount:
+    """Warnings of one county or bank in a window: active at its end and opened in it, by level."""
+
+    key: str | int
+    active_yellow: int
+    active_red: int
+    opened_yellow: int
+    opened_red: int
+    # Acknowledgements due in the window, and those made by their deadline.
+    due: int
+    kept: int
+
+    @property
+    def kept_share(self) -> Decimal | None:
+        return (Decimal(self.kept) / Decimal(self.due)).quantize(Decimal("0.0001")) if self.due else None
+
+
+def window_counts(
+    session: Session, start: dt.datetime, end: dt.datetime, region_code: str, by: str
+) -> dict[str | int, WindowCount]:
+    """Warnings by county (`by="region"`) or bank (`"institution"`) for the instants [start, end) in one
+    county or the whole city (CITY_CODE): active at `end` (opened before it and not closed before it),
+    opened in the window, and the acknowledgements due in the window with those kept (acknowledged at or
+    before the deadline). Raises ValueError for another `by`."""
+    key: Any = {"region": EarlyWarning.region_code, "institution": EarlyWarning.institution_id}.get(by)
+    if key is None:
+        raise ValueError(by)
+    scope = [] if region_code == CITY_CODE else [EarlyWarning.region_code == region_code]
+    active = and_(
+        EarlyWarning.opened_at < end, or_(EarlyWarning.closed_at.is_(None), EarlyWarning.closed_at >= end)
+    )
+    opened = and_(EarlyWarning.opened_at >= start, EarlyWarning.opened_at < end)
+    due = and_(EarlyWarning.ack_due_at >= start, EarlyWarning.ack_due_at < end)
+    kept = and_(
+        due,
+        EarlyWarning.acknowledged_at.is_not(None),
+        EarlyWarning.acknowledged_at <= EarlyWarning.ack_due_at,
+    )
+    red, yellow = EarlyWarning.level == Level.RED, EarlyWarning.level == Level.YELLOW
+
+    def count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
+
+    rows = session.execute(
+        select(
+            key,
+            count(active, yellow),
+            count(active, red),
+            count(opened, yellow),
+            count(opened, red),
+            count(due),
+            count(kept),
+        )
+        .where(*scope, or_(active, opened, due))
+        .group_by(key)
+    )
+    out: dict[str | int, WindowCount] = {}
+    for row in rows:
+        out[row[0]] = WindowCount(row[0], *(int(n) for n in row[1:]))
+    return out

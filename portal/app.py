@@ -170,10 +170,14 @@ def create_app(
     register_cli(app)
     # Post-loan monitoring names red warnings only on loans under a public scheme; which loans those
     # are is the guarantees package's knowledge, which monitoring may not import.
-    from guarantees.schemes import loan_schemes
+    from guarantees.schemes import loan_schemes, product_scheme_notes
+    from matching.dispatch import register_product_scheme_lookup
     from monitoring.figures import register_public_scheme_lookup
 
     register_public_scheme_lookup(loan_schemes)
+    # Likewise the match explanations name the public schemes behind a product (matching may not import
+    # guarantees either).
+    register_product_scheme_lookup(product_scheme_notes)
     if not settings.redis_url and not settings.testing and not _in_cli_command():
         from portal.worker import start_embedded_worker
 

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from core.masking import Personal, mask
 from core.types import to_shanghai
 from portal.labels import LABELS, label
+from stats.formats import wan_unit
 
 
 def yuan(value: Decimal | int | None) -> str:
@@ -57,6 +58,7 @@ def register(app: Flask) -> None:
     )
     app.jinja_env.filters.update(
         yuan=yuan,
+        wan=wan_unit,  # the finance pages' figures: always 万元
         percent=percent,
         local_time=local_time,
         mask=lambda value, kind=Personal.USCC: mask(kind, value),

@@ -18,6 +18,7 @@ from core.reference import CITY_CODE, REGIONS
 from portal.labels import label
 from stats import breakdowns, drilldowns
 from stats.exports import DIMENSION_LABELS, FIGURE_LABELS, build_table, region_name, to_csv, to_xlsx
+from stats.guarantee_tables import BY_LABELS, GUARANTEE_BY
 from stats.reports import XLSX_TYPE
 from stats.windows import Window
 
@@ -25,6 +26,8 @@ MAX_WINDOW_DAYS = 3660
 # Dates the platform can have data for; also keeps local-day arithmetic far from datetime's limits.
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 EXPORT_FORMATS = ("csv", "xlsx")
+GROUPED_GUARANTEE_TABLES = ("guarantees", "bridges")
+GUARANTEE_ONLY_BY = frozenset(GUARANTEE_BY) - frozenset(breakdowns.DIMENSIONS)
 
 
 def scoped_region(user: User, requested: str | None) -> str:
@@ -88,10 +91,16 @@ def export_file(
     query: str | None = None,
 ) -> ExportFile:
     """One statistics table as CSV or XLSX, Chinese headers (the XLSX with the window, filters and
-    definitions on a sheet of their own), named in Chinese; a drill-down as shown (sorted, filtered).
+    definitions on a sheet of their own), named in Chinese; a drill-down as shown (sorted, filtered); the
+    guarantee and bridge tables by county, bank, guarantor or scheme, bounded to a county office's
+    county (the scheme-wide tables, scheme_limits and cap_monitor, are the city's).
     Raises InvalidInputError (missing or unknown table, dimension, figure, sort) or PermissionDeniedError."""
     if table == "breakdown" and by is None:
         raise InvalidInputError({"by": ["required"]})
+    if table in GROUPED_GUARANTEE_TABLES and by is not None and by not in GUARANTEE_BY:
+        raise InvalidInputError({"by": ["invalid_choice"]})
+    if table not in GROUPED_GUARANTEE_TABLES and by in GUARANTEE_ONLY_BY:
+        raise InvalidInputError({"by": ["invalid_choice"]})
     if table == "drilldown":
         if figure not in drilldowns.DRILLDOWN_FIGURES:
             raise InvalidInputError({"figure": ["required" if figure is None else "invalid_choice"]})
@@ -108,8 +117,8 @@ def export_file(
     except ValueError as exc:
         raise InvalidInputError({"table": ["invalid_choice"]}) from exc
     parts = [gettext("吉惠通"), built.title]
-    if table == "breakdown" and by:
-        parts.append(gettext(DIMENSION_LABELS[by]))
+    if table in ("breakdown", *GROUPED_GUARANTEE_TABLES) and by:
+        parts.append(gettext({**DIMENSION_LABELS, **BY_LABELS}[by]))
     if table == "drilldown" and figure:
         parts.append(gettext(FIGURE_LABELS.get(figure, figure)).split("（")[0])
     parts.append(gettext(region_name(window.county or CITY_CODE)))

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core.reference import BORROWER_KINDS, INDUSTRY_SECTIONS, PRODUCT_TAGS, REGIONS
 from matching.models import Lead, Loan, Need
 from products.models import Institution, Product
+from stats import periods
 from stats.figures import figures, figures_plan, figures_with_total, run_plans, summary_of, window_header
 from stats.windows import RATE_PLACES, SHARE_PLACES, Grouping, Keyed, Window, ratio
 
@@ -187,13 +188,19 @@ INDICATORS: tuple[tuple[str, str], ...] = (
 
 
 def same_period_last_year(window: Window) -> Window:
+    """The window a year earlier; a window ending on a month's end ends on that month's end a year
+    earlier, so that whole months compare with whole months (28 February 2025 → 29 February 2024)."""
+
     def back(day: dt.date) -> dt.date:
         try:
             return day.replace(year=day.year - 1)
         except ValueError:  # 29 February
             return day.replace(year=day.year - 1, day=28)
 
-    return Window(back(window.first), back(window.last), window.region_code)
+    last = back(window.last)
+    if window.last == periods.month_end(window.last):
+        last = periods.month_end(last)
+    return Window(back(window.first), last, window.region_code)
 
 
 def indicators(session: Session, window: Window) -> dict[str, Any]:

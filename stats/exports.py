@@ -16,7 +16,6 @@ import datetime as dt
 import io
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +29,14 @@ from core.reference import BORROWER_KINDS, CITY_CODE, CITY_NAME, COLLATERAL_KIND
 from core.types import SHANGHAI, utcnow
 from stats import breakdowns, drilldowns, formats, funnels, glossary, maturities
 from stats.figures import summary
+from stats.guarantee_tables import (
+    GUARANTEE_TABLE_TITLES,
+    bridge_table,
+    cap_table,
+    cover_table,
+    scheme_table,
+)
+from stats.tables import Column, Table
 from stats.windows import FIGURE_FIELDS, SUMMARY_FIELDS, Window
 
 Translate = Callable[[str], str]
@@ -73,6 +80,7 @@ TABLE_TITLES: dict[str, str] = {
     "institutions": N_("机构响应看板"),
     "maturities": N_("到期与续贷"),
     "drilldown": N_("明细"),
+    **GUARANTEE_TABLE_TITLES,
 }
 TABLES = tuple(TABLE_TITLES)
 DIMENSION_LABELS = {
@@ -109,32 +117,13 @@ NUMBER_FORMATS = {
     "share": "0.00%",
     "rate": "0.00%",
     "hours": "#,##0.00",
+    "number": "#,##0.00",
 }
 Labeler = Callable[[Any, str], str]
 
 
 def _no_label(code: Any, _table: str) -> str:
     return "" if code is None else str(code)
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    label: str
-    kind: str = "text"
-
-    @property
-    def numeric(self) -> bool:
-        return self.kind != "text"
-
-
-@dataclass
-class Table:
-    name: str
-    title: str
-    columns: list[Column]
-    rows: list[dict[str, Any]]
-    filters: list[tuple[str, str]] = field(default_factory=list)
 
 
 def figure_columns(names: Sequence[str] = FIGURE_FIELDS, translate: Translate = N_) -> list[Column]:
@@ -252,8 +241,11 @@ def build_table(
     query: str | None = None,
 ) -> Table:
     """One statistics table with its filters. `label` names codes (statuses) in Chinese; a drill-down
-    is exported as shown (`sort`, `descending`, `query` as on the page). Raises ValueError for an
-    unknown table, dimension or figure (and breakdowns.NotAttributableError)."""
+    is exported as shown (`sort`, `descending`, `query` as on the page); the public credit-enhancement
+    tables (stats.guarantee_tables) are grouped by `by` (county, institution, guarantor or scheme; by
+    scheme without one). Raises ValueError for an unknown table, dimension or figure (and
+    breakdowns.NotAttributableError), PermissionDeniedError for a scheme-wide table on a county's
+    window."""
     _ = translate
     if name == "summary":
         table = summary_table(summary(session, window), _)
@@ -271,6 +263,13 @@ def build_table(
         table = institutions_table(funnels.institution_board(session, window), _)
     elif name == "maturities":
         table = maturities_table(maturities.maturities(session, window), _)
+    elif name in ("guarantees", "bridges"):
+        grouped = cover_table if name == "guarantees" else bridge_table
+        table = grouped(session, window, by or "scheme", _)
+    elif name == "scheme_limits":
+        table = scheme_table(session, window, _)
+    elif name == "cap_monitor":
+        table = cap_table(session, window, _)
     elif name == "drilldown":
         if figure is None:
             raise ValueError("figure")

@@ -30,6 +30,13 @@ def wan(value: Any) -> str:
     return f"{(number / TEN_THOUSAND).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
 
 
+def wan_unit(value: Any) -> str:
+    """An amount as the finance pages show a figure: 万元 with its unit, zero alike (`0` → `0.00万元`,
+    `2725000` → `272.50万元`, never `0.00元` beside `272.5万元`); `—` when missing."""
+    text = wan(value)
+    return text if text == DASH else f"{text}万元"
+
+
 def percent(value: Any, places: int = 1) -> str:
     """A share (`0.2857`) as a percentage (`28.6%`)."""
     number = _decimal(value)
@@ -50,8 +57,14 @@ def hours(value: Any) -> str:
     return DASH if number is None else f"{number.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} 小时"
 
 
+def number(value: Any) -> str:
+    """A decimal figure without a unit of its own (days on average, a multiple): 2 places."""
+    n = _decimal(value)
+    return DASH if n is None else f"{n.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+
+
 # How a figure's value is shown, by the figure's kind.
-KINDS = {"count": count, "amount": wan, "share": percent, "rate": rate, "hours": hours}
+KINDS = {"count": count, "amount": wan, "share": percent, "rate": rate, "hours": hours, "number": number}
 
 
 def show(kind: str, value: Any) -> str:

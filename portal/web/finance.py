@@ -372,15 +372,10 @@ def _ranking(session: Session, window: Window, form: DashboardForm) -> dict[str,
 
 
 def previous_window(window: Window) -> Window:
-    """The period a ranking compares with: the month before a whole calendar month, else the same number
-    of days just before."""
-    if window.first.day == 1 and window.last == periods.month_end(window.first):
-        last = window.first - dt.timedelta(days=1)
-        return Window(last.replace(day=1), last, window.region_code)
-    days = (window.last - window.first).days + 1
-    return Window(
-        window.first - dt.timedelta(days=days), window.first - dt.timedelta(days=1), window.region_code
-    )
+    """The period a ranking compares with (stats.periods.previous_period): the months just before a
+    window of whole months (the month before a month, the twelve before 近12个月), else as many days."""
+    first, last = periods.previous_period(window.first, window.last)
+    return Window(first, last, window.region_code)
 
 
 BUILDERS: dict[str, Callable[[Session, Window, DashboardForm], dict[str, Any]]] = {

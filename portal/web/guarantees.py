@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from core.models import Role, User
+from core.reference import CITY_CODE
 from core.types import local_today
 from guarantees import covers, defaults
 from guarantees.codes import GUARANTEE_LABELS
@@ -65,17 +66,15 @@ from portal.web.forms.guarantees import (
 )
 from portal.web.forms.officer import in_wan
 from products.models import Institution
+from stats.guarantee_tables import AMOUNTS, SHARES
 
 bp = Blueprint("guarantees", __name__, url_prefix="/guarantees")
 GUARANTOR = Role.GUARANTOR.value
 OFFICER = Role.OFFICER.value
 COVER_STATUS = GUARANTEE_LABELS["cover_status"]
 READERS = (GUARANTOR, Role.OFFICER.value, Role.FINANCE.value, Role.APPLICANT.value)
-MONEY = {
-    "balance_in_force", "new_amount", "matured_amount", "compensation_amount", "claims_pending_amount",
-    "recoveries", "bridge_amount", "fee_income", "overdue_balance", "renewals_enabled",
-}  # fmt: skip
-RATES = {"avg_fee_rate", "compensation_rate", "recovery_rate"}
+# How the scheme page shows each figure (one place: the exports' and the report's tables).
+MONEY, RATES = AMOUNTS, SHARES
 
 
 def _queue_page(filing: FilingForm | None = None, status: int = 200) -> tuple[str, int]:
@@ -182,6 +181,14 @@ def _figures(period: Period, by: str) -> dict[str, Any]:
         "money": MONEY,
         "rates": RATES,
         "as_at": period.as_at,
+        # The same tables as files (stats.guarantee_tables through the finance office's export).
+        "export_base": {
+            "from_date": period.first.isoformat(),
+            "to_date": period.last.isoformat(),
+            "region_code": period.region_code or "",
+        },
+        "export_by": {"region": "county", "bank": "institution"}.get(by, by),
+        "is_city": period.region_code in (None, "", CITY_CODE),
     }
 
 

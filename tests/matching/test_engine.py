@@ -359,6 +359,17 @@ def test_explanation_is_json_serialisable_with_a_chinese_summary() -> None:
     assert explanation["total"] == pytest.approx(result.picks[0].score, abs=1e-4)
 
 
+def test_a_product_under_a_public_scheme_says_so() -> None:
+    schemes = (("guarantee", "吉庐陵融资担保"), ("compensation_fund", "科贷通风险补偿资金"))
+    products = [product(1, name="科技贷", rate_min=Decimal("3.85"), schemes=schemes)]
+    (pick,) = evaluate(need(), borrower(score=700), products, {}, top_n=1).picks
+    assert pick.explanation["summary"].endswith(
+        "；该产品有政府性融资担保（吉庐陵融资担保）支持；该产品有风险补偿基金（科贷通风险补偿资金）覆盖"
+    )
+    (plain,) = evaluate(need(), borrower(score=700), [product(1)], {}, top_n=1).picks
+    assert "政府性" not in plain.explanation["summary"] and "风险补偿" not in plain.explanation["summary"]
+
+
 def test_negative_top_n_and_duplicate_ids_are_rejected() -> None:
     with pytest.raises(ValueError, match="top_n"):
         evaluate(need(), borrower(), [product(1)], {}, top_n=-1)

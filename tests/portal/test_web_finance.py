@@ -309,3 +309,15 @@ def test_quality_flags_on_the_dashboard_link_to_the_rows(client, data):
     link = re.search(r'href="(/finance/quality\?[^"]*flag=same_minute[^"]*)"', overview).group(1)
     rows = text(client.get(link))  # `text` decoded the entities already
     assert rows.count('class="quality-flag"') == 5
+
+
+def test_amounts_read_in_wan_zero_included_and_the_12_months_are_complete(client, data):
+    login(client, "city")
+    empty = page(client, "", region_code="360821").get_data(as_text=True)  # 吉安县: nothing in the window
+    assert "0.00万元" in empty and not re.search(r"(?<![\d,.])0\.00元", empty)
+    assert "117.00万元" in page(client, "").get_data(as_text=True)  # 1,170,000 yuan of loans
+    first_of_month = local_today().replace(day=1)
+    last = first_of_month - dt.timedelta(days=1)
+    start = first_of_month.replace(year=first_of_month.year - 1)  # twelve whole months, not this one
+    twelve = text(client.get("/finance/", query_string={"period": "last_12_months"}))
+    assert f"{start} 至 {last}" in twelve

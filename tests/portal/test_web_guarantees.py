@@ -89,3 +89,25 @@ def test_finance_scheme_page_and_supermarket_badges(app, session):
     assert bad.status_code == 422 and "结束日期不能早于开始日期" in bad.get_data(as_text=True)
     shelf = app.test_client().get("/products").get_data(as_text=True)
     assert "政府性担保" in shelf
+
+
+def test_the_match_explanation_names_the_public_scheme_to_officer_and_applicant(app, session):
+    from matching.dispatch import match_need
+    from tests.factories import BorrowerFactory, NeedFactory
+
+    scheme = SchemeFactory(operator__name="吉庐陵融资担保有限公司")
+    product = ProductFactory(published=True)
+    session.add(SchemeProduct(scheme_id=scheme.id, product_id=product.id))
+    borrower = BorrowerFactory()
+    applicant = UserFactory(borrower_id=borrower.id, phone="13912345678")
+    need = NeedFactory(borrower=borrower, amount=D("100000.00"))
+    session.flush()
+    (lead,) = [lead for lead in match_need(session, need.id, top_n=5) if lead.product_id == product.id]
+    officer = UserFactory(officer=True, institution_id=product.institution_id)
+    words = "该产品有政府性融资担保（吉庐陵融资担保有限公司）支持"
+
+    lead_page = _login(app.test_client(), officer).get(f"/officer/leads/{lead.id}")
+    assert lead_page.status_code == 200 and "匹配理由" in lead_page.get_data(as_text=True)
+    assert words in lead_page.get_data(as_text=True)
+    need_page = _login(app.test_client(), applicant).get(f"/me/needs/{need.id}")
+    assert need_page.status_code == 200 and words in need_page.get_data(as_text=True)

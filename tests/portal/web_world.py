@@ -35,7 +35,8 @@ from guarantees.defaults import DefaultInput, report_default
 from guarantees.models import Compensation
 from credit_profile.models import DataImport
 from matching.models import Lead
-from stats.exports import Column, Table, to_xlsx
+from stats.exports import to_xlsx
+from stats.tables import Column, Table
 from tests.factories import (
     PASSWORD,
     EarlyWarningFactory,

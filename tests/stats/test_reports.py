@@ -113,20 +113,24 @@ def test_progress_is_committed_section_by_section_and_a_done_report_is_not_rebui
     assert report.content == content and seen[-1][0] != "again"
 
 
-def test_a_section_is_one_function_and_one_registration(session, world, monkeypatch):
-    monkeypatch.setattr(monthly, "SECTIONS", list(monthly.SECTIONS))
+@pytest.fixture
+def registry():
+    """The report's sections as they were, after the test (registration changes the shared list)."""
+    saved = list(monthly.SECTIONS)
+    yield monthly.SECTIONS
+    monthly.SECTIONS[:] = saved
 
-    def guarantees(ctx):
-        return monthly.Section(
-            "guarantees", "政府性融资担保", (monthly.Paragraphs(("本月新增担保 3 笔。",)),)
-        )
 
-    monthly.register("guarantees", guarantees, before="details")
+def test_a_section_is_one_function_and_one_registration(session, world, registry):
+    def extra(ctx):
+        return monthly.Section("extra", "专项说明", (monthly.Paragraphs(("本月新增担保 3 笔。",)),))
+
+    monthly.register("extra", extra, before="details")
     text = "\n".join(pdf_pages(build(session)))
-    assert "政府性融资担保" in text and "本月新增担保 3 笔。" in text
-    assert text.index("政府性融资担保") < text.index("明细表", text.index("政府性融资担保"))
+    assert "专项说明" in text and "本月新增担保 3 笔。" in text
+    assert text.index("专项说明") < text.index("明细表", text.index("专项说明"))
     with pytest.raises(ValueError, match="twice"):
-        monthly.register("guarantees", guarantees)
+        monthly.register("extra", extra)
 
 
 def test_scheduled_reports_are_queued_once_per_region_and_notify_the_offices(session, world, no_printing):

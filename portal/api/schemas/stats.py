@@ -55,7 +55,13 @@ EXPORT_TABLES = (
     "institutions",
     "maturities",
     "drilldown",
+    "guarantees",
+    "bridges",
+    "scheme_limits",
+    "cap_monitor",
 )
+# Exports of the guarantee and bridge tables may also group by guarantor or scheme.
+EXPORT_DIMENSIONS = (*STATS_DIMENSIONS, "guarantor", "scheme")
 
 
 class BreakdownQuery(StatsQuery):
@@ -81,7 +87,7 @@ class DrilldownQuery(StatsQuery):
 class ExportQuery(StatsQuery):
     table = choice(EXPORT_TABLES, required=True)
     format = choice(("csv", "xlsx"), load_default="xlsx")
-    by = choice(STATS_DIMENSIONS)
+    by = choice(EXPORT_DIMENSIONS)
     figure = String(validate=Length(max=40))
     key = String(validate=Length(max=32))
 

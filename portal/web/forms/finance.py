@@ -98,8 +98,13 @@ class FigureForm(StatsForm):
     )
 
 
+# Exports of the guarantee and bridge tables may also group by guarantor or scheme.
+EXPORT_DIMENSIONS = {**STATS_DIMENSIONS, "guarantor": N_("按担保机构/资金管理方"), "scheme": N_("按方案")}
+
+
 class ExportForm(FigureForm):
     table = ChoiceField(_l("表"), choices=[], validators=[required()])
+    by = ChoiceField(_l("分组维度"), choices=choices(EXPORT_DIMENSIONS), validators=[Optional()])
     file_format = ChoiceField(
         _l("格式"),
         choices=[SelectChoice("csv", "CSV"), SelectChoice("xlsx", "XLSX")],

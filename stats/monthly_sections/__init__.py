@@ -1,0 +1,1 @@
+"""The monthly report's sections by theme; stats.monthly assembles them."""

@@ -1,0 +1,30 @@
+"""Figures as people read them (stats.formats): amounts in 万元 with their unit, zero alike."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from stats import formats
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0, "0.00万元"),
+        (Decimal("0.00"), "0.00万元"),
+        ("0", "0.00万元"),
+        (Decimal("2725000"), "272.50万元"),
+        (Decimal("123456789.99"), "12,345.68万元"),
+        (Decimal("-50000"), "-5.00万元"),
+        (None, "—"),
+    ],
+)
+def test_amounts_read_in_wan_with_the_unit_zero_included(value, shown) -> None:
+    assert formats.wan_unit(value) == shown
+
+
+def test_number_has_two_places_and_separators() -> None:
+    assert formats.number(Decimal("1234.5")) == "1,234.50"
+    assert formats.show("number", None) == formats.DASH
