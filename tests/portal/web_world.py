@@ -31,9 +31,9 @@ from core.db import Base
 from core.models import Notification, User
 from core.types import local_today
 from credit_profile.ingestion import create_provider
+from credit_profile.models import DataImport
 from guarantees.defaults import DefaultInput, report_default
 from guarantees.models import Compensation
-from credit_profile.models import DataImport
 from matching.models import Lead
 from stats.exports import to_xlsx
 from stats.tables import Column, Table
