@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInputError, NotFoundError
 from core.events import record_event
 from credit_profile.models import Borrower
-from guarantees.models import Cover, CoverStatus, Scheme, SchemeKind, SchemeProduct, SchemeStatus
+from guarantees.models import (
+    BridgeApplication,
+    Cover,
+    CoverStatus,
+    Scheme,
+    SchemeKind,
+    SchemeProduct,
+    SchemeStatus,
+)
 from guarantees.waterfall import parse_shares
 from products.models import Institution, Product
 
@@ -153,6 +161,75 @@ def create_scheme(session: Session, data: SchemeInput, *, actor_id: int | None) 
     session.flush()
     record_event(
         session, entity_type=SCHEME_ENTITY, entity_id=scheme.id, to_status=scheme.status, actor_id=actor_id
+    )
+    return scheme
+
+
+# The columns a scheme's edit may change, as SchemeInput names them (operator_code → operator_id).
+EDITABLE = (
+    "code", "name", "kind", "sponsor", "capital", "leverage_limit", "loss_shares", "fee_rate_cap",
+    "single_cap", "comp_cap_rate", "filing_deadline_days", "claim_deadline_days", "funding_shares",
+    "tenor_bands", "covers_interest", "decision_sla_hours", "eligibility", "bridge_max_ratio",
+    "bridge_max_days", "fee_tiers", "pause_overdue_ratio",
+)  # fmt: skip
+
+
+def scheme_input(session: Session, scheme: Scheme) -> SchemeInput:
+    """A scheme as the input that would save it unchanged (the start of an edit)."""
+    operator = session.get(Institution, scheme.operator_id)
+    assert operator is not None
+    values = {name: getattr(scheme, name) for name in EDITABLE}
+    return SchemeInput(operator_code=operator.code, **values)
+
+
+def _in_use(session: Session, scheme_id: int) -> bool:
+    cover = session.scalar(select(Cover.id).where(Cover.scheme_id == scheme_id).limit(1))
+    bridge = session.scalar(
+        select(BridgeApplication.id).where(BridgeApplication.scheme_id == scheme_id).limit(1)
+    )
+    return cover is not None or bridge is not None
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def update_scheme(session: Session, scheme_id: int, data: SchemeInput, *, actor_id: int | None) -> Scheme:
+    """Change a scheme's terms, all or nothing; the event records each changed field before and after.
+    A scheme with covers or bridges keeps its kind. Returns the scheme unchanged (no event) when nothing
+    differs. Raises NotFoundError, InvalidInputError (`code: taken`, `kind: in_use`, field codes)."""
+    scheme = get_scheme(session, scheme_id)
+    errors = validate_scheme(data)
+    if errors:
+        raise InvalidInputError(errors)
+    taken = select(Scheme.id).where(Scheme.code == data.code, Scheme.id != scheme.id)
+    if session.scalar(taken) is not None:
+        raise InvalidInputError({"code": ["taken"]})
+    if data.kind != scheme.kind and _in_use(session, scheme.id):
+        raise InvalidInputError({"kind": ["in_use"]})
+    operator = _operator(session, data.operator_code)
+    values: dict[str, Any] = {name: getattr(data, name) for name in EDITABLE}
+    values["loss_shares"] = {k: str(v) for k, v in data.loss_shares.items()}
+    values["operator_id"] = operator.id
+    changes = {
+        name: [_plain(getattr(scheme, name)), _plain(value)]
+        for name, value in values.items()
+        if _plain(getattr(scheme, name)) != _plain(value)
+    }
+    if not changes:
+        return scheme
+    for name, value in values.items():
+        setattr(scheme, name, value)
+    session.flush()
+    record_event(
+        session,
+        entity_type=SCHEME_ENTITY,
+        entity_id=scheme.id,
+        from_status=scheme.status,
+        to_status=scheme.status,
+        actor_id=actor_id,
+        note="edited",
+        data={"changes": changes},
     )
     return scheme
 
