@@ -190,8 +190,22 @@ def _in_use(session: Session, scheme_id: int) -> bool:
     return cover is not None or bridge is not None
 
 
-def _plain(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
+def _plain(value: Any, *, nested: bool = False) -> Any:
+    """A value as the audit trail keeps it: decimals in plain notation without trailing zeros (0.01
+    and 0.010000 are the same rate; inside shares and tiers "0.20" and "0.2" too), so that only real
+    changes are recorded."""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    if isinstance(value, dict):
+        return {k: _plain(v, nested=True) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, nested=True) for v in value]
+    if nested and isinstance(value, str):
+        try:
+            return f"{Decimal(value).normalize():f}"
+        except InvalidOperation:
+            return value
+    return value
 
 
 def update_scheme(session: Session, scheme_id: int, data: SchemeInput, *, actor_id: int | None) -> Scheme:

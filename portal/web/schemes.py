@@ -28,6 +28,7 @@ bp = Blueprint("schemes", __name__, url_prefix="/finance/schemes")
 FINANCE, ADMIN = Role.FINANCE.value, Role.ADMIN.value
 # The form's field for each of the service's field codes it does not name alike.
 ALIASES = {
+    "scheme_code": "code",
     "operator_code": "operator_id",
     "loss_shares": "loss_bank",
     "funding_shares": "fund_province",
@@ -51,6 +52,12 @@ CHANGED_NAMES = {
 def _changed_names(form: SchemeForm) -> dict[str, str]:
     names = {field.name: str(field.label.text) for field in form}
     return {**names, **{k: _(v) for k, v in CHANGED_NAMES.items()}}
+
+
+def _refused(form: SchemeForm, exc: InvalidInputError) -> None:
+    # `code: taken` is worded for institutions under "code"; a scheme's code gets the general wording.
+    fields = {("scheme_code" if k == "code" else k): v for k, v in exc.fields.items()}
+    apply_errors(form, InvalidInputError(fields), aliases=ALIASES)
 
 
 def may_maintain(user: User) -> bool:
@@ -111,7 +118,7 @@ def new() -> Any:
         try:
             scheme = schemes.create_scheme(db(), form.scheme_input(_operator_code(form)), actor_id=user.id)
         except InvalidInputError as exc:
-            apply_errors(form, exc, aliases=ALIASES)
+            _refused(form, exc)
         else:
             ok(_("方案“%(n)s”已创建", n=scheme.name))
             return redirect(url_for(".index"))
@@ -136,7 +143,7 @@ def edit(scheme_id: int) -> Any:
                 db(), scheme.id, form.scheme_input(_operator_code(form), keep=scheme), actor_id=user.id
             )
         except InvalidInputError as exc:
-            apply_errors(form, exc, aliases=ALIASES)
+            _refused(form, exc)
         else:
             ok(_("方案“%(n)s”已保存", n=scheme.name))
             return redirect(url_for(".index"))

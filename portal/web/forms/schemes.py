@@ -14,12 +14,13 @@ from wtforms.validators import Optional, Regexp
 
 from core.reference import BORROWER_KINDS, INDUSTRY_SECTIONS, PRODUCT_TAGS, REGIONS
 from guarantees.models import Party, Scheme, SchemeKind
+from guarantees.schemes import MAX_AMOUNT as SCHEME_MAX
 from guarantees.schemes import SchemeInput
 from portal.labels import LABELS
 from portal.web.forms.fields import (
     CENT,
-    MAX_AMOUNT,
     MAX_TEXT,
+    WAN,
     Between,
     Cents,
     ChoiceField,
@@ -41,14 +42,27 @@ FUNDING_LEVELS = {"province": _l("省级"), "city": _l("市级"), "county": _l("
 PERCENT = Between(Decimal(0), HUNDRED, _l("应在 0 至 100 之间"))
 
 
-def _percent(label: Any, *, optional: bool = True, places: int = 4) -> MoneyField:
+def _percent(label: Any, *, optional: bool = True) -> MoneyField:
     first = Optional() if optional else required()
-    return MoneyField(label, places=places, validators=[first, PERCENT])
+    # places=None: shown as stored ("40", "0.02"), not padded to a fixed number of decimals.
+    return MoneyField(label, places=None, validators=[first, PERCENT])
+
+
+class SchemeAmountField(WanYuanField):
+    """A scheme's amount in 万元: a fund or a guarantor's net assets runs to 亿元, beyond the 10,000万元
+    of a loan (up to the service's limit, 1000亿元)."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        MoneyField.process_formdata(self, valuelist)
+        if self.data is not None and abs(self.data) > SCHEME_MAX / WAN:
+            self.data = None
+            raise ValueError(_("金额不能超过 1000 亿元（10000000 万元）"))
+        super().process_formdata(valuelist)
 
 
 def _wan(label: Any) -> WanYuanField:
-    return WanYuanField(
-        label, places=6, validators=[required(), Between(CENT, MAX_AMOUNT, _l("数值超出允许范围")), Cents()]
+    return SchemeAmountField(
+        label, places=6, validators=[required(), Between(CENT, SCHEME_MAX, _l("数值超出允许范围")), Cents()]
     )
 
 
@@ -117,8 +131,8 @@ class SchemeForm(PageForm):
     bridge_max_ratio = _percent(_l("周转金最高占续贷承诺金额（%）"))
     bridge_max_days = _days(_l("周转金最长使用天数"), 90, optional=True)
     tier_days = _days(_l("前段天数（按前段日费率计）"), 90, optional=True)
-    tier_rate = _percent(_l("前段日费率（%/日）"), places=6)
-    later_rate = _percent(_l("此后日费率（%/日）"), places=6)
+    tier_rate = _percent(_l("前段日费率（%/日）"))
+    later_rate = _percent(_l("此后日费率（%/日）"))
     pause_overdue_ratio = _percent(_l("逾期占资金规模超过（%）时自动暂停"))
     note = TextAreaField(_l("修改说明"), filters=[strip], validators=[Optional(), text_length(MAX_TEXT)])
 
@@ -228,7 +242,8 @@ class SchemeForm(PageForm):
 
 
 def _pct(value: Any) -> Decimal | None:
-    return None if value in (None, "") else (Decimal(str(value)) * HUNDRED).normalize()
+    # Plain notation: 40, not 4E+1.
+    return None if value in (None, "") else Decimal(f"{(Decimal(str(value)) * HUNDRED).normalize():f}")
 
 
 class PauseForm(PageForm):
