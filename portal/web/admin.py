@@ -32,8 +32,8 @@ from core.models import Role, User
 from core.types import SHANGHAI
 from core.verification import mark_phone_verified
 from credit_profile.ingestion import create_provider
-from guarantees.staff import OPERATOR_KIND, create_operator_staff
 from credit_profile.providers import deactivate_provider, list_providers, rotate_provider
+from guarantees.staff import OPERATOR_KIND, create_operator_staff
 from portal.auth import role_required, web_user
 from portal.db import db
 from portal.labels import LABELS, WEB_LABELS, label, web_label

@@ -28,7 +28,6 @@ bp = Blueprint("schemes", __name__, url_prefix="/finance/schemes")
 FINANCE, ADMIN = Role.FINANCE.value, Role.ADMIN.value
 # The form's field for each of the service's field codes it does not name alike.
 ALIASES = {
-    "scheme_code": "code",
     "operator_code": "operator_id",
     "loss_shares": "loss_bank",
     "funding_shares": "fund_province",

@@ -39,6 +39,7 @@ from portal.web.forms.account import (
 )
 from portal.web.forms.admin import InstitutionEditForm, InstitutionForm, ProviderForm, UserEditForm, UserForm
 from portal.web.forms.applicant import ConsentForm, NeedEditForm, NeedForm
+from portal.web.forms.bridges import BridgeApplyForm, CommitmentForm
 from portal.web.forms.calendars import CalendarForm
 from portal.web.forms.fields import AtLeastOne
 from portal.web.forms.finance import MonthlyReportForm
@@ -54,6 +55,7 @@ from portal.web.forms.officer import (
     PerformanceForm,
     RejectForm,
 )
+from portal.web.forms.schemes import PauseForm, SchemeForm
 from portal.web.forms.scorecards import ActivateForm
 from products.models import Institution
 from tests.counts import report
@@ -152,6 +154,12 @@ FORMS = [
     Form("POST /officer/warnings/<warning_id>/action", "officer_x", WarningActionForm),
     Form("POST /officer/warnings/<warning_id>/close", "officer_x", WarningCloseForm),
     Form("POST /admin/monitoring/rules/<code>", "admin", RuleForm, "elec_drop-"),
+    # Bridge funds and schemes (the operator's forms and the bank's later steps: BUTTONS below).
+    Form("POST /me/bridges/new", "applicant_a", BridgeApplyForm),
+    Form("POST /bridges/<bridge_id>/commitment", "officer_x", CommitmentForm),
+    Form("POST /finance/schemes/new", "finance_city", SchemeForm),
+    Form("POST /finance/schemes/<scheme_id>/edit", "finance_city", SchemeForm),
+    Form("POST /finance/schemes/<scheme_id>/pause", "finance_city", PauseForm),
 ]  # fmt: skip
 # POST routes whose form is only the CSRF token (a button): covered by the access matrix.
 BUTTONS = {
@@ -175,6 +183,15 @@ BUTTONS = {
     "POST /me/consents/<consent_id>/pause",
     "POST /me/consents/<consent_id>/resume",
     "POST /me/loans/<loan_id>/monitoring-consent",
+    "POST /finance/schemes/<scheme_id>/resume",
+    "POST /bridges/<bridge_id>/approve",
+    # Forms of the fund's operator (the guarantor role is not one of the world's) and the bank's steps
+    # once the bridge is out: tests/portal/test_web_bridges.py posts this corpus into each of them.
+    "POST /bridges/<bridge_id>/refuse",
+    "POST /bridges/<bridge_id>/disburse",
+    "POST /bridges/<bridge_id>/return",
+    "POST /bridges/<bridge_id>/old-loan-repaid",
+    "POST /bridges/<bridge_id>/renewal",
 }
 # Writes a refused form must make, by route: a wrong password counts towards the account's lock.
 REFUSALS_RECORDED = {"POST /login": {"users"}}

@@ -27,7 +27,7 @@ def _login(app, user):
 
 def _form(operator_id, **extra):
     data = {
-        "code": "JA-4321", "name": "吉安4321新方案", "kind": "guarantee", "sponsor": "吉安市财政局",
+        "scheme_code": "JA-4321", "name": "吉安4321新方案", "kind": "guarantee", "sponsor": "吉安市财政局",
         "operator_id": str(operator_id), "capital": "20000", "leverage_limit": "10",
         "loss_bank": "20", "loss_guarantor": "40", "loss_reguarantor": "30", "loss_government": "10",
         "fee_rate_cap": "1", "single_cap": "2000", "comp_cap_rate": "5", "filing_deadline_days": "30",
@@ -119,7 +119,7 @@ def test_city_office_creates_edits_pauses_and_resumes_a_scheme(offices, session)
         ({"kind": "bridge_fund"}, "续贷周转金须填写此项"),
         ({"industries_excluded": "ZZ"}, "行业代码无效"),
         ({"filing_deadline_days": "0"}, "应为 1 至 3650"),
-        ({"code": "中文"}, "只能使用字母、数字"),
+        ({"scheme_code": "中文"}, "只能使用字母、数字"),
     ],
 )
 def test_bad_scheme_input_is_refused_in_chinese_and_saves_nothing(offices, session, change, message):
@@ -131,13 +131,16 @@ def test_bad_scheme_input_is_refused_in_chinese_and_saves_nothing(offices, sessi
 
 
 def test_a_bank_cannot_be_the_operator_and_a_taken_code_is_refused(offices, session):
-    operator, city, _county, admin = offices
+    operator, _city, _county, admin = offices
+    bank = InstitutionFactory(kind="bank")
+    as_bank = admin.post("/finance/schemes/new", data=_form(bank.id))
+    assert as_bank.status_code == 422 and "选项无效" in as_bank.get_data(as_text=True)
     taken = SchemeFactory(code="TAKEN")
-    response = admin.post("/finance/schemes/new", data=_form(operator.id, code="TAKEN"))
+    response = admin.post("/finance/schemes/new", data=_form(operator.id, scheme_code="TAKEN"))
     assert response.status_code == 422 and "已被占用" in response.get_data(as_text=True)
     # An edit of another scheme to a taken code, and a kind change once the scheme is in use.
     other = SchemeFactory(bridge=True, operator_id=operator.id)
-    edit = admin.post(f"/finance/schemes/{other.id}/edit", data=_form(operator.id, code="TAKEN"))
+    edit = admin.post(f"/finance/schemes/{other.id}/edit", data=_form(operator.id, scheme_code="TAKEN"))
     assert edit.status_code == 422 and "已被占用" in edit.get_data(as_text=True)
     assert (
         session.get(Scheme, taken.id).code == "TAKEN" and session.get(Scheme, other.id).kind == "bridge_fund"
@@ -147,7 +150,7 @@ def test_a_bank_cannot_be_the_operator_and_a_taken_code_is_refused(offices, sess
 def test_bridge_fund_terms_round_trip(offices, session):
     operator, city, _county, _admin = offices
     data = _form(
-        operator.id, kind="bridge_fund", code="BRIDGE-1", bridge_max_ratio="95", bridge_max_days="10",
+        operator.id, kind="bridge_fund", scheme_code="BRIDGE-1", bridge_max_ratio="95", bridge_max_days="10",
         tier_days="5", tier_rate="0.02", later_rate="0.04", pause_overdue_ratio="40",
     )  # fmt: skip
     assert city.post("/finance/schemes/new", data=data).status_code == 302

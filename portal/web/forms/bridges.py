@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
@@ -107,6 +108,11 @@ class CommitmentForm(PageForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
+        posted_text = request.form.get(self.document.name, "") if request else ""
+        if posted_text.strip():
+            # Text posted where a file belongs (no browser does that): refused, never hashed.
+            self.document.errors = [*self.document.errors, _("请选择要上传的承诺书文件")]
+            ok = False
         if not ok:
             return False
         digest = self.digest()

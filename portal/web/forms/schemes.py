@@ -4,6 +4,7 @@ deadlines, eligibility, bridge terms and the pause rule. Shares and rates are ty
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +39,8 @@ from portal.web.forms.fields import (
 )
 
 HUNDRED = Decimal(100)
+# A GB/T 4754 section letter, optionally with its division, group or class digits (C, C13, C1311).
+INDUSTRY_CODE = re.compile(r"[A-T](?:[0-9]{2}|[0-9]{3}|[0-9]{4})?")
 FUNDING_LEVELS = {"province": _l("省级"), "city": _l("市级"), "county": _l("县级")}
 PERCENT = Between(Decimal(0), HUNDRED, _l("应在 0 至 100 之间"))
 
@@ -86,7 +89,7 @@ def _shares(form: SchemeForm, prefix: str, names: Any) -> dict[str, str]:
 
 
 class SchemeForm(PageForm):
-    code = StringField(
+    scheme_code = StringField(
         _l("方案代码"),
         filters=[fold],
         validators=[
@@ -134,7 +137,6 @@ class SchemeForm(PageForm):
     tier_rate = _percent(_l("前段日费率（%/日）"))
     later_rate = _percent(_l("此后日费率（%/日）"))
     pause_overdue_ratio = _percent(_l("逾期占资金规模超过（%）时自动暂停"))
-    note = TextAreaField(_l("修改说明"), filters=[strip], validators=[Optional(), text_length(MAX_TEXT)])
 
     def __init__(self, *args: Any, operators: list[tuple[str, str]] = (), **kwargs: Any) -> None:  # type: ignore[assignment]
         super().__init__(*args, **kwargs)
@@ -142,7 +144,11 @@ class SchemeForm(PageForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
-        unknown = [c for c in split_codes(self.industries_excluded.data) if c[:1] not in INDUSTRY_SECTIONS]
+        unknown = [
+            c
+            for c in split_codes(self.industries_excluded.data)
+            if not INDUSTRY_CODE.fullmatch(c) or c[0] not in INDUSTRY_SECTIONS
+        ]
         if unknown:
             self.industries_excluded.errors = [*self.industries_excluded.errors, _("行业代码无效")]
             ok = False
@@ -179,7 +185,7 @@ class SchemeForm(PageForm):
         tiers = scheme.fee_tiers or []
         first = tiers[0] if len(tiers) > 1 else None
         data: dict[str, Any] = {
-            "code": scheme.code, "name": scheme.name, "kind": scheme.kind, "sponsor": scheme.sponsor,
+            "scheme_code": scheme.code, "name": scheme.name, "kind": scheme.kind, "sponsor": scheme.sponsor,
             "operator_id": str(operator_id), "capital": scheme.capital,
             "leverage_limit": scheme.leverage_limit,
             "covers_interest": scheme.covers_interest, "fee_rate_cap": _pct(scheme.fee_rate_cap),
@@ -223,7 +229,7 @@ class SchemeForm(PageForm):
             tiers.append({"up_to_day": None, "daily_rate": f"{_fraction(self.later_rate.data):f}"})
         bridge = self.kind.data == SchemeKind.BRIDGE_FUND
         return SchemeInput(
-            code=self.code.data, name=self.name.data, kind=self.kind.data, sponsor=self.sponsor.data,
+            code=self.scheme_code.data, name=self.name.data, kind=self.kind.data, sponsor=self.sponsor.data,
             operator_code=operator_code, capital=self.capital.data, leverage_limit=self.leverage_limit.data,
             loss_shares=_shares(self, "loss_", [p.value for p in Party]),
             fee_rate_cap=_fraction(self.fee_rate_cap.data) or Decimal(0), single_cap=self.single_cap.data,
