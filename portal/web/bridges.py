@@ -96,6 +96,8 @@ def _apply_form(borrower_id: int, formdata: Any = None) -> tuple[BridgeApplyForm
         banks=[(str(i), n) for i, n in banks],
         **({} if formdata is not None else {"origin": request.args.get("origin", "")}),
     )
+    if formdata is None and len(open_funds) == 1:
+        form.scheme_id.data = open_funds[0][0]  # the only fund open: chosen already
     return form, funds, loans
 
 
@@ -149,7 +151,10 @@ def apply() -> Any:
 
 
 def _date_bounds(form: StepDateForm, after: dt.date | None) -> StepDateForm:
-    form.on.render_kw = {"max": local_today().isoformat(), **({"min": after.isoformat()} if after else {})}
+    today = local_today()
+    form.on.render_kw = {"max": today.isoformat(), **({"min": after.isoformat()} if after else {})}
+    if form.on.data is None and not form.on.raw_data:
+        form.on.data = today  # the usual answer: done today
     return form
 
 
