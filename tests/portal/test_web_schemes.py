@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from core.models import StatusEvent, User
 from guarantees.models import Scheme, SchemeStatus
 from guarantees.schemes import SCHEME_ENTITY
-from tests.factories import PASSWORD, InstitutionFactory, SchemeFactory, UserFactory
+from tests.factories import PASSWORD, BorrowerFactory, InstitutionFactory, SchemeFactory, UserFactory
+from tests.factories.guarantees import submitted_bridge
 from tests.portal.api_helpers import token
 
 pytestmark = pytest.mark.smoke
@@ -237,3 +238,17 @@ def test_scheme_patch_in_the_api(client, session):
         client.patch("/api/v1/guarantees/schemes/999999", json={"name": "x"}, headers=headers).status_code
         == 404
     )
+
+
+def test_a_scheme_in_use_keeps_its_kind(offices, session):
+    operator, city, _county, _admin = offices
+    fund = SchemeFactory(bridge=True, operator_id=operator.id, code="IN-USE")
+    borrower = BorrowerFactory()
+    submitted_bridge(
+        fund, borrower_id=borrower.id, institution_id=InstitutionFactory().id, region_code="360802"
+    )
+    response = city.post(f"/finance/schemes/{fund.id}/edit", data=_form(operator.id, scheme_code="IN-USE"))
+    assert response.status_code == 422
+    assert "该方案已有担保或周转金业务，不能更改类型" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Scheme, fund.id).kind == "bridge_fund"
