@@ -42,6 +42,8 @@ bp = Blueprint("bridges", __name__)
 APPLICANT, OFFICER = Role.APPLICANT.value, Role.OFFICER.value
 GUARANTOR, FINANCE = Role.GUARANTOR.value, Role.FINANCE.value
 READERS = (APPLICANT, OFFICER, GUARANTOR, FINANCE)
+# Each dated step's form prefix, by its slot on the page.
+PREFIXES = {"disburse": "disburse", "return": "return", "old_loan": "old", "renewal": "renewal"}
 # Why an approval is beyond the scheme's limits (LimitExceededError's detail), said plainly.
 LIMIT_REASONS = {
     "commitment_ratio": N_("周转金金额超过银行承诺续贷金额乘以方案比例后的上限，不能批准"),
@@ -150,7 +152,10 @@ def apply() -> Any:
     return render_template("bridges/apply.html", form=form, funds=funds, loans=loans), status
 
 
-def _date_bounds(form: StepDateForm, after: dt.date | None) -> StepDateForm:
+def _dated(bound: dict[str, Any], slot: str, form_class: type[StepDateForm], after: dt.date | None) -> Any:
+    """The dated step's form (the posted one when it was refused), the date between the previous
+    step's and today, today by default."""
+    form = bound.get(slot) or form_class(formdata=None, prefix=PREFIXES[slot])
     today = local_today()
     form.on.render_kw = {"max": today.isoformat(), **({"min": after.isoformat()} if after else {})}
     if form.on.data is None and not form.on.raw_data:
@@ -167,26 +172,19 @@ def _forms(view: BridgeView, user: User, bound: dict[str, Any]) -> dict[str, Any
             forms["commitment"] = bound.get("commitment") or CommitmentForm(formdata=None)
             forms["commitment"].renewal_on.render_kw = {"min": local_today().isoformat()}
         if view.status in (BridgeStatus.DISBURSED, BridgeStatus.OVERDUE) and view.old_loan_repaid_on is None:
-            forms["old_loan"] = _date_bounds(
-                bound.get("old_loan") or StepDateForm(formdata=None, prefix="old"), view.disbursed_on
-            )
+            forms["old_loan"] = _dated(bound, "old_loan", StepDateForm, view.disbursed_on)
         if out and view.old_loan_repaid_on is not None and view.renewal_disbursed_on is None:
-            forms["renewal"] = _date_bounds(
-                bound.get("renewal") or RenewalForm(formdata=None, prefix="renewal"), view.old_loan_repaid_on
-            )
+            forms["renewal"] = _dated(bound, "renewal", RenewalForm, view.old_loan_repaid_on)
     elif user.role == GUARANTOR:
         if view.status in (BridgeStatus.SUBMITTED, BridgeStatus.COMMITTED):
             forms["approve"] = ActionForm()
         if view.status in (BridgeStatus.SUBMITTED, BridgeStatus.COMMITTED, BridgeStatus.APPROVED):
             forms["refuse"] = bound.get("refuse") or RefuseBridgeForm(formdata=None)
         if view.status == BridgeStatus.APPROVED:
-            forms["disburse"] = _date_bounds(
-                bound.get("disburse") or StepDateForm(formdata=None, prefix="disburse"), view.approved_on
-            )
+            forms["disburse"] = _dated(bound, "disburse", StepDateForm, view.approved_on)
         if out:
-            forms["return"] = _date_bounds(
-                bound.get("return") or StepDateForm(formdata=None, prefix="return"),
-                view.renewal_disbursed_on or view.disbursed_on,
+            forms["return"] = _dated(
+                bound, "return", StepDateForm, view.renewal_disbursed_on or view.disbursed_on
             )
     return forms
 
@@ -306,45 +304,37 @@ def _dated_step(bridge_id: int, slot: str, form: StepDateForm, step: Any, done: 
     return _done(bridge_id)
 
 
-@bp.post("/bridges/<int:bridge_id>/disburse")
+# The dated steps: the form's slot and prefix, its class, the service and what the flash says.
+OPERATOR_STEPS = {
+    "disburse": ("disburse", StepDateForm, bridges.disburse_bridge, N_("周转金已划出，使用天数从划出日起算")),
+    "return": ("return", StepDateForm, bridges.return_bridge, N_("周转金已归还，费用已按分段日费率计收")),
+}
+BANK_STEPS = {
+    "old-loan-repaid": ("old_loan", StepDateForm, bridges.record_old_loan_repaid, N_("已确认原贷款归还")),
+    "renewal": (
+        "renewal",
+        RenewalForm,
+        bridges.record_renewal,
+        N_("续贷发放已登记，请资金管理方确认周转金归还"),
+    ),
+}
+
+
+@bp.post("/bridges/<int:bridge_id>/<any(disburse, return):step>")
 @role_required(GUARANTOR)
-def disburse(bridge_id: int) -> Any:
+def operator_step(bridge_id: int, step: str) -> Any:
     operator_id = _institution(web_user())
     bridges.operator_application(db(), bridge_id, operator_id=operator_id)
-    return _dated_step(
-        bridge_id, "disburse", StepDateForm(prefix="disburse"), bridges.disburse_bridge,
-        _("周转金已划出，使用天数从划出日起算"), operator_id=operator_id,
-    )  # fmt: skip
+    slot, form_class, service, done = OPERATOR_STEPS[step]
+    form = form_class(prefix=PREFIXES[slot])
+    return _dated_step(bridge_id, slot, form, service, _(done), operator_id=operator_id)
 
 
-@bp.post("/bridges/<int:bridge_id>/return")
-@role_required(GUARANTOR)
-def give_back(bridge_id: int) -> Any:
-    operator_id = _institution(web_user())
-    bridges.operator_application(db(), bridge_id, operator_id=operator_id)
-    return _dated_step(
-        bridge_id, "return", StepDateForm(prefix="return"), bridges.return_bridge,
-        _("周转金已归还，费用已按分段日费率计收"), operator_id=operator_id,
-    )  # fmt: skip
-
-
-@bp.post("/bridges/<int:bridge_id>/old-loan-repaid")
+@bp.post("/bridges/<int:bridge_id>/<any('old-loan-repaid', renewal):step>")
 @role_required(OFFICER)
-def old_loan_repaid(bridge_id: int) -> Any:
+def bank_step(bridge_id: int, step: str) -> Any:
     institution_id = _institution(web_user())
     bridges.bank_application(db(), bridge_id, institution_id=institution_id)
-    return _dated_step(
-        bridge_id, "old_loan", StepDateForm(prefix="old"), bridges.record_old_loan_repaid,
-        _("已确认原贷款归还"), institution_id=institution_id,
-    )  # fmt: skip
-
-
-@bp.post("/bridges/<int:bridge_id>/renewal")
-@role_required(OFFICER)
-def renewal(bridge_id: int) -> Any:
-    institution_id = _institution(web_user())
-    bridges.bank_application(db(), bridge_id, institution_id=institution_id)
-    return _dated_step(
-        bridge_id, "renewal", RenewalForm(prefix="renewal"), bridges.record_renewal,
-        _("续贷发放已登记，请资金管理方确认周转金归还"), institution_id=institution_id,
-    )  # fmt: skip
+    slot, form_class, service, done = BANK_STEPS[step]
+    form = form_class(prefix=PREFIXES[slot])
+    return _dated_step(bridge_id, slot, form, service, _(done), institution_id=institution_id)
