@@ -88,6 +88,11 @@ def _commit(cast, bridge_id, amount="30", document=b"signed commitment", sha="")
 
 
 def test_the_whole_round_trip_on_the_pages(cast, session):
+    # The renewal need's page leads to the application, the need already chosen.
+    need_page = cast["applicant"].get(f"/me/needs/{cast['need'].id}").get_data(as_text=True)
+    assert f"/me/bridges/new?origin=need:{cast['need'].id}" in need_page
+    form = cast["applicant"].get(f"/me/bridges/new?origin=need:{cast['need'].id}").get_data(as_text=True)
+    assert f'<option selected value="need:{cast["need"].id}">' in form
     applied = _apply(cast)
     assert applied.status_code == 302, applied.get_data(as_text=True)
     app_row = _bridge(session)
