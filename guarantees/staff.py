@@ -32,3 +32,13 @@ def create_operator_staff(
         phone=phone,
         institution_id=institution.id,
     )
+
+
+def check_operator_move(session: Session, user: User, institution_id: int | None) -> None:
+    """A guarantor account moved to another institution must land on one of the guarantor kind. Raises
+    InvalidInputError(institution_id=['not_operator'])."""
+    if user.role != Role.GUARANTOR or institution_id is None or institution_id == user.institution_id:
+        return
+    institution = session.get(Institution, institution_id)
+    if institution is None or institution.kind != OPERATOR_KIND or not institution.active:
+        raise InvalidInputError({"institution_id": ["not_operator"]})

@@ -33,7 +33,7 @@ from core.types import SHANGHAI
 from core.verification import mark_phone_verified
 from credit_profile.ingestion import create_provider
 from credit_profile.providers import deactivate_provider, list_providers, rotate_provider
-from guarantees.staff import OPERATOR_KIND, create_operator_staff
+from guarantees.staff import OPERATOR_KIND, check_operator_move, create_operator_staff
 from portal.auth import role_required, web_user
 from portal.db import db
 from portal.labels import LABELS, WEB_LABELS, label, web_label
@@ -196,6 +196,7 @@ def user(user_id: int) -> Any:
             region_code=form.region_code.data or None,
         )
         try:
+            check_operator_move(db(), row, change.institution_id)
             update_user(db(), user_id, change, actor_id=web_user().id)
         except InvalidInputError as exc:
             apply_errors(form, exc, aliases={"institution_code": "institution_id"})

@@ -252,3 +252,31 @@ def test_a_scheme_in_use_keeps_its_kind(offices, session):
     assert "该方案已有担保或周转金业务，不能更改类型" in response.get_data(as_text=True)
     session.expire_all()
     assert session.get(Scheme, fund.id).kind == "bridge_fund"
+
+
+def test_admin_edits_a_guarantor_account_within_guarantee_institutions(offices, session, client):
+    operator, _city, _county, admin = offices
+    bank = InstitutionFactory(kind="bank")
+    staff = UserFactory(role="guarantor", institution_id=operator.id)
+    session.flush()
+    assert admin.get(f"/admin/users/{staff.id}").status_code == 200
+    moved = admin.post(
+        f"/admin/users/{staff.id}", data={"role": "guarantor", "institution_id": str(bank.id), "active": "1"}
+    )
+    assert moved.status_code == 422 and "请选择融资担保机构或资金管理方" in moved.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(User, staff.id).institution_id == operator.id
+    disabled = admin.post(
+        f"/admin/users/{staff.id}",
+        data={"role": "guarantor", "institution_id": str(operator.id), "active": "0"},
+    )
+    assert disabled.status_code == 302
+    session.expire_all()
+    assert session.get(User, staff.id).active is False
+    api_admin = UserFactory(admin=True)
+    session.flush()
+    headers = token(client, api_admin.username, PASSWORD)
+    refused = client.patch(
+        f"/api/v1/admin/users/{staff.id}", json={"institution_code": bank.code}, headers=headers
+    )
+    assert refused.status_code == 422 and refused.get_json()["error"]["fields"]["institution_code"]

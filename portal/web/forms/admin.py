@@ -144,7 +144,7 @@ class UserFilterForm(GetForm):
 class UserEditForm(PageForm):
     role = ChoiceField(
         _l("角色"),
-        choices=pairs(((r, _l(ROLE_NAMES[r])) for r in STAFF_ROLES), blank=_l("请选择")),
+        choices=pairs(((r, _l(ROLE_NAMES[r])) for r in NEW_USER_ROLES), blank=_l("请选择")),
         validators=[Optional()],
         description=_l("申请人账号的角色不能修改"),
     )
