@@ -130,6 +130,14 @@ def apply_for_bridge(
         errors["amount"] = ["above_single_cap"]
     elif "amount" not in errors and principal is not None and data.amount > principal:
         errors["amount"] = ["above_principal"]
+    elif (
+        "amount" not in errors
+        and principal is not None
+        and scheme.bridge_max_ratio is not None
+        and data.amount > principal * scheme.bridge_max_ratio
+    ):
+        # The renewal is at most the maturing principal, and the bridge at most its share of it.
+        errors["amount"] = ["above_commitment_share"]
     if len(data.contract_no) > 64:
         errors["contract_no"] = ["too_long"]
     if errors:

@@ -48,3 +48,28 @@ def annual_fee_rate(fee: Decimal, amount: Decimal, days: int) -> Decimal:
     if amount <= 0 or days <= 0:
         return Decimal(0)
     return (fee / amount / days * 365).quantize(Decimal("0.0001"))
+
+
+def fee_workings(amount: Decimal, days: int, tiers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The fee's arithmetic, one line per tier used: `{from_day, to_day, days, daily_rate, amount}`
+    (each line unrounded, as `tiered_fee` adds them before rounding the total once)."""
+    lines: list[dict[str, Any]] = []
+    start = 0
+    for tier in tiers:
+        limit = tier.get("up_to_day")
+        end = days if limit is None else min(days, int(limit))
+        if end > start:
+            rate = Decimal(str(tier["daily_rate"]))
+            lines.append(
+                {
+                    "from_day": start + 1,
+                    "to_day": end,
+                    "days": end - start,
+                    "daily_rate": rate,
+                    "amount": amount * rate * (end - start),
+                }
+            )
+            start = end
+        if start >= days:
+            break
+    return lines

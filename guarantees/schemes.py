@@ -19,7 +19,15 @@ from core.errors import InvalidInputError, NotFoundError
 from core.events import record_event
 from core.models import StatusEvent
 from credit_profile.models import Borrower
-from guarantees.models import Cover, CoverStatus, Scheme, SchemeKind, SchemeProduct, SchemeStatus
+from guarantees.models import (
+    BridgeApplication,
+    Cover,
+    CoverStatus,
+    Scheme,
+    SchemeKind,
+    SchemeProduct,
+    SchemeStatus,
+)
 from guarantees.waterfall import parse_shares
 from products.models import Institution, Product
 
@@ -62,7 +70,9 @@ def _record_change(
     from_status: str | None = None,
     actor_id: int | None,
     note: str | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> None:
+    """Seal the scheme's terms as they now stand (with `data`, e.g. an edit's changes) into the chain."""
     session.flush()
     terms = scheme_terms(scheme)
     record_event(
@@ -73,7 +83,7 @@ def _record_change(
         to_status=to_status,
         actor_id=actor_id,
         note=note,
-        data={"terms": terms, "digest": terms_digest(terms)},
+        data={**(data or {}), "terms": terms, "digest": terms_digest(terms)},
     )
 
 
@@ -235,6 +245,87 @@ def create_scheme(session: Session, data: SchemeInput, *, actor_id: int | None) 
     session.add(scheme)
     session.flush()
     _record_change(session, scheme, to_status=scheme.status, actor_id=actor_id)
+    return scheme
+
+
+# The columns a scheme's edit may change, as SchemeInput names them (operator_code → operator_id).
+EDITABLE = (
+    "code", "name", "kind", "sponsor", "capital", "leverage_limit", "loss_shares", "fee_rate_cap",
+    "single_cap", "comp_cap_rate", "filing_deadline_days", "claim_deadline_days", "funding_shares",
+    "tenor_bands", "covers_interest", "decision_sla_hours", "eligibility", "bridge_max_ratio",
+    "bridge_max_days", "fee_tiers", "pause_overdue_ratio",
+)  # fmt: skip
+
+
+def scheme_input(session: Session, scheme: Scheme) -> SchemeInput:
+    """A scheme as the input that would save it unchanged (the start of an edit)."""
+    operator = session.get(Institution, scheme.operator_id)
+    assert operator is not None
+    values = {name: getattr(scheme, name) for name in EDITABLE}
+    return SchemeInput(operator_code=operator.code, **values)
+
+
+def _in_use(session: Session, scheme_id: int) -> bool:
+    cover = session.scalar(select(Cover.id).where(Cover.scheme_id == scheme_id).limit(1))
+    bridge = session.scalar(
+        select(BridgeApplication.id).where(BridgeApplication.scheme_id == scheme_id).limit(1)
+    )
+    return cover is not None or bridge is not None
+
+
+def _plain(value: Any, *, nested: bool = False) -> Any:
+    """A value as the audit trail keeps it: decimals in plain notation without trailing zeros (0.01
+    and 0.010000 are the same rate; inside shares and tiers "0.20" and "0.2" too), so that only real
+    changes are recorded."""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    if isinstance(value, dict):
+        return {k: _plain(v, nested=True) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, nested=True) for v in value]
+    if nested and isinstance(value, str):
+        try:
+            return f"{Decimal(value).normalize():f}"
+        except InvalidOperation:
+            return value
+    return value
+
+
+def update_scheme(session: Session, scheme_id: int, data: SchemeInput, *, actor_id: int | None) -> Scheme:
+    """Change a scheme's terms, all or nothing; the event records each changed field before and after.
+    A scheme with covers or bridges keeps its kind. Returns the scheme unchanged (no event) when nothing
+    differs. Raises NotFoundError, InvalidInputError (`code: taken`, `kind: in_use`, field codes)."""
+    scheme = get_scheme(session, scheme_id)
+    errors = validate_scheme(data)
+    if errors:
+        raise InvalidInputError(errors)
+    taken = select(Scheme.id).where(Scheme.code == data.code, Scheme.id != scheme.id)
+    if session.scalar(taken) is not None:
+        raise InvalidInputError({"code": ["taken"]})
+    if data.kind != scheme.kind and _in_use(session, scheme.id):
+        raise InvalidInputError({"kind": ["in_use"]})
+    operator = _operator(session, data.operator_code)
+    values: dict[str, Any] = {name: getattr(data, name) for name in EDITABLE}
+    values["loss_shares"] = {k: str(v) for k, v in data.loss_shares.items()}
+    values["operator_id"] = operator.id
+    changes = {
+        name: [_plain(getattr(scheme, name)), _plain(value)]
+        for name, value in values.items()
+        if _plain(getattr(scheme, name)) != _plain(value)
+    }
+    if not changes:
+        return scheme
+    for name, value in values.items():
+        setattr(scheme, name, value)
+    _record_change(
+        session,
+        scheme,
+        from_status=scheme.status,
+        to_status=scheme.status,
+        actor_id=actor_id,
+        note="edited",
+        data={"changes": changes},
+    )
     return scheme
 
 

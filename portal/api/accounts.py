@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Response
+from sqlalchemy import select
 
 from core.accounts import authenticate, change_password, create_user, open_session, revoke_session
 from core.administration import record_admin_action
@@ -17,6 +18,7 @@ from core.verification import request_password_reset, reset_password
 from credit_profile.borrowers import BorrowerInput, get_borrower
 from credit_profile.ingestion import create_provider
 from credit_profile.registration import BorrowerInputError, register_applicant, verify_applicant_phone
+from guarantees.staff import create_operator_staff
 from portal.api import api_bp
 from portal.api.common import borrower_dict, settings
 from portal.api.schemas.accounts import (
@@ -216,17 +218,30 @@ def add_user(body: dict[str, Any]) -> dict[str, Any]:
         if region_code not in (*REGIONS, CITY_CODE):
             raise InvalidInputError({"region_code": ["required" if not region_code else "invalid_choice"]})
         institution_code = None
+    elif role == Role.GUARANTOR:
+        region_code = None
+        found = db().scalar(select(Institution.id).where(Institution.code == (institution_code or "")))
+        try:
+            user = create_operator_staff(
+                db(), username=body["username"], password=body["password"], institution_id=found,
+                phone=body.get("phone"),
+            )  # fmt: skip
+        except InvalidInputError as exc:
+            raise InvalidInputError(
+                {("institution_code" if k == "institution_id" else k): v for k, v in exc.fields.items()}
+            ) from exc
     else:
         institution_code = region_code = None
-    user = create_user(
-        db(),
-        username=body["username"],
-        password=body["password"],
-        role=role,
-        phone=body.get("phone"),
-        institution_id=institution_id,
-        region_code=region_code,
-    )
+    if role != Role.GUARANTOR:
+        user = create_user(
+            db(),
+            username=body["username"],
+            password=body["password"],
+            role=role,
+            phone=body.get("phone"),
+            institution_id=institution_id,
+            region_code=region_code,
+        )
     record_admin_action(db(), "user", user.id, "created", actor_id=api_user().id)
     return {
         "id": user.id,

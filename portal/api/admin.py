@@ -21,6 +21,7 @@ from core.i18n import N_
 from core.models import Role
 from core.verification import mark_phone_verified
 from credit_profile.providers import deactivate_provider, list_providers, rotate_provider
+from guarantees.staff import check_operator_move
 from portal.api import api_bp
 from portal.api.common import page_body
 from portal.api.schemas.accounts import (
@@ -85,12 +86,16 @@ def admin_users(query: dict[str, Any]) -> dict[str, Any]:
 @api_bp.output(AdminUserOut)
 @api_bp.doc(summary=N_("修改用户：停用（其全部会话和令牌立即失效）、角色、机构、区划"))
 def admin_update_user(user_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    get_user(db(), user_id)  # an unknown id is a 404 before any field error
+    user = get_user(db(), user_id)  # an unknown id is a 404 before any field error
     institution_id = None
     if body.get("institution_code"):
         institution_id = institution_id_by_code(db(), body["institution_code"])
         if institution_id is None:
             raise InvalidInputError({"institution_code": ["unknown"]})
+        try:
+            check_operator_move(db(), user, institution_id)
+        except InvalidInputError as exc:
+            raise InvalidInputError({"institution_code": exc.fields["institution_id"]}) from exc
     change = UserChange(
         active=body.get("active"),
         role=body.get("role"),

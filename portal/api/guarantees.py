@@ -106,6 +106,21 @@ def scheme_create(body: dict[str, Any]) -> dict[str, Any]:
     return _scheme_json(scheme)
 
 
+@api_bp.patch("/guarantees/schemes/<int:scheme_id>")
+@api_bp.auth_required(token_auth, roles=[FINANCE, Role.ADMIN.value])
+@api_bp.input(SchemeIn(partial=True), arg_name="body")
+@api_bp.output(SchemeOut)
+@api_bp.doc(
+    summary=N_("修改方案条款（只需提交要改的字段；全部校验通过才保存，修改前后值记入审计）"),
+    responses=[401, 403, 404, 422],
+)
+def scheme_update(scheme_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    user = _maintainer()
+    current = schemes.scheme_input(db(), schemes.get_scheme(db(), scheme_id))
+    scheme = schemes.update_scheme(db(), scheme_id, dataclasses.replace(current, **body), actor_id=user.id)
+    return _scheme_json(scheme)
+
+
 @api_bp.post("/guarantees/schemes/<int:scheme_id>/pause")
 @api_bp.auth_required(token_auth, roles=[FINANCE, Role.ADMIN.value])
 @api_bp.input(PauseIn, arg_name="body")

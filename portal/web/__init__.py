@@ -34,9 +34,10 @@ def register_web(app: Flask) -> None:
         calendars,
     ):
         app.register_blueprint(module.bp)
-    from portal.web import scorecards
+    from portal.web import bridges, schemes, scorecards
 
-    app.register_blueprint(scorecards.bp)
+    for extra in (scorecards, bridges, schemes):
+        app.register_blueprint(extra.bp)
     app.context_processor(inject_globals)
     # Blueprint-level before_request hooks trip APIFlask's OpenAPI generation, so this is app-level.
     app.before_request(no_store_private)

@@ -35,6 +35,7 @@ from credit_profile.imports import FINISHED, get_import, recent_imports, submit_
 from credit_profile.ingestion import create_provider
 from credit_profile.providers import deactivate_provider, list_providers, rotate_provider
 from credit_profile.tables import MAX_TABLE_BYTES
+from guarantees.staff import OPERATOR_KIND, check_operator_move, create_operator_staff
 from portal.auth import role_required, web_user
 from portal.db import db
 from portal.labels import LABELS, WEB_LABELS, label, web_label
@@ -60,8 +61,12 @@ PER_PAGE = 20
 IMPORT_REFRESH_SECONDS = 3  # the import page reloads itself while the job runs
 
 
-def _institution_choices() -> list[tuple[str, str]]:
-    return [(str(i.id), f"{i.name}（{i.code}）") for i in list_institutions(db())]
+def _institution_choices(kind: str | None = None) -> list[tuple[str, str]]:
+    return [
+        (str(i.id), f"{i.name}（{i.code}）")
+        for i in list_institutions(db())
+        if kind is None or (i.kind == kind and i.active)
+    ]
 
 
 def _pages(total: int, per_page: int) -> int:
@@ -122,7 +127,7 @@ def institution(institution_id: int) -> Any:
 @role_required(ADMIN)
 def users() -> Any:
     choices = _institution_choices()
-    form = UserForm(institutions=choices)
+    form = UserForm(institutions=choices, operators=_institution_choices(OPERATOR_KIND))
     if form.validate_on_submit():
         if not first_submission("admin.users"):
             repeated()
@@ -130,17 +135,26 @@ def users() -> Any:
         role = form.role.data
         staff = role in (Role.OFFICER, Role.PRODUCT_MANAGER)
         try:
-            user = create_user(
-                db(),
-                username=form.username.data,
-                password=form.password.data,
-                role=role,
-                phone=form.phone.data or None,
-                institution_id=int(form.institution_id.data) if staff else None,
-                region_code=form.region_code.data if role == Role.FINANCE else None,
-            )
+            if role == Role.GUARANTOR:
+                user = create_operator_staff(
+                    db(),
+                    username=form.username.data,
+                    password=form.password.data,
+                    institution_id=int(form.operator_id.data),
+                    phone=form.phone.data or None,
+                )
+            else:
+                user = create_user(
+                    db(),
+                    username=form.username.data,
+                    password=form.password.data,
+                    role=role,
+                    phone=form.phone.data or None,
+                    institution_id=int(form.institution_id.data) if staff else None,
+                    region_code=form.region_code.data if role == Role.FINANCE else None,
+                )
         except InvalidInputError as exc:
-            apply_errors(form, exc)
+            apply_errors(form, exc, aliases={"institution_id": "operator_id"})
         else:
             record_admin_action(db(), "user", user.id, "created", actor_id=web_user().id)
             ok(_("用户已创建"))
@@ -187,6 +201,7 @@ def user(user_id: int) -> Any:
             region_code=form.region_code.data or None,
         )
         try:
+            check_operator_move(db(), row, change.institution_id)
             update_user(db(), user_id, change, actor_id=web_user().id)
         except InvalidInputError as exc:
             apply_errors(form, exc, aliases={"institution_code": "institution_id"})

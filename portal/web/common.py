@@ -80,6 +80,8 @@ PRIVATE_BLUEPRINTS = frozenset(
         "admin_scorecards",
         "guarantees",
         "monitoring",
+        "bridges",
+        "schemes",
     }
 )
 

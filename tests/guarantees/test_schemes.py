@@ -15,7 +15,9 @@ from guarantees.schemes import (
     create_scheme,
     loan_schemes,
     product_scheme_notes,
+    scheme_input,
     set_paused,
+    update_scheme,
     verify_schemes,
 )
 from matching import dispatch
@@ -95,6 +97,23 @@ def test_audit_verify_detects_a_scheme_changed_around_the_service(runner, sessio
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert "担保方案与审计记录不符" in result.output
+
+
+def test_an_edited_scheme_is_sealed_with_its_new_terms(session) -> None:
+    operator = InstitutionFactory(kind="guarantor")
+    scheme = create_scheme(session, _scheme_input(operator.code), actor_id=None)
+    edit = scheme_input(session, scheme)
+    edit.comp_cap_rate = Decimal("0.04")
+    update_scheme(session, scheme.id, edit, actor_id=None)
+    session.commit()  # events are sealed into the chain at commit
+    event = session.scalars(
+        select(StatusEvent).where(StatusEvent.entity_type == SCHEME_ENTITY).order_by(StatusEvent.id.desc())
+    ).first()
+    assert event is not None and event.note == "edited"
+    assert event.data["changes"] == {"comp_cap_rate": ["0.05", "0.04"]}
+    assert event.data["terms"]["comp_cap_rate"] == "0.04"
+    # An edit through the service is not a change "around the service".
+    assert verify_schemes(session) == []
 
 
 def test_a_scheme_inserted_around_the_service_is_reported(session) -> None:

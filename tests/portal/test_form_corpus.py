@@ -39,6 +39,7 @@ from portal.web.forms.account import (
 )
 from portal.web.forms.admin import InstitutionEditForm, InstitutionForm, ProviderForm, UserEditForm, UserForm
 from portal.web.forms.applicant import ConsentForm, NeedEditForm, NeedForm
+from portal.web.forms.bridges import BridgeApplyForm, CommitmentForm
 from portal.web.forms.calendars import CalendarForm
 from portal.web.forms.fields import AtLeastOne
 from portal.web.forms.finance import MonthlyReportForm
@@ -63,6 +64,7 @@ from portal.web.forms.officer import (
     PerformanceForm,
     RejectForm,
 )
+from portal.web.forms.schemes import PauseForm, SchemeForm
 from portal.web.forms.scorecards import ActivateForm
 from products.models import Institution
 from tests.counts import report
@@ -170,6 +172,12 @@ FORMS = [
     Form("POST /guarantees/covers/<cover_id>/default", "officer_x", DefaultForm, "default-"),
     Form("POST /guarantees/compensations/<compensation_id>/payment", "guarantor_g", PaymentForm, "payment-"),
     Form("POST /guarantees/covers/<cover_id>/recoveries", "guarantor_g", RecoveryForm, "recovery-"),
+    # Bridge funds and schemes (the operator's forms and the bank's later steps: BUTTONS below).
+    Form("POST /me/bridges/new", "applicant_a", BridgeApplyForm),
+    Form("POST /bridges/<bridge_id>/commitment", "officer_x", CommitmentForm),
+    Form("POST /finance/schemes/new", "finance_city", SchemeForm),
+    Form("POST /finance/schemes/<scheme_id>/edit", "finance_city", SchemeForm),
+    Form("POST /finance/schemes/<scheme_id>/pause", "finance_city", PauseForm),
 ]  # fmt: skip
 # POST routes that take a file (multipart): their text fields are a choice; the file's own refusals
 # (type, size, limits, cells) are tested in tests/credit_profile/test_tables.py and the upload's in
@@ -197,6 +205,15 @@ BUTTONS = {
     "POST /me/consents/<consent_id>/pause",
     "POST /me/consents/<consent_id>/resume",
     "POST /me/loans/<loan_id>/monitoring-consent",
+    "POST /finance/schemes/<scheme_id>/resume",
+    "POST /bridges/<bridge_id>/approve",
+    # Forms of the fund's operator (the guarantor role is not one of the world's) and the bank's steps
+    # once the bridge is out: tests/portal/test_web_bridges.py posts this corpus into each of them.
+    "POST /bridges/<bridge_id>/refuse",
+    "POST /bridges/<bridge_id>/disburse",
+    "POST /bridges/<bridge_id>/return",
+    "POST /bridges/<bridge_id>/old-loan-repaid",
+    "POST /bridges/<bridge_id>/renewal",
 }
 # Writes a refused form must make, by route: a wrong password counts towards the account's lock.
 REFUSALS_RECORDED = {"POST /login": {"users"}}

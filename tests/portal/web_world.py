@@ -203,6 +203,10 @@ def build_world(client: Any, session: Any) -> World:
             "cover_id": cover.id,
             "scheme_id": scheme.id,
             "bridge_id": bridge.id,
+            # Bridge-fund and scheme pages: the guarantee scheme of the cover (to edit, pause, resume), its
+            # operator (scheme_id above), the bridge fund, and bank X (the maturing loan's bank, stated by hand).
+            "scheme_operator_id": cover.operator_id,
+            "bridge_scheme_id": bridge.scheme_id,
             "user_id": users["officer_x"].id,
             "provider_id": provider.id,
             "import_id": data_import.id,
@@ -345,6 +349,7 @@ PARAMETERS = {
     "<loan_id>": "loan_id",
     "<code>": "rule_code",
     "<compensation_id>": "compensation_id",
+    "<scheme_id>": "scheme_id",
 }
 # Claiming needs a lead nobody has claimed yet: A's second lead, also pushed to bank X.
 PARAMETER_OVERRIDES = {
@@ -496,8 +501,38 @@ def form_data(route: Route, world: World) -> dict[str, Any]:
             "elec_drop-yellow": "-0.25", "elec_drop-red": "-0.5", "elec_drop-persist_months": "1",
             "elec_drop-window_months": "1", "elec_drop-peer_pct_max": "", "elec_drop-enabled": "y",
         },
+        # Bridge funds and schemes: A applies for a bridge of a loan at bank X stated by hand; bank X's
+        # officer records the commitment by its hash; the city office creates and edits a 4321 scheme.
+        "POST /me/bridges/new": {
+            "scheme_id": str(world.ids["bridge_scheme_id"]), "origin": "manual",
+            "institution_id": str(world.ids["institution_x"]), "contract_no": "JX-MATRIX-2",
+            "maturing_principal": "30", "matures_on": (today + dt.timedelta(days=20)).isoformat(), "amount": "20",
+        },
+        "POST /bridges/<bridge_id>/commitment": {
+            "amount": "30", "renewal_on": (today + dt.timedelta(days=5)).isoformat(), "signer": "李行长",
+            "document_sha256": "ab" * 32,
+        },
+        "POST /bridges/<bridge_id>/refuse": {"reason": "承诺金额不足"},
+        "POST /bridges/<bridge_id>/disburse": {"disburse-on": today.isoformat()},
+        "POST /bridges/<bridge_id>/return": {"return-on": today.isoformat()},
+        "POST /bridges/<bridge_id>/old-loan-repaid": {"old-on": today.isoformat()},
+        "POST /bridges/<bridge_id>/renewal": {"renewal-on": today.isoformat(), "renewal-amount": "30"},
+        "POST /finance/schemes/new": _scheme_form(world, "MATRIX-NEW"),
+        "POST /finance/schemes/<scheme_id>/edit": _scheme_form(world, "MATRIX-EDIT"),
+        "POST /finance/schemes/<scheme_id>/pause": {"reason": "代偿率超过上限，暂停新业务"},
     }  # fmt: skip
     return dict(data.get(route.key, {}))
+
+
+def _scheme_form(world: World, code: str) -> dict[str, Any]:
+    """A 4321 guarantee scheme as the city finance office types it (percent, 万元)."""
+    return {
+        "scheme_code": code, "name": f"矩阵方案{code}", "kind": "guarantee", "sponsor": "吉安市财政局",
+        "operator_id": str(world.ids["scheme_operator_id"]), "capital": "20000", "leverage_limit": "10",
+        "loss_bank": "20", "loss_guarantor": "40", "loss_reguarantor": "30", "loss_government": "10",
+        "fee_rate_cap": "1", "single_cap": "2000", "comp_cap_rate": "5", "filing_deadline_days": "30",
+        "claim_deadline_days": "90", "decision_sla_hours": "16", "industries_excluded": "K",
+    }  # fmt: skip
 
 
 # --- state ----------------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ class UserIn(In):
         required=True, validate=Length(min=3, max=64, error=N_("用户名长度应在 {min} 到 {max} 个字符之间"))
     )
     password = String(required=True, validate=Length(max=256, error=N_("密码过长")))
-    role = choice(("officer", "product_manager", "finance", "admin"), required=True)
+    role = choice(("officer", "product_manager", "finance", "admin", "guarantor"), required=True)
     institution_code = String(validate=Length(max=32), allow_none=True)
     region_code = String(validate=Length(max=6), allow_none=True)
     phone = String(validate=Length(max=32), allow_none=True)

@@ -32,4 +32,21 @@
     kind.addEventListener("change", syncKind);
     syncKind();
   }
+
+  // A bridge's days-left clock keeps counting on a page left open (the day changes in Asia/Shanghai):
+  // <span data-due="YYYY-MM-DD" data-text-left="剩余N天" data-text-late="已逾期N天">.
+  document.querySelectorAll("[data-due]").forEach(function (clock) {
+    var tick = function () {
+      var today = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date());
+      var days = Math.round((Date.parse(clock.getAttribute("data-due")) - Date.parse(today)) / 86400000);
+      if (isNaN(days)) { return; }
+      var late = days < 0;
+      var text = clock.getAttribute(late ? "data-text-late" : "data-text-left") || "";
+      clock.textContent = text.replace("N", String(Math.abs(days)));
+      var box = clock.closest(".kpi");
+      if (box) { box.classList.toggle("overdue", late); }
+    };
+    tick();
+    window.setInterval(tick, 60000);
+  });
 })();

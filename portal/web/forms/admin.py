@@ -63,16 +63,27 @@ class InstitutionForm(PageForm):
 STAFF_ROLES = ("officer", "product_manager", "finance", "admin")
 
 
+# Roles an administrator creates an account for on the users page (staff of a guarantee institution
+# or fund operator too: they are tied to an institution of that kind).
+NEW_USER_ROLES = (*STAFF_ROLES, "guarantor")
+
+
 class UserForm(PageForm):
     username = StringField(_l("用户名"), filters=[strip], validators=[required(), text_length(64, 3)])
     password = PasswordField(_l("初始密码"), validators=[required(), text_length(256), StrongPassword()])
     role = ChoiceField(
         _l("角色"),
-        choices=pairs(((r, _l(ROLE_NAMES[r])) for r in STAFF_ROLES), blank=_l("请选择")),
+        choices=pairs(((r, _l(ROLE_NAMES[r])) for r in NEW_USER_ROLES), blank=_l("请选择")),
         validators=[required()],
     )
     institution_id = ChoiceField(
         _l("所属机构"), choices=[], validators=[Optional()], description=_l("客户经理、产品经理必填")
+    )
+    operator_id = ChoiceField(
+        _l("所属担保机构/资金管理方"),
+        choices=[],
+        validators=[Optional()],
+        description=_l("担保机构/资金管理方用户必填（只列出融资担保类机构）"),
     )
     region_code = ChoiceField(
         _l("所属金融办"),
@@ -82,13 +93,21 @@ class UserForm(PageForm):
     )
     phone = StringField(_l("手机号码"), filters=[fold], validators=[Optional(), PHONE])
 
-    def __init__(self, *args: Any, institutions: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        institutions: Sequence[tuple[str, str]] = (),
+        operators: Sequence[tuple[str, str]] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.institution_id.choices = pairs(institutions, blank=_("请选择"))
+        self.operator_id.choices = pairs(operators, blank=_("请选择"))
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
         ok = require_if(self, self.role.data in ("officer", "product_manager"), ["institution_id"]) and ok
+        ok = require_if(self, self.role.data == "guarantor", ["operator_id"]) and ok
         return require_if(self, self.role.data == "finance", ["region_code"]) and ok
 
 
@@ -136,7 +155,7 @@ class UserFilterForm(GetForm):
 class UserEditForm(PageForm):
     role = ChoiceField(
         _l("角色"),
-        choices=pairs(((r, _l(ROLE_NAMES[r])) for r in STAFF_ROLES), blank=_l("请选择")),
+        choices=pairs(((r, _l(ROLE_NAMES[r])) for r in NEW_USER_ROLES), blank=_l("请选择")),
         validators=[Optional()],
         description=_l("申请人账号的角色不能修改"),
     )
