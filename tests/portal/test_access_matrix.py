@@ -503,6 +503,14 @@ GUARANTOR_EXPECTED: dict[str, tuple[Outcome, Outcome]] = {
     "POST /guarantees/covers/filings":                    (DONE,  FORM),
     "POST /guarantees/compensations/<compensation_id>/payment": (DONE, HIDE),
     "POST /guarantees/covers/<cover_id>/recoveries":      (DONE,  HIDE),
+    # The bridge pages: the world's bridge fund is another operator's, so both see an empty list and neither
+    # may see or move the bridge (its own operator's steps: tests/portal/test_web_bridges.py).
+    "GET /bridges/":                                      (OK,    OK),
+    "GET /bridges/<bridge_id>":                           (HIDE,  HIDE),
+    "POST /bridges/<bridge_id>/approve":                  (HIDE,  HIDE),
+    "POST /bridges/<bridge_id>/refuse":                   (HIDE,  HIDE),
+    "POST /bridges/<bridge_id>/disburse":                 (HIDE,  HIDE),
+    "POST /bridges/<bridge_id>/return":                   (HIDE,  HIDE),
 }  # fmt: skip
 
 
