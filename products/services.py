@@ -346,7 +346,7 @@ PRODUCT_SORTS = ("rate", "amount")
 
 def products_statement(
     flt: ProductFilter, *, status: str | None = ProductStatus.PUBLISHED, institution_id: int | None = None
-) -> Select[tuple[Product]]:
+) -> Select[Product]:
     """The one statement `list_products` runs: the products (with their institution) that the filter's
     column conditions select; the list-valued rules are applied to its rows. Public so that the bench's
     floor (portal/floors.py) runs exactly the catalogue's statement."""
