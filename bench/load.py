@@ -1,7 +1,8 @@
 """HTTP throughput of the officer inbox and the product list, each against its floor measured in the same
-run: a route in the same app that authenticates the same way and runs one indexed SELECT for the same rows
-(their own table's columns only), rendered with a minimal template or jsonify (portal/floors.py, served
-with BENCH_FLOOR_ROUTES=1), so that the ratio shows what our own layers cost.
+run: a route in the same app that authenticates the same way and runs the page's own SELECT for the same
+rows (built by the same function: the inbox's read model, the catalogue's statement), rendered with a
+minimal template or jsonify (portal/floors.py, served with BENCH_FLOOR_ROUTES=1), so that the ratio shows
+what our own layers cost.
 
 Creates a database of its own (a fresh PostgreSQL database on the server given by --database or
 DATABASE_URL, dropped afterwards; else a SQLite file in a temporary directory), migrates it and loads

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import AuthenticationError, InvalidInputError, PermissionDeniedError, TooManyAttemptsError
-from core.models import AuthSession, Role, User
+from core.models import AuthSession, Notification, Role, User
 from core.passwords import check_password_strength
 from core.phones import normalize_mobile
 from core.types import utcnow
@@ -196,6 +196,22 @@ def _live(token: str, kind: str) -> dict[str, Any]:
 def resolve_session(session: Session, token: str, *, kind: str) -> User | None:
     """The user behind a live token of this kind, or None (unknown, expired, revoked, inactive)."""
     return session.scalar(_LIVE_USER, _live(token, kind))
+
+
+_UNREAD = (
+    select(func.count())
+    .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+    .correlate(User)
+    .scalar_subquery()
+)
+_LIVE_USER_UNREAD = select(User, _UNREAD).where(*_LIVE)
+
+
+def resolve_session_unread(session: Session, token: str, *, kind: str) -> tuple[User, int] | None:
+    """`resolve_session`, with the user's unread notifications counted by the same statement (every page's
+    header shows them; core.notifications.unread_count counts the same rows)."""
+    row = session.execute(_LIVE_USER_UNREAD, _live(token, kind)).first()
+    return (row[0], int(row[1])) if row else None
 
 
 def revoke_session(session: Session, token: str) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, event, select, text, update
+from sqlalchemy import Table, bindparam, event, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
@@ -63,6 +63,13 @@ def mark_pending(session: Session) -> None:
     session.info[PENDING] = True
 
 
+_SEAL = (
+    update(_table)
+    .where(_table.c.id == bindparam("event_id"))
+    .values(chain_seq=bindparam("seq"), prev_hash=bindparam("prev"), hash=bindparam("digest"))
+)
+
+
 def seal_pending_events(session: Session) -> int:
     """Chain every unsealed status event visible to this transaction; returns how many were sealed."""
     if session.get_bind().dialect.name == "postgresql":
@@ -78,13 +85,14 @@ def seal_pending_events(session: Session) -> int:
         .limit(1)
     ).first()
     seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
+    seals = []
     for row in rows:
         seq += 1
         digest = event_hash(row, chain_seq=seq, prev_hash=prev)
-        session.execute(
-            update(_table).where(_table.c.id == row["id"]).values(chain_seq=seq, prev_hash=prev, hash=digest)
-        )
+        seals.append({"event_id": row["id"], "seq": seq, "prev": prev, "digest": digest})
         prev = digest
+    # One statement executed for every row (executemany: pipelined by psycopg), not one round trip each.
+    session.execute(_SEAL, seals)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, StatusEvent):
             session.expire(obj, ["chain_seq", "prev_hash", "hash"])

@@ -258,13 +258,7 @@ def officer_leads(
             _search(session, filters.q.strip(), institution_id=institution_id, officer_id=officer_id)
         )
     offset = (page - 1) * per_page
-    stmt = (
-        _lead_statement(officer_id, counted=True)
-        .where(*where)
-        .order_by(*inbox_order())
-        .limit(per_page)
-        .offset(offset)
-    )
+    stmt = inbox_statement(officer_id, where, page=page, per_page=per_page)
     rows = session.execute(stmt).all()
     if rows:
         total = int(rows[0].total)
@@ -281,6 +275,22 @@ def officer_leads(
     else:
         total = 0
     return LeadPage(items=_views(session, rows), total=total, page=page, per_page=per_page)
+
+
+def inbox_statement(
+    officer_id: int, where: Sequence[ColumnElement[bool]], *, page: int = 1, per_page: int = 20
+) -> Select[Any]:
+    """The one statement that reads a page of the inbox (`officer_leads`) under the conditions `where`
+    (at least the institution's): the leads with everything they refer to one to one, in the inbox's
+    order, paged, each row carrying the total. Public so that the bench's floor (portal/floors.py) runs
+    exactly the page's statement."""
+    return (
+        _lead_statement(officer_id, counted=True)
+        .where(*where)
+        .order_by(*inbox_order())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
 
 
 def _search(session: Session, q: str, *, institution_id: int, officer_id: int) -> ColumnElement[bool]:
@@ -464,15 +474,34 @@ def _performance(session: Session, loans: dict[int, int]) -> dict[int, list[Perf
     if not loans:
         return {}
     reports: dict[int, list[PerformanceView]] = {}
+    # Columns, not entities: the views are all a page needs, and loading the reports into the session
+    # cost as much as the page's own statement.
     stmt = (
-        select(LoanPerformance, User.username)
+        select(
+            LoanPerformance.id,
+            LoanPerformance.loan_id,
+            LoanPerformance.as_of,
+            LoanPerformance.overdue_30,
+            LoanPerformance.overdue_90,
+            LoanPerformance.reported_at,
+            User.username,
+        )
         .outerjoin(User, User.id == LoanPerformance.reported_by)
         .where(LoanPerformance.loan_id.in_(sorted(loans)))
         .order_by(LoanPerformance.id)
     )
-    for report, username in session.execute(stmt):
-        view = PerformanceView.of(report, lead_id=loans[report.loan_id], reported_by=username)
-        reports.setdefault(report.loan_id, []).append(view)
+    for r in session.execute(stmt):
+        view = PerformanceView(
+            id=r.id,
+            lead_id=loans[r.loan_id],
+            loan_id=r.loan_id,
+            as_of=r.as_of,
+            overdue_30=r.overdue_30,
+            overdue_90=r.overdue_90,
+            reported_at=r.reported_at,
+            reported_by=r.username,
+        )
+        reports.setdefault(r.loan_id, []).append(view)
     return reports
 
 

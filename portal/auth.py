@@ -11,7 +11,7 @@ from apiflask import HTTPTokenAuth
 from flask import abort, current_app, redirect, request, session, url_for
 from flask_login import UserMixin, current_user, login_user, logout_user
 
-from core.accounts import open_session, resolve_session, revoke_session
+from core.accounts import open_session, resolve_session, resolve_session_unread, revoke_session
 from core.errors import PermissionDeniedError
 from core.i18n import N_
 from core.models import Role, User
@@ -28,9 +28,11 @@ WEB_SESSION_TTL = dt.timedelta(hours=12)
 class Principal(UserMixin):  # type: ignore[misc]
     """The logged-in user as Flask-Login sees it; its id is the server-side session token."""
 
-    def __init__(self, user: User, token: str) -> None:
+    def __init__(self, user: User, token: str, unread: int | None = None) -> None:
         self.user = user
         self.token = token
+        # The user's unread notifications when the session was loaded (None: not counted then).
+        self.unread = unread
 
     def get_id(self) -> str:
         return self.token
@@ -42,8 +44,9 @@ class Principal(UserMixin):  # type: ignore[misc]
 
 @login_manager.user_loader
 def _load(token: str) -> Principal | None:
-    user = resolve_session(db(), token, kind="web")
-    return Principal(user, token) if user else None
+    # One statement: the user, and the unread count the header of every page shows.
+    found = resolve_session_unread(db(), token, kind="web")
+    return Principal(found[0], token, unread=found[1]) if found else None
 
 
 def start_web_session(user: User) -> None:

@@ -57,6 +57,12 @@ def _executed(state: ORMExecuteState) -> None:
         state.session.info[WROTE] = True
 
 
+def has_written(session: Session) -> bool:
+    """Whether the request wrote through this session: a flush or a write statement, or changes not yet
+    flushed. What it read before then is still what the database holds for it."""
+    return bool(session.info.get(WROTE) or session.new or session.dirty or session.deleted)
+
+
 def keep_on_error() -> None:
     """Commit this request's writes even though it ends in an error response."""
     g.keep_on_error = True

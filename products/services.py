@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,6 +86,13 @@ def get_institution_by_code(session: Session, code: str) -> Institution:
 
 def list_institutions(session: Session) -> Sequence[Institution]:
     return session.scalars(select(Institution).order_by(Institution.code)).all()
+
+
+def institution_names(session: Session) -> list[tuple[str, str]]:
+    """Every institution as (code, name), in `list_institutions`' order: a filter's options, read
+    without loading the institutions."""
+    stmt = select(Institution.code, Institution.name).order_by(Institution.code)
+    return [(row.code, row.name) for row in session.execute(stmt)]
 
 
 def _check_codes(values: Iterable[str], allowed: Iterable[str]) -> bool:
@@ -337,14 +344,12 @@ class ProductFilter:
 PRODUCT_SORTS = ("rate", "amount")
 
 
-def list_products(
-    session: Session,
-    flt: ProductFilter,
-    *,
-    status: str | None = ProductStatus.PUBLISHED,
-    institution_id: int | None = None,
-) -> list[Product]:
-    """Products matching the filter, published ones by default, in a stable order."""
+def products_statement(
+    flt: ProductFilter, *, status: str | None = ProductStatus.PUBLISHED, institution_id: int | None = None
+) -> Select[Product]:
+    """The one statement `list_products` runs: the products (with their institution) that the filter's
+    column conditions select; the list-valued rules are applied to its rows. Public so that the bench's
+    floor (portal/floors.py) runs exactly the catalogue's statement."""
     stmt = select(Product).join(Product.institution).order_by(Product.id)
     if status is not None:
         stmt = stmt.where(Product.status == status)
@@ -356,7 +361,18 @@ def list_products(
         stmt = stmt.where(Institution.code == flt.institution)
     if flt.amount is not None:
         stmt = stmt.where(Product.min_amount <= flt.amount, Product.max_amount >= flt.amount)
-    rows = session.scalars(stmt).all()
+    return stmt
+
+
+def list_products(
+    session: Session,
+    flt: ProductFilter,
+    *,
+    status: str | None = ProductStatus.PUBLISHED,
+    institution_id: int | None = None,
+) -> list[Product]:
+    """Products matching the filter, published ones by default, in a stable order."""
+    rows = session.scalars(products_statement(flt, status=status, institution_id=institution_id)).all()
     # List-valued rules are JSON; they are filtered here so that SQLite and PostgreSQL agree.
     result = []
     for product in rows:
@@ -382,6 +398,13 @@ def list_products(
     elif flt.sort == "amount":
         result.sort(key=lambda p: (-p.max_amount, p.id))
     return result
+
+
+def product_names(session: Session, institution_id: int) -> list[tuple[int, str]]:
+    """The institution's products of any status as (id, name), in `list_products`' order: the options of
+    a filter by product, read without loading the products."""
+    stmt = select(Product.id, Product.name).where(Product.institution_id == institution_id)
+    return [(row.id, row.name) for row in session.execute(stmt.order_by(Product.id))]
 
 
 def parse_decimal(value: object) -> Decimal | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from marshmallow import RAISE
 
 from core.i18n import N_
@@ -22,7 +23,7 @@ from matching.leads import (
 from matching.loans import CORRECTABLE_FIELDS, LoanInput, correct_loan
 from matching.models import LeadStatus
 from portal.api import api_bp
-from portal.api.common import settings
+from portal.api.common import dumped, settings
 from portal.api.schemas.leads import (
     AssignIn,
     ClaimOut,
@@ -68,7 +69,7 @@ def _institution_id() -> int:
 @api_bp.input(LeadQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(LeadPage)
 @api_bp.doc(summary=N_("本机构线索"))
-def leads(query: dict[str, Any]) -> dict[str, Any]:
+def leads(query: dict[str, Any]) -> Response:
     filters = InboxFilter(
         status=query.get("status"),
         mine=bool(query.get("mine")),
@@ -86,7 +87,7 @@ def leads(query: dict[str, Any]) -> dict[str, Any]:
         page=query["page"],
         per_page=query["per_page"],
     )
-    return lead_page_json(page)
+    return dumped(lead_page_json(page))  # in LeadPage's shape, encoded as its dump would
 
 
 @api_bp.get("/leads/<int:lead_id>")

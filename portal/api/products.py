@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from marshmallow import RAISE
 
 from core.errors import InvalidInputError
 from core.i18n import N_
 from core.models import Role
 from portal.api import api_bp
-from portal.api.common import page_body, paged
+from portal.api.common import dumped, page_body, paged
 from portal.api.schemas.products import ProductCreateIn, ProductFields, ProductOut, ProductPage, ProductQuery
 from portal.auth import api_user, token_auth
 from portal.db import db
@@ -59,7 +60,7 @@ def product_dict(product: Product) -> dict[str, Any]:
 @api_bp.input(ProductQuery, location="query", arg_name="query", unknown=RAISE)
 @api_bp.output(ProductPage)
 @api_bp.doc(summary=N_("金融超市：已上架产品"))
-def products(query: dict[str, Any]) -> dict[str, Any]:
+def products(query: dict[str, Any]) -> Response:
     flt = ProductFilter(
         region_code=query.get("region_code"),
         borrower_kind=query.get("borrower_kind"),
@@ -69,7 +70,8 @@ def products(query: dict[str, Any]) -> dict[str, Any]:
         collateral=query.get("collateral"),
     )
     rows, total = paged(list_products(db(), flt), query["page"], query["per_page"])
-    return page_body([product_dict(p) for p in rows], total, query["page"], query["per_page"])
+    # In ProductPage's shape, encoded as its dump would.
+    return dumped(page_body([product_dict(p) for p in rows], total, query["page"], query["per_page"]))
 
 
 def _own_product(product_id: int) -> Product:

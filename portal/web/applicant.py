@@ -39,7 +39,7 @@ from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
 from portal.web.forms.applicant import ConsentForm, NeedEditForm, NeedForm
 from portal.web.forms.fields import ActionForm
 from products.models import Product, ProductStatus
-from products.services import list_institutions
+from products.services import institution_names
 
 bp = Blueprint("applicant", __name__, url_prefix="/me")
 APPLICANT = Role.APPLICANT.value
@@ -155,7 +155,7 @@ def needs() -> str:
 
 
 def _need_form(**kwargs: Any) -> NeedForm:
-    institutions = [(i.code, i.name) for i in list_institutions(db())]
+    institutions = institution_names(db())
     return NeedForm(institutions=institutions, **kwargs)
 
 

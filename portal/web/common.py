@@ -16,7 +16,8 @@ from core.errors import DomainError, InvalidInputError
 from core.models import Role
 from core.notifications import unread_count
 from core.submissions import claim_submission, submission_key
-from portal.db import after_commit, db, mark_failed
+from portal.auth import Principal
+from portal.db import after_commit, db, has_written, mark_failed
 from portal.messages import error_message, field_messages
 
 ROLE_HOME = {
@@ -103,14 +104,19 @@ def inject_globals() -> dict[str, Any]:
         "current_role": role,
         "current_username": principal.user.username if principal else None,
         "role_home": role_home(role) if role else url_for("public.home"),
-        "unread_notifications": _unread(principal.user.id) if principal else 0,
+        "unread_notifications": _unread(principal) if principal else 0,
     }
 
 
-def _unread(user_id: int) -> int:
-    """The header's unread count: one COUNT on the (user_id, read_at) index per page."""
+def _unread(principal: Principal) -> int:
+    """The header's unread count: counted with the user when the session was loaded (portal.auth), unless
+    the request has written since (it may have read or sent notifications); else one COUNT on the
+    (user_id, read_at) index."""
     try:
-        return unread_count(db(), user_id)
+        session = db()
+        if principal.unread is not None and not has_written(session):
+            return principal.unread
+        return unread_count(session, principal.user.id)
     except SQLAlchemyError:
         return 0
 

@@ -50,7 +50,7 @@ from portal.web.forms.officer import (
     RejectForm,
     in_wan,
 )
-from products.services import ProductFilter, list_products
+from products.services import product_names
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
 OFFICER = Role.OFFICER.value
@@ -87,8 +87,8 @@ def _wan(value: Decimal | None) -> Decimal | None:
 def leads() -> str:
     user, institution_id = _me()
     form = LeadFilterForm(formdata=request.args)
-    products = list_products(db(), ProductFilter(), status=None, institution_id=institution_id)
-    form.product.choices = pairs(((str(p.id), p.name) for p in products), blank=_("全部"))
+    products = product_names(db(), institution_id)
+    form.product.choices = pairs(((str(id_), name) for id_, name in products), blank=_("全部"))
     filters, page = InboxFilter(), 1
     if form.validate():
         filters = InboxFilter(

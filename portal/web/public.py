@@ -17,7 +17,7 @@ from portal.messages import error_message
 from portal.web.forms.public import ProductFilterForm
 from products.errors import ProductNotFoundError
 from products.models import ProductStatus
-from products.services import ProductFilter, get_product, list_institutions, list_products
+from products.services import ProductFilter, get_product, institution_names, list_products
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def home() -> str:
 
 
 def institution_choices() -> list[tuple[str, str]]:
-    return [(i.code, i.name) for i in list_institutions(db())]
+    return institution_names(db())
 
 
 @bp.get("/products")

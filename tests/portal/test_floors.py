@@ -3,12 +3,14 @@ exist only with BENCH_FLOOR_ROUTES."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from matching.dispatch import match_need
 from portal.app import create_app
 from tests.conftest import make_settings
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, LeadFactory, ProductFactory, UserFactory
 from tests.matching.helpers import applicant, bank, submit
 from tests.portal.test_web_support import login
 
@@ -50,3 +52,22 @@ def test_the_floors_answer_for_the_pages_viewers_with_the_pages_rows(floor_app, 
 def test_without_the_setting_there_are_no_floors(client):
     for path in ("/bench/floor/leads", "/bench/floor/products", "/api/v1/bench/floor/products"):
         assert client.get(path).status_code == 404
+
+
+def test_the_leads_floor_reads_the_pages_rows_in_its_order(floor_app, session):
+    product = ProductFactory(published=True)
+    officer = UserFactory(officer=True, institution_id=product.institution_id)
+    leads = [LeadFactory(product=product) for _ in range(3)]
+    leads += [LeadFactory(product=product, claimed=True, claimed_by=officer.id), LeadFactory(product=product)]
+    leads[1].sla_due_at = leads[0].sla_due_at - dt.timedelta(hours=1)  # due first: on top of the inbox
+    LeadFactory()  # another institution's
+    session.flush()
+    client = floor_app.test_client()
+    token = client.post("/api/v1/auth/token", json={"username": officer.username, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {token.get_json()['token']}"}
+
+    page = client.get("/api/v1/leads", headers=headers).get_json()
+    floor = client.get("/api/v1/bench/floor/leads", headers=headers).get_json()
+
+    assert [item["id"] for item in floor["items"]] == [item["id"] for item in page["items"]]
+    assert floor["total"] == page["total"] == 5 and page["items"][0]["id"] == leads[1].id
