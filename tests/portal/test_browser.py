@@ -11,7 +11,6 @@ import datetime as dt
 import io
 import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,14 +25,13 @@ from core.models import OutgoingMessage, User
 from core.types import SHANGHAI
 from portal.app import create_app
 from products.services import ProductInput, create_product, publish_product
-from tests.conftest import REQUIRE_SERVICES, make_settings
+from tests.conftest import ARTIFACTS, REQUIRE_SERVICES, make_settings
 from tests.factories import InstitutionFactory, bind_factories
 from tests.portal.api_helpers import PASSWORD, uscc
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 768}}
 
 
@@ -260,8 +258,3 @@ def test_the_whole_loop_in_a_browser(browser_page, committed_db):
             book = load_workbook(io.BytesIO(Path(path).read_bytes()))
             assert book.sheetnames == ["分组统计", "说明"]
     assert not failed, failed
-
-
-def teardown_module() -> None:
-    if os.environ.get("KEEP_BROWSER_ARTIFACTS") == "0":
-        shutil.rmtree(ARTIFACTS, ignore_errors=True)
