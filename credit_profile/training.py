@@ -1,8 +1,13 @@
 """Train a points scorecard from a table of characteristics and a good/bad outcome.
 
-This is the only module that imports optbinning, pandas, scikit-learn and matplotlib (the ``train``
-extra). Its output is a ``jihuitong-scorecard/1`` artefact scored at runtime by
+This module, the two model families and :mod:`credit_profile.training_tables` are the only ones that
+import optbinning, pandas, scikit-learn and interpret (the ``train`` extra; import-linter keeps them out
+of the app). Its output is a ``jihuitong-scorecard/1`` artefact scored at runtime by
 :mod:`credit_profile.scorecard`, plus a validation report.
+
+Two model families: the binned WoE logistic scorecard (:mod:`credit_profile.woe_scorecard`, which also
+describes the method step by step) and the additive model (:mod:`credit_profile.additive`). The table is
+read and checked by :mod:`credit_profile.training_tables`.
 
 Validation: the rows are split (stratified) into development and validation parts; the whole procedure
 is fitted on the development part and its artefact scored, through the runtime module, on both parts
@@ -34,12 +39,12 @@ from credit_profile.training_tables import (
     Column,
     ColumnTypeError,
     TrainingDataError,
-    _prepare,
-    _score_columns,
-    _split,
-    _take,
     fingerprint,
+    prepare_columns,
+    score_columns,
     score_table,
+    split_rows,
+    take_rows,
 )
 from credit_profile.validation import (
     IntArray,
@@ -54,12 +59,12 @@ from credit_profile.woe_scorecard import (
     DEFAULT_GRADES,
     TARGET_MEANING,
     TrainingSettings,
-    _artefact_for,
-    _bin_table,
-    _characteristic_summary,
-    _fit,
-    _logistic_artefact,
-    _Model,
+    WoeModel,
+    bin_table,
+    characteristic_summary,
+    fit_woe,
+    logistic_artefact,
+    woe_artefact,
 )
 
 __all__ = [
@@ -71,7 +76,6 @@ __all__ = [
     "ColumnTypeError",
     "TrainingDataError",
     "TrainingSettings",
-    "_prepare",
     "fingerprint",
     "score_table",
     "train_scorecard",
@@ -136,12 +140,14 @@ def train_scorecard(
     scaling = Scaling(
         base_score=base_score, base_odds=base_odds, pdo=pdo, min_score=min_score, max_score=max_score
     )
-    columns, kinds, y = _prepare(df, target, categorical, exclude)
+    columns, kinds, y = prepare_columns(df, target, categorical, exclude)
     labels = {name: (labels or {}).get(name) or characteristic_label(name) for name in columns}
     dev_idx, val_idx = (
-        _split(y, settings) if settings.validation_fraction > 0 else (np.arange(y.size), np.arange(0))
+        split_rows(y, settings.validation_fraction, settings.random_state)
+        if settings.validation_fraction > 0
+        else (np.arange(y.size), np.arange(0))
     )
-    dev_columns, dev_y = _take(columns, dev_idx), y[dev_idx]
+    dev_columns, dev_y = take_rows(columns, dev_idx), y[dev_idx]
 
     selection: dict[str, Any] = {"requested": method}
     ebm_failed = False
@@ -159,11 +165,11 @@ def train_scorecard(
         fit_idx, check_idx = inner_split(dev_y, additive.random_state)
         try:
             check_card = Scorecard.from_dict(
-                _logistic_artefact(
-                    _take(dev_columns, fit_idx), kinds, dev_y[fit_idx], settings, scaling, labels
+                logistic_artefact(
+                    take_rows(dev_columns, fit_idx), kinds, dev_y[fit_idx], settings, scaling, labels
                 )
             )
-            check_scores = _score_columns(check_card, _take(dev_columns, check_idx))
+            check_scores = score_columns(check_card, take_rows(dev_columns, check_idx))
             check_auc["scorecard"] = metrics(dev_y[check_idx], check_scores)["auc"]
         except TrainingDataError:
             check_auc["scorecard"] = 0.0
@@ -171,7 +177,7 @@ def train_scorecard(
         selection["check_auc"] = check_auc
     selection["method"] = method
 
-    model: _Model | None = None
+    model: WoeModel | None = None
 
     def fit(part: Mapping[str, Column], part_y: IntArray) -> dict[str, Any]:
         nonlocal model
@@ -185,8 +191,8 @@ def train_scorecard(
                 labels=labels,
                 created_at=created_at,
             )
-        model = _fit(part, kinds, part_y, settings)
-        return _artefact_for(
+        model = fit_woe(part, kinds, part_y, settings)
+        return woe_artefact(
             model, scaling, version=version, grades=grades, labels=labels, created_at=created_at
         )
 
@@ -196,8 +202,8 @@ def train_scorecard(
     development: dict[str, Any]
     if val_idx.size:
         dev_card = Scorecard.from_dict(fit(dev_columns, dev_y))
-        dev_scores = _score_columns(dev_card, dev_columns)
-        val_scores = _score_columns(dev_card, _take(columns, val_idx))
+        dev_scores = score_columns(dev_card, dev_columns)
+        val_scores = score_columns(dev_card, take_rows(columns, val_idx))
         development = metrics(dev_y, dev_scores)
         validation = metrics(y[val_idx], val_scores)
         validation["psi"] = population_stability_index(dev_scores, val_scores)
@@ -216,7 +222,7 @@ def train_scorecard(
 
     artefact = fit(columns, y)
     scorecard = Scorecard.from_dict(artefact)
-    all_scores = _score_columns(scorecard, columns)
+    all_scores = score_columns(scorecard, columns)
     if validation is None:
         development = metrics(y, all_scores)
         histogram = score_histogram(y, all_scores, scaling, "development")
@@ -257,10 +263,10 @@ def train_scorecard(
         "development": development,
         "validation": validation,
         "reference": reference_figures,
-        "characteristics": _characteristic_summary(model)
+        "characteristics": characteristic_summary(model)
         if model is not None
         else _term_summary(scorecard, selection.get("ebm", {}).get("dropped", [])),
-        "bin_tables": {b.name: _bin_table(b, scorecard) for b in model.binned} if model is not None else {},
+        "bin_tables": {b.name: bin_table(b, scorecard) for b in model.binned} if model is not None else {},
         "score_distribution": histogram,
     }
     return artefact, report

@@ -1,11 +1,16 @@
-"""Moved from credit_profile/training.py (no change): reading a training table."""
+"""A training table read into columns: the target checked, each characteristic typed (numeric or
+categorical), rows split into development and validation parts; and a table scored by a trained card.
+
+Used by :mod:`credit_profile.training` and its model families; needs the ``train`` extra (pandas,
+scikit-learn).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -14,9 +19,6 @@ from sklearn.model_selection import train_test_split
 
 from credit_profile.scorecard import NumericCharacteristic, Scorecard
 from credit_profile.validation import IntArray
-
-if TYPE_CHECKING:
-    from credit_profile.woe_scorecard import TrainingSettings
 
 MIN_ROWS: Final = 20
 
@@ -78,7 +80,7 @@ def score_table(scorecard: Scorecard, df: pd.DataFrame) -> list[int]:
     return [int(s) for s in scorecard.score_many(columns, n_rows=len(df))]
 
 
-def _score_columns(scorecard: Scorecard, columns: Mapping[str, Column]) -> IntArray:
+def score_columns(scorecard: Scorecard, columns: Mapping[str, Column]) -> IntArray:
     """Score prepared columns (float arrays for numeric, object arrays for categorical characteristics)."""
     size = len(next(iter(columns.values()))) if columns else 0
     return scorecard.score_many(
@@ -86,9 +88,15 @@ def _score_columns(scorecard: Scorecard, columns: Mapping[str, Column]) -> IntAr
     )
 
 
-def _prepare(
+def prepare_columns(
     df: pd.DataFrame, target: str, categorical: Collection[str], exclude: Collection[str]
 ) -> tuple[dict[str, Column], dict[str, Kind], IntArray]:
+    """The characteristics' columns, their kinds and the 0/1 target of a training table.
+
+    Raises:
+        TrainingDataError: ``missing_target``, ``too_few_rows``, ``target_not_binary``, ``single_class``
+            or ``no_characteristics`` (see :func:`credit_profile.training.train_scorecard`).
+    """
     if target not in df.columns:
         raise TrainingDataError("missing_target", f"target column {target!r} not found")
     if len(df) < MIN_ROWS:
@@ -129,19 +137,22 @@ def _categorical_values(series: pd.Series) -> Column:
     return np.array([None if pd.isna(v) else str(v) for v in series], dtype=object)
 
 
-def _split(y: IntArray, settings: TrainingSettings) -> tuple[IntArray, IntArray]:
+def split_rows(y: IntArray, fraction: float, random_state: int) -> tuple[IntArray, IntArray]:
+    """Development and validation row indices, stratified by outcome, ``fraction`` of them validation.
+
+    Raises:
+        TrainingDataError: (``too_few_outcomes``) the validation part would lack good or bad rows.
+    """
     n_bad = int(y.sum())
     n_good = int(y.size - n_bad)
-    if min(n_bad, n_good) * settings.validation_fraction < 1 or min(n_bad, n_good) < 2:
+    if min(n_bad, n_good) * fraction < 1 or min(n_bad, n_good) < 2:
         raise TrainingDataError("too_few_outcomes", "too few good or bad rows to hold out a validation part")
     dev_idx, val_idx = train_test_split(
-        np.arange(y.size),
-        test_size=settings.validation_fraction,
-        stratify=y,
-        random_state=settings.random_state,
+        np.arange(y.size), test_size=fraction, stratify=y, random_state=random_state
     )
     return np.sort(dev_idx), np.sort(val_idx)
 
 
-def _take(columns: Mapping[str, Column], indices: IntArray) -> dict[str, Column]:
+def take_rows(columns: Mapping[str, Column], indices: IntArray) -> dict[str, Column]:
+    """The given rows of every column."""
     return {name: values[indices] for name, values in columns.items()}

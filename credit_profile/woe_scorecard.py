@@ -76,7 +76,7 @@ class TrainingSettings:
 
 
 @dataclass(frozen=True)
-class _Binned:
+class Binned:
     """One characteristic after binning: a runtime characteristic whose points are WoE values."""
 
     name: str
@@ -87,15 +87,15 @@ class _Binned:
 
 
 @dataclass
-class _Model:
-    binned: list[_Binned]
+class WoeModel:
+    binned: list[Binned]
     coefficients: list[float]
     intercept: float
     decisions: dict[str, str] = field(default_factory=dict)
     information_values: dict[str, float] = field(default_factory=dict)
 
 
-def _logistic_artefact(
+def logistic_artefact(
     columns: Mapping[str, Column],
     kinds: Mapping[str, Kind],
     y: IntArray,
@@ -103,8 +103,9 @@ def _logistic_artefact(
     scaling: Scaling,
     labels: Mapping[str, str],
 ) -> dict[str, Any]:
-    return _artefact_for(
-        _fit(columns, kinds, y, settings),
+    """A card of this family fitted on the given rows, for training's choice between families."""
+    return woe_artefact(
+        fit_woe(columns, kinds, y, settings),
         scaling,
         version="check",
         grades=DEFAULT_GRADES,
@@ -113,9 +114,14 @@ def _logistic_artefact(
     )
 
 
-def _fit(
+def fit_woe(
     columns: Mapping[str, Column], kinds: Mapping[str, Kind], y: IntArray, settings: TrainingSettings
-) -> _Model:
+) -> WoeModel:
+    """Bin, select and regress (steps 1-4 above).
+
+    Raises:
+        TrainingDataError: (``no_predictive_characteristic``) no characteristic is kept.
+    """
     decisions: dict[str, str] = {}
     information_values: dict[str, float] = {}
     candidates = []
@@ -132,7 +138,7 @@ def _fit(
     candidates.sort(key=lambda b: b.iv, reverse=True)
 
     woe = {b.name: b.woe_card.points_many(columns[b.name]) for b in candidates}
-    kept: list[_Binned] = []
+    kept: list[Binned] = []
     for binned in candidates:
         twin = next(
             (k for k in kept if abs(_correlation(woe[binned.name], woe[k.name])) > settings.max_correlation),
@@ -151,13 +157,14 @@ def _fit(
         if coefficients[worst] < 0:
             for binned in kept:
                 decisions[binned.name] = "selected"
-            return _Model(kept, coefficients, float(regression.intercept_[0]), decisions, information_values)
+            intercept = float(regression.intercept_[0])
+            return WoeModel(kept, coefficients, intercept, decisions, information_values)
         decisions[kept[worst].name] = "wrong_sign"
         del kept[worst]
     raise TrainingDataError("no_predictive_characteristic", "no characteristic separates good from bad rows")
 
 
-def _bin(name: str, kind: Kind, values: Column, y: IntArray, settings: TrainingSettings) -> _Binned | None:
+def _bin(name: str, kind: Kind, values: Column, y: IntArray, settings: TrainingSettings) -> Binned | None:
     missing = _missing_mask(values)
     distinct = set(values[~missing].tolist())
     if not distinct or (len(distinct) == 1 and not missing.any()):
@@ -226,7 +233,7 @@ def _bin(name: str, kind: Kind, values: Column, y: IntArray, settings: TrainingS
             other_points=0.0,
             event_rate=tuple(r["event_rate"] for r in rows[:-1]),
         )
-    return _Binned(name=name, kind=kind, woe_card=woe_card, iv=iv, rows=rows)
+    return Binned(name=name, kind=kind, woe_card=woe_card, iv=iv, rows=rows)
 
 
 def _row(bin_name: str, y_bin: IntArray, total_good: int, total_bad: int) -> dict[str, Any]:
@@ -261,8 +268,8 @@ def _correlation(a: FloatArray, b: FloatArray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _artefact_for(
-    model: _Model,
+def woe_artefact(
+    model: WoeModel,
     scaling: Scaling,
     *,
     version: str,
@@ -270,6 +277,7 @@ def _artefact_for(
     labels: Mapping[str, str] | None,
     created_at: datetime | None,
 ) -> dict[str, Any]:
+    """The ``jihuitong-scorecard/1`` artefact of a fitted model (step 5 above)."""
     characteristics = []
     for binned, coefficient in zip(model.binned, model.coefficients, strict=True):
         card = binned.woe_card
@@ -309,7 +317,8 @@ def _artefact_for(
     }
 
 
-def _characteristic_summary(model: _Model) -> list[dict[str, Any]]:
+def characteristic_summary(model: WoeModel) -> list[dict[str, Any]]:
+    """Every characteristic's IV, coefficient and fate, for the training report."""
     coefficient = {b.name: c for b, c in zip(model.binned, model.coefficients, strict=True)}
     return [
         {
@@ -322,7 +331,8 @@ def _characteristic_summary(model: _Model) -> list[dict[str, Any]]:
     ]
 
 
-def _bin_table(binned: _Binned, scorecard: Scorecard) -> list[dict[str, Any]]:
+def bin_table(binned: Binned, scorecard: Scorecard) -> list[dict[str, Any]]:
+    """A characteristic's bins with their counts, WoE, IV and points, for the training report."""
     characteristic = next(c for c in scorecard.characteristics if c.name == binned.name)
     if isinstance(characteristic, NumericCharacteristic):
         points = [b.points for b in characteristic.bins]
