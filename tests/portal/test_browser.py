@@ -105,6 +105,11 @@ OVERFLOWING = """() => {
 }"""
 
 
+# Tables wider than the box they scroll in: a phone user would have to swipe sideways to read them.
+SCROLLING_TABLES = """() => [...document.querySelectorAll('.table-scroll')]
+  .filter(box => box.offsetParent !== null && box.scrollWidth > box.clientWidth + 1).length"""
+
+
 def shot(page, name: str, width: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
