@@ -5,19 +5,16 @@ into test-artifacts/ (see tests/portal/test_browser.py for the harness)."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from core.accounts import create_user
 from core.types import local_today
 from credit_profile.consents import pause_consent
 from portal.app import create_app
-from tests.conftest import REQUIRE_SERVICES, make_settings
+from tests.conftest import make_settings
 from tests.factories import (
     BorrowerFactory,
     EarlyWarningFactory,
@@ -29,7 +26,16 @@ from tests.factories import (
 )
 from tests.factories.monitoring import monitoring_consent
 from tests.portal.api_helpers import PASSWORD
-from tests.portal.test_browser import CHROMIUM, SCROLLING_TABLES, VIEWPORTS, login, logout, shot
+from tests.portal.test_browser import (
+    SCROLLING_TABLES,
+    VIEWPORTS,
+    browser_tab,
+    login,
+    logout,
+    require_chromium,
+    serving,
+    shot,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,10 +46,7 @@ BORROWERS = ("吉安县恒丰蔬菜种植场", "永丰县绿源小超市", "吉�
 def monitored(committed_db) -> Iterator[tuple[str, int]]:
     """A bank's officer with three monitored loans he claimed (one consent paused), a red and a yellow
     warning, and the city finance office."""
-    if not Path(CHROMIUM).exists():
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Chromium is required for browser tests but {CHROMIUM} is missing")
-        pytest.skip("Chromium not installed")
+    require_chromium()
     _engine, factory = committed_db
     app = create_app(make_settings(), session_factory=factory)
     with factory() as session:
@@ -81,29 +84,14 @@ def monitored(committed_db) -> Iterator[tuple[str, int]]:
         EarlyWarningFactory(loan=loans[1], officer_id=officer.id)
         session.commit()
         red_id = red.id
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", red_id
-    server.shutdown()
+    with serving(app) as base:
+        yield base, red_id
 
 
 @pytest.mark.parametrize("width", list(VIEWPORTS))
 def test_the_officer_handles_a_warning_and_the_finance_office_reads_the_figures(monitored, width):
-    from playwright.sync_api import sync_playwright
-
     base, red_id = monitored
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport=VIEWPORTS[width], locale="zh-CN")
-        page = context.new_page()
-        failed: list[str] = []
-        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
-
+    with browser_tab(width) as (page, failed):
         login(page, base, "officer_m")
         page.goto(f"{base}/officer/warnings")
         content = page.content()
@@ -133,7 +121,4 @@ def test_the_officer_handles_a_warning_and_the_finance_office_reads_the_figures(
         assert "预警" in page.content()
         shot(page, "monitoring-figures", width)
         assert page.evaluate(SCROLLING_TABLES) == 0, width
-
-        context.close()
-        browser.close()
     assert not failed, failed

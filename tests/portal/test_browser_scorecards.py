@@ -4,21 +4,26 @@ and 1366 px into test-artifacts/ (see tests/portal/test_browser.py for the harne
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from core.accounts import create_user
 from credit_profile.scorecards import register_scorecard
 from portal.app import create_app
-from tests.conftest import REQUIRE_SERVICES, make_settings
+from tests.conftest import make_settings
 from tests.credit_profile.helpers import trained_artefact
 from tests.factories import bind_factories
 from tests.portal.api_helpers import PASSWORD
-from tests.portal.test_browser import CHROMIUM, SCROLLING_TABLES, VIEWPORTS, login, shot
+from tests.portal.test_browser import (
+    SCROLLING_TABLES,
+    VIEWPORTS,
+    browser_tab,
+    login,
+    require_chromium,
+    serving,
+    shot,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -26,10 +31,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture
 def versions(committed_db) -> Iterator[str]:
     """An administrator and two trained versions beside the expert card, one below its quality gate."""
-    if not Path(CHROMIUM).exists():
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Chromium is required for browser tests but {CHROMIUM} is missing")
-        pytest.skip("Chromium not installed")
+    require_chromium()
     _engine, factory = committed_db
     app = create_app(make_settings(), session_factory=factory)
     with factory() as session:
@@ -38,29 +40,14 @@ def versions(committed_db) -> Iterator[str]:
         register_scorecard(session, trained_artefact("county-2026q3", 0.78), note="首个统计版本")
         register_scorecard(session, trained_artefact("county-2026q4", 0.70))
         session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(app) as base:
+        yield base
 
 
 @pytest.mark.parametrize("width", list(VIEWPORTS))
 def test_the_admin_compares_versions_and_activates_one(versions, width):
-    from playwright.sync_api import sync_playwright
-
     base = versions
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport=VIEWPORTS[width], locale="zh-CN")
-        page = context.new_page()
-        failed: list[str] = []
-        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
-
+    with browser_tab(width) as (page, failed):
         login(page, base, "admin_s")
         page.goto(f"{base}/admin/scorecards")
         assert "county-2026q3" in page.inner_text("table")
@@ -86,7 +73,4 @@ def test_the_admin_compares_versions_and_activates_one(versions, width):
         page.get_by_role("button", name="启用").click()
         page.wait_for_load_state()
         shot(page, "admin-scorecards-activated", width)
-
-        context.close()
-        browser.close()
     assert not failed, failed
