@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from core import runtime
+from core import runtime, submissions
 from credit_profile import bulk_scoring, consents, imports, rescoring, retention, scorecards, scoring
 
 log = logging.getLogger(__name__)
@@ -49,14 +49,16 @@ def expire_consents() -> int:
 
 def purge_expired_data() -> int:
     """The retention sweep (daily, 03:00 Asia/Shanghai): delete data held only under consents ended
-    over RETENTION_DAYS ago.
+    over RETENTION_DAYS ago, and the double-submit guard's rows (core.submissions) past its 10-minute
+    window, which nothing reads any more and which say who submitted which form when.
 
     Safe to run twice: a second run finds nothing left to delete. What was deleted is kept as DataPurge
-    rows. Returns how many records it deleted.
+    rows. Returns how many data records it deleted.
     """
     with runtime.job_session() as session:
         deleted = sum(purge.records for purge in retention.purge_expired_data(session))
-    log.info("retention sweep deleted %d records", deleted)
+        forgotten = submissions.purge_submissions(session)
+    log.info("retention sweep deleted %d records and %d form submissions", deleted, forgotten)
     return deleted
 
 

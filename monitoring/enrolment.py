@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.types import local_today
 from credit_profile.consents import CONSENT_MAX_DAYS, grant_consent
 from credit_profile.features import period_index, period_label
-from credit_profile.models import Borrower, Consent, ConsentPurpose
+from credit_profile.models import Borrower, Consent, ConsentPurpose, ConsentStatus
 from matching.models import Loan
 from monitoring.errors import LoanNotFoundError
 from monitoring.panels import HISTORY_MONITORING_MONTHS, consent_for_loan, monitoring_consents
@@ -34,6 +34,9 @@ class LoanCoverage:
     term_months: int
     covered: bool
     consent_id: int | None
+    # The borrower's paused 贷后监测 consent for the loan when none active covers it: resumed, not granted
+    # again, so the consents page offers 恢复 instead of 授权.
+    paused_consent_id: int | None = None
 
 
 def _maturity(loan: Loan) -> dt.date:
@@ -44,6 +47,7 @@ def _maturity(loan: Loan) -> dt.date:
 
 def _coverages(session: Session, loans: list[Loan]) -> list[LoanCoverage]:
     consents = monitoring_consents(session, (loan.borrower_id for loan in loans))
+    paused = monitoring_consents(session, (loan.borrower_id for loan in loans), status=ConsentStatus.PAUSED)
     borrower_ids = sorted({loan.borrower_id for loan in loans})
     institution_ids = sorted({loan.institution_id for loan in loans})
     names: dict[int, str] = {
@@ -59,6 +63,7 @@ def _coverages(session: Session, loans: list[Loan]) -> list[LoanCoverage]:
     result = []
     for loan in loans:
         consent = consent_for_loan(consents.get(loan.borrower_id, []), loan)
+        pause = None if consent is not None else consent_for_loan(paused.get(loan.borrower_id, []), loan)
         result.append(
             LoanCoverage(
                 loan_id=loan.id,
@@ -70,6 +75,7 @@ def _coverages(session: Session, loans: list[Loan]) -> list[LoanCoverage]:
                 term_months=loan.term_months,
                 covered=consent is not None,
                 consent_id=None if consent is None else consent.id,
+                paused_consent_id=None if pause is None else pause.id,
             )
         )
     return result

@@ -44,8 +44,11 @@ def monthly_instalment(amount: Decimal, annual_rate_pct: Decimal, term_months: i
     return principal * rate / (1.0 - (1.0 + rate) ** -term_months)
 
 
-def monitoring_consents(session: Session, borrower_ids: Iterable[int]) -> dict[int, list[Consent]]:
-    """Each borrower's active 贷后监测 consents, newest first (one query)."""
+def monitoring_consents(
+    session: Session, borrower_ids: Iterable[int], *, status: ConsentStatus = ConsentStatus.ACTIVE
+) -> dict[int, list[Consent]]:
+    """Each borrower's unexpired 贷后监测 consents in this status (active: the ones monitoring uses),
+    newest first (one query)."""
     ids = sorted(set(borrower_ids))
     found: dict[int, list[Consent]] = {}
     if not ids:
@@ -56,12 +59,12 @@ def monitoring_consents(session: Session, borrower_ids: Iterable[int]) -> dict[i
         .where(
             Consent.borrower_id.in_(ids),
             Consent.purpose_code == ConsentPurpose.MONITORING,
-            Consent.status == ConsentStatus.ACTIVE,
+            Consent.status == status,
         )
         .order_by(Consent.id.desc())
     )
     for consent in rows:
-        if effective_status(consent, today) == ConsentStatus.ACTIVE:
+        if effective_status(consent, today) == status:
             found.setdefault(consent.borrower_id, []).append(consent)
     return found
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from redis import Redis
@@ -35,7 +37,10 @@ from portal.cli import alembic_config
 from tests.factories import bind_factories
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
-# One database per test run, so that concurrent runs on one machine never share a schema.
+# Under pytest-xdist (`-n 2`, as scripts/test runs the suite) each worker is a process of its own: "gw0",
+# "gw1", ...; None in a serial run and in the controller.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+# One database per test process, so that concurrent runs, and the workers of one run, never share a schema.
 DEFAULT_PG = f"postgresql+psycopg://postgres@127.0.0.1:5432/jihuitong_test_{os.getpid()}"
 REDIS_SERVER = "redis://127.0.0.1:6379"
 # Each run claims a Redis database of its own (15 down to 1) with this key, so that two suites on one
@@ -48,17 +53,26 @@ TEST_DATA_KEY = "JefESS6cVuwb8vlqHRkt-rcwEWZVyO-wtbqkoVEtYNs="
 crypto.configure((TEST_DATA_KEY,))
 
 
+def _worker_database_url(url: str) -> str:
+    """A database given by TEST_DATABASE_URL, made one per xdist worker: `name_gw0`, `test_gw0.db`."""
+    if WORKER is None:
+        return url
+    if url.startswith("sqlite"):
+        path = Path(url.split(":///", 1)[1])
+        return f"sqlite:///{path.with_name(f'{path.stem}_{WORKER}{path.suffix}')}"
+    return f"{url}_{WORKER}"
+
+
 def _postgres_url() -> str | None:
-    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
+    """The test database's URL if its PostgreSQL server answers; the database is made by `engine`, so that
+    a process that runs no test (the controller of an xdist run) leaves none behind."""
+    url = _worker_database_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
     if url.startswith("sqlite"):
         return None
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    name = url.rsplit("/", 1)[1]
     try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin = create_engine(url.rsplit("/", 1)[0] + "/postgres")
+        with admin.connect():
+            pass
         admin.dispose()
     except OperationalError as exc:
         if REQUIRE_SERVICES:
@@ -67,10 +81,19 @@ def _postgres_url() -> str | None:
     return url
 
 
-def _claim_redis_database() -> str:
+def _create_database(url: str) -> None:
+    base, name = url.rsplit("/", 1)
+    admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def _claim_redis_database(server: str) -> str:
     """redis://.../N for the highest database no other live test run has claimed."""
     for number in range(15, 0, -1):
-        url = f"{REDIS_SERVER}/{number}"
+        url = f"{server}/{number}"
         if Redis.from_url(url, socket_connect_timeout=1).set(
             REDIS_CLAIM_KEY, os.getpid(), nx=True, ex=REDIS_CLAIM_SECONDS
         ):
@@ -86,38 +109,96 @@ def _release_redis_database(url: str) -> None:
             connection.delete(REDIS_CLAIM_KEY)
 
 
-def _redis_url() -> str | None:
+def _redis_reachable() -> bool:
     try:
-        url = os.environ.get("TEST_REDIS_URL") or _claim_redis_database()
-        Redis.from_url(url, socket_connect_timeout=1).ping()
+        Redis.from_url(os.environ.get("TEST_REDIS_URL") or REDIS_SERVER, socket_connect_timeout=1).ping()
     except RedisError as exc:
         if REQUIRE_SERVICES:
             raise RuntimeError(f"Redis required (REQUIRE_SERVICES=1) but unreachable: {exc}") from exc
-        return None
-    return url
+        return False
+    return True
 
 
 _TMP = Path(tempfile.mkdtemp(prefix="jihuitong-test-"))
-DATABASE_URL = _postgres_url() or os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.db'}"
-REDIS_URL = _redis_url()
+_GIVEN_SQLITE = os.environ.get("TEST_DATABASE_URL", "").startswith("sqlite")
+DATABASE_URL = (
+    _postgres_url()
+    or (_worker_database_url(os.environ["TEST_DATABASE_URL"]) if _GIVEN_SQLITE else None)
+    or f"sqlite:///{_TMP / 'test.db'}"
+)
 IS_POSTGRES = DATABASE_URL.startswith("postgresql")
+# Dropped at the end of the run: the database this process named for itself (per pid, or per worker of a
+# TEST_DATABASE_URL), never one given whole by TEST_DATABASE_URL to a serial run.
+_OWN_DATABASE = IS_POSTGRES and ("TEST_DATABASE_URL" not in os.environ or WORKER is not None)
+REDIS_AVAILABLE = _redis_reachable()
+# The Redis database this process claimed, on the first test that needs one (see `redis_url`).
+_claimed_redis: list[str] = []
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def _redis_database() -> str:
+    """TEST_REDIS_URL in a serial run; else a database claimed on its server (or on REDIS_SERVER), so that
+    the workers of an xdist run never flush each other's."""
+    test_url = os.environ.get("TEST_REDIS_URL")
+    if test_url and WORKER is None:
+        return test_url
+    if not _claimed_redis:
+        server = urlsplit(test_url)._replace(path="").geturl() if test_url else REDIS_SERVER
+        _claimed_redis.append(_claim_redis_database(server))
+    return _claimed_redis[0]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    if config.getoption("numprocesses", None):
+        # The controller of an xdist run, which runs no test: each worker makes its own database and claims
+        # its own Redis database (a pid-named database, or TEST_DATABASE_URL's name with `_gw0`, `_gw1`).
+        return [
+            "database: one per xdist worker" + (" (PostgreSQL)" if IS_POSTGRES else " (SQLite)"),
+            "redis: "
+            + ("a database claimed by each worker" if REDIS_AVAILABLE else "not available (in-process jobs)"),
+        ]
+    redis = os.environ.get("TEST_REDIS_URL") or f"{REDIS_SERVER}, a database claimed by this run"
     return [
         f"database: {DATABASE_URL.split('@')[-1]}",
-        f"redis: {REDIS_URL or 'not available (in-process jobs)'}",
+        f"redis: {redis if REDIS_AVAILABLE else 'not available (in-process jobs)'}",
     ]
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker hands its counts (tests/counts.py) to the controller, which prints them; it and a serial
+    run release the Redis database they claimed (atexit may not run in an xdist worker)."""
+    from tests.counts import REPORTED
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["counts"] = [
+            [topic, what, value if isinstance(value, int | float | str) else str(value)]
+            for topic, what, value in REPORTED
+        ]
+    elif os.environ.get("KEEP_BROWSER_ARTIFACTS") == "0":
+        # Here, not in a browser module's teardown: under xdist another worker may still be screenshotting.
+        shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    for url in _claimed_redis:
+        _release_redis_database(url)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """In the controller of an xdist run: gather a finished worker's counts for the summary."""
+    from tests.counts import REPORTED
+
+    REPORTED.extend(tuple(row) for row in getattr(node, "workeroutput", {}).get("counts", ()))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print what the stress and fuzz tests counted (tests/counts.py), even under `pytest -q`."""
+    """Print what the stress and fuzz tests counted (tests/counts.py), even under `pytest -q` and `-n 2`."""
     from tests.counts import REPORTED
 
     if not REPORTED:
         return
     terminalreporter.write_sep("-", "stress and fuzz counts")
-    for topic, what, value in REPORTED:
+    # By topic, each topic's lines in the order counted: the same order however files went to workers.
+    for topic, what, value in sorted(REPORTED, key=lambda row: str(row[0])):
         terminalreporter.write_line(f"{topic}: {what} = {value}")
 
 
@@ -164,11 +245,13 @@ def audit_anchor_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
+    if IS_POSTGRES:
+        _create_database(DATABASE_URL)
     engine = make_engine(DATABASE_URL)
     reset_schema(engine)
     yield engine
     engine.dispose()
-    if IS_POSTGRES and "TEST_DATABASE_URL" not in os.environ:
+    if _OWN_DATABASE:
         _drop_database(DATABASE_URL)
 
 
@@ -264,9 +347,10 @@ def committed_db(engine: Engine) -> Iterator[tuple[Engine, sessionmaker[Session]
 
 @pytest.fixture
 def redis_url() -> str:
-    if REDIS_URL is None:
+    if not REDIS_AVAILABLE:
         pytest.skip("Redis not reachable (set REQUIRE_SERVICES=1 to make this a failure)")
-    connection = Redis.from_url(REDIS_URL)
+    url = _redis_database()
+    connection = Redis.from_url(url)
     connection.flushdb()
     connection.set(REDIS_CLAIM_KEY, os.getpid(), ex=REDIS_CLAIM_SECONDS)  # flushdb took the claim too
-    return REDIS_URL
+    return url

@@ -21,7 +21,8 @@ from credit_profile.additive import (
     predict_logit,
 )
 from credit_profile.scorecard import FORMAT_PAIRS, NumericCharacteristic, Scaling, Scorecard
-from credit_profile.training import _prepare, train_scorecard
+from credit_profile.training import train_scorecard
+from credit_profile.training_tables import prepare_columns
 
 SCALING = Scaling(base_score=600, base_odds=50, pdo=40, min_score=300, max_score=900)
 FAST = AdditiveSettings(
@@ -63,7 +64,7 @@ def platform_table(n: int = 500, seed: int = 3) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[Any, dict[str, Any], dict[str, Any], Any]:
-    columns, kinds, y = _prepare(platform_table(), "bad", (), ())
+    columns, kinds, y = prepare_columns(platform_table(), "bad", (), ())
     model = fit_additive(columns, kinds, y, FAST)
     artefact = export_additive(model, kinds, SCALING, version="ebm-test", grades=(("A", 750), ("E", 300)))
     return model, columns, kinds, artefact

@@ -7,7 +7,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from core.types import SHANGHAI
+from core.models import FormSubmission
+from core.submissions import WINDOW, claim_submission, submission_key
+from core.types import SHANGHAI, utcnow
 from credit_profile import jobs
 from credit_profile.consent_text import RETENTION_DAYS
 from credit_profile.consents import (
@@ -132,3 +134,18 @@ def test_retention_job_is_registered_and_idempotent(session, app):
     session.flush()
     assert jobs.JOBS["purge_expired_data"]() == 2
     assert jobs.JOBS["purge_expired_data"]() == 0
+
+
+def test_retention_job_forgets_form_submissions_past_the_guards_window(session, app):
+    """The double-submit guard's rows (core.submissions) would otherwise pile up for ever."""
+    old = submission_key(None, "admin.providers", {"name": ["国网吉安"]})
+    fresh = submission_key(None, "admin.providers", {"name": ["吉安税务"]})
+    assert claim_submission(session, old, user_id=None) and claim_submission(session, fresh, user_id=None)
+    session.get(FormSubmission, old).created_at = utcnow() - WINDOW - dt.timedelta(minutes=1)
+    session.flush()
+
+    jobs.JOBS["purge_expired_data"]()
+
+    session.expire_all()
+    assert session.scalars(select(FormSubmission.key)).all() == [fresh]
+    assert claim_submission(session, fresh, user_id=None) is False  # the guard still holds within the window

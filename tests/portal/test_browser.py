@@ -7,14 +7,15 @@ page is screenshotted at phone (390×844) and desktop (1366×768) widths into te
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -26,23 +27,62 @@ from core.models import OutgoingMessage, User
 from core.types import SHANGHAI
 from portal.app import create_app
 from products.services import ProductInput, create_product, publish_product
-from tests.conftest import REQUIRE_SERVICES, make_settings
+from tests.conftest import ARTIFACTS, REQUIRE_SERVICES, make_settings
 from tests.factories import InstitutionFactory, bind_factories
 from tests.portal.api_helpers import PASSWORD, uscc
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 768}}
 
 
-@pytest.fixture
-def live_server(committed_db) -> Iterator[str]:
+def require_chromium() -> None:
+    """Skip the test where Chromium is missing (fail it where services are required, as in CI)."""
     if not Path(CHROMIUM).exists():
         if REQUIRE_SERVICES:
             pytest.fail(f"Chromium is required for browser tests but {CHROMIUM} is missing")
         pytest.skip("Chromium not installed")
+
+
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """The app served on a free port of 127.0.0.1 (each xdist worker gets its own) while the block runs."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+@contextlib.contextmanager
+def browser_tab(width: str) -> Iterator[tuple[Any, list[str]]]:
+    """A Chromium page at the named viewport, and the list of the responses >= 400 and console errors
+    it meets."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport=VIEWPORTS[width], locale="zh-CN")
+        page = context.new_page()
+        failed: list[str] = []
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
+        try:
+            yield page, failed
+        finally:
+            context.close()
+            browser.close()
+
+
+@pytest.fixture
+def live_server(committed_db) -> Iterator[str]:
+    require_chromium()
     _engine, factory = committed_db
     app = create_app(make_settings(), session_factory=factory)
     with factory() as session:
@@ -69,30 +109,14 @@ def live_server(committed_db) -> Iterator[str]:
         create_user(session, username="officer_b", password=PASSWORD, role="officer", institution_id=bank.id)
         create_user(session, username="city_finance", password=PASSWORD, role="finance", region_code="360800")
         session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture(params=list(VIEWPORTS))
 def browser_page(request, live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport=VIEWPORTS[request.param], locale="zh-CN")
-        page = context.new_page()
-        failed: list[str] = []
-        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
+    with browser_tab(request.param) as (page, failed):
         yield page, live_server, request.param, failed
-        context.close()
-        browser.close()
 
 
 # Form controls wider than their form (a date input's intrinsic width in a narrow grid column), and a
@@ -105,6 +129,11 @@ OVERFLOWING = """() => {
   if (document.documentElement.scrollWidth > window.innerWidth) wide.push('page');
   return wide;
 }"""
+
+
+# Tables wider than the box they scroll in: a phone user would have to swipe sideways to read them.
+SCROLLING_TABLES = """() => [...document.querySelectorAll('.table-scroll')]
+  .filter(box => box.offsetParent !== null && box.scrollWidth > box.clientWidth + 1).length"""
 
 
 def shot(page, name: str, width: str) -> None:
@@ -260,8 +289,3 @@ def test_the_whole_loop_in_a_browser(browser_page, committed_db):
             book = load_workbook(io.BytesIO(Path(path).read_bytes()))
             assert book.sheetnames == ["分组统计", "说明"]
     assert not failed, failed
-
-
-def teardown_module() -> None:
-    if os.environ.get("KEEP_BROWSER_ARTIFACTS") == "0":
-        shutil.rmtree(ARTIFACTS, ignore_errors=True)

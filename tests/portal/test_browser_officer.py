@@ -3,24 +3,21 @@ that needs the outlier confirmation, correct it. Screenshots at 390 and 1366 px 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from core.accounts import create_user
 from matching.dispatch import match_need
 from matching.models import Lead, Loan
 from matching.needs import NeedInput, submit_need
 from portal.app import create_app
-from tests.conftest import REQUIRE_SERVICES, make_settings
+from tests.conftest import make_settings
 from tests.factories import BorrowerFactory, InstitutionFactory, ProductFactory, UserFactory, bind_factories
 from tests.portal.api_helpers import PASSWORD
-from tests.portal.test_browser import CHROMIUM, VIEWPORTS, login, shot
+from tests.portal.test_browser import VIEWPORTS, browser_tab, login, require_chromium, serving, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -28,10 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture
 def workbench(committed_db) -> Iterator[tuple[str, list[int], object]]:
     """A bank, two of its officers and two needs of 30万元 pushed to it."""
-    if not Path(CHROMIUM).exists():
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Chromium is required for browser tests but {CHROMIUM} is missing")
-        pytest.skip("Chromium not installed")
+    require_chromium()
     _engine, factory = committed_db
     app = create_app(make_settings(), session_factory=factory)
     with factory() as session:
@@ -59,28 +53,14 @@ def workbench(committed_db) -> Iterator[tuple[str, list[int], object]]:
             [lead] = match_need(session, need.id, top_n=3)
             lead_ids.append(lead.id)
         session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", lead_ids, factory
-    server.shutdown()
+    with serving(app) as base:
+        yield base, lead_ids, factory
 
 
 @pytest.mark.parametrize("width", list(VIEWPORTS))
 def test_the_officer_declines_claims_notes_disburses_and_corrects(workbench, width):
-    from playwright.sync_api import sync_playwright
-
     base, (first, second), factory = workbench
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport=VIEWPORTS[width], locale="zh-CN")
-        page = context.new_page()
-        failed: list[str] = []
-        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
+    with browser_tab(width) as (page, failed):
         page.on("dialog", lambda dialog: dialog.accept())
 
         login(page, base, "officer_w1")
@@ -141,8 +121,6 @@ def test_the_officer_declines_claims_notes_disburses_and_corrects(workbench, wid
         assert f"#{first}" in page.content()
         # The refused disbursement answered 422, as a refused form does; nothing else failed.
         assert [f for f in failed if "422" not in f] == [], failed
-        context.close()
-        browser.close()
 
     with factory() as session:
         assert session.scalar(select(Loan.amount).where(Loan.lead_id == second)) == Decimal("300000.00")

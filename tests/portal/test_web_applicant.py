@@ -365,3 +365,23 @@ def test_consent_uses_name_the_bank_and_the_data_and_a_reload_is_not_a_new_row(c
     assert "当天共 3 次" in page
     assert "（用电数据、纳税数据）" in page
     assert "electricity,tax" not in page
+
+
+def test_a_paused_monitoring_consent_is_resumed_on_the_consents_page_not_granted_again(client, session):
+    """A loan whose 贷后监测 consent is paused offers 恢复 (resume), never a second grant."""
+    from credit_profile.consents import pause_consent
+    from tests.factories.monitoring import claimed_loan, monitoring_consent
+
+    loan, _officer = claimed_loan()
+    user = UserFactory(borrower_id=loan.borrower_id)
+    consent = monitoring_consent(loan)
+    session.flush()
+    pause_consent(session, consent, actor_id=user.id)
+    login(client, user.username)
+
+    page = text(client.get("/me/consents"))
+    assert "贷后监测已暂停" in page and "恢复贷后监测" in page
+    assert f"/me/loans/{loan.id}/monitoring-consent" not in page
+    assert client.post(f"/me/consents/{consent.id}/resume").status_code == 302
+    page = text(client.get("/me/consents"))
+    assert "已授权贷后监测" in page and "贷后监测已暂停" not in page
