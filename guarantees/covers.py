@@ -160,9 +160,22 @@ def decide_cover(
     return cover
 
 
+def activate_cover_of_loan(session: Session, loan: Loan) -> bool:
+    """An approved cover on the loan's lead becomes active as the loan is recorded (matching calls this
+    through its disbursement follower, in the same transaction); returns whether one did."""
+    cover = session.scalar(
+        select(Cover).where(Cover.lead_id == loan.lead_id, Cover.status == CoverStatus.APPROVED)
+    )
+    if cover is None:
+        return False
+    _activate(session, cover, loan, actor_id=loan.recorded_by)
+    return True
+
+
 def activate_disbursed_covers(session: Session) -> int:
-    """Make every approved cover whose loan has since been disbursed active (the sweep behind the
-    disbursement, which matching records without knowing of covers). Idempotent; returns how many."""
+    """Make every approved cover whose loan has since been disbursed active: the safety net behind
+    `activate_cover_of_loan`, for loans recorded where the portal had not installed it. Idempotent;
+    returns how many."""
     rows = session.execute(
         select(Cover, Loan)
         .join(Loan, Loan.lead_id == Cover.lead_id)

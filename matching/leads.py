@@ -7,7 +7,7 @@ decides the winner; nothing here reads a status and then writes it back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -146,6 +146,17 @@ def loan_figures(loan: LoanInput) -> dict[str, Any]:
     }
 
 
+# What other packages do in the same transaction when a loan is recorded (the portal installs them:
+# guarantees activates an approved cover on the lead; matching may not import guarantees).
+DisbursementFollower = Callable[[Session, Loan], object]
+_disbursement_followers: list[DisbursementFollower] = []
+
+
+def register_disbursement_follower(follower: DisbursementFollower) -> None:
+    """Install the function called with each newly recorded loan (replaces any earlier)."""
+    _disbursement_followers[:] = [follower]
+
+
 def transition_lead(
     session: Session,
     lead_id: int,
@@ -225,6 +236,8 @@ def transition_lead(
         session.add(loan_row)
         session.flush()
         close_other_leads(session, need, keep_lead_id=lead.id, actor_id=officer_id)
+        for follower in _disbursement_followers:
+            follower(session, loan_row)
     elif to == LeadStatus.REJECTED:
         settle_need_if_exhausted(session, need, actor_id=officer_id)
     return lead

@@ -178,6 +178,11 @@ def create_app(
     # Likewise the match explanations name the public schemes behind a product (matching may not import
     # guarantees either).
     register_product_scheme_lookup(product_scheme_notes)
+    # And a cover approved before the loan becomes active as the officer records the disbursement.
+    from guarantees.covers import activate_cover_of_loan
+    from matching.leads import register_disbursement_follower
+
+    register_disbursement_follower(activate_cover_of_loan)
     if not settings.redis_url and not settings.testing and not _in_cli_command():
         from portal.worker import start_embedded_worker
 

@@ -44,6 +44,31 @@ def people(client, session):
     return {"scheme": scheme, "fund": fund, "lead": lead, "users": users, "h": headers}
 
 
+def test_an_approved_cover_is_active_as_soon_as_the_officer_records_the_loan(client, session, people) -> None:
+    h, lead, scheme = people["h"], people["lead"], people["scheme"]
+    lead.need.status = "in_progress"  # as the claim left it (the fixture's need was built on its own)
+    session.flush()
+    body = {"lead_id": lead.id, "scheme_id": scheme.id, "fee_rate": "0.008"}
+    cover_id = client.post("/api/v1/guarantees/covers", json=body, headers=h["officer"]).get_json()["id"]
+    decided = client.post(
+        f"/api/v1/guarantees/covers/{cover_id}/decision", json={"approve": True}, headers=h["guarantor"]
+    )
+    assert decided.get_json()["status"] == "approved"
+    loan = {
+        "amount": "1000000.00", "rate": "3.85", "term_months": 12, "collateral": "credit",
+        "disbursed_on": local_today().isoformat(), "first_loan_borrower": True,
+        "renewal_without_repayment": False,
+    }  # fmt: skip
+    moved = client.post(
+        f"/api/v1/leads/{lead.id}/transition", json={"to": "disbursed", "loan": loan}, headers=h["officer"]
+    )
+    assert moved.status_code == 200, moved.get_json()
+    # No sweep has run: the disbursement itself made the cover active, with the loan's figures.
+    cover = client.get(f"/api/v1/guarantees/covers/{cover_id}", headers=h["officer"]).get_json()
+    assert cover["status"] == "active"
+    assert cover["amount"] == "1000000.00"
+
+
 def test_a_cover_from_request_to_recovery(client, session, people) -> None:
     h, lead, scheme = people["h"], people["lead"], people["scheme"]
     body = {"lead_id": lead.id, "scheme_id": scheme.id, "fee_rate": "0.008"}
