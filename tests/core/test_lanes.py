@@ -42,10 +42,19 @@ def _identity(session: Session) -> tuple[Any, ...]:
 @pytest.mark.skipif(not IS_POSTGRES, reason="lanes are PostgreSQL's")
 def test_each_task_runs_on_a_read_only_connection_of_its_own(probe):
     _engine, factory = probe
+    # Each task holds its connection until all three have one: a lane that finished first would hand its
+    # pooled connection to the next, which says nothing about the lanes (seen under a loaded machine).
+    together = threading.Barrier(3)
+
+    def identity_together(lane: Session) -> tuple[Any, ...]:
+        found = _identity(lane)
+        together.wait(timeout=30)
+        return found
+
     with factory() as session:
         caller = session.scalar(text("SELECT pg_backend_pid()"))
         results = lanes.in_lanes(
-            session, [_identity] * 3, prepare=lambda s: s.execute(text("SET LOCAL work_mem = '7MB'"))
+            session, [identity_together] * 3, prepare=lambda s: s.execute(text("SET LOCAL work_mem = '7MB'"))
         )
     pids = {pid for pid, *_rest in results}
     assert caller not in pids and len(pids) == 3
