@@ -27,6 +27,11 @@ from guarantees.models import (
 from guarantees.waterfall import ZERO, compute_loss, shares_for_term, split_loss, split_recovery
 
 MAX_MONEY = Decimal("100000000000")
+# A generous ceiling for overdue interest (contract interest + penalty interest), a year's rate applied to
+# the overdue principal for the days since disbursement, counted as at least one quarter (interest is
+# usually settled quarterly). It only catches slips of a digit or of the unit (元 typed as 万元).
+INTEREST_RATE_CEILING = Decimal("0.36")
+INTEREST_MIN_DAYS = 90
 RECOVERY_METHODS = ("repayment_plan", "counter_guarantee", "litigation", "collateral", "other")
 
 
@@ -66,6 +71,15 @@ def cap_headroom(session: Session, cover: Cover, scheme: Scheme) -> Decimal:
     return (Decimal(covered or 0) * scheme.comp_cap_rate).quantize(Decimal("0.01")) - used
 
 
+def interest_limit(cover: Cover, principal: Decimal) -> Decimal:
+    """The most overdue interest the bank may report on `principal`: the overdue principal itself, and
+    at most `INTEREST_RATE_CEILING` a year on it since the loan was disbursed (at least a quarter)."""
+    assert cover.activated_on is not None
+    days = max((local_today() - cover.activated_on).days, INTEREST_MIN_DAYS)
+    by_rate = (principal * INTEREST_RATE_CEILING * days / 365).quantize(Decimal("0.01"))
+    return min(principal, by_rate)
+
+
 def _validate(data: DefaultInput, cover: Cover) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for name in ("principal", "interest", "collateral_realised"):
@@ -76,6 +90,15 @@ def _validate(data: DefaultInput, cover: Cover) -> dict[str, list[str]]:
             errors[name] = ["too_many_decimals"]
     if "principal" not in errors and data.principal > cover.amount:
         errors["principal"] = ["above_covered_amount"]
+    if not errors.keys() & {"principal", "interest"}:
+        # A digit too many in the interest or the collateral recovered is refused where it was typed.
+        if data.interest > data.principal:
+            errors["interest"] = ["above_overdue_principal"]
+        elif data.interest > interest_limit(cover, data.principal):
+            errors["interest"] = ["above_interest_limit"]
+    fields_ok = not errors.keys() & {"principal", "interest", "collateral_realised"}
+    if fields_ok and data.collateral_realised > data.principal + data.interest:
+        errors["collateral_realised"] = ["above_principal_and_interest"]
     assert cover.activated_on is not None
     if data.overdue_since < cover.activated_on:
         errors["overdue_since"] = ["before_disbursement"]

@@ -193,10 +193,11 @@ def _load(session: Session, password: str) -> None:
         assert officer is not None
         # A small unpaid part, within the bank's 5 % compensation cap on a small demo portfolio.
         principal = (loan.amount * Decimal("0.04")).quantize(Decimal("0.01"))
+        interest = (principal * Decimal("0.012")).quantize(Decimal("0.01"))  # within the plausible limit
         report = defaults.report_default(
             session,
             cover.id,
-            defaults.DefaultInput(max(loan.disbursed_on, today), principal, Decimal("3456.78"), Decimal("0")),
+            defaults.DefaultInput(max(loan.disbursed_on, today), principal, interest, Decimal("0")),
             institution_id=cover.institution_id,
             user_id=officer.id,
         )

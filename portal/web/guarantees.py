@@ -36,6 +36,7 @@ from guarantees.figures import (
     cover_figures,
     scheme_figures,
 )
+from guarantees.models import Cover
 from guarantees.views import (
     CoverView,
     PaymentView,
@@ -386,6 +387,36 @@ def release(cover_id: int) -> Any:
     )
 
 
+def _default_limits(
+    form: DefaultForm, exc: InvalidInputError, cover: Cover, data: defaults.DefaultInput
+) -> None:
+    """A figure typed in 元 instead of 万元 (or a zero too many): say what the loan allows, in its unit."""
+    codes = {name: exc.fields.get(name, []) for name in ("principal", "interest", "collateral_realised")}
+    if "above_covered_amount" in codes["principal"]:
+        form.principal.errors = [
+            _("逾期本金不能超过担保/补偿金额 %(a)s万元，请核对单位（万元）和位数", a=in_wan(cover.amount))
+        ]
+    if "above_overdue_principal" in codes["interest"]:
+        form.interest.errors = [
+            _("逾期利息不能超过逾期本金 %(a)s万元，请核对单位（万元）和位数", a=in_wan(data.principal))
+        ]
+    elif "above_interest_limit" in codes["interest"]:
+        limit = defaults.interest_limit(cover, data.principal)
+        form.interest.errors = [
+            _(
+                "逾期利息不能超过 %(a)s万元（逾期本金按年利率 36%% 自放款日计），请核对单位（万元）和位数",
+                a=in_wan(limit),
+            )
+        ]
+    if "above_principal_and_interest" in codes["collateral_realised"]:
+        form.collateral_realised.errors = [
+            _(
+                "抵质押物回收不能超过逾期本金与利息之和 %(a)s万元，请核对单位（万元）和位数",
+                a=in_wan(data.principal + data.interest),
+            )
+        ]
+
+
 @bp.post("/covers/<int:cover_id>/default")
 @role_required(OFFICER)
 def report_default(cover_id: int) -> Any:
@@ -405,14 +436,7 @@ def report_default(cover_id: int) -> Any:
         defaults.report_default(db(), cover_id, data, institution_id=institution_id, user_id=user.id)
     except InvalidInputError as exc:
         apply_errors(form, exc)
-        if "above_covered_amount" in exc.fields.get("principal", []):
-            # Typed in 元 instead of 万元 (or a zero too many): say what the loan allows, in its unit.
-            form.principal.errors = [
-                _(
-                    "逾期本金不能超过担保/补偿金额 %(a)s万元，请核对单位（万元）和位数",
-                    a=in_wan(cover.amount),
-                )
-            ]
+        _default_limits(form, exc, cover, data)
         return _cover_page(cover_id, {"default": form}, INVALID_FORM)
     except ConflictError as exc:
         _not_now(exc)

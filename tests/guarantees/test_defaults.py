@@ -186,3 +186,37 @@ def test_a_refusal_needs_a_reason_and_other_banks_cannot_ask(session) -> None:
         operator_id=scheme.operator_id,
     )
     assert cover.status == CoverStatus.REFUSED
+
+
+def test_a_tenfold_slip_in_interest_or_collateral_is_refused_where_typed(session) -> None:
+    """Only the principal is bounded by the covered amount; the interest (by the principal and a generous
+    rate since disbursement) and the collateral recovered (by principal + interest) are bounded too."""
+    _scheme, cover, officer, _guarantor = _covered_loan(session)  # disbursed 20 days ago
+    today = local_today()
+
+    def report(principal, interest, collateral):
+        return report_default(
+            session,
+            cover.id,
+            DefaultInput(today, D(principal), D(interest), D(collateral)),
+            institution_id=cover.institution_id,
+            user_id=officer.id,
+        )
+
+    refused = {
+        # interest above the overdue principal
+        ("100000.00", "100000.01", "0"): {"interest": ["above_overdue_principal"]},
+        # 36 % a year for a quarter on 100000.00 is 8876.71: a zero too many in 1200.00
+        ("100000.00", "12000.00", "0"): {"interest": ["above_interest_limit"]},
+        # collateral recovered above principal + interest (a zero too many in 50000)
+        ("100000.00", "1200.00", "500000.00"): {"collateral_realised": ["above_principal_and_interest"]},
+    }
+    for figures, fields in refused.items():
+        with pytest.raises(InvalidInputError) as caught:
+            report(*figures)
+        assert caught.value.fields == fields
+    assert cover.status == CoverStatus.ACTIVE
+    assert session.scalars(select(Compensation)).all() == []
+    # At the limits, accepted.
+    done = report("100000.00", "8876.71", "108876.71")
+    assert done.loss == D("0.00")

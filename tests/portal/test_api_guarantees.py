@@ -109,6 +109,21 @@ def test_a_cover_from_request_to_recovery(client, session, people) -> None:
         "/api/v1/guarantees/covers/filings", json={"cover_ids": [cover_id]}, headers=h["guarantor"]
     )
     assert filed.status_code == 201, filed.get_json()
+    # A zero too many in the interest or the collateral recovered: 422 on that field, nothing written.
+    for slip, field, says in (
+        ({"interest": "40000.01"}, "interest", "逾期利息不能超过逾期本金"),
+        ({"interest": "12345.00"}, "interest", "逾期利息超过按年利率 36% 自放款日计算的上限"),
+        ({"interest": "123.45", "collateral_realised": "401234.50"}, "collateral_realised",
+         "抵质押物回收不能超过逾期本金与利息之和"),
+    ):  # fmt: skip
+        body = {"overdue_since": local_today().isoformat(), "principal": "40000.00", **slip}
+        before = snapshot(session)
+        refused = client.post(
+            f"/api/v1/guarantees/covers/{cover_id}/default", json=body, headers=h["officer"]
+        )
+        fields = assert_error(refused, 422)["fields"]
+        assert list(fields) == [field] and says in fields[field][0] and "万元" in fields[field][0]
+        assert snapshot(session) == before
     report = client.post(
         f"/api/v1/guarantees/covers/{cover_id}/default",
         json={"overdue_since": local_today().isoformat(), "principal": "40000.00", "interest": "123.45"},

@@ -309,6 +309,17 @@ def test_bank_reports_default_in_wan_and_a_tenfold_slip_is_refused_where_typed(a
     assert slip.status_code == 422 and "逾期本金不能超过担保/补偿金额 50万元" in body
     assert 'id="default-principal-errors"' in body
     assert session.scalar(select(func.count(DefaultReport.id))) == 0
+    # A zero too many in the interest (50 for 5 万元 on 10 万元) or in the collateral recovered: refused on
+    # the field typed, with the limit in 万元.
+    interest = _text(officer.post(url, data=_default_data(**{"default-interest": "50"})))
+    assert "逾期利息不能超过逾期本金 10万元" in interest and 'id="default-interest-errors"' in interest
+    rate = _text(officer.post(url, data=_default_data(**{"default-interest": "5"})))
+    assert "逾期利息不能超过 0.887671万元" in rate and "请核对单位（万元）" in rate
+    collateral = officer.post(url, data=_default_data(**{"default-collateral_realised": "100"}))
+    body = _text(collateral)
+    assert collateral.status_code == 422 and "抵质押物回收不能超过逾期本金与利息之和 10.5万元" in body
+    assert 'id="default-collateral_realised-errors"' in body
+    assert session.scalar(select(func.count(DefaultReport.id))) == 0
     letters = officer.post(url, data=_default_data(**{"default-interest": "abc"}))
     assert letters.status_code == 422 and "请输入数字" in _text(letters)
     fen = officer.post(url, data=_default_data(**{"default-principal": "1.0000001"}))
