@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from core.accounts import find_user
 from core.errors import InvalidInputError, PermissionDeniedError
 from core.models import Role, StatusEvent, User
 from core.reference import REASON_CODES
@@ -301,15 +302,15 @@ def assign_lead(
     lead = get_lead(session, lead_id, institution_id=institution_id)
     if lead.claimed_by != officer_id:
         raise NotClaimantError(str(lead_id))
-    colleague = session.scalar(
-        select(User).where(
-            User.username == username.strip(),
-            User.institution_id == institution_id,
-            User.role == Role.OFFICER.value,
-            User.active.is_(True),
-        )
-    )
-    if colleague is None:
+    # Named as sign-in reads a typed name (core.accounts.find_user: NFKC, casefold, invisible characters
+    # and surrounding spaces dropped), so "Officer2" or a full-width spelling finds officer2.
+    colleague = find_user(session, username)
+    if (
+        colleague is None
+        or colleague.institution_id != institution_id
+        or colleague.role != Role.OFFICER.value
+        or not colleague.active
+    ):
         raise InvalidInputError({"username": ["unknown_colleague"]})
     if colleague.id == officer_id:
         raise InvalidInputError({"username": ["self"]})

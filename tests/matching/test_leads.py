@@ -117,3 +117,33 @@ def test_declining_one_of_several_open_leads_waits_for_the_others(session):
     )  # fmt: skip
     session.flush()
     assert len(leads_of(session, need.id)) == 2
+
+
+def test_a_lead_is_handed_over_to_a_colleague_named_as_sign_in_reads_the_name(session):
+    """The colleague is looked up by the username key (NFKC + casefold), as sign-in does: "Officer2", a
+    full-width spelling, spaces or an invisible character around it all name the same colleague."""
+    from core.errors import InvalidInputError
+    from matching.leads import assign_lead
+    from tests.factories import UserFactory
+
+    lead, officer, institution = _lead(session)
+    colleague = UserFactory(officer=True, institution_id=institution.id, username="officer2")
+    UserFactory(officer=True, username="officer3")  # same role, another institution
+    for typed in ("Officer2", "ＯＦＦＩＣＥＲ２", " officer2\u200b "):
+        assign_lead(session, lead.id, officer_id=officer.id, institution_id=institution.id, username=typed)
+        assert lead.claimed_by == colleague.id
+        # and back, so that the next spelling hands it over again
+        assign_lead(
+            session,
+            lead.id,
+            officer_id=colleague.id,
+            institution_id=institution.id,
+            username=officer.username,
+        )
+        assert lead.claimed_by == officer.id
+    for typed in ("officer3", "Officer2x", "\ud800", "", officer.username.upper()):
+        with pytest.raises(InvalidInputError):
+            assign_lead(
+                session, lead.id, officer_id=officer.id, institution_id=institution.id, username=typed
+            )
+    assert lead.claimed_by == officer.id
