@@ -49,8 +49,10 @@ def expire_consents() -> int:
 
 def purge_expired_data() -> int:
     """The retention sweep (daily, 03:00 Asia/Shanghai): delete data held only under consents ended
-    over RETENTION_DAYS ago, and the double-submit guard's rows (core.submissions) past its 10-minute
-    window, which nothing reads any more and which say who submitted which form when.
+    over RETENTION_DAYS ago, the double-submit guard's rows (core.submissions) past its 10-minute
+    window, which nothing reads any more and which say who submitted which form when, and the
+    never-verified registrations of already registered identifiers after UNVERIFIED_RETENTION_DAYS
+    (retention.purge_unverified_registrations).
 
     Safe to run twice: a second run finds nothing left to delete. What was deleted is kept as DataPurge
     rows. Returns how many data records it deleted.
@@ -58,7 +60,13 @@ def purge_expired_data() -> int:
     with runtime.job_session() as session:
         deleted = sum(purge.records for purge in retention.purge_expired_data(session))
         forgotten = submissions.purge_submissions(session)
-    log.info("retention sweep deleted %d records and %d form submissions", deleted, forgotten)
+        unverified = retention.purge_unverified_registrations(session)
+    log.info(
+        "retention sweep deleted %d records, %d form submissions and %d unverified registrations",
+        deleted,
+        forgotten,
+        unverified,
+    )
     return deleted
 
 

@@ -1,4 +1,5 @@
-"""Retention: purging data whose consent has ended, and redacting the scores built on it."""
+"""Retention: purging data whose consent has ended, and redacting the scores built on it; and deleting
+the never-verified registrations of identifiers that were already registered."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import Table, and_, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
+from core.db import Base
+from core.models import Role, User
 from core.types import SHANGHAI, utcnow
 from credit_profile.consent_text import RETENTION_DAYS
 from credit_profile.consents import consent_end, covers, list_consents
@@ -19,6 +22,8 @@ from credit_profile.features import (
     TAX_FEATURES,
 )
 from credit_profile.models import (
+    Borrower,
+    BorrowerKind,
     Consent,
     ConsentStatus,
     CreditScore,
@@ -62,6 +67,76 @@ def purge_expired_data(
     for borrower_id in borrower_ids:
         purges.extend(_purge_borrower(session, borrower_id, now=now, cutoff=cutoff))
     return purges
+
+
+# How long an unverified registration of an already registered identifier is kept (it can never be
+# verified, see credit_profile.registration): long enough for support to see a complaint about it.
+UNVERIFIED_RETENTION_DAYS = 7
+# What hangs off such an account and goes with it: its codes, texts, sessions, form guards, scores.
+_DEPENDANTS = {
+    "users": (
+        "verification_codes",
+        "outgoing_messages",
+        "notifications",
+        "auth_sessions",
+        "form_submissions",
+    ),
+    "borrowers": ("credit_scores",),
+}
+
+
+def purge_unverified_registrations(
+    session: Session, *, now: dt.datetime | None = None, days: int = UNVERIFIED_RETENTION_DAYS
+) -> int:
+    """Delete the accounts a registration wrote for an identifier already registered (a borrower row
+    without its resident ID or USCC, an applicant whose phone was never verified) once they are older
+    than ``days``, with their borrower rows and what hangs off them (`_DEPENDANTS`).
+
+    Verified accounts, accounts whose borrower has its identifier, and accounts anything else refers to
+    (a need, a consent or its use, a data record, a lead, a status event...) are never touched. Safe to
+    run twice. Returns how many accounts it deleted.
+    """
+    cutoff = (now or utcnow()) - dt.timedelta(days=days)
+    identifier = or_(
+        and_(Borrower.kind == BorrowerKind.FARMER, Borrower.id_number.is_(None)),
+        and_(Borrower.kind != BorrowerKind.FARMER, Borrower.uscc.is_(None)),
+    )
+    query = (
+        select(User.id, Borrower.id)
+        .join(Borrower, Borrower.id == User.borrower_id)
+        .where(
+            User.role == Role.APPLICANT.value,
+            User.phone_verified.is_(False),
+            User.created_at < cutoff,
+            identifier,
+        )
+    )
+    for parent, column in (("users", User.id), ("borrowers", Borrower.id)):
+        for table, fk_column in _references(parent):
+            if table.name not in _DEPENDANTS[parent] and (table.name, parent) != ("users", "borrowers"):
+                query = query.where(~exists().where(fk_column == column))
+    rows = session.execute(query).all()
+    if not rows:
+        return 0
+    user_ids, borrower_ids = [u for u, _b in rows], [b for _u, b in rows]
+    for parent, ids in (("users", user_ids), ("borrowers", borrower_ids)):
+        for table, fk_column in _references(parent):
+            if table.name in _DEPENDANTS[parent]:
+                session.execute(delete(table).where(fk_column.in_(ids)))
+    session.execute(delete(User).where(User.id.in_(user_ids)))
+    session.execute(delete(Borrower).where(Borrower.id.in_(borrower_ids)))
+    session.flush()
+    return len(rows)
+
+
+def _references(parent: str) -> list[tuple[Table, Any]]:
+    """Every (table, column) with a foreign key to ``parent``.id among the mapped tables."""
+    return [
+        (table, fk.parent)
+        for table in Base.metadata.tables.values()
+        for fk in table.foreign_keys
+        if fk.target_fullname == f"{parent}.id"
+    ]
 
 
 def _purge_borrower(

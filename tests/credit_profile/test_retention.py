@@ -149,3 +149,68 @@ def test_retention_job_forgets_form_submissions_past_the_guards_window(session, 
     session.expire_all()
     assert session.scalars(select(FormSubmission.key)).all() == [fresh]
     assert claim_submission(session, fresh, user_id=None) is False  # the guard still holds within the window
+
+
+# --- never-verified registrations of an already registered identifier ------------------------------
+
+
+def test_the_sweep_deletes_old_unverified_registrations_of_a_taken_identifier(session, app):
+    """credit_profile.registration writes an unverified account and an identifier-less borrower for a
+    registration whose ID was already registered; they can never be verified. After 7 days the sweep
+    deletes them and what hangs off them, and nothing else."""
+    from core.models import OutgoingMessage, User, VerificationCode
+    from credit_profile import registration
+    from credit_profile.borrowers import BorrowerInput
+    from credit_profile.models import Borrower, CreditScore
+    from credit_profile.retention import purge_unverified_registrations
+    from tests.factories import PASSWORD, NeedFactory, UserFactory
+    from tests.factories.base import make_id_number
+
+    taken = make_id_number()
+    owner_borrower = BorrowerFactory(farmer=True, id_number=taken, region_code="360824")
+    owner = UserFactory(borrower_id=owner_borrower.id, phone="13907960001")
+    session.flush()
+
+    def register(name, id_number, days_ago, phone):
+        data = BorrowerInput(
+            kind="farmer", name="某某", region_code="360824", industry_code="A", id_number=id_number
+        )
+        done = registration.register_applicant(session, data, username=name, password=PASSWORD, phone=phone)
+        done.user.created_at = utcnow() - dt.timedelta(days=days_ago)
+        session.flush()
+        return done
+
+    stale = register("stale_dup", taken, 8, "13907960002")
+    compute_score(session, stale.borrower.id)  # a score hangs off the borrower and goes with it
+    recent = register("recent_dup", taken, 2, "13907960003")
+    with_need = register("need_dup", taken, 8, "13907960004")
+    NeedFactory(borrower_id=with_need.borrower.id)
+    with_consent = register("consent_dup", taken, 8, "13907960005")
+    grant(session, with_consent.borrower)
+    unverified_own_id = register("own_id", make_id_number(), 30, "13907960006")
+    verified_dup = register("verified_dup", taken, 8, "13907960007")
+    verified_dup.user.phone_verified = True
+    session.flush()
+    owner_texts = count(session, OutgoingMessage, OutgoingMessage.user_id == owner.id)
+    assert owner_texts and count(session, VerificationCode, VerificationCode.user_id == stale.user.id)
+    stale_user, stale_borrower, recent_borrower = stale.user.id, stale.borrower.id, recent.borrower.id
+    kept_borrowers = [
+        d.borrower.id for d in (recent, with_need, with_consent, unverified_own_id, verified_dup)
+    ]
+
+    assert jobs.JOBS["purge_expired_data"]() == 0  # the data count; the accounts go too
+    session.expire_all()
+    users = set(session.scalars(select(User.username)))
+    assert "stale_dup" not in users
+    assert {"recent_dup", "need_dup", "consent_dup", "own_id", "verified_dup", owner.username} <= users
+    assert session.get(Borrower, stale_borrower) is None
+    assert all(session.get(Borrower, kept) is not None for kept in kept_borrowers)
+    assert session.get(Borrower, owner_borrower.id).id_number == taken
+    assert count(session, VerificationCode, VerificationCode.user_id == stale_user) == 0
+    assert count(session, OutgoingMessage, OutgoingMessage.user_id == stale_user) == 0
+    assert count(session, CreditScore, CreditScore.borrower_id == stale_borrower) == 0
+    assert count(session, OutgoingMessage, OutgoingMessage.user_id == owner.id) == owner_texts
+    # Safe to run twice; and after another week the recent one goes as well.
+    assert purge_unverified_registrations(session) == 0
+    assert purge_unverified_registrations(session, now=utcnow() + dt.timedelta(days=6)) == 1
+    assert session.get(Borrower, recent_borrower) is None
