@@ -117,9 +117,11 @@ def cover(cover_id: int) -> tuple[str, int]:
 
 @bp.get("/bridges/<int:bridge_id>")
 @role_required(*READERS)
-def bridge(bridge_id: int) -> str:
-    view = bridge_view(db(), bridge_id, viewer_of(web_user()))
-    return render_template("guarantees/bridge.html", bridge=view, today=local_today())
+def bridge(bridge_id: int) -> Any:
+    """Moved for good to the one bridge page, `/bridges/<id>` (portal/web/bridges.py). The access check
+    runs first, so that a reader who may not see the application still gets a 404, not its address."""
+    bridge_view(db(), bridge_id, viewer_of(web_user()))
+    return redirect(url_for("bridges.show", bridge_id=bridge_id), 301)
 
 
 def _default_args(user: User) -> MultiDict[str, str]:

@@ -59,6 +59,7 @@ LOGIN = Outcome(302, to_login=True)  # redirected to the login page, nothing wri
 DENY = Outcome(403)  # the wrong role, nothing written
 HIDE = Outcome(404)  # the right role, but an object of the other side: it does not exist for them
 FORM = Outcome(422)  # the form again with its errors, nothing written (a wrong password or code)
+MOVED = Outcome(301)  # a page that moved for good to another address, after the same access check
 
 # Columns: the roles of ROLES, in that order.
 #                                                anon   A      B      offX   offY   pmX    pmY    city   finC   finD   admin
@@ -158,7 +159,8 @@ EXPECTED: dict[str, tuple[Outcome, ...]] = {
     # asked for on A's lead with bank X, and a bridge application of A's with bank X, both in county C.
     "GET /guarantees/queue":                       (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  DENY),
     "GET /guarantees/covers/<cover_id>":           (LOGIN, OK,    HIDE,  OK,    HIDE,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
-    "GET /guarantees/bridges/<bridge_id>":         (LOGIN, OK,    HIDE,  OK,    HIDE,  DENY,  DENY,  OK,    OK,    HIDE,  DENY),
+    # Moved to /bridges/<bridge_id>; who may not see the application still gets 404.
+    "GET /guarantees/bridges/<bridge_id>":         (LOGIN, MOVED, HIDE,  MOVED, HIDE,  DENY,  DENY,  MOVED, MOVED, HIDE,  DENY),
     "GET /guarantees/schemes":                     (LOGIN, DENY,  DENY,  DENY,  DENY,  DENY,  DENY,  OK,    OK,    OK,    DENY),
     # Issue 13: accounts, the notification centre and administration.
     # Verifying a phone: for whoever has a code pending (none here: the anonymous go to the login page).
@@ -496,7 +498,7 @@ GUARANTOR_EXPECTED: dict[str, tuple[Outcome, Outcome]] = {
     "GET /guarantees/queue":                              (OK,    OK),
     "GET /guarantees/covers":                             (OK,    OK),
     "GET /guarantees/covers/<cover_id>":                  (OK,    HIDE),
-    # The world's bridge fund is another operator's.
+    # The world's bridge fund is another operator's: 404 before the permanent move to /bridges/<bridge_id>.
     "GET /guarantees/bridges/<bridge_id>":                (HIDE,  HIDE),
     "POST /guarantees/covers/<cover_id>/decision":        (DONE,  HIDE),
     # Filing names the covers in the form: another operator's cover is refused as unknown, on the form.

@@ -49,9 +49,12 @@ def test_guarantor_sees_its_own_queue_cover_and_bridge_only(app, session):
     # The waterfall with its arithmetic: 10000.00 × 0.40 = 4,000.00 for the guarantor.
     assert "10000.00 × 0.40" in page and "4,000.00元" in page and "担保机构承担" in page
     assert client.get(f"/guarantees/covers/{foreign.id}").status_code == 404
-    assert "尚未收到银行书面续贷承诺" in client.get(f"/guarantees/bridges/{app_row.id}").get_data(
-        as_text=True
-    )
+    # The queue links the one bridge page; its former address moved there for good.
+    assert f'href="/bridges/{app_row.id}"' in body
+    moved = client.get(f"/guarantees/bridges/{app_row.id}")
+    assert moved.status_code == 301 and moved.headers["Location"].endswith(f"/bridges/{app_row.id}")
+    assert "/guarantees/" not in moved.headers["Location"]
+    assert "尚未收到银行书面续贷承诺" in client.get(f"/bridges/{app_row.id}").get_data(as_text=True)
     assert client.get("/guarantees/schemes").status_code == 403
     assert client.get("/officer/leads").status_code == 403
 
@@ -69,9 +72,9 @@ def test_bridge_clock_on_the_page(app, session):
         session, app_row.id, operator_id=fund.operator_id, user_id=operator.id, on=app_row.approved_on
     )
     client = _login(app.test_client(), operator)
-    page = client.get(f"/guarantees/bridges/{app_row.id}").get_data(as_text=True)
+    page = client.get(f"/guarantees/bridges/{app_row.id}", follow_redirects=True).get_data(as_text=True)
     # 7 days of 250,000: 5 × 50 + 2 × 100 = 450.00; 3 of the 10 days left.
-    assert "7 天" in page and "还剩 3 天" in page and "450.00元" in page
+    assert "7 天（最长 10 天）" in page and "剩余3天" in page and "450.00元" in page
 
 
 def test_finance_scheme_page_and_supermarket_badges(app, session):
