@@ -303,22 +303,23 @@ def test_bank_reports_default_in_wan_and_a_tenfold_slip_is_refused_where_typed(a
     url = f"/guarantees/covers/{cover.id}/default"
     page = _text(officer.get(f"/guarantees/covers/{cover.id}"))
     assert "逾期本金（万元）" in page and "单位：万元" in page
-    # 500 (万元) for 50: ten times the covered amount; refused on the principal field, nothing written.
-    slip = officer.post(url, data=_default_data(**{"default-principal": "500"}))
-    body = _text(slip)
-    assert slip.status_code == 422 and "逾期本金不能超过担保/补偿金额 50万元" in body
-    assert 'id="default-principal-errors"' in body
-    assert session.scalar(select(func.count(DefaultReport.id))) == 0
-    # A zero too many in the interest (50 for 5 万元 on 10 万元) or in the collateral recovered: refused on
-    # the field typed, with the limit in 万元.
-    interest = _text(officer.post(url, data=_default_data(**{"default-interest": "50"})))
-    assert "逾期利息不能超过逾期本金 10万元" in interest and 'id="default-interest-errors"' in interest
-    rate = _text(officer.post(url, data=_default_data(**{"default-interest": "5"})))
-    assert "逾期利息不能超过 0.887671万元" in rate and "请核对单位（万元）" in rate
-    collateral = officer.post(url, data=_default_data(**{"default-collateral_realised": "100"}))
-    body = _text(collateral)
-    assert collateral.status_code == 422 and "抵质押物回收不能超过逾期本金与利息之和 10.5万元" in body
-    assert 'id="default-collateral_realised-errors"' in body
+    # 500 (万元) for 50: ten times the covered amount; a zero too many in the interest (50 for 5 万元 on 10
+    # 万元, or 5 for 0.5) or in the collateral recovered: each refused on the field typed, with the limit
+    # in 万元, nothing written.
+    for field, typed, says in (
+        ("principal", "500", "逾期本金不能超过担保/补偿金额 50万元"),
+        ("interest", "50", "逾期利息不能超过逾期本金 10万元"),
+        (
+            "interest",
+            "5",
+            "逾期利息不能超过 0.887671万元（逾期本金按年利率 36% 自放款日计），请核对单位（万元）",
+        ),
+        ("collateral_realised", "100", "抵质押物回收不能超过逾期本金与利息之和 10.5万元"),
+    ):
+        slip = officer.post(url, data=_default_data(**{f"default-{field}": typed}))
+        body = _text(slip)
+        assert slip.status_code == 422 and says in body, (field, typed)
+        assert f'id="default-{field}-errors"' in body
     assert session.scalar(select(func.count(DefaultReport.id))) == 0
     letters = officer.post(url, data=_default_data(**{"default-interest": "abc"}))
     assert letters.status_code == 422 and "请输入数字" in _text(letters)
