@@ -12,7 +12,7 @@ a 404. Finance offices and borrowers read only."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -407,7 +407,8 @@ def _default_limits(
         form.interest.errors = [
             _(
                 "逾期利息不能超过 %(a)s万元（逾期本金按年利率 36%% 自放款日计），请核对单位（万元）和位数",
-                a=in_wan(limit),
+                # A computed ceiling, read to the hundredth of a 万元 and never above the real one.
+                a=(limit / 10000).quantize(Decimal("0.01"), rounding=ROUND_DOWN),
             )
         ]
     if "above_principal_and_interest" in codes["collateral_realised"]:

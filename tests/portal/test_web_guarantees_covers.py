@@ -312,7 +312,7 @@ def test_bank_reports_default_in_wan_and_a_tenfold_slip_is_refused_where_typed(a
         (
             "interest",
             "5",
-            "逾期利息不能超过 0.887671万元（逾期本金按年利率 36% 自放款日计），请核对单位（万元）",
+            "逾期利息不能超过 0.88万元（逾期本金按年利率 36% 自放款日计），请核对单位（万元）",
         ),
         ("collateral_realised", "100", "抵质押物回收不能超过逾期本金与利息之和 10.5万元"),
     ):
