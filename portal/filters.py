@@ -6,9 +6,13 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from flask_babel import get_translations
 from flask_babel import gettext as _
+from flask_babel.speaklater import LazyString
+from markupsafe import Markup
+from wtforms import Field
+from wtforms.fields.choices import SelectChoice
 
 from core.masking import Personal, mask
 from core.types import to_shanghai
@@ -47,6 +51,46 @@ def _translations() -> Any:
     return found
 
 
+FIELD_CACHE_SIZE = 256
+_field_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], Markup]] = {}
+
+
+def _token(value: Any, keep: list[Any]) -> Any:
+    """A cache key's part for a label: a lazy string by identity (its translation costs what rendering
+    it does), kept alive with the cached markup so that its id cannot be reused meanwhile."""
+    if isinstance(value, LazyString):
+        keep.append(value)
+        return ("lazy", id(value))
+    return value
+
+
+def select_field(field: Field, **kwargs: Any) -> Markup:
+    """`_macros.html`'s `field(f, **kwargs)` for a select, its markup kept per process for the same
+    choices, value, label and attributes: a filter form's options (some fifty on the 金融超市) are the
+    same on nearly every request and cost a fifth of the page. A field with errors is rendered afresh."""
+    macro = current_app.jinja_env.get_template("_macros.html").module.field  # type: ignore[attr-defined]
+    if field.errors:
+        return Markup(macro(field, **kwargs))
+    keep: list[Any] = [_translations()]
+    choices = []
+    for choice in field.choices or ():
+        if not isinstance(choice, SelectChoice) or choice.render_kw:
+            return Markup(macro(field, **kwargs))
+        choices.append((choice.value, _token(choice.label, keep), choice.optgroup))
+    render_kw = tuple(sorted((field.render_kw or {}).items()))
+    key = (
+        id(keep[0]), type(field), field.name, field.id, field.data, field.flags.required,
+        _token(field.label.text, keep), _token(field.description, keep), render_kw,
+        tuple(sorted(kwargs.items())), tuple(choices),
+    )  # fmt: skip
+    found = _field_cache.get(key)
+    if found is None:
+        if len(_field_cache) >= FIELD_CACHE_SIZE:
+            _field_cache.clear()
+        found = _field_cache[key] = (tuple(keep), Markup(macro(field, **kwargs)))
+    return found[1]
+
+
 def register(app: Flask) -> None:
     # The same callables Flask-Babel installs, over the request's translations (see `_translations`).
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -65,4 +109,4 @@ def register(app: Flask) -> None:
         mask_phone=lambda value: mask(Personal.PHONE, value),
         label=label,
     )
-    app.jinja_env.globals.update(LABELS=LABELS, label=label)
+    app.jinja_env.globals.update(LABELS=LABELS, label=label, select_field=select_field)
