@@ -24,9 +24,12 @@ def yuan(value: Decimal | int | None) -> str:
     if value is None:
         return "—"
     amount = Decimal(value)
+    # Flask-Babel's gettext with the request's translations looked up once (see `_translations`).
     if amount >= 10000 and amount % 100 == 0:
-        return _("%(n)s万元", n=f"{amount / 10000:,.2f}".rstrip("0").rstrip("."))
-    return _("%(n)s元", n=f"{amount:,.2f}")
+        return str(
+            _translations().ugettext("%(n)s万元") % {"n": f"{amount / 10000:,.2f}".rstrip("0").rstrip(".")}
+        )
+    return str(_translations().ugettext("%(n)s元") % {"n": f"{amount:,.2f}"})
 
 
 def percent(value: Decimal | str | None) -> str:
@@ -91,6 +94,29 @@ def select_field(field: Field, **kwargs: Any) -> Markup:
     return found[1]
 
 
+LABEL_CACHE_SIZE = 4096
+_label_cache: dict[tuple[int, str, str], str] = {}
+
+
+def cached_label(code: Any, table: str) -> str:
+    """`portal.labels.label` for templates, each (locale, table, code) translated once per process: a
+    page's rows ask for the same few labels many times, and each asked Flask-Babel anew."""
+    if code is None or code == "":
+        return ""
+    translations = _translations()
+    key = (id(translations), table, str(code))
+    found = _label_cache.get(key)
+    if found is None:
+        if len(_label_cache) >= LABEL_CACHE_SIZE:
+            _label_cache.clear()
+        _kept_translations[id(translations)] = translations  # its id is not reused meanwhile
+        found = _label_cache[key] = label(code, table)
+    return found
+
+
+_kept_translations: dict[int, Any] = {}
+
+
 def register(app: Flask) -> None:
     # The same callables Flask-Babel installs, over the request's translations (see `_translations`).
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -107,6 +133,6 @@ def register(app: Flask) -> None:
         local_time=local_time,
         mask=lambda value, kind=Personal.USCC: mask(kind, value),
         mask_phone=lambda value: mask(Personal.PHONE, value),
-        label=label,
+        label=cached_label,
     )
-    app.jinja_env.globals.update(LABELS=LABELS, label=label, select_field=select_field)
+    app.jinja_env.globals.update(LABELS=LABELS, label=cached_label, select_field=select_field)
