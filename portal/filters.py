@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, g
 from flask_babel import get_translations
-from flask_babel import gettext as _
 from flask_babel.speaklater import LazyString
 from markupsafe import Markup
 from wtforms import Field
@@ -73,12 +72,12 @@ def select_field(field: Field, **kwargs: Any) -> Markup:
     same on nearly every request and cost a fifth of the page. A field with errors is rendered afresh."""
     macro = current_app.jinja_env.get_template("_macros.html").module.field  # type: ignore[attr-defined]
     if field.errors:
-        return Markup(macro(field, **kwargs))
+        return cast(Markup, macro(field, **kwargs))
     keep: list[Any] = [_translations()]
     choices = []
     for choice in field.choices or ():
         if not isinstance(choice, SelectChoice) or choice.render_kw:
-            return Markup(macro(field, **kwargs))
+            return cast(Markup, macro(field, **kwargs))
         choices.append((choice.value, _token(choice.label, keep), choice.optgroup))
     render_kw = tuple(sorted((field.render_kw or {}).items()))
     key = (
@@ -90,7 +89,7 @@ def select_field(field: Field, **kwargs: Any) -> Markup:
     if found is None:
         if len(_field_cache) >= FIELD_CACHE_SIZE:
             _field_cache.clear()
-        found = _field_cache[key] = (tuple(keep), Markup(macro(field, **kwargs)))
+        found = _field_cache[key] = (tuple(keep), cast(Markup, macro(field, **kwargs)))
     return found[1]
 
 
