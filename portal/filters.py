@@ -9,6 +9,8 @@ from typing import Any, cast
 from flask import Flask, current_app, g
 from flask_babel import get_translations
 from flask_babel.speaklater import LazyString
+from jinja2.nodes import EvalContext
+from jinja2.utils import pass_eval_context
 from markupsafe import Markup
 from wtforms import Field
 from wtforms.fields.choices import SelectChoice
@@ -51,6 +53,17 @@ def _translations() -> Any:
     if found is None:
         found = g.jinja_translations = get_translations()
     return found
+
+
+@pass_eval_context
+def jinja_gettext(eval_ctx: EvalContext, string: str, /, **variables: Any) -> str:
+    """Jinja's newstyle `_`/`gettext` (jinja2.ext's, the same result) in one call: Jinja's own goes
+    through `_`'s alias and two context calls around the translation, which cost a page's loop more
+    than the translation itself."""
+    rv = _translations().ugettext(string)
+    if eval_ctx.autoescape:
+        rv = Markup(rv)  # noqa: S704  # nosec B704  # the catalogue's text, as Jinja's own gettext marks it
+    return rv % variables  # type: ignore[no-any-return]
 
 
 FIELD_CACHE_SIZE = 256
@@ -125,6 +138,7 @@ def register(app: Flask) -> None:
         pgettext=lambda c, s: _translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
     )
+    app.jinja_env.globals.update(_=jinja_gettext, gettext=jinja_gettext)
     app.jinja_env.filters.update(
         yuan=yuan,
         wan=wan_unit,  # the finance pages' figures: always 万元
