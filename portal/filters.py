@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, cast
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_app_context
 from flask_babel import get_translations
 from flask_babel.speaklater import LazyString
 from jinja2.nodes import EvalContext
@@ -21,16 +21,19 @@ from portal.labels import LABELS, label
 from stats.formats import wan_unit
 
 
+def _(string: str, **variables: Any) -> str:
+    """Flask-Babel's gettext over the request's translations looked up once (see `_translations`)."""
+    found = _translations().ugettext(string)
+    return str(found % variables) if variables else str(found)
+
+
 def yuan(value: Decimal | int | None) -> str:
     if value is None:
         return "—"
     amount = Decimal(value)
-    # Flask-Babel's gettext with the request's translations looked up once (see `_translations`).
     if amount >= 10000 and amount % 100 == 0:
-        return str(
-            _translations().ugettext("%(n)s万元") % {"n": f"{amount / 10000:,.2f}".rstrip("0").rstrip(".")}
-        )
-    return str(_translations().ugettext("%(n)s元") % {"n": f"{amount:,.2f}"})
+        return _("%(n)s万元", n=f"{amount / 10000:,.2f}".rstrip("0").rstrip("."))
+    return _("%(n)s元", n=f"{amount:,.2f}")
 
 
 def percent(value: Decimal | str | None) -> str:
@@ -49,6 +52,8 @@ def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 def _translations() -> Any:
     """The translations of this request's locale, looked up once per request: a page asks for a few
     hundred strings, and Flask-Babel's own lookup costs more than the translation itself."""
+    if not has_app_context():
+        return get_translations()
     found = g.get("jinja_translations")
     if found is None:
         found = g.jinja_translations = get_translations()
