@@ -15,7 +15,7 @@ from credit_profile.consents import CONSENT_MAX_DAYS, grant_consent
 from credit_profile.features import period_index, period_label
 from credit_profile.models import Borrower, Consent, ConsentPurpose, ConsentStatus
 from matching.models import Loan
-from monitoring.errors import LoanNotFoundError
+from monitoring.errors import LoanNotFoundError, MonitoringConsentPausedError
 from monitoring.panels import HISTORY_MONITORING_MONTHS, consent_for_loan, monitoring_consents
 from products.models import Institution
 
@@ -102,11 +102,16 @@ def consent_to_monitoring(
     """The borrower's own 贷后监测 consent for one of their loans: its bank as the only recipient, the
     three sources, data from two years before disbursement (the seasonal baseline) on, until the
     loan's maturity (at most CONSENT_MAX_DAYS), the data kept by the bank 12 months at most, fetched
-    monthly. Raises LoanNotFoundError for a loan that is not theirs, InvalidInputError.
+    monthly. Raises LoanNotFoundError for a loan that is not theirs, MonitoringConsentPausedError when
+    its consent is paused (resume that one instead), InvalidInputError.
     """
     loan = session.get(Loan, loan_id)
     if loan is None or loan.borrower_id != borrower_id:
         raise LoanNotFoundError(str(loan_id))
+    (coverage,) = _coverages(session, [loan])
+    if coverage.paused_consent_id is not None:
+        # A second consent beside the paused one would start monitoring the borrower chose to pause.
+        raise MonitoringConsentPausedError(str(coverage.paused_consent_id))
     today = local_today()
     expires = min(
         max(_maturity(loan), today + dt.timedelta(days=30)), today + dt.timedelta(days=CONSENT_MAX_DAYS)

@@ -25,3 +25,9 @@ class LoanNotFoundError(NotFoundError):
     """No such loan, or not the caller's."""
 
     code = "loan_not_found"
+
+
+class MonitoringConsentPausedError(ConflictError):
+    """The loan's 贷后监测 consent is paused: it is resumed, not granted a second time."""
+
+    code = "monitoring_consent_paused"

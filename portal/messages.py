@@ -258,6 +258,7 @@ ERROR_MESSAGES.update(
         "warning_state_conflict": _l("该预警当前状态不允许此操作（请先确认、登记处置后再关闭）"),
         "rule_not_found": _l("预警规则不存在"),
         "loan_not_found": _l("贷款不存在"),
+        "monitoring_consent_paused": _l("该贷款的贷后监测授权已暂停，请在“数据授权”中恢复，无需重新授权"),
     }
 )
 FIELD_ERROR_MESSAGES.update(

@@ -143,7 +143,7 @@ def my_loans() -> dict[str, Any]:
 @api_bp.auth_required(token_auth, roles=APPLICANT)
 @api_bp.input(MonitoringConsentIn, arg_name="body")
 @api_bp.output(ConsentOut, status_code=201)
-@api_bp.doc(summary=N_("为一笔已放款贷款授权贷后监测（单独、可选）"), responses=[401, 403, 404, 422])
+@api_bp.doc(summary=N_("为一笔已放款贷款授权贷后监测（单独、可选）"), responses=[401, 403, 404, 409, 422])
 def monitoring_consent(body: dict[str, Any]) -> dict[str, Any]:
     consent = consent_to_monitoring(db(), own_borrower_id(), body["loan_id"], actor_id=api_user().id)
     return consent_dict(consent, [])

@@ -15,6 +15,7 @@ from core.reference import CITY_CODE, REGIONS
 from core.types import utcnow
 from credit_profile.consents import get_consent, pause_consent, resume_consent
 from monitoring.enrolment import consent_to_monitoring, institution_coverage
+from monitoring.errors import MonitoringConsentPausedError
 from monitoring.figures import warning_figures
 from monitoring.quality import rule_quality
 from monitoring.rules import current_rules, update_rule
@@ -175,8 +176,12 @@ def pause_or_resume(consent_id: int, step: str) -> Any:
 def monitoring_consent(loan_id: int) -> Any:
     user, borrower_id = _borrower()
     if ActionForm().validate_on_submit():
-        consent_to_monitoring(db(), borrower_id, loan_id, actor_id=user.id)
-        ok(_("已授权贷后监测：放款银行可在贷款存续期内按月查看经营变化，您可随时暂停或撤回"))
+        try:
+            consent_to_monitoring(db(), borrower_id, loan_id, actor_id=user.id)
+        except MonitoringConsentPausedError as exc:
+            flash_error(exc)
+        else:
+            ok(_("已授权贷后监测：放款银行可在贷款存续期内按月查看经营变化，您可随时暂停或撤回"))
     return redirect(url_for("applicant.consents"))
 
 

@@ -95,6 +95,11 @@ def test_the_applicant_consents_to_monitoring_for_their_own_loan_only(client, wo
     assert paused.get_json()["status"] == "paused"
     assert client.get("/api/v1/monitoring/loans", headers=headers).get_json()["items"][0]["covered"] is False
     assert_error(client.post(f"/api/v1/consents/{body['id']}/pause", headers=headers), 409)
+    # A paused consent is resumed, not granted a second time beside it.
+    again = client.post("/api/v1/monitoring/consents", json={"loan_id": world["loan"].id}, headers=headers)
+    assert_error(again, 409)
+    assert again.get_json()["error"]["code"] == "monitoring_consent_paused"
+    assert client.get("/api/v1/monitoring/loans", headers=headers).get_json()["items"][0]["covered"] is False
     assert (
         client.post(f"/api/v1/consents/{body['id']}/resume", headers=headers).get_json()["status"] == "active"
     )

@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.types import local_today
 from credit_profile.consents import record_use
@@ -382,6 +382,11 @@ def test_a_paused_monitoring_consent_is_resumed_on_the_consents_page_not_granted
     page = text(client.get("/me/consents"))
     assert "贷后监测已暂停" in page and "恢复贷后监测" in page
     assert f"/me/loans/{loan.id}/monitoring-consent" not in page
+    # A grant posted anyway (an old tab, a replayed form) is refused with the way out, and writes nothing.
+    consents_before = session.scalar(select(func.count()).select_from(Consent))
+    refused = client.post(f"/me/loans/{loan.id}/monitoring-consent", follow_redirects=True)
+    assert "贷后监测授权已暂停" in text(refused)
+    assert session.scalar(select(func.count()).select_from(Consent)) == consents_before
     assert client.post(f"/me/consents/{consent.id}/resume").status_code == 302
     page = text(client.get("/me/consents"))
     assert "已授权贷后监测" in page and "贷后监测已暂停" not in page
