@@ -6,22 +6,19 @@ px into test-artifacts/."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from core.accounts import create_user
 from core.types import local_today
 from guarantees.models import BridgeApplication, BridgeStatus
 from portal.app import create_app
-from tests.conftest import REQUIRE_SERVICES, make_settings
+from tests.conftest import make_settings
 from tests.factories import BorrowerFactory, InstitutionFactory, NeedFactory, SchemeFactory, bind_factories
 from tests.portal.api_helpers import PASSWORD
-from tests.portal.test_browser import CHROMIUM, VIEWPORTS, login, shot
+from tests.portal.test_browser import VIEWPORTS, browser_tab, login, require_chromium, serving, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -30,10 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def funds(committed_db) -> Iterator[tuple[str, int, int]]:
     """A bridge fund with a bridge out for 7 of its 10 days, a paused compensation fund, a 4321 scheme;
     the fund's operator, the applicant (with a renewal need), the city finance office."""
-    if not Path(CHROMIUM).exists():
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Chromium is required for browser tests but {CHROMIUM} is missing")
-        pytest.skip("Chromium not installed")
+    require_chromium()
     _engine, factory = committed_db
     app = create_app(make_settings(), session_factory=factory)
     with factory() as session:
@@ -73,29 +67,14 @@ def funds(committed_db) -> Iterator[tuple[str, int, int]]:
         session.add(bridge)
         session.commit()
         ids = (bridge.id, guarantee.id)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", *ids
-    server.shutdown()
+    with serving(app) as base:
+        yield base, *ids
 
 
 @pytest.mark.parametrize("width", list(VIEWPORTS))
 def test_bridge_clock_and_the_scheme_pages(funds, width):
-    from playwright.sync_api import sync_playwright
-
     base, bridge_id, scheme_id = funds
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport=VIEWPORTS[width], locale="zh-CN")
-        page = context.new_page()
-        failed: list[str] = []
-        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
-
+    with browser_tab(width) as (page, failed):
         login(page, base, "bridge_operator")
         page.goto(f"{base}/bridges/{bridge_id}")
         clock = page.locator("#clock").inner_text()
@@ -109,7 +88,7 @@ def test_bridge_clock_and_the_scheme_pages(funds, width):
 
         # A page left open keeps counting: two days on, the browser's clock says 1 day left, and 5 days
         # on it is overdue (red), without a reload.
-        later = context.new_page()
+        later = page.context.new_page()
         later.clock.install(time=dt.datetime.now(dt.UTC))
         later.goto(f"{base}/bridges/{bridge_id}")
         later.clock.fast_forward(2 * 86_400_000)
@@ -140,4 +119,3 @@ def test_bridge_clock_and_the_scheme_pages(funds, width):
         shot(page, "schemes-edit", width)
         # Only the refused form's 422 (and the console's note of it).
         assert [f for f in failed if "422" not in f] == [], failed
-        browser.close()

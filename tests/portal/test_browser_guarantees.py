@@ -5,13 +5,10 @@ the queue, the waterfall, the request and the refused default at 390 and 1366 px
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from core.accounts import create_user
 from core.types import local_today
@@ -19,7 +16,7 @@ from guarantees.covers import file_covers
 from guarantees.defaults import DefaultInput, record_payment, record_recovery, report_default
 from guarantees.models import Compensation, Cover, CoverStatus
 from portal.app import create_app
-from tests.conftest import REQUIRE_SERVICES, make_settings
+from tests.conftest import make_settings
 from tests.factories import (
     BorrowerFactory,
     CoverFactory,
@@ -31,7 +28,7 @@ from tests.factories import (
     bind_factories,
 )
 from tests.portal.api_helpers import PASSWORD
-from tests.portal.test_browser import CHROMIUM, VIEWPORTS, login, logout, shot
+from tests.portal.test_browser import VIEWPORTS, browser_tab, login, logout, require_chromium, serving, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,10 +37,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def desk(committed_db) -> Iterator[tuple[str, dict[str, int], object]]:
     """The city's guarantee company with a 4321 scheme; a bank's covers on it: one asked for, two active
     to file, one in default with the 代偿 paid, the claims filed and a partial recovery."""
-    if not Path(CHROMIUM).exists():
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Chromium is required for browser tests but {CHROMIUM} is missing")
-        pytest.skip("Chromium not installed")
+    require_chromium()
     _engine, factory = committed_db
     app = create_app(make_settings(), session_factory=factory)
     with factory() as session:
@@ -95,28 +89,14 @@ def desk(committed_db) -> Iterator[tuple[str, dict[str, int], object]]:
         ids = {"asked": asked.id, "defaulted": defaulted.id, "first": files[0].id, "second": files[1].id,
                "open_lead": open_lead}  # fmt: skip
         session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", ids, factory
-    server.shutdown()
+    with serving(app) as base:
+        yield base, ids, factory
 
 
 @pytest.mark.parametrize("width", list(VIEWPORTS))
 def test_the_guarantor_approves_files_and_reads_the_waterfall(desk, width):
-    from playwright.sync_api import sync_playwright
-
     base, ids, factory = desk
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport=VIEWPORTS[width], locale="zh-CN")
-        page = context.new_page()
-        failed: list[str] = []
-        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
+    with browser_tab(width) as (page, failed):
         page.on("dialog", lambda dialog: dialog.accept())
 
         login(page, base, "guarantor_g1")
@@ -176,8 +156,6 @@ def test_the_guarantor_approves_files_and_reads_the_waterfall(desk, width):
         shot(page, "guarantees-default-slip", width)
         # The refused report answered 422, as a refused form does; nothing else failed.
         assert [f for f in failed if "422" not in f] == [], failed
-        context.close()
-        browser.close()
 
     with factory() as session:
         assert session.get(Cover, ids["asked"]).status == CoverStatus.ACTIVE
