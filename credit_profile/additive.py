@@ -26,7 +26,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
@@ -37,11 +37,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from credit_profile.characteristics import RISK_DIRECTION, characteristic_label
-from credit_profile.scorecard import FORMAT, FORMAT_PAIRS, Scaling
+from credit_profile.scorecard import FORMAT, FORMAT_PAIRS, Scaling, artefact_head
 
 Column = npt.NDArray[Any]
 IntArray = npt.NDArray[np.int64]
-TARGET_MEANING: Final = "1 = bad outcome"
 # A characteristic whose term moves the log-odds by less than this share of the strongest term's mean
 # absolute contribution is dropped, if dropping it does not cost check-split AUC.
 MIN_IMPORTANCE_SHARE: Final = 0.02
@@ -235,17 +234,7 @@ def export_additive(
                 }
             )
     artefact: dict[str, Any] = {
-        "format": FORMAT_PAIRS if interactions else FORMAT,
-        "version": version,
-        "created_at": (created_at or datetime.now(UTC)).isoformat(timespec="seconds"),
-        "target_meaning": TARGET_MEANING,
-        "scaling": {
-            "base_score": scaling.base_score,
-            "base_odds": scaling.base_odds,
-            "pdo": scaling.pdo,
-            "min_score": scaling.min_score,
-            "max_score": scaling.max_score,
-        },
+        **artefact_head(FORMAT_PAIRS if interactions else FORMAT, version, created_at, scaling),
         "offset_points": scaling.offset - factor * float(model.intercept_[0]),
         "characteristics": characteristics,
         "grades": [{"grade": grade, "min_score": min_score} for grade, min_score in grades],

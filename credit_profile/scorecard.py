@@ -20,7 +20,7 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Final, Literal
 
@@ -68,6 +68,29 @@ class Scaling:
     def offset(self) -> float:
         """Score at good:bad odds of 1 (``base_score - factor * ln(base_odds)``)."""
         return self.base_score - self.factor * math.log(self.base_odds)
+
+
+# What a trained card's target means (both training families write it into the artefact).
+TARGET_MEANING: Final = "1 = bad outcome"
+
+
+def artefact_head(
+    format_: str, version: str, created_at: datetime | None, scaling: Scaling
+) -> dict[str, Any]:
+    """The fields every trained artefact starts with: format, version, creation time, target, scaling."""
+    return {
+        "format": format_,
+        "version": version,
+        "created_at": (created_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "target_meaning": TARGET_MEANING,
+        "scaling": {
+            "base_score": scaling.base_score,
+            "base_odds": scaling.base_odds,
+            "pdo": scaling.pdo,
+            "min_score": scaling.min_score,
+            "max_score": scaling.max_score,
+        },
+    }
 
 
 @dataclass(frozen=True)

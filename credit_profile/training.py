@@ -32,7 +32,7 @@ from credit_profile.additive import (
     inner_split,
 )
 from credit_profile.characteristics import characteristic_label
-from credit_profile.scorecard import Scaling, Scorecard
+from credit_profile.scorecard import TARGET_MEANING, Scaling, Scorecard
 from credit_profile.stability import score_distribution
 from credit_profile.training_tables import (
     MIN_ROWS,
@@ -57,7 +57,6 @@ from credit_profile.validation import (
 )
 from credit_profile.woe_scorecard import (
     DEFAULT_GRADES,
-    TARGET_MEANING,
     TrainingSettings,
     WoeModel,
     bin_table,

@@ -29,7 +29,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
@@ -46,12 +46,12 @@ from credit_profile.scorecard import (
     NumericCharacteristic,
     Scaling,
     Scorecard,
+    artefact_head,
 )
 from credit_profile.training_tables import Column, Kind, TrainingDataError
 from credit_profile.validation import FloatArray, IntArray
 
 DEFAULT_GRADES: Final = (("A", 750), ("B", 680), ("C", 620), ("D", 560), ("E", 300))
-TARGET_MEANING: Final = "1 = bad outcome"
 
 
 @dataclass(frozen=True)
@@ -300,17 +300,7 @@ def woe_artefact(
         entry["event_rate"] = list(card.event_rate or ())
         characteristics.append(entry)
     return {
-        "format": FORMAT,
-        "version": version,
-        "created_at": (created_at or datetime.now(UTC)).isoformat(timespec="seconds"),
-        "target_meaning": TARGET_MEANING,
-        "scaling": {
-            "base_score": scaling.base_score,
-            "base_odds": scaling.base_odds,
-            "pdo": scaling.pdo,
-            "min_score": scaling.min_score,
-            "max_score": scaling.max_score,
-        },
+        **artefact_head(FORMAT, version, created_at, scaling),
         "offset_points": round(scaling.offset - scaling.factor * model.intercept, 4),
         "characteristics": characteristics,
         "grades": [{"grade": grade, "min_score": min_score} for grade, min_score in grades],
