@@ -329,6 +329,17 @@ def update_scheme(session: Session, scheme_id: int, data: SchemeInput, *, actor_
     return scheme
 
 
+def scheme_history(session: Session, scheme_id: int, *, limit: int = 20) -> list[StatusEvent]:
+    """The scheme's newest audit events (creation, edits with their changes, pauses), newest first."""
+    stmt = (
+        select(StatusEvent)
+        .where(StatusEvent.entity_type == SCHEME_ENTITY, StatusEvent.entity_id == scheme_id)
+        .order_by(StatusEvent.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def get_scheme(session: Session, scheme_id: int) -> Scheme:
     """Raises NotFoundError."""
     scheme = session.get(Scheme, scheme_id)

@@ -95,6 +95,31 @@ def institution_names(session: Session) -> list[tuple[str, str]]:
     return [(row.code, row.name) for row in session.execute(stmt)]
 
 
+@dataclass(frozen=True)
+class InstitutionOption:
+    id: int
+    code: str
+    name: str
+
+
+def active_institutions(session: Session, kind: str) -> list[InstitutionOption]:
+    """The active institutions of one kind (bank, guarantor), by name: a form's choices."""
+    stmt = (
+        select(Institution.id, Institution.code, Institution.name)
+        .where(Institution.kind == kind, Institution.active.is_(True))
+        .order_by(Institution.name)
+    )
+    return [InstitutionOption(row.id, row.code, row.name) for row in session.execute(stmt)]
+
+
+def institution_code(session: Session, institution_id: int) -> str | None:
+    return session.scalar(select(Institution.code).where(Institution.id == institution_id))
+
+
+def institution_names_by_id(session: Session) -> dict[int, str]:
+    return {row.id: row.name for row in session.execute(select(Institution.id, Institution.name))}
+
+
 def _check_codes(values: Iterable[str], allowed: Iterable[str]) -> bool:
     allowed_set = set(allowed)
     return all(v in allowed_set for v in values)

@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from core.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from core.i18n import N_
@@ -36,7 +35,7 @@ from portal.web.forms.bridges import (
     StepDateForm,
 )
 from portal.web.forms.fields import ActionForm
-from products.models import Institution
+from products.services import active_institutions, institution_code
 
 bp = Blueprint("bridges", __name__)
 APPLICANT, OFFICER = Role.APPLICANT.value, Role.OFFICER.value
@@ -73,11 +72,7 @@ def index() -> str:
 def _apply_form(borrower_id: int, formdata: Any = None) -> tuple[BridgeApplyForm, list[Any], list[Any]]:
     funds = bridge_funds(db())
     loans = maturing_loans(db(), borrower_id)
-    banks = db().execute(
-        select(Institution.id, Institution.name)
-        .where(Institution.kind == "bank", Institution.active.is_(True))
-        .order_by(Institution.name)
-    )
+    banks = [(o.id, o.name) for o in active_institutions(db(), "bank")]
     open_funds = [(str(s.id), s.name) for s in funds if s.status == "active"]
     origins = [
         (
@@ -121,15 +116,15 @@ def apply() -> Any:
             repeated()
             return redirect(url_for(".index"))
         kind, _sep, ref = (form.origin.data or "").partition(":")
-        institution = (
-            db().get(Institution, int(form.institution_id.data)) if form.institution_id.data else None
+        bank_code = (
+            institution_code(db(), int(form.institution_id.data)) if form.institution_id.data else None
         )
         data = bridges.BridgeRequest(
             scheme_id=int(form.scheme_id.data),
             amount=form.amount.data,
             need_id=int(ref) if kind == "need" else None,
             loan_id=int(ref) if kind == "loan" else None,
-            institution_code=institution.code if institution else None,
+            institution_code=bank_code,
             contract_no=form.contract_no.data or "",
             maturing_principal=form.maturing_principal.data,
             matures_on=form.matures_on.data,

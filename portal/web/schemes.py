@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from core.errors import InvalidInputError, PermissionDeniedError
 from core.i18n import N_
@@ -22,7 +21,7 @@ from portal.db import db
 from portal.web.common import INVALID_FORM, apply_errors, first_submission, ok, repeated
 from portal.web.forms.fields import ActionForm
 from portal.web.forms.schemes import PauseForm, SchemeForm
-from products.models import Institution
+from products.services import active_institutions, institution_code, institution_names_by_id
 
 bp = Blueprint("schemes", __name__, url_prefix="/finance/schemes")
 FINANCE, ADMIN = Role.FINANCE.value, Role.ADMIN.value
@@ -72,22 +71,16 @@ def _maintainer() -> User:
 
 
 def _operators() -> list[tuple[str, str]]:
-    rows = db().execute(
-        select(Institution.id, Institution.name, Institution.code)
-        .where(Institution.kind == "guarantor", Institution.active.is_(True))
-        .order_by(Institution.name)
-    )
-    return [(str(i), f"{name}（{code}）") for i, name, code in rows]
+    return [(str(o.id), f"{o.name}（{o.code}）") for o in active_institutions(db(), "guarantor")]
 
 
 def _operator_code(form: SchemeForm) -> str:
-    institution = db().get(Institution, int(form.operator_id.data))
-    return institution.code if institution is not None else ""
+    return institution_code(db(), int(form.operator_id.data)) or ""
 
 
 def _list_page(bound: dict[int, PauseForm] | None = None, status: int = 200) -> tuple[str, int]:
     user = web_user()
-    names = dict(db().execute(select(Institution.id, Institution.name)).all())
+    names = institution_names_by_id(db())
     html = render_template(
         "schemes/index.html",
         schemes=schemes.list_schemes(db()),
@@ -153,14 +146,7 @@ def edit(scheme_id: int) -> Any:
 
 
 def _history(scheme: Scheme) -> list[StatusEvent]:
-    return list(
-        db().scalars(
-            select(StatusEvent)
-            .where(StatusEvent.entity_type == schemes.SCHEME_ENTITY, StatusEvent.entity_id == scheme.id)
-            .order_by(StatusEvent.id.desc())
-            .limit(20)
-        )
-    )
+    return schemes.scheme_history(db(), scheme.id)
 
 
 @bp.post("/<int:scheme_id>/pause")
