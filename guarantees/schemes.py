@@ -380,6 +380,19 @@ def set_paused(
     return True
 
 
+def linked_product_ids(session: Session, scheme_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Scheme id -> the ids of the products it covers, ascending (every asked scheme has a list)."""
+    result: dict[int, list[int]] = {scheme_id: [] for scheme_id in scheme_ids}
+    if result:
+        for scheme_id, product_id in session.execute(
+            select(SchemeProduct.scheme_id, SchemeProduct.product_id)
+            .where(SchemeProduct.scheme_id.in_(list(result)))
+            .order_by(SchemeProduct.scheme_id, SchemeProduct.product_id)
+        ):
+            result[scheme_id].append(product_id)
+    return result
+
+
 def link_products(session: Session, scheme: Scheme, product_ids: Iterable[int]) -> int:
     """Name products the scheme covers (idempotent); returns how many links are new."""
     existing = set(

@@ -10,14 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE
-from sqlalchemy import select
 
 from core.errors import PermissionDeniedError
 from core.i18n import N_
 from core.models import Role, User
 from core.reference import CITY_CODE
 from guarantees import bridges, covers, defaults, figures, schemes
-from guarantees.models import Scheme, SchemeProduct
+from guarantees.models import Scheme
 from guarantees.views import bridge_list, bridge_view, cover_queue, cover_view, viewer_of
 from portal.api import api_bp
 from portal.api.common import page_body
@@ -73,11 +72,12 @@ def _institution(user: User) -> int:
     return user.institution_id
 
 
-def _scheme_json(scheme: Scheme) -> dict[str, Any]:
-    product_ids = db().scalars(select(SchemeProduct.product_id).where(SchemeProduct.scheme_id == scheme.id))
+def _scheme_json(scheme: Scheme, product_ids: list[int] | None = None) -> dict[str, Any]:
+    if product_ids is None:
+        product_ids = schemes.linked_product_ids(db(), [scheme.id])[scheme.id]
     return {
         **{c.key: getattr(scheme, c.key) for c in Scheme.__table__.columns if c.key != "created_at"},
-        "product_ids": sorted(product_ids),
+        "product_ids": product_ids,
     }
 
 
@@ -92,7 +92,9 @@ def _as_dict(view: Any) -> dict[str, Any]:
     summary=N_("政府性融资担保、再担保、风险补偿资金和续贷周转金方案（含分担比例和限额）"), responses=[401]
 )
 def scheme_list() -> dict[str, Any]:
-    return {"items": [_scheme_json(s) for s in schemes.list_schemes(db())]}
+    listed = schemes.list_schemes(db())
+    linked = schemes.linked_product_ids(db(), [s.id for s in listed])
+    return {"items": [_scheme_json(s, linked[s.id]) for s in listed]}
 
 
 @api_bp.post("/guarantees/schemes")

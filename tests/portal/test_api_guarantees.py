@@ -243,3 +243,25 @@ def test_a_bridge_needs_the_commitment_and_pays_its_fee(client, session, people)
         headers=h["bridge_operator"],
     ).get_json()
     assert (back["status"], back["days_used"], back["fee"]) == ("returned", 1, "180.00")
+
+
+def test_the_scheme_list_names_each_schemes_own_products(client, session, people) -> None:
+    from guarantees.schemes import link_products
+    from tests.factories import ProductFactory
+
+    first, second, third = ProductFactory(), ProductFactory(), ProductFactory()
+    link_products(session, people["scheme"], [third.id, first.id])
+    link_products(session, people["fund"], [second.id])
+    session.flush()
+    listed = client.get("/api/v1/guarantees/schemes", headers=people["h"]["finance"])
+    assert listed.status_code == 200
+    by_id = {item["id"]: item["product_ids"] for item in listed.get_json()["items"]}
+    assert by_id[people["scheme"].id] == sorted([first.id, third.id])
+    assert by_id[people["fund"].id] == [second.id]
+    renamed = client.patch(
+        f"/api/v1/guarantees/schemes/{people['fund'].id}",
+        json={"name": "改名周转金"},
+        headers=people["h"]["finance"],
+    )
+    assert renamed.status_code == 200, renamed.get_json()
+    assert renamed.get_json()["product_ids"] == [second.id]
