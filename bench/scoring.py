@@ -44,7 +44,8 @@ from credit_profile.features import (
     period_index,
     period_label,
 )
-from credit_profile.scorecard import CategoricalCharacteristic, NumericCharacteristic, Scorecard
+from credit_profile.scorecard import Scorecard
+from credit_profile.scorecard_terms import CategoricalCharacteristic, NumericCharacteristic
 
 MONTHS = 24
 FIRST_PERIOD = "2024-11"

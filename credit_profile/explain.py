@@ -16,7 +16,8 @@ from typing import Any
 from core.i18n import N_
 from credit_profile.characteristics import characteristic_label
 from credit_profile.features import BANK_FLOW_FEATURES, ELECTRICITY_FEATURES, TAX_FEATURES
-from credit_profile.scorecard import Contribution, FeatureValue, ScoreResult
+from credit_profile.scorecard import Contribution, ScoreResult
+from credit_profile.scorecard_terms import FeatureValue
 
 TEXTS: dict[str, str] = {
     "electricity_data_missing": N_("尚未授权用电数据或数据不足6个月，授权并积累数据后可获得更准确的评分"),

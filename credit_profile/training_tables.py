@@ -17,7 +17,8 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from credit_profile.scorecard import NumericCharacteristic, Scorecard
+from credit_profile.scorecard import Scorecard
+from credit_profile.scorecard_terms import NumericCharacteristic
 from credit_profile.validation import IntArray
 
 MIN_ROWS: Final = 20

@@ -37,16 +37,13 @@ import numpy.typing as npt
 from optbinning import OptimalBinning
 from sklearn.linear_model import LogisticRegression
 
-from credit_profile.scorecard import (
-    FORMAT,
+from credit_profile.scorecard import FORMAT, Scaling, Scorecard, artefact_head
+from credit_profile.scorecard_terms import (
     CategoricalCharacteristic,
     CategoryGroup,
     Characteristic,
     NumericBin,
     NumericCharacteristic,
-    Scaling,
-    Scorecard,
-    artefact_head,
 )
 from credit_profile.training_tables import Column, Kind, TrainingDataError
 from credit_profile.validation import FloatArray, IntArray

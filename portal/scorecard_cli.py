@@ -19,7 +19,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from credit_profile.errors import ScorecardVersionConflictError
-from credit_profile.scorecard import CategoricalCharacteristic, Scorecard, ScorecardFormatError
+from credit_profile.scorecard import Scorecard, ScorecardFormatError
+from credit_profile.scorecard_terms import CategoricalCharacteristic
 
 if TYPE_CHECKING:
     import pandas as pd

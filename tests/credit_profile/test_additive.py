@@ -20,7 +20,8 @@ from credit_profile.additive import (
     logit_from_points,
     predict_logit,
 )
-from credit_profile.scorecard import FORMAT_PAIRS, NumericCharacteristic, Scaling, Scorecard
+from credit_profile.scorecard import FORMAT_PAIRS, Scaling, Scorecard
+from credit_profile.scorecard_terms import NumericCharacteristic
 from credit_profile.training import train_scorecard
 from credit_profile.training_tables import prepare_columns
 

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credit_profile.scorecard import CategoricalCharacteristic, CategoryGroup, Scorecard, ScorecardFormatError
+from credit_profile.scorecard import Scorecard, ScorecardFormatError
+from credit_profile.scorecard_terms import CategoricalCharacteristic, CategoryGroup
 
 OFFSET = 600.0
 

@@ -15,7 +15,8 @@ import flask
 import pandas as pd
 from flask_babel import Babel
 
-from credit_profile.scorecard import NumericCharacteristic, Scorecard
+from credit_profile.scorecard import Scorecard
+from credit_profile.scorecard_terms import NumericCharacteristic
 from credit_profile.training import ColumnTypeError, TrainingDataError, score_table, train_scorecard
 from credit_profile.validation import population_stability_index, render_score_distribution
 from portal.scorecard_cli import scorecard_cli
