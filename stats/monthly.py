@@ -22,6 +22,7 @@ from stats.monthly_sections.base import (
     TableBlock,
     register,
     table_block,
+    unitless_label,
     wan_label,
 )
 from stats.monthly_sections.lending import RANKED, county_ranking, ranking_table
@@ -45,5 +46,6 @@ __all__ = [
     "ranking_table",
     "register",
     "table_block",
+    "unitless_label",
     "wan_label",
 ]

@@ -134,11 +134,14 @@ def finance_labels() -> dict[str, Any]:
         "type_labels": TYPE_LABELS,
         "report_status_labels": REPORT_STATUS_LABELS,
     }
-    return {
-        "anchor": anchor,
-        "board_figures": BOARD_FIGURES,
-        **{name: {code: _(text) for code, text in table.items()} for name, table in tables.items()},
-    }
+    translated = {name: {code: _(text) for code, text in table.items()} for name, table in tables.items()}
+    # The pages show amounts in 万元 (the `wan` filter); the exports keep the figures' names in 元.
+    names = translated["figure_labels"]
+    for table in ("figure_labels", "institution_labels"):
+        translated[table] = {code: monthly.wan_label(text) for code, text in translated[table].items()}
+    # A drill-down lists rows whose amounts carry their own unit (元): its heading names the figure alone.
+    translated["figure_names"] = {code: monthly.unitless_label(text) for code, text in names.items()}
+    return {"anchor": anchor, "board_figures": BOARD_FIGURES, **translated}
 
 
 def period_args(args: MultiDict[str, str], user: User) -> tuple[MultiDict[str, str], str]:

@@ -186,6 +186,11 @@ def wan_label(label: str) -> str:
     return label.replace("（元）", "（万元）").replace("，元）", "，万元）")
 
 
+def unitless_label(label: str) -> str:
+    """A figure's name in yuan without its unit, for a heading above values that carry their own."""
+    return label.replace("（元）", "").replace("，元）", "）")
+
+
 def table_block(
     table: Table, *, columns: tuple[str, ...] | None = None, title: str | None = None
 ) -> TableBlock:

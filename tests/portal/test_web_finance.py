@@ -321,3 +321,18 @@ def test_amounts_read_in_wan_zero_included_and_the_12_months_are_complete(client
     start = first_of_month.replace(year=first_of_month.year - 1)  # twelve whole months, not this one
     twelve = text(client.get("/finance/", query_string={"period": "last_12_months"}))
     assert f"{start} 至 {last}" in twelve
+
+
+def test_a_figure_shown_in_wan_is_never_named_in_yuan(client, data):
+    """The pages print amounts with the `wan` filter, so the figures' names say 万元; the exports keep 元."""
+    login(client, "city")
+    for section in SECTIONS:
+        shown = text(page(client, section))
+        assert "（元）" not in shown and "，元）" not in shown, section
+    overview = text(page(client, ""))
+    assert "放款金额（万元）" in overview and "首贷金额（万元）" in overview
+    assert "普惠小微贷款金额（人民银行口径，万元）" in overview
+    drill = text(page(client, "drilldown", figure="loans_amount"))
+    assert "指标明细 · 放款金额" in drill and "放款金额（万元）" not in drill
+    exported = page(client, "export", table="indicators", file_format="csv").get_data().decode("utf-8-sig")
+    assert "放款金额（元）" in exported
