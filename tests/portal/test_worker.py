@@ -36,6 +36,8 @@ from tests.factories import (
     PASSWORD,
     BorrowerFactory,
     InstitutionFactory,
+    LeadFactory,
+    NeedFactory,
     ProductFactory,
     UserFactory,
     bind_factories,
@@ -245,27 +247,8 @@ def _overdue_lead(factory) -> int:
         institution = InstitutionFactory()
         product = ProductFactory(institution=institution, published=True)
         borrower = BorrowerFactory()
-        need = Need(
-            borrower_id=borrower.id,
-            amount=Decimal("100000"),
-            term_months=12,
-            purpose="x",
-            collateral="credit",
-            declared_prior_loan=False,
-            status=NeedStatus.MATCHED,
-            dispatch_round=1,
-        )
-        s.add(need)
-        s.flush()
-        s.add(
-            Lead(
-                need_id=need.id,
-                borrower_id=need.borrower_id,
-                institution_id=institution.id,
-                product_id=product.id,
-                sla_due_at=_past(),
-            )
-        )
+        need = NeedFactory(borrower=borrower, matched=True, amount=Decimal("100000"), purpose="x")
+        LeadFactory(need=need, product=product, sla_due_at=_past())
         s.commit()
         return need.id
 
