@@ -210,6 +210,7 @@ def test_the_whole_loop_in_a_browser(browser_page, committed_db):
     page.goto(f"{base}/me/credit")
     assert "评分" in page.content()
     shot(page, "credit-profile", width)
+    assert page.evaluate(SCROLLING_TABLES) == 0, width  # the data coverage: a card per source on a phone
 
     page.goto(f"{base}/me/needs/new")
     page.fill("#amount", "50")  # 万元
