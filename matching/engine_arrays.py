@@ -73,6 +73,11 @@ def _exact_ints(values: list[int]) -> NDArray[Any]:
         return np.array(values, dtype=object)
 
 
+def _read_only(mask: Mask) -> Mask:
+    mask.flags.writeable = False
+    return mask
+
+
 class IndustryVerdict(NamedTuple):
     """For one borrower industry code: which products exclude it, and the first excluded code naming it."""
 
@@ -100,7 +105,7 @@ class ProductIndex:
 
     The caches hold what one borrower-side value (a county, a kind, a security, an industry code, the
     renewal's institution code) means for every product; they fill on first use and never go stale, as
-    the index never changes.
+    the index never changes. Their arrays are shared by every result, hence read-only.
     """
 
     specs: tuple[ProductSpec, ...]
@@ -141,14 +146,14 @@ class ProductIndex:
         mask = self._region_fails.get(region)
         if mask is None:
             covers = np.fromiter((region in s for s in self.region_sets), np.bool_, len(self.specs))
-            mask = self._region_fails[region] = ~(self.all_regions | covers)
+            mask = self._region_fails[region] = _read_only(~(self.all_regions | covers))
         return mask
 
     def kind_fails(self, kind: str) -> Mask:
         mask = self._kind_fails.get(kind)
         if mask is None:
-            mask = self._kind_fails[kind] = np.fromiter(
-                (kind not in s for s in self.kind_sets), np.bool_, len(self.specs)
+            mask = self._kind_fails[kind] = _read_only(
+                np.fromiter((kind not in s for s in self.kind_sets), np.bool_, len(self.specs))
             )
         return mask
 
@@ -156,7 +161,7 @@ class ProductIndex:
         mask = self._collateral_fails.get(collateral)
         if mask is None:
             takes = np.fromiter((collateral in s for s in self.collateral_sets), np.bool_, len(self.specs))
-            mask = self._collateral_fails[collateral] = ~(self.any_collateral | takes)
+            mask = self._collateral_fails[collateral] = _read_only(~(self.any_collateral | takes))
         return mask
 
     def industry(self, industry_code: str) -> IndustryVerdict:
@@ -169,15 +174,18 @@ class ProductIndex:
                 for scopes in self.industry_groups
             )
             hit = np.array([code is not None for code in codes], dtype=np.bool_)
-            verdict = self._industries[industry_code] = IndustryVerdict(hit[self.industry_group], codes)
+            verdict = IndustryVerdict(_read_only(hit[self.industry_group]), codes)
+            self._industries[industry_code] = verdict
         return verdict
 
     def incumbent(self, institution_code: str) -> Mask:
         """The products of the institution with this code."""
         mask = self._incumbents.get(institution_code)
         if mask is None:
-            mask = self._incumbents[institution_code] = np.fromiter(
-                (s.institution_code == institution_code for s in self.specs), np.bool_, len(self.specs)
+            mask = self._incumbents[institution_code] = _read_only(
+                np.fromiter(
+                    (s.institution_code == institution_code for s in self.specs), np.bool_, len(self.specs)
+                )
             )
         return mask
 
