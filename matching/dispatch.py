@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import heapq
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -299,15 +297,14 @@ MAX_EXPLAINED_EXCLUSIONS = 20
 
 
 def _summary(result: engine.MatchResult, context: MatchContext) -> dict[str, Any]:
-    """Eligible and excluded counts, how many products each rule excluded, the nearest misses."""
-    reason_counts = Counter(reason.code for exclusion in result.exclusions for reason in exclusion.reasons)
-    nearest = heapq.nsmallest(
-        MAX_EXPLAINED_EXCLUSIONS, result.exclusions, key=lambda ex: (len(ex.reasons), ex.product_id)
-    )
+    """Eligible and excluded counts, how many products each rule excluded, the nearest misses.
+
+    Only the nearest misses' reasons are built (`MatchResult.nearest_exclusions`), not every exclusion's.
+    """
     return {
         "eligible_count": result.eligible_count,
-        "excluded_count": len(result.exclusions),
-        "reason_counts": dict(reason_counts),
+        "excluded_count": result.excluded_count,
+        "reason_counts": dict(result.reason_counts),
         "exclusions": [
             {
                 "product_id": ex.product_id,
@@ -317,7 +314,7 @@ def _summary(result: engine.MatchResult, context: MatchContext) -> dict[str, Any
                     {"code": r.code, "params": r.params, "text": engine.describe(r)} for r in ex.reasons
                 ],
             }
-            for ex in nearest
+            for ex in result.nearest_exclusions(MAX_EXPLAINED_EXCLUSIONS)
         ],
     }
 

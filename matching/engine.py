@@ -40,20 +40,28 @@ Only the best product per institution is kept, institutions are distinct, and th
 picked. Ties break on score (descending), then `rate_min` (ascending), then product id (ascending).
 
 For many needs against the same catalogue, build a `ProductIndex` with `prepare` once and pass it to
-`evaluate` instead of the product sequence.
+`evaluate` instead of the product sequence. The rules are checked for the whole catalogue at once, on
+arrays (`matching.engine_arrays`); an excluded product's reasons are built only when they are read
+(`MatchResult.exclusions`, `MatchResult.nearest_exclusions`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import pairwise
+from functools import cached_property
 from typing import NamedTuple
 
+import numpy as np
+from numpy.typing import NDArray
+
 from core.i18n import N_
-from core.reference import BORROWER_KINDS, CITY_CODE, COLLATERAL_KINDS, REGIONS, industry_section
+from core.reference import BORROWER_KINDS, COLLATERAL_KINDS, REGIONS
+from matching.engine_arrays import RENEWAL_TAG, Failures, money, split_industry
+from matching.engine_arrays import ProductIndex as ProductIndex
+from matching.engine_arrays import prepare as prepare
 
 WEIGHT_APPROVAL = 0.45
 WEIGHT_RATE = 0.25
@@ -74,9 +82,6 @@ INCUMBENT_BONUS = 0.05
 # (score 300-900); a BorrowerSpec carrying the scorecard's own grade takes precedence.
 SCORE_BANDS: tuple[tuple[int, str], ...] = ((750, "A"), (680, "B"), (620, "C"), (560, "D"))
 NO_SCORE_BAND = "none"
-
-CREDIT = "credit"
-RENEWAL_TAG = "renewal"
 
 EXCLUSION_TEXTS: dict[str, str] = {
     "region": N_("产品未覆盖申请人所在地区{region}"),
@@ -173,8 +178,8 @@ class ExclusionReason:
 class Exclusion(NamedTuple):
     """A product that cannot serve the need, with every rule it fails.
 
-    A NamedTuple rather than a frozen dataclass: one is built per excluded product per need, and a frozen
-    dataclass costs four times as much to construct, a third of the run time over a large catalogue.
+    A NamedTuple rather than a frozen dataclass: reading `MatchResult.exclusions` builds one per excluded
+    product, and a frozen dataclass costs four times as much to construct.
     """
 
     product_id: int
@@ -191,85 +196,43 @@ class Pick:
     explanation: dict[str, str | float]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False)
 class MatchResult:
+    """The engine's verdict on one need.
+
+    `reason_counts` maps each rule code to the number of excluded products failing it, in the order the
+    codes first appear in `exclusions`. `exclusions` (every excluded product, in product id order) is
+    built on first read; `nearest_exclusions` builds only the few it returns.
+    """
+
     picks: tuple[Pick, ...]
-    exclusions: tuple[Exclusion, ...]
     eligible_count: int
+    excluded_count: int
+    _explainer: _Explainer = field(repr=False)
 
+    @cached_property
+    def reason_counts(self) -> Mapping[str, int]:
+        return _reason_counts(self._explainer.failures)
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    spec: ProductSpec
-    all_regions: bool
-    regions: frozenset[str]
-    kinds: frozenset[str]
-    collateral: frozenset[str]
-    any_collateral: bool
-    rate: float
-    renewal_tagged: bool
-    min_amount_text: str
-    max_amount_text: str
-    accepted_text: str
-    industry_scopes: tuple[_Scope, ...]
+    @cached_property
+    def exclusions(self) -> tuple[Exclusion, ...]:
+        return self._explainer.exclusions(np.flatnonzero(self._explainer.failures.count))
 
+    def nearest_exclusions(self, limit: int) -> tuple[Exclusion, ...]:
+        """The `limit` excluded products failing the fewest rules, ties by product id."""
+        count = self._explainer.failures.count
+        excluded = np.flatnonzero(count)
+        nearest = excluded[np.argsort(count[excluded], kind="stable")[: max(limit, 0)]]
+        return self._explainer.exclusions(nearest)
 
-class _Scope(NamedTuple):
-    """An excluded industry code split once, as `industry_within` splits it."""
-
-    code: str
-    section: str | None
-    digits: str
-    literal: str
-
-
-@dataclass(frozen=True, slots=True)
-class ProductIndex:
-    """Products checked and pre-computed once for many `evaluate` calls; build it with `prepare`."""
-
-    entries: tuple[_Prepared, ...]
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-
-def prepare(products: Iterable[ProductSpec]) -> ProductIndex:
-    """Pre-compute per-product lookups, in product id order. Raises ValueError on a duplicate product id."""
-    specs = sorted(products, key=lambda p: p.id)
-    for before, after in pairwise(specs):
-        if before.id == after.id:
-            raise ValueError(f"duplicate product id {after.id}")
-    return ProductIndex(tuple(_prepare_one(spec) for spec in specs))
-
-
-def _prepare_one(spec: ProductSpec) -> _Prepared:
-    regions = frozenset(spec.region_codes)
-    return _Prepared(
-        spec=spec,
-        all_regions=not regions or CITY_CODE in regions,
-        regions=regions,
-        kinds=frozenset(spec.borrower_kinds),
-        collateral=frozenset(spec.collateral),
-        any_collateral=CREDIT in spec.collateral,
-        rate=float(spec.rate_min),
-        renewal_tagged=RENEWAL_TAG in spec.tags,
-        min_amount_text=_money(spec.min_amount),
-        max_amount_text=_money(spec.max_amount),
-        accepted_text="、".join(COLLATERAL_KINDS.get(c, c) for c in spec.collateral),
-        industry_scopes=tuple(_scope(code) for code in spec.industries_excluded),
-    )
-
-
-def _scope(code: str) -> _Scope:
-    section, digits = _split_industry(code)
-    return _Scope(code, section, digits, code.strip().upper())
-
-
-def _inside(section: str | None, digits: str, literal: str, scope: _Scope) -> bool:
-    """`industry_within` on pre-split values: the borrower's code is split once per evaluation."""
-    if scope.section is None:
-        return bool(scope.literal) and literal.startswith(scope.literal)
-    return section == scope.section and digits.startswith(scope.digits)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MatchResult):
+            return NotImplemented
+        return (self.picks, self.eligible_count, self.exclusions) == (
+            other.picks,
+            other.eligible_count,
+            other.exclusions,
+        )
 
 
 def describe(reason: ExclusionReason) -> str:
@@ -289,28 +252,21 @@ def score_band(score: int | None) -> str:
 
 def industry_within(industry_code: str, scope: str) -> bool:
     """Whether a GB/T 4754 code lies inside `scope`, a section letter or a deeper code (see module doc)."""
-    scope_section, scope_digits = _split_industry(scope)
+    scope_section, scope_digits = split_industry(scope)
     if scope_section is None:
         literal = scope.strip().upper()
         return bool(literal) and industry_code.strip().upper().startswith(literal)
-    code_section, code_digits = _split_industry(industry_code)
+    code_section, code_digits = split_industry(industry_code)
     return code_section == scope_section and code_digits.startswith(scope_digits)
-
-
-def _split_industry(code: str) -> tuple[str | None, str]:
-    normalized = code.strip().upper()
-    digits = normalized[1:] if normalized[:1].isalpha() else normalized
-    return industry_section(normalized), digits
-
-
-def _money(amount: Decimal) -> str:
-    if amount == amount.to_integral_value():
-        return f"{amount:.0f}"
-    return f"{amount:.2f}"
 
 
 def _clamp(value: float) -> float:
     return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
+
+
+def _clamp_all(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """`_clamp` elementwise: the same comparisons, so the same floats."""
+    return np.where(values < 0.0, 0.0, np.where(values > 1.0, 1.0, values))
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,169 +311,184 @@ def evaluate(
     if top_n < 0:
         raise ValueError("top_n must not be negative")
     index = products if isinstance(products, ProductIndex) else prepare(products)
-
-    amount = need.amount
-    term = need.term_months
-    collateral = need.collateral
-    region = borrower.region_code
-    kind = borrower.kind
-    score = borrower.score
-    industry = borrower.industry_code
-    industry_split = _split_industry(industry)
-    industry_literal = industry.strip().upper()
-    amount_text = _money(amount)
-    collateral_name = COLLATERAL_KINDS.get(collateral, collateral)
-    # Reasons are built once per distinct product-side value and shared between the exclusions of this
-    # result: a catalogue repeats the same limits many times, and building them dominates the run time.
-    region_reason = ExclusionReason("region", {"region_code": region, "region": REGIONS.get(region, region)})
-    kind_reason = ExclusionReason(
-        "borrower_kind", {"kind_code": kind, "kind": BORROWER_KINDS.get(kind, kind)}
+    failures = index.failures(
+        amount=need.amount,
+        term_months=need.term_months,
+        collateral=need.collateral,
+        region=borrower.region_code,
+        kind=borrower.kind,
+        industry_code=borrower.industry_code,
+        score=borrower.score,
+        exclude_institutions=exclude_institutions,
     )
-    below: dict[str, ExclusionReason] = {}
-    above: dict[str, ExclusionReason] = {}
-    terms: dict[tuple[int, int], ExclusionReason] = {}
-    collaterals: dict[str, ExclusionReason] = {}
-    industries: dict[tuple[str, ...], ExclusionReason | None] = {}
-    scores: dict[int, ExclusionReason] = {}
-    tried: dict[str, ExclusionReason] = {}
+    eligible = np.flatnonzero(failures.count == 0)
+    return MatchResult(
+        picks=_rank(need, borrower, index, eligible, stats, top_n),
+        eligible_count=len(eligible),
+        excluded_count=len(index) - len(eligible),
+        _explainer=_Explainer(need, borrower, index, failures),
+    )
 
-    exclusions: list[Exclusion] = []
-    eligible: list[_Prepared] = []
-    for entry in index.entries:
-        spec = entry.spec
-        reasons: list[ExclusionReason] = []
-        if not (entry.all_regions or region in entry.regions):
-            reasons.append(region_reason)
-        if kind not in entry.kinds:
-            reasons.append(kind_reason)
-        if amount < spec.min_amount:
-            reason = below.get(entry.min_amount_text)
-            if reason is None:
-                reason = below[entry.min_amount_text] = ExclusionReason(
-                    "amount_below_min", {"amount": amount_text, "min_amount": entry.min_amount_text}
-                )
-            reasons.append(reason)
-        elif amount > spec.max_amount:
-            reason = above.get(entry.max_amount_text)
-            if reason is None:
-                reason = above[entry.max_amount_text] = ExclusionReason(
-                    "amount_above_max", {"amount": amount_text, "max_amount": entry.max_amount_text}
-                )
-            reasons.append(reason)
-        if not spec.min_term_months <= term <= spec.max_term_months:
-            bounds = (spec.min_term_months, spec.max_term_months)
-            reason = terms.get(bounds)
-            if reason is None:
-                reason = terms[bounds] = ExclusionReason(
-                    "term",
-                    {
-                        "term_months": str(term),
-                        "min_term_months": str(bounds[0]),
-                        "max_term_months": str(bounds[1]),
-                    },
-                )
-            reasons.append(reason)
-        if not (entry.any_collateral or collateral in entry.collateral):
-            reason = collaterals.get(entry.accepted_text)
-            if reason is None:
-                reason = collaterals[entry.accepted_text] = ExclusionReason(
-                    "collateral",
-                    {
-                        "collateral_code": collateral,
-                        "collateral": collateral_name,
-                        "accepted": entry.accepted_text,
-                    },
-                )
-            reasons.append(reason)
-        if spec.industries_excluded:
-            if spec.industries_excluded in industries:
-                industry_reason = industries[spec.industries_excluded]
-            else:
-                excluded_by = next(
-                    (
-                        scope.code
-                        for scope in entry.industry_scopes
-                        if _inside(industry_split[0], industry_split[1], industry_literal, scope)
-                    ),
-                    None,
-                )
-                industry_reason = industries[spec.industries_excluded] = (
-                    None
-                    if excluded_by is None
-                    else ExclusionReason(
-                        "industry_excluded", {"industry_code": industry, "excluded_code": excluded_by}
-                    )
-                )
-            if industry_reason is not None:
-                reasons.append(industry_reason)
-        if spec.min_score is not None and (score is None or score < spec.min_score):
-            reason = scores.get(spec.min_score)
-            if reason is None:
-                reason = scores[spec.min_score] = (
-                    ExclusionReason("no_score", {"min_score": str(spec.min_score)})
-                    if score is None
-                    else ExclusionReason(
-                        "score_below_min", {"score": str(score), "min_score": str(spec.min_score)}
-                    )
-                )
-            reasons.append(reason)
-        if spec.institution_id in exclude_institutions:
-            reason = tried.get(spec.institution_code)
-            if reason is None:
-                reason = tried[spec.institution_code] = ExclusionReason(
-                    "institution_already_tried", {"institution_code": spec.institution_code}
-                )
-            reasons.append(reason)
-        if reasons:
-            exclusions.append(Exclusion(spec.id, spec.institution_id, tuple(reasons)))
-        else:
-            eligible.append(entry)
 
-    picks = _rank(need, borrower, eligible, stats, top_n)
-    return MatchResult(picks=picks, exclusions=tuple(exclusions), eligible_count=len(eligible))
+def _reason_counts(failures: Failures) -> dict[str, int]:
+    """Products failing each rule, the codes in the order a walk of the exclusions meets them first."""
+    found = []
+    for order, (code, mask) in enumerate(failures.rules):
+        count = int(np.count_nonzero(mask))
+        if count:
+            found.append((int(mask.argmax()), order, code, count))
+    return {code: count for _first, _order, code, count in sorted(found)}
+
+
+class _Explainer:
+    """Builds the exclusions of one result on demand, from its failing rules.
+
+    Reasons are built once per distinct product-side value and shared between the exclusions of the
+    result: a catalogue repeats the same limits many times.
+    """
+
+    def __init__(self, need: NeedSpec, borrower: BorrowerSpec, index: ProductIndex, failures: Failures):
+        self.index = index
+        self.failures = failures
+        self.need = need
+        self.borrower = borrower
+        self.shared: dict[tuple[str, object], ExclusionReason] = {}
+
+    def exclusions(self, positions: NDArray[np.intp]) -> tuple[Exclusion, ...]:
+        specs = self.index.specs
+        failing = [(code, mask[positions].tolist()) for code, mask in self.failures.rules]
+        result = []
+        for i, position in enumerate(positions.tolist()):
+            spec = specs[position]
+            reasons = tuple(self.reason(code, position) for code, fails in failing if fails[i])
+            result.append(Exclusion(spec.id, spec.institution_id, reasons))
+        return tuple(result)
+
+    def reason(self, code: str, position: int) -> ExclusionReason:
+        index = self.index
+        spec = index.specs[position]
+        key: object
+        if code == "amount_below_min":
+            key = index.min_amount_texts[position]
+        elif code == "amount_above_max":
+            key = index.max_amount_texts[position]
+        elif code == "term":
+            key = (spec.min_term_months, spec.max_term_months)
+        elif code == "collateral":
+            key = index.accepted_texts[position]
+        elif code == "industry_excluded":
+            key = self.failures.industry.code_by_group[index.industry_group[position]]
+        elif code in ("score_below_min", "no_score"):
+            key = spec.min_score
+        elif code == "institution_already_tried":
+            key = spec.institution_code
+        else:  # region, borrower_kind: the borrower's alone
+            key = None
+        reason = self.shared.get((code, key))
+        if reason is None:
+            reason = self.shared[(code, key)] = ExclusionReason(code, self.params(code, position))
+        return reason
+
+    def params(self, code: str, position: int) -> dict[str, str]:
+        need, borrower, index = self.need, self.borrower, self.index
+        spec = index.specs[position]
+        if code == "region":
+            region = borrower.region_code
+            return {"region_code": region, "region": REGIONS.get(region, region)}
+        if code == "borrower_kind":
+            kind = borrower.kind
+            return {"kind_code": kind, "kind": BORROWER_KINDS.get(kind, kind)}
+        if code == "amount_below_min":
+            return {"amount": money(need.amount), "min_amount": index.min_amount_texts[position]}
+        if code == "amount_above_max":
+            return {"amount": money(need.amount), "max_amount": index.max_amount_texts[position]}
+        if code == "term":
+            return {
+                "term_months": str(need.term_months),
+                "min_term_months": str(spec.min_term_months),
+                "max_term_months": str(spec.max_term_months),
+            }
+        if code == "collateral":
+            collateral = need.collateral
+            return {
+                "collateral_code": collateral,
+                "collateral": COLLATERAL_KINDS.get(collateral, collateral),
+                "accepted": index.accepted_texts[position],
+            }
+        if code == "industry_excluded":
+            excluded = self.failures.industry.code_by_group[index.industry_group[position]]
+            assert excluded is not None
+            return {"industry_code": borrower.industry_code, "excluded_code": excluded}
+        if code == "no_score":
+            return {"min_score": str(spec.min_score)}
+        if code == "score_below_min":
+            return {"score": str(borrower.score), "min_score": str(spec.min_score)}
+        return {"institution_code": spec.institution_code}
+
+
+# Up to this many eligible products are scored one at a time (`_components`), more all at once
+# (`_components_all`), with the same floats: numpy's fixed cost per operation outweighs a handful of
+# products, and one-product catalogues are common (the requested product, a re-matching probe).
+FEW_ELIGIBLE = 8
 
 
 def _rank(
     need: NeedSpec,
     borrower: BorrowerSpec,
-    eligible: list[_Prepared],
+    index: ProductIndex,
+    eligible: NDArray[np.intp],
     stats: Mapping[int, InstitutionStats],
     top_n: int,
 ) -> tuple[Pick, ...]:
-    if top_n == 0 or not eligible:
+    if top_n == 0 or not len(eligible):
         return ()
     band = borrower.grade or score_band(borrower.score)
-    by_institution: dict[int, _InstitutionComponents] = {}
-    best: dict[int, tuple[tuple[float, Decimal, int], _Prepared, tuple[float, ...]]] = {}
-    for entry in eligible:
-        spec = entry.spec
-        institution = by_institution.get(spec.institution_id)
-        if institution is None:
-            institution = _institution_components(stats.get(spec.institution_id), band)
-            by_institution[spec.institution_id] = institution
-        components = _components(need, borrower, entry, institution)
-        key = (-components[-1], spec.rate_min, spec.id)
-        current = best.get(spec.institution_id)
-        if current is None or key < current[0]:
-            best[spec.institution_id] = (key, entry, components)
-    chosen = sorted(best.values(), key=lambda item: item[0])[:top_n]
-    return tuple(
-        Pick(
-            product_id=entry.spec.id,
-            institution_id=entry.spec.institution_id,
-            rank=rank,
-            score=components[-1],
-            explanation=_explain(entry, band, components, by_institution[entry.spec.institution_id]),
+    institution_of = index.institution_number[eligible]
+    by_institution = {
+        number: _institution_components(stats.get(index.institution_ids[number]), band)
+        for number in set(institution_of.tolist())
+    }
+    chosen: list[tuple[int, tuple[float, ...]]]  # (position, components), best first
+    if len(eligible) <= FEW_ELIGIBLE:
+        best: dict[int, tuple[tuple[float, Decimal, int], int, tuple[float, ...]]] = {}
+        for position, number in zip(eligible.tolist(), institution_of.tolist(), strict=True):
+            spec = index.specs[position]
+            components = _components(need, borrower, spec, by_institution[number])
+            key = (-components[-1], spec.rate_min, spec.id)
+            current = best.get(number)
+            if current is None or key < current[0]:
+                best[number] = (key, position, components)
+        chosen = [(position, components) for _, position, components in sorted(best.values())[:top_n]]
+    else:
+        columns = _components_all(need, borrower, index, eligible, institution_of, by_institution)
+        total = columns[-1]
+        # Best first: score descending, then rate_min ascending, then product id (= position) ascending.
+        order = np.lexsort((eligible, index.rate_order[eligible], -total))
+        _, first = np.unique(institution_of[order], return_index=True)
+        rows = [column.tolist() for column in columns]
+        chosen = [
+            (int(eligible[i]), tuple(row[i] for row in rows)) for i in order[np.sort(first)][:top_n].tolist()
+        ]
+    picks = []
+    for rank, (position, components) in enumerate(chosen, start=1):
+        spec = index.specs[position]
+        institution = by_institution[int(index.institution_number[position])]
+        picks.append(
+            Pick(
+                product_id=spec.id,
+                institution_id=spec.institution_id,
+                rank=rank,
+                score=components[-1],
+                explanation=_explain(spec, band, components, institution),
+            )
         )
-        for rank, (_, entry, components) in enumerate(chosen, start=1)
-    )
+    return tuple(picks)
 
 
 def _components(
-    need: NeedSpec, borrower: BorrowerSpec, entry: _Prepared, institution: _InstitutionComponents
+    need: NeedSpec, borrower: BorrowerSpec, spec: ProductSpec, institution: _InstitutionComponents
 ) -> tuple[float, ...]:
     """(history, margin, approval, rate, response, load, renewal, incumbent, total); total is last."""
-    spec = entry.spec
     if spec.min_score is None or borrower.score is None:
         # Eligible with no score means the product sets no minimum: the score is no obstacle.
         margin = 1.0
@@ -525,8 +496,8 @@ def _components(
         margin = _clamp((borrower.score - spec.min_score) / SCORE_MARGIN_SPAN)
     history = institution.history
     approval = APPROVAL_HISTORY_SHARE * history + (1.0 - APPROVAL_HISTORY_SHARE) * margin
-    rate = _clamp((RATE_WORST - entry.rate) / (RATE_WORST - RATE_BEST))
-    renewal = RENEWAL_TAG_BONUS if need.is_renewal and entry.renewal_tagged else 0.0
+    rate = _clamp((RATE_WORST - float(spec.rate_min)) / (RATE_WORST - RATE_BEST))
+    renewal = RENEWAL_TAG_BONUS if need.is_renewal and RENEWAL_TAG in spec.tags else 0.0
     incumbent = (
         INCUMBENT_BONUS
         if need.is_renewal
@@ -555,8 +526,49 @@ def _components(
     )
 
 
+def _components_all(
+    need: NeedSpec,
+    borrower: BorrowerSpec,
+    index: ProductIndex,
+    eligible: NDArray[np.intp],
+    institution_of: NDArray[np.intp],
+    by_institution: Mapping[int, _InstitutionComponents],
+) -> tuple[NDArray[np.float64], ...]:
+    """`_components` of every eligible product, as columns: the same operations in the same order,
+    so the same floats (numpy's float64 arithmetic is IEEE's, element by element)."""
+    history, response, load = (
+        np.array([getattr(by_institution.get(n), name, 0.0) for n in range(len(index.institution_ids))])[
+            institution_of
+        ]
+        for name in ("history", "response", "load")
+    )
+    if borrower.score is None:
+        margin = np.ones(len(eligible))
+    else:
+        clearance = _clamp_all((borrower.score - index.min_score[eligible]) / SCORE_MARGIN_SPAN)
+        margin = np.where(index.has_min_score[eligible], clearance, 1.0)
+    approval = APPROVAL_HISTORY_SHARE * history + (1.0 - APPROVAL_HISTORY_SHARE) * margin
+    rate = _clamp_all((RATE_WORST - index.rate[eligible]) / (RATE_WORST - RATE_BEST))
+    zero = np.zeros(len(eligible))
+    renewal = np.where(index.renewal_tagged[eligible], RENEWAL_TAG_BONUS, 0.0) if need.is_renewal else zero
+    incumbent = (
+        np.where(index.incumbent(need.renewal_institution_code)[eligible], INCUMBENT_BONUS, 0.0)
+        if need.is_renewal and need.renewal_institution_code is not None
+        else zero
+    )
+    total = (
+        WEIGHT_APPROVAL * approval
+        + WEIGHT_RATE * rate
+        + WEIGHT_RESPONSE * response
+        + WEIGHT_LOAD * load
+        + renewal
+        + incumbent
+    )
+    return (history, margin, approval, rate, response, load, renewal, incumbent, total)
+
+
 def _explain(
-    entry: _Prepared, band: str, components: tuple[float, ...], institution: _InstitutionComponents
+    spec: ProductSpec, band: str, components: tuple[float, ...], institution: _InstitutionComponents
 ) -> dict[str, str | float]:
     history, margin, approval, rate, response, load, renewal, incumbent, total = components
     if approval >= 0.7:
@@ -566,7 +578,7 @@ def _explain(
     else:
         level = SUMMARY_TEXTS["approval_low"]
     summary = SUMMARY_TEXTS["base"].format(
-        product=entry.spec.name, rate_min=f"{entry.spec.rate_min:.2f}", approval_level=level
+        product=spec.name, rate_min=f"{spec.rate_min:.2f}", approval_level=level
     )
     if institution.median_hours is not None:
         summary += SUMMARY_TEXTS["response"].format(hours=str(max(1, math.ceil(institution.median_hours))))
@@ -574,7 +586,7 @@ def _explain(
         summary += SUMMARY_TEXTS["renewal"]
     if incumbent:
         summary += SUMMARY_TEXTS["incumbent"]
-    for kind, name in entry.spec.schemes:
+    for kind, name in spec.schemes:
         summary += SUMMARY_TEXTS[f"scheme_{kind}"].format(name=name)
     return {
         "score_band": band,

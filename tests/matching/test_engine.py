@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import json
 import random
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from core.reference import CITY_CODE
 from matching import engine
+from matching.dispatch import CatalogueEntry, MatchContext, _summary
 from matching.engine import (
     EXCLUSION_TEXTS,
     BorrowerSpec,
@@ -22,6 +25,7 @@ from matching.engine import (
     evaluate,
     prepare,
 )
+from tests.matching import engine_reference
 
 
 def need(**overrides: object) -> NeedSpec:
@@ -556,3 +560,156 @@ def test_non_finite_statistics_count_as_unknown() -> None:
     assert explanation["responsiveness"] == engine.NEUTRAL
     assert explanation["load"] == engine.NEUTRAL
     assert json.loads(json.dumps(explanation)) == explanation
+
+
+# --- the same results as the loop over products (tests/matching/engine_reference.py) -------------------
+
+COUNTIES = ("360802", "360803", "360821", "360822")
+INDUSTRY_SCOPES = ("K", "C25", "2511", "C2511", " c25 ", "", "ZZ9", "C99", "A", "C", "13", "X1", "C13")
+BORROWER_INDUSTRIES = ("C2511", "2511", "C", "K7010", "A0111", "", "c2511 ", "X1", "C25", "1310", "C1310")
+AMOUNTS = ("10000", "50000", "50000.50", "300000", "300000.00", "1000000", "99999.995", "0")
+RATES = ("2.50", "3.45", "4.0", "4.00", "4.20", "12.00", "13.00", "14.50")
+
+
+def _random_catalogue(rng: random.Random, size: int) -> list[ProductSpec]:
+    """Duplicated limits and rates, empty and city-wide regions, `credit`, malformed and nested codes."""
+    codes = {i: f"BANK{i}" for i in range(1, 9)}
+    products = []
+    for product_id in rng.sample(range(1, 10 * size + 10), size):
+        institution = rng.randint(1, 8)
+        if rng.random() < 0.3:  # open to almost any need: many eligible, equal scores
+            products.append(
+                product(
+                    product_id,
+                    institution_id=institution,
+                    institution_code=codes[institution],
+                    min_amount=Decimal(0),
+                    rate_min=Decimal(rng.choice(RATES)),
+                    min_term_months=1,
+                    max_term_months=60,
+                    borrower_kinds=KINDS,
+                    tags=rng.choice([(), ("renewal",)]),
+                )
+            )
+            continue
+        low, high = sorted(Decimal(a) for a in rng.choices(AMOUNTS, k=2))
+        term_low = rng.choice([1, 3, 6, 12])
+        products.append(
+            product(
+                product_id,
+                institution_id=institution,
+                institution_code=codes[institution],
+                min_amount=low,
+                max_amount=high if rng.random() < 0.9 else low,
+                min_term_months=term_low,
+                max_term_months=rng.choice([term_low, 12, 24, 36, 60]) if rng.random() < 0.95 else 2,
+                rate_min=Decimal(rng.choice(RATES)),
+                collateral=tuple(rng.sample(COLLATERALS, rng.randint(0 if rng.random() < 0.05 else 1, 3))),
+                borrower_kinds=tuple(rng.sample(KINDS, rng.randint(0 if rng.random() < 0.05 else 1, 3))),
+                region_codes=rng.choice(
+                    [(), (CITY_CODE,), tuple(rng.sample(COUNTIES, 2)), (rng.choice(COUNTIES),), ("999999",)]
+                ),
+                industries_excluded=tuple(rng.sample(INDUSTRY_SCOPES, rng.choice([0, 0, 1, 2, 3]))),
+                min_score=rng.choice([None, None, 560, 620, 680, 750]),
+                tags=tuple(rng.sample(["renewal", "first_loan", "agri"], rng.randint(0, 2))),
+                schemes=(("guarantee", "吉庐陵融资担保"),) if rng.random() < 0.1 else (),
+            )
+        )
+    return products
+
+
+def _random_stats(rng: random.Random) -> dict[int, InstitutionStats]:
+    values = [None, float("nan"), float("inf"), -3.0, 0.0, 2.5, 24.0, 100.0]
+    result = {}
+    for institution in rng.sample(range(1, 9), rng.randint(0, 8)):
+        bands = rng.sample(["A", "B", "C", "D", "E", "none"], rng.randint(0, 6))
+        result[institution] = stats(
+            institution,
+            median_hours_to_claim=rng.choice(values),
+            approval_rate_by_band={
+                band: rng.choice([float("nan"), -0.5, 0.0, 0.3, 0.55, 0.8, 1.0, 1.7]) for band in bands
+            },
+            open_leads_per_officer=rng.choice(values),
+        )
+    return result
+
+
+def _random_need(rng: random.Random) -> tuple[NeedSpec, BorrowerSpec]:
+    renewal = rng.random() < 0.4
+    return (
+        need(
+            amount=Decimal(rng.choice((*AMOUNTS, "49999.99", "50000.49", "1000000.01", "300000.001"))),
+            term_months=rng.choice([1, 2, 3, 6, 12, 24, 36, 60, 61]),
+            collateral=rng.choice((*COLLATERALS, "other")),
+            is_renewal=renewal,
+            renewal_institution_code=rng.choice([None, "BANK1", "BANK3", "NOPE"]),
+        ),
+        borrower(
+            kind=rng.choice((*KINDS, "cooperative")),
+            region_code=rng.choice((*COUNTIES, CITY_CODE)),
+            industry_code=rng.choice(BORROWER_INDUSTRIES),
+            score=rng.choice([None, 300, 559, 560, 619, 620, 700, 750, 900, rng.randint(300, 900)]),
+            grade=rng.choice([None, None, "A", "C", "E"]),
+        ),
+    )
+
+
+def _summary_json(summary: dict[str, object]) -> str:
+    return json.dumps(summary, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_engine_gives_what_the_loop_over_products_gave(seed: int) -> None:
+    """Picks (scores to the bit), counts, every exclusion's reasons, the nearest misses and the stored
+    explanation are those of the engine before it worked on arrays, on random catalogues and needs."""
+    rng = random.Random(seed)
+    seen_codes: set[str] = set()
+    seen = {"incumbent": 0, "renewal": 0, "tie": 0, "nearest_cut": 0, "picks": 0}
+    for size in (0, 1, 3, 40, 300):
+        catalogue = _random_catalogue(rng, size)
+        index = prepare(catalogue)
+        history = _random_stats(rng)
+        context = MatchContext(
+            index=index,
+            products={p.id: CatalogueEntry(p, f"机构{p.institution_id}", 8) for p in catalogue},
+            stats=history,
+            institution_count=len({p.institution_id for p in catalogue}),
+            calendar=None,  # type: ignore[arg-type]  # _summary does not read it
+        )
+        for _ in range(60):
+            n, b = _random_need(rng)
+            top_n = rng.choice([0, 1, 3, 5])
+            tried = frozenset(rng.sample(range(1, 9), rng.choice([0, 0, 1, 3])))
+            products = index if rng.random() < 0.8 else rng.sample(catalogue, len(catalogue))
+            result = evaluate(n, b, products, history, top_n=top_n, exclude_institutions=tried)
+            expected = engine_reference.evaluate(
+                n, b, catalogue, history, top_n=top_n, exclude_institutions=tried
+            )
+            # The stored explanation first, before `exclusions` is built and cached.
+            assert _summary_json(_summary(result, context)) == _summary_json(
+                engine_reference._summary(expected, context)
+            )
+            assert result.picks == expected.picks
+            assert [p.score.hex() for p in result.picks] == [p.score.hex() for p in expected.picks]
+            assert [_summary_json(p.explanation) for p in result.picks] == [
+                _summary_json(p.explanation) for p in expected.picks
+            ]
+            assert result.eligible_count == expected.eligible_count
+            assert result.excluded_count == len(expected.exclusions)
+            counted = Counter(r.code for e in expected.exclusions for r in e.reasons)
+            assert list(result.reason_counts.items()) == list(counted.items())
+            nearest = heapq.nsmallest(7, expected.exclusions, key=lambda e: (len(e.reasons), e.product_id))
+            assert result.nearest_exclusions(7) == tuple(nearest)
+            assert result.exclusions == expected.exclusions
+            assert result == dataclasses.replace(result, picks=result.picks)
+
+            seen_codes.update(counted)
+            seen["nearest_cut"] += len(expected.exclusions) > 7
+            seen["picks"] += len(result.picks)
+            seen["incumbent"] += any(p.explanation["incumbent_bonus"] for p in result.picks)
+            seen["renewal"] += any(p.explanation["renewal_bonus"] for p in result.picks)
+            scores = [p.score for p in result.picks]
+            seen["tie"] += len(scores) != len(set(scores))
+    # Not equal by accident: every rule excluded something, and every kind of pick was made.
+    assert seen_codes == set(EXCLUSION_TEXTS)
+    assert all(seen.values()), seen
