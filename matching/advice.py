@@ -117,18 +117,9 @@ def fitting_product_ids(session: Session, borrower_id: int, products: Iterable[P
     borrower = session.get(Borrower, borrower_id)
     if borrower is None:
         return set()
-    specs = [product_spec(p) for p in products]
+    index = engine.prepare(product_spec(p) for p in products)
     who = borrower_spec(session, borrower)
-    fitting = set()
-    for spec in specs:
-        # The product's own lowest amount, shortest term and first security: a need it surely takes.
-        probe = engine.NeedSpec(
-            amount=spec.min_amount,
-            term_months=spec.min_term_months,
-            collateral=spec.collateral[0] if spec.collateral else "credit",
-            is_renewal=False,
-            renewal_institution_code=None,
-        )
-        if engine.evaluate(probe, who, [spec], {}, top_n=0).eligible_count:
-            fitting.add(spec.id)
-    return fitting
+    admitted = index.admits(
+        region=who.region_code, kind=who.kind, industry_code=who.industry_code, score=who.score
+    )
+    return {spec.id for spec, yes in zip(index.specs, admitted.tolist(), strict=True) if yes}

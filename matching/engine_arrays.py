@@ -189,6 +189,25 @@ class ProductIndex:
             )
         return mask
 
+    def admits(self, *, region: str, kind: str, industry_code: str, score: int | None) -> Mask:
+        """The products whose borrower-side rules (county, kind, industry, score) admit this borrower and
+        that take some need at all: a security listed, bounds in order (any amount, term and security
+        the product takes will then do)."""
+        score_fails = self.has_min_score if score is None else self.has_min_score & (score < self.min_score)
+        takes_some = (
+            np.fromiter((bool(s) for s in self.collateral_sets), np.bool_, len(self.specs))
+            & (self.min_amount <= self.max_amount)
+            & (self.min_term <= self.max_term)
+        )
+        fails = (
+            self.region_fails(region)
+            | self.kind_fails(kind)
+            | self.industry(industry_code).excluded
+            | score_fails
+        )
+        admitted: Mask = takes_some & ~fails
+        return admitted
+
     def failures(
         self,
         *,

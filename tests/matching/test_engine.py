@@ -713,3 +713,40 @@ def test_the_engine_gives_what_the_loop_over_products_gave(seed: int) -> None:
     # Not equal by accident: every rule excluded something, and every kind of pick was made.
     assert seen_codes == set(EXCLUSION_TEXTS)
     assert all(seen.values()), seen
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_borrower_side_rules_admit_what_probing_each_product_admitted(seed: int) -> None:
+    """`ProductIndex.admits` (the 金融超市's 适合我 filter, matching.advice.fitting_product_ids) against
+    what it replaced: one evaluation per product of a need that product surely takes (its lowest amount,
+    shortest term and first security)."""
+    rng = random.Random(seed)
+    admitted_somewhere = refused_somewhere = 0
+    for size in (0, 1, 40, 300):
+        catalogue = _random_catalogue(rng, size)
+        index = prepare(catalogue)
+        for _ in range(30):
+            _n, b = _random_need(rng)
+            shown = index.admits(
+                region=b.region_code, kind=b.kind, industry_code=b.industry_code, score=b.score
+            )
+            got = {spec.id for spec, yes in zip(index.specs, shown.tolist(), strict=True) if yes}
+            expected = {
+                spec.id
+                for spec in catalogue
+                if engine_reference.evaluate(
+                    need(
+                        amount=spec.min_amount,
+                        term_months=spec.min_term_months,
+                        collateral=spec.collateral[0] if spec.collateral else "credit",
+                    ),
+                    b,
+                    [spec],
+                    {},
+                    top_n=0,
+                ).eligible_count
+            }
+            assert got == expected
+            admitted_somewhere += bool(expected)
+            refused_somewhere += len(expected) < size
+    assert admitted_somewhere and refused_somewhere
