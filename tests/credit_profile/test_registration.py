@@ -156,6 +156,24 @@ def test_an_identifier_freed_by_the_sweep_goes_to_the_registration_waiting_for_i
     assert session.scalar(select(StatusEvent.id).where(StatusEvent.entity_type == "user")) is None
 
 
+def test_a_holder_younger_than_the_registration_waiting_is_released_too(session):
+    """The first holder was swept, a later registration took the identifier afresh and abandoned it as
+    well: its borrower row is newer than the waiting one's, and the identifier still moves."""
+    identifier = make_id_number()
+    first = _register(session, "first_typo", identifier, "13907960001")
+    first.created_at = utcnow() - dt.timedelta(days=8)
+    owner = _register(session, "real_owner", identifier, "13907960002")
+    assert purge_unverified_registrations(session) == 1
+    later = _register(session, "later_typo", identifier, "13907960003")
+    assert later.borrower_id > owner.borrower_id
+    assert session.get(Borrower, later.borrower_id).id_number == identifier
+
+    _verify(session, owner)
+    session.expire_all()
+    assert session.get(Borrower, owner.borrower_id).id_number == identifier
+    assert session.get(Borrower, later.borrower_id).id_number is None
+
+
 def test_a_duplicate_written_before_identifiers_could_move_stays_refused(session):
     identifier = make_id_number()
     _register(session, "typo_phone", identifier, "13907960001")
