@@ -95,9 +95,11 @@ def identifier_field(kind: str) -> str:
     return "id_number" if kind == BorrowerKind.FARMER else "uscc"
 
 
-def insert_borrower(session: Session, data: BorrowerInput, *, synthetic: bool = False) -> Borrower:
-    """Write a validated borrower. Raises InvalidInputError({<identifier>: ['taken']}) when a concurrent
-    registration took the identifier first."""
+def insert_borrower(
+    session: Session, data: BorrowerInput, *, synthetic: bool = False, pending_identifier: str | None = None
+) -> Borrower:
+    """Write a validated borrower (`pending_identifier`: see Borrower). Raises
+    InvalidInputError({<identifier>: ['taken']}) when a concurrent registration took the identifier first."""
     borrower = Borrower(
         kind=data.kind,
         name=data.name.strip(),
@@ -108,6 +110,7 @@ def insert_borrower(session: Session, data: BorrowerInput, *, synthetic: bool = 
         established_on=data.established_on,
         employees=data.employees,
         synthetic=synthetic,
+        pending_identifier=pending_identifier,
     )
     try:
         # Added inside the savepoint, so that its rollback takes the row away and the session can go

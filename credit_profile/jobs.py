@@ -51,8 +51,8 @@ def purge_expired_data() -> int:
     """The retention sweep (daily, 03:00 Asia/Shanghai): delete data held only under consents ended
     over RETENTION_DAYS ago, the double-submit guard's rows (core.submissions) past its 10-minute
     window, which nothing reads any more and which say who submitted which form when, and the
-    never-verified registrations of already registered identifiers after UNVERIFIED_RETENTION_DAYS
-    (retention.purge_unverified_registrations).
+    registrations whose phone was never verified after UNVERIFIED_RETENTION_DAYS, freeing the resident
+    ID or USCC they held (retention.purge_unverified_registrations).
 
     Safe to run twice: a second run finds nothing left to delete. What was deleted is kept as DataPurge
     rows. Returns how many data records it deleted.

@@ -105,6 +105,10 @@ class Borrower(Base):
     id_number: Mapped[str | None] = mapped_column(EncryptedText(index="id_number_index"))
     uscc_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     id_number_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The resident ID or USCC a registration entered while another record held it (this row is then
+    # written without it, credit_profile.registration); it moves here at phone verification if that
+    # holder is a registration that never verified its phone.
+    pending_identifier: Mapped[str | None] = mapped_column(EncryptedText())
     region_code: Mapped[str] = mapped_column(String(6), index=True)
     industry_code: Mapped[str] = mapped_column(String(8))
     # The GB/T 4754 section of industry_code, computed and stored by the database whenever the code is

@@ -1,5 +1,5 @@
 """Retention: purging data whose consent has ended, and redacting the scores built on it; and deleting
-the never-verified registrations of identifiers that were already registered."""
+the registrations whose phone was never verified."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, exists, or_, select
+from sqlalchemy import Select, Table, and_, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from core.db import Base
@@ -23,7 +23,6 @@ from credit_profile.features import (
 )
 from credit_profile.models import (
     Borrower,
-    BorrowerKind,
     Consent,
     ConsentStatus,
     CreditScore,
@@ -69,8 +68,9 @@ def purge_expired_data(
     return purges
 
 
-# How long an unverified registration of an already registered identifier is kept (it can never be
-# verified, see credit_profile.registration): long enough for support to see a complaint about it.
+# How long a registration whose phone was never verified is kept: long enough for support to see a
+# complaint about it. Its identifier, if it holds one, is released earlier to whoever registers it
+# again and verifies their phone (credit_profile.registration).
 UNVERIFIED_RETENTION_DAYS = 7
 # What hangs off such an account and goes with it: its codes, texts, sessions, form guards, scores.
 _DEPENDANTS = {
@@ -85,37 +85,52 @@ _DEPENDANTS = {
 }
 
 
-def purge_unverified_registrations(
-    session: Session, *, now: dt.datetime | None = None, days: int = UNVERIFIED_RETENTION_DAYS
-) -> int:
-    """Delete the accounts a registration wrote for an identifier already registered (a borrower row
-    without its resident ID or USCC, an applicant whose phone was never verified) once they are older
-    than ``days``, with their borrower rows and what hangs off them (`_DEPENDANTS`).
+def abandoned_registrations() -> Select[int, int]:
+    """(user id, borrower id) of every applicant registration whose phone was never verified and that
+    nothing refers to but what goes with it (`_DEPENDANTS`).
 
-    Verified accounts, accounts whose borrower has its identifier, and accounts anything else refers to
-    (a need, a consent or its use, a data record, a lead, a status event...) are never touched. Safe to
-    run twice. Returns how many accounts it deleted.
+    Such an account could never sign in, so it has no needs, consents, data or events of its own. Only
+    the code texted to the phone verifies an applicant (or staff, who mark it verified); the one way
+    back to unverified is a change of phone, which records an event by the account itself, so an
+    unverified account that nothing refers to was never verified.
     """
-    cutoff = (now or utcnow()) - dt.timedelta(days=days)
-    identifier = or_(
-        and_(Borrower.kind == BorrowerKind.FARMER, Borrower.id_number.is_(None)),
-        and_(Borrower.kind != BorrowerKind.FARMER, Borrower.uscc.is_(None)),
-    )
     query = (
         select(User.id, Borrower.id)
         .join(Borrower, Borrower.id == User.borrower_id)
-        .where(
-            User.role == Role.APPLICANT.value,
-            User.phone_verified.is_(False),
-            User.created_at < cutoff,
-            identifier,
-        )
+        .where(User.role == Role.APPLICANT.value, User.phone_verified.is_(False))
     )
     for parent, column in (("users", User.id), ("borrowers", Borrower.id)):
         for table, fk_column in _references(parent):
             if table.name not in _DEPENDANTS[parent] and (table.name, parent) != ("users", "borrowers"):
                 query = query.where(~exists().where(fk_column == column))
-    rows = session.execute(query).all()
+    return query
+
+
+def purge_unverified_registrations(
+    session: Session, *, now: dt.datetime | None = None, days: int = UNVERIFIED_RETENTION_DAYS
+) -> int:
+    """Delete the registrations whose phone was never verified (`abandoned_registrations`) once they
+    are older than ``days``, with their borrower rows and what hangs off them (`_DEPENDANTS`): those of
+    an identifier already registered (a borrower row without it) and those holding their resident ID or
+    USCC, which is thereby free to be registered again.
+
+    Verified accounts and accounts anything else refers to (a need, a consent or its use, a data
+    record, a lead, a status event...) are never touched. Safe to run twice. Returns how many accounts
+    it deleted.
+    """
+    cutoff = (now or utcnow()) - dt.timedelta(days=days)
+    rows = session.execute(abandoned_registrations().where(User.created_at < cutoff)).all()
+    if not rows:
+        return 0
+    # Locked and read again: an account whose phone a verification in flight just verified is kept.
+    unverified = set(
+        session.scalars(
+            select(User.id)
+            .where(User.id.in_([u for u, _b in rows]), User.phone_verified.is_(False))
+            .with_for_update()
+        )
+    )
+    rows = [row for row in rows if row[0] in unverified]
     if not rows:
         return 0
     user_ids, borrower_ids = [u for u, _b in rows], [b for _u, b in rows]

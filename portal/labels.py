@@ -159,6 +159,9 @@ WEB_LABELS: dict[str, dict[str, str]] = {
         "password_reset": N_("重置密码"),
         "phone_verified": N_("确认手机号码"),
         "phone_changed": N_("更换手机号码"),
+        # credit_profile.registration: an identifier moved from a registration that never verified its phone
+        "identifier_claimed": N_("证件号码转入（原持有的注册从未验证手机）"),
+        "identifier_released": N_("证件号码转出（本注册从未验证手机）"),
         "deactivated": N_("停用"),
         "active": N_("恢复启用"),
         "rotated": N_("轮换密钥"),

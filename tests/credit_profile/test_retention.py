@@ -187,22 +187,19 @@ def test_the_sweep_deletes_old_unverified_registrations_of_a_taken_identifier(se
     NeedFactory(borrower_id=with_need.borrower.id)
     with_consent = register("consent_dup", taken, 8, "13907960005")
     grant(session, with_consent.borrower)
-    unverified_own_id = register("own_id", make_id_number(), 30, "13907960006")
     verified_dup = register("verified_dup", taken, 8, "13907960007")
     verified_dup.user.phone_verified = True
     session.flush()
     owner_texts = count(session, OutgoingMessage, OutgoingMessage.user_id == owner.id)
     assert owner_texts and count(session, VerificationCode, VerificationCode.user_id == stale.user.id)
     stale_user, stale_borrower, recent_borrower = stale.user.id, stale.borrower.id, recent.borrower.id
-    kept_borrowers = [
-        d.borrower.id for d in (recent, with_need, with_consent, unverified_own_id, verified_dup)
-    ]
+    kept_borrowers = [d.borrower.id for d in (recent, with_need, with_consent, verified_dup)]
 
     assert jobs.JOBS["purge_expired_data"]() == 0  # the data count; the accounts go too
     session.expire_all()
     users = set(session.scalars(select(User.username)))
     assert "stale_dup" not in users
-    assert {"recent_dup", "need_dup", "consent_dup", "own_id", "verified_dup", owner.username} <= users
+    assert {"recent_dup", "need_dup", "consent_dup", "verified_dup", owner.username} <= users
     assert session.get(Borrower, stale_borrower) is None
     assert all(session.get(Borrower, kept) is not None for kept in kept_borrowers)
     assert session.get(Borrower, owner_borrower.id).id_number == taken
@@ -214,3 +211,51 @@ def test_the_sweep_deletes_old_unverified_registrations_of_a_taken_identifier(se
     assert purge_unverified_registrations(session) == 0
     assert purge_unverified_registrations(session, now=utcnow() + dt.timedelta(days=6)) == 1
     assert session.get(Borrower, recent_borrower) is None
+
+
+def test_the_sweep_frees_identifiers_held_by_old_registrations_that_never_verified(session, app):
+    """A registration that holds its resident ID or USCC but never verified its phone (a typo in the
+    number, a text that never came) is deleted after the same 7 days, so the identifier can be
+    registered again; a younger one, a verified one and one anything refers to are kept."""
+    from core.models import User, VerificationCode
+    from credit_profile import registration
+    from credit_profile.borrowers import BorrowerInput
+    from credit_profile.models import Borrower
+    from tests.factories import PASSWORD, NeedFactory
+    from tests.factories.base import make_id_number
+
+    def register(name, days_ago, phone):
+        data = BorrowerInput(
+            kind="farmer", name="某某", region_code="360824", industry_code="A", id_number=make_id_number()
+        )
+        done = registration.register_applicant(session, data, username=name, password=PASSWORD, phone=phone)
+        done.user.created_at = utcnow() - dt.timedelta(days=days_ago)
+        session.flush()
+        return done
+
+    stale = register("stale_typo", 8, "13907960002")
+    young = register("young_typo", 6, "13907960003")
+    verified = register("verified_owner", 30, "13907960004")
+    verified.user.phone_verified = True
+    with_need = register("need_owner", 30, "13907960005")
+    NeedFactory(borrower_id=with_need.borrower.id)
+    session.flush()
+    freed = stale.borrower.id_number
+    stale_user, stale_borrower = stale.user.id, stale.borrower.id
+
+    assert jobs.JOBS["purge_expired_data"]() == 0
+    session.expire_all()
+    users = set(session.scalars(select(User.username)))
+    assert "stale_typo" not in users and {"young_typo", "verified_owner", "need_owner"} <= users
+    assert session.get(Borrower, stale_borrower) is None
+    assert count(session, VerificationCode, VerificationCode.user_id == stale_user) == 0
+    assert all(session.get(Borrower, d.borrower.id) is not None for d in (young, verified, with_need))
+    # The identifier is free: registering it again writes it on the new borrower row.
+    again = registration.register_applicant(
+        session,
+        BorrowerInput(kind="farmer", name="某某", region_code="360824", industry_code="A", id_number=freed),
+        username="real_owner",
+        password=PASSWORD,
+        phone="13907960006",
+    )
+    assert again.borrower.id_number == freed and again.borrower.pending_identifier is None

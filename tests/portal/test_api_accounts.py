@@ -239,6 +239,40 @@ def test_admin_verifies_a_phone_in_person(client, session):
     assert _sign_in(client, "walk_in", api_helpers.PASSWORD).status_code == 200
 
 
+def test_a_registration_that_never_verified_its_phone_does_not_lock_the_owner_out(client, session):
+    """The first registration of a USCC gave a mistyped phone and was never verified; the owner who
+    registers it again verifies and gets it, and the abandoned registration is the one refused."""
+    typo = register_body("typo_phone", 33)
+    assert client.post("/api/v1/register", json=typo).status_code == 201
+    owner = {**register_body("real_owner", 33), "phone": "13907960033"}
+    assert client.post("/api/v1/register", json=owner).status_code == 201
+    verified = client.post(
+        "/api/v1/register/verify", json={"username": "real_owner", "code": sms_code(client, "real_owner")}
+    )
+    assert verified.status_code == 200 and verified.get_json() == {"status": "verified"}
+    assert _sign_in(client, "real_owner", api_helpers.PASSWORD).status_code == 200
+    me = client.get(
+        "/api/v1/me", headers=api_helpers.token(client, "real_owner", api_helpers.PASSWORD)
+    ).get_json()
+    assert me["borrower"]["uscc"] == uscc(33)
+    late = {"username": "typo_phone", "code": sms_code(client, "typo_phone")}
+    error = assert_error(client.post("/api/v1/register/verify", json=late), 422)
+    assert "该证件号码已有账户" in error["fields"]["registration"][0]
+    assert_error(_sign_in(client, "typo_phone", api_helpers.PASSWORD), 403, "phone_unverified")
+
+
+def test_a_verified_holder_keeps_its_uscc_against_a_later_registration(client, session):
+    api_helpers.register(client, register_body("first_owner", 34))  # registers and verifies
+    assert client.post("/api/v1/register", json=register_body("second", 34)).status_code == 201
+    late = {"username": "second", "code": sms_code(client, "second")}
+    error = assert_error(client.post("/api/v1/register/verify", json=late), 422)
+    assert "该证件号码已有账户" in error["fields"]["registration"][0]
+    me = client.get(
+        "/api/v1/me", headers=api_helpers.token(client, "first_owner", api_helpers.PASSWORD)
+    ).get_json()
+    assert me["borrower"]["uscc"] == uscc(34)
+
+
 def _signed(provider_key, secret, body):
     raw = json.dumps(body).encode()
     ts = str(int(time.time()))

@@ -266,3 +266,36 @@ def test_control_characters_are_refused_in_chinese_not_a_503(client, session):
     assert response.status_code == 422
     assert "不能包含控制字符" in text(response)
     assert _count(session, User) == users
+
+
+def test_the_owner_registers_on_the_page_over_a_registration_that_never_verified(app, session):
+    """Page flow of credit_profile.registration's take-over: a first registration of the USCC with a
+    mistyped phone, never verified; the owner registers it again on the page, enters the code and is
+    signed in with it; the abandoned registration is refused in Chinese; the administrator's audit
+    trail says where the USCC went."""
+    code = make_uscc()
+    first, owner = app.test_client(), app.test_client()
+    typo = registration(username="typo_phone", uscc=code, phone="13970000009")
+    assert first.post("/register", data=typo).status_code == 302
+    again = registration(username="real_owner", uscc=code)
+    assert owner.post("/register", data=again).status_code == 302
+    response = owner.post("/register/verify", data={"code": sms_code(owner, "real_owner")})
+    assert response.status_code == 302 and response.headers["Location"] == "/me/consents"
+    assert owner.get("/me/").status_code == 200
+    owner_id = session.scalar(select(User.id).where(User.username == "real_owner"))
+    typo_id = session.scalar(select(User.id).where(User.username == "typo_phone"))
+    holder = session.scalar(select(User.username).join(Borrower, Borrower.id == User.borrower_id)
+                            .where(Borrower.uscc == code))  # fmt: skip
+    assert holder == "real_owner"
+
+    refused = first.post("/register/verify", data={"code": sms_code(first, "typo_phone")})
+    assert refused.status_code == 422 and "该证件号码已有账户" in text(refused)
+
+    UserFactory(username="root", admin=True)
+    session.flush()
+    admin = app.test_client()
+    login(admin, "root")
+    trail = text(admin.get(f"/admin/audit?entity_type=user&entity_id={owner_id}"))
+    assert "证件号码转入（原持有的注册从未验证手机）" in trail and f"原持有账号 #{typo_id}" in trail
+    trail = text(admin.get(f"/admin/audit?entity_type=user&entity_id={typo_id}"))
+    assert "证件号码转出（本注册从未验证手机）" in trail and f"转给账号 #{owner_id}" in trail
