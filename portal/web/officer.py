@@ -101,8 +101,15 @@ def leads() -> str:
             q=form.q.data or None,
         )
         page = form.page.data or 1
+    # The inbox shows no loan's performance reports: they are not read.
     inbox = officer_leads(
-        db(), institution_id=institution_id, officer_id=user.id, filters=filters, page=page, per_page=PER_PAGE
+        db(),
+        institution_id=institution_id,
+        officer_id=user.id,
+        filters=filters,
+        page=page,
+        per_page=PER_PAGE,
+        reports=False,
     )
     query = {name: value for name, value in request.args.items() if name in form and name != "page" and value}
     return render_template("officer/leads.html", form=form, now=utcnow(), **inbox_context(inbox, query))
