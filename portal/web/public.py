@@ -10,14 +10,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.models import Role
-from guarantees.schemes import product_badges
+from guarantees.schemes import catalogue_extras, product_badges
 from matching.advice import fitting_product_ids
 from portal.db import db
 from portal.messages import error_message
 from portal.web.forms.public import ProductFilterForm
 from products.errors import ProductNotFoundError
 from products.models import ProductStatus
-from products.services import ProductFilter, get_product, institution_names, list_products
+from products.services import ProductFilter, get_product, list_products
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger(__name__)
@@ -28,16 +28,13 @@ def home() -> str:
     return render_template("home.html")
 
 
-def institution_choices() -> list[tuple[str, str]]:
-    return institution_names(db())
-
-
 @bp.get("/products")
 def products() -> str:
     """The 金融超市."""
     borrower_id = _own_borrower_id()
+    extras = catalogue_extras(db())  # the institution options and the badges: one statement
     form = ProductFilterForm(
-        formdata=request.args or None, institutions=institution_choices(), fit=borrower_id is not None
+        formdata=request.args or None, institutions=extras.institutions, fit=borrower_id is not None
     )
     flt = ProductFilter()
     fit = borrower_id is not None and bool(form.fit.data)
@@ -58,12 +55,11 @@ def products() -> str:
     if fit and borrower_id is not None:
         fitting = fitting_product_ids(db(), borrower_id, items)
         items = [p for p in items if p.id in fitting]
-    badges = product_badges(db(), [p.id for p in items])
     return render_template(
         "public/products.html",
         form=form,
         products=items,
-        badges=badges,
+        badges=extras.badges,
         can_fit=borrower_id is not None,
         fit=fit,
     )
