@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import CompoundSelect, literal_column, null, select, union_all
+from sqlalchemy import CompoundSelect, Select, literal_column, null, select, union_all
 from sqlalchemy.orm import Session
 
 from core.audit import ChainProblem
@@ -429,9 +429,9 @@ class CatalogueExtras:
 
 
 @functools.cache
-def _catalogue_extras_statement() -> CompoundSelect:
+def _catalogue_extras_statement() -> CompoundSelect[Any]:
     """Built once: it has no parameters, and building it (with its cache key) costs more than running it."""
-    options = select(
+    options: Select[Any] = select(
         literal_column("0").label("part"),
         null().label("product_id"),
         null().label("scheme_id"),
@@ -439,7 +439,7 @@ def _catalogue_extras_statement() -> CompoundSelect:
         Institution.name.label("name"),
         null().label("kind"),
     )
-    badges = (
+    badges: Select[Any] = (
         select(
             literal_column("1"), SchemeProduct.product_id, Scheme.id, Scheme.code, Scheme.name, Scheme.kind
         )
