@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, literal_column, null, select, union_all
+from sqlalchemy import CompoundSelect, Integer, String, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from core.audit import ChainProblem
@@ -429,19 +429,24 @@ class CatalogueExtras:
 
 
 @functools.cache
-def _catalogue_extras_statement() -> CompoundSelect[Any]:
+def _catalogue_extras_statement() -> CompoundSelect[int, int, int, str, str, str]:
     """Built once: it has no parameters, and building it (with its cache key) costs more than running it."""
-    options: Select[Any] = select(
-        literal_column("0").label("part"),
-        null().label("product_id"),
-        null().label("scheme_id"),
+    options = select(
+        literal_column("0", Integer).label("part"),
+        literal_column("NULL", Integer).label("product_id"),
+        literal_column("NULL", Integer).label("scheme_id"),
         Institution.code.label("code"),
         Institution.name.label("name"),
-        null().label("kind"),
+        literal_column("NULL", String).label("kind"),
     )
-    badges: Select[Any] = (
+    badges = (
         select(
-            literal_column("1"), SchemeProduct.product_id, Scheme.id, Scheme.code, Scheme.name, Scheme.kind
+            literal_column("1", Integer),
+            SchemeProduct.product_id,
+            Scheme.id,
+            Scheme.code,
+            Scheme.name,
+            Scheme.kind,
         )
         .join(Scheme, Scheme.id == SchemeProduct.scheme_id)
         .where(Scheme.status == SchemeStatus.ACTIVE)
