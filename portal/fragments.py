@@ -1,0 +1,79 @@
+"""Template fragments kept per process: a macro's markup written once for the same inputs.
+
+A 金融超市 card or an inbox row is the same markup for the same displayed values on nearly every request,
+and writing it (translated words, labels, amounts, escaping) cost most of the page. `kept` writes a
+macro once per key and locale and hands out the same markup afterwards; the key is built by the
+function beside each fragment here from every value the macro shows, so a changed product, lead or
+translation is a new key and shows at once (nothing to invalidate). Keys of no longer shown values are
+dropped with the rest when the cache is full.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Hashable, Sequence
+from typing import Any, cast
+
+from flask import current_app, request
+from markupsafe import Markup
+
+from portal.filters import current_translations
+
+CACHE_SIZE = 4096
+_cache: dict[tuple[Hashable, ...], Markup] = {}
+# The translations whose ids are in keys, kept alive so that an id is not reused meanwhile.
+_translations_kept: dict[int, Any] = {}
+
+
+def kept(template: str, macro: str, key: tuple[Hashable, ...], *args: Any) -> Markup:
+    """`macro(*args)` of `template`, written once per process for the same key (which must hold every
+    value the macro shows), locale and script root."""
+    translations = current_translations()
+    full = (template, macro, id(translations), request.script_root, key)
+    found = _cache.get(full)
+    if found is None:
+        if len(_cache) >= CACHE_SIZE:
+            _cache.clear()
+        _translations_kept[id(translations)] = translations
+        module = current_app.jinja_env.get_template(template).module
+        found = _cache[full] = cast(Markup, getattr(module, macro)(*args))
+    return found
+
+
+def product_card(product: Any, badges: Sequence[Any]) -> Markup:
+    """A 金融超市 card (`public/_product_card.html`): a product with its institution and scheme badges."""
+    key = (
+        product.id,
+        product.name,
+        product.institution.name,
+        str(product.max_amount),  # Decimals: 5 and 5.00 are equal but written differently
+        str(product.rate_min),
+        str(product.rate_max),
+        product.min_term_months,
+        product.max_term_months,
+        tuple(product.collateral),
+        tuple(product.tags),
+        tuple((badge.name, badge.kind) for badge in badges),
+    )
+    return kept("public/_product_card.html", "card", key, product, badges)
+
+
+def lead_row(lead: Any, now: dt.datetime) -> Markup:
+    """An inbox row (`officer/_lead_row.html`): a lead as the officer may see it, overdue or not."""
+    waiting = lead.status == "pushed" and lead.sla_due_at is not None
+    overdue = waiting and lead.sla_due_at < now
+    key = (
+        lead.id,
+        lead.status,
+        overdue,
+        lead.sla_due_at if waiting else None,
+        lead.borrower.name if lead.borrower else None,
+        lead.borrower is not None,
+        lead.profile.kind,
+        lead.profile.region_code,
+        str(lead.amount),
+        lead.term_months,
+        lead.product.name,
+        lead.claimed_by,
+    )
+    return kept("officer/_lead_row.html", "row", key, lead, overdue)
