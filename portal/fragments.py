@@ -77,3 +77,11 @@ def lead_row(lead: Any, now: dt.datetime) -> Markup:
         lead.claimed_by,
     )
     return kept("officer/_lead_row.html", "row", key, lead, overdue)
+
+
+def filter_form(template: str, choices: Hashable, *args: Any) -> Markup:
+    """A GET filter form (the macro `filters(*args)` of `template`), written once per process for the same
+    query string and `choices` (its options read at request time, and whatever else the view decides
+    its markup by): its values, errors and options follow from them alone."""
+    key = (tuple(request.args.items(multi=True)), choices)
+    return kept(template, "filters", key, *args)

@@ -33,6 +33,7 @@ from matching.leads import (
 from matching.loans import CORRECTABLE_FIELDS, LoanInput, correct_loan
 from portal.auth import role_required, web_user
 from portal.db import db, keep_on_error
+from portal.fragments import filter_form
 from portal.presenters import inbox_context
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
 from portal.web.forms.fields import ActionForm, Choices, pairs
@@ -112,7 +113,10 @@ def leads() -> str:
         reports=False,
     )
     query = {name: value for name, value in request.args.items() if name in form and name != "page" and value}
-    return render_template("officer/leads.html", form=form, now=utcnow(), **inbox_context(inbox, query))
+    filters_markup = filter_form("officer/_lead_filters.html", tuple(products), form, query)
+    return render_template(
+        "officer/leads.html", form=form, filters=filters_markup, now=utcnow(), **inbox_context(inbox, query)
+    )
 
 
 def _loan_prefill(lead: LeadView) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from core.models import Role
 from guarantees.schemes import catalogue_extras, product_badges
 from matching.advice import fitting_product_ids
 from portal.db import db
+from portal.fragments import filter_form
 from portal.messages import error_message
 from portal.web.forms.public import ProductFilterForm
 from products.errors import ProductNotFoundError
@@ -32,12 +33,11 @@ def home() -> str:
 def products() -> str:
     """The 金融超市."""
     borrower_id = _own_borrower_id()
+    can_fit = borrower_id is not None
     extras = catalogue_extras(db())  # the institution options and the badges: one statement
-    form = ProductFilterForm(
-        formdata=request.args or None, institutions=extras.institutions, fit=borrower_id is not None
-    )
+    form = ProductFilterForm(formdata=request.args or None, institutions=extras.institutions, fit=can_fit)
     flt = ProductFilter()
-    fit = borrower_id is not None and bool(form.fit.data)
+    fit = can_fit and bool(form.fit.data)
     if request.args and form.validate():
         flt = ProductFilter(
             region_code=form.region_code.data or None,
@@ -55,12 +55,16 @@ def products() -> str:
     if fit and borrower_id is not None:
         fitting = fitting_product_ids(db(), borrower_id, items)
         items = [p for p in items if p.id in fitting]
+    filters = filter_form(
+        "public/_product_filters.html", (tuple(extras.institutions), can_fit), form, can_fit
+    )
     return render_template(
         "public/products.html",
         form=form,
+        filters=filters,
         products=items,
         badges=extras.badges,
-        can_fit=borrower_id is not None,
+        can_fit=can_fit,
         fit=fit,
     )
 

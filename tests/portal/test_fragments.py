@@ -15,7 +15,7 @@ from guarantees.schemes import set_paused
 from matching.leads import claim_lead
 from matching.models import Lead, Need
 from portal import fragments
-from products.models import Product
+from products.models import Institution, Product
 from tests.factories import InstitutionFactory, ProductFactory, SchemeFactory, UserFactory
 from tests.portal.test_web_officer import lead, officer  # noqa: F401  # the officer's lead, as fixtures
 from tests.portal.test_web_support import login, text
@@ -118,3 +118,22 @@ def test_a_row_turns_overdue_as_time_passes(client, session, lead, officer, monk
     later = row.sla_due_at + dt.timedelta(minutes=1)
     monkeypatch.setattr(portal.web.officer, "utcnow", lambda: later)
     assert "is-overdue" in page(client, "/officer/leads")
+
+
+def test_a_filter_form_is_written_for_its_own_query_string(client, session):
+    ProductFactory(name="片段三号贷", published=True)
+    session.flush()
+    for path in ("/products?amount=abc", "/products?amount=5", "/products?amount=abc", "/products"):
+        kept = page(client, path)
+        fragments._cache.clear()
+        assert kept == page(client, path)
+    assert "请输入数字" in page(client, "/products?amount=abc")
+    assert "请输入数字" not in page(client, "/products?amount=5")
+
+
+def test_a_new_product_shows_in_the_inbox_filter_at_once(client, session, lead, officer):  # noqa: F811
+    login(client, officer.username)
+    assert "片段新产品" not in page(client, "/officer/leads")
+    ProductFactory(institution=session.get(Institution, lead.institution_id), name="片段新产品")
+    session.flush()
+    assert "片段新产品" in page(client, "/officer/leads")
