@@ -85,3 +85,8 @@ def filter_form(template: str, choices: Hashable, *args: Any) -> Markup:
     its markup by): its values, errors and options follow from them alone."""
     key = (tuple(request.args.items(multi=True)), choices)
     return kept(template, "filters", key, *args)
+
+
+def navigation(role: str | None) -> Markup:
+    """The main navigation (`_navigation.html`): the role's links, the current page's marked."""
+    return kept("_navigation.html", "nav_bar", (role, request.endpoint), role)

@@ -137,3 +137,14 @@ def test_a_new_product_shows_in_the_inbox_filter_at_once(client, session, lead, 
     ProductFactory(institution=session.get(Institution, lead.institution_id), name="片段新产品")
     session.flush()
     assert "片段新产品" in page(client, "/officer/leads")
+
+
+def test_the_navigation_is_each_role_s_and_marks_the_page_shown(client, session, lead, officer):  # noqa: F811
+    active = re.compile(r'<a href="([^"]+)" class="active" aria-current="page">')
+    assert active.findall(page(client, "/products")) == ["/products"]
+    assert "/officer/leads" not in page(client, "/products")
+    login(client, officer.username)
+    assert active.findall(page(client, "/officer/leads")) == ["/officer/leads"]
+    assert active.findall(page(client, "/products")) == ["/products"]
+    nav = re.search(r'<nav class="nav".*?</nav>', page(client, "/products"), re.S)
+    assert nav and 'href="/officer/leads"' in nav.group(0) and "/login" not in nav.group(0)
