@@ -28,34 +28,54 @@ _translations_kept: dict[int, Any] = {}
 def kept(template: str, macro: str, key: tuple[Hashable, ...], *args: Any) -> Markup:
     """`macro(*args)` of `template`, written once per process for the same key (which must hold every
     value the macro shows), locale and script root."""
+    return _kept(_context(template, macro), key, args)
+
+
+def _context(template: str, macro: str) -> tuple[Hashable, ...]:
+    """What every key of the macro starts with: its name, the request's locale and script root."""
     translations = current_translations()
-    full = (template, macro, id(translations), request.script_root, key)
+    _translations_kept[id(translations)] = translations
+    return (template, macro, id(translations), request.script_root)
+
+
+def _kept(context: tuple[Hashable, ...], key: tuple[Hashable, ...], args: tuple[Any, ...]) -> Markup:
+    full = (*context, key)
     found = _cache.get(full)
     if found is None:
         if len(_cache) >= CACHE_SIZE:
             _cache.clear()
-        _translations_kept[id(translations)] = translations
-        module = current_app.jinja_env.get_template(template).module
-        found = _cache[full] = cast(Markup, getattr(module, macro)(*args))
+        template, macro = context[0], context[1]
+        module = current_app.jinja_env.get_template(cast(str, template)).module
+        found = _cache[full] = cast(Markup, getattr(module, cast(str, macro))(*args))
     return found
 
 
-def product_card(product: Any, badges: Sequence[Any]) -> Markup:
-    """A 金融超市 card (`public/_product_card.html`): a product with its institution and scheme badges."""
-    key = (
-        product.id,
-        product.name,
-        product.institution.name,
-        str(product.max_amount),  # Decimals: 5 and 5.00 are equal but written differently
-        str(product.rate_min),
-        str(product.rate_max),
-        product.min_term_months,
-        product.max_term_months,
-        tuple(product.collateral),
-        tuple(product.tags),
-        tuple((badge.name, badge.kind) for badge in badges),
-    )
-    return kept("public/_product_card.html", "card", key, product, badges)
+NEWLINE = Markup("\n")
+
+
+def product_cards(products: Sequence[Any], badges: dict[int, Sequence[Any]]) -> Markup:
+    """The 金融超市's cards (`public/_product_card.html`), each a product with its institution and scheme
+    badges, one after the other on a line of its own."""
+    context = _context("public/_product_card.html", "card")
+    cards = []
+    for product in products:
+        shown = badges.get(product.id, ())
+        key = (
+            product.id,
+            product.name,
+            product.institution.name,
+            str(product.max_amount),  # Decimals: 5 and 5.00 are equal but written differently
+            str(product.rate_min),
+            str(product.rate_max),
+            product.min_term_months,
+            product.max_term_months,
+            tuple(product.collateral),
+            tuple(product.tags),
+            tuple((badge.name, badge.kind) for badge in shown),
+        )
+        cards.append(_kept(context, key, (product, shown)))
+        cards.append(NEWLINE)
+    return Markup("").join(cards)
 
 
 def lead_row(lead: Any, now: dt.datetime) -> Markup:
