@@ -11,7 +11,7 @@ dropped with the rest when the cache is full.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, cast
 
 from flask import current_app, request
@@ -50,9 +50,6 @@ def _kept(context: tuple[Hashable, ...], key: tuple[Hashable, ...], args: tuple[
     return found
 
 
-NEWLINE = Markup("\n")
-
-
 def product_cards(products: Sequence[Any], badges: dict[int, Sequence[Any]]) -> Markup:
     """The 金融超市's cards (`public/_product_card.html`), each a product with its institution and scheme
     badges, one after the other on a line of its own."""
@@ -74,8 +71,8 @@ def product_cards(products: Sequence[Any], badges: dict[int, Sequence[Any]]) -> 
             tuple((badge.name, badge.kind) for badge in shown),
         )
         cards.append(_kept(context, key, (product, shown)))
-        cards.append(NEWLINE)
-    return Markup("").join(cards)
+    # Markup.join would escape each part again; every part is markup already.
+    return Markup("".join(f"{card}\n" for card in cards))  # noqa: S704  # nosec B704
 
 
 def lead_row(lead: Any, now: dt.datetime) -> Markup:
@@ -99,12 +96,15 @@ def lead_row(lead: Any, now: dt.datetime) -> Markup:
     return kept("officer/_lead_row.html", "row", key, lead, overdue)
 
 
-def filter_form(template: str, choices: Hashable, *args: Any) -> Markup:
-    """A GET filter form (the macro `filters(*args)` of `template`), written once per process for the same
-    query string and `choices` (its options read at request time, and whatever else the view decides
-    its markup by): its values, errors and options follow from them alone."""
+def filter_form(template: str, choices: Hashable, arguments: Callable[[], tuple[Any, ...]]) -> Markup:
+    """A GET filter form (the macro `filters(*arguments())` of `template`), written once per process for
+    the same query string and `choices` (its options read at request time, and whatever else the view
+    decides its markup by): its values, errors and options follow from them alone. `arguments` (the
+    form, ...) is called only to write it afresh, so that a view need not build the form otherwise."""
+    context = _context(template, "filters")
     key = (tuple(request.args.items(multi=True)), choices)
-    return kept(template, "filters", key, *args)
+    found = _cache.get((*context, key))
+    return found if found is not None else _kept(context, key, arguments())
 
 
 def navigation(role: str | None) -> Markup:

@@ -87,11 +87,17 @@ def _wan(value: Decimal | None) -> Decimal | None:
 @role_required(OFFICER)
 def leads() -> str:
     user, institution_id = _me()
-    form = LeadFilterForm(formdata=request.args)
     products = product_names(db(), institution_id)
-    form.product.choices = pairs(((str(id_), name) for id_, name in products), blank=_("全部"))
+
+    def filter_form_of_request() -> LeadFilterForm:
+        form = LeadFilterForm(formdata=request.args)
+        form.product.choices = pairs(((str(id_), name) for id_, name in products), blank=_("全部"))
+        return form
+
+    # Without a query string there is nothing to read: the form is built only to be written afresh.
+    form = filter_form_of_request() if request.args else None
     filters, page = InboxFilter(), 1
-    if form.validate():
+    if form is not None and form.validate():
         filters = InboxFilter(
             status=form.status.data or None,
             mine=bool(form.mine.data),
@@ -112,10 +118,16 @@ def leads() -> str:
         per_page=PER_PAGE,
         reports=False,
     )
-    query = {name: value for name, value in request.args.items() if name in form and name != "page" and value}
-    filters_markup = filter_form("officer/_lead_filters.html", tuple(products), form, query)
+    query = {}
+    if form is not None:
+        query = {
+            name: value for name, value in request.args.items() if name in form and name != "page" and value
+        }
+    filters_markup = filter_form(
+        "officer/_lead_filters.html", tuple(products), lambda: (form or filter_form_of_request(), query)
+    )
     return render_template(
-        "officer/leads.html", form=form, filters=filters_markup, now=utcnow(), **inbox_context(inbox, query)
+        "officer/leads.html", filters=filters_markup, now=utcnow(), **inbox_context(inbox, query)
     )
 
 

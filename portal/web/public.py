@@ -35,10 +35,15 @@ def products() -> str:
     borrower_id = _own_borrower_id()
     can_fit = borrower_id is not None
     extras = catalogue_extras(db())  # the institution options and the badges: one statement
-    form = ProductFilterForm(formdata=request.args or None, institutions=extras.institutions, fit=can_fit)
-    flt = ProductFilter()
-    fit = can_fit and bool(form.fit.data)
-    if request.args and form.validate():
+
+    def filter_form_of_request() -> ProductFilterForm:
+        return ProductFilterForm(formdata=request.args or None, institutions=extras.institutions, fit=can_fit)
+
+    # Without a query string there is nothing to read ("适合我" is on for an applicant): the form is built
+    # only to be written afresh.
+    form = filter_form_of_request() if request.args else None
+    flt, fit = ProductFilter(), can_fit
+    if form is not None and form.validate():
         flt = ProductFilter(
             region_code=form.region_code.data or None,
             borrower_kind=form.borrower_kind.data or None,
@@ -49,19 +54,22 @@ def products() -> str:
             keyword=form.q.data or None,
             sort=form.sort.data or None,
         )
-    elif request.args:
+        fit = can_fit and bool(form.fit.data)
+    elif form is not None:
         fit = False
     items = list_products(db(), flt)
     if fit and borrower_id is not None:
         fitting = fitting_product_ids(db(), borrower_id, items)
         items = [p for p in items if p.id in fitting]
     filters = filter_form(
-        "public/_product_filters.html", (tuple(extras.institutions), can_fit), form, can_fit
+        "public/_product_filters.html",
+        (tuple(extras.institutions), can_fit),
+        lambda: (form or filter_form_of_request(), can_fit),
     )
     return render_template(
         "public/products.html",
-        form=form,
         filters=filters,
+        amount=form.amount.data if form is not None else None,
         products=items,
         badges=extras.badges,
         can_fit=can_fit,
