@@ -1,11 +1,13 @@
 """Template fragments kept per process: a macro's markup written once for the same inputs.
 
-A 金融超市 card or an inbox row is the same markup for the same displayed values on nearly every request,
-and writing it (translated words, labels, amounts, escaping) cost most of the page. `kept` writes a
-macro once per key and locale and hands out the same markup afterwards; the key is built by the
-function beside each fragment here from every value the macro shows, so a changed product, lead or
-translation is a new key and shows at once (nothing to invalidate). Keys of no longer shown values are
-dropped with the rest when the cache is full.
+A 金融超市 card, an inbox row, a filter form and the main navigation are the same markup for the same
+shown values on nearly every request, and writing them (translated words, labels, amounts, form
+fields, escaping) cost most of their pages. `kept` writes a macro once per key, locale and script root
+and hands out the same markup afterwards. Each key is built beside its fragment here from every value
+the macro shows (a filter form's: the query string and the options read at request time; the
+navigation's: the role and the page), so a changed product, lead, option or translation is a new key
+and shows at once: there is nothing to invalidate, in this process or another. When the cache is full
+it is emptied (keys of values no longer shown go with the rest).
 """
 
 from __future__ import annotations
