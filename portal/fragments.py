@@ -21,7 +21,9 @@ from markupsafe import Markup
 
 from portal.filters import current_translations
 
-CACHE_SIZE = 4096
+# At most some 30 MB a process: a filter form with its errors is ~8 KB in memory and its key a query
+# string of up to 4 KB (gunicorn's request line), which anyone may send; a card or a row ~2 KB.
+CACHE_SIZE = 2048
 _cache: dict[tuple[Hashable, ...], Markup] = {}
 # The translations whose ids are in keys, kept alive so that an id is not reused meanwhile.
 _translations_kept: dict[int, Any] = {}
