@@ -4,6 +4,7 @@ products they cover, eligibility, and pausing (by hand or by a pause rule)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import CompoundSelect, Integer, String, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from core.audit import ChainProblem
@@ -429,6 +430,53 @@ def product_badges(session: Session, product_ids: Sequence[int]) -> dict[int, li
     for product_id, scheme_id, code, name, kind in rows:
         badges.setdefault(product_id, []).append(SchemeBadge(scheme_id, code, name, kind))
     return badges
+
+
+@dataclass(frozen=True)
+class CatalogueExtras:
+    """What the 金融超市 shows beside its products: the institution filter's options (code, name) by code,
+    and the badges of every product under an active scheme (as `product_badges`)."""
+
+    institutions: list[tuple[str, str]]
+    badges: dict[int, list[SchemeBadge]]
+
+
+@functools.cache
+def _catalogue_extras_statement() -> CompoundSelect[int, int, int, str, str, str]:
+    """Built once: it has no parameters, and building it (with its cache key) costs more than running it."""
+    options = select(
+        literal_column("0", Integer).label("part"),
+        literal_column("NULL", Integer).label("product_id"),
+        literal_column("NULL", Integer).label("scheme_id"),
+        Institution.code.label("code"),
+        Institution.name.label("name"),
+        literal_column("NULL", String).label("kind"),
+    )
+    badges = (
+        select(
+            literal_column("1", Integer),
+            SchemeProduct.product_id,
+            Scheme.id,
+            Scheme.code,
+            Scheme.name,
+            Scheme.kind,
+        )
+        .join(Scheme, Scheme.id == SchemeProduct.scheme_id)
+        .where(Scheme.status == SchemeStatus.ACTIVE)
+    )
+    return union_all(options, badges).order_by("part", "product_id", "scheme_id", "code")
+
+
+def catalogue_extras(session: Session) -> CatalogueExtras:
+    """The 金融超市's institution options and every product's badges in one statement (the badges of
+    products the page does not list are read too: a few rows, cheaper than naming the listed ones)."""
+    extras = CatalogueExtras(institutions=[], badges={})
+    for part, product_id, scheme_id, code, name, kind in session.execute(_catalogue_extras_statement()):
+        if part == 0:
+            extras.institutions.append((code, name))
+        else:
+            extras.badges.setdefault(product_id, []).append(SchemeBadge(scheme_id, code, name, kind))
+    return extras
 
 
 def product_scheme_notes(session: Session, product_ids: Collection[int]) -> dict[int, list[tuple[str, str]]]:

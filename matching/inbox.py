@@ -10,8 +10,9 @@ section, a size band and the score's grade, never a name, a code or a contact.
 A page is paged in SQL (LIMIT/OFFSET, its total counted by the same statement) and read with a fixed
 number of statements whatever its size: one for the leads with everything they refer to one to one (need,
 borrower, product, institution, loan, claimant, the latest score's grade, the contact phone), and one
-more for the performance reports of the loans on the page, when there are loans. Nothing is loaded per
-lead, and no identifier is decrypted for a lead the officer may not identify.
+more for the performance reports of the loans on the page, when there are loans and the caller shows them
+(the inbox page does not). Nothing is loaded per lead, and no identifier is decrypted for a lead the
+officer may not identify.
 """
 
 from __future__ import annotations
@@ -230,6 +231,7 @@ def officer_leads(
     filters: InboxFilter | None = None,
     page: int = 1,
     per_page: int = 20,
+    reports: bool = True,
 ) -> LeadPage:
     """One page of the institution's leads as this officer may see them, and their total.
 
@@ -237,6 +239,8 @@ def officer_leads(
     then the leads in hand, then the finished ones, each most recently changed first. One statement;
     a search adds one more over the officer's own claimed leads (their identifiers are encrypted, so
     the tails are compared after decryption, and only for leads the officer may identify).
+    With `reports=False` (the inbox page, which shows no loan's reports) the loans' performance reports
+    are not read, and each loan's `performance` is empty: one statement less.
     Raises nothing: a page past the end is empty (with the total).
     """
     filters = filters or InboxFilter()
@@ -274,7 +278,7 @@ def officer_leads(
         total = session.scalar(count) or 0
     else:
         total = 0
-    return LeadPage(items=_views(session, rows), total=total, page=page, per_page=per_page)
+    return LeadPage(items=_views(session, rows, reports=reports), total=total, page=page, per_page=per_page)
 
 
 def inbox_statement(
@@ -505,8 +509,9 @@ def _performance(session: Session, loans: dict[int, int]) -> dict[int, list[Perf
     return reports
 
 
-def _views(session: Session, rows: Sequence[Any]) -> tuple[LeadView, ...]:
-    performance = _performance(session, {r.loan_id: r.id for r in rows if r.loan_id is not None})
+def _views(session: Session, rows: Sequence[Any], *, reports: bool = True) -> tuple[LeadView, ...]:
+    loans = {r.loan_id: r.id for r in rows if r.loan_id is not None} if reports else {}
+    performance = _performance(session, loans)
     return tuple(_view(row, performance) for row in rows)
 
 

@@ -22,8 +22,8 @@ from stats.formats import wan_unit
 
 
 def _(string: str, **variables: Any) -> str:
-    """Flask-Babel's gettext over the request's translations looked up once (see `_translations`)."""
-    found = _translations().ugettext(string)
+    """Flask-Babel's gettext over the request's translations looked up once (`current_translations`)."""
+    found = current_translations().ugettext(string)
     return str(found % variables) if variables else str(found)
 
 
@@ -49,7 +49,7 @@ def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return to_shanghai(value).strftime(fmt)
 
 
-def _translations() -> Any:
+def current_translations() -> Any:
     """The translations of this request's locale, looked up once per request: a page asks for a few
     hundred strings, and Flask-Babel's own lookup costs more than the translation itself."""
     if not has_app_context():
@@ -65,7 +65,7 @@ def jinja_gettext(eval_ctx: EvalContext, string: str, /, **variables: Any) -> st
     """Jinja's newstyle `_`/`gettext` (jinja2.ext's, the same result) in one call: Jinja's own goes
     through `_`'s alias and two context calls around the translation, which cost a page's loop more
     than the translation itself."""
-    rv = _translations().ugettext(string)
+    rv = current_translations().ugettext(string)
     if eval_ctx.autoescape:
         rv = Markup(rv)  # noqa: S704  # nosec B704  # the catalogue's text, as Jinja's own gettext marks it
     return rv % variables  # type: ignore[no-any-return]
@@ -91,7 +91,7 @@ def select_field(field: Field, **kwargs: Any) -> Markup:
     macro = current_app.jinja_env.get_template("_macros.html").module.field  # type: ignore[attr-defined]
     if field.errors:
         return cast(Markup, macro(field, **kwargs))
-    keep: list[Any] = [_translations()]
+    keep: list[Any] = [current_translations()]
     choices = []
     for choice in field.choices or ():
         if not isinstance(choice, SelectChoice) or choice.render_kw:
@@ -120,7 +120,7 @@ def cached_label(code: Any, table: str) -> str:
     page's rows ask for the same few labels many times, and each asked Flask-Babel anew."""
     if code is None or code == "":
         return ""
-    translations = _translations()
+    translations = current_translations()
     key = (id(translations), table, str(code))
     found = _label_cache.get(key)
     if found is None:
@@ -135,13 +135,13 @@ _kept_translations: dict[int, Any] = {}
 
 
 def register(app: Flask) -> None:
-    # The same callables Flask-Babel installs, over the request's translations (see `_translations`).
+    # The same callables Flask-Babel installs, over the request's translations (`current_translations`).
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=lambda s: _translations().ugettext(s),
-        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        gettext=lambda s: current_translations().ugettext(s),
+        ngettext=lambda s, p, n: current_translations().ungettext(s, p, n),
         newstyle=True,
-        pgettext=lambda c, s: _translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        pgettext=lambda c, s: current_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: current_translations().unpgettext(c, s, p, n),
     )
     app.jinja_env.globals.update(_=jinja_gettext, gettext=jinja_gettext)
     app.jinja_env.filters.update(
@@ -154,3 +154,6 @@ def register(app: Flask) -> None:
         label=cached_label,
     )
     app.jinja_env.globals.update(LABELS=LABELS, label=cached_label, select_field=select_field)
+    from portal.fragments import lead_row, navigation, product_cards  # they use this module's translations
+
+    app.jinja_env.globals.update(lead_row=lead_row, navigation=navigation, product_cards=product_cards)

@@ -33,6 +33,7 @@ from matching.leads import (
 from matching.loans import CORRECTABLE_FIELDS, LoanInput, correct_loan
 from portal.auth import role_required, web_user
 from portal.db import db, keep_on_error
+from portal.fragments import filter_form
 from portal.presenters import inbox_context
 from portal.web.common import INVALID_FORM, apply_errors, flash_error, ok
 from portal.web.forms.fields import ActionForm, Choices, pairs
@@ -86,11 +87,17 @@ def _wan(value: Decimal | None) -> Decimal | None:
 @role_required(OFFICER)
 def leads() -> str:
     user, institution_id = _me()
-    form = LeadFilterForm(formdata=request.args)
     products = product_names(db(), institution_id)
-    form.product.choices = pairs(((str(id_), name) for id_, name in products), blank=_("全部"))
+
+    def filter_form_of_request() -> LeadFilterForm:
+        form = LeadFilterForm(formdata=request.args)
+        form.product.choices = pairs(((str(id_), name) for id_, name in products), blank=_("全部"))
+        return form
+
+    # Without a query string there is nothing to read: the form is built only to be written afresh.
+    form = filter_form_of_request() if request.args else None
     filters, page = InboxFilter(), 1
-    if form.validate():
+    if form is not None and form.validate():
         filters = InboxFilter(
             status=form.status.data or None,
             mine=bool(form.mine.data),
@@ -101,11 +108,27 @@ def leads() -> str:
             q=form.q.data or None,
         )
         page = form.page.data or 1
+    # The inbox shows no loan's performance reports: they are not read.
     inbox = officer_leads(
-        db(), institution_id=institution_id, officer_id=user.id, filters=filters, page=page, per_page=PER_PAGE
+        db(),
+        institution_id=institution_id,
+        officer_id=user.id,
+        filters=filters,
+        page=page,
+        per_page=PER_PAGE,
+        reports=False,
     )
-    query = {name: value for name, value in request.args.items() if name in form and name != "page" and value}
-    return render_template("officer/leads.html", form=form, now=utcnow(), **inbox_context(inbox, query))
+    query = {}
+    if form is not None:
+        query = {
+            name: value for name, value in request.args.items() if name in form and name != "page" and value
+        }
+    filters_markup = filter_form(
+        "officer/_lead_filters.html", tuple(products), lambda: (form or filter_form_of_request(), query)
+    )
+    return render_template(
+        "officer/leads.html", filters=filters_markup, now=utcnow(), **inbox_context(inbox, query)
+    )
 
 
 def _loan_prefill(lead: LeadView) -> dict[str, Any]:

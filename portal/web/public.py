@@ -10,14 +10,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.models import Role
-from guarantees.schemes import product_badges
+from guarantees.schemes import catalogue_extras, product_badges
 from matching.advice import fitting_product_ids
 from portal.db import db
+from portal.fragments import filter_form
 from portal.messages import error_message
 from portal.web.forms.public import ProductFilterForm
 from products.errors import ProductNotFoundError
 from products.models import ProductStatus
-from products.services import ProductFilter, get_product, institution_names, list_products
+from products.services import ProductFilter, get_product, list_products
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger(__name__)
@@ -28,20 +29,21 @@ def home() -> str:
     return render_template("home.html")
 
 
-def institution_choices() -> list[tuple[str, str]]:
-    return institution_names(db())
-
-
 @bp.get("/products")
 def products() -> str:
     """The 金融超市."""
     borrower_id = _own_borrower_id()
-    form = ProductFilterForm(
-        formdata=request.args or None, institutions=institution_choices(), fit=borrower_id is not None
-    )
-    flt = ProductFilter()
-    fit = borrower_id is not None and bool(form.fit.data)
-    if request.args and form.validate():
+    can_fit = borrower_id is not None
+    extras = catalogue_extras(db())  # the institution options and the badges: one statement
+
+    def filter_form_of_request() -> ProductFilterForm:
+        return ProductFilterForm(formdata=request.args or None, institutions=extras.institutions, fit=can_fit)
+
+    # Without a query string there is nothing to read ("适合我" is on for an applicant): the form is built
+    # only to be written afresh.
+    form = filter_form_of_request() if request.args else None
+    flt, fit = ProductFilter(), can_fit
+    if form is not None and form.validate():
         flt = ProductFilter(
             region_code=form.region_code.data or None,
             borrower_kind=form.borrower_kind.data or None,
@@ -52,19 +54,25 @@ def products() -> str:
             keyword=form.q.data or None,
             sort=form.sort.data or None,
         )
-    elif request.args:
+        fit = can_fit and bool(form.fit.data)
+    elif form is not None:
         fit = False
     items = list_products(db(), flt)
     if fit and borrower_id is not None:
         fitting = fitting_product_ids(db(), borrower_id, items)
         items = [p for p in items if p.id in fitting]
-    badges = product_badges(db(), [p.id for p in items])
+    filters = filter_form(
+        "public/_product_filters.html",
+        (tuple(extras.institutions), can_fit),
+        lambda: (form or filter_form_of_request(), can_fit),
+    )
     return render_template(
         "public/products.html",
-        form=form,
+        filters=filters,
+        amount=form.amount.data if form is not None else None,
         products=items,
-        badges=badges,
-        can_fit=borrower_id is not None,
+        badges=extras.badges,
+        can_fit=can_fit,
         fit=fit,
     )
 

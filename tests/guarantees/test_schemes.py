@@ -12,8 +12,10 @@ from guarantees.models import CoverStatus, SchemeProduct
 from guarantees.schemes import (
     SCHEME_ENTITY,
     SchemeInput,
+    catalogue_extras,
     create_scheme,
     loan_schemes,
+    product_badges,
     product_scheme_notes,
     scheme_input,
     set_paused,
@@ -155,3 +157,25 @@ def test_a_lead_pushed_for_a_covered_product_explains_the_scheme(session, monkey
         lead for lead in dispatch.match_need(session, need.id, top_n=5) if lead.product_id == product.id
     ]
     assert "该产品有政府性融资担保（吉庐陵融资担保有限公司）支持" in lead.explanation["summary"]
+
+
+def test_catalogue_extras_read_every_institution_by_code_and_the_active_schemes_badges(session) -> None:
+    """One statement for the 金融超市's institution options and badges; what was just written shows."""
+    before = catalogue_extras(session)
+    institution = InstitutionFactory(code="ZZZ_4321", name="吉安4321村镇银行")
+    product, bare = ProductFactory(published=True), ProductFactory(published=True)
+    first, second, paused = SchemeFactory(), SchemeFactory(), SchemeFactory()
+    for scheme in (second, first, paused):
+        session.add(SchemeProduct(scheme_id=scheme.id, product_id=product.id))
+    session.flush()
+    set_paused(session, paused, paused=True, reason="代偿率超过上限", actor_id=None)
+    session.flush()
+
+    extras = catalogue_extras(session)
+
+    assert ("ZZZ_4321", "吉安4321村镇银行") not in before.institutions
+    assert extras.institutions == sorted(extras.institutions)  # by code
+    assert (institution.code, institution.name) in extras.institutions
+    assert [b.scheme_id for b in extras.badges[product.id]] == sorted([first.id, second.id])
+    assert extras.badges[product.id] == product_badges(session, [product.id])[product.id]
+    assert bare.id not in extras.badges

@@ -356,3 +356,42 @@ def test_a_search_past_the_last_page_still_counts_its_total(session):
         page=3,
     )
     assert (page.items, page.total) == ((), 1)
+
+
+def test_without_reports_the_page_reads_no_performance_report(session, world):
+    institution, (claimant, _colleague), _other, _stranger, leads, _borrower, _user = world
+    lead_id = leads[institution.id].id
+    claim_lead(session, lead_id, officer_id=claimant.id, institution_id=institution.id)
+    for step in ("contacted", "approved"):
+        transition_lead(session, lead_id, to=step, officer_id=claimant.id, institution_id=institution.id)
+    loan = LoanInput(
+        amount=Decimal("400000"),
+        rate=Decimal("3.85"),
+        term_months=12,
+        collateral="credit",
+        disbursed_on=local_today(),
+        first_loan_borrower=True,
+        renewal_without_repayment=False,
+    )
+    transition_lead(
+        session, lead_id, to="disbursed", officer_id=claimant.id, institution_id=institution.id, loan=loan
+    )
+    session.flush()
+    report_performance(
+        session,
+        lead_id,
+        officer_id=claimant.id,
+        institution_id=institution.id,
+        as_of=local_today(),
+        overdue_30=False,
+        overdue_90=False,
+    )
+    session.flush()
+    kwargs = {"institution_id": institution.id, "officer_id": claimant.id}
+    with statements(session) as seen:
+        page = officer_leads(session, **kwargs, reports=False)
+    [view] = [v for v in page.items if v.id == lead_id]
+    assert view.loan is not None and view.loan.performance == ()
+    assert [s for s in seen if "loan_performance" in s] == []
+    [view] = [v for v in officer_leads(session, **kwargs).items if v.id == lead_id]
+    assert view.loan is not None and len(view.loan.performance) == 1
