@@ -10,9 +10,10 @@ run out of leads.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Update, func, select, update
+from sqlalchemy import Table, Update, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -34,6 +35,22 @@ def lock_need(session: Session, need_id: int) -> Need | None:
     """The need, re-read under a row lock held to the end of the transaction (see the module doc)."""
     return session.scalar(
         select(Need).where(Need.id == need_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def lock_needs(session: Session, need_ids: Collection[int]) -> list[Need]:
+    """The needs that exist among `need_ids`, re-read under row locks taken in id order in one
+    statement (`lock_need` for a batch: two batches locking in the same order never deadlock)."""
+    if not need_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Need)
+            .where(Need.id.in_(sorted(set(need_ids))))
+            .order_by(Need.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     )
 
 
@@ -82,6 +99,26 @@ def set_need_status(
     )
     notices.need_status_changed(session, need, event, actor_id=actor_id)
     return True
+
+
+def move_needs(session: Session, moves: Sequence[tuple[Need, str]]) -> None:
+    """Move locked needs (`lock_needs`) from the status they were read in, without events: one UPDATE
+    executed for every need (an executemany), the new status and time loaded into each need. The
+    callers write the events (`dispatch.push_many`)."""
+    moves = [(need, to) for need, to in moves if to != need.status]
+    if not moves:
+        return
+    now = utcnow()
+    table: Table = Need.__table__  # type: ignore[assignment]
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("need"), table.c.status == bindparam("was"))
+        .values(status=bindparam("to"), updated_at=now),
+        [{"need": need.id, "was": need.status, "to": to} for need, to in moves],
+    )
+    for need, to in moves:
+        set_committed_value(need, "status", to)
+        set_committed_value(need, "updated_at", now)
 
 
 def need_event(session: Session, need: Need, data: dict[str, Any]) -> StatusEvent:
