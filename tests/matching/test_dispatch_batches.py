@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import core.types
 from core.audit import verify_chain
 from core.db import Base
+from core.models import StatusEvent
 from matching.dispatch import (
     MatchContext,
     evaluate,
@@ -42,6 +44,7 @@ from matching.rematching import (
     rematch_needs,
 )
 from matching.states import lock_need, need_event, set_need_status
+from tests.conftest import IS_POSTGRES
 from tests.factories import (
     BorrowerFactory,
     CreditScoreFactory,
@@ -278,4 +281,57 @@ def test_a_batch_writes_the_rows_matching_one_need_after_another_writes(committe
     assert len(written["leads"]) >= 10 and written["outgoing_messages"]
     assert {n["kind"] for n in written["notifications"]} == {"lead_status", "lead_pushed", "need_status"}
     with factory() as s:
+        assert verify_chain(s).ok
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not IS_POSTGRES, reason="SQLite serialises writers; the race needs PostgreSQL")
+def test_two_batches_racing_over_the_same_needs_match_each_need_once(committed_db):
+    """Two transactions batch-match overlapping needs, listed in opposite orders: the locks are taken in
+    id order (no deadlock), and a need the other batch matched first has left `submitted` and is
+    skipped, so each need gets one round of leads and one status event."""
+    _engine, factory = committed_db
+    with factory() as s:
+        bind_factories(s)
+        for i, rate in enumerate(("3.50", "3.60", "3.70")):
+            _bank(f"RC{i}", f"竞速贷{i}", rate, officers=("13900000009",))
+        need_ids = []
+        for _ in range(12):
+            borrower = BorrowerFactory()
+            need_ids.append(submit_need(s, borrower_id=borrower.id, data=need_input(), actor_id=None).id)
+        s.commit()
+
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+    matched: list[dict[int, Any]] = []
+
+    def match(ids: list[int]) -> None:
+        try:
+            with factory() as s:
+                barrier.wait()
+                matched.append(match_needs(s, ids, top_n=3))
+                s.commit()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=match, args=(need_ids[:8],)),
+        threading.Thread(target=match, args=(list(reversed(need_ids[4:])),)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert sorted(i for batch in matched for i in batch) == need_ids  # each need by one batch only
+    with factory() as s:
+        leads = s.execute(select(Lead.need_id, Lead.institution_id)).all()
+        assert len(leads) == 36 and len(set(leads)) == 36
+        moved = s.scalars(
+            select(StatusEvent.entity_id).where(
+                StatusEvent.entity_type == "need", StatusEvent.to_status == NeedStatus.MATCHED
+            )
+        ).all()
+        assert sorted(moved) == need_ids
         assert verify_chain(s).ok
