@@ -154,7 +154,7 @@ def test_matching(runs: dict[str, Run]) -> None:
     [many] = lines_matching(
         rf"\d+ needs x \d+ products: match .* \(.* (\d+) leads, batches of \d+\), floor .* s, ratio {RATIO}; "
         rf"batched floor .* s, ratio {RATIO}; engine alone .* s, ratio {RATIO}; "
-        rf"match less engine -?.* s, ratio -?{RATIO}",
+        rf"engine and explanations in the match .* s, match less those .* s, ratio {RATIO}",
         stdout,
     )
     assert int(many.group(1)) > 0, "the synthetic needs matched nothing"
