@@ -362,16 +362,23 @@ def push(
     A pick for an institution the need already has a lead with is skipped: the unique key refuses it,
     whichever transaction got there first.
     """
-    return push_many(session, context, [NeedPush(need, result, round_no)])[0]
+    return push_many(session, context, [NeedPush.of(need, result, context, round_no)])[0]
 
 
 @dataclass(frozen=True, slots=True)
 class NeedPush:
-    """One need's verdict, to store as leads of round `round_no` (set on the need by the caller)."""
+    """One need's picks and explanation, to store as leads of round `round_no` (set on the need by the
+    caller). Build it with `of`: the explanation is drawn from the verdict at once, so that a batch
+    does not keep every need's thousands of exclusions alive until it writes."""
 
     need: Need
-    result: engine.MatchResult
+    picks: tuple[engine.Pick, ...]
+    summary: dict[str, Any]
     round_no: int
+
+    @classmethod
+    def of(cls, need: Need, result: engine.MatchResult, context: MatchContext, round_no: int) -> NeedPush:
+        return cls(need, result.picks, _summary(result, context), round_no)
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,7 +416,7 @@ def push_many(
         return []
     # Set before the first statement below, whose autoflush writes them with the rounds.
     for p in pushes:
-        p.need.match_summary = _summary(p.result, context)
+        p.need.match_summary = p.summary
     now = utcnow()
     rows = [
         {
@@ -432,7 +439,7 @@ def push_many(
             ),
         }
         for p in pushes
-        for pick in p.result.picks
+        for pick in p.picks
     ]
     # One statement for every pick. ON CONFLICT DO NOTHING is the unique key's refusal without the
     # error: a lead another transaction is writing is waited for, and skipped if that one commits.
@@ -449,7 +456,7 @@ def push_many(
     leads = [
         [
             written[(p.need.id, pick.institution_id)]
-            for pick in p.result.picks
+            for pick in p.picks
             if (p.need.id, pick.institution_id) in written
         ]
         for p in pushes
@@ -571,7 +578,9 @@ def match_needs(
             tried={institution_id for institution_id, _ in tried[need.id]},
         )
         need.dispatch_round = 1
-        pushes.append(NeedPush(need, put_requested_first(need, context, result, specs[need.id]), 1))
+        pushes.append(
+            NeedPush.of(need, put_requested_first(need, context, result, specs[need.id]), context, 1)
+        )
     written = push_many(session, context, pushes, settle=_first_round)
     return {p.need.id: leads for p, leads in zip(pushes, written, strict=True)}
 

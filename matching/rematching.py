@@ -120,7 +120,7 @@ def rematch_needs(
         if not result.picks:
             continue
         need.dispatch_round = round_no
-        pushes.append(NeedPush(need, result, round_no))
+        pushes.append(NeedPush.of(need, result, context, round_no))
 
     def settle(need: Need, leads: int) -> Settled | None:
         if not leads:
