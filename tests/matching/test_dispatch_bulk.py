@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +20,17 @@ from matching.rematching import rematch_needs
 from tests.matching.helpers import applicant, bank, submit
 
 WRITTEN = ("leads", "status_events", "notifications", "outgoing_messages", "outbox_jobs")
+
+
+@contextmanager
+def _listening(session: Session, count: Callable[..., None]) -> Iterator[None]:
+    """`count` called before every statement the session's engine sends, while the block runs."""
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 @contextmanager
@@ -40,12 +51,8 @@ def inserts(session: Session) -> Iterator[Counter[str]]:
             )
             counts[match[1]] += len(parameters) if per_row else 1
 
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _listening(session, count):
         yield counts
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 @contextmanager
@@ -60,12 +67,8 @@ def statements(session: Session) -> Iterator[Counter[str]]:
         table = re.search(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)', statement)
         counts[f"{statement.split(None, 1)[0].upper()} {table[1] if table else ''}"] += 1
 
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _listening(session, count):
         yield counts
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 # Matching a batch: lock the needs; read their borrowers, scores and leads so far; write the rounds and
