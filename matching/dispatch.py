@@ -407,8 +407,9 @@ def push_many(
     Writes exactly the rows that pushing and settling the needs one after another writes, in the
     same order (so with the same ids): one UPDATE executed for every need (round and explanation),
     one INSERT ... ON CONFLICT DO NOTHING of every lead, one INSERT of their events and the needs'
-    own (a need's after its leads'), one status UPDATE executed for every need that moves, and the
-    notifications, SMS and delivery jobs in one INSERT each (`notices.needs_pushed`). The caller holds
+    own (a need's after its leads'), one status UPDATE for each pair of statuses the needs move
+    between, and the notifications, SMS and delivery jobs in one INSERT each (`notices.needs_pushed`).
+    The caller holds
     the needs' locks (`lock_needs`): a need is moved from the status it was read in. Returns each
     need's new leads, in pick order.
     """

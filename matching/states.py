@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Table, Update, bindparam, func, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -103,22 +103,23 @@ def set_need_status(
 
 def move_needs(session: Session, moves: Sequence[tuple[Need, str]]) -> None:
     """Move locked needs (`lock_needs`) from the status they were read in, without events: one UPDATE
-    executed for every need (an executemany), the new status and time loaded into each need. The
-    callers write the events (`dispatch.push_many`)."""
-    moves = [(need, to) for need, to in moves if to != need.status]
-    if not moves:
-        return
-    now = utcnow()
-    table: Table = Need.__table__  # type: ignore[assignment]
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("need"), table.c.status == bindparam("was"))
-        .values(status=bindparam("to"), updated_at=now),
-        [{"need": need.id, "was": need.status, "to": to} for need, to in moves],
-    )
+    for every pair of statuses (from, to) among them, whatever the number of needs, the new status and
+    time loaded into each need. The callers write the events (`dispatch.push_many`)."""
+    pairs: dict[tuple[str, str], list[Need]] = {}
     for need, to in moves:
-        set_committed_value(need, "status", to)
-        set_committed_value(need, "updated_at", now)
+        if to != need.status:
+            pairs.setdefault((need.status, to), []).append(need)
+    now = utcnow()
+    for (was, to), needs in pairs.items():
+        session.execute(
+            update(Need)
+            .where(Need.id.in_([need.id for need in needs]), Need.status == was)
+            .values(status=to, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        for need in needs:
+            set_committed_value(need, "status", to)
+            set_committed_value(need, "updated_at", now)
 
 
 def need_event(session: Session, need: Need, data: dict[str, Any]) -> StatusEvent:

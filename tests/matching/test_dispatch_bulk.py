@@ -73,7 +73,8 @@ def statements(session: Session) -> Iterator[Counter[str]]:
 
 # Matching a batch: lock the needs; read their borrowers, scores and leads so far; write the rounds and
 # explanations (one UPDATE executed for every need), the leads, all events, one read of the people to
-# tell, their notifications, SMS and delivery jobs, the needs' statuses (one UPDATE for every need).
+# tell, their notifications, SMS and delivery jobs, the needs' statuses (one UPDATE per pair of
+# statuses: here every need goes from submitted to matched).
 BATCH_STATEMENTS = {
     "SELECT needs": 1,
     "SELECT borrowers": 1,
