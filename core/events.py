@@ -86,8 +86,13 @@ def record_events(
     # SQLite, one writer at a time, gives rowids in VALUES order and RETURNING in any order: sorting
     # restores it, where sort_by_parameter_order would send one INSERT per row.
     ordered = session.get_bind().dialect.name == "postgresql"
+    # render_nulls: a None is sent as NULL rather than leaving the column out, so that every row has
+    # the same columns and they all go in one statement (a need's event among its leads' would
+    # otherwise split it: the ORM batches consecutive rows with the same columns only).
     result = session.scalars(
-        insert(StatusEvent).returning(StatusEvent.id, sort_by_parameter_order=ordered), rows
+        insert(StatusEvent).returning(StatusEvent.id, sort_by_parameter_order=ordered),
+        rows,
+        execution_options={"render_nulls": True},
     )
     ids = list(result) if ordered else sorted(result)
     audit.mark_pending(session)

@@ -114,6 +114,8 @@ def add_notifications(session: Session, notifications: Sequence[NewNotification]
             }
             for n in notifications
         ],
+        # a None sent as NULL, not a column left out: rows with and without a lead in one statement
+        execution_options={"render_nulls": True},
     )
 
 

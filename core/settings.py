@@ -73,6 +73,10 @@ class Settings:
     token_ttl_hours: int = 12
     dispatch_top_n: int = 3
     dispatch_max_rounds: int = 2
+    # Needs a re-match job handles per transaction (matching.jobs): one set-based batch, its needs locked
+    # until it commits, so a claim on one of them waits at most one batch's matching (well under a second
+    # at 100 needs); more saves little once the per-statement cost is spread over 100 needs.
+    rematch_batch_size: int = 100
     default_sla_hours: int = 8
     sweep_interval_seconds: int = 300
     job_retry_delays: tuple[int, ...] = (10, 60, 300)
@@ -108,6 +112,7 @@ class Settings:
             "token_ttl_hours": _int(env.get("TOKEN_TTL_HOURS"), 12),
             "dispatch_top_n": _int(env.get("DISPATCH_TOP_N"), 3),
             "dispatch_max_rounds": _int(env.get("DISPATCH_MAX_ROUNDS"), 2),
+            "rematch_batch_size": _count("REMATCH_BATCH_SIZE", env.get("REMATCH_BATCH_SIZE"), 100),
             "default_sla_hours": _int(env.get("DEFAULT_SLA_HOURS"), 8),
             "sweep_interval_seconds": _int(env.get("SWEEP_INTERVAL_SECONDS"), 300),
             "job_retry_delays": _ints(env.get("JOB_RETRY_DELAYS"), (10, 60, 300)),

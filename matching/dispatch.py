@@ -25,8 +25,8 @@ from core.models import Role, User
 from core.settings import Settings
 from core.sql import duration_us, grouped_medians, insert_skipping_conflicts
 from core.types import utcnow
-from credit_profile.models import Borrower
-from credit_profile.scoring import has_data, latest_score
+from credit_profile.models import Borrower, CreditScore
+from credit_profile.scoring import has_data, latest_score, latest_scores
 from matching import engine, notices
 from matching.errors import (
     NeedNotFoundError,
@@ -38,7 +38,7 @@ from matching.models import (
     Need,
     NeedStatus,
 )
-from matching.states import lock_need, set_need_status
+from matching.states import lock_needs, move_needs
 from matching.workhours import add_working_hours
 from products.models import Institution, Product, ProductStatus
 
@@ -243,10 +243,9 @@ class ContextCache:
         return self._calendar
 
 
-def need_specs(session: Session, need: Need) -> tuple[engine.NeedSpec, engine.BorrowerSpec, Borrower]:
-    borrower = session.get(Borrower, need.borrower_id)
-    assert borrower is not None
-    score = latest_score(session, borrower.id)
+def _specs(
+    need: Need, borrower: Borrower, score: CreditScore | None
+) -> tuple[engine.NeedSpec, engine.BorrowerSpec]:
     if not has_data(score):
         score = None  # computed from no data: no score, as the applicant's credit page says
     return (
@@ -264,12 +263,39 @@ def need_specs(session: Session, need: Need) -> tuple[engine.NeedSpec, engine.Bo
             score=score.score if score else None,
             grade=score.grade if score else None,
         ),
-        borrower,
     )
+
+
+def need_specs(session: Session, need: Need) -> tuple[engine.NeedSpec, engine.BorrowerSpec, Borrower]:
+    borrower = session.get(Borrower, need.borrower_id)
+    assert borrower is not None
+    return (*_specs(need, borrower, latest_score(session, borrower.id)), borrower)
+
+
+def needs_specs(
+    session: Session, needs: Sequence[Need]
+) -> dict[int, tuple[engine.NeedSpec, engine.BorrowerSpec]]:
+    """`need_specs` of many needs, by need id: their borrowers and latest scores in one statement each."""
+    borrower_ids = sorted({need.borrower_id for need in needs})
+    borrowers = {b.id: b for b in session.scalars(select(Borrower).where(Borrower.id.in_(borrower_ids)))}
+    scores = latest_scores(session, borrower_ids)
+    return {
+        need.id: _specs(need, borrowers[need.borrower_id], scores.get(need.borrower_id)) for need in needs
+    }
 
 
 def _tried(session: Session, need_id: int) -> frozenset[int]:
     return frozenset(session.scalars(select(Lead.institution_id).where(Lead.need_id == need_id)))
+
+
+def leads_so_far(session: Session, need_ids: Collection[int]) -> dict[int, list[tuple[int, int]]]:
+    """Need id -> (institution, round) of each of its leads, for many needs in one statement."""
+    found: dict[int, list[tuple[int, int]]] = {need_id: [] for need_id in need_ids}
+    for need_id, institution_id, round_no in session.execute(
+        select(Lead.need_id, Lead.institution_id, Lead.dispatch_round).where(Lead.need_id.in_(sorted(found)))
+    ):
+        found[need_id].append((institution_id, round_no))
+    return found
 
 
 def evaluate(
@@ -279,15 +305,21 @@ def evaluate(
     *,
     limit: int,
     specs: tuple[engine.NeedSpec, engine.BorrowerSpec] | None = None,
+    tried: Collection[int] | None = None,
 ) -> engine.MatchResult:
     """The engine's verdict on the need against the catalogue (or one prepared product), leaving out
-    the institutions the need already has a lead with."""
+    the institutions the need already has a lead with (`tried`, read when not given)."""
     need_spec, borrower_spec = specs or need_specs(session, need)[:2]
     index, stats = (
         (context, {}) if isinstance(context, engine.ProductIndex) else (context.index, context.stats)
     )
     return engine.evaluate(
-        need_spec, borrower_spec, index, stats, top_n=limit, exclude_institutions=_tried(session, need.id)
+        need_spec,
+        borrower_spec,
+        index,
+        stats,
+        top_n=limit,
+        exclude_institutions=frozenset(tried) if tried is not None else _tried(session, need.id),
     )
 
 
@@ -327,21 +359,75 @@ def push(
     A pick for an institution the need already has a lead with is skipped: the unique key refuses it,
     whichever transaction got there first.
     """
-    # Set before the first statement below, whose autoflush writes it with the round in one UPDATE.
-    need.match_summary = _summary(result, context)
+    return push_many(session, context, [NeedPush.of(need, result, context, round_no)])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class NeedPush:
+    """One need's picks and explanation, to store as leads of round `round_no` (set on the need by the
+    caller). Build it with `of`: the explanation is drawn from the verdict at once, so that a batch
+    does not keep every need's thousands of exclusions alive until it writes."""
+
+    need: Need
+    picks: tuple[engine.Pick, ...]
+    summary: dict[str, Any]
+    round_no: int
+
+    @classmethod
+    def of(cls, need: Need, result: engine.MatchResult, context: MatchContext, round_no: int) -> NeedPush:
+        return cls(need, result.picks, _summary(result, context), round_no)
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What a push does to its need once its leads are written: a move from the need's status to
+    `to_status`, or, when that is already the need's status, an entry on its timeline; `data` is
+    the event's."""
+
+    to_status: str
+    data: dict[str, Any]
+
+
+# (the need, how many leads its push wrote) -> what becomes of the need, or None for nothing
+Settle = Callable[[Need, int], Settled | None]
+
+
+def push_many(
+    session: Session,
+    context: MatchContext,
+    pushes: Sequence[NeedPush],
+    *,
+    settle: Settle | None = None,
+) -> list[list[Lead]]:
+    """`push` for many needs in one transaction, set-based, each need then settled by `settle`.
+
+    Writes exactly the rows that pushing and settling the needs one after another writes, in the
+    same order (so with the same ids): one UPDATE executed for every need (round and explanation),
+    one INSERT ... ON CONFLICT DO NOTHING of every lead, one INSERT of their events and the needs'
+    own (a need's after its leads'), one status UPDATE for each pair of statuses the needs move
+    between, and the notifications, SMS and delivery jobs in one INSERT each (`notices.needs_pushed`).
+    The caller holds
+    the needs' locks (`lock_needs`): a need is moved from the status it was read in. Returns each
+    need's new leads, in pick order.
+    """
+    if not pushes:
+        return []
+    # Set before the first statement below, whose autoflush writes them with the rounds.
+    for p in pushes:
+        p.need.match_summary = p.summary
     now = utcnow()
     rows = [
         {
-            "need_id": need.id,
-            "borrower_id": need.borrower_id,
+            "need_id": p.need.id,
+            "borrower_id": p.need.borrower_id,
             # The need's copy of its borrower is the borrower's (a foreign key keeps it so).
-            "region_code": need.region_code,
-            "borrower_kind": need.borrower_kind,
-            "industry_code": need.industry_code,
+            "region_code": p.need.region_code,
+            "borrower_kind": p.need.borrower_kind,
+            "industry_code": p.need.industry_code,
             "institution_id": pick.institution_id,
             "product_id": pick.product_id,
             "status": LeadStatus.PUSHED,
-            "dispatch_round": round_no,
+            "dispatch_round": p.round_no,
             "rank": pick.rank,
             "explanation": dict(pick.explanation),
             "pushed_at": now,
@@ -350,45 +436,78 @@ def push(
                 now, context.products[pick.product_id].sla_hours, calendar=context.calendar
             ),
         }
-        for pick in result.picks
+        for p in pushes
+        for pick in p.picks
     ]
     # One statement for every pick. ON CONFLICT DO NOTHING is the unique key's refusal without the
     # error: a lead another transaction is writing is waited for, and skipped if that one commits.
-    written = (
-        session.scalars(
-            insert_skipping_conflicts(session, Lead, "need_id", "institution_id").returning(Lead), rows
-        ).all()
-        if rows
-        else []
-    )
-    order = {pick.institution_id: i for i, pick in enumerate(result.picks)}
-    leads = sorted(written, key=lambda lead: order[lead.institution_id])
-    products = [context.products[lead.product_id] for lead in leads]
-    event_ids = record_events(
-        session,
+    written = {
+        (lead.need_id, lead.institution_id): lead
+        for lead in (
+            session.scalars(
+                insert_skipping_conflicts(session, Lead, "need_id", "institution_id").returning(Lead), rows
+            ).all()
+            if rows
+            else []
+        )
+    }
+    leads = [
         [
-            NewEvent(
-                entity_type="lead",
-                entity_id=lead.id,
-                need_id=need.id,
-                to_status=LeadStatus.PUSHED,
-                data={
-                    "institution": product.institution_name,
-                    "product": product.spec.name,
-                    "round": round_no,
-                },
+            written[(p.need.id, pick.institution_id)]
+            for pick in p.picks
+            if (p.need.id, pick.institution_id) in written
+        ]
+        for p in pushes
+    ]
+    outcomes = [
+        settle(p.need, len(need_leads)) if settle else None
+        for p, need_leads in zip(pushes, leads, strict=True)
+    ]
+    events: list[NewEvent] = []
+    for p, need_leads, outcome in zip(pushes, leads, outcomes, strict=True):
+        for lead in need_leads:
+            product = context.products[lead.product_id]
+            events.append(
+                NewEvent(
+                    entity_type="lead",
+                    entity_id=lead.id,
+                    need_id=p.need.id,
+                    to_status=LeadStatus.PUSHED,
+                    data={
+                        "institution": product.institution_name,
+                        "product": product.spec.name,
+                        "round": p.round_no,
+                    },
+                )
             )
-            for lead, product in zip(leads, products, strict=True)
-        ],
-    )
-    notices.leads_pushed(
+        if outcome is not None:
+            events.append(
+                NewEvent(
+                    entity_type="need",
+                    entity_id=p.need.id,
+                    need_id=p.need.id,
+                    from_status=p.need.status,
+                    to_status=outcome.to_status,
+                    data=outcome.data,
+                )
+            )
+    event_ids = iter(record_events(session, events))
+    told = []
+    for p, need_leads, outcome in zip(pushes, leads, outcomes, strict=True):
+        pushed = [
+            notices.PushedLead(lead, context.products[lead.product_id].spec.name, next(event_ids))
+            for lead in need_leads
+        ]
+        told.append(notices.NeedPushed(p.need, pushed, next(event_ids) if outcome is not None else None))
+    move_needs(
         session,
-        need,
         [
-            notices.PushedLead(lead, product.spec.name, event_id)
-            for lead, product, event_id in zip(leads, products, event_ids, strict=True)
+            (p.need, outcome.to_status)
+            for p, outcome in zip(pushes, outcomes, strict=True)
+            if outcome is not None
         ],
     )
+    notices.needs_pushed(session, told)
     session.flush()
     return leads
 
@@ -417,29 +536,52 @@ def put_requested_first(
 def match_need(
     session: Session, need_id: int, *, top_n: int, context: MatchContext | None = None
 ) -> list[Lead]:
-    """Run the first matching round of a submitted need.
+    """Run the first matching round of a submitted need (`match_needs` of one).
 
     Safe to run twice: a need that has left `submitted` is left alone, and the unique (need,
     institution) key turns a duplicate push into a no-op. Raises NeedNotFoundError.
     """
-    need = lock_need(session, need_id)
-    if need is None:
+    leads = match_needs(session, [need_id], top_n=top_n, context=context)
+    if need_id not in leads and session.get(Need, need_id) is None:
         raise NeedNotFoundError(str(need_id))
-    if need.status != NeedStatus.SUBMITTED:
-        return []
+    return leads.get(need_id, [])
+
+
+def match_needs(
+    session: Session, need_ids: Collection[int], *, top_n: int, context: MatchContext | None = None
+) -> dict[int, list[Lead]]:
+    """Run the first matching round of many submitted needs in one transaction, set-based.
+
+    Locks the needs in id order in one statement, reads their borrowers, scores and leads in one
+    statement each, ranks each need, and writes every need's leads, events, notifications and
+    status with one statement per table (`push_many`): the same rows, in the same order, as
+    `match_need` for each need one after another. A need that does not exist or has left
+    `submitted` is skipped, as `match_need` leaves it alone. Returns the new leads of each matched
+    or unmatched need, by need id.
+    """
+    needs = [need for need in lock_needs(session, need_ids) if need.status == NeedStatus.SUBMITTED]
+    if not needs:
+        return {}
     context = context or load_match_context(session)
-    specs = need_specs(session, need)[:2]
-    result = put_requested_first(
-        need, context, evaluate(session, need, context, limit=top_n, specs=specs), specs
-    )
-    need.dispatch_round = 1
-    leads = push(session, need, context, result, round_no=1)
-    set_need_status(
-        session,
-        need,
-        NeedStatus.MATCHED if leads else NeedStatus.UNMATCHED,
-        allowed_from=frozenset({NeedStatus.SUBMITTED}),
-        actor_id=None,
-        data={"leads": len(leads), "round": 1},
-    )
-    return leads
+    specs = needs_specs(session, needs)
+    tried = leads_so_far(session, [need.id for need in needs])
+    pushes = []
+    for need in needs:
+        result = evaluate(
+            session,
+            need,
+            context,
+            limit=top_n,
+            specs=specs[need.id],
+            tried={institution_id for institution_id, _ in tried[need.id]},
+        )
+        need.dispatch_round = 1
+        pushes.append(
+            NeedPush.of(need, put_requested_first(need, context, result, specs[need.id]), context, 1)
+        )
+    written = push_many(session, context, pushes, settle=_first_round)
+    return {p.need.id: leads for p, leads in zip(pushes, written, strict=True)}
+
+
+def _first_round(need: Need, leads: int) -> Settled:
+    return Settled(NeedStatus.MATCHED if leads else NeedStatus.UNMATCHED, {"leads": leads, "round": 1})

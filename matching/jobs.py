@@ -61,25 +61,35 @@ def send_renewal_reminders() -> int:
 
 
 def _rematch(*, product_id: int | None, borrower_id: int | None, reason: str) -> int:
-    top_n = runtime.settings().dispatch_top_n
+    """Re-match the candidates in batches of `rematch_batch_size` needs, one transaction each: a long
+    re-match never holds many needs locked for long. A batch that fails is rolled back alone and fails
+    the job (those before it stay committed; running the job again tops up the rest)."""
+    settings = runtime.settings()
     with runtime.job_session() as session:
         need_ids = rematching.rematch_candidates(session, borrower_id=borrower_id)
         if not need_ids:
             return 0
         context = dispatch.load_match_context(session)
     probe = rematching.product_probe(context, product_id)
+    size = max(settings.rematch_batch_size, 1)
     created = 0
-    for need_id in need_ids:
+    for start in range(0, len(need_ids), size):
         with runtime.job_session() as session:
-            leads = rematching.rematch_need(
-                session, need_id, top_n=top_n, context=context, probe=probe, reason=reason
+            leads = rematching.rematch_needs(
+                session,
+                need_ids[start : start + size],
+                top_n=settings.dispatch_top_n,
+                context=context,
+                probe=probe,
+                reason=reason,
             )
             created += len(leads)
     return created
 
 
 def rematch_open_needs(product_id: int | None = None) -> int:
-    """Re-match open needs after a product was published, changed or retired; one need per transaction."""
+    """Re-match open needs after a product was published, changed or retired; a batch of needs per
+    transaction."""
     return _rematch(product_id=product_id, borrower_id=None, reason="product")
 
 

@@ -174,42 +174,80 @@ class PushedLead:
 def leads_pushed(session: Session, need: Need, pushed: Sequence[PushedLead]) -> None:
     """New leads of one need: for each, the applicant (in-app) and every officer of its institution
     (in-app and SMS). Written set-based: one INSERT of the notifications, one of the messages."""
-    if not pushed:
+    needs_pushed(session, [NeedPushed(need, pushed)])
+
+
+@dataclass(frozen=True, slots=True)
+class NeedPushed:
+    """A need's new leads and, when its push changed the need (a new status or a timeline entry), the
+    id of the need's own event, written after its leads' events."""
+
+    need: Need
+    leads: Sequence[PushedLead]
+    need_event_id: int | None = None
+
+
+def needs_pushed(session: Session, pushed: Sequence[NeedPushed]) -> None:
+    """`leads_pushed` for many needs at once, each followed by what `need_status_changed` writes for
+    its own event (the applicant, in-app; none of these events is a disbursement, so no SMS). The
+    rows are those that telling the needs one after another writes, in the same order: one read of
+    the users, one INSERT of the notifications, one of the messages and one of their delivery jobs."""
+    told = [p for p in pushed if p.leads or p.need_event_id is not None]
+    if not told:
         return
-    # The applicant and the officers of every institution in one read.
-    institution_ids = {p.lead.institution_id for p in pushed}
+    borrower_ids = {p.need.borrower_id for p in told}
+    institution_ids = {lead.lead.institution_id for p in told for lead in p.leads}
     users = session.scalars(
-        select(User).where(or_(_applicant(need.borrower_id), _officer(institution_ids))).order_by(User.id)
+        select(User)
+        .where(
+            or_(
+                User.borrower_id.in_(sorted(borrower_ids)) & User.active.is_(True),
+                _officer(institution_ids),
+            )
+        )
+        .order_by(User.id)
     ).all()
-    applicants = [u for u in users if u.borrower_id == need.borrower_id]
+    applicants: dict[int, list[User]] = {}
     staff: dict[int, list[User]] = {}
     for user in users:
+        if user.borrower_id in borrower_ids:
+            applicants.setdefault(user.borrower_id, []).append(user)
         if user.role == Role.OFFICER and user.institution_id in institution_ids:
             staff.setdefault(user.institution_id, []).append(user)
-    amount = f"{need.amount:.2f}"
     notifications: list[NewNotification] = []
     messages: list[NewMessage] = []
-    for p in pushed:
-        lead = p.lead
-        notifications += [
-            NewNotification(u.id, "lead_status", p.event_id, need.id, lead.id) for u in _distinct(applicants)
-        ]
-        team = _distinct(staff.get(lead.institution_id, []))
-        data = {
-            "amount": amount,
-            "product": p.product_name,
-            "sla_due_at": lead.sla_due_at.isoformat() if lead.sla_due_at else None,
-        }
-        notifications += [
-            NewNotification(u.id, "lead_pushed", p.event_id, need.id, lead.id, data) for u in team
-        ]
-        due = _local(lead.sla_due_at) if lead.sla_due_at else ""
-        body = SMS_TEXTS["lead_pushed"].format(amount=wan(need.amount), product=p.product_name, due=due)
-        messages += [
-            NewMessage("sms", u.phone, body, f"lead_pushed:{lead.id}:{u.id}", user_id=u.id)
-            for u in team
-            if u.phone
-        ]
+    for p in told:
+        need = p.need
+        told_applicants = _distinct(applicants.get(need.borrower_id, []))
+        amount = f"{need.amount:.2f}"
+        for pushed_lead in p.leads:
+            lead = pushed_lead.lead
+            event_id = pushed_lead.event_id
+            notifications += [
+                NewNotification(u.id, "lead_status", event_id, need.id, lead.id) for u in told_applicants
+            ]
+            team = _distinct(staff.get(lead.institution_id, []))
+            data = {
+                "amount": amount,
+                "product": pushed_lead.product_name,
+                "sla_due_at": lead.sla_due_at.isoformat() if lead.sla_due_at else None,
+            }
+            notifications += [
+                NewNotification(u.id, "lead_pushed", event_id, need.id, lead.id, data) for u in team
+            ]
+            due = _local(lead.sla_due_at) if lead.sla_due_at else ""
+            body = SMS_TEXTS["lead_pushed"].format(
+                amount=wan(need.amount), product=pushed_lead.product_name, due=due
+            )
+            messages += [
+                NewMessage("sms", u.phone, body, f"lead_pushed:{lead.id}:{u.id}", user_id=u.id)
+                for u in team
+                if u.phone
+            ]
+        if p.need_event_id is not None:
+            notifications += [
+                NewNotification(u.id, "need_status", p.need_event_id, need.id) for u in told_applicants
+            ]
     add_notifications(session, notifications)
     queue_messages(session, messages)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,18 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInputError
 from core.types import money, utcnow
 from matching import engine
-from matching.dispatch import MatchContext, evaluate, load_match_context, need_specs, push
+from matching.dispatch import (
+    MatchContext,
+    NeedPush,
+    Settled,
+    evaluate,
+    leads_so_far,
+    load_match_context,
+    need_specs,
+    needs_specs,
+    push,
+    push_many,
+)
 from matching.errors import NeedClaimedError, NeedStateError
 from matching.models import (
     Lead,
@@ -28,7 +40,7 @@ from matching.needs import (
     lock_borrower,
     validate_need,
 )
-from matching.states import lock_need, need_event, set_lead_status, set_need_status
+from matching.states import lock_need, lock_needs, need_event, set_lead_status, set_need_status
 from products.services import CATALOGUE_CHANGED_JOB
 
 # Re-matching after a catalogue change is announced by the products package (its outbox job).
@@ -64,40 +76,62 @@ def rematch_need(
 ) -> list[Lead]:
     """Top up one open need: `unmatched`, or `matched` with fewer than `top_n` leads in its current
     round (no limit once open to all). New leads join the current round; the unique (need,
-    institution) key refuses a second push, whoever got there first. Returns the new leads."""
-    need = lock_need(session, need_id)
-    if need is None or need.status not in REMATCH_STATUSES:
+    institution) key refuses a second push, whoever got there first. Returns the new leads
+    (`rematch_needs` of one)."""
+    return rematch_needs(session, [need_id], top_n=top_n, context=context, probe=probe, reason=reason)
+
+
+def rematch_needs(
+    session: Session,
+    need_ids: Collection[int],
+    *,
+    top_n: int,
+    context: MatchContext,
+    probe: engine.ProductIndex | None = None,
+    reason: str = "product",
+) -> list[Lead]:
+    """`rematch_need` for many needs in one transaction, set-based: the needs locked in id order in
+    one statement, their leads, borrowers and scores read in one statement each, and every topped-up
+    need's leads, events, notifications and status written with one statement per table
+    (`push_many`): the same rows, in the same order, as `rematch_need` for each need one after
+    another. A need that has left `unmatched` or `matched` is skipped. Returns the new leads, need
+    by need."""
+    needs = [need for need in lock_needs(session, need_ids) if need.status in REMATCH_STATUSES]
+    if not needs:
         return []
-    round_no = max(need.dispatch_round, 1)
-    if need.open_to_all:
-        room = max(context.institution_count, 1)
-    else:
-        in_round = session.scalar(
-            select(func.count()).where(Lead.need_id == need.id, Lead.dispatch_round == round_no)
-        )
-        room = top_n - (in_round or 0)
-    if room <= 0:
-        return []
-    specs = need_specs(session, need)[:2]
-    if probe is not None and not evaluate(session, need, probe, limit=0, specs=specs).eligible_count:
-        return []
-    result = evaluate(session, need, context, limit=room, specs=specs)
-    if not result.picks:
-        return []
-    need.dispatch_round = round_no
-    leads = push(session, need, context, result, round_no=round_no)
-    if leads and need.status == NeedStatus.UNMATCHED:
-        set_need_status(
-            session,
-            need,
-            NeedStatus.MATCHED,
-            allowed_from=frozenset({NeedStatus.UNMATCHED}),
-            actor_id=None,
-            data={"leads": len(leads), "round": round_no, "reason": reason},
-        )
-    elif leads:
-        need_event(session, need, {"kind": "topped_up", "leads": len(leads), "reason": reason})
-    return leads
+    so_far = leads_so_far(session, [need.id for need in needs])
+    specs = needs_specs(session, needs)
+    pushes = []
+    for need in needs:
+        round_no = max(need.dispatch_round, 1)
+        if need.open_to_all:
+            room = max(context.institution_count, 1)
+        else:
+            room = top_n - sum(1 for _, pushed_in in so_far[need.id] if pushed_in == round_no)
+        if room <= 0:
+            continue
+        tried = {institution_id for institution_id, _ in so_far[need.id]}
+        if (
+            probe is not None
+            and not evaluate(session, need, probe, limit=0, specs=specs[need.id], tried=tried).eligible_count
+        ):
+            continue
+        result = evaluate(session, need, context, limit=room, specs=specs[need.id], tried=tried)
+        if not result.picks:
+            continue
+        need.dispatch_round = round_no
+        pushes.append(NeedPush.of(need, result, context, round_no))
+
+    def settle(need: Need, leads: int) -> Settled | None:
+        if not leads:
+            return None
+        if need.status == NeedStatus.UNMATCHED:
+            return Settled(
+                NeedStatus.MATCHED, {"leads": leads, "round": need.dispatch_round, "reason": reason}
+            )
+        return Settled(need.status, {"kind": "topped_up", "leads": leads, "reason": reason})
+
+    return [lead for leads in push_many(session, context, pushes, settle=settle) for lead in leads]
 
 
 def rematch_open_needs(
@@ -109,7 +143,7 @@ def rematch_open_needs(
     reason: str = "product",
 ) -> list[Lead]:
     """Push open needs to institutions the catalogue or the borrower's score now makes eligible, in
-    one transaction (`rematch_need` for each candidate; the jobs run one need per transaction).
+    one transaction (`rematch_needs` of every candidate; the jobs run a batch per transaction).
 
     With `product_id` (a published product), needs that product cannot serve are skipped without
     ranking; with `borrower_id`, only that borrower's needs are looked at. Safe to run twice and
@@ -120,10 +154,7 @@ def rematch_open_needs(
         return []
     context = load_match_context(session)
     probe = product_probe(context, product_id)
-    created: list[Lead] = []
-    for need_id in need_ids:
-        created += rematch_need(session, need_id, top_n=top_n, context=context, probe=probe, reason=reason)
-    return created
+    return rematch_needs(session, need_ids, top_n=top_n, context=context, probe=probe, reason=reason)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ run out of leads.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Update, func, select, update
@@ -34,6 +35,22 @@ def lock_need(session: Session, need_id: int) -> Need | None:
     """The need, re-read under a row lock held to the end of the transaction (see the module doc)."""
     return session.scalar(
         select(Need).where(Need.id == need_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def lock_needs(session: Session, need_ids: Collection[int]) -> list[Need]:
+    """The needs that exist among `need_ids`, re-read under row locks taken in id order in one
+    statement (`lock_need` for a batch: two batches locking in the same order never deadlock)."""
+    if not need_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Need)
+            .where(Need.id.in_(sorted(set(need_ids))))
+            .order_by(Need.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     )
 
 
@@ -82,6 +99,27 @@ def set_need_status(
     )
     notices.need_status_changed(session, need, event, actor_id=actor_id)
     return True
+
+
+def move_needs(session: Session, moves: Sequence[tuple[Need, str]]) -> None:
+    """Move locked needs (`lock_needs`) from the status they were read in, without events: one UPDATE
+    for every pair of statuses (from, to) among them, whatever the number of needs, the new status and
+    time loaded into each need. The callers write the events (`dispatch.push_many`)."""
+    pairs: dict[tuple[str, str], list[Need]] = {}
+    for need, to in moves:
+        if to != need.status:
+            pairs.setdefault((need.status, to), []).append(need)
+    now = utcnow()
+    for (was, to), needs in pairs.items():
+        session.execute(
+            update(Need)
+            .where(Need.id.in_([need.id for need in needs]), Need.status == was)
+            .values(status=to, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        for need in needs:
+            set_committed_value(need, "status", to)
+            set_committed_value(need, "updated_at", now)
 
 
 def need_event(session: Session, need: Need, data: dict[str, Any]) -> StatusEvent:

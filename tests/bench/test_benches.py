@@ -152,8 +152,9 @@ def test_matching(runs: dict[str, Run]) -> None:
     stdout = finished(runs, "matching")
     assert lines_matching(rf"1 need x \d+ products: match .* ms, floor .* ms, ratio {RATIO}", stdout), stdout
     [many] = lines_matching(
-        rf"\d+ needs x \d+ products: match .* \(.* (\d+) leads\), floor .*, ratio {RATIO}; "
-        rf"engine alone .*, ratio {RATIO}",
+        rf"\d+ needs x \d+ products: match .* \(.* (\d+) leads, batches of \d+\), floor .* s, ratio {RATIO}; "
+        rf"batched floor .* s, ratio {RATIO}; engine alone .* s, ratio {RATIO}; "
+        rf"engine and explanations in the match .* s, match less those .* s, ratio {RATIO}",
         stdout,
     )
     assert int(many.group(1)) > 0, "the synthetic needs matched nothing"

@@ -1,10 +1,11 @@
-"""push() writes set-based: one INSERT per table for all of a need's picks, whatever their number."""
+"""push() writes set-based: one INSERT per table for all of a need's picks, whatever their number; and
+matching a batch of needs sends the same statements whatever the number of needs in the batch."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,12 +13,24 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from core.models import Notification, OutboxJob, OutgoingMessage, StatusEvent
-from matching.dispatch import evaluate, load_match_context, push
+from matching.dispatch import evaluate, load_match_context, match_needs, push
 from matching.models import Lead
 from matching.notices import officers
+from matching.rematching import rematch_needs
 from tests.matching.helpers import applicant, bank, submit
 
 WRITTEN = ("leads", "status_events", "notifications", "outgoing_messages", "outbox_jobs")
+
+
+@contextmanager
+def _listening(session: Session, count: Callable[..., None]) -> Iterator[None]:
+    """`count` called before every statement the session's engine sends, while the block runs."""
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 @contextmanager
@@ -38,12 +51,71 @@ def inserts(session: Session) -> Iterator[Counter[str]]:
             )
             counts[match[1]] += len(parameters) if per_row else 1
 
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _listening(session, count):
         yield counts
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+
+
+@contextmanager
+def statements(session: Session) -> Iterator[Counter[str]]:
+    """Statements sent to the database, by verb and first table named (an executemany counts once:
+    psycopg pipelines it)."""
+    counts: Counter[str] = Counter()
+
+    def count(
+        _conn: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any, _executemany: bool
+    ) -> None:
+        table = re.search(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)', statement)
+        counts[f"{statement.split(None, 1)[0].upper()} {table[1] if table else ''}"] += 1
+
+    with _listening(session, count):
+        yield counts
+
+
+# Matching a batch: lock the needs; read their borrowers, scores and leads so far; write the rounds and
+# explanations (one UPDATE executed for every need), the leads, all events, one read of the people to
+# tell, their notifications, SMS and delivery jobs, the needs' statuses (one UPDATE per pair of
+# statuses: here every need goes from submitted to matched).
+BATCH_STATEMENTS = {
+    "SELECT needs": 1,
+    "SELECT borrowers": 1,
+    "SELECT credit_scores": 1,
+    "SELECT leads": 1,
+    "UPDATE needs": 2,
+    "INSERT leads": 1,
+    "INSERT status_events": 1,
+    "SELECT users": 1,
+    "INSERT notifications": 1,
+    "INSERT outgoing_messages": 1,
+    "INSERT outbox_jobs": 1,
+}
+# Re-matching a batch: the same, less the status UPDATE when no need changes status (all topped up).
+REMATCH_STATEMENTS = {**BATCH_STATEMENTS, "UPDATE needs": 1}
+
+
+def test_a_batch_of_needs_is_matched_and_rematched_with_as_many_statements_whatever_its_size(session):
+    for rate in ("3.50", "3.60", "3.70"):
+        bank(rate, officers=2)
+    small = [submit(session, *(p.id for p in applicant())) for _ in range(2)]
+    large = [submit(session, *(p.id for p in applicant())) for _ in range(6)]
+    session.flush()
+    context = load_match_context(session)
+    counted = []
+    for batch in (small, large):
+        with statements(session) as counts:
+            matched = match_needs(session, [n.id for n in batch], top_n=2, context=context)
+            session.flush()
+        assert [len(matched[n.id]) for n in batch] == [2] * len(batch)
+        counted.append(dict(counts))
+    bank("3.20", officers=1)
+    context = load_match_context(session)
+    for batch in (small, large):
+        with statements(session) as counts:
+            created = rematch_needs(session, [n.id for n in batch], top_n=3, context=context)
+            session.flush()
+        assert len(created) == len(batch)
+        counted.append(dict(counts))
+
+    assert counted == [BATCH_STATEMENTS, BATCH_STATEMENTS, REMATCH_STATEMENTS, REMATCH_STATEMENTS]
 
 
 def test_push_writes_each_table_in_one_statement_for_all_picks(session):

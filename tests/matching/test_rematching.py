@@ -13,8 +13,9 @@ from core.models import OutboxJob
 from credit_profile.expert import expert_scorecard
 from credit_profile.models import CreditScore
 from credit_profile.scorecards import RESCORE_ALL_JOB, activate_scorecard, register_scorecard
+from matching import jobs, rematching
 from matching.dispatch import evaluate, load_match_context, match_need, push
-from matching.models import Lead, NeedStatus
+from matching.models import Lead, Need, NeedStatus
 from matching.rematching import REMATCH_BORROWER_JOB, REMATCH_JOB, rematch_open_needs
 from portal import worker
 from products.services import announce_catalogue_change
@@ -208,3 +209,65 @@ def test_concurrent_rematching_never_pushes_twice(committed_db):
         rows = s.execute(select(Lead.need_id, Lead.institution_id)).all()
         assert len(rows) == 15 and len(set(rows)) == 15
         assert {n for n, _ in rows} == set(needs)
+
+
+def _unmatched_needs(session, count):
+    bank(max_amount=Decimal("100000"))  # too small for the needs
+    ids = []
+    for _ in range(count):
+        borrower, user = applicant()
+        need = submit(session, borrower.id, user.id)
+        match_need(session, need.id, top_n=3)
+        assert need.status == NeedStatus.UNMATCHED
+        ids.append(need.id)
+    return ids
+
+
+def _spy_batches(monkeypatch, *, fail_on=None):
+    """Record the batches the job hands to rematch_needs; fail the `fail_on`-th after its writes."""
+    batches = []
+    real = rematching.rematch_needs
+
+    def spy(session, need_ids, **kwargs):
+        batches.append(list(need_ids))
+        leads = real(session, need_ids, **kwargs)
+        if len(batches) == fail_on:
+            raise RuntimeError("batch failed")
+        return leads
+
+    monkeypatch.setattr(rematching, "rematch_needs", spy)
+    return batches
+
+
+def test_the_rematch_job_matches_its_candidates_a_batch_per_transaction(
+    session, session_factory, monkeypatch
+):
+    runtime.bind(session_factory, make_settings(rematch_batch_size=2))
+    need_ids = _unmatched_needs(session, 5)
+    _, product, _ = bank()
+    session.commit()
+    batches = _spy_batches(monkeypatch)
+
+    assert jobs.rematch_open_needs(product.id) == 5
+
+    assert batches == [need_ids[0:2], need_ids[2:4], need_ids[4:]]
+    session.expire_all()
+    assert {session.get(Need, i).status for i in need_ids} == {NeedStatus.MATCHED}
+
+
+def test_a_failing_batch_is_rolled_back_alone_and_fails_the_job(session, session_factory, monkeypatch):
+    runtime.bind(session_factory, make_settings(rematch_batch_size=2))
+    need_ids = _unmatched_needs(session, 5)
+    _, product, _ = bank()
+    session.commit()
+    _spy_batches(monkeypatch, fail_on=2)
+
+    with pytest.raises(RuntimeError):
+        jobs.rematch_open_needs(product.id)
+
+    session.expire_all()
+    statuses = [session.get(Need, i).status for i in need_ids]
+    assert statuses == [NeedStatus.MATCHED] * 2 + [NeedStatus.UNMATCHED] * 3
+    _spy_batches(monkeypatch)
+    assert jobs.rematch_open_needs(product.id) == 3  # run again: the rest, nothing twice
+    assert session.scalar(select(func.count()).select_from(Lead)) == 5

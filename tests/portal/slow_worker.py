@@ -15,11 +15,11 @@ from core.settings import Settings
 from matching import dispatch
 from portal.worker import run_worker
 
-push = dispatch.push
+push_many = dispatch.push_many
 
 
 def _push_then_hang(*args, **kwargs):
-    leads = push(*args, **kwargs)
+    leads = push_many(*args, **kwargs)
     marker = sys.argv[1]
     with open(marker + ".tmp", "w") as handle:
         handle.write(str(os.getpid()))
@@ -29,6 +29,6 @@ def _push_then_hang(*args, **kwargs):
 
 
 if __name__ == "__main__":
-    dispatch.push = _push_then_hang
+    dispatch.push_many = _push_then_hang
     settings = Settings.from_env()
     run_worker(make_session_factory(make_engine(settings.database_url)), settings, burst=True)
