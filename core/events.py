@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.models import StatusEvent
+from core.sql import ordered_insert
 from core.types import utcnow
 
 
@@ -81,19 +81,15 @@ def record_events(
         }
         for e in events
     ]
-    # The ids must ascend in the order given (the commit chains the events by id). On PostgreSQL,
-    # sort_by_parameter_order has SQLAlchemy send one INSERT ... SELECT ... ORDER BY that guarantees it.
-    # SQLite, one writer at a time, gives rowids in VALUES order and RETURNING in any order: sorting
-    # restores it, where sort_by_parameter_order would send one INSERT per row.
-    ordered = session.get_bind().dialect.name == "postgresql"
-    # render_nulls: a None is sent as NULL rather than leaving the column out, so that every row has
-    # the same columns and they all go in one statement (a need's event among its leads' would
+    # The ids must ascend in the order given (the commit chains the events by id): core.sql.ordered_insert
+    # writes the rows in their order on PostgreSQL. SQLite, one writer at a time, gives rowids in VALUES
+    # order and RETURNING in any order: sorting restores it.
+    # render_nulls (SQLite): a None is sent as NULL rather than leaving the column out, so that every row
+    # has the same columns and they all go in one statement (a need's event among its leads' would
     # otherwise split it: the ORM batches consecutive rows with the same columns only).
-    result = session.scalars(
-        insert(StatusEvent).returning(StatusEvent.id, sort_by_parameter_order=ordered),
-        rows,
-        execution_options={"render_nulls": True},
+    stmt, params = ordered_insert(session, StatusEvent, rows)
+    ids = sorted(
+        session.scalars(stmt.returning(StatusEvent.id), params, execution_options={"render_nulls": True})
     )
-    ids = list(result) if ordered else sorted(result)
     audit.mark_pending(session)
     return ids

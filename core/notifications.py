@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from core.errors import NotFoundError
 from core.masking import Personal, mask
 from core.models import MessageStatus, Notification, OutgoingMessage
 from core.outbox import add_jobs
-from core.sql import insert_skipping_conflicts
+from core.sql import insert_skipping_conflicts, ordered_insert
 from core.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -97,26 +97,24 @@ def add_notifications(session: Session, notifications: Sequence[NewNotification]
     if not notifications:
         return
     now = utcnow()
-    # With RETURNING, SQLAlchemy sends the rows as multi-row INSERTs ("insertmanyvalues", up to 1,000
-    # rows a statement) rather than through the driver's executemany, which runs one INSERT per row.
-    session.execute(
-        insert(Notification).returning(Notification.id),
-        [
-            {
-                "user_id": n.user_id,
-                "kind": n.kind,
-                "event_id": n.event_id,
-                "need_id": n.need_id,
-                "lead_id": n.lead_id,
-                "data": n.data,
-                "dedup_key": None,
-                "created_at": now,
-            }
-            for n in notifications
-        ],
-        # a None sent as NULL, not a column left out: rows with and without a lead in one statement
-        execution_options={"render_nulls": True},
-    )
+    rows = [
+        {
+            "user_id": n.user_id,
+            "kind": n.kind,
+            "event_id": n.event_id,
+            "need_id": n.need_id,
+            "lead_id": n.lead_id,
+            "data": n.data,
+            "dedup_key": None,
+            "created_at": now,
+        }
+        for n in notifications
+    ]
+    # One statement in the rows' order (core.sql.ordered_insert). On SQLite, RETURNING has SQLAlchemy
+    # send them as multi-row INSERTs rather than through the driver's executemany (an INSERT a row), and
+    # render_nulls sends a None as NULL, not a column left out: rows with and without a lead in one.
+    stmt, params = ordered_insert(session, Notification, rows)
+    session.execute(stmt.returning(Notification.id), params, execution_options={"render_nulls": True})
 
 
 def list_notifications(

@@ -18,12 +18,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.calendars import WorkCalendar, working_calendar
 from core.events import NewEvent, record_events
 from core.models import Role, User
 from core.settings import Settings
-from core.sql import duration_us, grouped_medians, insert_skipping_conflicts
+from core.sql import duration_us, grouped_medians, ordered_insert, update_by_key
 from core.types import utcnow
 from credit_profile.models import Borrower, CreditScore
 from credit_profile.scoring import has_data, latest_score, latest_scores
@@ -392,6 +393,26 @@ class Settled:
 Settle = Callable[[Need, int], Settled | None]
 
 
+def _write_rounds(session: Session, pushes: Sequence[NeedPush]) -> None:
+    """The needs' rounds (set by the caller) and explanations, in one statement where the database
+    allows (core.sql.update_by_key); else set on the needs for the next statement's autoflush, which
+    writes them with one UPDATE executed for every need."""
+    with session.no_autoflush:
+        written = update_by_key(
+            session,
+            Need.__table__,  # type: ignore[arg-type]  # a mapped class's table is a Table
+            "id",
+            ("dispatch_round", "match_summary"),
+            [(p.need.id, p.need.dispatch_round, p.summary) for p in pushes],
+        )
+    for p in pushes:
+        if written:  # the row holds them now: the needs must not write them again
+            set_committed_value(p.need, "dispatch_round", p.need.dispatch_round)
+            set_committed_value(p.need, "match_summary", p.summary)
+        else:
+            p.need.match_summary = p.summary
+
+
 def push_many(
     session: Session,
     context: MatchContext,
@@ -412,9 +433,7 @@ def push_many(
     """
     if not pushes:
         return []
-    # Set before the first statement below, whose autoflush writes them with the rounds.
-    for p in pushes:
-        p.need.match_summary = p.summary
+    _write_rounds(session, pushes)
     now = utcnow()
     rows = [
         {
@@ -441,16 +460,12 @@ def push_many(
     ]
     # One statement for every pick. ON CONFLICT DO NOTHING is the unique key's refusal without the
     # error: a lead another transaction is writing is waited for, and skipped if that one commits.
-    written = {
-        (lead.need_id, lead.institution_id): lead
-        for lead in (
-            session.scalars(
-                insert_skipping_conflicts(session, Lead, "need_id", "institution_id").returning(Lead), rows
-            ).all()
-            if rows
-            else []
-        )
-    }
+    if rows:
+        stmt, params = ordered_insert(session, Lead, rows, skip_conflicts_on=("need_id", "institution_id"))
+        inserted = session.scalars(stmt.returning(Lead), params).all()
+    else:
+        inserted = []
+    written = {(lead.need_id, lead.institution_id): lead for lead in inserted}
     leads = [
         [
             written[(p.need.id, pick.institution_id)]
