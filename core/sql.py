@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     ColumnElement,
     Date,
@@ -160,3 +161,24 @@ def insert_skipping_conflicts(session: Session, model: Any, *key: str) -> Insert
     if session.get_bind().dialect.name == "sqlite":
         return sqlite.insert(model).on_conflict_do_nothing(index_elements=list(key))
     return postgresql.insert(model).on_conflict_do_nothing(index_elements=list(key))
+
+
+class json_rows(FunctionElement[Any]):
+    """An aggregate: the group's rows as a JSON array of JSON arrays, one per row, each holding the
+    given columns' values in order (in no particular order of rows; NULL or [] for no row, by dialect).
+    Values come back as JSON has them: dates and times as ISO 8601 text, booleans as true/false
+    (PostgreSQL) or 1/0 (SQLite)."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_rows"
+
+
+@compiles(json_rows, "postgresql")
+def _json_rows_pg(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(json_rows, "sqlite")
+def _json_rows_sqlite(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"

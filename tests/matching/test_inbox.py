@@ -17,9 +17,9 @@ from core.types import local_today
 from credit_profile.models import Borrower, CreditScore
 from matching.dispatch import match_need
 from matching.errors import LeadNotFoundError
-from matching.inbox import InboxFilter, officer_lead, officer_leads, size_band
+from matching.inbox import InboxFilter, PerformanceView, officer_lead, officer_leads, size_band
 from matching.leads import claim_lead, list_leads, report_performance, transition_lead
-from matching.loans import LoanInput
+from matching.loans import LoanInput, loan_performance
 from matching.models import LeadStatus
 from tests.matching.helpers import applicant, bank, submit
 
@@ -239,7 +239,7 @@ def test_a_page_is_read_in_the_same_statements_whatever_its_size_and_paged_in_sq
         assert len(page.items) == per_page and page.total == 12
         counts[per_page] = len(seen)
         [statement] = seen  # leads with all they refer to one to one, counted, limited: one statement
-        assert _tables(statement) == set(TABLES)
+        assert _tables(statement) == {*TABLES, "loan_performance"}  # the loans' reports in the same row
         # The page is cut by the statement itself (its own LIMIT and OFFSET, not a subquery's).
         assert re.search(r"leads\.updated_at DESC, leads\.id DESC\s+LIMIT \S+ OFFSET \S+$", statement)
         assert re.search(r"count\(\*\) OVER \(\)", statement)
@@ -358,9 +358,8 @@ def test_a_search_past_the_last_page_still_counts_its_total(session):
     assert (page.items, page.total) == ((), 1)
 
 
-def test_without_reports_the_page_reads_no_performance_report(session, world):
-    institution, (claimant, _colleague), _other, _stranger, leads, _borrower, _user = world
-    lead_id = leads[institution.id].id
+def _disburse(session, institution, claimant, lead_id):
+    """The claimant takes the lead to a loan of 400,000 disbursed today."""
     claim_lead(session, lead_id, officer_id=claimant.id, institution_id=institution.id)
     for step in ("contacted", "approved"):
         transition_lead(session, lead_id, to=step, officer_id=claimant.id, institution_id=institution.id)
@@ -377,6 +376,12 @@ def test_without_reports_the_page_reads_no_performance_report(session, world):
         session, lead_id, to="disbursed", officer_id=claimant.id, institution_id=institution.id, loan=loan
     )
     session.flush()
+
+
+def test_without_reports_the_page_reads_no_performance_report(session, world):
+    institution, (claimant, _colleague), _other, _stranger, leads, _borrower, _user = world
+    lead_id = leads[institution.id].id
+    _disburse(session, institution, claimant, lead_id)
     report_performance(
         session,
         lead_id,
@@ -395,3 +400,39 @@ def test_without_reports_the_page_reads_no_performance_report(session, world):
     assert [s for s in seen if "loan_performance" in s] == []
     [view] = [v for v in officer_leads(session, **kwargs).items if v.id == lead_id]
     assert view.loan is not None and len(view.loan.performance) == 1
+
+
+def test_the_loans_reports_come_in_the_pages_statement_typed_as_their_columns_oldest_first(session, world):
+    institution, (claimant, colleague), _other, _stranger, leads, _borrower, _user = world
+    lead_id = leads[institution.id].id
+    _disburse(session, institution, claimant, lead_id)
+    for officer, overdue_30, overdue_90 in ((colleague, True, True), (claimant, True, False)):
+        report_performance(
+            session,
+            lead_id,
+            officer_id=officer.id,
+            institution_id=institution.id,
+            as_of=local_today(),
+            overdue_30=overdue_30,
+            overdue_90=overdue_90,
+        )
+    session.flush()
+    [view] = [
+        v
+        for v in officer_leads(session, institution_id=institution.id, officer_id=claimant.id).items
+        if v.loan
+    ]
+    session.expire_all()
+    names = {claimant.id: claimant.username, colleague.id: colleague.username}
+    written = [
+        PerformanceView.of(r, lead_id=lead_id, reported_by=names[r.reported_by])
+        for r in loan_performance(session, view.loan.performance[0].loan_id)
+    ]
+    assert view.loan is not None and len(written) == 2
+    for report in (*view.loan.performance, *officer_lead(
+        session, lead_id, institution_id=institution.id, officer_id=claimant.id
+    ).loan.performance):  # fmt: skip
+        assert type(report.as_of) is dt.date and type(report.overdue_30) is bool
+        assert report.reported_at.utcoffset() == dt.timedelta(0)
+    as_read = [(r, r.reported_at.isoformat()) for r in view.loan.performance]
+    assert as_read == [(r, r.reported_at.astimezone(dt.UTC).isoformat()) for r in written]
