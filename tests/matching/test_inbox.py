@@ -436,3 +436,66 @@ def test_the_loans_reports_come_in_the_pages_statement_typed_as_their_columns_ol
         assert report.reported_at.utcoffset() == dt.timedelta(0)
     as_read = [(r, r.reported_at.isoformat()) for r in view.loan.performance]
     assert as_read == [(r, r.reported_at.astimezone(dt.UTC).isoformat()) for r in written]
+
+
+def test_the_page_statement_kept_per_process_serves_every_officer_filter_value_and_page(session):
+    """officer_leads keeps one statement per kind of filters and binds the officer, the institution,
+    the filters' values and the page at execution: each page read with the statements kept from the
+    calls before it is the page read with statements built afresh."""
+    from matching import inbox
+
+    first, _product, officers = bank(officers=2)
+    second, _other_product, [stranger] = bank()
+    for i in range(8):
+        borrower, user = applicant(employees=i)
+        need = submit(session, borrower.id, user.id, amount=str(100_000 + 10_000 * i))
+        session.flush()
+        match_need(session, need.id, top_n=3)
+    session.flush()
+    for institution, officer, count in (
+        (first, officers[0], 3),
+        (first, officers[1], 1),
+        (second, stranger, 2),
+    ):
+        for lead in list_leads(session, institution_id=institution.id, limit=100)[0][:count]:
+            if lead.status == LeadStatus.PUSHED:
+                claim_lead(session, lead.id, officer_id=officer.id, institution_id=institution.id)
+    session.flush()
+    calls = [
+        (first, officers[0], {}, 1, 5, True),
+        (first, officers[1], {}, 1, 5, True),
+        (second, stranger, {}, 1, 5, True),
+        (first, officers[0], {}, 1, 5, False),
+        (first, officers[0], {}, 2, 5, True),
+        (first, officers[0], {"mine": True}, 1, 5, True),
+        (first, officers[1], {"mine": True}, 1, 5, True),
+        (first, officers[0], {"status": "claimed"}, 1, 20, True),
+        (first, officers[0], {"status": "pushed"}, 1, 20, True),
+        (second, stranger, {"status": "pushed"}, 1, 20, True),
+        (first, officers[0], {"amount_min": Decimal("130000")}, 1, 20, True),
+        (first, officers[0], {"amount_min": Decimal("160000")}, 1, 20, True),
+        (first, officers[0], {"amount_min": Decimal("160000")}, 9, 2, True),
+        (second, stranger, {"amount_min": Decimal("160000")}, 9, 2, True),
+    ]
+
+    def read(institution, officer, filters, page, per_page, reports):
+        return officer_leads(
+            session,
+            institution_id=institution.id,
+            officer_id=officer.id,
+            filters=InboxFilter(**filters),
+            page=page,
+            per_page=per_page,
+            reports=reports,
+        )
+
+    kept = [read(*call) for call in calls]
+    afresh = []
+    for call in calls:
+        inbox._page_statement.cache_clear()
+        afresh.append(read(*call))
+    assert kept == afresh
+    # Another officer, institution, page, or filter value reads another page.
+    assert all(kept[a] != kept[b] for a, b in ((0, 1), (0, 2), (0, 4), (5, 6), (7, 8), (8, 9), (10, 11)))
+    assert {page.total for page in kept} != {0} and any(page.items for page in kept[1:])
+    assert inbox._page_statement.cache_info().currsize == 1  # the last call's kind
