@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     ColumnElement,
     Date,
@@ -219,3 +220,24 @@ def update_by_key(
         update(table).where(table.c[key] == source.c[key]).values({name: source.c[name] for name in names})
     )
     return True
+
+
+class json_rows(FunctionElement[Any]):
+    """An aggregate: the group's rows as a JSON array of JSON arrays, one per row, each holding the
+    given columns' values in order (in no particular order of rows; NULL or [] for no row, by dialect).
+    Values come back as JSON has them: dates and times as ISO 8601 text, booleans as true/false
+    (PostgreSQL) or 1/0 (SQLite)."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_rows"
+
+
+@compiles(json_rows, "postgresql")
+def _json_rows_pg(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(json_rows, "sqlite")
+def _json_rows_sqlite(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"

@@ -9,26 +9,43 @@ section, a size band and the score's grade, never a name, a code or a contact.
 
 A page is paged in SQL (LIMIT/OFFSET, its total counted by the same statement) and read with a fixed
 number of statements whatever its size: one for the leads with everything they refer to one to one (need,
-borrower, product, institution, loan, claimant, the latest score's grade, the contact phone), and one
-more for the performance reports of the loans on the page, when there are loans and the caller shows them
-(the inbox page does not). Nothing is loaded per lead, and no identifier is decrypted for a lead the
-officer may not identify.
+borrower, product, institution, loan, claimant, the latest score's grade, the contact phone) and, when the
+caller shows them (the inbox page does not), each loan's performance reports as a JSON array in the same
+row. Nothing is loaded per lead, and no identifier is decrypted for a lead the officer may not identify.
+The statement is built once a process for each kind of filters, its values (officer, institution, the
+filters' values, the page) bound at execution.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, null, or_, select, type_coerce
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session, aliased
 
 from core.models import StatusEvent, User
 from core.reference import industry_section
-from core.types import SHANGHAI
+from core.sql import json_rows
+from core.types import SHANGHAI, UTCDateTime
 from credit_profile.models import Borrower, CreditScore
 from matching.errors import LeadNotFoundError
 from matching.loans import CORRECTION_DAYS, Declarations
@@ -240,30 +257,28 @@ def officer_leads(
     a search adds one more over the officer's own claimed leads (their identifiers are encrypted, so
     the tails are compared after decryption, and only for leads the officer may identify).
     With `reports=False` (the inbox page, which shows no loan's reports) the loans' performance reports
-    are not read, and each loan's `performance` is empty: one statement less.
+    are not read, and each loan's `performance` is empty.
     Raises nothing: a page past the end is empty (with the total).
     """
     filters = filters or InboxFilter()
-    where: list[ColumnElement[bool]] = [Lead.institution_id == institution_id]
-    if filters.status:
-        where.append(Lead.status == filters.status)
-    if filters.mine:
-        where.append(Lead.claimed_by == officer_id)
-    if filters.product_id is not None:
-        where.append(Lead.product_id == filters.product_id)
-    if filters.region_code:
-        where.append(Lead.region_code == filters.region_code)
-    if filters.amount_min is not None:
-        where.append(Need.amount >= filters.amount_min)
-    if filters.amount_max is not None:
-        where.append(Need.amount <= filters.amount_max)
+    offset = (page - 1) * per_page
+    names = tuple(name for name in _FILTERS if _FILTERS[name](getattr(filters, name)))
+    values = {
+        "officer_id": officer_id,
+        "institution_id": institution_id,
+        "limit": per_page,
+        "offset": offset,
+        **{name: getattr(filters, name) for name in names if name != "mine"},
+    }
+    where = _conditions(names)
     if filters.q and filters.q.strip():
         where.append(
             _search(session, filters.q.strip(), institution_id=institution_id, officer_id=officer_id)
         )
-    offset = (page - 1) * per_page
-    stmt = inbox_statement(officer_id, where, page=page, per_page=per_page)
-    rows = session.execute(stmt).all()
+        stmt = _inbox_statement(_OFFICER, where, limit=_LIMIT, offset=_OFFSET, reports=reports)
+    else:
+        stmt = _page_statement(names, reports)
+    rows = session.execute(stmt, values).all()
     if rows:
         total = int(rows[0].total)
     elif offset:
@@ -275,25 +290,80 @@ def officer_leads(
             .join(Borrower, Borrower.id == Lead.borrower_id)
             .where(*where)
         )
-        total = session.scalar(count) or 0
+        total = session.scalar(count, values) or 0
     else:
         total = 0
-    return LeadPage(items=_views(session, rows, reports=reports), total=total, page=page, per_page=per_page)
+    items = tuple(_view(row, reports=reports) for row in rows)
+    return LeadPage(items=items, total=total, page=page, per_page=per_page)
+
+
+# The filters with a condition of their own (`q` searches), in InboxFilter's order, with whether a
+# value of theirs narrows the inbox.
+_FILTERS: dict[str, Callable[[Any], bool]] = {
+    "status": bool,
+    "mine": bool,
+    "product_id": lambda value: value is not None,
+    "region_code": bool,
+    "amount_min": lambda value: value is not None,
+    "amount_max": lambda value: value is not None,
+}
+# Bound at execution, so that one statement serves every officer, page and filter value.
+_OFFICER = bindparam("officer_id", type_=Integer)
+_LIMIT = bindparam("limit", type_=Integer)
+_OFFSET = bindparam("offset", type_=Integer)
+
+
+def _conditions(names: Sequence[str]) -> list[ColumnElement[bool]]:
+    """The institution's leads narrowed by the filters `names`, every value a bound parameter named as
+    the filter (`mine`: the officer's), given at execution."""
+    conditions = {
+        "status": lambda: Lead.status == bindparam("status"),
+        "mine": lambda: Lead.claimed_by == _OFFICER,
+        "product_id": lambda: Lead.product_id == bindparam("product_id"),
+        "region_code": lambda: Lead.region_code == bindparam("region_code"),
+        "amount_min": lambda: Need.amount >= bindparam("amount_min"),
+        "amount_max": lambda: Need.amount <= bindparam("amount_max"),
+    }
+    return [Lead.institution_id == bindparam("institution_id"), *(conditions[name]() for name in names)]
+
+
+@functools.cache
+def _page_statement(names: tuple[str, ...], reports: bool) -> Select[Any]:
+    """The page's statement for the filters `names`, built once a process (each of at most 128 kinds),
+    its values bound at execution: building it cost as much CPU as running it."""
+    return _inbox_statement(_OFFICER, _conditions(names), limit=_LIMIT, offset=_OFFSET, reports=reports)
 
 
 def inbox_statement(
-    officer_id: int, where: Sequence[ColumnElement[bool]], *, page: int = 1, per_page: int = 20
+    officer_id: int,
+    where: Sequence[ColumnElement[bool]],
+    *,
+    page: int = 1,
+    per_page: int = 20,
+    reports: bool = False,
 ) -> Select[Any]:
     """The one statement that reads a page of the inbox (`officer_leads`) under the conditions `where`
     (at least the institution's): the leads with everything they refer to one to one, in the inbox's
-    order, paged, each row carrying the total. Public so that the bench's floor (portal/floors.py) runs
-    exactly the page's statement."""
+    order, paged, each row carrying the total and, with `reports`, its loan's performance reports.
+    Public so that the bench's floor (portal/floors.py) runs exactly the inbox page's statement
+    (`officer_leads` runs it with its values bound at execution)."""
+    return _inbox_statement(officer_id, where, limit=per_page, offset=(page - 1) * per_page, reports=reports)
+
+
+def _inbox_statement(
+    officer_id: int | BindParameter[int],
+    where: Sequence[ColumnElement[bool]],
+    *,
+    limit: int | BindParameter[int],
+    offset: int | BindParameter[int],
+    reports: bool,
+) -> Select[Any]:
     return (
-        _lead_statement(officer_id, counted=True)
+        _lead_statement(officer_id, counted=True, reports=reports)
         .where(*where)
         .order_by(*inbox_order())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .limit(limit)
+        .offset(offset)
     )
 
 
@@ -322,14 +392,14 @@ def officer_lead(session: Session, lead_id: int, *, institution_id: int, officer
 
     Raises LeadNotFoundError (unknown, or another institution's).
     """
-    stmt = _lead_statement(officer_id, counted=False).where(
+    stmt = _lead_statement(officer_id, counted=False, reports=True).where(
         Lead.id == lead_id, Lead.institution_id == institution_id
     )
     rows = session.execute(stmt).all()
     if not rows:
         raise LeadNotFoundError(str(lead_id))
     row = rows[0]
-    view = _views(session, rows)[0]
+    view = _view(row, reports=True)
     colleague_holds = row.claimant is not None and not row.disclosed
     declared = (
         Declarations(
@@ -379,6 +449,7 @@ def lead_event(event: StatusEvent, actor: str | None, *, with_notes: bool) -> Le
 _Claimant = aliased(User, name="claimant")
 _Contact = aliased(User, name="contact")
 _Earlier = aliased(Loan, name="earlier")
+_Reporter = aliased(User, name="reporter")
 
 
 def _contact_phone() -> Any:
@@ -392,9 +463,30 @@ def _contact_phone() -> Any:
     )
 
 
-def _lead_statement(officer_id: int, *, counted: bool) -> Select[Any]:
-    """The leads joined with everything they refer to one to one; what identifies the borrower is read
-    only where the officer claimed the lead (else NULL, never decrypted)."""
+def _reports() -> Any:
+    """The loan's performance reports with their reporters' usernames, as one JSON array (`_report`)."""
+    return (
+        select(
+            json_rows(
+                LoanPerformance.id,
+                LoanPerformance.as_of,
+                LoanPerformance.overdue_30,
+                LoanPerformance.overdue_90,
+                LoanPerformance.reported_at,
+                _Reporter.username,
+            )
+        )
+        .select_from(LoanPerformance)
+        .outerjoin(_Reporter, _Reporter.id == LoanPerformance.reported_by)
+        .where(LoanPerformance.loan_id == Loan.id)
+        .scalar_subquery()
+    )
+
+
+def _lead_statement(officer_id: int | BindParameter[int], *, counted: bool, reports: bool) -> Select[Any]:
+    """The leads joined with everything they refer to one to one, and with `reports` their loan's
+    performance reports; what identifies the borrower is read only where the officer claimed the lead
+    (else NULL, never decrypted)."""
     disclosed = Lead.claimed_by == officer_id
 
     def only_disclosed(column: Any) -> Any:
@@ -450,6 +542,8 @@ def _lead_statement(officer_id: int, *, counted: bool) -> Select[Any]:
         Loan.renewal_without_repayment.label("loan_renewal_without_repayment"),
         Loan.created_at.label("loan_created_at"),
     ]
+    if reports:
+        columns.append(_reports().label("reports"))
     if counted:
         columns.append(func.count().over().label("total"))
     else:
@@ -473,49 +567,35 @@ def _lead_statement(officer_id: int, *, counted: bool) -> Select[Any]:
     )
 
 
-def _performance(session: Session, loans: dict[int, int]) -> dict[int, list[PerformanceView]]:
-    """The reports on these loans (loan id -> lead id), oldest first, by loan id: one statement."""
-    if not loans:
-        return {}
-    reports: dict[int, list[PerformanceView]] = {}
-    # Columns, not entities: the views are all a page needs, and loading the reports into the session
-    # cost as much as the page's own statement.
-    stmt = (
-        select(
-            LoanPerformance.id,
-            LoanPerformance.loan_id,
-            LoanPerformance.as_of,
-            LoanPerformance.overdue_30,
-            LoanPerformance.overdue_90,
-            LoanPerformance.reported_at,
-            User.username,
-        )
-        .outerjoin(User, User.id == LoanPerformance.reported_by)
-        .where(LoanPerformance.loan_id.in_(sorted(loans)))
-        .order_by(LoanPerformance.id)
+_UTC = UTCDateTime()
+
+
+def _report(values: Sequence[Any], *, lead_id: int, loan_id: int) -> PerformanceView:
+    """A report from its JSON array in `_reports` (values as JSON has them: ISO 8601 text, 1/0 on SQLite),
+    typed as the columns would have been read."""
+    report_id, as_of, overdue_30, overdue_90, reported_at, reported_by = values
+    return PerformanceView(
+        id=report_id,
+        lead_id=lead_id,
+        loan_id=loan_id,
+        as_of=dt.date.fromisoformat(as_of),
+        overdue_30=bool(overdue_30),
+        overdue_90=bool(overdue_90),
+        reported_at=_UTC.process_result_value(dt.datetime.fromisoformat(reported_at), None),  # type: ignore[arg-type]
+        reported_by=reported_by,
     )
-    for r in session.execute(stmt):
-        view = PerformanceView(
-            id=r.id,
-            lead_id=loans[r.loan_id],
-            loan_id=r.loan_id,
-            as_of=r.as_of,
-            overdue_30=r.overdue_30,
-            overdue_90=r.overdue_90,
-            reported_at=r.reported_at,
-            reported_by=r.username,
-        )
-        reports.setdefault(r.loan_id, []).append(view)
-    return reports
 
 
-def _views(session: Session, rows: Sequence[Any], *, reports: bool = True) -> tuple[LeadView, ...]:
-    loans = {r.loan_id: r.id for r in rows if r.loan_id is not None} if reports else {}
-    performance = _performance(session, loans)
-    return tuple(_view(row, performance) for row in rows)
+def _performance(r: Any) -> tuple[PerformanceView, ...]:
+    """The loan's reports, oldest first (by id, as they were written)."""
+    if not r.reports:
+        return ()
+    return tuple(
+        _report(values, lead_id=r.id, loan_id=r.loan_id) for values in sorted(r.reports, key=lambda v: v[0])
+    )
 
 
-def _view(r: Any, performance: dict[int, list[PerformanceView]]) -> LeadView:
+def _view(r: Any, *, reports: bool) -> LeadView:
     disclosed = bool(r.disclosed)
     return LeadView(
         id=r.id,
@@ -564,7 +644,7 @@ def _view(r: Any, performance: dict[int, list[PerformanceView]]) -> LeadView:
             disbursed_on=r.loan_disbursed_on,
             first_loan_borrower=r.loan_first_loan_borrower,
             renewal_without_repayment=r.loan_renewal_without_repayment,
-            performance=tuple(performance.get(r.loan_id, ())),
+            performance=_performance(r) if reports else (),
             correctable_until=min(r.loan_disbursed_on, r.loan_created_at.astimezone(SHANGHAI).date())
             + dt.timedelta(days=CORRECTION_DAYS),
         )

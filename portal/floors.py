@@ -5,7 +5,9 @@ products), runs the very statement its page runs for the same rows, built by the
 inbox's first page: `matching.inbox.inbox_statement`, the read model's join of the leads with everything
 they refer to; the published catalogue: `products.services.products_statement`), and renders the rows
 with a minimal template or `jsonify`: no read model views, presenter, form, schema, extra statement or
-base template. bench/load.py reports each page's throughput as a share of its floor's, which is then
+base template. (`GET /api/v1/leads` also reads its loans' performance reports, as a JSON column of the same
+statement; its floor, like the inbox page's, does not: that column counts among the API's own costs.)
+bench/load.py reports each page's throughput as a share of its floor's, which is then
 what our own layers cost. Registered only with BENCH_FLOOR_ROUTES=1 (never in production).
 """
 

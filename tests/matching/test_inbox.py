@@ -17,9 +17,9 @@ from core.types import local_today
 from credit_profile.models import Borrower, CreditScore
 from matching.dispatch import match_need
 from matching.errors import LeadNotFoundError
-from matching.inbox import InboxFilter, officer_lead, officer_leads, size_band
+from matching.inbox import InboxFilter, PerformanceView, officer_lead, officer_leads, size_band
 from matching.leads import claim_lead, list_leads, report_performance, transition_lead
-from matching.loans import LoanInput
+from matching.loans import LoanInput, loan_performance
 from matching.models import LeadStatus
 from tests.matching.helpers import applicant, bank, submit
 
@@ -239,7 +239,7 @@ def test_a_page_is_read_in_the_same_statements_whatever_its_size_and_paged_in_sq
         assert len(page.items) == per_page and page.total == 12
         counts[per_page] = len(seen)
         [statement] = seen  # leads with all they refer to one to one, counted, limited: one statement
-        assert _tables(statement) == set(TABLES)
+        assert _tables(statement) == {*TABLES, "loan_performance"}  # the loans' reports in the same row
         # The page is cut by the statement itself (its own LIMIT and OFFSET, not a subquery's).
         assert re.search(r"leads\.updated_at DESC, leads\.id DESC\s+LIMIT \S+ OFFSET \S+$", statement)
         assert re.search(r"count\(\*\) OVER \(\)", statement)
@@ -358,9 +358,8 @@ def test_a_search_past_the_last_page_still_counts_its_total(session):
     assert (page.items, page.total) == ((), 1)
 
 
-def test_without_reports_the_page_reads_no_performance_report(session, world):
-    institution, (claimant, _colleague), _other, _stranger, leads, _borrower, _user = world
-    lead_id = leads[institution.id].id
+def _disburse(session, institution, claimant, lead_id):
+    """The claimant takes the lead to a loan of 400,000 disbursed today."""
     claim_lead(session, lead_id, officer_id=claimant.id, institution_id=institution.id)
     for step in ("contacted", "approved"):
         transition_lead(session, lead_id, to=step, officer_id=claimant.id, institution_id=institution.id)
@@ -377,6 +376,12 @@ def test_without_reports_the_page_reads_no_performance_report(session, world):
         session, lead_id, to="disbursed", officer_id=claimant.id, institution_id=institution.id, loan=loan
     )
     session.flush()
+
+
+def test_without_reports_the_page_reads_no_performance_report(session, world):
+    institution, (claimant, _colleague), _other, _stranger, leads, _borrower, _user = world
+    lead_id = leads[institution.id].id
+    _disburse(session, institution, claimant, lead_id)
     report_performance(
         session,
         lead_id,
@@ -395,3 +400,102 @@ def test_without_reports_the_page_reads_no_performance_report(session, world):
     assert [s for s in seen if "loan_performance" in s] == []
     [view] = [v for v in officer_leads(session, **kwargs).items if v.id == lead_id]
     assert view.loan is not None and len(view.loan.performance) == 1
+
+
+def test_the_loans_reports_come_in_the_pages_statement_typed_as_their_columns_oldest_first(session, world):
+    institution, (claimant, colleague), _other, _stranger, leads, _borrower, _user = world
+    lead_id = leads[institution.id].id
+    _disburse(session, institution, claimant, lead_id)
+    for officer, overdue_30, overdue_90 in ((colleague, True, True), (claimant, True, False)):
+        report_performance(
+            session,
+            lead_id,
+            officer_id=officer.id,
+            institution_id=institution.id,
+            as_of=local_today(),
+            overdue_30=overdue_30,
+            overdue_90=overdue_90,
+        )
+    session.flush()
+    [view] = [
+        v
+        for v in officer_leads(session, institution_id=institution.id, officer_id=claimant.id).items
+        if v.loan
+    ]
+    session.expire_all()
+    names = {claimant.id: claimant.username, colleague.id: colleague.username}
+    written = [
+        PerformanceView.of(r, lead_id=lead_id, reported_by=names[r.reported_by])
+        for r in loan_performance(session, view.loan.performance[0].loan_id)
+    ]
+    assert view.loan is not None and len(written) == 2
+    for report in (*view.loan.performance, *officer_lead(
+        session, lead_id, institution_id=institution.id, officer_id=claimant.id
+    ).loan.performance):  # fmt: skip
+        assert type(report.as_of) is dt.date and type(report.overdue_30) is bool
+        assert report.reported_at.utcoffset() == dt.timedelta(0)
+    as_read = [(r, r.reported_at.isoformat()) for r in view.loan.performance]
+    assert as_read == [(r, r.reported_at.astimezone(dt.UTC).isoformat()) for r in written]
+
+
+def test_the_page_statement_kept_per_process_serves_every_officer_filter_value_and_page(session):
+    """officer_leads keeps one statement per kind of filters and binds the officer, the institution,
+    the filters' values and the page at execution: each page read with the statements kept from the
+    calls before it is the page read with statements built afresh."""
+    from matching import inbox
+
+    first, _product, officers = bank(officers=2)
+    second, _other_product, [stranger] = bank()
+    for i in range(8):
+        borrower, user = applicant(employees=i)
+        need = submit(session, borrower.id, user.id, amount=str(100_000 + 10_000 * i))
+        session.flush()
+        match_need(session, need.id, top_n=3)
+    session.flush()
+    for institution, officer, count in (
+        (first, officers[0], 3),
+        (first, officers[1], 1),
+        (second, stranger, 2),
+    ):
+        for lead in list_leads(session, institution_id=institution.id, limit=100)[0][:count]:
+            if lead.status == LeadStatus.PUSHED:
+                claim_lead(session, lead.id, officer_id=officer.id, institution_id=institution.id)
+    session.flush()
+    calls = [
+        (first, officers[0], {}, 1, 5, True),
+        (first, officers[1], {}, 1, 5, True),
+        (second, stranger, {}, 1, 5, True),
+        (first, officers[0], {}, 1, 5, False),
+        (first, officers[0], {}, 2, 5, True),
+        (first, officers[0], {"mine": True}, 1, 5, True),
+        (first, officers[1], {"mine": True}, 1, 5, True),
+        (first, officers[0], {"status": "claimed"}, 1, 20, True),
+        (first, officers[0], {"status": "pushed"}, 1, 20, True),
+        (second, stranger, {"status": "pushed"}, 1, 20, True),
+        (first, officers[0], {"amount_min": Decimal("130000")}, 1, 20, True),
+        (first, officers[0], {"amount_min": Decimal("160000")}, 1, 20, True),
+        (first, officers[0], {"amount_min": Decimal("160000")}, 9, 2, True),
+        (second, stranger, {"amount_min": Decimal("160000")}, 9, 2, True),
+    ]
+
+    def read(institution, officer, filters, page, per_page, reports):
+        return officer_leads(
+            session,
+            institution_id=institution.id,
+            officer_id=officer.id,
+            filters=InboxFilter(**filters),
+            page=page,
+            per_page=per_page,
+            reports=reports,
+        )
+
+    kept = [read(*call) for call in calls]
+    afresh = []
+    for call in calls:
+        inbox._page_statement.cache_clear()
+        afresh.append(read(*call))
+    assert kept == afresh
+    # Another officer, institution, page, or filter value reads another page.
+    assert all(kept[a] != kept[b] for a, b in ((0, 1), (0, 2), (0, 4), (5, 6), (7, 8), (8, 9), (10, 11)))
+    assert {page.total for page in kept} != {0} and any(page.items for page in kept[1:])
+    assert inbox._page_statement.cache_info().currsize == 1  # the last call's kind
