@@ -334,20 +334,13 @@ def _page_statement(names: tuple[str, ...], reports: bool) -> Select[Any]:
     return _inbox_statement(_OFFICER, _conditions(names), limit=_LIMIT, offset=_OFFSET, reports=reports)
 
 
-def inbox_statement(
-    officer_id: int,
-    where: Sequence[ColumnElement[bool]],
-    *,
-    page: int = 1,
-    per_page: int = 20,
-    reports: bool = False,
-) -> Select[Any]:
-    """The one statement that reads a page of the inbox (`officer_leads`) under the conditions `where`
-    (at least the institution's): the leads with everything they refer to one to one, in the inbox's
-    order, paged, each row carrying the total and, with `reports`, its loan's performance reports.
-    Public so that the bench's floor (portal/floors.py) runs exactly the inbox page's statement
-    (`officer_leads` runs it with its values bound at execution)."""
-    return _inbox_statement(officer_id, where, limit=per_page, offset=(page - 1) * per_page, reports=reports)
+def page_statement(*, reports: bool) -> Select[Any]:
+    """The statement `officer_leads` runs for an unfiltered page, as it keeps it (built once a process):
+    the leads with everything they refer to one to one, in the inbox's order, paged, each row carrying
+    the total and, with `reports`, its loan's performance reports. Execute it with `officer_id`,
+    `institution_id`, `limit` and `offset`. Public so that the bench's floors (portal/floors.py) run
+    exactly what the inbox page (reports=False) and `GET /api/v1/leads` (reports=True) run."""
+    return _page_statement((), reports)
 
 
 def _inbox_statement(

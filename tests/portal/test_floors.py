@@ -71,3 +71,44 @@ def test_the_leads_floor_reads_the_pages_rows_in_its_order(floor_app, session):
 
     assert [item["id"] for item in floor["items"]] == [item["id"] for item in page["items"]]
     assert floor["total"] == page["total"] == 5 and page["items"][0]["id"] == leads[1].id
+
+
+def test_each_leads_floor_runs_the_very_statement_its_route_runs(floor_app, session):
+    """The floor is a lower bound only if it runs what its route runs: the same SQL text (the inbox page's
+    statement without the loans' reports, the API's with them), not a cheaper or a costlier one."""
+    from sqlalchemy import event
+
+    product = ProductFactory(published=True)
+    officer = UserFactory(officer=True, institution_id=product.institution_id)
+    LeadFactory(product=product, disbursed=True, claimed_by=officer.id)
+    LeadFactory(product=product)
+    session.flush()
+    engine = session.get_bind().engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "FROM leads" in statement and "count(" in statement.lower():  # the inbox's paged, counted read
+            seen.append(statement)
+
+    client = floor_app.test_client()
+    token = client.post("/api/v1/auth/token", json={"username": officer.username, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {token.get_json()['token']}"}
+    web = floor_app.test_client()
+    login(web, officer.username)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        read = {}
+        for name, (c, path, kwargs) in {
+            "api": (client, "/api/v1/leads", {"headers": headers}),
+            "api floor": (client, "/api/v1/bench/floor/leads", {"headers": headers}),
+            "page": (web, "/officer/leads", {}),
+            "page floor": (web, "/bench/floor/leads", {}),
+        }.items():
+            seen.clear()
+            assert c.get(path, **kwargs).status_code == 200, name
+            read[name] = list(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(read["api floor"]) == len(read["page floor"]) == 1
+    assert read["api floor"] == read["api"] and read["page floor"] == read["page"]
+    assert read["api"] != read["page"]  # the API's carries the loans' reports
