@@ -153,9 +153,8 @@ def test_an_officer_of_another_bank_sees_only_their_own_banks_lead(session, worl
     assert page.items[0].borrower is None and page.items[0].status == LeadStatus.PUSHED
 
 
-def test_a_disbursed_lead_shows_its_loan_and_every_report_with_its_reporter(session, world):
-    institution, (claimant, colleague), _other, _stranger, leads, _borrower, _user = world
-    lead_id = leads[institution.id].id
+def _disburse(session, institution, claimant, lead_id):
+    """The claimant takes the lead to a loan of 400,000 disbursed today."""
     claim_lead(session, lead_id, officer_id=claimant.id, institution_id=institution.id)
     for step in ("contacted", "approved"):
         transition_lead(session, lead_id, to=step, officer_id=claimant.id, institution_id=institution.id)
@@ -168,11 +167,16 @@ def test_a_disbursed_lead_shows_its_loan_and_every_report_with_its_reporter(sess
         first_loan_borrower=True,
         renewal_without_repayment=False,
     )
-    session.flush()
     transition_lead(
         session, lead_id, to="disbursed", officer_id=claimant.id, institution_id=institution.id, loan=loan
     )
     session.flush()
+
+
+def test_a_disbursed_lead_shows_its_loan_and_every_report_with_its_reporter(session, world):
+    institution, (claimant, colleague), _other, _stranger, leads, _borrower, _user = world
+    lead_id = leads[institution.id].id
+    _disburse(session, institution, claimant, lead_id)
     for officer in (claimant, colleague):
         report_performance(
             session,
@@ -356,26 +360,6 @@ def test_a_search_past_the_last_page_still_counts_its_total(session):
         page=3,
     )
     assert (page.items, page.total) == ((), 1)
-
-
-def _disburse(session, institution, claimant, lead_id):
-    """The claimant takes the lead to a loan of 400,000 disbursed today."""
-    claim_lead(session, lead_id, officer_id=claimant.id, institution_id=institution.id)
-    for step in ("contacted", "approved"):
-        transition_lead(session, lead_id, to=step, officer_id=claimant.id, institution_id=institution.id)
-    loan = LoanInput(
-        amount=Decimal("400000"),
-        rate=Decimal("3.85"),
-        term_months=12,
-        collateral="credit",
-        disbursed_on=local_today(),
-        first_loan_borrower=True,
-        renewal_without_repayment=False,
-    )
-    transition_lead(
-        session, lead_id, to="disbursed", officer_id=claimant.id, institution_id=institution.id, loan=loan
-    )
-    session.flush()
 
 
 def test_without_reports_the_page_reads_no_performance_report(session, world):
