@@ -90,7 +90,7 @@ PRODUCT_TAGS: dict[str, str] = {
     "renewal": N_("续贷"),
     "agri": N_("涉农"),
     "tech": N_("科技"),
-    "credit": N_("信用"),
+    "credit": N_("信用贷"),
     "green": N_("绿色"),
 }
 
