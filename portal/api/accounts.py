@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from flask import Response
-from sqlalchemy import select
 
 from core.accounts import authenticate, change_password, create_user, open_session, revoke_session
 from core.administration import record_admin_action
@@ -220,7 +219,10 @@ def add_user(body: dict[str, Any]) -> dict[str, Any]:
         institution_code = None
     elif role == Role.GUARANTOR:
         region_code = None
-        found = db().scalar(select(Institution.id).where(Institution.code == (institution_code or "")))
+        try:
+            found: int | None = get_institution_by_code(db(), institution_code or "").id
+        except InstitutionNotFoundError:
+            found = None  # create_operator_staff refuses it as a field error
         try:
             user = create_operator_staff(
                 db(), username=body["username"], password=body["password"], institution_id=found,
