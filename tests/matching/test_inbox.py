@@ -173,20 +173,25 @@ def _disburse(session, institution, claimant, lead_id):
     session.flush()
 
 
+def _report(session, institution, officer, lead_id, *, overdue_30=False, overdue_90=False):
+    """The officer reports the loan's performance as of today."""
+    report_performance(
+        session,
+        lead_id,
+        officer_id=officer.id,
+        institution_id=institution.id,
+        as_of=local_today(),
+        overdue_30=overdue_30,
+        overdue_90=overdue_90,
+    )
+
+
 def test_a_disbursed_lead_shows_its_loan_and_every_report_with_its_reporter(session, world):
     institution, (claimant, colleague), _other, _stranger, leads, _borrower, _user = world
     lead_id = leads[institution.id].id
     _disburse(session, institution, claimant, lead_id)
     for officer in (claimant, colleague):
-        report_performance(
-            session,
-            lead_id,
-            officer_id=officer.id,
-            institution_id=institution.id,
-            as_of=local_today(),
-            overdue_30=False,
-            overdue_90=False,
-        )
+        _report(session, institution, officer, lead_id)
     session.flush()
     view = officer_lead(session, lead_id, institution_id=institution.id, officer_id=colleague.id)
     assert view.loan is not None and (view.loan.amount, view.loan.rate) == (
@@ -366,15 +371,7 @@ def test_without_reports_the_page_reads_no_performance_report(session, world):
     institution, (claimant, _colleague), _other, _stranger, leads, _borrower, _user = world
     lead_id = leads[institution.id].id
     _disburse(session, institution, claimant, lead_id)
-    report_performance(
-        session,
-        lead_id,
-        officer_id=claimant.id,
-        institution_id=institution.id,
-        as_of=local_today(),
-        overdue_30=False,
-        overdue_90=False,
-    )
+    _report(session, institution, claimant, lead_id)
     session.flush()
     kwargs = {"institution_id": institution.id, "officer_id": claimant.id}
     with statements(session) as seen:
@@ -391,15 +388,7 @@ def test_the_loans_reports_come_in_the_pages_statement_typed_as_their_columns_ol
     lead_id = leads[institution.id].id
     _disburse(session, institution, claimant, lead_id)
     for officer, overdue_30, overdue_90 in ((colleague, True, True), (claimant, True, False)):
-        report_performance(
-            session,
-            lead_id,
-            officer_id=officer.id,
-            institution_id=institution.id,
-            as_of=local_today(),
-            overdue_30=overdue_30,
-            overdue_90=overdue_90,
-        )
+        _report(session, institution, officer, lead_id, overdue_30=overdue_30, overdue_90=overdue_90)
     session.flush()
     [view] = [
         v
