@@ -261,31 +261,16 @@ def trend(ctx: ReportContext) -> Section:
         "放款与续贷金额（近12个月，万元）",
         partial_last=partial,
     )
-    table = timeseries_table(
-        series,
-        names=(
-            "needs",
-            "loans",
-            "loans_amount",
-            "borrowers",
-            "first_loan_borrowers",
-            "renewal_loans",
-            "renewal_amount",
-        ),
+    names = (
+        "needs",
+        "loans",
+        "loans_amount",
+        "borrowers",
+        "first_loan_borrowers",
+        "renewal_loans",
+        "renewal_amount",
     )
-    block = table_block(
-        table,
-        columns=(
-            "period",
-            "needs",
-            "loans",
-            "loans_amount",
-            "borrowers",
-            "first_loan_borrowers",
-            "renewal_loans",
-            "renewal_amount",
-        ),
-    )
+    block = table_block(timeseries_table(series, names=names), columns=("period", *names))
     return Section("trend", "月度趋势", (Chart(counts), Chart(amounts), block), ("timeseries",))
 
 
