@@ -26,7 +26,15 @@ from guarantees.models import BridgeStatus
 from guarantees.views import BridgeView, bridge_list, bridge_view, viewer_of
 from portal.auth import role_required, web_user
 from portal.db import db, mark_failed
-from portal.web.common import INVALID_FORM, apply_errors, first_submission, flash_error, ok, repeated
+from portal.web.common import (
+    INVALID_FORM,
+    apply_errors,
+    first_submission,
+    flash_error,
+    ok,
+    posted_step,
+    repeated,
+)
 from portal.web.forms.bridges import (
     BridgeApplyForm,
     CommitmentForm,
@@ -283,20 +291,15 @@ def refuse(bridge_id: int) -> Any:
 def _dated_step(bridge_id: int, slot: str, form: StepDateForm, step: Any, done: str, **extra: Any) -> Any:
     """A dated step (the operator's or the bank's): the form, the service, a flash; the page again (422)
     with the errors on a bad date."""
-    if not form.validate_on_submit():
-        return _page(bridge_id, {slot: form}, INVALID_FORM)
     if isinstance(form, RenewalForm):
         extra["amount"] = form.amount.data
-    try:
-        step(db(), bridge_id, user_id=web_user().id, on=form.on.data, **extra)
-    except InvalidInputError as exc:
-        apply_errors(form, exc)
-        return _page(bridge_id, {slot: form}, INVALID_FORM)
-    except ConflictError as exc:
-        flash_error(exc)
-    else:
-        ok(done)
-    return _done(bridge_id)
+    page = posted_step(
+        form,
+        lambda: step(db(), bridge_id, user_id=web_user().id, on=form.on.data, **extra),
+        again=lambda: _page(bridge_id, {slot: form}, INVALID_FORM),
+        done=done,
+    )
+    return page if page is not None else _done(bridge_id)
 
 
 # The dated steps: the form's slot and prefix, its class, the service and what the flash says.

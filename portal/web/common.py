@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,7 +13,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.errors import DomainError, InvalidInputError
+from core.errors import ConflictError, DomainError, InvalidInputError
 from core.models import Role
 from core.notifications import unread_count
 from core.submissions import claim_submission, submission_key
@@ -138,3 +139,28 @@ def first_submission(form_name: str) -> bool:
 
 def repeated() -> None:
     flash(_("这份表单刚刚已经提交过，没有重复创建。"), "info")
+
+
+def posted_step(
+    form: FlaskForm,
+    call: Callable[[], object],
+    *,
+    again: Callable[[], Any],
+    refused: Callable[[ConflictError], None] = flash_error,
+    done: str,
+) -> Any | None:
+    """One step posted from a record's page: `again()` (the page with the reasons, 422) when the form or
+    the service refuses the input; `refused` for a step the record's state refuses; else `done` flashed.
+    Returns the page to answer with, or None when the caller should redirect back to the record."""
+    if not form.validate_on_submit():
+        return again()
+    try:
+        call()
+    except InvalidInputError as exc:
+        apply_errors(form, exc)
+        return again()
+    except ConflictError as exc:
+        refused(exc)
+    else:
+        ok(done)
+    return None

@@ -53,7 +53,15 @@ from portal.filters import percent
 from portal.labels import label
 from portal.messages import field_messages
 from portal.stats_scope import stats_window
-from portal.web.common import INVALID_FORM, apply_errors, first_submission, flash_error, ok, repeated
+from portal.web.common import (
+    INVALID_FORM,
+    apply_errors,
+    first_submission,
+    flash_error,
+    ok,
+    posted_step,
+    repeated,
+)
 from portal.web.forms.fields import pairs
 from portal.web.forms.guarantees import (
     CoverRequestForm,
@@ -268,18 +276,14 @@ def _exact(amount: Decimal | str | int) -> str:
 def _step(cover_id: int, name: str, form: FlaskForm, call: Callable[[], object], done: str) -> Any:
     """One step posted on the cover's page: the page again (422) with the reasons when the form or the
     service refuses the input, a flashed reason for a step refused in the cover's state, else `done`."""
-    if not form.validate_on_submit():
-        return _cover_page(cover_id, {name: form}, INVALID_FORM)
-    try:
-        call()
-    except InvalidInputError as exc:
-        apply_errors(form, exc)
-        return _cover_page(cover_id, {name: form}, INVALID_FORM)
-    except ConflictError as exc:
-        _not_now(exc)
-    else:
-        ok(done)
-    return redirect(url_for(".cover", cover_id=cover_id))
+    page = posted_step(
+        form,
+        call,
+        again=lambda: _cover_page(cover_id, {name: form}, INVALID_FORM),
+        refused=_not_now,
+        done=done,
+    )
+    return page if page is not None else redirect(url_for(".cover", cover_id=cover_id))
 
 
 @bp.route("/leads/<int:lead_id>/cover", methods=["GET", "POST"])
