@@ -18,6 +18,7 @@ filters' values, the page) bound at execution.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Integer,
+    Result,
     Select,
     and_,
     bindparam,
@@ -278,7 +280,7 @@ def officer_leads(
         stmt = _inbox_statement(_OFFICER, where, limit=_LIMIT, offset=_OFFSET, reports=reports)
     else:
         stmt = _page_statement(names, reports)
-    rows = session.execute(stmt, values).all()
+    rows = _plain_rows(session.execute(stmt, values))
     if rows:
         total = int(rows[0].total)
     elif offset:
@@ -561,6 +563,19 @@ def _lead_statement(officer_id: int | BindParameter[int], *, counted: bool, repo
 
 
 _UTC = UTCDateTime()
+
+
+def _plain_rows(result: Result[Any]) -> list[Any]:
+    """The result's rows as named tuples of their columns: `_view` reads some 35 columns of each row, and
+    a Row's attribute costs some 0.3 µs (SQLAlchemy looks the name up), a named tuple's a twentieth."""
+    fields = _row_type(tuple(result.keys()))
+    return [fields._make(row) for row in result]
+
+
+@functools.cache
+def _row_type(names: tuple[str, ...]) -> Any:
+    """A named tuple class for a statement's columns, made once a process for each statement's."""
+    return collections.namedtuple("LeadRow", names)  # type: ignore[misc]
 
 
 def _report(values: Sequence[Any], *, lead_id: int, loan_id: int) -> PerformanceView:
