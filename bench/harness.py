@@ -26,9 +26,10 @@ from urllib.parse import urlencode
 
 import gevent
 import psutil
-from locust import FastHttpUser, User, constant
+from locust import FastHttpUser, User, constant, task
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
+from locust.stats import StatsEntry
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -305,6 +306,36 @@ class BenchUser(FastHttpUser):
 
 
 @dataclass(frozen=True)
+class Target:
+    """A route an alternating user requests: its path and what its answer must contain."""
+
+    path: str
+    marker: str
+
+    @property
+    def name(self) -> str:
+        return f"GET {self.path}"
+
+
+class Alternating(BenchUser):
+    """A user that requests one of its class's `targets`, the one `Alternating.phase` names: the same
+    users, on the same connections, measure a floor and its page in turn (`measure_alternating`)."""
+
+    abstract = True
+    targets: tuple[Target, ...] = ()
+    phase = 0  # the index of the target every alternating user requests now
+
+    def headers(self) -> dict[str, str]:
+        """The request's headers (a bearer token)."""
+        return {}
+
+    @task
+    def request(self) -> None:
+        target = self.targets[Alternating.phase]
+        expect_page(self.client, target.path, target.name, marker=target.marker, headers=self.headers())
+
+
+@dataclass(frozen=True)
 class Measure:
     requests: int
     failures: int
@@ -387,3 +418,63 @@ def measure(
             busiest_share=max(each) / sum(each) if sum(each) > 0 else 0.0,
         )
     return result
+
+
+def measure_alternating(
+    server: Server,
+    base_url: str,
+    user_class: type[Alternating],
+    *,
+    users: int,
+    seconds: float,
+    warmup: float,
+    rounds: int,
+    settle: float,
+) -> list[Measure]:
+    """Each of the class's targets measured for `seconds` in all, in `rounds` turns of `seconds / rounds`
+    (target 0, 1, ..., then again), by the same `users` on the same connections: the machine's speed
+    drifts over a minute by more than the difference measured (a 2-core virtual machine ran the same
+    page 40 % faster in one minute than in the next), and a drift or a worker holding most connections
+    then falls on every target alike. Each target's first turn comes after `warmup` uncounted seconds,
+    every later one after `settle` (the previous target's last requests end meanwhile). One Measure per
+    target, its figures summed over its turns."""
+    me = psutil.Process()
+    targets = user_class.targets
+    window = seconds / rounds
+    with locust_users(base_url, user_class, users) as env:
+        processes = server.all_processes()
+        entries = [StatsEntry(env.stats, t.name, "GET") for t in targets]
+        errors: list[dict[str, int]] = [{} for _ in targets]
+        each = [[0.0] * len(processes) for _ in targets]
+        bench = [0.0] * len(targets)
+        elapsed = [0.0] * len(targets)
+        for turn in range(rounds):
+            for index, target in enumerate(targets):
+                Alternating.phase = index
+                gevent.sleep(warmup if turn == 0 else settle)
+                env.stats.reset_all()
+                each0 = [_cpu_seconds([p]) for p in processes]
+                bench0, t0 = _cpu_seconds([me]), time.perf_counter()
+                gevent.sleep(window)
+                elapsed[index] += time.perf_counter() - t0
+                bench[index] += _cpu_seconds([me]) - bench0
+                for i, (p, before) in enumerate(zip(processes, each0, strict=True)):
+                    each[index][i] += _cpu_seconds([p]) - before
+                entries[index].extend(env.stats.get(target.name, "GET"))
+                for e in env.stats.errors.values():
+                    key = f"{e.method} {e.name}: {e.error}"
+                    errors[index][key] = errors[index].get(key, 0) + e.occurrences
+    return [
+        Measure(
+            requests=entry.num_requests,
+            failures=entry.num_failures,
+            seconds=elapsed[i],
+            p50_ms=float(entry.get_response_time_percentile(0.5) or 0),
+            p99_ms=float(entry.get_response_time_percentile(0.99) or 0),
+            server_cpu=sum(each[i]) / elapsed[i],
+            bench_cpu=bench[i] / elapsed[i],
+            errors=errors[i],
+            busiest_share=max(each[i]) / sum(each[i]) if sum(each[i]) > 0 else 0.0,
+        )
+        for i, entry in enumerate(entries)
+    ]

@@ -11,24 +11,28 @@ threads each, as scripts/run otherwise starts it). Rate limits are raised for th
 that no bench client is throttled; periodic sweeps are off; the floor routes are on.
 
 locust (as a library, headless, FastHttpUser, no wait between requests) then drives one scenario at a
-time with the same number of users for the same duration:
+time with the same number of users:
 
-- hello: GET /healthz (a route that does nothing; informational)
+- hello: GET /healthz (a route that does nothing; informational), for --seconds
 - inbox: the officer's leads page GET /officer/leads (logged in through the form as the first
   officer of the institution with the most leads), and GET /api/v1/leads with a bearer token; each
-  right after its floor (GET /bench/floor/leads, GET /api/v1/bench/floor/leads)
-- products: the 金融超市 page GET /products, and GET /api/v1/products; each right after its floor
+  with its floor (GET /bench/floor/leads, GET /api/v1/bench/floor/leads)
+- products: the 金融超市 page GET /products, and GET /api/v1/products; each with its floor
   (GET /bench/floor/products, GET /api/v1/bench/floor/products)
 
-and prints for each requests/s, p50, p99, failures, the CPU the server and locust used, and the ratio
+A floor and its page are measured by the same users on the same connections in alternating turns
+(--rounds of each, --seconds in all per route; harness.measure_alternating), so that the machine's
+drifting speed and the workers' share of the connections fall on both alike.
+
+It prints for each route requests/s, p50, p99, failures, the CPU the server and locust used, and the ratio
 of its throughput to its floor's. Each graded scenario PASSes at a ratio of at least 0.7. Exits 1 if
 one FAILs or any request failed.
 
     .venv/bin/python bench/load.py [--database postgresql://postgres@127.0.0.1:5432] [--users 16]
-        [--seconds 20] [--warmup 3]
+        [--seconds 20] [--warmup 3] [--rounds 4]
     .venv/bin/python bench/load.py --tiny [--database ...]   # under a minute: does it still run?
 
-``--tiny`` (2 users, 0.5 s per scenario after 0.25 s, which the test suite runs) runs every scenario once
+``--tiny`` (2 users, 0.5 s per route after 0.25 s, one turn each, which the test suite runs) runs every scenario once
 (none is measured again), with the demo accounts' passwords hashed with argon2's cheapest parameters
 (harness.seed); it prints every ratio but grades none: only a failed request fails it.
 """
@@ -45,8 +49,11 @@ from harness import (
     THREADS,
     UNTHROTTLED,
     WORKERS,
+    Alternating,
     BenchUser,
     Measure,
+    Server,
+    Target,
     api_token,
     busiest_officer,
     configure_logging,
@@ -54,6 +61,7 @@ from harness import (
     expect_page,
     gunicorn,
     measure,
+    measure_alternating,
     scratch_database,
     seed,
     server_environment,
@@ -68,7 +76,9 @@ BALANCED = 0.7
 ATTEMPTS = 3
 # The sizes of `--tiny`, which the test suite runs (tests/bench/test_benches.py) so that this bench cannot
 # rot.
-TINY = {"users": 2, "seconds": 0.5, "warmup": 0.25}
+TINY = {"users": 2, "seconds": 0.5, "warmup": 0.25, "rounds": 1}
+# Uncounted seconds before each later turn of an alternating scenario: the previous route's requests end.
+SETTLE = 0.5
 OFFICER: dict[str, str] = {}  # set once the database is seeded
 
 
@@ -78,87 +88,59 @@ class Hello(BenchUser):
         expect_page(self.client, "/healthz", "GET /healthz")
 
 
-class SignedInOfficer(BenchUser):
-    abstract = True
+LEAD_LINK = 'href="/officer/leads/'
+PRODUCT_LINK = 'href="/products/'
+ITEMS = '"items"'
+
+
+class InboxPages(Alternating):
+    """The officer's inbox page and its floor, logged in through the form."""
+
+    targets = (Target("/bench/floor/leads", LEAD_LINK), Target("/officer/leads", LEAD_LINK))
 
     def prepare(self) -> None:
         web_login(self.client, OFFICER["username"])
 
 
-class OfficerWithToken(BenchUser):
-    abstract = True
+class InboxApis(Alternating):
+    """GET /api/v1/leads and its floor, with a bearer token."""
+
+    targets = (Target("/api/v1/bench/floor/leads", ITEMS), Target("/api/v1/leads", ITEMS))
 
     def prepare(self) -> None:
         self.auth = api_token(self.client, OFFICER["username"])
 
-
-# Each class declares its one task itself: a subclass would run its parent's tasks too.
-class InboxPage(SignedInOfficer):
-    @task
-    def inbox(self) -> None:
-        expect_page(self.client, "/officer/leads", "GET /officer/leads", marker='href="/officer/leads/')
+    def headers(self) -> dict[str, str]:
+        return self.auth
 
 
-class InboxApi(OfficerWithToken):
-    @task
-    def inbox(self) -> None:
-        expect_page(self.client, "/api/v1/leads", "GET /api/v1/leads", marker='"items"', headers=self.auth)
+class ProductsPages(Alternating):
+    targets = (Target("/bench/floor/products", PRODUCT_LINK), Target("/products", PRODUCT_LINK))
 
 
-class InboxPageFloor(SignedInOfficer):
-    @task
-    def inbox(self) -> None:
-        expect_page(
-            self.client, "/bench/floor/leads", "GET /bench/floor/leads", marker='href="/officer/leads/'
-        )
+class ProductsApis(Alternating):
+    targets = (Target("/api/v1/bench/floor/products", ITEMS), Target("/api/v1/products", ITEMS))
 
 
-class InboxApiFloor(OfficerWithToken):
-    @task
-    def inbox(self) -> None:
-        path = "/api/v1/bench/floor/leads"
-        expect_page(self.client, path, f"GET {path}", marker='"items"', headers=self.auth)
-
-
-class ProductsPageFloor(BenchUser):
-    @task
-    def products(self) -> None:
-        expect_page(
-            self.client, "/bench/floor/products", "GET /bench/floor/products", marker='href="/products/'
-        )
-
-
-class ProductsApiFloor(BenchUser):
-    @task
-    def products(self) -> None:
-        path = "/api/v1/bench/floor/products"
-        expect_page(self.client, path, f"GET {path}", marker='"items"')
-
-
-class ProductsPage(BenchUser):
-    @task
-    def products(self) -> None:
-        expect_page(self.client, "/products", "GET /products", marker='href="/products/')
-
-
-class ProductsApi(BenchUser):
-    @task
-    def products(self) -> None:
-        expect_page(self.client, "/api/v1/products", "GET /api/v1/products", marker='"items"')
-
-
-# (name, user class, the floor it is graded against or None); a floor comes right before its pages.
-SCENARIOS: list[tuple[str, type[BenchUser], str | None]] = [
-    ("hello      GET /healthz", Hello, None),
-    ("floor      GET /bench/floor/leads", InboxPageFloor, None),
-    ("inbox      GET /officer/leads", InboxPage, "floor      GET /bench/floor/leads"),
-    ("floor      GET /api/v1/bench/floor/leads", InboxApiFloor, None),
-    ("inbox      GET /api/v1/leads", InboxApi, "floor      GET /api/v1/bench/floor/leads"),
-    ("floor      GET /bench/floor/products", ProductsPageFloor, None),
-    ("products   GET /products", ProductsPage, "floor      GET /bench/floor/products"),
-    ("floor      GET /api/v1/bench/floor/products", ProductsApiFloor, None),
-    ("products   GET /api/v1/products", ProductsApi, "floor      GET /api/v1/bench/floor/products"),
+# Each scenario's names (as printed) and user class: a floor and its page, measured in turns by the same
+# users; the second is graded against the first.
+SCENARIOS: list[tuple[tuple[str, ...], type[BenchUser]]] = [
+    (("hello      GET /healthz",), Hello),
+    (("floor      GET /bench/floor/leads", "inbox      GET /officer/leads"), InboxPages),
+    (("floor      GET /api/v1/bench/floor/leads", "inbox      GET /api/v1/leads"), InboxApis),
+    (("floor      GET /bench/floor/products", "products   GET /products"), ProductsPages),
+    (("floor      GET /api/v1/bench/floor/products", "products   GET /api/v1/products"), ProductsApis),
 ]
+
+
+def _measure(server: Server, user_class: type[BenchUser], args: argparse.Namespace) -> list[Measure]:
+    """A scenario's routes: a lone one for its time, a floor and its page in alternating turns."""
+    sizes = {"users": args.users, "seconds": args.seconds, "warmup": args.warmup}
+    if issubclass(user_class, Alternating):
+        return measure_alternating(
+            server, server.base_url, user_class, rounds=args.rounds, settle=SETTLE, **sizes
+        )
+    return [measure(server, server.base_url, user_class, **sizes)]
 
 
 def row(name: str, m: Measure, floor: float | None) -> str:
@@ -175,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=float, default=3.0, help="uncounted seconds before each")
+    parser.add_argument("--rounds", type=int, default=4, help="turns of a floor and its page, alternating")
     parser.add_argument(
         "--only", action="append", help="run only the scenarios whose name contains this (repeatable)"
     )
@@ -188,8 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
 
     results: list[tuple[str, Measure, str | None]] = []
-    chosen = {name for name, _user, _floor in SCENARIOS if not args.only or any(p in name for p in args.only)}
-    chosen |= {floor for name, _user, floor in SCENARIOS if name in chosen and floor}
+    chosen = [
+        (names, user_class)
+        for names, user_class in SCENARIOS
+        if not args.only or any(p in name for name in names for p in args.only)
+    ]
     with (
         scratch_database(database_option(args.database), "load") as url,
         tempfile.TemporaryDirectory(prefix="jihuitong-load-") as tmp,
@@ -206,32 +192,26 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"officer: {OFFICER['username']} ({leads} leads in the institution's inbox, 20 a page)")
         print(
-            f"load: {args.users} locust users (FastHttpUser, no wait), {args.seconds:g} s measured after "
-            f"{args.warmup:g} s warm-up, one scenario at a time"
+            f"load: {args.users} locust users (FastHttpUser, no wait), {args.seconds:g} s measured per route "
+            f"after {args.warmup:g} s warm-up; a floor and its page by the same users in {args.rounds} "
+            f"turns each, alternating ({SETTLE:g} s uncounted before each later turn)"
         )
         with gunicorn(env, Path(tmp)) as server:
-            for name, user_class, graded in SCENARIOS:
-                if name not in chosen:
-                    continue
+            for names, user_class in chosen:
                 attempts = 1 if args.tiny else ATTEMPTS
                 for attempt in range(1, attempts + 1):
-                    m = measure(
-                        server,
-                        server.base_url,
-                        user_class,
-                        users=args.users,
-                        seconds=args.seconds,
-                        warmup=args.warmup,
-                    )
-                    if m.busiest_share <= BALANCED or attempt == attempts:
+                    measured = _measure(server, user_class, args)
+                    busiest = max(m.busiest_share for m in measured)
+                    if busiest <= BALANCED or attempt == attempts:
                         break
                     print(
-                        f"  {name}: one worker did {m.busiest_share:.0%} of the work; measured again",
+                        f"  {names[-1]}: one worker did {busiest:.0%} of the work; measured again",
                         file=sys.stderr,
                         flush=True,
                     )
-                results.append((name, m, graded))
-                print(f"  {name}: {m.rps:.0f} req/s", file=sys.stderr, flush=True)
+                for index, (name, m) in enumerate(zip(names, measured, strict=True)):
+                    results.append((name, m, names[0] if index else None))
+                    print(f"  {name}: {m.rps:.0f} req/s", file=sys.stderr, flush=True)
     return report(results, graded=not args.tiny)
 
 

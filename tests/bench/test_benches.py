@@ -229,8 +229,10 @@ def test_credit_data(runs: dict[str, Run]) -> None:
 @pytest.mark.slow
 def test_load(runs: dict[str, Run]) -> None:
     stdout = finished(runs, "load")
-    rows = lines_matching(rf"(\w+) +(GET .+?) +{RATIO} +\d+ +\d+ +0 +.* +({RATIO}|-)", stdout)
+    rows = lines_matching(rf"(\w+) +(GET .+?) +({RATIO}) +\d+ +\d+ +0 +.* +({RATIO}|-)", stdout)
     scenarios = [(m.group(1), m.group(2).strip()) for m in rows]
+    # Every route was requested in its turns (a floor and its page alternate among the same users).
+    assert all(float(m.group(3)) > 0 for m in rows), stdout
     expected = [
         ("hello", "GET /healthz"),
         ("floor", "GET /bench/floor/leads"),
