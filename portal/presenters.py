@@ -15,7 +15,7 @@ from core.models import StatusEvent
 from credit_profile.consents import effective_status
 from credit_profile.models import Consent, CreditScore, DataPurge
 from matching.advice import NearProduct
-from matching.inbox import BorrowerIdentity, LeadEvent, LeadPage, LeadView, LoanView, PerformanceView
+from matching.lead_views import BorrowerIdentity, LeadEvent, LeadPage, LeadView, LoanView, PerformanceView
 from matching.loans import Declarations
 from matching.needs import NeedView
 from matching.recipients import ConsentRecipient, UseView

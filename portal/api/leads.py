@@ -11,7 +11,8 @@ from core.i18n import N_
 from core.models import Role
 from matching.dispatch import DispatchPolicy
 from matching.errors import ImplausibleLoanError
-from matching.inbox import InboxFilter, PerformanceView, lead_event, officer_lead, officer_leads
+from matching.inbox import InboxFilter, lead_event, officer_lead, officer_leads
+from matching.lead_views import PerformanceView
 from matching.leads import (
     add_note,
     assign_lead,

@@ -18,7 +18,8 @@ from core.types import local_today, utcnow
 from credit_profile.errors import ConsentRequiredError
 from matching.dispatch import DispatchPolicy
 from matching.errors import ImplausibleLoanError
-from matching.inbox import InboxFilter, LeadView, officer_lead, officer_leads
+from matching.inbox import InboxFilter, officer_lead, officer_leads
+from matching.lead_views import LeadView
 from matching.leads import (
     LEAD_TRANSITIONS,
     add_note,

@@ -17,7 +17,8 @@ from core.types import local_today
 from credit_profile.models import Borrower, CreditScore
 from matching.dispatch import match_need
 from matching.errors import LeadNotFoundError
-from matching.inbox import InboxFilter, PerformanceView, officer_lead, officer_leads, size_band
+from matching.inbox import InboxFilter, officer_lead, officer_leads
+from matching.lead_views import PerformanceView, size_band
 from matching.leads import claim_lead, list_leads, report_performance, transition_lead
 from matching.loans import LoanInput, loan_performance
 from matching.models import LeadStatus
