@@ -428,9 +428,10 @@ def list_products(
 
 def product_names(session: Session, institution_id: int) -> list[tuple[int, str]]:
     """The institution's products of any status as (id, name), in `list_products`' order: the options of
-    a filter by product, read without loading the products."""
-    rows = session.execute(_product_names_statement(), {"institution_id": institution_id})
-    return [(row.id, row.name) for row in rows]
+    a filter by product, read without loading the products (through the session's connection: the
+    Session's own execute prepares for ORM results, a third of this read's CPU on every inbox page)."""
+    rows = session.connection().execute(_product_names_statement(), {"institution_id": institution_id})
+    return [(id_, name) for id_, name in rows]
 
 
 @functools.cache
