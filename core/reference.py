@@ -5,6 +5,7 @@ Names are data shown to users; `N_` marks them for Flask-Babel extraction, the p
 
 from __future__ import annotations
 
+import functools
 import re
 
 from core.i18n import N_
@@ -120,6 +121,7 @@ def section_of_division(division: int) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # some 1,400 codes exist; a read model asks once a row
 def industry_section(code: str) -> str | None:
     """The GB/T 4754 section letter of a section letter or a deeper code ("C", "C13", "1310"), else None."""
     match = _INDUSTRY_SHAPE.match(code or "")

@@ -123,8 +123,11 @@ def officer_leads(
         "offset": offset,
         **{name: getattr(filters, name) for name in names if name != "mine"},
     }
-    where = _conditions(names)
+    # The conditions as expressions only where a statement is built here: building them costs about as
+    # much as the page's views (the kept statement binds the same conditions' values at execution).
+    where: list[ColumnElement[bool]] | None = None
     if filters.q and filters.q.strip():
+        where = _conditions(names)
         where.append(
             _search(session, filters.q.strip(), institution_id=institution_id, officer_id=officer_id)
         )
@@ -141,7 +144,7 @@ def officer_leads(
             .select_from(Lead)
             .join(Need, Need.id == Lead.need_id)
             .join(Borrower, Borrower.id == Lead.borrower_id)
-            .where(*where)
+            .where(*(_conditions(names) if where is None else where))
         )
         total = session.scalar(count, values) or 0
     else:
