@@ -154,6 +154,6 @@ def register(app: Flask) -> None:
         label=cached_label,
     )
     app.jinja_env.globals.update(LABELS=LABELS, label=cached_label, select_field=select_field)
-    from portal.fragments import lead_row, navigation, product_cards  # they use this module's translations
+    from portal.fragments import lead_rows, navigation, product_cards  # they use this module's translations
 
-    app.jinja_env.globals.update(lead_row=lead_row, navigation=navigation, product_cards=product_cards)
+    app.jinja_env.globals.update(lead_rows=lead_rows, navigation=navigation, product_cards=product_cards)

@@ -79,25 +79,31 @@ def product_cards(products: Sequence[Any], badges: dict[int, Sequence[Any]]) -> 
     return Markup("".join(f"{card}\n" for card in cards))  # noqa: S704  # nosec B704
 
 
-def lead_row(lead: Any, now: dt.datetime) -> Markup:
-    """An inbox row (`officer/_lead_row.html`): a lead as the officer may see it, overdue or not."""
-    waiting = lead.status == "pushed" and lead.sla_due_at is not None
-    overdue = waiting and lead.sla_due_at < now
-    key = (
-        lead.id,
-        lead.status,
-        overdue,
-        lead.sla_due_at if waiting else None,
-        lead.borrower.name if lead.borrower else None,
-        lead.borrower is not None,
-        lead.profile.kind,
-        lead.profile.region_code,
-        str(lead.amount),
-        lead.term_months,
-        lead.product.name,
-        lead.claimed_by,
-    )
-    return kept("officer/_lead_row.html", "row", key, lead, overdue)
+def lead_rows(leads: Sequence[Any], now: dt.datetime) -> Markup:
+    """The inbox's rows (`officer/_lead_row.html`), each a lead as the officer may see it, overdue or
+    not, one after the other on a line of its own."""
+    context = _context("officer/_lead_row.html", "row")
+    rows = []
+    for lead in leads:
+        waiting = lead.status == "pushed" and lead.sla_due_at is not None
+        overdue = waiting and lead.sla_due_at < now
+        key = (
+            lead.id,
+            lead.status,
+            overdue,
+            lead.sla_due_at if waiting else None,
+            lead.borrower.name if lead.borrower else None,
+            lead.borrower is not None,
+            lead.profile.kind,
+            lead.profile.region_code,
+            str(lead.amount),
+            lead.term_months,
+            lead.product.name,
+            lead.claimed_by,
+        )
+        rows.append(_kept(context, key, (lead, overdue)))
+    # Markup.join would escape each part again; every part is markup already.
+    return Markup("".join(f"{row}\n" for row in rows))  # noqa: S704  # nosec B704
 
 
 def filter_form(template: str, choices: Hashable, arguments: Callable[[], tuple[Any, ...]]) -> Markup:

@@ -62,8 +62,11 @@ def test_inbox_lists_own_leads_with_sla(client, session, lead, officer):
     assert f"#{lead.id}" in body
     assert "30万元" in body
     assert "待认领" in body
-    assert f"#{lead.id}" not in text(client.get("/officer/leads", query_string={"status": "claimed"}))
-    assert f"#{lead.id}" in text(client.get("/officer/leads", query_string={"status": "pushed"}))
+    assert "暂无线索" not in body
+    claimed = text(client.get("/officer/leads", query_string={"status": "claimed"}))
+    assert f"#{lead.id}" not in claimed and "暂无线索" in claimed and "共 0 条" in claimed
+    pushed = text(client.get("/officer/leads", query_string={"status": "pushed"}))
+    assert f"#{lead.id}" in pushed and "暂无线索" not in pushed
 
 
 def test_preview_is_anonymous_until_claimed(client, session, lead, officer):
