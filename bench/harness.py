@@ -185,7 +185,10 @@ class Server:
 
 @contextlib.contextmanager
 def gunicorn(env: dict[str, str], log_dir: Path) -> Iterator[Server]:
-    """gunicorn as scripts/run starts it, but with 2 worker processes, on a free loopback port.
+    """gunicorn as scripts/run starts it, but with 2 worker processes, on a free loopback port, each
+    worker with a listening socket of its own (`--reuse-port`): the kernel spreads the bench's
+    keep-alive connections over the workers. On one shared socket the worker that woke first took
+    them, and in some runs one worker served every request of a scenario three tries in a row.
 
     Stopped with SIGTERM (then SIGKILL) to its master's process group at the end.
     """
@@ -201,6 +204,7 @@ def gunicorn(env: dict[str, str], log_dir: Path) -> Iterator[Server]:
                 str(THREADS),
                 "--bind",
                 f"127.0.0.1:{port}",
+                "--reuse-port",
                 "--access-logfile",
                 "-",
                 "wsgi:app",

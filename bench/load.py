@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         drained = "" if args.tiny else ", its pending jobs run before the server starts"
         print(f"database: {url.split('@')[-1]} (demo data seeded in {took:.0f} s{drained})")
         print(
-            f"server: gunicorn --workers {WORKERS} --threads {THREADS} on 127.0.0.1; "
+            f"server: gunicorn --workers {WORKERS} --threads {THREADS} --reuse-port on 127.0.0.1; "
             f"LOGIN_RATE_LIMIT and API_RATE_LIMIT set to {UNTHROTTLED!r} for the bench server only, "
             "SWEEP_INTERVAL_SECONDS=0, BENCH_FLOOR_ROUTES=1, no REDIS_URL"
         )

@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         drained = "" if args.tiny else ", its pending jobs run before the server starts"
         print(f"database: {url.split('@')[-1]} (demo data seeded in {took:.0f} s{drained})")
         print(
-            f"server: gunicorn --workers {WORKERS} --threads {THREADS} on 127.0.0.1; "
+            f"server: gunicorn --workers {WORKERS} --threads {THREADS} --reuse-port on 127.0.0.1; "
             f"LOGIN_RATE_LIMIT and API_RATE_LIMIT set to {UNTHROTTLED!r} for the bench server only, "
             f"SWEEP_INTERVAL_SECONDS={SWEEP_SECONDS}, no REDIS_URL"
         )
