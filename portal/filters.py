@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from core.masking import Personal, mask
 from core.types import to_shanghai
 from portal.labels import LABELS, label
-from stats.formats import wan_unit
+from stats.formats import number, wan_unit
 
 
 def _(string: str, **variables: Any) -> str:
@@ -147,6 +147,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters.update(
         yuan=yuan,
         wan=wan_unit,  # the finance pages' figures: always 万元
+        multiple=number,  # a figure without a unit (a 放大倍数): a small one not shown as 0.00
         percent=percent,
         local_time=local_time,
         mask=lambda value, kind=Personal.USCC: mask(kind, value),

@@ -58,9 +58,17 @@ def hours(value: Any) -> str:
 
 
 def number(value: Any) -> str:
-    """A decimal figure without a unit of its own (days on average, a multiple): 2 places."""
+    """A decimal figure without a unit of its own (days on average, a multiple): 2 places, or up to 4
+    where 2 would show a figure that is not zero as 0.00 (a scheme's 放大倍数 of 0.0035 early on is
+    not "0.00 倍", which reads as nothing lent)."""
     n = _decimal(value)
-    return DASH if n is None else f"{n.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+    if n is None:
+        return DASH
+    shown = n.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if not shown and n:
+        small = n.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+        return f"{small.normalize():f}" if small else "<0.0001"
+    return f"{shown:,}"
 
 
 # How a figure's value is shown, by the figure's kind.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from decimal import Decimal as D
 from typing import Any
 
@@ -149,3 +150,19 @@ def test_the_scheme_page_links_its_exports(client, covered):
     response = client.get(link)
     assert response.status_code == 200
     assert response.get_data().decode("utf-8-sig").splitlines()[0].startswith("方案,周转金申请笔数")
+
+
+def test_a_small_leverage_is_not_shown_as_nothing(client, session, covered):
+    """A scheme with a balance in force against a large capital has a 放大倍数 of a few thousandths: the
+    page shows it, not "0.00 倍" (which reads as nothing lent); a scheme with nothing in force, 0.00."""
+    for scheme in session.scalars(select(Scheme)):
+        scheme.capital = D("10000000000")  # 100 亿元: any balance here is a sliver of it
+    session.flush()
+    login(client, "city")
+    body = client.get("/guarantees/schemes", query_string={"from_date": FROM, "to_date": TO}).get_data(
+        as_text=True
+    )
+    rows = re.findall(r'<td class="num">([\d.,]+)万元</td>\s*<td class="num">([<\d.,]+) 倍（', body)
+    in_force = [leverage for balance, leverage in rows if balance != "0.00"]
+    assert in_force and "0.00" not in in_force, rows
+    assert all(leverage == "0.00" for balance, leverage in rows if balance == "0.00"), rows

@@ -27,4 +27,12 @@ def test_amounts_read_in_wan_with_the_unit_zero_included(value, shown) -> None:
 
 def test_number_has_two_places_and_separators() -> None:
     assert formats.number(Decimal("1234.5")) == "1,234.50"
+    assert formats.number(Decimal("0")) == "0.00"
     assert formats.show("number", None) == formats.DASH
+
+
+def test_a_small_multiple_is_not_shown_as_zero() -> None:
+    assert formats.number(Decimal("0.0035")) == "0.0035"
+    assert formats.number(Decimal("0.0040")) == "0.004"
+    assert formats.number(Decimal("0.005")) == "0.01"
+    assert formats.number(Decimal("0.00001")) == "<0.0001"
