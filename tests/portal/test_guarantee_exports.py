@@ -166,3 +166,7 @@ def test_a_small_leverage_is_not_shown_as_nothing(client, session, covered):
     in_force = [leverage for balance, leverage in rows if balance != "0.00"]
     assert in_force and "0.00" not in in_force, rows
     assert all(leverage == "0.00" for balance, leverage in rows if balance == "0.00"), rows
+    _header, cells, sheet = sheet_rows(export(client, token(client, "city"), "scheme_limits").get_data())
+    leverage = [row[_header.index("放大倍数（倍）")] for row in cells if row[0].value in sheet]
+    small = [cell for cell in leverage if cell.value and cell.value < D("0.005")]
+    assert small and all(cell.number_format == "#,##0.00##" for cell in small), [c.value for c in leverage]
