@@ -117,7 +117,7 @@ NUMBER_FORMATS = {
     "share": "0.00%",
     "rate": "0.00%",
     "hours": "#,##0.00",
-    # 2 places, up to 4 where they are there: a 放大倍数 of 0.0025 is not shown as 0.00 (stats.formats.number).
+    # 2 places, up to 4 where they are there: a 放大倍数 of 0.0025 is not 0.00 (stats.formats.number).
     "number": "#,##0.00##",
 }
 Labeler = Callable[[Any, str], str]

@@ -43,7 +43,14 @@ def percent(value: Any, places: int = 1) -> str:
     if number is None:
         return DASH
     quantum = Decimal(1).scaleb(-places)
-    return f"{(number * 100).quantize(quantum, rounding=ROUND_HALF_UP)}%"
+    shown = (number * 100).quantize(quantum, rounding=ROUND_HALF_UP)
+    if not shown and number:
+        # Not "0.0%" for a share that is not zero (a fund's first loans against its capital): two more
+        # places, or "<" the smallest of them.
+        finer = Decimal(1).scaleb(-places - 2)
+        small = (number * 100).quantize(finer, rounding=ROUND_HALF_UP)
+        return f"{small.normalize():f}%" if small else f"<{finer}%"
+    return f"{shown}%"
 
 
 def rate(value: Any) -> str:

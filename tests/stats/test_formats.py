@@ -36,3 +36,13 @@ def test_a_small_multiple_is_not_shown_as_zero() -> None:
     assert formats.number(Decimal("0.0040")) == "0.004"
     assert formats.number(Decimal("0.005")) == "0.01"
     assert formats.number(Decimal("0.00001")) == "<0.0001"
+
+
+def test_a_small_share_is_not_shown_as_zero() -> None:
+    assert formats.percent(Decimal("0.2857")) == "28.6%"
+    assert formats.percent(Decimal("0")) == "0.0%"
+    assert formats.percent(Decimal("0.00024")) == "0.024%"
+    assert formats.percent(Decimal("0.0003")) == "0.03%"
+    assert formats.percent(Decimal("0.0000001")) == "<0.001%"
+    assert formats.percent(Decimal("0.00024"), places=2) == "0.02%"
+    assert formats.percent(Decimal("0.00004"), places=2) == "0.004%"
