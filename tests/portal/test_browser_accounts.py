@@ -102,4 +102,15 @@ def test_account_pages_in_a_browser(browser_page, committed_db):
     page.wait_for_load_state()
     assert "旧密钥已立即失效" in page.content()
     shot(page, "providers-rotated", width)
+    # Every admin list reads on a phone without swiping: a card per row (table.stack).
+    for path in (
+        "/admin/providers",
+        "/admin/institutions",
+        "/admin/audit",
+        "/admin/imports",
+        "/admin/calendar",
+    ):
+        page.goto(f"{base}{path}")
+        assert page.evaluate(SCROLLING_TABLES) == 0, (path, width)
+        shot(page, "admin" + path.replace("/admin", "").replace("/", "-"), width)
     assert failed == [], failed
