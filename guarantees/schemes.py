@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Integer, String, literal_column, select, union_all
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core.audit import ChainProblem
@@ -416,6 +416,26 @@ class SchemeBadge:
     kind: str
 
 
+def active_badges(session: Session) -> dict[int, list[SchemeBadge]]:
+    """Every product's badges under the active schemes (as `product_badges`), for a page that lists many
+    products (the 金融超市): a few rows in all, read by one statement built once, through the session's
+    connection, instead of one naming the listed products (built anew for each list's length)."""
+    badges: dict[int, list[SchemeBadge]] = {}
+    for product_id, scheme_id, code, name, kind in session.connection().execute(_active_badges_statement()):
+        badges.setdefault(product_id, []).append(SchemeBadge(scheme_id, code, name, kind))
+    return badges
+
+
+@functools.cache
+def _active_badges_statement() -> Select[int, int, str, str, str]:
+    return (
+        select(SchemeProduct.product_id, Scheme.id, Scheme.code, Scheme.name, Scheme.kind)
+        .join(Scheme, Scheme.id == SchemeProduct.scheme_id)
+        .where(Scheme.status == SchemeStatus.ACTIVE)
+        .order_by(SchemeProduct.product_id, Scheme.id)
+    )
+
+
 def product_badges(session: Session, product_ids: Sequence[int]) -> dict[int, list[SchemeBadge]]:
     """The schemes covering each product, active ones only (the supermarket's 政府性担保 / 风险补偿)."""
     if not product_ids:
@@ -430,53 +450,6 @@ def product_badges(session: Session, product_ids: Sequence[int]) -> dict[int, li
     for product_id, scheme_id, code, name, kind in rows:
         badges.setdefault(product_id, []).append(SchemeBadge(scheme_id, code, name, kind))
     return badges
-
-
-@dataclass(frozen=True)
-class CatalogueExtras:
-    """What the 金融超市 shows beside its products: the institution filter's options (code, name) by code,
-    and the badges of every product under an active scheme (as `product_badges`)."""
-
-    institutions: list[tuple[str, str]]
-    badges: dict[int, list[SchemeBadge]]
-
-
-@functools.cache
-def _catalogue_extras_statement() -> CompoundSelect[int, int, int, str, str, str]:
-    """Built once: it has no parameters, and building it (with its cache key) costs more than running it."""
-    options = select(
-        literal_column("0", Integer).label("part"),
-        literal_column("NULL", Integer).label("product_id"),
-        literal_column("NULL", Integer).label("scheme_id"),
-        Institution.code.label("code"),
-        Institution.name.label("name"),
-        literal_column("NULL", String).label("kind"),
-    )
-    badges = (
-        select(
-            literal_column("1", Integer),
-            SchemeProduct.product_id,
-            Scheme.id,
-            Scheme.code,
-            Scheme.name,
-            Scheme.kind,
-        )
-        .join(Scheme, Scheme.id == SchemeProduct.scheme_id)
-        .where(Scheme.status == SchemeStatus.ACTIVE)
-    )
-    return union_all(options, badges).order_by("part", "product_id", "scheme_id", "code")
-
-
-def catalogue_extras(session: Session) -> CatalogueExtras:
-    """The 金融超市's institution options and every product's badges in one statement (the badges of
-    products the page does not list are read too: a few rows, cheaper than naming the listed ones)."""
-    extras = CatalogueExtras(institutions=[], badges={})
-    for part, product_id, scheme_id, code, name, kind in session.execute(_catalogue_extras_statement()):
-        if part == 0:
-            extras.institutions.append((code, name))
-        else:
-            extras.badges.setdefault(product_id, []).append(SchemeBadge(scheme_id, code, name, kind))
-    return extras
 
 
 def product_scheme_notes(session: Session, product_ids: Collection[int]) -> dict[int, list[tuple[str, str]]]:

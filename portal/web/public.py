@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.models import Role
-from guarantees.schemes import catalogue_extras, product_badges
+from guarantees.schemes import active_badges, product_badges
 from matching.advice import fitting_product_ids
 from portal.db import db
 from portal.fragments import filter_form
@@ -18,7 +18,7 @@ from portal.messages import error_message
 from portal.web.forms.public import ProductFilterForm
 from products.errors import ProductNotFoundError
 from products.models import ProductStatus
-from products.services import ProductFilter, get_product, list_products
+from products.services import ProductFilter, get_product, institution_names, list_products
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger(__name__)
@@ -34,10 +34,10 @@ def products() -> str:
     """The 金融超市."""
     borrower_id = _own_borrower_id()
     can_fit = borrower_id is not None
-    extras = catalogue_extras(db())  # the institution options and the badges: one statement
+    institutions = institution_names(db())
 
     def filter_form_of_request() -> ProductFilterForm:
-        return ProductFilterForm(formdata=request.args or None, institutions=extras.institutions, fit=can_fit)
+        return ProductFilterForm(formdata=request.args or None, institutions=institutions, fit=can_fit)
 
     # Without a query string there is nothing to read ("适合我" is on for an applicant): the form is built
     # only to be written afresh.
@@ -63,7 +63,7 @@ def products() -> str:
         items = [p for p in items if p.id in fitting]
     filters = filter_form(
         "public/_product_filters.html",
-        (tuple(extras.institutions), can_fit),
+        (tuple(institutions), can_fit),
         lambda: (form or filter_form_of_request(), can_fit),
     )
     return render_template(
@@ -71,7 +71,7 @@ def products() -> str:
         filters=filters,
         amount=form.amount.data if form is not None else None,
         products=items,
-        badges=extras.badges,
+        badges=active_badges(db()),
         can_fit=can_fit,
         fit=fit,
     )

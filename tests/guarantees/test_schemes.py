@@ -12,7 +12,7 @@ from guarantees.models import CoverStatus, SchemeProduct
 from guarantees.schemes import (
     SCHEME_ENTITY,
     SchemeInput,
-    catalogue_extras,
+    active_badges,
     create_scheme,
     loan_schemes,
     product_badges,
@@ -23,6 +23,7 @@ from guarantees.schemes import (
     verify_schemes,
 )
 from matching import dispatch
+from products.services import institution_names
 from tests.factories import CoverFactory, InstitutionFactory, LoanFactory, ProductFactory, SchemeFactory
 
 
@@ -159,9 +160,10 @@ def test_a_lead_pushed_for_a_covered_product_explains_the_scheme(session, monkey
     assert "该产品有政府性融资担保（吉庐陵融资担保有限公司）支持" in lead.explanation["summary"]
 
 
-def test_catalogue_extras_read_every_institution_by_code_and_the_active_schemes_badges(session) -> None:
-    """One statement for the 金融超市's institution options and badges; what was just written shows."""
-    before = catalogue_extras(session)
+def test_the_catalogues_institution_options_and_badges_show_what_was_just_written(session) -> None:
+    """The 金融超市's institution options (products.services) and badges (here); what was just written
+    shows, a paused scheme's badge does not."""
+    before = institution_names(session)
     institution = InstitutionFactory(code="ZZZ_4321", name="吉安4321村镇银行")
     product, bare = ProductFactory(published=True), ProductFactory(published=True)
     first, second, paused = SchemeFactory(), SchemeFactory(), SchemeFactory()
@@ -171,11 +173,13 @@ def test_catalogue_extras_read_every_institution_by_code_and_the_active_schemes_
     set_paused(session, paused, paused=True, reason="代偿率超过上限", actor_id=None)
     session.flush()
 
-    extras = catalogue_extras(session)
+    institutions = institution_names(session)
+    badges = product_badges(session, [product.id, bare.id])
 
-    assert ("ZZZ_4321", "吉安4321村镇银行") not in before.institutions
-    assert extras.institutions == sorted(extras.institutions)  # by code
-    assert (institution.code, institution.name) in extras.institutions
-    assert [b.scheme_id for b in extras.badges[product.id]] == sorted([first.id, second.id])
-    assert extras.badges[product.id] == product_badges(session, [product.id])[product.id]
-    assert bare.id not in extras.badges
+    assert ("ZZZ_4321", "吉安4321村镇银行") not in before
+    assert institutions == sorted(institutions)  # by code
+    assert (institution.code, institution.name) in institutions
+    assert [b.scheme_id for b in badges[product.id]] == sorted([first.id, second.id])
+    assert bare.id not in badges
+    everyone = active_badges(session)
+    assert everyone[product.id] == badges[product.id] and bare.id not in everyone
